@@ -1,94 +1,468 @@
-//! Typed RTMS webhook events (STUB: being written by the events helper).
-#![allow(missing_docs)]
-use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
+//! Typed Zoom RTMS webhook events.
+//!
+//! [`WebhookEvent::parse`] reads the envelope `{"event", "event_ts", "payload"}`, decides by the
+//! **event name first**, and only then reads the payload for that name:
+//!
+//! | event name | variant |
+//! |---|---|
+//! | `endpoint.url_validation` | [`WebhookEvent::UrlValidation`] |
+//! | `meeting.rtms_started`, `webinar.rtms_started`, `session.rtms_started`, `contact_center.voice_rtms_started`, `phone.rtms_started`, `phone.call_rtms_started` | [`WebhookEvent::RtmsStarted`] |
+//! | the same with `_stopped` | [`WebhookEvent::RtmsStopped`] |
+//! | the same with `_interrupted` | [`WebhookEvent::RtmsInterrupted`] |
+//! | `rtms.concurrency_near_limit` | [`WebhookEvent::ConcurrencyNearLimit`] |
+//! | `rtms.concurrency_limited` | [`WebhookEvent::ConcurrencyLimited`] |
+//! | `rtms.start_failed` | [`WebhookEvent::StartFailed`] |
+//! | anything else | [`WebhookEvent::Unknown`] (never an error) |
+//!
+//! The lifecycle variants carry the [`Product`] (from the name) and the [`InstanceId`] (from
+//! the product's id field: `meeting_uuid`, `webinar_uuid` or `meeting_uuid` for webinars,
+//! `session_id`, `engagement_id`, `call_id`).
+//!
+//! What is accepted:
+//!
+//! - a flat payload (Zoom's OpenAPI spec) or one nested under `payload.object` (other Zoom
+//!   documents). Both are merged: the fields of `object` plus the top-level payload fields such
+//!   as `account_id`; on a name clash the field inside `object` wins;
+//! - fields this crate does not model, kept in each type's `extra` map;
+//! - numbers where an optional text field is expected (kept as decimal text), and numbers given
+//!   as strings of digits (`event_ts`, `stop_reason`, counts);
+//! - a missing `event_ts` (`None`).
+//!
+//! What is an error ([`ParseError`]): a body that is not a JSON object, a missing event name,
+//! and, for a known name only, a payload that is not an object or lacks a field the event
+//! cannot be used without (the id field and `rtms_stream_id` of lifecycle events,
+//! `server_urls` of `*rtms_started`, `plainToken` of the challenge). Required fields must be
+//! non-empty strings; a number there is an error, not a guess.
+//!
+//! ```
+//! use zoom_rtms_webhooks::{IdField, Lifecycle, Product, WebhookEvent};
+//!
+//! let body = br#"{
+//!   "event": "webinar.rtms_started",
+//!   "event_ts": 1732313171881,
+//!   "payload": {
+//!     "account_id": "D8cJuqWVQ623CI4Q8yQK0Q",
+//!     "object": {
+//!       "meeting_uuid": "4444AAAiAAAAAiAiAiiAii==",
+//!       "rtms_stream_id": "03db704592624398931a588dd78200cb",
+//!       "server_urls": "wss://rtms-sjc1.zoom.us/abc"
+//!     }
+//!   }
+//! }"#;
+//! let event = WebhookEvent::parse(body)?;
+//! assert_eq!(event.name(), "webinar.rtms_started");
+//! assert_eq!(event.product(), Some(Product::Webinar));
+//! assert_eq!(event.lifecycle(), Some(Lifecycle::Started));
+//! assert_eq!(event.instance().map(|i| i.field), Some(IdField::MeetingUuid));
+//! assert_eq!(event.rtms_stream_id(), Some("03db704592624398931a588dd78200cb"));
+//! assert_eq!(event.dedup_key(body), "started:webinar:03db704592624398931a588dd78200cb");
+//! # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+//! ```
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+mod de;
+mod error;
+mod payload;
+mod stop_reason;
+
+pub use error::ParseError;
+pub use payload::{
+    ConcurrencyLimited, ConcurrencyNearLimit, RtmsInterrupted, RtmsStarted, RtmsStopped,
+    StartFailed, UnknownEvent, UrlValidation,
+};
+pub use stop_reason::StopReason;
+
+/// The Zoom product an RTMS stream belongs to.
+///
+/// [`as_str`](Product::as_str) (also `Display` and `Serialize`) gives a stable lower-case name,
+/// used in [`WebhookEvent::dedup_key`].
+///
+/// ```
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
+///
+/// let event = WebhookEvent::parse(br#"{"event":"phone.call_rtms_stopped",
+///   "payload":{"call_id":"7012345","rtms_stream_id":"r1"}}"#)?;
+/// assert_eq!(event.product(), Some(Product::Phone));
+/// assert_eq!(Product::VideoSdk.as_str(), "video_sdk");
+/// assert_eq!(Product::ContactCenter.to_string(), "contact_center");
+/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Product {
+    /// Zoom Meetings (`meeting.rtms_*`).
     Meeting,
+    /// Zoom Webinars (`webinar.rtms_*`).
     Webinar,
+    /// Zoom Video SDK (`session.rtms_*`).
     VideoSdk,
+    /// Zoom Contact Center (`contact_center.voice_rtms_*`).
     ContactCenter,
+    /// Zoom Phone (`phone.rtms_*`, also seen as `phone.call_rtms_*`).
     Phone,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+
+impl Product {
+    /// A stable lower-case name: `meeting`, `webinar`, `video_sdk`, `contact_center`, `phone`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::Product;
+    /// assert_eq!(Product::Meeting.as_str(), "meeting");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Product::Meeting => "meeting",
+            Product::Webinar => "webinar",
+            Product::VideoSdk => "video_sdk",
+            Product::ContactCenter => "contact_center",
+            Product::Phone => "phone",
+        }
+    }
+}
+
+impl fmt::Display for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Product {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The payload field that identified the meeting, webinar, session, engagement or call.
+///
+/// Webinars are identified by `webinar_uuid` (Zoom's spec) or `meeting_uuid` (other Zoom
+/// documents); [`InstanceId::field`] records which one was sent.
+///
+/// ```
+/// use zoom_rtms_webhooks::IdField;
+/// assert_eq!(IdField::EngagementId.as_str(), "engagement_id");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum IdField {
+    /// `meeting_uuid` (meetings; also webinars in some payloads).
     MeetingUuid,
+    /// `webinar_uuid` (webinars).
     WebinarUuid,
+    /// `session_id` (Video SDK).
     SessionId,
+    /// `engagement_id` (Contact Center).
     EngagementId,
+    /// `call_id` (Phone).
     CallId,
 }
-#[derive(Debug, Clone, PartialEq, Eq)]
+
+impl IdField {
+    /// The JSON field name, for example `"meeting_uuid"`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::IdField;
+    /// assert_eq!(IdField::CallId.as_str(), "call_id");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IdField::MeetingUuid => "meeting_uuid",
+            IdField::WebinarUuid => "webinar_uuid",
+            IdField::SessionId => "session_id",
+            IdField::EngagementId => "engagement_id",
+            IdField::CallId => "call_id",
+        }
+    }
+}
+
+impl fmt::Display for IdField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for IdField {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The id of the meeting / webinar / session / engagement / call a stream belongs to, and the
+/// field it came from. The value is used verbatim (for example in the RTMS handshake
+/// signature); it is never decoded or normalised.
+///
+/// ```
+/// use zoom_rtms_webhooks::{IdField, InstanceId, WebhookEvent};
+///
+/// let event = WebhookEvent::parse(br#"{"event":"session.rtms_interrupted",
+///   "payload":{"session_id":"a/b+c==","rtms_stream_id":"r1"}}"#)?;
+/// assert_eq!(
+///     event.instance(),
+///     Some(&InstanceId { field: IdField::SessionId, value: "a/b+c==".to_owned() })
+/// );
+/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct InstanceId {
+    /// Which payload field held the id.
     pub field: IdField,
+    /// The id, exactly as sent.
     pub value: String,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+
+impl InstanceId {
+    /// The id value.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for InstanceId {
+    /// Prints the id value only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+/// Which stage of a stream's life an event reports.
+///
+/// ```
+/// use zoom_rtms_webhooks::{Lifecycle, WebhookEvent};
+///
+/// let event = WebhookEvent::parse(br#"{"event":"meeting.rtms_stopped",
+///   "payload":{"meeting_uuid":"m","rtms_stream_id":"r"}}"#)?;
+/// assert_eq!(event.lifecycle(), Some(Lifecycle::Stopped));
+/// assert_eq!(Lifecycle::Stopped.as_str(), "stopped");
+/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Lifecycle {
+    /// `*rtms_started`: the stream is ready to connect to.
     Started,
+    /// `*rtms_stopped`: the stream ended.
     Stopped,
+    /// `*rtms_interrupted`: the stream was cut off.
     Interrupted,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StopReason {
-    Other(i64),
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct UrlValidation {
-    pub plain_token: String,
-    pub event_ts: Option<u64>,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct RtmsStarted {
-    pub event: String,
-    pub event_ts: Option<u64>,
-    pub product: Product,
-    pub instance: InstanceId,
-    pub rtms_stream_id: String,
-    pub server_urls: String,
-}
-impl RtmsStarted {
-    pub fn server_urls(&self) -> Result<Vec<ServerUrl>, ServerUrlError> {
-        crate::region::parse_server_urls(&self.server_urls)
-    }
-    pub fn server_urls_with(&self, policy: &HostPolicy) -> Result<Vec<ServerUrl>, ServerUrlError> {
-        crate::region::parse_server_urls_with(&self.server_urls, policy)
+
+impl Lifecycle {
+    /// `"started"`, `"stopped"` or `"interrupted"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lifecycle::Started => "started",
+            Lifecycle::Stopped => "stopped",
+            Lifecycle::Interrupted => "interrupted",
+        }
     }
 }
-#[derive(Debug, Clone, PartialEq)]
-pub struct RtmsStopped {
-    pub event: String,
-    pub product: Product,
-    pub instance: InstanceId,
-    pub rtms_stream_id: String,
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
-#[derive(Debug, Clone, PartialEq)]
-pub struct RtmsInterrupted {
-    pub event: String,
-    pub product: Product,
-    pub instance: InstanceId,
-    pub rtms_stream_id: String,
+
+impl Serialize for Lifecycle {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
+
+/// A Zoom webhook event relevant to RTMS, typed by its event name.
+///
+/// See the [module documentation](self) for the names and the parsing rules.
+///
+/// ```
+/// use zoom_rtms_webhooks::WebhookEvent;
+///
+/// match WebhookEvent::parse(br#"{"event":"meeting.rtms_started","payload":{
+///     "meeting_uuid":"m==","rtms_stream_id":"r1","server_urls":"wss://sjc.zoom.us"}}"#)? {
+///     WebhookEvent::RtmsStarted(started) => assert_eq!(started.rtms_stream_id, "r1"),
+///     other => panic!("unexpected {}", other.name()),
+/// }
+/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum WebhookEvent {
+    /// `endpoint.url_validation`: the endpoint validation challenge.
     UrlValidation(UrlValidation),
+    /// `*rtms_started` of any product.
     RtmsStarted(RtmsStarted),
+    /// `*rtms_stopped` of any product.
     RtmsStopped(RtmsStopped),
+    /// `*rtms_interrupted` of any product.
     RtmsInterrupted(RtmsInterrupted),
+    /// `rtms.concurrency_near_limit`.
+    ConcurrencyNearLimit(ConcurrencyNearLimit),
+    /// `rtms.concurrency_limited`.
+    ConcurrencyLimited(ConcurrencyLimited),
+    /// `rtms.start_failed`.
+    StartFailed(StartFailed),
+    /// Any other event name, with its raw payload.
+    Unknown(UnknownEvent),
 }
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseError {
-    #[error("stub")]
-    Stub,
-}
+
 impl WebhookEvent {
-    pub fn parse(_body: &[u8]) -> Result<Self, ParseError> {
-        Err(ParseError::Stub)
+    /// Name of the validation challenge event.
+    pub const URL_VALIDATION: &'static str = "endpoint.url_validation";
+    /// Name of the concurrency-near-limit event.
+    pub const CONCURRENCY_NEAR_LIMIT: &'static str = "rtms.concurrency_near_limit";
+    /// Name of the concurrency-limited event.
+    pub const CONCURRENCY_LIMITED: &'static str = "rtms.concurrency_limited";
+    /// Name of the start-failed event.
+    pub const START_FAILED: &'static str = "rtms.start_failed";
+
+    /// Parse a webhook request body (the raw bytes, after the signature verified).
+    ///
+    /// Decides by the `event` name first, then reads the payload for that name. An unknown
+    /// name gives [`WebhookEvent::Unknown`]; see [`ParseError`] for what is rejected.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::{ParseError, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"endpoint.url_validation",
+    ///   "payload":{"plainToken":"abc"},"event_ts":1700000000000}"#)?;
+    /// assert_eq!(event.name(), "endpoint.url_validation");
+    /// assert_eq!(event.event_ts(), Some(1_700_000_000_000));
+    ///
+    /// assert_eq!(WebhookEvent::parse(br#"{"payload":{}}"#), Err(ParseError::MissingEventName));
+    /// assert!(matches!(WebhookEvent::parse(b"{"), Err(ParseError::InvalidJson(_))));
+    /// # Ok::<(), ParseError>(())
+    /// ```
+    pub fn parse(body: &[u8]) -> Result<Self, ParseError> {
+        de::parse(body)
+    }
+
+    /// The event name exactly as sent (for example `"phone.call_rtms_started"`).
+    pub fn name(&self) -> &str {
+        match self {
+            WebhookEvent::UrlValidation(_) => Self::URL_VALIDATION,
+            WebhookEvent::RtmsStarted(e) => &e.event,
+            WebhookEvent::RtmsStopped(e) => &e.event,
+            WebhookEvent::RtmsInterrupted(e) => &e.event,
+            WebhookEvent::ConcurrencyNearLimit(_) => Self::CONCURRENCY_NEAR_LIMIT,
+            WebhookEvent::ConcurrencyLimited(_) => Self::CONCURRENCY_LIMITED,
+            WebhookEvent::StartFailed(_) => Self::START_FAILED,
+            WebhookEvent::Unknown(e) => &e.event,
+        }
+    }
+
+    /// `event_ts`: when Zoom created the event, in milliseconds since the Unix epoch.
+    pub fn event_ts(&self) -> Option<u64> {
+        match self {
+            WebhookEvent::UrlValidation(e) => e.event_ts,
+            WebhookEvent::RtmsStarted(e) => e.event_ts,
+            WebhookEvent::RtmsStopped(e) => e.event_ts,
+            WebhookEvent::RtmsInterrupted(e) => e.event_ts,
+            WebhookEvent::ConcurrencyNearLimit(e) => e.event_ts,
+            WebhookEvent::ConcurrencyLimited(e) => e.event_ts,
+            WebhookEvent::StartFailed(e) => e.event_ts,
+            WebhookEvent::Unknown(e) => e.event_ts,
+        }
+    }
+
+    /// The product: always for lifecycle events, when inferable for
+    /// `rtms.concurrency_limited` / `rtms.start_failed`, otherwise `None`.
+    pub fn product(&self) -> Option<Product> {
+        match self {
+            WebhookEvent::RtmsStarted(e) => Some(e.product),
+            WebhookEvent::RtmsStopped(e) => Some(e.product),
+            WebhookEvent::RtmsInterrupted(e) => Some(e.product),
+            WebhookEvent::ConcurrencyLimited(e) => e.product,
+            WebhookEvent::StartFailed(e) => e.product,
+            _ => None,
+        }
+    }
+
+    /// `rtms_stream_id`: always for lifecycle events, if present for `rtms.start_failed`.
+    pub fn rtms_stream_id(&self) -> Option<&str> {
+        match self {
+            WebhookEvent::RtmsStarted(e) => Some(&e.rtms_stream_id),
+            WebhookEvent::RtmsStopped(e) => Some(&e.rtms_stream_id),
+            WebhookEvent::RtmsInterrupted(e) => Some(&e.rtms_stream_id),
+            WebhookEvent::StartFailed(e) => e.rtms_stream_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The meeting / webinar / session / engagement / call: always for lifecycle events, if
+    /// present for `rtms.concurrency_limited` / `rtms.start_failed`.
+    pub fn instance(&self) -> Option<&InstanceId> {
+        match self {
+            WebhookEvent::RtmsStarted(e) => Some(&e.instance),
+            WebhookEvent::RtmsStopped(e) => Some(&e.instance),
+            WebhookEvent::RtmsInterrupted(e) => Some(&e.instance),
+            WebhookEvent::ConcurrencyLimited(e) => e.instance.as_ref(),
+            WebhookEvent::StartFailed(e) => e.instance.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The lifecycle stage for `*rtms_started` / `_stopped` / `_interrupted`, else `None`.
+    pub fn lifecycle(&self) -> Option<Lifecycle> {
+        match self {
+            WebhookEvent::RtmsStarted(_) => Some(Lifecycle::Started),
+            WebhookEvent::RtmsStopped(_) => Some(Lifecycle::Stopped),
+            WebhookEvent::RtmsInterrupted(_) => Some(Lifecycle::Interrupted),
+            _ => None,
+        }
+    }
+
+    /// The key under which to de-duplicate this delivery. `raw_body` must be the exact
+    /// request body this event was parsed from.
+    ///
+    /// - for [`RtmsStarted`]: `started:{product}:{rtms_stream_id}`, for example
+    ///   `started:meeting:03db7045...`. Any second start of the same stream is a duplicate,
+    ///   whatever its `event_ts` or body, and whichever name alias it came under
+    ///   (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one
+    ///   signalling connection per stream is allowed.
+    /// - for [`RtmsStopped`]: `stopped:{product}:{rtms_stream_id}`.
+    /// - everything else (interrupted, challenge, account events, unknown):
+    ///   `{name}:{hex}` where `{name}` is [`name()`](WebhookEvent::name) and `{hex}` is the
+    ///   lower-case hex SHA-256 of `raw_body` (64 characters): a retried delivery repeats the
+    ///   body byte for byte, while a new interruption of the same stream does not.
+    ///
+    /// `{product}` is [`Product::as_str`]; `{rtms_stream_id}` is used verbatim.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::WebhookEvent;
+    ///
+    /// let body = br#"{"event":"rtms.concurrency_near_limit","payload":{}}"#;
+    /// let key = WebhookEvent::parse(body)?.dedup_key(body);
+    /// assert!(key.starts_with("rtms.concurrency_near_limit:"));
+    /// assert_eq!(key.len(), "rtms.concurrency_near_limit:".len() + 64);
+    /// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+    /// ```
+    pub fn dedup_key(&self, raw_body: &[u8]) -> String {
+        match self {
+            WebhookEvent::RtmsStarted(e) => {
+                format!("started:{}:{}", e.product.as_str(), e.rtms_stream_id)
+            }
+            WebhookEvent::RtmsStopped(e) => {
+                format!("stopped:{}:{}", e.product.as_str(), e.rtms_stream_id)
+            }
+            other => {
+                let digest = Sha256::digest(raw_body);
+                format!("{}:{}", other.name(), hex::encode(digest))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_fixed_events() {
+        let e = WebhookEvent::parse(br#"{"event":"rtms.start_failed","payload":{}}"#).unwrap();
+        assert_eq!(e.name(), WebhookEvent::START_FAILED);
+        assert_eq!(e.product(), None);
+        assert_eq!(e.lifecycle(), None);
     }
 }

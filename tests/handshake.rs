@@ -1,0 +1,640 @@
+//! RTMS signalling handshake: signature known answers, exact request JSON,
+//! response parsing.
+
+use std::collections::BTreeMap;
+
+use zoom_rtms_webhooks::event::{RtmsStarted, WebhookEvent};
+use zoom_rtms_webhooks::handshake::{
+    handshake_signature, media_type, Credentials, CredentialsError, HandshakeError,
+    HandshakeStatus, MsgType, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    PROTOCOL_VERSION,
+};
+use zoom_rtms_webhooks::region::{HostPolicy, ServerUrlError};
+
+const CLIENT_ID: &str = "yQ7hqzxnRvG2Ij7U3tZxPg";
+const CLIENT_SECRET: &str = "Zx9pMbqK2sFvR4aLc8TeWn1oHu5JdYg3";
+
+// Every expected signature below was computed OUTSIDE Rust with
+//   python3 -c 'import hmac,hashlib; print(hmac.new(b"<secret>", b"<client_id>,<id>,<stream>", hashlib.sha256).hexdigest())'
+// and the first one cross-checked with
+//   printf '%s' 'yQ7hqzxnRvG2Ij7U3tZxPg,4444AAAiAAAAAiAiAiiAii==,609340fc8a3f4e2b9d1c7e5a0b6f8d2c' \
+//     | openssl dgst -sha256 -hmac 'Zx9pMbqK2sFvR4aLc8TeWn1oHu5JdYg3'
+const MEETING_UUID: &str = "4444AAAiAAAAAiAiAiiAii==";
+const MEETING_STREAM: &str = "609340fc8a3f4e2b9d1c7e5a0b6f8d2c";
+const MEETING_SIG: &str = "a1199e5d29c5183c4d86afa503d9d0959dc2598b10ae0531aca9a5dae6800069";
+
+// id with '/', '+' and '=' (must be used verbatim, never URL-encoded).
+const SLASH_UUID: &str = "/xZ1+abc//def==";
+const SLASH_STREAM: &str = "stream-2";
+const SLASH_SIG: &str = "253a5cddc766c61b4910acac8c1710c21a8d2dc1d720ad11eddfe84d7f4a604e";
+
+const WEBINAR_UUID: &str = "Ab3/Cd4+Ef5==";
+const WEBINAR_STREAM: &str = "0c9b4a1e2d3f";
+const WEBINAR_SIG: &str = "5f7c9fbad7dcc6bb9512735e08c9d4a13d9d9aba32eea9c592cf093ad76ab9a9";
+
+// Video SDK: the SDK key / SDK secret are the credentials.
+const SDK_KEY: &str = "sdk_key_ABC";
+const SDK_SECRET: &str = "sdk_secret_XYZ";
+const SESSION_ID: &str = "sess-8f3e2a";
+const SESSION_STREAM: &str = "stream-vsdk";
+const SESSION_SIG: &str = "e302928f70ffcb209ce5ea63101987ed21161820e841af0ec13d1861e8a3a417";
+
+const ENGAGEMENT_ID: &str = "eng_7f2a9c";
+const CC_STREAM: &str = "cc-stream-1";
+const CC_SIG: &str = "cc1c7663371c2733f7357ee52d64e2eafd9a012b3c2d285d54e22d146a12d7b3";
+
+const CALL_ID: &str = "call_5d1e0b";
+const PHONE_STREAM: &str = "ph-stream-1";
+const PHONE_SIG: &str = "f907c54cdb2ec7db60b83304b0b830c8cf179fc82e4ee5eaa601355d0ecb15c0";
+
+fn creds() -> Credentials {
+    Credentials::new(CLIENT_ID, CLIENT_SECRET).unwrap()
+}
+
+fn started(event: &str, id_field: &str, id: &str, stream: &str) -> RtmsStarted {
+    let body = serde_json::json!({
+        "event": event,
+        "event_ts": 1_732_000_000_000_u64,
+        "payload": {
+            id_field: id,
+            "rtms_stream_id": stream,
+            "server_urls": "wss://rtms-sjc1.zoom.us",
+        }
+    })
+    .to_string();
+    match WebhookEvent::parse(body.as_bytes()) {
+        Ok(WebhookEvent::RtmsStarted(s)) => s,
+        other => panic!("{event}: expected RtmsStarted, got {other:?}"),
+    }
+}
+
+fn expected_json(id: &str, stream: &str, sequence: u32, sig: &str) -> String {
+    format!(
+        r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{id}","rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
+    )
+}
+
+// ---------------------------------------------------------------- signature
+
+#[test]
+fn signature_known_answer_meeting() {
+    assert_eq!(
+        handshake_signature(&creds(), MEETING_UUID, MEETING_STREAM),
+        MEETING_SIG
+    );
+}
+
+#[test]
+fn signature_uses_id_verbatim() {
+    assert_eq!(
+        handshake_signature(&creds(), SLASH_UUID, SLASH_STREAM),
+        SLASH_SIG
+    );
+    // The URL-encoded form would sign something else.
+    assert_ne!(
+        handshake_signature(&creds(), "%2FxZ1%2Babc%2F%2Fdef%3D%3D", SLASH_STREAM),
+        SLASH_SIG
+    );
+}
+
+#[test]
+fn signature_known_answer_video_sdk_credentials() {
+    let sdk = Credentials::new(SDK_KEY, SDK_SECRET).unwrap();
+    assert_eq!(
+        handshake_signature(&sdk, SESSION_ID, SESSION_STREAM),
+        SESSION_SIG
+    );
+}
+
+#[test]
+fn signature_is_lower_hex_and_depends_on_every_input() {
+    let c = creds();
+    let base = handshake_signature(&c, MEETING_UUID, MEETING_STREAM);
+    assert_eq!(base.len(), 64);
+    assert!(base
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert_ne!(handshake_signature(&c, "other", MEETING_STREAM), base);
+    assert_ne!(handshake_signature(&c, MEETING_UUID, "other"), base);
+    let other_secret = Credentials::new(CLIENT_ID, "another-secret").unwrap();
+    assert_ne!(
+        handshake_signature(&other_secret, MEETING_UUID, MEETING_STREAM),
+        base
+    );
+    let other_id = Credentials::new("another-id", CLIENT_SECRET).unwrap();
+    assert_ne!(
+        handshake_signature(&other_id, MEETING_UUID, MEETING_STREAM),
+        base
+    );
+}
+
+// -------------------------------------------------------------- credentials
+
+#[test]
+fn credentials_reject_empty_values() {
+    assert_eq!(
+        Credentials::new("", CLIENT_SECRET).unwrap_err(),
+        CredentialsError::EmptyClientId
+    );
+    assert_eq!(
+        Credentials::new("  ", CLIENT_SECRET).unwrap_err(),
+        CredentialsError::EmptyClientId
+    );
+    assert_eq!(
+        Credentials::new(CLIENT_ID, "").unwrap_err(),
+        CredentialsError::EmptyClientSecret
+    );
+    assert_eq!(
+        Credentials::new(CLIENT_ID, "\t\n").unwrap_err(),
+        CredentialsError::EmptyClientSecret
+    );
+    assert_eq!(
+        CredentialsError::EmptyClientId.to_string(),
+        "RTMS client id is empty"
+    );
+}
+
+#[test]
+fn credentials_debug_redacts_secret() {
+    let c = creds();
+    let dbg = format!("{c:?}");
+    assert!(dbg.contains(CLIENT_ID), "{dbg}");
+    assert!(!dbg.contains(CLIENT_SECRET), "{dbg}");
+    assert!(dbg.contains("redacted"), "{dbg}");
+    assert_eq!(c.client_id(), CLIENT_ID);
+    // Clone signs identically.
+    assert_eq!(
+        handshake_signature(&c.clone(), MEETING_UUID, MEETING_STREAM),
+        MEETING_SIG
+    );
+}
+
+// ---------------------------------------------------------- request (type 1)
+
+#[test]
+fn request_from_parts_exact_json() {
+    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
+        .with_sequence(123_456_789);
+    assert_eq!(
+        req.to_json(),
+        expected_json(MEETING_UUID, MEETING_STREAM, 123_456_789, MEETING_SIG)
+    );
+    assert_eq!(req.signature(), MEETING_SIG);
+    assert_eq!(req.meeting_uuid(), MEETING_UUID);
+    assert_eq!(req.rtms_stream_id(), MEETING_STREAM);
+    assert_eq!(req.sequence(), 123_456_789);
+    assert_eq!(req.buffer_data(), None);
+    // Serialize impl and to_json agree.
+    assert_eq!(serde_json::to_string(&req).unwrap(), req.to_json());
+}
+
+#[test]
+fn request_buffer_data_is_last_and_only_when_set() {
+    let base = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
+        .with_sequence(1);
+    assert!(!base.to_json().contains("buffer_data"));
+    let expected_prefix = expected_json(MEETING_UUID, MEETING_STREAM, 1, MEETING_SIG);
+    let expected_prefix = expected_prefix.trim_end_matches('}');
+    assert_eq!(
+        base.clone().with_buffer_data(false).to_json(),
+        format!(r#"{expected_prefix},"buffer_data":false}}"#)
+    );
+    assert_eq!(
+        base.with_buffer_data(true).to_json(),
+        format!(r#"{expected_prefix},"buffer_data":true}}"#)
+    );
+}
+
+#[test]
+fn request_escapes_json_in_ids() {
+    let req = SignalingHandshakeRequest::from_parts(&creds(), "a\"b\\c", "s\n1").with_sequence(0);
+    let v: serde_json::Value = serde_json::from_str(&req.to_json()).unwrap();
+    assert_eq!(v["meeting_uuid"], "a\"b\\c");
+    assert_eq!(v["rtms_stream_id"], "s\n1");
+}
+
+#[test]
+fn request_debug_redacts_signature() {
+    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM);
+    let dbg = format!("{req:?}");
+    assert!(!dbg.contains(MEETING_SIG), "{dbg}");
+    assert!(dbg.contains(MEETING_UUID), "{dbg}");
+}
+
+#[test]
+fn request_sequence_is_random_enough() {
+    let c = creds();
+    let seqs: std::collections::BTreeSet<u32> = (0..64)
+        .map(|_| SignalingHandshakeRequest::from_parts(&c, "u", "s").sequence())
+        .collect();
+    // 64 draws of a 32-bit value: a collision-free set is overwhelmingly likely;
+    // demand at least 60 distinct values to stay robust.
+    assert!(seqs.len() >= 60, "{}", seqs.len());
+}
+
+#[test]
+fn request_new_meeting() {
+    let s = started(
+        "meeting.rtms_started",
+        "meeting_uuid",
+        MEETING_UUID,
+        MEETING_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(7);
+    assert_eq!(
+        req.to_json(),
+        expected_json(MEETING_UUID, MEETING_STREAM, 7, MEETING_SIG)
+    );
+}
+
+#[test]
+fn request_new_webinar_both_id_fields() {
+    for field in ["webinar_uuid", "meeting_uuid"] {
+        let s = started("webinar.rtms_started", field, WEBINAR_UUID, WEBINAR_STREAM);
+        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(8);
+        // The field stays `meeting_uuid` and carries the webinar's UUID.
+        assert_eq!(
+            req.to_json(),
+            expected_json(WEBINAR_UUID, WEBINAR_STREAM, 8, WEBINAR_SIG),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn request_new_video_sdk() {
+    let s = started(
+        "session.rtms_started",
+        "session_id",
+        SESSION_ID,
+        SESSION_STREAM,
+    );
+    let sdk = Credentials::new(SDK_KEY, SDK_SECRET).unwrap();
+    let req = SignalingHandshakeRequest::new(&s, &sdk)
+        .with_sequence(9)
+        .with_buffer_data(false);
+    assert_eq!(
+        req.to_json(),
+        format!(
+            r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","sequence":9,"signature":"{SESSION_SIG}","buffer_data":false}}"#
+        )
+    );
+}
+
+#[test]
+fn request_new_contact_center() {
+    let s = started(
+        "contact_center.voice_rtms_started",
+        "engagement_id",
+        ENGAGEMENT_ID,
+        CC_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(10);
+    assert_eq!(
+        req.to_json(),
+        expected_json(ENGAGEMENT_ID, CC_STREAM, 10, CC_SIG)
+    );
+}
+
+#[test]
+fn request_new_phone() {
+    for event in ["phone.rtms_started", "phone.call_rtms_started"] {
+        let s = started(event, "call_id", CALL_ID, PHONE_STREAM);
+        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(11);
+        assert_eq!(
+            req.to_json(),
+            expected_json(CALL_ID, PHONE_STREAM, 11, PHONE_SIG),
+            "{event}"
+        );
+    }
+}
+
+#[test]
+fn request_new_matches_from_parts() {
+    let s = started(
+        "meeting.rtms_started",
+        "meeting_uuid",
+        SLASH_UUID,
+        SLASH_STREAM,
+    );
+    let a = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(3);
+    let b =
+        SignalingHandshakeRequest::from_parts(&creds(), SLASH_UUID, SLASH_STREAM).with_sequence(3);
+    assert_eq!(a, b);
+    assert_eq!(a.signature(), SLASH_SIG);
+    assert_eq!(PROTOCOL_VERSION, 1);
+}
+
+// -------------------------------------------------------- response (type 2)
+
+#[test]
+fn response_ok_with_media_urls() {
+    let body = br#"{
+        "msg_type": 2,
+        "protocol_version": 1,
+        "sequence": 123,
+        "status_code": 0,
+        "media_server": {
+            "server_urls": {
+                "audio": "wss://rtms-sjc1.zoom.us/audio",
+                "video": "wss://rtms-sjc1.zoom.us/video",
+                "all": "wss://rtms-sjc1.zoom.us/all"
+            },
+            "srtp_keys": {"audio": "k"}
+        }
+    }"#;
+    let r = SignalingHandshakeResponse::parse(body).unwrap();
+    assert!(r.is_ok());
+    assert_eq!(r.status_code, HandshakeStatus::Ok);
+    assert_eq!(r.protocol_version, Some(1));
+    assert_eq!(r.reason, None);
+    let expected: BTreeMap<String, String> = [
+        ("all", "wss://rtms-sjc1.zoom.us/all"),
+        ("audio", "wss://rtms-sjc1.zoom.us/audio"),
+        ("video", "wss://rtms-sjc1.zoom.us/video"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(r.media_server_urls, expected);
+    // Unmodelled fields are kept, the raw media_server too.
+    assert_eq!(r.extra["sequence"], 123);
+    assert!(r.extra.contains_key("media_server"));
+    assert!(!r.extra.contains_key("status_code"));
+    assert!(!r.extra.contains_key("msg_type"));
+
+    let policy = HostPolicy::zoom_only();
+    let all = r.media_server_url("all", &policy).unwrap().unwrap();
+    assert_eq!(all.as_str(), "wss://rtms-sjc1.zoom.us/all");
+    assert_eq!(all.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
+    assert_eq!(r.media_server_url("chat", &policy), Ok(None));
+    let validated = r.validated_media_urls(&policy).unwrap();
+    assert_eq!(validated.len(), 3);
+    assert_eq!(validated["video"].url().path(), "/video");
+
+    // Debug never prints the extra values (they may carry keys).
+    let dbg = format!("{r:?}");
+    assert!(dbg.contains("media_server"), "{dbg}");
+    assert!(!dbg.contains("srtp"), "{dbg}");
+}
+
+#[test]
+fn response_media_urls_are_validated() {
+    let body = br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{
+        "all":"wss://rtms.zoom.us","audio":"ws://127.0.0.1:9000"}}}"#;
+    let r = SignalingHandshakeResponse::parse(body).unwrap();
+    // Raw map keeps both.
+    assert_eq!(r.media_server_urls.len(), 2);
+    let zoom_only = HostPolicy::zoom_only();
+    assert!(matches!(
+        r.media_server_url("audio", &zoom_only),
+        Err(ServerUrlError::NotWss { .. })
+    ));
+    assert!(r.validated_media_urls(&zoom_only).is_err());
+    assert!(r.media_server_url("all", &zoom_only).unwrap().is_some());
+    // The explicit test escape hatch accepts the local server.
+    let local = HostPolicy::zoom_only()
+        .allow_host("127.0.0.1")
+        .allow_insecure_ws();
+    let urls = r.validated_media_urls(&local).unwrap();
+    assert_eq!(urls["audio"].host(), "127.0.0.1");
+}
+
+#[test]
+fn response_invalid_signature() {
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"protocol_version":1,"status_code":3,"reason":"invalid signature"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.status_code.code(), 3);
+    assert_eq!(r.reason.as_deref(), Some("invalid signature"));
+    assert!(!r.is_ok());
+    assert!(r.media_server_urls.is_empty());
+}
+
+#[test]
+fn response_duplicate_signal_request() {
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
+    assert_eq!(r.status_code.to_string(), "8 (duplicate signal request)");
+    assert!(!r.is_ok());
+    assert_eq!(r.protocol_version, None);
+}
+
+#[test]
+fn response_unknown_status_and_missing_reason() {
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":40}"#).unwrap();
+    assert_eq!(r.status_code, HandshakeStatus::Other(40));
+    assert_eq!(r.status_code.code(), 40);
+    assert_eq!(r.status_code.to_string(), "40 (unknown status)");
+    assert_eq!(r.reason, None);
+    assert!(!r.is_ok());
+
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":-1,"reason":null}"#)
+        .unwrap();
+    assert_eq!(r.status_code, HandshakeStatus::Other(-1));
+    assert_eq!(r.reason, None);
+}
+
+#[test]
+fn response_accepts_status_alias() {
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status":0}"#).unwrap();
+    assert!(r.is_ok());
+    // status_code wins when both are present.
+    let r =
+        SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":3,"status":0}"#).unwrap();
+    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.extra["status"], 0);
+}
+
+#[test]
+fn response_named_status_codes_round_trip() {
+    let named = [
+        (0, HandshakeStatus::Ok),
+        (1, HandshakeStatus::InvalidMessageType),
+        (2, HandshakeStatus::InvalidRtmsStreamId),
+        (3, HandshakeStatus::InvalidSignature),
+        (4, HandshakeStatus::InvalidPayload),
+        (5, HandshakeStatus::InvalidEvents),
+        (6, HandshakeStatus::InvalidEventType),
+        (7, HandshakeStatus::InvalidMediaType),
+        (8, HandshakeStatus::DuplicateSignalRequest),
+    ];
+    for (code, status) in named {
+        assert_eq!(HandshakeStatus::from(code), status);
+        assert_eq!(status.code(), code);
+        assert_eq!(status.is_ok(), code == 0);
+    }
+    for code in [-5, 9, 16, 17, 40, i64::MAX, i64::MIN] {
+        assert_eq!(HandshakeStatus::from(code), HandshakeStatus::Other(code));
+        assert_eq!(HandshakeStatus::from(code).code(), code);
+    }
+}
+
+#[test]
+fn response_errors() {
+    use HandshakeError::*;
+    let cases: &[(&[u8], HandshakeError)] = &[
+        (b"[1,2]", NotAnObject),
+        (b"42", NotAnObject),
+        (br#"{"status_code":0}"#, MissingMsgType),
+        (
+            br#"{"msg_type":1,"status_code":0}"#,
+            UnexpectedMsgType { found: 1 },
+        ),
+        (
+            br#"{"msg_type":12,"timestamp":5}"#,
+            UnexpectedMsgType { found: 12 },
+        ),
+        (
+            br#"{"msg_type":"2","status_code":0}"#,
+            InvalidField { field: "msg_type" },
+        ),
+        (
+            br#"{"msg_type":2.5,"status_code":0}"#,
+            InvalidField { field: "msg_type" },
+        ),
+        (br#"{"msg_type":2}"#, MissingStatusCode),
+        (br#"{"msg_type":2,"reason":"x"}"#, MissingStatusCode),
+        (
+            br#"{"msg_type":2,"status_code":"0"}"#,
+            InvalidField {
+                field: "status_code",
+            },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":null}"#,
+            InvalidField {
+                field: "status_code",
+            },
+        ),
+        (
+            br#"{"msg_type":2,"status":true}"#,
+            InvalidField { field: "status" },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":0,"reason":5}"#,
+            InvalidField { field: "reason" },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":0,"protocol_version":"1"}"#,
+            InvalidField {
+                field: "protocol_version",
+            },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":0,"media_server":"wss://x.zoom.us"}"#,
+            InvalidField {
+                field: "media_server",
+            },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":"wss://x.zoom.us"}}"#,
+            InvalidField {
+                field: "media_server.server_urls",
+            },
+        ),
+        (
+            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":1}}}"#,
+            InvalidField {
+                field: "media_server.server_urls",
+            },
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            &SignalingHandshakeResponse::parse(body).unwrap_err(),
+            expected,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    for bad in [
+        &b""[..],
+        b"{",
+        b"not json",
+        b"\xff\xfe",
+        br#"{"msg_type":2,}"#,
+    ] {
+        assert!(
+            matches!(SignalingHandshakeResponse::parse(bad), Err(InvalidJson(_))),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert_eq!(
+        UnexpectedMsgType { found: 12 }.to_string(),
+        "expected a signalling handshake response (msg_type 2), got msg_type 12"
+    );
+    assert_eq!(
+        MissingStatusCode.to_string(),
+        "handshake response has no `status_code`"
+    );
+}
+
+#[test]
+fn response_missing_or_null_media_server_is_empty() {
+    for body in [
+        &br#"{"msg_type":2,"status_code":0}"#[..],
+        br#"{"msg_type":2,"status_code":0,"media_server":null}"#,
+        br#"{"msg_type":2,"status_code":0,"media_server":{}}"#,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":null}}"#,
+    ] {
+        let r = SignalingHandshakeResponse::parse(body).unwrap();
+        assert!(r.media_server_urls.is_empty());
+        assert!(r
+            .validated_media_urls(&HostPolicy::zoom_only())
+            .unwrap()
+            .is_empty());
+    }
+}
+
+// -------------------------------------------------------- constants / types
+
+#[test]
+fn msg_types_and_media_bits() {
+    let named = [
+        (1, MsgType::SignalingHandshakeRequest),
+        (2, MsgType::SignalingHandshakeResponse),
+        (3, MsgType::DataHandshakeRequest),
+        (4, MsgType::DataHandshakeResponse),
+        (5, MsgType::EventSubscription),
+        (6, MsgType::EventUpdate),
+        (7, MsgType::ClientReadyAck),
+        (8, MsgType::StreamStateUpdate),
+        (9, MsgType::SessionStateUpdate),
+        (10, MsgType::SessionStateRequest),
+        (11, MsgType::SessionStateResponse),
+        (12, MsgType::KeepAliveRequest),
+        (13, MsgType::KeepAliveResponse),
+        (14, MsgType::MediaDataAudio),
+        (15, MsgType::MediaDataVideo),
+        (16, MsgType::MediaDataShare),
+        (17, MsgType::MediaDataTranscript),
+        (18, MsgType::MediaDataChat),
+        (21, MsgType::StreamCloseRequest),
+        (22, MsgType::StreamCloseResponse),
+    ];
+    for (code, t) in named {
+        assert_eq!(MsgType::from(code), t);
+        assert_eq!(t.code(), code);
+    }
+    for code in [0, 19, 20, 23, -1] {
+        assert_eq!(MsgType::from(code), MsgType::Other(code));
+    }
+    assert_eq!(
+        [
+            media_type::AUDIO,
+            media_type::VIDEO,
+            media_type::DESKSHARE,
+            media_type::TRANSCRIPT,
+            media_type::CHAT,
+            media_type::ALL
+        ],
+        [1, 2, 4, 8, 16, 32]
+    );
+}

@@ -1,0 +1,1063 @@
+//! Webhook signature verification and the URL validation challenge.
+//!
+//! Every expected MAC below was computed outside Rust; the exact command is in the comment
+//! above each constant (run in a UTF-8 shell; `python3 -c 'import hmac, hashlib; ...'` gives
+//! the same values).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use zoom_rtms_webhooks::signature::{
+    header_values, sign, ConfigError, Error, SecretToken, Verifier, VerifyError, DEFAULT_TOLERANCE,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use zoom_rtms_webhooks::WebhookEvent;
+
+const SECRET: &str = "zoom-rtms-test-secret-token";
+const SDK_SECRET: &str = "video-sdk-secret-token";
+const TS: &str = "1700000000";
+const TS_SECS: u64 = 1_700_000_000;
+
+const STOPPED_BODY: &str = r#"{"event":"meeting.rtms_stopped","event_ts":1700000000123,"payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"03db704592624398931a588dd78200cb","stop_reason":6}}"#;
+// printf '%s' 'v0:1700000000:{"event":"meeting.rtms_stopped","event_ts":1700000000123,"payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"03db704592624398931a588dd78200cb","stop_reason":6}}' | openssl dgst -sha256 -hmac 'zoom-rtms-test-secret-token'
+const STOPPED_SIG: &str = "v0=c9435dafe49878a77772fc2e710d56b98aefc8756f9a78a665b81e7885daec49";
+
+/// Non-ASCII topic: the MAC covers the raw UTF-8 bytes.
+const STARTED_UTF8_BODY: &str = r#"{"event":"meeting.rtms_started","event_ts":1700000000123,"payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","operator_id":"30R7kT7bTIKSNUFEuH_Qlg","rtms_stream_id":"03db704592624398931a588dd78200cb","server_urls":"wss://rtms-sjc1.zoom.us","topic":"Café – 会議 🎉"}}"#;
+// printf '%s' 'v0:1700000000:{"event":"meeting.rtms_started","event_ts":1700000000123,"payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","operator_id":"30R7kT7bTIKSNUFEuH_Qlg","rtms_stream_id":"03db704592624398931a588dd78200cb","server_urls":"wss://rtms-sjc1.zoom.us","topic":"Café – 会議 🎉"}}' | openssl dgst -sha256 -hmac 'zoom-rtms-test-secret-token'
+// python3 -c 'import hmac,hashlib,sys; print(hmac.new(b"zoom-rtms-test-secret-token", ("v0:1700000000:"+sys.argv[1]).encode(), hashlib.sha256).hexdigest())' "$BODY"   (same value)
+const STARTED_UTF8_SIG: &str =
+    "v0=d0dc411aa284ce8ebd70dc604c51ab492211a56acc3078cb6e1a224e5b65f9c4";
+
+// printf '%s' 'v0:1700000000:' | openssl dgst -sha256 -hmac 'zoom-rtms-test-secret-token'
+const EMPTY_BODY_SIG: &str = "v0=9795158c23f50160b2d53ab6b067d5832236ed999a055ccaf894dbd7f613a865";
+
+const PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
+const CHALLENGE_BODY: &str = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1700000000123,"event":"endpoint.url_validation"}"#;
+// printf '%s' 'v0:1700000000:{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1700000000123,"event":"endpoint.url_validation"}' | openssl dgst -sha256 -hmac 'zoom-rtms-test-secret-token'
+const CHALLENGE_SIG: &str = "v0=0d80b056a87736134c66d637e2d7bae6d67f4ba73ec66ea8c75d5ee1cbc36d46";
+// printf '%s' 'v0:1700000000:{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1700000000123,"event":"endpoint.url_validation"}' | openssl dgst -sha256 -hmac 'video-sdk-secret-token'
+const CHALLENGE_SIG_SDK: &str =
+    "v0=f6829d93620abafc61db1321794a499bcc45c454b83667ba8270adc44f69ae32";
+// printf '%s' 'qgg8vlvZRS6UYooatFL8Aw' | openssl dgst -sha256 -hmac 'zoom-rtms-test-secret-token'
+const ENCRYPTED_TOKEN: &str = "17ecbe0ea51f3b13b8564b455728a4e951127c79d7f77990a4b7f943b6bc7cd8";
+// printf '%s' 'qgg8vlvZRS6UYooatFL8Aw' | openssl dgst -sha256 -hmac 'video-sdk-secret-token'
+const ENCRYPTED_TOKEN_SDK: &str =
+    "39670fef5989779f6d5b2653517601f494de3af5b32428e20444dc77164530b2";
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(SECRET).expect("valid secret")
+}
+
+fn two_secrets() -> Verifier {
+    Verifier::builder()
+        .secret("meeting-app", SECRET)
+        .secret("video-sdk-app", SDK_SECRET)
+        .build()
+        .expect("valid secrets")
+}
+
+fn verify_err(sig: Option<&str>, ts: Option<&str>, body: &[u8], now: u64) -> VerifyError {
+    verifier()
+        .verify_at(sig, ts, body, at(now))
+        .expect_err("must be rejected")
+}
+
+/// The hex part of a signature: the expected MAC that must never leak.
+fn mac_hex(sig: &str) -> &str {
+    sig.strip_prefix("v0=").expect("v0= prefix")
+}
+
+// ---------------------------------------------------------------------------------------
+// Known answers
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn sign_matches_openssl_for_ascii_body() {
+    assert_eq!(sign(SECRET, TS, STOPPED_BODY.as_bytes()), STOPPED_SIG);
+}
+
+#[test]
+fn sign_matches_openssl_for_non_ascii_utf8_body() {
+    assert!(!STARTED_UTF8_BODY.is_ascii());
+    assert_eq!(
+        sign(SECRET, TS, STARTED_UTF8_BODY.as_bytes()),
+        STARTED_UTF8_SIG
+    );
+}
+
+#[test]
+fn sign_matches_openssl_for_empty_body() {
+    assert_eq!(sign(SECRET, TS, b""), EMPTY_BODY_SIG);
+}
+
+#[test]
+fn sign_matches_openssl_for_challenge_body() {
+    assert_eq!(sign(SECRET, TS, CHALLENGE_BODY.as_bytes()), CHALLENGE_SIG);
+    assert_eq!(
+        sign(SDK_SECRET, TS, CHALLENGE_BODY.as_bytes()),
+        CHALLENGE_SIG_SDK
+    );
+}
+
+#[test]
+fn verify_accepts_known_answer_signatures() {
+    let v = verifier();
+    let ok = v
+        .verify_at(
+            Some(STOPPED_SIG),
+            Some(TS),
+            STOPPED_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("valid");
+    assert_eq!(ok.secret_label(), "default");
+    assert_eq!(ok.secret_index(), 0);
+    assert_eq!(ok.timestamp(), TS_SECS);
+    assert_eq!(ok.body(), STOPPED_BODY.as_bytes());
+
+    let ok = v
+        .verify_at(
+            Some(STARTED_UTF8_SIG),
+            Some(TS),
+            STARTED_UTF8_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("valid");
+    assert_eq!(ok.body(), STARTED_UTF8_BODY.as_bytes());
+
+    assert!(v
+        .verify_at(Some(EMPTY_BODY_SIG), Some(TS), b"", at(TS_SECS))
+        .is_ok());
+}
+
+#[test]
+fn re_serialised_body_with_escaped_unicode_does_not_verify() {
+    // What `json.dumps` (ensure_ascii) or a serde round trip might produce: same JSON value,
+    // different bytes. Verification is over the raw bytes, so it must fail.
+    let escaped = STARTED_UTF8_BODY.replace('é', "\\u00e9");
+    assert_ne!(escaped, STARTED_UTF8_BODY);
+    assert_eq!(
+        verify_err(
+            Some(STARTED_UTF8_SIG),
+            Some(TS),
+            escaped.as_bytes(),
+            TS_SECS
+        ),
+        VerifyError::Mismatch
+    );
+    // Re-ordered keys: also different bytes.
+    let reordered = r#"{"event_ts":1700000000123,"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"03db704592624398931a588dd78200cb","stop_reason":6}}"#;
+    assert_eq!(
+        verify_err(Some(STOPPED_SIG), Some(TS), reordered.as_bytes(), TS_SECS),
+        VerifyError::Mismatch
+    );
+}
+
+#[test]
+fn upper_case_hex_is_accepted_as_the_same_mac() {
+    // Documented decision: Zoom sends lower case; upper case decodes to the same MAC bytes.
+    let upper = format!("v0={}", mac_hex(STOPPED_SIG).to_uppercase());
+    assert!(verifier()
+        .verify_at(Some(&upper), Some(TS), STOPPED_BODY.as_bytes(), at(TS_SECS))
+        .is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Every VerifyError variant
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn missing_signature_header() {
+    let body = STOPPED_BODY.as_bytes();
+    assert_eq!(
+        verify_err(None, Some(TS), body, TS_SECS),
+        VerifyError::MissingSignature
+    );
+    // Both missing: the signature is reported first.
+    assert_eq!(
+        verify_err(None, None, body, TS_SECS),
+        VerifyError::MissingSignature
+    );
+}
+
+#[test]
+fn missing_timestamp_header() {
+    assert_eq!(
+        verify_err(Some(STOPPED_SIG), None, STOPPED_BODY.as_bytes(), TS_SECS),
+        VerifyError::MissingTimestamp
+    );
+}
+
+#[test]
+fn invalid_timestamps() {
+    let body = STOPPED_BODY.as_bytes();
+    for ts in [
+        "",
+        "+1700000000",
+        "-1700000000",
+        " 1700000000",
+        "1700000000 ",
+        "17000 00000",
+        "1700000000\n",
+        "1700000000.0",
+        "1.7e9",
+        "0x6553f100",
+        "abc",
+        "１７００００００００", // full-width digits
+        "18446744073709551616", // u64::MAX + 1
+        "99999999999999999999999999",
+    ] {
+        // The signature even matches the (bad) timestamp string: syntax is checked anyway.
+        let sig = sign(SECRET, ts, body);
+        assert_eq!(
+            verify_err(Some(&sig), Some(ts), body, TS_SECS),
+            VerifyError::InvalidTimestamp,
+            "timestamp {ts:?}"
+        );
+    }
+}
+
+#[test]
+fn timestamp_window_boundaries_are_inclusive() {
+    let v = verifier();
+    let body = STOPPED_BODY.as_bytes();
+    // Request timestamp 300 s in the past and 300 s in the future: accepted.
+    for now in [TS_SECS + 300, TS_SECS - 300] {
+        assert!(
+            v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(now))
+                .is_ok(),
+            "now = {now}"
+        );
+    }
+    // One second further either way: rejected, with the values reported.
+    for now in [TS_SECS + 301, TS_SECS - 301] {
+        assert_eq!(
+            v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(now))
+                .expect_err("outside window"),
+            VerifyError::TimestampOutOfTolerance {
+                timestamp: TS_SECS,
+                now
+            }
+        );
+    }
+}
+
+#[test]
+fn sub_second_clock_does_not_widen_the_window() {
+    let body = STOPPED_BODY.as_bytes();
+    let now = at(TS_SECS + 300) + Duration::from_millis(999);
+    assert!(verifier()
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, now)
+        .is_ok());
+    let now = at(TS_SECS + 301) + Duration::from_millis(1);
+    assert!(matches!(
+        verifier().verify_at(Some(STOPPED_SIG), Some(TS), body, now),
+        Err(VerifyError::TimestampOutOfTolerance { .. })
+    ));
+}
+
+#[test]
+fn configurable_tolerance() {
+    let v = Verifier::builder()
+        .secret("app", SECRET)
+        .tolerance(Duration::from_secs(60))
+        .build()
+        .expect("valid");
+    assert_eq!(v.tolerance(), Duration::from_secs(60));
+    let body = STOPPED_BODY.as_bytes();
+    assert!(v
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 60))
+        .is_ok());
+    assert!(v
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS - 60))
+        .is_ok());
+    assert!(matches!(
+        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 61)),
+        Err(VerifyError::TimestampOutOfTolerance { .. })
+    ));
+    assert!(matches!(
+        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS - 61)),
+        Err(VerifyError::TimestampOutOfTolerance { .. })
+    ));
+
+    let exact = Verifier::builder()
+        .secret("app", SECRET)
+        .tolerance(Duration::ZERO)
+        .build()
+        .expect("valid");
+    assert!(exact
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS))
+        .is_ok());
+    assert!(exact
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 1))
+        .is_err());
+    assert_eq!(verifier().tolerance(), DEFAULT_TOLERANCE);
+    assert_eq!(DEFAULT_TOLERANCE, Duration::from_secs(300));
+}
+
+#[test]
+fn millisecond_timestamp_is_outside_the_window() {
+    let body = STOPPED_BODY.as_bytes();
+    let ms = "1700000000123";
+    // Even correctly signed over the millisecond string, it is rejected.
+    let sig = sign(SECRET, ms, body);
+    assert_eq!(
+        verify_err(Some(&sig), Some(ms), body, TS_SECS),
+        VerifyError::TimestampOutOfTolerance {
+            timestamp: 1_700_000_000_123,
+            now: TS_SECS
+        }
+    );
+}
+
+#[test]
+fn clock_before_epoch_counts_as_epoch() {
+    let body = STOPPED_BODY.as_bytes();
+    let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
+    assert_eq!(
+        verifier()
+            .verify_at(Some(STOPPED_SIG), Some(TS), body, before_epoch)
+            .expect_err("far outside window"),
+        VerifyError::TimestampOutOfTolerance {
+            timestamp: TS_SECS,
+            now: 0
+        }
+    );
+    let sig = sign(SECRET, "0", body);
+    assert!(verifier()
+        .verify_at(Some(&sig), Some("0"), body, before_epoch)
+        .is_ok());
+}
+
+#[test]
+fn missing_prefix() {
+    let body = STOPPED_BODY.as_bytes();
+    let hex = mac_hex(STOPPED_SIG);
+    for sig in [
+        hex.to_owned(),
+        format!("V0={hex}"),
+        format!("v1={hex}"),
+        format!("sha256={hex}"),
+        format!(" v0={hex}"),
+        format!("v0:{hex}"),
+        String::new(),
+    ] {
+        assert_eq!(
+            verify_err(Some(&sig), Some(TS), body, TS_SECS),
+            VerifyError::MissingPrefix,
+            "signature {sig:?}"
+        );
+    }
+}
+
+#[test]
+fn bare_v0_is_rejected_svix_cve_2024_21491_regression() {
+    // svix's hand-rolled comparison accepted an empty signature. Every secret must refuse it.
+    let body = STOPPED_BODY.as_bytes();
+    assert_eq!(
+        verify_err(Some("v0="), Some(TS), body, TS_SECS),
+        VerifyError::EmptySignature
+    );
+    assert_eq!(
+        two_secrets()
+            .verify_at(Some("v0="), Some(TS), b"", at(TS_SECS))
+            .expect_err("bare v0="),
+        VerifyError::EmptySignature
+    );
+}
+
+#[test]
+fn wrong_length() {
+    let body = STOPPED_BODY.as_bytes();
+    let hex = mac_hex(STOPPED_SIG);
+    let cases = [
+        (format!("v0={}", &hex[..63]), 63),
+        (format!("v0={}", &hex[..32]), 32),
+        (format!("v0={hex}0"), 65),
+        (format!("v0={hex} "), 65),
+        (format!("v0= {hex}"), 65),
+        (format!("v0={hex}\t"), 65),
+        (format!("{STOPPED_SIG},{STOPPED_SIG}"), 64 + 1 + 67),
+        (format!("{STOPPED_SIG}, {STOPPED_SIG}"), 64 + 2 + 67),
+        (format!("v0={hex}{hex}"), 128),
+    ];
+    for (sig, len) in cases {
+        assert_eq!(
+            verify_err(Some(&sig), Some(TS), body, TS_SECS),
+            VerifyError::InvalidLength { len },
+            "signature {sig:?}"
+        );
+    }
+}
+
+#[test]
+fn non_hex() {
+    let body = STOPPED_BODY.as_bytes();
+    let hex = mac_hex(STOPPED_SIG);
+    for sig in [
+        format!("v0=g{}", &hex[1..]),
+        format!("v0={}z", &hex[..63]),
+        format!("v0={}", "-".repeat(64)),
+        format!("v0={}", "zz".repeat(32)),
+    ] {
+        assert_eq!(
+            verify_err(Some(&sig), Some(TS), body, TS_SECS),
+            VerifyError::InvalidHex,
+            "signature {sig:?}"
+        );
+    }
+    // 62 hex digits and one two-byte character: 64 bytes, not hex, no panic on slicing.
+    let sig = format!("v0={}é", &hex[..62]);
+    assert_eq!(
+        verify_err(Some(&sig), Some(TS), body, TS_SECS),
+        VerifyError::InvalidHex
+    );
+}
+
+#[test]
+fn mismatch_cases() {
+    let body = STOPPED_BODY.as_bytes();
+    // Wrong secret.
+    let other = sign("some-other-secret", TS, body);
+    assert_eq!(
+        verify_err(Some(&other), Some(TS), body, TS_SECS),
+        VerifyError::Mismatch
+    );
+    // Body changed by one byte.
+    let tampered = STOPPED_BODY.replace("\"stop_reason\":6", "\"stop_reason\":7");
+    assert_eq!(
+        verify_err(Some(STOPPED_SIG), Some(TS), tampered.as_bytes(), TS_SECS),
+        VerifyError::Mismatch
+    );
+    // Timestamp changed (still within the window).
+    assert_eq!(
+        verify_err(Some(STOPPED_SIG), Some("1700000001"), body, TS_SECS),
+        VerifyError::Mismatch
+    );
+    // Same number, different text: the MAC covers the header text.
+    assert_eq!(
+        verify_err(Some(STOPPED_SIG), Some("01700000000"), body, TS_SECS),
+        VerifyError::Mismatch
+    );
+    // Last hex digit changed.
+    let hex = mac_hex(STOPPED_SIG);
+    let flipped = format!(
+        "v0={}{}",
+        &hex[..63],
+        if hex.ends_with('0') { "1" } else { "0" }
+    );
+    assert_eq!(
+        verify_err(Some(&flipped), Some(TS), body, TS_SECS),
+        VerifyError::Mismatch
+    );
+    // All-zero MAC.
+    let zeros = format!("v0={}", "0".repeat(64));
+    assert_eq!(
+        verify_err(Some(&zeros), Some(TS), body, TS_SECS),
+        VerifyError::Mismatch
+    );
+}
+
+#[test]
+fn checks_run_in_documented_order() {
+    let body = STOPPED_BODY.as_bytes();
+    // Bad timestamp syntax is reported before a bad signature.
+    assert_eq!(
+        verify_err(Some("garbage"), Some("x"), body, TS_SECS),
+        VerifyError::InvalidTimestamp
+    );
+    // The window is checked before the signature syntax.
+    assert_eq!(
+        verify_err(Some("garbage"), Some(TS), body, TS_SECS + 1000),
+        VerifyError::TimestampOutOfTolerance {
+            timestamp: TS_SECS,
+            now: TS_SECS + 1000
+        }
+    );
+}
+
+#[test]
+fn verify_uses_the_system_clock() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        .to_string();
+    let body = STOPPED_BODY.as_bytes();
+    let sig = sign(SECRET, &now, body);
+    let v = verifier();
+    assert!(v.verify(Some(&sig), Some(&now), body).is_ok());
+    // The fixed 2023 timestamp is far outside the window of the real clock.
+    assert!(matches!(
+        v.verify(Some(STOPPED_SIG), Some(TS), body),
+        Err(VerifyError::TimestampOutOfTolerance { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Headers
+// ---------------------------------------------------------------------------------------
+
+fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name: HeaderName = name.parse().expect("header name");
+        map.append(name, HeaderValue::from_bytes(value).expect("header value"));
+    }
+    map
+}
+
+#[test]
+fn header_constants() {
+    assert_eq!(SIGNATURE_HEADER, "x-zm-signature");
+    assert_eq!(TIMESTAMP_HEADER, "x-zm-request-timestamp");
+}
+
+#[test]
+fn header_values_reads_case_insensitively() {
+    let map = headers(&[
+        ("X-ZM-Signature", STOPPED_SIG.as_bytes()),
+        ("X-Zm-Request-Timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(header_values(&map), (Some(STOPPED_SIG), Some(TS)));
+    assert!(verifier()
+        .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+        .is_ok());
+}
+
+#[test]
+fn header_values_absent() {
+    assert_eq!(header_values(&HeaderMap::new()), (None, None));
+    let body = STOPPED_BODY.as_bytes();
+    let v = verifier();
+    assert_eq!(
+        v.verify_headers_at(&HeaderMap::new(), body, at(TS_SECS))
+            .expect_err("no headers"),
+        VerifyError::MissingSignature
+    );
+    let only_sig = headers(&[(SIGNATURE_HEADER, STOPPED_SIG.as_bytes())]);
+    assert_eq!(
+        v.verify_headers_at(&only_sig, body, at(TS_SECS))
+            .expect_err("no timestamp"),
+        VerifyError::MissingTimestamp
+    );
+}
+
+#[test]
+fn repeated_signature_header_is_ambiguous_never_picked() {
+    // Even when one of the two values is the valid signature.
+    let map = headers(&[
+        (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
+        (SIGNATURE_HEADER, b"v0=0000"),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+    ]);
+    assert_eq!(header_values(&map), (None, Some(TS)));
+    assert_eq!(
+        verifier()
+            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .expect_err("ambiguous"),
+        VerifyError::AmbiguousHeader {
+            header: SIGNATURE_HEADER
+        }
+    );
+    // Two copies of the same valid value: still refused.
+    let map = headers(&[
+        (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
+        (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+    ]);
+    assert!(matches!(
+        verifier().verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS)),
+        Err(VerifyError::AmbiguousHeader { .. })
+    ));
+}
+
+#[test]
+fn repeated_timestamp_header_is_ambiguous() {
+    let map = headers(&[
+        (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+    ]);
+    assert_eq!(header_values(&map), (Some(STOPPED_SIG), None));
+    assert_eq!(
+        verifier()
+            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .expect_err("ambiguous"),
+        VerifyError::AmbiguousHeader {
+            header: TIMESTAMP_HEADER
+        }
+    );
+}
+
+#[test]
+fn non_utf8_header_counts_as_missing() {
+    let map = headers(&[
+        (SIGNATURE_HEADER, b"v0=\xff\xfe"),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+    ]);
+    assert_eq!(header_values(&map), (None, Some(TS)));
+    assert_eq!(
+        verifier()
+            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .expect_err("not utf-8"),
+        VerifyError::MissingSignature
+    );
+}
+
+#[test]
+fn verify_headers_uses_the_system_clock() {
+    let map = headers(&[
+        (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
+        (TIMESTAMP_HEADER, TS.as_bytes()),
+    ]);
+    assert!(matches!(
+        verifier().verify_headers(&map, STOPPED_BODY.as_bytes()),
+        Err(VerifyError::TimestampOutOfTolerance { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
+// Several secrets, rotation, configuration
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn second_secret_matches_and_is_reported() {
+    let body = STOPPED_BODY.as_bytes();
+    let sig = sign(SDK_SECRET, TS, body);
+    let v = two_secrets();
+    let ok = v
+        .verify_at(Some(&sig), Some(TS), body, at(TS_SECS))
+        .expect("second secret");
+    assert_eq!(ok.secret_label(), "video-sdk-app");
+    assert_eq!(ok.secret_index(), 1);
+
+    let ok = v
+        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS))
+        .expect("first secret");
+    assert_eq!(ok.secret_label(), "meeting-app");
+    assert_eq!(ok.secret_index(), 0);
+
+    let third = sign("neither", TS, body);
+    assert_eq!(
+        v.verify_at(Some(&third), Some(TS), body, at(TS_SECS))
+            .expect_err("no secret matches"),
+        VerifyError::Mismatch
+    );
+}
+
+#[test]
+fn rotation_accepts_old_and_new_then_only_new() {
+    let body = STOPPED_BODY.as_bytes();
+    let old_sig = sign("old-secret", TS, body);
+    let new_sig = sign("new-secret", TS, body);
+
+    let during = Verifier::builder()
+        .secret("current", "new-secret")
+        .secret("previous", "old-secret")
+        .build()
+        .expect("valid");
+    let ok = during
+        .verify_at(Some(&old_sig), Some(TS), body, at(TS_SECS))
+        .expect("old secret still accepted");
+    assert_eq!(ok.secret_label(), "previous");
+    let ok = during
+        .verify_at(Some(&new_sig), Some(TS), body, at(TS_SECS))
+        .expect("new secret accepted");
+    assert_eq!(ok.secret_label(), "current");
+
+    let after = Verifier::builder()
+        .secret("current", "new-secret")
+        .build()
+        .expect("valid");
+    assert_eq!(
+        after
+            .verify_at(Some(&old_sig), Some(TS), body, at(TS_SECS))
+            .expect_err("old secret retired"),
+        VerifyError::Mismatch
+    );
+}
+
+#[test]
+fn first_matching_secret_wins() {
+    let v = Verifier::builder()
+        .secret("a", SECRET)
+        .secret("b", SECRET)
+        .build()
+        .expect("valid");
+    let ok = v
+        .verify_at(
+            Some(STOPPED_SIG),
+            Some(TS),
+            STOPPED_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("valid");
+    assert_eq!((ok.secret_label(), ok.secret_index()), ("a", 0));
+}
+
+#[test]
+fn empty_secret_fails_closed() {
+    assert_eq!(
+        Verifier::new("").expect_err("empty"),
+        ConfigError::EmptySecret {
+            label: "default".into()
+        }
+    );
+    assert_eq!(
+        Verifier::new(String::from(" \t\n")).expect_err("blank"),
+        ConfigError::EmptySecret {
+            label: "default".into()
+        }
+    );
+    // An empty secret among good ones still fails the whole build.
+    assert_eq!(
+        Verifier::builder()
+            .secret("meeting-app", SECRET)
+            .secret(
+                "video-sdk-app",
+                std::env::var("ZOOM_RTMS_TEST_UNSET_VAR").unwrap_or_default()
+            )
+            .build()
+            .expect_err("one empty"),
+        ConfigError::EmptySecret {
+            label: "video-sdk-app".into()
+        }
+    );
+}
+
+#[test]
+fn no_secrets_is_a_config_error() {
+    assert_eq!(
+        Verifier::builder().build().expect_err("no secrets"),
+        ConfigError::NoSecrets
+    );
+    assert_eq!(
+        Verifier::builder()
+            .tolerance(Duration::from_secs(1))
+            .build()
+            .expect_err("no secrets"),
+        ConfigError::NoSecrets
+    );
+}
+
+#[test]
+fn duplicate_labels_are_a_config_error() {
+    let err = Verifier::builder()
+        .secret("app", SECRET)
+        .secret("app", SDK_SECRET)
+        .build()
+        .expect_err("duplicate");
+    assert_eq!(
+        err,
+        ConfigError::DuplicateLabel {
+            label: "app".into()
+        }
+    );
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains(SECRET) && !text.contains(SDK_SECRET),
+        "{text}"
+    );
+}
+
+#[test]
+fn secret_token_conversions() {
+    let owned = String::from(SECRET);
+    for token in [
+        SecretToken::from(SECRET),
+        SecretToken::from(owned.clone()),
+        SecretToken::from(&owned),
+    ] {
+        let v = Verifier::new(token).expect("valid");
+        assert!(v
+            .verify_at(
+                Some(STOPPED_SIG),
+                Some(TS),
+                STOPPED_BODY.as_bytes(),
+                at(TS_SECS)
+            )
+            .is_ok());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Nothing secret in Debug / Display
+// ---------------------------------------------------------------------------------------
+
+fn assert_no_secret(text: &str, mac_hexes: &[&str]) {
+    for secret in [SECRET, SDK_SECRET] {
+        assert!(!text.contains(secret), "secret leaked: {text}");
+    }
+    for mac in mac_hexes {
+        assert!(!text.contains(mac), "MAC leaked: {text}");
+    }
+}
+
+#[test]
+fn secret_token_debug_is_redacted() {
+    let token = SecretToken::from(SECRET);
+    let text = format!("{token:?} {token:#?}");
+    assert!(text.contains("SecretToken(<redacted>)"));
+    assert_no_secret(&text, &[]);
+}
+
+#[test]
+fn verifier_debug_shows_labels_not_secrets() {
+    let v = two_secrets();
+    let text = format!("{v:?} {v:#?}");
+    assert!(
+        text.contains("meeting-app") && text.contains("video-sdk-app"),
+        "{text}"
+    );
+    assert!(text.contains("300s"), "{text}");
+    assert_no_secret(&text, &[]);
+    let builder = Verifier::builder().secret("app", SECRET);
+    assert_no_secret(&format!("{builder:?}"), &[]);
+}
+
+#[test]
+fn errors_never_show_the_secret_or_expected_mac() {
+    let body = STOPPED_BODY.as_bytes();
+    let expected = mac_hex(STOPPED_SIG);
+    let wrong = format!("v0={}", "0".repeat(64));
+    let v = two_secrets();
+    let errors = [
+        v.verify_at(Some(&wrong), Some(TS), body, at(TS_SECS)),
+        v.verify_at(Some("v0="), Some(TS), body, at(TS_SECS)),
+        v.verify_at(Some("v0=abc"), Some(TS), body, at(TS_SECS)),
+        v.verify_at(Some(expected), Some(TS), body, at(TS_SECS)),
+        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 301)),
+        v.verify_at(Some(STOPPED_SIG), Some("x"), body, at(TS_SECS)),
+        v.verify_at(None, Some(TS), body, at(TS_SECS)),
+        v.verify_at(Some(STOPPED_SIG), None, body, at(TS_SECS)),
+    ];
+    for result in errors {
+        let err = result.expect_err("rejected");
+        let text = format!("{err} {err:?} {:?}", Error::from(err.clone()));
+        assert_no_secret(&text, &[expected]);
+        assert!(!err.to_string().is_empty());
+    }
+}
+
+#[test]
+fn verified_debug_is_redacted() {
+    let v = two_secrets();
+    let ok = v
+        .verify_at(
+            Some(STOPPED_SIG),
+            Some(TS),
+            STOPPED_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("valid");
+    let text = format!("{ok:?} {ok:#?}");
+    assert!(text.contains("meeting-app"), "{text}");
+    assert_no_secret(&text, &[mac_hex(STOPPED_SIG)]);
+}
+
+#[test]
+fn verified_event_debug_is_redacted() {
+    let v = two_secrets();
+    let event = v
+        .verify_and_parse_at(
+            Some(CHALLENGE_SIG_SDK),
+            Some(TS),
+            CHALLENGE_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("valid challenge");
+    let text = format!("{event:?} {event:#?}");
+    assert!(text.contains("video-sdk-app"), "{text}");
+    assert_no_secret(
+        &text,
+        &[
+            mac_hex(CHALLENGE_SIG_SDK),
+            ENCRYPTED_TOKEN_SDK,
+            ENCRYPTED_TOKEN,
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// verify_and_parse and the URL validation challenge
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn challenge_reply_known_answer() {
+    let event = verifier()
+        .verify_and_parse_at(
+            Some(CHALLENGE_SIG),
+            Some(TS),
+            CHALLENGE_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("verified challenge");
+    assert!(matches!(event.event(), WebhookEvent::UrlValidation(_)));
+    assert_eq!(event.secret_label(), "default");
+    assert_eq!(event.secret_index(), 0);
+    assert_eq!(event.timestamp(), TS_SECS);
+    let reply = event.challenge_response().expect("challenge reply");
+    assert_eq!(reply.plain_token, PLAIN_TOKEN);
+    assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN);
+    assert_eq!(
+        String::from_utf8(reply.to_json()).expect("utf-8"),
+        format!(r#"{{"plainToken":"{PLAIN_TOKEN}","encryptedToken":"{ENCRYPTED_TOKEN}"}}"#)
+    );
+}
+
+#[test]
+fn challenge_reply_uses_the_secret_that_verified_the_request() {
+    let v = two_secrets();
+    let from_sdk = v
+        .verify_and_parse_at(
+            Some(CHALLENGE_SIG_SDK),
+            Some(TS),
+            CHALLENGE_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("verified by second secret");
+    assert_eq!(from_sdk.secret_label(), "video-sdk-app");
+    assert_eq!(from_sdk.secret_index(), 1);
+    let reply = from_sdk.challenge_response().expect("reply");
+    assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN_SDK);
+
+    let from_meeting = v
+        .verify_and_parse_at(
+            Some(CHALLENGE_SIG),
+            Some(TS),
+            CHALLENGE_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("verified by first secret");
+    let reply = from_meeting.challenge_response().expect("reply");
+    assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN);
+}
+
+#[test]
+fn verified_parse_gives_the_same_reply() {
+    let verified = verifier()
+        .verify_at(
+            Some(CHALLENGE_SIG),
+            Some(TS),
+            CHALLENGE_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("verified");
+    let event = verified.parse().expect("parsed");
+    assert_eq!(
+        event.challenge_response().map(|r| r.encrypted_token),
+        Some(ENCRYPTED_TOKEN.to_owned())
+    );
+    assert!(matches!(event.into_event(), WebhookEvent::UrlValidation(_)));
+}
+
+#[test]
+fn unverified_challenge_gets_no_reply() {
+    // Unsigned, wrongly signed, stale, and bare-v0 challenges: no VerifiedEvent, no reply.
+    let v = verifier();
+    let body = CHALLENGE_BODY.as_bytes();
+    let wrong = sign("attacker-guess", TS, body);
+    for (sig, ts, now) in [
+        (None, Some(TS), TS_SECS),
+        (Some(wrong.as_str()), Some(TS), TS_SECS),
+        (Some("v0="), Some(TS), TS_SECS),
+        (Some(CHALLENGE_SIG), Some(TS), TS_SECS + 301),
+    ] {
+        assert!(matches!(
+            v.verify_and_parse_at(sig, ts, body, at(now)),
+            Err(Error::Verify(_))
+        ));
+    }
+}
+
+#[test]
+fn signing_oracle_attack_is_refused() {
+    // The attack: post a challenge whose plainToken is a signed-message string for a forged
+    // event; an endpoint that answers without verifying returns HMAC(secret, plainToken),
+    // which IS the x-zm-signature of the forged event.
+    let forged = r#"{"event":"meeting.rtms_started","payload":{"meeting_uuid":"x","rtms_stream_id":"y","server_urls":"wss://attacker.example"}}"#;
+    let plain_token = format!("v0:{TS}:{forged}");
+    let attack_body = serde_json::json!({
+        "event": "endpoint.url_validation",
+        "payload": { "plainToken": plain_token },
+    })
+    .to_string();
+
+    // 1. Why it matters: were such a challenge answered, the reply would be a valid signature.
+    //    (Shown here with a request that *is* signed, as only Zoom could do.)
+    let zoom_signed = sign(SECRET, TS, attack_body.as_bytes());
+    let event = verifier()
+        .verify_and_parse_at(
+            Some(&zoom_signed),
+            Some(TS),
+            attack_body.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("signed by the real secret");
+    let leaked = event.challenge_response().expect("reply").encrypted_token;
+    assert_eq!(format!("v0={leaked}"), sign(SECRET, TS, forged.as_bytes()));
+
+    // 2. The attacker cannot sign, so the crate gives no reply: verification fails first.
+    for sig in [None, Some("v0="), Some(CHALLENGE_SIG)] {
+        let result =
+            verifier().verify_and_parse_at(sig, Some(TS), attack_body.as_bytes(), at(TS_SECS));
+        assert!(matches!(result, Err(Error::Verify(_))), "{sig:?}");
+    }
+}
+
+#[test]
+fn non_challenge_event_has_no_reply() {
+    let event = verifier()
+        .verify_and_parse_at(
+            Some(STOPPED_SIG),
+            Some(TS),
+            STOPPED_BODY.as_bytes(),
+            at(TS_SECS),
+        )
+        .expect("verified stopped event");
+    assert!(event.challenge_response().is_none());
+    assert_eq!(event.event().name(), "meeting.rtms_stopped");
+}
+
+#[test]
+fn verify_and_parse_reports_parse_errors_separately() {
+    let body = b"not json";
+    let sig = sign(SECRET, TS, body);
+    let err = verifier()
+        .verify_and_parse_at(Some(&sig), Some(TS), body, at(TS_SECS))
+        .expect_err("not an event");
+    assert!(matches!(err, Error::Parse(_)), "{err:?}");
+
+    let err = verifier()
+        .verify_and_parse_at(Some(&sig), Some(TS), b"tampered", at(TS_SECS))
+        .expect_err("bad signature");
+    assert!(
+        matches!(err, Error::Verify(VerifyError::Mismatch)),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), VerifyError::Mismatch.to_string());
+}
+
+#[test]
+fn verify_and_parse_with_system_clock() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        .to_string();
+    let body = CHALLENGE_BODY.as_bytes();
+    let sig = sign(SECRET, &now, body);
+    let event = verifier()
+        .verify_and_parse(Some(&sig), Some(&now), body)
+        .expect("verified");
+    assert_eq!(
+        event.challenge_response().map(|r| r.encrypted_token),
+        Some(ENCRYPTED_TOKEN.to_owned())
+    );
+}
