@@ -44,7 +44,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::dedup::{DedupError, Deduplicator, Seen};
 use crate::event::{ParseError, WebhookEvent};
-use crate::signature::{Verifier, VerifyError};
+use crate::signature::{ChallengeResponse, Verifier, VerifyError};
 
 /// Default maximum body size: 64 KiB. Zoom's RTMS webhooks are well under 4 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -248,6 +248,10 @@ pub enum Rejection {
     /// The request verified but its body is not a valid event (400).
     #[error("bad request: {0}")]
     BadRequest(#[source] ParseError),
+    /// The body could not be read (client hung up, bad `Content-Length`, transport error): 400.
+    /// Reported by adapters through [`Receiver::reject`].
+    #[error("unreadable body")]
+    UnreadableBody,
     /// The de-duplication store failed (503).
     #[error("de-duplication unavailable: {0}")]
     DedupUnavailable(#[source] DedupError),
@@ -268,7 +272,7 @@ impl Rejection {
             Rejection::MethodNotAllowed => 405,
             Rejection::PayloadTooLarge => 413,
             Rejection::Unauthorized(_) => 401,
-            Rejection::BadRequest(_) => 400,
+            Rejection::BadRequest(_) | Rejection::UnreadableBody => 400,
             Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => 503,
         }
     }
@@ -280,6 +284,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => "payload_too_large",
             Rejection::Unauthorized(_) => "unauthorized",
             Rejection::BadRequest(_) => "bad_request",
+            Rejection::UnreadableBody => "unreadable_body",
             Rejection::DedupUnavailable(_) => "dedup_unavailable",
             Rejection::HandoffUnavailable(_) => "handoff_unavailable",
         }
@@ -316,6 +321,18 @@ impl WebhookResponse {
         }
     }
 
+    /// `200` with the JSON reply to a verified `endpoint.url_validation`.
+    ///
+    /// A [`ChallengeResponse`] can only be obtained from a verified request
+    /// ([`crate::VerifiedEvent::challenge_response`]), so neither can this response.
+    pub fn challenge(reply: &ChallengeResponse) -> Self {
+        WebhookResponse {
+            status: 200,
+            headers: vec![("content-type", "application/json".to_owned())],
+            body: reply.to_json(),
+        }
+    }
+
     fn text(status: u16, body: &'static str) -> Self {
         WebhookResponse {
             status,
@@ -334,7 +351,7 @@ impl WebhookResponse {
             }
             Rejection::PayloadTooLarge => Self::text(413, "payload too large"),
             Rejection::Unauthorized(_) => Self::text(401, "unauthorized"),
-            Rejection::BadRequest(_) => Self::text(400, "bad request"),
+            Rejection::BadRequest(_) | Rejection::UnreadableBody => Self::text(400, "bad request"),
             Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => {
                 let mut r = Self::text(503, "unavailable");
                 r.headers
@@ -494,7 +511,7 @@ impl ReceiverStats {
                 Rejection::MethodNotAllowed => &self.method_not_allowed,
                 Rejection::PayloadTooLarge => &self.too_large,
                 Rejection::Unauthorized(_) => &self.unauthorized,
-                Rejection::BadRequest(_) => &self.bad_request,
+                Rejection::BadRequest(_) | Rejection::UnreadableBody => &self.bad_request,
                 Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => {
                     &self.unavailable
                 }
@@ -628,14 +645,32 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         outcome
     }
 
-    /// The outcome for a body that the framework refused to read because it exceeded its own
-    /// limit (e.g. axum's `DefaultBodyLimit`): `413`, counted like any other rejection.
+    /// The outcome for a request refused before the receiver saw its body: the framework's
+    /// body limit was exceeded (`413`, e.g. axum's `DefaultBodyLimit`) or the body could not be
+    /// read (`400`). Counted like any other rejection.
     pub fn reject(&self, rejection: Rejection) -> Outcome {
         let outcome = Outcome::Rejected(rejection);
         self.stats.record(&outcome);
         #[cfg(feature = "tracing")]
         trace_outcome(&outcome);
         outcome
+    }
+
+    /// [`Receiver::reject`] and the response for it, with the configured `Retry-After`: what an
+    /// adapter sends when the framework could not read the body (too large, or unreadable).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{Delivery, Receiver, Rejection};
+    /// use zoom_rtms_webhooks::Verifier;
+    ///
+    /// let receiver = Receiver::new(Verifier::new("s").unwrap(), MemoryDeduplicator::new(), |_: Delivery| Ok(()));
+    /// assert_eq!(receiver.reject_response(Rejection::PayloadTooLarge).status, 413);
+    /// assert_eq!(receiver.stats().too_large, 1);
+    /// ```
+    pub fn reject_response(&self, rejection: Rejection) -> WebhookResponse {
+        self.reject(rejection)
+            .into_response(self.config.retry_after)
     }
 
     /// Decides one request and returns only the response to send (the common case for adapters).
@@ -665,12 +700,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
             Err(e) => return Outcome::Rejected(Rejection::BadRequest(e)),
         };
         if let Some(reply) = verified.challenge_response() {
-            let mut response = WebhookResponse::ok();
-            response
-                .headers
-                .push(("content-type", "application/json".to_owned()));
-            response.body = reply.to_json();
-            return Outcome::Challenge(response);
+            return Outcome::Challenge(WebhookResponse::challenge(&reply));
         }
         let secret_label = verified.secret_label().to_owned();
         let timestamp = verified.timestamp();

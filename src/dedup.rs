@@ -1,0 +1,594 @@
+//! De-duplication of webhook deliveries: the [`Deduplicator`] trait and an
+//! in-memory implementation, [`MemoryDeduplicator`].
+//!
+//! Zoom delivers a webhook again when it did not get a 2xx within 3 seconds
+//! (retries 5, 25 and 85 minutes after the first attempt), and it sometimes
+//! delivers an event twice without any failure. For RTMS a duplicate
+//! `rtms_started` is harmful: only one signalling connection is allowed per
+//! stream, so a second one is refused or kicks the first out. The receiver
+//! therefore asks a [`Deduplicator`] whether it has seen an event before
+//! handing it to the application.
+//!
+//! # The key contract
+//!
+//! A deduplicator compares opaque string keys; it never parses them. The keys
+//! come from `WebhookEvent::dedup_key(raw_body)`:
+//!
+//! | event | key | effect |
+//! |---|---|---|
+//! | `*rtms_started` | `started:{product}:{rtms_stream_id}` | a second start of the same stream is a duplicate, even with a different body |
+//! | `*rtms_stopped` | `stopped:{product}:{rtms_stream_id}` | one stop per stream |
+//! | anything else (interrupted, account events, unknown names) | `{event name}:{sha256-hex of the raw body}` | a retried delivery carries the same body, so it is a duplicate; two different events differ in body |
+//!
+//! A deduplicator must keep a key for **at least 90 minutes** (the retry span
+//! is about 85 minutes); [`MemoryDeduplicator`] keeps keys for
+//! [`DEFAULT_TTL`] (2 hours) by default.
+//!
+//! # Check, then forget on failure
+//!
+//! [`Deduplicator::check_and_mark`] atomically tests and records a key. If
+//! the receiver then cannot hand the event off (for example its queue is full
+//! and it answers 503), it calls [`Deduplicator::forget`] so that Zoom's retry
+//! of the same delivery is processed instead of being dropped as a duplicate.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Instant;
+//! use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+//!
+//! let dedup = MemoryDeduplicator::new();
+//! let now = Instant::now();
+//! assert_eq!(dedup.check_and_mark_at("started:meeting:abc", now), Seen::New);
+//! assert_eq!(dedup.check_and_mark_at("started:meeting:abc", now), Seen::Duplicate);
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Default time a [`MemoryDeduplicator`] remembers a key: 2 hours.
+///
+/// Zoom retries a failed delivery 5, 25 and 85 minutes after the first
+/// attempt, so a key must live for at least 90 minutes. Two hours leaves
+/// 35 minutes of margin for Zoom's own queueing delays. (Zoom's sample keeps
+/// keys for 65 minutes, which is shorter than the retry span: a late retry
+/// would be processed twice.)
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::DEFAULT_TTL;
+/// assert!(DEFAULT_TTL.as_secs() >= 90 * 60);
+/// ```
+pub const DEFAULT_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// Default maximum number of keys a [`MemoryDeduplicator`] holds: 100 000.
+///
+/// A key is at most about 100 bytes (an event name plus 64 hex digits), so a
+/// full memory costs roughly 25 MB at most. 100 000 keys over [`DEFAULT_TTL`]
+/// is a sustained rate of about 14 distinct events per second (several
+/// thousand RTMS streams an hour) before unexpired keys must be evicted.
+/// Size it as `peak events per second x TTL in seconds` if you expect more.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, DEFAULT_MAX_ENTRIES};
+/// assert_eq!(MemoryDeduplicator::new().max_entries(), DEFAULT_MAX_ENTRIES);
+/// ```
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
+/// Whether a key was seen before. Returned by
+/// [`Deduplicator::check_and_mark`].
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::Seen;
+/// assert!(Seen::New.is_new());
+/// assert!(Seen::Duplicate.is_duplicate());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Seen {
+    /// The key was not known (or had expired). It is now marked: process the
+    /// event.
+    New,
+    /// The key is already marked: this delivery is a duplicate. Acknowledge
+    /// it with a 2xx and do not process it again.
+    Duplicate,
+}
+
+impl Seen {
+    /// `true` for [`Seen::New`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::Seen;
+    /// assert!(Seen::New.is_new());
+    /// assert!(!Seen::Duplicate.is_new());
+    /// ```
+    pub fn is_new(self) -> bool {
+        matches!(self, Seen::New)
+    }
+
+    /// `true` for [`Seen::Duplicate`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::Seen;
+    /// assert!(Seen::Duplicate.is_duplicate());
+    /// assert!(!Seen::New.is_duplicate());
+    /// ```
+    pub fn is_duplicate(self) -> bool {
+        matches!(self, Seen::Duplicate)
+    }
+}
+
+/// Why a [`Deduplicator`] could not answer. The in-memory implementation never
+/// fails; shared stores (Redis) do.
+///
+/// A receiver should treat an error as "cannot decide now" and answer with a
+/// non-2xx status so that Zoom retries later, rather than risk processing an
+/// `rtms_started` twice.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::DedupError;
+/// let err = DedupError::Unavailable { message: "connection refused".into() };
+/// assert_eq!(err.to_string(), "de-duplication store unavailable: connection refused");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DedupError {
+    /// The backing store could not be reached or returned an error. The
+    /// message describes the failure; it never contains a key.
+    #[error("de-duplication store unavailable: {message}")]
+    Unavailable {
+        /// Description of the failure (for logs).
+        message: String,
+    },
+    /// The backing store did not answer in time.
+    #[error("de-duplication store timed out")]
+    Timeout,
+}
+
+/// Remembers which events were already received.
+///
+/// Implementations must be safe to call concurrently: two concurrent
+/// [`check_and_mark`](Deduplicator::check_and_mark) calls with the same key
+/// must return [`Seen::New`] to exactly one of them. The methods return
+/// futures so that a network store (Redis) can implement the trait; an
+/// implementation may write them as `async fn`.
+///
+/// The trait is implemented for [`MemoryDeduplicator`] and for `Arc<D>` of any
+/// implementation, so one deduplicator can be shared by several receivers.
+/// See the [module documentation](self) for the key contract.
+///
+/// # Example: a custom implementation
+///
+/// ```
+/// use std::collections::HashSet;
+/// use std::sync::Mutex;
+/// use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, Seen};
+///
+/// /// Never forgets anything (for illustration only: unbounded).
+/// #[derive(Default)]
+/// struct Forever(Mutex<HashSet<String>>);
+///
+/// impl Deduplicator for Forever {
+///     async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
+///         let mut set = self.0.lock().map_err(|_| DedupError::Unavailable {
+///             message: "poisoned".into(),
+///         })?;
+///         Ok(if set.insert(key.to_owned()) { Seen::New } else { Seen::Duplicate })
+///     }
+///     async fn forget(&self, key: &str) -> Result<(), DedupError> {
+///         if let Ok(mut set) = self.0.lock() {
+///             set.remove(key);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let dedup = Forever::default();
+///     assert_eq!(dedup.check_and_mark("k").await?, Seen::New);
+///     assert_eq!(dedup.check_and_mark("k").await?, Seen::Duplicate);
+///     Ok::<_, DedupError>(())
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
+pub trait Deduplicator: Send + Sync + 'static {
+    /// Atomically test whether `key` is already marked and mark it if not.
+    ///
+    /// Returns [`Seen::New`] when the key was unknown (it is now marked) and
+    /// [`Seen::Duplicate`] when it was already marked and not expired.
+    fn check_and_mark(&self, key: &str) -> impl Future<Output = Result<Seen, DedupError>> + Send;
+
+    /// Remove the mark on `key`, so that the next
+    /// [`check_and_mark`](Deduplicator::check_and_mark) returns
+    /// [`Seen::New`].
+    ///
+    /// Call it when an event was marked but could not be handed off (queue
+    /// full, shutting down): Zoom retries the delivery, and the retry must be
+    /// processed. Forgetting an unknown key is not an error.
+    fn forget(&self, key: &str) -> impl Future<Output = Result<(), DedupError>> + Send;
+}
+
+impl<D: Deduplicator> Deduplicator for Arc<D> {
+    fn check_and_mark(&self, key: &str) -> impl Future<Output = Result<Seen, DedupError>> + Send {
+        (**self).check_and_mark(key)
+    }
+
+    fn forget(&self, key: &str) -> impl Future<Output = Result<(), DedupError>> + Send {
+        (**self).forget(key)
+    }
+}
+
+/// An in-memory [`Deduplicator`] for a single process: concurrent, O(1)
+/// amortised per call, with a time to live and a bounded number of keys.
+///
+/// - **TTL**: a key is a duplicate for `ttl` after it was marked
+///   ([`DEFAULT_TTL`], 2 hours, by default), then new again.
+/// - **Bounded memory**: at most `max_entries` keys ([`DEFAULT_MAX_ENTRIES`]).
+///   Expired keys are purged incrementally, oldest first, on every call.
+/// - **Eviction**: when the memory is full of unexpired keys, the oldest key is
+///   evicted to make room and counted in
+///   [`evicted_unexpired`](MemoryDeduplicator::evicted_unexpired). This keeps
+///   memory bounded under a flood at the price of possibly processing a late
+///   retry of an evicted event twice. A non-zero count means `max_entries` is
+///   too small for your event rate: raise it, or export the counter and alert.
+/// - **Concurrency**: the state sits behind one `std::sync::Mutex` held for an
+///   O(1) critical section and never across an `.await`. A poisoned mutex is
+///   recovered, never propagated as a panic.
+///
+/// Memory is per process: with several replicas behind a load balancer, each
+/// replica only knows the deliveries it received; use a shared store (the
+/// `redis` feature) instead.
+///
+/// # Example
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+///
+/// let dedup = MemoryDeduplicator::new()
+///     .with_ttl(Duration::from_secs(3 * 60 * 60))
+///     .with_max_entries(10_000);
+/// let t0 = Instant::now();
+/// assert_eq!(dedup.check_and_mark_at("k", t0), Seen::New);
+/// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(60)), Seen::Duplicate);
+/// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(3 * 60 * 60)), Seen::New);
+/// ```
+pub struct MemoryDeduplicator {
+    ttl: Duration,
+    max_entries: usize,
+    state: Mutex<State>,
+    evicted_unexpired: AtomicU64,
+}
+
+/// One remembered key.
+struct Entry {
+    marked_at: Instant,
+    /// Matches the sequence number of this key's live slot in `State::order`.
+    seq: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Key -> its live entry.
+    map: HashMap<Arc<str>, Entry>,
+    /// Keys in marking order, with the sequence number of the mark. A slot
+    /// whose sequence number differs from the map's (or whose key is absent
+    /// from the map) is stale: the key was forgotten or re-marked.
+    order: VecDeque<(Arc<str>, u64)>,
+    /// Number of stale slots in `order`; `order.len() == map.len() + stale`.
+    stale: usize,
+    next_seq: u64,
+}
+
+impl State {
+    fn is_expired(entry: &Entry, now: Instant, ttl: Duration) -> bool {
+        now.saturating_duration_since(entry.marked_at) >= ttl
+    }
+
+    /// Pop expired and stale slots from the front of `order`.
+    fn purge(&mut self, now: Instant, ttl: Duration) {
+        while let Some((key, seq)) = self.order.front() {
+            match self.map.get(key) {
+                Some(entry) if entry.seq == *seq => {
+                    if !Self::is_expired(entry, now, ttl) {
+                        break;
+                    }
+                    self.map.remove(key);
+                }
+                _ => self.stale = self.stale.saturating_sub(1),
+            }
+            self.order.pop_front();
+        }
+    }
+
+    /// Evict the oldest live key (dropping stale slots on the way). Returns
+    /// `Some(true)` if the evicted key had not expired yet.
+    fn evict_oldest(&mut self, now: Instant, ttl: Duration) -> Option<bool> {
+        while let Some((key, seq)) = self.order.pop_front() {
+            match self.map.get(&key) {
+                Some(entry) if entry.seq == seq => {
+                    let unexpired = !Self::is_expired(entry, now, ttl);
+                    self.map.remove(&key);
+                    return Some(unexpired);
+                }
+                _ => self.stale = self.stale.saturating_sub(1),
+            }
+        }
+        None
+    }
+
+    /// Drop stale slots once they outnumber live ones: O(n) work paid for by
+    /// the n/2 operations that created them, so O(1) amortised, and `order`
+    /// never holds more than about twice `max_entries` slots.
+    fn compact_if_needed(&mut self) {
+        if self.stale > self.map.len() {
+            let map = &self.map;
+            self.order
+                .retain(|(key, seq)| map.get(key).is_some_and(|e| e.seq == *seq));
+            self.stale = 0;
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> bool {
+        if self.map.remove(key).is_some() {
+            self.stale = self.stale.saturating_add(1);
+            self.compact_if_needed();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl MemoryDeduplicator {
+    /// A deduplicator with [`DEFAULT_TTL`] and [`DEFAULT_MAX_ENTRIES`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, DEFAULT_TTL};
+    /// let dedup = MemoryDeduplicator::new();
+    /// assert_eq!(dedup.ttl(), DEFAULT_TTL);
+    /// assert!(dedup.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            ttl: DEFAULT_TTL,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            state: Mutex::new(State::default()),
+            evicted_unexpired: AtomicU64::new(0),
+        }
+    }
+
+    /// Set how long a key stays a duplicate after it was marked.
+    ///
+    /// Keep it at 90 minutes or more, or late Zoom retries are processed
+    /// twice. `Duration::ZERO` disables de-duplication (every key is new).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// let dedup = MemoryDeduplicator::new().with_ttl(Duration::from_secs(4 * 3600));
+    /// assert_eq!(dedup.ttl(), Duration::from_secs(4 * 3600));
+    /// ```
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Set the maximum number of keys held. `0` is treated as `1` (a
+    /// deduplicator that holds nothing would not de-duplicate anything).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// assert_eq!(MemoryDeduplicator::new().with_max_entries(500).max_entries(), 500);
+    /// assert_eq!(MemoryDeduplicator::new().with_max_entries(0).max_entries(), 1);
+    /// ```
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries.max(1);
+        self
+    }
+
+    /// The configured time to live.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, DEFAULT_TTL};
+    /// assert_eq!(MemoryDeduplicator::default().ttl(), DEFAULT_TTL);
+    /// ```
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The configured maximum number of keys.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, DEFAULT_MAX_ENTRIES};
+    /// assert_eq!(MemoryDeduplicator::default().max_entries(), DEFAULT_MAX_ENTRIES);
+    /// ```
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// Number of keys currently held. Expired keys still count until a later
+    /// call purges them.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// let dedup = MemoryDeduplicator::new();
+    /// dedup.check_and_mark_at("a", Instant::now());
+    /// assert_eq!(dedup.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// `true` when no key is held.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// assert!(MemoryDeduplicator::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.lock().map.is_empty()
+    }
+
+    /// How many keys were evicted before their TTL expired because the
+    /// memory was full. Each such eviction means a late retry of that event
+    /// would be processed again; export this counter and alert on growth.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// let dedup = MemoryDeduplicator::new().with_max_entries(1);
+    /// let now = Instant::now();
+    /// dedup.check_and_mark_at("a", now);
+    /// dedup.check_and_mark_at("b", now); // evicts "a"
+    /// assert_eq!(dedup.evicted_unexpired(), 1);
+    /// ```
+    pub fn evicted_unexpired(&self) -> u64 {
+        self.evicted_unexpired.load(Ordering::Relaxed)
+    }
+
+    /// [`Deduplicator::check_and_mark`] with an explicit current time, for
+    /// tests and for callers that already hold an `Instant`. The trait method
+    /// calls this with `Instant::now()`.
+    ///
+    /// A key marked at `t` is a duplicate for every `now` in `t .. t + ttl`
+    /// and new again from `t + ttl` on. Passing a `now` earlier than a
+    /// previous call is allowed (the key is then simply not expired).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+    ///
+    /// let dedup = MemoryDeduplicator::new().with_ttl(Duration::from_secs(100));
+    /// let t0 = Instant::now();
+    /// assert_eq!(dedup.check_and_mark_at("k", t0), Seen::New);
+    /// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(99)), Seen::Duplicate);
+    /// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(100)), Seen::New);
+    /// ```
+    pub fn check_and_mark_at(&self, key: &str, now: Instant) -> Seen {
+        let ttl = self.ttl;
+        let mut state = self.lock();
+        state.purge(now, ttl);
+
+        if let Some(entry) = state.map.get(key) {
+            if !State::is_expired(entry, now, ttl) {
+                return Seen::Duplicate;
+            }
+            // Expired but not purged yet (only possible when `now` went
+            // backwards between calls): replace it.
+            state.remove(key);
+        }
+
+        while state.map.len() >= self.max_entries {
+            match state.evict_oldest(now, ttl) {
+                Some(true) => {
+                    self.evicted_unexpired.fetch_add(1, Ordering::Relaxed);
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(
+                        max_entries = self.max_entries,
+                        "de-duplication memory full: evicted an unexpired key"
+                    );
+                }
+                Some(false) => {}
+                None => break,
+            }
+        }
+
+        let seq = state.next_seq;
+        state.next_seq = state.next_seq.wrapping_add(1);
+        let key: Arc<str> = Arc::from(key);
+        state.order.push_back((Arc::clone(&key), seq));
+        state.map.insert(
+            key,
+            Entry {
+                marked_at: now,
+                seq,
+            },
+        );
+        Seen::New
+    }
+
+    /// Synchronous [`Deduplicator::forget`]: remove the mark on `key`.
+    /// Returns `true` if the key was held.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+    /// let dedup = MemoryDeduplicator::new();
+    /// let now = Instant::now();
+    /// dedup.check_and_mark_at("k", now);
+    /// assert!(dedup.remove("k"));
+    /// assert_eq!(dedup.check_and_mark_at("k", now), Seen::New);
+    /// ```
+    pub fn remove(&self, key: &str) -> bool {
+        self.lock().remove(key)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The critical sections cannot leave the state inconsistent in a way
+        // that matters (at worst a stale slot), so a poisoned lock is
+        // recovered instead of panicking the server.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for MemoryDeduplicator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryDeduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryDeduplicator")
+            .field("ttl", &self.ttl)
+            .field("max_entries", &self.max_entries)
+            .field("len", &self.len())
+            .field("evicted_unexpired", &self.evicted_unexpired())
+            .finish()
+    }
+}
+
+impl Deduplicator for MemoryDeduplicator {
+    async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
+        Ok(self.check_and_mark_at(key, Instant::now()))
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), DedupError> {
+        self.remove(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisoned_lock_is_recovered() {
+        let dedup = Arc::new(MemoryDeduplicator::new());
+        let now = Instant::now();
+        assert_eq!(dedup.check_and_mark_at("before", now), Seen::New);
+
+        let poisoner = Arc::clone(&dedup);
+        let joined = std::thread::spawn(move || {
+            let _guard = poisoner.state.lock();
+            panic!("poison the de-duplication lock");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(dedup.state.is_poisoned());
+
+        assert_eq!(dedup.check_and_mark_at("before", now), Seen::Duplicate);
+        assert_eq!(dedup.check_and_mark_at("after", now), Seen::New);
+        assert!(dedup.remove("after"));
+        assert_eq!(dedup.len(), 1);
+    }
+}

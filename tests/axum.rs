@@ -1,0 +1,181 @@
+//! The axum adapter served for real on a loopback port, driven by a real HTTP client.
+#![cfg(feature = "axum")]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use zoom_rtms_webhooks::axum::{webhook, VerifiedWebhook};
+use zoom_rtms_webhooks::Verifier;
+
+use common::http_suite::{self, TestReceiver, EXPECTED_ENCRYPTED_TOKEN};
+use common::{challenge_body, signed, started_body, MALFORMED_JSON, SECRET};
+
+/// Serves `router` on `127.0.0.1:0`; returns `http://{addr}`.
+async fn serve(router: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// The ready-made route, at `/webhook`.
+async fn spawn(receiver: Arc<TestReceiver>) -> String {
+    let base = serve(Router::new().route("/webhook", webhook(receiver))).await;
+    format!("{base}/webhook")
+}
+
+macro_rules! suite {
+    ($($scenario:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $scenario() {
+            http_suite::$scenario(spawn).await;
+        }
+    )*};
+}
+
+suite!(
+    valid_event_is_acknowledged_and_dispatched,
+    missing_signature_is_401,
+    bad_signature_is_401,
+    stale_timestamp_is_401,
+    malformed_json_is_400,
+    broken_payload_is_400,
+    wrong_method_is_405_with_allow,
+    body_over_limit_is_413,
+    full_queue_is_503_with_retry_after,
+    verified_challenge_is_answered,
+    unverified_challenge_gets_no_reply,
+    duplicate_is_acknowledged_but_dispatched_once,
+    unknown_event_is_acknowledged_and_dispatched,
+    response_arrives_before_handler_finishes,
+    shutdown_processes_every_acknowledged_event,
+);
+
+// ---- The extractor, in a handler written by the user ----
+
+const EXTRACTOR_LIMIT: usize = 1024;
+
+#[derive(Clone)]
+struct AppState {
+    verifier: Verifier,
+}
+
+impl FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+/// Answers the challenge itself; otherwise echoes the verified event's name.
+async fn user_handler(VerifiedWebhook(event): VerifiedWebhook) -> Response {
+    match event.challenge_response() {
+        Some(reply) => Json(reply).into_response(),
+        None => event.event().name().to_owned().into_response(),
+    }
+}
+
+async fn spawn_user_app() -> (String, reqwest::Client) {
+    let state = AppState {
+        verifier: Verifier::new(SECRET).expect("non-empty secret"),
+    };
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(user_handler).layer(DefaultBodyLimit::max(EXTRACTOR_LIMIT)),
+        )
+        .with_state(state);
+    (format!("{}/hook", serve(app).await), reqwest::Client::new())
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>) {
+    let mut request = client.post(url).body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    (status, response.bytes().await.expect("body").to_vec())
+}
+
+async fn post_signed(client: &reqwest::Client, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let (signature, timestamp) = signed(SECRET, body);
+    send(
+        client,
+        url,
+        body,
+        &[
+            ("x-zm-signature", &signature),
+            ("x-zm-request-timestamp", &timestamp),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn extractor_lets_the_user_answer_a_verified_challenge() {
+    let (url, client) = spawn_user_app().await;
+    let (status, body) = post_signed(&client, &url, &challenge_body("token")).await;
+    assert_eq!(status, 200);
+    let reply: serde_json::Value = serde_json::from_slice(&body).expect("JSON reply");
+    assert_eq!(
+        reply,
+        serde_json::json!({"plainToken": "token", "encryptedToken": EXPECTED_ENCRYPTED_TOKEN})
+    );
+}
+
+#[tokio::test]
+async fn extractor_passes_a_verified_event() {
+    let (url, client) = spawn_user_app().await;
+    let (status, body) = post_signed(&client, &url, &started_body("stream-1")).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"meeting.rtms_started"[..])
+    );
+}
+
+#[tokio::test]
+async fn extractor_rejects_unsigned_and_badly_signed_requests() {
+    let (url, client) = spawn_user_app().await;
+    let body = challenge_body("token");
+    let (bad_sig, ts) = signed("another-secret", &body);
+    let attempts: [&[(&str, &str)]; 2] = [
+        &[],
+        &[
+            ("x-zm-signature", &bad_sig),
+            ("x-zm-request-timestamp", &ts),
+        ],
+    ];
+    for headers in attempts {
+        let (status, reply) = send(&client, &url, &body, headers).await;
+        assert_eq!((status, reply.as_slice()), (401, &b"unauthorized"[..]));
+    }
+}
+
+#[tokio::test]
+async fn extractor_rejects_a_verified_but_malformed_body() {
+    let (url, client) = spawn_user_app().await;
+    let (status, body) = post_signed(&client, &url, MALFORMED_JSON).await;
+    assert_eq!((status, body.as_slice()), (400, &b"bad request"[..]));
+}
+
+#[tokio::test]
+async fn extractor_honours_default_body_limit() {
+    let (url, client) = spawn_user_app().await;
+    let over = http_suite::padded_unknown_body("zoom.big", EXTRACTOR_LIMIT + 1);
+    let (status, body) = post_signed(&client, &url, &over).await;
+    assert_eq!((status, body.as_slice()), (413, &b"payload too large"[..]));
+    let at = http_suite::padded_unknown_body("zoom.big", EXTRACTOR_LIMIT);
+    let (status, body) = post_signed(&client, &url, &at).await;
+    assert_eq!((status, body.as_slice()), (200, &b"zoom.big"[..]));
+}
