@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
 use zoom_rtms_webhooks::actix::configure;
-use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::receiver::Receiver;
 
 use common::{Config, WEBHOOK_PATH};
@@ -28,10 +27,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let config = Config::from_env()?;
     // The handler runs on these workers after the 200 has been sent.
     let dispatcher = common::dispatcher(config.credentials()?);
-    // With several replicas, use a shared de-duplication store instead of the in-memory one.
+    // In memory, or shared through Redis when REDIS_URL is set (several replicas; build with
+    // `--features actix,redis`).
     let receiver = Arc::new(Receiver::new(
         config.verifier()?,
-        MemoryDeduplicator::new(),
+        common::deduplicator().await?,
         dispatcher.clone(),
     ));
 

@@ -17,7 +17,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use axum::Router;
-use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+use zoom_rtms_webhooks::dedup::Deduplicator;
 use zoom_rtms_webhooks::receiver::Receiver;
 
 use common::{Config, WEBHOOK_PATH};
@@ -25,9 +25,9 @@ use common::{Config, WEBHOOK_PATH};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let config = Config::from_env()?;
-    // The de-duplicator is chosen here, and only here. With several replicas, use a shared
-    // store instead of the in-memory one.
-    serve(config, MemoryDeduplicator::new()).await
+    // The de-duplicator is chosen here, and only here: in memory, or shared through Redis when
+    // REDIS_URL is set (several replicas; build with `--features axum,redis`).
+    serve(config, common::deduplicator().await?).await
 }
 
 async fn serve<D: Deduplicator>(config: Config, dedup: D) -> Result<(), Box<dyn Error>> {

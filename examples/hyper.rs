@@ -21,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+use zoom_rtms_webhooks::dedup::Deduplicator;
 use zoom_rtms_webhooks::hyper::WebhookService;
 use zoom_rtms_webhooks::receiver::Receiver;
 
@@ -30,9 +30,9 @@ use common::Config;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let config = Config::from_env()?;
-    // The de-duplicator is chosen here, and only here. With several replicas, use a shared
-    // store instead of the in-memory one.
-    serve(config, MemoryDeduplicator::new()).await
+    // The de-duplicator is chosen here, and only here: in memory, or shared through Redis when
+    // REDIS_URL is set (several replicas; build with `--features hyper,redis`).
+    serve(config, common::deduplicator().await?).await
 }
 
 async fn serve<D: Deduplicator>(config: Config, dedup: D) -> Result<(), Box<dyn Error>> {

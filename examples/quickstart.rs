@@ -20,7 +20,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use axum::Router;
-use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+use zoom_rtms_webhooks::dedup::Deduplicator;
 use zoom_rtms_webhooks::receiver::Receiver;
 
 use common::{Config, WEBHOOK_PATH};
@@ -29,8 +29,9 @@ use common::{Config, WEBHOOK_PATH};
 async fn main() -> Result<(), Box<dyn Error>> {
     let config = Config::from_env_or_demo()?;
     config.print_demo_notice();
-    // The de-duplicator is chosen here, and only here: one process, in memory.
-    serve(config, MemoryDeduplicator::new()).await
+    // The de-duplicator is chosen here, and only here: one process, in memory, or shared
+    // through Redis when REDIS_URL is set (build with `--features axum,redis`).
+    serve(config, common::deduplicator().await?).await
 }
 
 async fn serve<D: Deduplicator>(config: Config, dedup: D) -> Result<(), Box<dyn Error>> {

@@ -12,11 +12,11 @@
 //! # The key contract
 //!
 //! A deduplicator compares opaque string keys; it never parses them. The keys
-//! come from `WebhookEvent::dedup_key(raw_body)`:
+//! come from [`WebhookEvent::dedup_key`](crate::WebhookEvent::dedup_key):
 //!
 //! | event | key | effect |
 //! |---|---|---|
-//! | `*rtms_started` | `started:{product}:{rtms_stream_id}` | a second start of the same stream is a duplicate, even with a different body |
+//! | `*rtms_started` | `started:{product}:{rtms_stream_id}:{hash of server_urls}` | a second start of the same stream on the same servers is a duplicate, even with a different body; a start with new `server_urls` is Zoom's failover and is processed |
 //! | `*rtms_stopped` | `stopped:{product}:{rtms_stream_id}` | one stop per stream |
 //! | anything else (interrupted, account events, unknown names) | `{event name}:{sha256-hex of the raw body}` | a retried delivery carries the same body, so it is a duplicate; two different events differ in body |
 //!

@@ -1,6 +1,82 @@
-//! Verified, typed, acknowledge-first receiving of Zoom RTMS webhooks.
+//! Verified, typed, acknowledge-first receiving of Zoom RTMS (Realtime Media Streams) webhooks.
 //!
-//! (Crate documentation is written by the lead at the end.)
+//! When an RTMS stream starts in a Zoom Meeting, Webinar, Video SDK session, Contact Center
+//! engagement or Phone call, Zoom POSTs a webhook. The service must answer `2xx` within three
+//! seconds and then open exactly one WebSocket connection to the URL in `server_urls`; a slow
+//! answer makes Zoom retry, and a retried `rtms_started` opens a second connection that kicks out
+//! the first. This crate turns the raw request into a trusted, typed event and gets that right:
+//!
+//! - [`signature`]: `x-zm-signature` verified over the raw body, in constant time, inside a
+//!   timestamp window, against one or more secrets, failing closed;
+//! - the `endpoint.url_validation` reply, obtainable only from a request whose signature
+//!   verified ([`VerifiedEvent::challenge_response`]), so the endpoint is no signing oracle;
+//! - [`event`]: every RTMS product's events typed, flat or nested payloads, unknown names kept;
+//! - [`region`]: `server_urls` parsed and refused unless `wss://` on `zoom.us` (an SSRF guard);
+//! - [`handshake`]: the RTMS signalling handshake signature and first message per product;
+//! - [`receiver`], [`dedup`], `dispatch`: acknowledge first, process after, once per event even
+//!   across retries, with bounded queues and nothing acknowledged lost;
+//! - features `axum`, `actix`, `hyper`: thin adapters; `redis`: several replicas sharing one
+//!   Redis, so a retry landing on another replica still never opens a second connection.
+//!
+//! # Quick start
+//!
+//! Verify and parse one request (any framework, or none):
+//!
+//! ```
+//! use zoom_rtms_webhooks::{sign, Credentials, SignalingHandshakeRequest, Verifier, WebhookEvent};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Verifier::new("your webhook secret token")?;
+//!
+//! // What Zoom sends: two headers and the raw body (here signed by the test helper `sign`).
+//! let body = br#"{"event":"meeting.rtms_started","event_ts":1732000000000,
+//!   "payload":{"meeting_uuid":"4444AAAiAAAAAiAiAiiAii==","operator_id":"30R7kT7bTIKSNUFEuH_Qlg",
+//!   "rtms_stream_id":"609340fc8a3f4e2b9d1c7e5a0b6f8d2c","server_urls":"wss://rtms-sjc1.zoom.us/"}}"#;
+//! let timestamp = std::time::SystemTime::now()
+//!     .duration_since(std::time::UNIX_EPOCH)?
+//!     .as_secs()
+//!     .to_string();
+//! let signature = sign("your webhook secret token", &timestamp, body);
+//!
+//! let verified = verifier.verify_and_parse(Some(&signature), Some(&timestamp), body)?;
+//! if let Some(reply) = verified.challenge_response() {
+//!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.
+//!     # let _ = reply;
+//! }
+//! match verified.event() {
+//!     WebhookEvent::RtmsStarted(started) => {
+//!         let urls = started.server_urls()?; // only wss:// on zoom.us passes
+//!         assert_eq!(urls[0].region().map(|r| r.to_string()).as_deref(), Some("sjc"));
+//!         let creds = Credentials::new("client id", "client secret")?;
+//!         let hello = SignalingHandshakeRequest::new(started, &creds);
+//!         // After answering 200: dial urls[0] and send `hello.to_json()` as the first message.
+//!         assert!(hello.to_json().starts_with(r#"{"msg_type":1,"protocol_version":1"#));
+//!     }
+//!     other => println!("{}", other.name()),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A whole endpoint that acknowledges first and processes once is a [`receiver::Receiver`] plus
+//! an adapter; see the `quickstart` example (`cargo run --example quickstart --features axum`)
+//! and README.md.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | *(none)* | the core: verification, events, regions, handshake, receiver, in-memory de-duplication |
+//! | `dispatch` | the ack-first worker pool (`dispatch::Dispatcher`, tokio) |
+//! | `axum` | `axum::webhook` route and `VerifiedWebhook` extractor (axum 0.8) |
+//! | `actix` | `actix::configure` and `VerifiedWebhook` extractor (actix-web 4) |
+//! | `hyper` | `hyper::WebhookService` (hyper 1) |
+//! | `redis` | Redis de-duplication, stream leases and a durable hand-off |
+//! | `tracing` | `tracing` events for every decision (no secrets in any field) |
+//!
+//! # MSRV
+//!
+//! Rust 1.86. Raising it is a minor-version change.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

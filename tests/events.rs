@@ -1209,12 +1209,33 @@ fn dedup_started_twice_same_stream_same_key() {
     let text = std::str::from_utf8(first).expect("utf8");
     let later = text.replace("1732313171881", "1732313999999");
     assert_ne!(text, later);
-    assert_eq!(key(first), format!("started:meeting:{MEETING_STREAM}"));
+    // sha256("wss://zoomsjc144-195-19-154zssgw.sjc.zoom.us:443"), first 16 hex characters:
+    // python3 -c "import hashlib; print(hashlib.sha256(b'wss://zoomsjc144-195-19-154zssgw.sjc.zoom.us:443').hexdigest()[:16])"
+    assert_eq!(
+        key(first),
+        format!("started:meeting:{MEETING_STREAM}:3f9b08513fcba553")
+    );
     assert_eq!(key(first), key(later.as_bytes()));
-    // Even with different server_urls and nesting: only the stream matters.
-    assert_eq!(key(first), key(fixture("started_multi_url")));
-    assert_eq!(key(first), key(fixture("started_extra_fields")));
-    assert_eq!(key(first), key(fixture("started_non_ascii")));
+    // Nested instead of flat, other extra fields, same stream and servers: still the same start.
+    let nested = format!(
+        r#"{{"event":"meeting.rtms_started","event_ts":1,"payload":{{"account_id":"a","object":{{"meeting_uuid":"other-uuid","rtms_stream_id":"{MEETING_STREAM}","server_urls":"wss://zoomsjc144-195-19-154zssgw.sjc.zoom.us:443","future":1}}}}}}"#
+    );
+    assert_eq!(key(first), key(nested.as_bytes()));
+}
+
+#[test]
+fn dedup_failover_start_with_new_servers_is_not_a_duplicate() {
+    // Zoom's failover: rtms_started for an already-active stream with new server_urls means
+    // "reconnect to these servers"; it must be processed.
+    let first = fixture("meeting_rtms_started_flat");
+    let text = std::str::from_utf8(first).expect("utf8");
+    let failover = text.replace(
+        "wss://zoomsjc144-195-19-154zssgw.sjc.zoom.us:443",
+        "wss://zoomiad9-1-2-3zssgw.iad.zoom.us:443",
+    );
+    assert_ne!(text, failover);
+    assert_ne!(key(first), key(failover.as_bytes()));
+    assert!(key(failover.as_bytes()).starts_with(&format!("started:meeting:{MEETING_STREAM}:")));
 }
 
 #[test]
@@ -1242,7 +1263,8 @@ fn dedup_phone_alias_and_canonical_share_a_key() {
     assert_eq!(key(canonical), key(alias));
     assert_eq!(
         key(canonical),
-        "started:phone:ph1e2d3c4b5a69788796a5b4c3d2e1f0"
+        // python3 -c "import hashlib; print(hashlib.sha256(b'wss://rtms-yyz1.zoom.us/phone').hexdigest()[:16])"
+        "started:phone:ph1e2d3c4b5a69788796a5b4c3d2e1f0:ad8e8bb7117f73d0"
     );
     let stop_a =
         br#"{"event":"phone.rtms_stopped","payload":{"call_id":"c","rtms_stream_id":"s"}}"#;

@@ -276,7 +276,7 @@ async fn verified_event_is_accepted_and_handed_off_once() {
 
     match &outcome {
         Outcome::Accepted { dedup_key, event } => {
-            assert_eq!(dedup_key, "started:meeting:stream-1");
+            assert_eq!(dedup_key, "started:meeting:stream-1:e16d07add418981e");
             assert_eq!(event, "meeting.rtms_started");
         }
         other => panic!("expected Accepted, got {other:?}"),
@@ -284,7 +284,10 @@ async fn verified_event_is_accepted_and_handed_off_once() {
     assert_empty_200(&response_of(&receiver, &outcome));
 
     let delivery = queue.pop().expect("handed off before receive_at returned");
-    assert_eq!(delivery.dedup_key, "started:meeting:stream-1");
+    assert_eq!(
+        delivery.dedup_key,
+        "started:meeting:stream-1:e16d07add418981e"
+    );
     assert_eq!(delivery.secret_label, "default");
     assert_eq!(delivery.timestamp, T0);
     assert_eq!(delivery.event.rtms_stream_id(), Some("stream-1"));
@@ -312,13 +315,41 @@ async fn retried_delivery_is_acknowledged_but_not_handed_off_again() {
 
     assert!(matches!(first, Outcome::Accepted { .. }), "{first:?}");
     match &retry {
-        Outcome::Duplicate { dedup_key } => assert_eq!(dedup_key, "started:meeting:stream-retry"),
+        Outcome::Duplicate { dedup_key } => {
+            assert_eq!(dedup_key, "started:meeting:stream-retry:e16d07add418981e")
+        }
         other => panic!("expected Duplicate, got {other:?}"),
     }
     assert_empty_200(&response_of(&receiver, &retry));
     assert_eq!(queue.len(), 1, "processed once");
     let stats = receiver.stats();
     assert_eq!((stats.accepted, stats.duplicates), (1, 1));
+}
+
+#[tokio::test]
+async fn failover_start_with_new_server_urls_is_processed() {
+    // Zoom's RTMS server failover: `rtms_started` for an already-active stream, with new
+    // `server_urls`. It is a new instruction (reconnect there), not a retry.
+    let (receiver, queue) = receiver();
+    let first = started_body("stream-f");
+    let failover = String::from_utf8(first.clone())
+        .expect("utf8")
+        .replace("wss://rtms-sjc1.zoom.us/", "wss://rtms-iad1.zoom.us/")
+        .into_bytes();
+    assert!(matches!(
+        send(&receiver, SECRET, &first).await,
+        Outcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        send(&receiver, SECRET, &failover).await,
+        Outcome::Accepted { .. }
+    ));
+    // ...and a retry of the failover start is a duplicate again.
+    assert!(matches!(
+        send(&receiver, SECRET, &failover).await,
+        Outcome::Duplicate { .. }
+    ));
+    assert_eq!(queue.len(), 2);
 }
 
 #[tokio::test]

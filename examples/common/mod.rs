@@ -17,6 +17,7 @@ use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::Credentials;
 use zoom_rtms_webhooks::receiver::Delivery;
@@ -157,6 +158,63 @@ fn port_from_env() -> Result<u16, Box<dyn Error>> {
             .trim()
             .parse()
             .map_err(|_| format!("PORT must be a port number, got {p:?}").into()),
+    }
+}
+
+/// The de-duplicator an example uses: in memory, or shared through Redis when `REDIS_URL` is
+/// set (see [`deduplicator`]).
+pub enum ExampleDeduplicator {
+    /// One process: [`MemoryDeduplicator`].
+    Memory(MemoryDeduplicator),
+    /// Several replicas sharing one Redis.
+    #[cfg(feature = "redis")]
+    Redis(zoom_rtms_webhooks::redis::RedisDeduplicator),
+}
+
+impl Deduplicator for ExampleDeduplicator {
+    async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
+        match self {
+            ExampleDeduplicator::Memory(d) => d.check_and_mark(key).await,
+            #[cfg(feature = "redis")]
+            ExampleDeduplicator::Redis(d) => d.check_and_mark(key).await,
+        }
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), DedupError> {
+        match self {
+            ExampleDeduplicator::Memory(d) => d.forget(key).await,
+            #[cfg(feature = "redis")]
+            ExampleDeduplicator::Redis(d) => d.forget(key).await,
+        }
+    }
+}
+
+/// The in-memory de-duplicator, or, when `REDIS_URL` is set (and the example is built with
+/// `--features redis`), a Redis one: several examples on different ports sharing one Redis then
+/// process each event once between them. While Redis is unreachable they answer 503 (Zoom
+/// retries later) and recover by themselves when it is back.
+pub async fn deduplicator() -> Result<ExampleDeduplicator, Box<dyn Error>> {
+    match env_var("REDIS_URL") {
+        None => Ok(ExampleDeduplicator::Memory(MemoryDeduplicator::new())),
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            // The URL may hold a password: it is never printed.
+            let conn = zoom_rtms_webhooks::redis::connect(&url)
+                .await
+                .map_err(|e| format!("REDIS_URL is set but Redis is unreachable: {e}"))?;
+            println!(
+                "REDIS_URL is set: de-duplicating through Redis, shared with every replica using it"
+            );
+            Ok(ExampleDeduplicator::Redis(
+                zoom_rtms_webhooks::redis::RedisDeduplicator::new(conn),
+            ))
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err(
+            "REDIS_URL is set, but this example was built without the `redis` \
+                        feature: add it, e.g. `--features axum,redis`"
+                .into(),
+        ),
     }
 }
 

@@ -55,7 +55,10 @@
 //! assert_eq!(event.lifecycle(), Some(Lifecycle::Started));
 //! assert_eq!(event.instance().map(|i| i.field), Some(IdField::MeetingUuid));
 //! assert_eq!(event.rtms_stream_id(), Some("03db704592624398931a588dd78200cb"));
-//! assert_eq!(event.dedup_key(body), "started:webinar:03db704592624398931a588dd78200cb");
+//! assert_eq!(
+//!     event.dedup_key(body),
+//!     "started:webinar:03db704592624398931a588dd78200cb:fe14e674e52238ab"
+//! );
 //! # Ok::<(), zoom_rtms_webhooks::ParseError>(())
 //! ```
 
@@ -416,11 +419,16 @@ impl WebhookEvent {
     /// The key under which to de-duplicate this delivery. `raw_body` must be the exact
     /// request body this event was parsed from.
     ///
-    /// - for [`RtmsStarted`]: `started:{product}:{rtms_stream_id}`, for example
-    ///   `started:meeting:03db7045...`. Any second start of the same stream is a duplicate,
-    ///   whatever its `event_ts` or body, and whichever name alias it came under
-    ///   (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one
-    ///   signalling connection per stream is allowed.
+    /// - for [`RtmsStarted`]: `started:{product}:{rtms_stream_id}:{servers}`, where `{servers}`
+    ///   is the first 16 hex characters of the SHA-256 of the raw `server_urls` string, for
+    ///   example `started:meeting:03db7045...:3c77d3a8e9df88a9`. A second start of the same
+    ///   stream on the same servers is a duplicate, whatever its `event_ts`, body or name alias
+    ///   (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one signalling
+    ///   connection per stream is allowed, and a second one kicks out the first. A start of an
+    ///   already-started stream with **different** `server_urls` is not a duplicate: it is how
+    ///   Zoom announces an RTMS server failover ("`rtms_started` arrives for an already-active
+    ///   stream": reconnect signalling and media to the new servers), and swallowing it would
+    ///   leave the stream on a dead server.
     /// - for [`RtmsStopped`]: `stopped:{product}:{rtms_stream_id}`.
     /// - everything else (interrupted, challenge, account events, unknown):
     ///   `{name}:{hex}` where `{name}` is [`name()`](WebhookEvent::name) and `{hex}` is the
@@ -441,7 +449,13 @@ impl WebhookEvent {
     pub fn dedup_key(&self, raw_body: &[u8]) -> String {
         match self {
             WebhookEvent::RtmsStarted(e) => {
-                format!("started:{}:{}", e.product.as_str(), e.rtms_stream_id)
+                let servers = Sha256::digest(e.server_urls.as_bytes());
+                format!(
+                    "started:{}:{}:{}",
+                    e.product.as_str(),
+                    e.rtms_stream_id,
+                    hex::encode(&servers[..8])
+                )
             }
             WebhookEvent::RtmsStopped(e) => {
                 format!("stopped:{}:{}", e.product.as_str(), e.rtms_stream_id)

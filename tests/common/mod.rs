@@ -296,7 +296,10 @@ pub mod http_suite {
             }
             other => panic!("unexpected event {}", other.name()),
         }
-        assert_eq!(got[0].dedup_key, "started:meeting:stream-1");
+        assert_eq!(
+            got[0].dedup_key,
+            "started:meeting:stream-1:e16d07add418981e"
+        );
         assert_eq!(h.receiver.stats().accepted, 1);
     }
 
@@ -496,7 +499,7 @@ pub mod http_suite {
         // The only worker holds event A...
         assert_eq!(
             gate.started.recv().await.as_deref(),
-            Some("started:meeting:stream-a")
+            Some("started:meeting:stream-a:e16d07add418981e")
         );
         // ...B fills the queue...
         let b = h.post_signed(&started_body("stream-b")).await;
@@ -522,7 +525,7 @@ pub mod http_suite {
         gate.release();
         assert_eq!(
             gate.started.recv().await.as_deref(),
-            Some("started:meeting:stream-b")
+            Some("started:meeting:stream-b:e16d07add418981e")
         );
         let c_retry = h.post_signed(&c_body).await;
         assert_eq!(c_retry.status().as_u16(), 200);
@@ -534,9 +537,9 @@ pub mod http_suite {
         assert_eq!(
             finished,
             [
-                "started:meeting:stream-a",
-                "started:meeting:stream-b",
-                "started:meeting:stream-c"
+                "started:meeting:stream-a:e16d07add418981e",
+                "started:meeting:stream-b:e16d07add418981e",
+                "started:meeting:stream-c:e16d07add418981e"
             ]
         );
         assert_eq!(h.dispatcher.stats().processed, 3);
@@ -667,7 +670,7 @@ pub mod http_suite {
         // ...it runs (or already ran up to the gate) and is still held there.
         assert_eq!(
             gate.started.recv().await.as_deref(),
-            Some("started:meeting:stream-1")
+            Some("started:meeting:stream-1:e16d07add418981e")
         );
         assert_eq!(gate.finished.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(h.dispatcher.stats().running, 1);
@@ -675,7 +678,7 @@ pub mod http_suite {
         gate.release();
         assert_eq!(
             gate.finished.recv().await.as_deref(),
-            Some("started:meeting:stream-1")
+            Some("started:meeting:stream-1:e16d07add418981e")
         );
         h.dispatcher.shutdown().await;
         assert_eq!(h.dispatcher.stats().processed, 1);
@@ -709,7 +712,7 @@ pub mod http_suite {
             finished.push(key);
         }
         let expected: Vec<String> = (0..N)
-            .map(|i| format!("started:meeting:stream-{i}"))
+            .map(|i| format!("started:meeting:stream-{i}:e16d07add418981e"))
             .collect();
         assert_eq!(finished, expected);
         assert_eq!(h.dispatcher.stats().processed, N as u64);
