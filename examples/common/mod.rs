@@ -279,9 +279,39 @@ pub async fn handle_event(delivery: Delivery, creds: Credentials) -> Result<(), 
 /// A [`Dispatcher`] with the default size running [`handle_event`].
 /// Must be called inside a Tokio runtime.
 pub fn dispatcher(creds: Credentials) -> Dispatcher<Delivery> {
-    Dispatcher::new(DispatcherConfig::default(), move |delivery| {
-        handle_event(delivery, creds.clone())
+    let delay = handler_delay();
+    Dispatcher::new(dispatcher_config(), move |delivery| {
+        let creds = creds.clone();
+        async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            handle_event(delivery, creds).await
+        }
     })
+}
+
+/// Benchmark knob `HANDLER_DELAY_MS`: simulated work per event before the handler prints
+/// (default 0).
+pub fn handler_delay() -> std::time::Duration {
+    std::time::Duration::from_millis(
+        env_var("HANDLER_DELAY_MS")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// Benchmark knobs `DISPATCH_WORKERS` and `DISPATCH_QUEUE_CAPACITY` (defaults: the crate's).
+pub fn dispatcher_config() -> DispatcherConfig {
+    let get = |name: &str| env_var(name).and_then(|v| v.trim().parse::<usize>().ok());
+    let mut config = DispatcherConfig::default();
+    if let Some(workers) = get("DISPATCH_WORKERS") {
+        config = config.with_workers(workers);
+    }
+    if let Some(capacity) = get("DISPATCH_QUEUE_CAPACITY") {
+        config = config.with_queue_capacity(capacity);
+    }
+    config
 }
 
 /// Resolves on Ctrl-C (or SIGTERM on Unix) and says so.
