@@ -75,7 +75,9 @@ async fn deliver(receiver: &TestReceiver, stream: &str) -> Outcome {
 }
 
 fn key(stream: &str) -> String {
-    format!("started:meeting:{stream}")
+    // started_body() uses server_urls "wss://rtms-sjc1.zoom.us/", whose key suffix is
+    // sha256(..)[..8] in hex: e16d07add418981e.
+    format!("started:meeting:{stream}:e16d07add418981e")
 }
 
 fn collect(rx: &mut mpsc::UnboundedReceiver<String>) -> Vec<String> {
