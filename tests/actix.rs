@@ -6,6 +6,7 @@
 //! wall-clock bounds.
 #![cfg(feature = "actix")]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -70,31 +71,9 @@ async fn spawn_with_large_app_limit(receiver: Arc<TestReceiver>) -> String {
     format!("{base}/webhook")
 }
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {$(
-        #[actix_web::test]
-        async fn $scenario() {
-            http_suite::$scenario(spawn).await;
-        }
-    )*};
-}
-
-suite!(
-    valid_event_is_acknowledged_and_dispatched,
-    missing_signature_is_401,
-    bad_signature_is_401,
-    stale_timestamp_is_401,
-    malformed_json_is_400,
-    broken_payload_is_400,
-    wrong_method_is_405_with_allow,
-    body_over_limit_is_413,
-    full_queue_is_503_with_retry_after,
-    verified_challenge_is_answered,
-    unverified_challenge_gets_no_reply,
-    duplicate_is_acknowledged_but_dispatched_once,
-    unknown_event_is_acknowledged_and_dispatched,
-    response_arrives_before_handler_finishes,
-    shutdown_processes_every_acknowledged_event,
+http_suite_tests!(
+    #[actix_web::test]
+    spawn
 );
 
 #[actix_web::test]

@@ -2,6 +2,7 @@
 //! client.
 #![cfg(feature = "hyper")]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use zoom_rtms_webhooks::hyper::WebhookService;
 
-use common::http_suite::{self, TestReceiver};
+use common::http_suite::TestReceiver;
 
 /// Serves the receiver on `127.0.0.1:0` with hyper's HTTP/1 connection builder.
 async fn spawn(receiver: Arc<TestReceiver>) -> String {
@@ -28,29 +29,7 @@ async fn spawn(receiver: Arc<TestReceiver>) -> String {
     format!("http://{addr}/webhook")
 }
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $scenario() {
-            http_suite::$scenario(spawn).await;
-        }
-    )*};
-}
-
-suite!(
-    valid_event_is_acknowledged_and_dispatched,
-    missing_signature_is_401,
-    bad_signature_is_401,
-    stale_timestamp_is_401,
-    malformed_json_is_400,
-    broken_payload_is_400,
-    wrong_method_is_405_with_allow,
-    body_over_limit_is_413,
-    full_queue_is_503_with_retry_after,
-    verified_challenge_is_answered,
-    unverified_challenge_gets_no_reply,
-    duplicate_is_acknowledged_but_dispatched_once,
-    unknown_event_is_acknowledged_and_dispatched,
-    response_arrives_before_handler_finishes,
-    shutdown_processes_every_acknowledged_event,
+http_suite_tests!(
+    #[tokio::test]
+    spawn
 );

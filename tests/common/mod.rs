@@ -82,6 +82,39 @@ pub fn broken_started_body() -> Vec<u8> {
 /// Not JSON at all.
 pub const MALFORMED_JSON: &[u8] = b"{\"event\": \"meeting.rtms_started\", ";
 
+/// Declares one test per shared HTTP scenario of [`http_suite`], each run against the adapter
+/// that `$spawn` starts, with `#[$test]` as the test attribute (`tokio::test`,
+/// `actix_web::test`). A scenario added here runs against every adapter.
+#[cfg(feature = "dispatch")]
+#[allow(unused_macros)]
+macro_rules! http_suite_tests {
+    (#[$test:meta] $spawn:ident) => {
+        http_suite_tests!(@each #[$test] $spawn;
+            valid_event_is_acknowledged_and_dispatched,
+            missing_signature_is_401,
+            bad_signature_is_401,
+            stale_timestamp_is_401,
+            malformed_json_is_400,
+            broken_payload_is_400,
+            wrong_method_is_405_with_allow,
+            body_over_limit_is_413,
+            full_queue_is_503_with_retry_after,
+            verified_challenge_is_answered,
+            unverified_challenge_gets_no_reply,
+            duplicate_is_acknowledged_but_dispatched_once,
+            unknown_event_is_acknowledged_and_dispatched,
+            response_arrives_before_handler_finishes,
+            shutdown_processes_every_acknowledged_event,
+        );
+    };
+    (@each #[$test:meta] $spawn:ident; $($scenario:ident),* $(,)?) => {$(
+        #[$test]
+        async fn $scenario() {
+            common::http_suite::$scenario($spawn).await;
+        }
+    )*};
+}
+
 /// HTTP scenarios shared by the framework adapter tests (`tests/axum.rs`, `tests/hyper.rs`, ...):
 /// each scenario takes a `spawn` function that serves a receiver on `127.0.0.1:0` and returns
 /// the webhook URL, then talks to it with a real HTTP client. No sleeps, no clocks: handlers
