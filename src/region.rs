@@ -203,17 +203,19 @@ impl Region {
     /// assert_eq!(Region::from_host("rtms-lhr2.zoom.us"), Some(Region::Other("lhr".into())));
     /// assert_eq!(Region::from_host("zoom.us"), None);
     /// assert_eq!(Region::from_host("rtms.zoom.us"), None);
+    /// assert_eq!(Region::from_host("rtms1.zoom.us"), None);
     /// assert_eq!(Region::from_host("sjc.example.com"), None);
     /// ```
     pub fn from_host(host: &str) -> Option<Region> {
         let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         let rest = host.strip_suffix(".zoom.us")?;
         let label = rest.rsplit('.').next()?;
-        if label == "rtms" {
-            return None;
-        }
         let code = label.strip_prefix("rtms-").unwrap_or(label);
         let code = code.trim_end_matches(|c: char| c.is_ascii_digit());
+        // A bare `rtms` / `rtms1` label names the service, not a region.
+        if code == "rtms" {
+            return None;
+        }
         code.parse().ok()
     }
 }

@@ -549,3 +549,11 @@ fn allow_host_is_normalised() {
     // Empty input adds nothing.
     assert!(HostPolicy::zoom_only().allow_host("  ").is_zoom_only());
 }
+
+#[test]
+fn service_label_without_a_region_is_not_a_region() {
+    // `rtms.zoom.us` and `rtms1.zoom.us` name the service, not a data centre.
+    assert_eq!(Region::from_host("rtms.zoom.us"), None);
+    assert_eq!(Region::from_host("rtms1.zoom.us"), None);
+    assert_eq!(Region::from_host("rtms-sjc1.zoom.us"), Some(Region::Sjc));
+}
