@@ -45,12 +45,18 @@ async fn serve<D: Deduplicator>(config: Config, dedup: D) -> Result<(), Box<dyn 
 
     let listener = tokio::net::TcpListener::bind(config.addr()).await?;
     println!("listening on {}", config.url());
-    println!(
-        "send it a signed test event (valid for 5 minutes: Zoom's timestamp window; \
-         restart for a fresh command):\n\n  {}\n\n\
-         Send it twice: the retry is acknowledged (200) but not processed again.",
-        common::test_command(&config.url(), &config.secret_token)
-    );
+    if config.demo_secret {
+        println!(
+            "send it a signed test event (valid for 5 minutes: Zoom's timestamp window; \
+             restart for a fresh command):\n\n  {}\n\n\
+             Send it twice: the retry is acknowledged (200) but not processed again.",
+            common::test_command(&config.url(), &config.secret_token)
+        );
+    } else {
+        // With a real secret, printing a signed request would put a replayable, genuinely
+        // signed event in the terminal's history: sign test requests yourself.
+        println!("ZOOM_SECRET_TOKEN is set: waiting for Zoom's deliveries.");
+    }
 
     // Ctrl-C: stop accepting and finish in-flight requests...
     axum::serve(listener, app)
