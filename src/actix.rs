@@ -75,7 +75,9 @@ use crate::event::{ParseError, WebhookEvent};
 use crate::receiver::{
     Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{VerifiedEvent, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::signature::{
+    Error as SignatureError, SignatureHeaders, VerifiedEvent, Verifier, VerifyError,
+};
 
 /// A service configuration that routes every method at `path` to `receiver`.
 ///
@@ -159,31 +161,17 @@ async fn respond<D: Deduplicator, H: Handoff>(
                 .into();
         }
     };
-    let (signature, timestamp) = header_values(req.headers());
     let request = WebhookRequest {
         method: req.method().as_str(),
-        signature,
-        timestamp,
+        headers: signature_headers(req.headers()),
         body: &body,
     };
     receiver.respond(request).await.into()
 }
 
-/// The signature and timestamp header values; repeated or non-UTF-8 counts as missing.
-fn header_values(headers: &HeaderMap) -> (Option<&str>, Option<&str>) {
-    (
-        single_header(headers, SIGNATURE_HEADER),
-        single_header(headers, TIMESTAMP_HEADER),
-    )
-}
-
-fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    let mut values = headers.get_all(name);
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    std::str::from_utf8(first.as_bytes()).ok()
+/// The two signature headers; a repeated one is remembered as repeated.
+fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
+    SignatureHeaders::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
 }
 
 /// Converts the receiver's plain response into an actix-web response.
@@ -362,8 +350,7 @@ impl FromRequest for VerifiedWebhook {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let signature = single_header(req.headers(), SIGNATURE_HEADER).map(str::to_owned);
-        let timestamp = single_header(req.headers(), TIMESTAMP_HEADER).map(str::to_owned);
+        let headers = req.headers().clone();
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
             let verifier = verifier.ok_or(WebhookRejection::MissingVerifier)?;
@@ -371,9 +358,11 @@ impl FromRequest for VerifiedWebhook {
                 .await
                 .map_err(|err| WebhookRejection::from_body_error(&err))?;
             let verified = verifier
-                .verify(signature.as_deref(), timestamp.as_deref(), &body)
-                .map_err(WebhookRejection::Unauthorized)?;
-            let verified = verified.parse().map_err(WebhookRejection::BadRequest)?;
+                .verify_and_parse(signature_headers(&headers), &body)
+                .map_err(|e| match e {
+                    SignatureError::Verify(e) => WebhookRejection::Unauthorized(e),
+                    SignatureError::Parse(e) => WebhookRejection::BadRequest(e),
+                })?;
             Ok(VerifiedWebhook { verified, body })
         })
     }

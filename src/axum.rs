@@ -58,7 +58,9 @@ use crate::event::ParseError;
 use crate::receiver::{
     Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{header_values, VerifiedEvent, Verifier, VerifyError};
+use crate::signature::{
+    Error as SignatureError, SignatureHeaders, VerifiedEvent, Verifier, VerifyError,
+};
 
 /// A route for `receiver`: mount it with [`Router::route`](axum::Router::route).
 ///
@@ -183,8 +185,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let (signature, timestamp) = header_values(req.headers());
-        let (signature, timestamp) = (signature.map(str::to_owned), timestamp.map(str::to_owned));
+        let headers = req.headers().clone();
         let body = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 WebhookRejection::PayloadTooLarge
@@ -192,10 +193,12 @@ where
                 WebhookRejection::BodyUnreadable(rejection)
             }
         })?;
-        let verified = verifier
-            .verify(signature.as_deref(), timestamp.as_deref(), &body)
-            .map_err(WebhookRejection::Unauthorized)?;
-        let event = verified.parse().map_err(WebhookRejection::BadRequest)?;
+        let event = verifier
+            .verify_and_parse(SignatureHeaders::from_header_map(&headers), &body)
+            .map_err(|e| match e {
+                SignatureError::Verify(e) => WebhookRejection::Unauthorized(e),
+                SignatureError::Parse(e) => WebhookRejection::BadRequest(e),
+            })?;
         Ok(VerifiedWebhook(event))
     }
 }

@@ -38,7 +38,8 @@
 //!     .to_string();
 //! let signature = sign("your webhook secret token", &timestamp, body);
 //!
-//! let verified = verifier.verify_and_parse(Some(&signature), Some(&timestamp), body)?;
+//! let headers = zoom_rtms_webhooks::signature::SignatureHeaders::new(Some(&signature), Some(&timestamp));
+//! let verified = verifier.verify_and_parse(headers, body)?;
 //! if let Some(reply) = verified.challenge_response() {
 //!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.
 //!     # let _ = reply;
@@ -96,6 +97,7 @@ pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod region;
+mod secret;
 pub mod signature;
 
 pub use event::{
@@ -112,6 +114,6 @@ pub use region::{
     ServerUrlError,
 };
 pub use signature::{
-    header_values, sign, ChallengeResponse, ConfigError, SecretToken, Verified, VerifiedEvent,
-    Verifier, VerifierBuilder, VerifyError, DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    sign, ChallengeResponse, ConfigError, SecretToken, Verified, VerifiedEvent, Verifier,
+    VerifierBuilder, VerifyError, DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };

@@ -16,13 +16,12 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Barrier};
 
-use common::{at, signed_at, started_body, SECRET, T0};
+use common::{signed_at, started_body, verifier_at, SECRET, T0};
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::receiver::{
     Delivery, HandoffError, Outcome, Receiver, Rejection, WebhookRequest,
 };
-use zoom_rtms_webhooks::Verifier;
 
 type TestReceiver = Receiver<MemoryDeduplicator, Dispatcher<Delivery>>;
 
@@ -53,7 +52,7 @@ fn setup(config: DispatcherConfig, open: bool) -> Setup {
         }
     });
     let receiver = Arc::new(Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         MemoryDeduplicator::new(),
         dispatcher.clone(),
     ));
@@ -70,7 +69,7 @@ async fn deliver(receiver: &TestReceiver, stream: &str) -> Outcome {
     let body = started_body(stream);
     let (sig, ts) = signed_at(SECRET, &body, T0);
     receiver
-        .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), &body), at(T0))
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
         .await
 }
 
