@@ -82,6 +82,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod code_enum;
+
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
