@@ -439,9 +439,9 @@ impl<'a> SignatureHeaders<'a> {
     /// assert_eq!(read, SignatureHeaders::new(Some("v0=abc"), Some("1700000000")));
     /// ```
     ///
-    /// With actix-web 4:
+    /// With actix-web 4 (`req: &HttpRequest`):
     ///
-    /// ```ignore
+    /// ```text
     /// let headers = SignatureHeaders::from_pairs(
     ///     req.headers().iter().map(|(name, value)| (name.as_str(), value.as_bytes())),
     /// );
@@ -494,15 +494,13 @@ impl<'a> SignatureHeaders<'a> {
 
 impl fmt::Debug for SignatureHeaders<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let timestamp = self
+            .timestamp
+            .single()
+            .unwrap_or_else(|| self.timestamp.describe());
         f.debug_struct("SignatureHeaders")
             .field("signature", &self.signature.describe())
-            .field(
-                "timestamp",
-                &self
-                    .timestamp
-                    .single()
-                    .map_or_else(|| self.timestamp.describe(), |value| value),
-            )
+            .field("timestamp", &timestamp)
             .finish()
     }
 }

@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use zoom_rtms_webhooks::signature::{
-    sign, ConfigError, Error, SecretToken, SignatureHeaders, Verifier, VerifyError,
+    sign, ConfigError, Error, SecretToken, SignatureHeaders, VerifiedEvent, Verifier, VerifyError,
     DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::WebhookEvent;
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 const SECRET: &str = "zoom-rtms-test-secret-token";
 const SDK_SECRET: &str = "video-sdk-secret-token";
@@ -1129,4 +1129,393 @@ fn verify_and_parse_with_system_clock() {
         event.challenge_response().map(|r| r.encrypted_token),
         Some(ENCRYPTED_TOKEN.to_owned())
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Blank secrets (0.1 review: a NUL-only secret is the empty HMAC key)
+// ---------------------------------------------------------------------------------------
+
+/// Regression: `Verifier::new("\0")` used to be accepted. HMAC zero-pads its key, so the
+/// verifier accepted requests signed with the *empty* secret, and answered the URL validation
+/// challenge for them: a signing oracle for anyone. Invisible-only secrets are refused too.
+#[test]
+fn nul_and_invisible_only_secrets_are_refused() {
+    // Why: the NUL secret and the empty secret sign identically.
+    assert_eq!(
+        sign("\0", TS, CHALLENGE_BODY.as_bytes()),
+        sign("", TS, CHALLENGE_BODY.as_bytes())
+    );
+    assert_eq!(
+        sign("\0\0\0\0", TS, CHALLENGE_BODY.as_bytes()),
+        sign("", TS, CHALLENGE_BODY.as_bytes())
+    );
+    for blank in [
+        "\0",
+        "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        "\u{FEFF}",
+        "\u{200B}\n",
+        "\u{200B}\u{200C}\u{200D}\u{200E}\u{200F}",
+        "\u{2060}\u{2061}\u{2062}\u{2063}\u{2064}",
+        "\u{00AD}\u{180E}",
+        "\u{00A0}\u{2003}\u{3000}",
+        "\r\n\t \u{000B}\u{000C}",
+    ] {
+        assert_eq!(
+            Verifier::new(blank).expect_err("blank secret"),
+            ConfigError::EmptySecret {
+                label: "default".into()
+            },
+            "{blank:?}"
+        );
+        assert_eq!(
+            Verifier::builder()
+                .with_secret("meeting-app", SECRET)
+                .with_secret_for("sdk-app", blank, [Product::VideoSdk])
+                .build()
+                .expect_err("blank secret among good ones"),
+            ConfigError::EmptySecret {
+                label: "sdk-app".into()
+            },
+            "{blank:?}"
+        );
+    }
+    // A real secret is used verbatim: surrounding invisible characters are part of it.
+    let padded = format!("\u{FEFF}{SECRET}\n");
+    let v = Verifier::builder()
+        .with_secret("default", padded.as_str())
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("not blank");
+    assert_eq!(
+        v.verify(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
+            STOPPED_BODY.as_bytes()
+        )
+        .expect_err("a different key"),
+        VerifyError::Mismatch
+    );
+    let sig = sign(&padded, TS, STOPPED_BODY.as_bytes());
+    assert!(v
+        .verify(
+            SignatureHeaders::new(Some(&sig), Some(TS)),
+            STOPPED_BODY.as_bytes()
+        )
+        .is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets bound to products (0.1 review: every secret was trusted for every product)
+// ---------------------------------------------------------------------------------------
+
+const MEETING_SECRET: &str = "meeting-app-secret-token";
+const VIDEO_SDK_SECRET: &str = "video-sdk-app-secret-token";
+
+fn bound_verifier() -> Verifier {
+    Verifier::builder()
+        .with_secret_for(
+            "meeting-app",
+            MEETING_SECRET,
+            [Product::Meeting, Product::Webinar],
+        )
+        .with_secret_for("video-sdk-app", VIDEO_SDK_SECRET, [Product::VideoSdk])
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("valid secrets")
+}
+
+/// HMAC-SHA256 hex, computed independently of the crate.
+fn hmac_hex(key: &str, msg: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("any key");
+    mac.update(msg);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn signed_parse(v: &Verifier, secret: &str, body: &str) -> Result<VerifiedEvent, Error> {
+    let sig = sign(secret, TS, body.as_bytes());
+    v.verify_and_parse(SignatureHeaders::new(Some(&sig), Some(TS)), body.as_bytes())
+}
+
+#[test]
+fn a_secret_bound_to_the_video_sdk_cannot_sign_meeting_events() {
+    let v = bound_verifier();
+    for fixture in [
+        include_str!("fixtures/meeting_rtms_started_flat.json"),
+        include_str!("fixtures/meeting_rtms_stopped.json"),
+        include_str!("fixtures/meeting_rtms_interrupted.json"),
+        include_str!("fixtures/webinar_rtms_started_webinar_uuid.json"),
+        include_str!("fixtures/contact_center_voice_rtms_started.json"),
+        include_str!("fixtures/phone_rtms_started.json"),
+    ] {
+        let err = signed_parse(&v, VIDEO_SDK_SECRET, fixture).expect_err("refused");
+        let Error::Verify(VerifyError::ProductNotAllowed {
+            secret_label,
+            product,
+        }) = &err
+        else {
+            panic!("expected ProductNotAllowed, got {err:?}")
+        };
+        assert_eq!(secret_label, "video-sdk-app");
+        let event = WebhookEvent::parse(fixture.as_bytes()).expect("fixture parses");
+        assert_eq!(Some(*product), event.product());
+        assert!(!err.to_string().contains(VIDEO_SDK_SECRET), "{err}");
+        // The same bytes through `Verified::parse`: the signature itself is fine.
+        let sig = sign(VIDEO_SDK_SECRET, TS, fixture.as_bytes());
+        let verified = v
+            .verify(
+                SignatureHeaders::new(Some(&sig), Some(TS)),
+                fixture.as_bytes(),
+            )
+            .expect("the signature verifies");
+        assert!(matches!(
+            verified.parse(),
+            Err(Error::Verify(VerifyError::ProductNotAllowed { .. }))
+        ));
+    }
+    // The meeting app's secret may sign meetings and webinars, not Video SDK sessions.
+    for fixture in [
+        include_str!("fixtures/meeting_rtms_started_flat.json"),
+        include_str!("fixtures/webinar_rtms_stopped.json"),
+    ] {
+        let event = signed_parse(&v, MEETING_SECRET, fixture).expect("bound product");
+        assert_eq!(event.secret_label(), "meeting-app");
+    }
+    assert!(matches!(
+        signed_parse(
+            &v,
+            MEETING_SECRET,
+            include_str!("fixtures/session_rtms_started.json")
+        ),
+        Err(Error::Verify(VerifyError::ProductNotAllowed {
+            product: Product::VideoSdk,
+            ..
+        }))
+    ));
+    let event = signed_parse(
+        &v,
+        VIDEO_SDK_SECRET,
+        include_str!("fixtures/session_rtms_started.json"),
+    )
+    .expect("the Video SDK app's own event");
+    assert_eq!(event.secret_label(), "video-sdk-app");
+}
+
+#[test]
+fn events_without_a_product_are_accepted_from_any_secret() {
+    let v = bound_verifier();
+    for secret in [MEETING_SECRET, VIDEO_SDK_SECRET] {
+        // Each app validates the endpoint with its own secret.
+        let event = signed_parse(&v, secret, CHALLENGE_BODY).expect("url_validation");
+        let reply = event.challenge_response().expect("a challenge");
+        assert_eq!(
+            reply.encrypted_token,
+            hmac_hex(secret, PLAIN_TOKEN.as_bytes())
+        );
+        for fixture in [
+            include_str!("fixtures/rtms_concurrency_limited.json"),
+            include_str!("fixtures/rtms_concurrency_near_limit.json"),
+            include_str!("fixtures/rtms_start_failed.json"),
+            include_str!("fixtures/unknown_event.json"),
+        ] {
+            assert!(
+                signed_parse(&v, secret, fixture).is_ok(),
+                "{secret}: {fixture}"
+            );
+        }
+    }
+    // An unbound secret (`with_secret`) signs every product.
+    let any = Verifier::builder()
+        .with_secret("any", MEETING_SECRET)
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("valid");
+    assert!(signed_parse(
+        &any,
+        MEETING_SECRET,
+        include_str!("fixtures/session_rtms_started.json")
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_secret_bound_to_no_product_is_a_config_error() {
+    assert_eq!(
+        Verifier::builder()
+            .with_secret_for("sdk-app", VIDEO_SDK_SECRET, [])
+            .build()
+            .expect_err("no product"),
+        ConfigError::NoProducts {
+            label: "sdk-app".into()
+        }
+    );
+    // Repeated products are harmless; Debug shows labels and products, never secrets.
+    let v = Verifier::builder()
+        .with_secret_for(
+            "sdk-app",
+            VIDEO_SDK_SECRET,
+            [Product::VideoSdk, Product::VideoSdk],
+        )
+        .build()
+        .expect("valid");
+    let text = format!("{v:?}");
+    assert!(
+        text.contains("sdk-app") && text.contains("VideoSdk"),
+        "{text}"
+    );
+    assert!(!text.contains(VIDEO_SDK_SECRET), "{text}");
+}
+
+/// Regression: with the Video SDK app's secret, a forged `meeting.rtms_started` could be
+/// accepted and mark another app's stream as seen, so Zoom's genuine start was dropped as a
+/// duplicate. Bound secrets refuse it with `401` before de-duplication.
+#[test]
+fn a_wrongly_bound_start_cannot_mark_a_stream_as_seen() {
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+    use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    use zoom_rtms_webhooks::receiver::{
+        Delivery, HandoffError, Outcome, Receiver, Rejection, WebhookRequest,
+    };
+
+    fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("in-memory receiver pended"),
+        }
+    }
+
+    let handed: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let sink = Arc::clone(&handed);
+    let receiver = Receiver::new(
+        bound_verifier(),
+        MemoryDeduplicator::new(),
+        move |d: Delivery| -> Result<(), HandoffError> {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+            Ok(())
+        },
+    );
+    let body = include_str!("fixtures/meeting_rtms_started_flat.json").as_bytes();
+    let send = |secret: &str| {
+        let sig = sign(secret, TS, body);
+        block_on(receiver.receive(WebhookRequest::post(Some(&sig), Some(TS), body)))
+    };
+
+    let forged = send(VIDEO_SDK_SECRET);
+    assert!(
+        matches!(
+            forged,
+            Outcome::Rejected(Rejection::Unauthorized(
+                VerifyError::ProductNotAllowed { .. }
+            ))
+        ),
+        "{forged:?}"
+    );
+    assert_eq!(forged.response(Duration::from_secs(5)).status, 401);
+    assert!(handed.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+
+    // Zoom's genuine delivery of the same stream is processed, not taken for a duplicate.
+    let genuine = send(MEETING_SECRET);
+    assert!(matches!(genuine, Outcome::Accepted { .. }), "{genuine:?}");
+    let handed = handed.lock().unwrap_or_else(|p| p.into_inner());
+    assert_eq!(handed.len(), 1);
+    assert_eq!(handed[0].secret_label, "meeting-app");
+}
+
+// ---------------------------------------------------------------------------------------
+// SignatureHeaders
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn signature_headers_from_pairs() {
+    let read = SignatureHeaders::from_pairs([
+        ("Content-Type", b"application/json".as_slice()),
+        ("X-ZM-SIGNATURE", STOPPED_SIG.as_bytes()),
+        ("x-Zm-Request-Timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read, SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)));
+    assert!(verifier().verify(read, STOPPED_BODY.as_bytes()).is_ok());
+
+    // Repeated (in any spelling): ambiguous, never picked.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", STOPPED_SIG.as_bytes()),
+        ("X-ZM-Signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read.signature(), None);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::AmbiguousHeader {
+            header: SIGNATURE_HEADER
+        }
+    );
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+        ("x-zm-request-timestamp", b"\xff".as_slice()),
+    ]);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::AmbiguousHeader {
+            header: TIMESTAMP_HEADER
+        }
+    );
+    // Not UTF-8: missing.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", b"v0=\xff".as_slice()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::MissingSignature
+    );
+    // Names that only look alike are other headers.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature ", STOPPED_SIG.as_bytes()),
+        ("x_zm_signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read.signature(), None);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::MissingSignature
+    );
+}
+
+#[test]
+fn signature_headers_debug_hides_the_signature() {
+    let read = SignatureHeaders::new(Some(STOPPED_SIG), Some(TS));
+    let text = format!("{read:?}");
+    assert!(!text.contains(mac_hex(STOPPED_SIG)), "{text}");
+    assert!(text.contains(TS), "{text}");
+    let repeated = SignatureHeaders::from_pairs([
+        ("x-zm-signature", b"a".as_slice()),
+        ("x-zm-signature", b"b".as_slice()),
+    ]);
+    assert!(format!("{repeated:?}").contains("repeated"));
+}
+
+#[test]
+fn challenge_response_debug_redacts_the_encrypted_token() {
+    let event = verifier()
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG), Some(TS)),
+            CHALLENGE_BODY.as_bytes(),
+        )
+        .expect("verified challenge");
+    let reply = event.challenge_response().expect("reply");
+    assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN);
+    for text in [format!("{reply:?}"), format!("{reply:#?}")] {
+        assert!(!text.contains(ENCRYPTED_TOKEN), "{text}");
+        assert!(text.contains(PLAIN_TOKEN), "{text}");
+        assert!(text.contains("redacted"), "{text}");
+    }
 }

@@ -4,8 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
+use zoom_rtms_webhooks::handshake::{Credentials, CredentialsError};
 use zoom_rtms_webhooks::signature::{
-    sign, SignatureHeaders, Verifier, VerifierBuilder, VerifyError, SIGNATURE_HEADER,
+    sign, ConfigError, SignatureHeaders, Verifier, VerifierBuilder, VerifyError, SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 };
 
@@ -40,6 +41,42 @@ fn secret() -> impl Strategy<Value = String> {
 /// A timestamp within the default 300 s window around `NOW`.
 fn timestamp_in_window() -> impl Strategy<Value = u64> {
     (NOW - 300)..=(NOW + 300)
+}
+
+/// Characters that do not make a secret: NUL and other controls, whitespace, invisible
+/// format characters.
+const INVISIBLE: &[char] = &[
+    '\0',
+    '\u{1}',
+    '\t',
+    '\n',
+    '\r',
+    ' ',
+    '\u{7F}',
+    '\u{85}',
+    '\u{A0}',
+    '\u{AD}',
+    '\u{180E}',
+    '\u{2000}',
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{200E}',
+    '\u{200F}',
+    '\u{2028}',
+    '\u{202E}',
+    '\u{2060}',
+    '\u{2064}',
+    '\u{3000}',
+    '\u{FE0F}',
+    '\u{FEFF}',
+    '\u{E0001}',
+    '\u{E007F}',
+];
+
+fn invisible() -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(INVISIBLE), 0..16)
+        .prop_map(|chars| chars.into_iter().collect())
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
@@ -242,5 +279,35 @@ proptest! {
             verifier.verify(pairs, &body).err(),
             verifier.verify(read, &body).err()
         );
+    }
+
+    #[test]
+    fn invisible_only_secrets_are_refused_everywhere(blank in invisible()) {
+        prop_assert_eq!(
+            Verifier::new(blank.as_str()).err(),
+            Some(ConfigError::EmptySecret { label: "default".into() })
+        );
+        prop_assert_eq!(
+            Credentials::new("client-id", blank.as_str()).err(),
+            Some(CredentialsError::EmptyClientSecret)
+        );
+        prop_assert_eq!(
+            Credentials::new(blank.as_str(), "client-secret").err(),
+            Some(CredentialsError::EmptyClientId)
+        );
+    }
+
+    #[test]
+    fn one_visible_character_makes_a_secret(
+        before in invisible(),
+        visible in prop_oneof![
+            "[!-~]",
+            proptest::sample::select(vec!["é", "会", "🎉", "\u{660}", "Ω"]).prop_map(String::from),
+        ],
+        after in invisible(),
+    ) {
+        let secret = format!("{before}{visible}{after}");
+        prop_assert!(Verifier::new(secret.as_str()).is_ok(), "{:?}", secret);
+        prop_assert!(Credentials::new(secret.as_str(), secret.as_str()).is_ok(), "{:?}", secret);
     }
 }
