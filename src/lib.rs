@@ -49,7 +49,7 @@
 //!         let urls = started.server_urls()?; // only wss:// on zoom.us passes
 //!         assert_eq!(urls[0].region().map(|r| r.to_string()).as_deref(), Some("sjc"));
 //!         let creds = Credentials::new("client id", "client secret")?;
-//!         let hello = SignalingHandshakeRequest::new(started, &creds);
+//!         let hello = SignalingHandshakeRequest::new(&creds, started);
 //!         // After answering 200: dial urls[0] and send `hello.to_json()` as the first message.
 //!         assert!(hello.to_json().starts_with(r#"{"msg_type":1,"protocol_version":1"#));
 //!     }

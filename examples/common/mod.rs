@@ -260,7 +260,7 @@ pub fn event_lines(delivery: &Delivery, creds: &Credentials) -> Vec<String> {
                 return lines;
             }
         };
-        let handshake = SignalingHandshakeRequest::new(started, creds);
+        let handshake = SignalingHandshakeRequest::new(creds, started);
         lines.push(format!("  would send to {target}: {}", handshake.to_json()));
     }
     lines
