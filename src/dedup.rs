@@ -129,24 +129,101 @@ impl Seen {
 /// `rtms_started` twice.
 ///
 /// ```
-/// use zoom_rtms_webhooks::dedup::DedupError;
-/// let err = DedupError::Unavailable { message: "connection refused".into() };
+/// use std::error::Error;
+/// use zoom_rtms_webhooks::dedup::{DedupError, StoreError};
+///
+/// let err = DedupError::Unavailable(StoreError::new("connection refused"));
 /// assert_eq!(err.to_string(), "de-duplication store unavailable: connection refused");
+/// assert!(err.source().is_some());
+/// assert_eq!(DedupError::Timeout.to_string(), "de-duplication store timed out");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DedupError {
-    /// The backing store could not be reached or returned an error. The
-    /// message describes the failure; it never contains a key.
-    #[error("de-duplication store unavailable: {message}")]
-    Unavailable {
-        /// Description of the failure (for logs).
-        message: String,
-    },
+    /// The backing store could not be reached or returned an error: the store's
+    /// own error (for Redis a `redis::RedisError`), which never contains a key.
+    #[error("de-duplication store unavailable: {0}")]
+    Unavailable(#[source] StoreError),
     /// The backing store did not answer in time.
     #[error("de-duplication store timed out")]
     Timeout,
 }
+
+/// The error of a backing store (Redis, a database, ...), kept whole: carried by
+/// [`DedupError::Unavailable`] and
+/// [`HandoffError::Unavailable`](crate::receiver::HandoffError::Unavailable).
+///
+/// It displays as the store's error, gives it back typed with
+/// [`downcast_ref`](StoreError::downcast_ref), and is transparent in the
+/// [`source`](std::error::Error::source) chain (like `std::io::Error::other`).
+/// Cheap to clone. Two store errors are equal when they are clones of one
+/// another or display the same message.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::StoreError;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = StoreError::new(io);
+/// assert_eq!(err.to_string(), "refused");
+/// assert_eq!(
+///     err.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+///     Some(std::io::ErrorKind::ConnectionRefused)
+/// );
+/// assert_eq!(err, StoreError::new("refused"));
+/// ```
+#[derive(Clone)]
+pub struct StoreError(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreError {
+    /// Wraps a store's error (any `std::error::Error + Send + Sync`, or a message).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::StoreError;
+    /// assert_eq!(StoreError::new(String::from("down")).to_string(), "down");
+    /// ```
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        StoreError(Arc::from(error.into()))
+    }
+
+    /// The store's error as `E`, if it is one (with the `redis` feature, Redis
+    /// failures are `zoom_rtms_webhooks::redis::RedisError`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::StoreError;
+    /// let err = StoreError::new(std::fmt::Error);
+    /// assert!(err.downcast_ref::<std::fmt::Error>().is_some());
+    /// assert!(err.downcast_ref::<std::io::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref::<E>()
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StoreError").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for StoreError {}
 
 /// Remembers which events were already received.
 ///
@@ -165,7 +242,7 @@ pub enum DedupError {
 /// ```
 /// use std::collections::HashSet;
 /// use std::sync::Mutex;
-/// use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, Seen};
+/// use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, Seen, StoreError};
 ///
 /// /// Never forgets anything (for illustration only: unbounded).
 /// #[derive(Default)]
@@ -173,9 +250,7 @@ pub enum DedupError {
 ///
 /// impl Deduplicator for Forever {
 ///     async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
-///         let mut set = self.0.lock().map_err(|_| DedupError::Unavailable {
-///             message: "poisoned".into(),
-///         })?;
+///         let mut set = self.0.lock().map_err(|_| DedupError::Unavailable(StoreError::new("poisoned")))?;
 ///         Ok(if set.insert(key.to_owned()) { Seen::New } else { Seen::Duplicate })
 ///     }
 ///     async fn forget(&self, key: &str) -> Result<(), DedupError> {

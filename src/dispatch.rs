@@ -46,17 +46,15 @@
 //! # }
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::task::{Context, Poll};
 
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
+
+use crate::run::{run_handler, Outcome, Runner};
 
 /// Default number of workers: 8.
 ///
@@ -710,12 +708,6 @@ impl Drop for GaugeGuard<'_> {
     }
 }
 
-enum Outcome {
-    Ok,
-    Failed,
-    Panicked,
-}
-
 async fn worker_loop<T, H, Fut, E>(
     _index: usize,
     receiver: Arc<AsyncMutex<mpsc::Receiver<T>>>,
@@ -737,7 +729,7 @@ async fn worker_loop<T, H, Fut, E>(
         counters.running.fetch_add(1, Ordering::Relaxed);
         let outcome = {
             let _running = GaugeGuard(&counters.running);
-            run_one(&*handler, item).await
+            run_handler(Runner::Dispatch, &*handler, item).await
         };
         let counter = match outcome {
             Outcome::Ok => &counters.processed,
@@ -748,62 +740,4 @@ async fn worker_loop<T, H, Fut, E>(
     }
     #[cfg(feature = "tracing")]
     tracing::debug!(worker = _index, "dispatch worker stopped");
-}
-
-/// Call the handler once, turning an `Err` or a panic (in the call itself or
-/// while polling its future) into an [`Outcome`].
-async fn run_one<T, H, Fut, E>(handler: &H, item: T) -> Outcome
-where
-    H: Fn(T) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    E: fmt::Display,
-{
-    let result = match catch_unwind(AssertUnwindSafe(|| handler(item))) {
-        Ok(future) => CatchUnwind(Some(Box::pin(future))).await,
-        Err(payload) => Err(payload),
-    };
-    match result {
-        Ok(Ok(())) => Outcome::Ok,
-        Ok(Err(_error)) => {
-            #[cfg(feature = "tracing")]
-            tracing::warn!(error = %_error, "webhook handler returned an error");
-            Outcome::Failed
-        }
-        Err(_panic) => {
-            // The panic message is not logged here: the panic hook already
-            // reported it, and it may quote event data.
-            #[cfg(feature = "tracing")]
-            tracing::error!("webhook handler panicked");
-            Outcome::Panicked
-        }
-    }
-}
-
-/// Polls a future, converting a panic during `poll` (or while dropping the
-/// future once it is done) into an `Err`.
-struct CatchUnwind<F>(Option<Pin<Box<F>>>);
-
-type PanicPayload = Box<dyn Any + Send>;
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, PanicPayload>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let result = match self.0.as_mut() {
-            Some(future) => match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(output)) => Ok(output),
-                Err(payload) => Err(payload),
-            },
-            None => Err(Box::new("CatchUnwind polled after completion") as PanicPayload),
-        };
-        // Drop the handler's future here, where a panicking `Drop` is caught,
-        // rather than in the worker loop.
-        let future = self.0.take();
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
-        Poll::Ready(match (result, dropped) {
-            (Ok(output), Ok(())) => Ok(output),
-            (Err(payload), _) | (Ok(_), Err(payload)) => Err(payload),
-        })
-    }
 }

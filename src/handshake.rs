@@ -49,8 +49,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -220,16 +218,11 @@ pub fn handshake_signature(creds: &Credentials, instance_id: &str, rtms_stream_i
 
 /// A fresh pseudo-random `sequence` number.
 ///
-/// Uses the standard library's randomly keyed `RandomState` hasher over a
-/// process-wide counter. The sequence only correlates messages; it is **not**
-/// security-relevant, so no cryptographic RNG is needed.
+/// From the crate's one random helper (`RandomState`-keyed, not cryptographic).
+/// The sequence only correlates messages; it is **not** security-relevant.
 fn random_sequence() -> u32 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = std::hash::RandomState::new().build_hasher();
-    hasher.write_u64(n);
     // Truncation intended: keep the low 32 bits.
-    (hasher.finish() & u64::from(u32::MAX)) as u32
+    (crate::random::random_u64() & u64::from(u32::MAX)) as u32
 }
 
 /// The key(s) under which each product's id is sent in the handshake request.

@@ -96,10 +96,13 @@ pub mod event;
 pub mod handshake;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod random;
 pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod region;
+#[cfg(feature = "dispatch")]
+mod run;
 mod secret;
 pub mod signature;
 

@@ -145,6 +145,17 @@ impl Delivery {
 }
 
 /// Why a hand-off could not take an event. Every variant makes the receiver answer `503`.
+///
+/// ```
+/// use std::error::Error;
+/// use zoom_rtms_webhooks::dedup::StoreError;
+/// use zoom_rtms_webhooks::receiver::HandoffError;
+///
+/// let err = HandoffError::Unavailable(StoreError::new("connection refused"));
+/// assert_eq!(err.to_string(), "hand-off store unavailable: connection refused");
+/// assert!(err.source().is_some());
+/// assert_eq!(HandoffError::Timeout.to_string(), "hand-off store timed out");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandoffError {
@@ -154,9 +165,13 @@ pub enum HandoffError {
     /// The consumer side is shutting down or gone.
     #[error("hand-off is closed")]
     Closed,
-    /// A backing store (e.g. Redis) failed or timed out.
+    /// A backing store could not be reached or returned an error: the store's own error (for
+    /// Redis a `redis::RedisError`).
     #[error("hand-off store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::dedup::StoreError),
+    /// A backing store did not answer in time (it may still store the event later).
+    #[error("hand-off store timed out")]
+    Timeout,
 }
 
 /// Where an accepted event goes before the response is sent.

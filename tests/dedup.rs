@@ -5,7 +5,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use zoom_rtms_webhooks::dedup::{
-    DedupError, Deduplicator, MemoryDeduplicator, Seen, DEFAULT_MAX_ENTRIES, DEFAULT_TTL,
+    DedupError, Deduplicator, MemoryDeduplicator, Seen, StoreError, DEFAULT_MAX_ENTRIES,
+    DEFAULT_TTL,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -321,9 +322,7 @@ fn trait_futures_are_send() {
 
 #[test]
 fn errors_display_without_keys() {
-    let err = DedupError::Unavailable {
-        message: "connection refused".into(),
-    };
+    let err = DedupError::Unavailable(StoreError::new("connection refused"));
     assert_eq!(
         err.to_string(),
         "de-duplication store unavailable: connection refused"

@@ -15,7 +15,7 @@ use common::{
     at, broken_started_body, challenge_body, signed_at, started_body, started_body_with_ts,
     stopped_body, unknown_body, verifier_at, MALFORMED_JSON, SECRET, T0,
 };
-use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen};
+use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen, StoreError};
 use zoom_rtms_webhooks::receiver::{
     Delivery, Handoff, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, StatsSnapshot,
     WebhookRequest, WebhookResponse, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER,
@@ -101,9 +101,9 @@ struct BrokenStore {
 impl Deduplicator for BrokenStore {
     async fn check_and_mark(&self, _key: &str) -> Result<Seen, DedupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(DedupError::Unavailable {
-            message: "connection refused".to_owned(),
-        })
+        Err(DedupError::Unavailable(StoreError::new(
+            "connection refused",
+        )))
     }
 
     async fn forget(&self, _key: &str) -> Result<(), DedupError> {
