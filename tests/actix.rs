@@ -23,7 +23,8 @@ use common::{
 use zoom_rtms_webhooks::actix::{configure, VerifiedWebhook};
 use zoom_rtms_webhooks::dispatch::DispatcherConfig;
 use zoom_rtms_webhooks::receiver::ReceiverConfig;
-use zoom_rtms_webhooks::{sign, Verifier, WebhookEvent};
+use zoom_rtms_webhooks::signature::sign;
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 const PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
 /// `python3 -c 'import hmac,hashlib;print(hmac.new(b"test-secret-token",
@@ -89,7 +90,7 @@ async fn body_limit_above_the_actix_default_is_honoured() {
     let (dispatcher, deliveries) = recording_dispatcher(DispatcherConfig::default());
     let h = Harness::start(
         spawn,
-        ReceiverConfig::default().body_limit(LIMIT),
+        ReceiverConfig::default().with_body_limit(LIMIT),
         dispatcher,
     )
     .await;
@@ -192,7 +193,7 @@ async fn body_over_limit_is_413_without_length_and_before_verification() {
     let (dispatcher, deliveries) = recording_dispatcher(DispatcherConfig::default());
     let h = Harness::start(
         spawn,
-        ReceiverConfig::default().body_limit(LIMIT),
+        ReceiverConfig::default().with_body_limit(LIMIT),
         dispatcher,
     )
     .await;

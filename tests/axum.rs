@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
 use zoom_rtms_webhooks::axum::{webhook, VerifiedWebhook};
 use zoom_rtms_webhooks::Verifier;
@@ -52,10 +52,10 @@ impl FromRef<AppState> for Verifier {
 }
 
 /// Answers the challenge itself; otherwise echoes the verified event's name.
-async fn user_handler(VerifiedWebhook(event): VerifiedWebhook) -> Response {
-    match event.challenge_response() {
-        Some(reply) => Json(reply).into_response(),
-        None => event.event().name().to_owned().into_response(),
+async fn user_handler(hook: VerifiedWebhook) -> Response {
+    match hook.challenge_response() {
+        Some(reply) => reply,
+        None => hook.event().name().to_owned().into_response(),
     }
 }
 

@@ -40,6 +40,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+use zoom_rtms_webhooks::event::{Lifecycle, ParseError};
 use zoom_rtms_webhooks::handshake::{
     Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
@@ -53,7 +54,7 @@ use zoom_rtms_webhooks::region::{
 use zoom_rtms_webhooks::signature::{
     sign, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::{Lifecycle, ParseError, WebhookEvent};
+use zoom_rtms_webhooks::WebhookEvent;
 
 /// The secret a request is signed with unless the head says otherwise.
 pub const DEFAULT_SECRET: &str = "fuzz-Secret-Token-7f3a";
@@ -481,7 +482,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
     true
 }
 
-fn check_challenge(event: &zoom_rtms_webhooks::VerifiedEvent, secret: &str) {
+fn check_challenge(event: &zoom_rtms_webhooks::signature::VerifiedEvent, secret: &str) {
     match (event.event(), event.challenge_response()) {
         (WebhookEvent::UrlValidation(v), Some(reply)) => {
             assert_eq!(reply.plain_token, v.plain_token);
@@ -546,10 +547,13 @@ fn check_header_map_path(
             }),
             "a repeated signature header was not refused"
         );
-        assert_eq!(zoom_rtms_webhooks::header_values(&headers).0, None);
+        assert_eq!(
+            zoom_rtms_webhooks::signature::header_values(&headers).0,
+            None
+        );
         return;
     }
-    let (hsig, hts) = zoom_rtms_webhooks::header_values(&headers);
+    let (hsig, hts) = zoom_rtms_webhooks::signature::header_values(&headers);
     let expected = expected_verify(&case.secret, hsig, hts, case.body, case.now);
     assert_eq!(
         got.map(|v| v.timestamp()),
@@ -607,7 +611,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         }
     };
     let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), handoff)
-        .with_config(ReceiverConfig::default().body_limit(case.body_limit));
+        .with_config(ReceiverConfig::default().with_body_limit(case.body_limit));
     if case.secret == DEFAULT_SECRET {
         assert!(!format!("{receiver:?}").contains(DEFAULT_SECRET));
     }
@@ -620,7 +624,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         assert_eq!(request.signature, None);
     }
 
-    let retry_after = receiver.config().get_retry_after();
+    let retry_after = receiver.config().retry_after();
     let outcome = block_on(receiver.receive_at(request, case.now_time()));
     let response = outcome.response(retry_after);
     assert!(
