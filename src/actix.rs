@@ -74,7 +74,7 @@ use crate::event::WebhookEvent;
 use crate::receiver::{
     Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{VerifiedEvent, Verifier, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
 
 /// A service configuration that routes every method at `path` to `receiver`.
 ///
@@ -155,11 +155,9 @@ async fn respond<D: Deduplicator, H: Handoff>(
         Ok(body) => body,
         Err(err) => return receiver.reject_response(body_rejection(&err)).into(),
     };
-    let (signature, timestamp) = header_values(req.headers());
     let request = WebhookRequest {
         method: req.method().as_str(),
-        signature,
-        timestamp,
+        headers: signature_headers(req.headers()),
         body: &body,
     };
     receiver.respond(request).await.into()
@@ -173,21 +171,10 @@ fn body_rejection(err: &actix_web::Error) -> Rejection {
     }
 }
 
-/// The signature and timestamp header values; repeated or non-UTF-8 counts as missing.
-fn header_values(headers: &HeaderMap) -> (Option<&str>, Option<&str>) {
-    (
-        single_header(headers, SIGNATURE_HEADER),
-        single_header(headers, TIMESTAMP_HEADER),
-    )
-}
-
-fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    let mut values = headers.get_all(name);
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    std::str::from_utf8(first.as_bytes()).ok()
+/// The two signature headers (actix-web 4 is on `http` 0.2, hence
+/// [`SignatureHeaders::from_pairs`]): a repeated one is reported as ambiguous.
+fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
+    SignatureHeaders::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
 }
 
 /// Converts the receiver's plain response into an actix-web response.
@@ -366,16 +353,15 @@ impl FromRequest for VerifiedWebhook {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let signature = single_header(req.headers(), SIGNATURE_HEADER).map(str::to_owned);
-        let timestamp = single_header(req.headers(), TIMESTAMP_HEADER).map(str::to_owned);
         let body = Bytes::from_request(req, payload);
+        let req = req.clone(); // a reference count, for the headers
+
         Box::pin(async move {
             let verifier = verifier.ok_or(Rejection::Misconfigured)?;
             let body = body.await.map_err(|err| body_rejection(&err))?;
             let verified = verifier
-                .verify(signature.as_deref(), timestamp.as_deref(), &body)
-                .map_err(Rejection::Unauthorized)?;
-            let verified = verified.parse().map_err(Rejection::BadRequest)?;
+                .verify_and_parse(signature_headers(req.headers()), &body)
+                .map_err(Rejection::from_signature_error)?;
             Ok(VerifiedWebhook { verified, body })
         })
     }

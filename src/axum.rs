@@ -49,6 +49,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, MethodRouter};
@@ -59,7 +60,7 @@ use crate::receiver::{
     declared_length, Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse,
     DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{header_values, VerifiedEvent, Verifier};
+use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
 
 /// A route for `receiver`: mount it with [`Router::route`](axum::Router::route).
 ///
@@ -99,11 +100,7 @@ where
             {
                 return refusal.into_response();
             }
-            // The body goes on alone, with the extensions that carry the `DefaultBodyLimit`;
-            // the method and the headers stay here.
-            let (mut parts, body) = request.into_parts();
-            let mut body_request = Request::new(body);
-            *body_request.extensions_mut() = std::mem::take(&mut parts.extensions);
+            let (parts, body_request) = split(request);
             let body = match Bytes::from_request(body_request, &()).await {
                 Ok(body) => body,
                 Err(rejection) => {
@@ -118,6 +115,15 @@ where
         }
     })
     .layer(limit)
+}
+
+/// Splits `request` into its head (method, headers) and a request carrying only the body and
+/// the extensions (where the `DefaultBodyLimit` is), for axum's body extractor.
+fn split(request: Request) -> (Parts, Request) {
+    let (mut parts, body) = request.into_parts();
+    let mut body_request = Request::new(body);
+    *body_request.extensions_mut() = std::mem::take(&mut parts.extensions);
+    (parts, body_request)
 }
 
 /// Classifies a failure of axum's body extractor.
@@ -294,15 +300,14 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let (signature, timestamp) = header_values(req.headers());
-        let (signature, timestamp) = (signature.map(str::to_owned), timestamp.map(str::to_owned));
-        let body = Bytes::from_request(req, state)
+        let (parts, body_request) = split(req);
+        let body = Bytes::from_request(body_request, state)
             .await
             .map_err(|rejection| body_rejection(&rejection))?;
+        let headers = SignatureHeaders::from_header_map(&parts.headers);
         let verified = verifier
-            .verify(signature.as_deref(), timestamp.as_deref(), &body)
-            .map_err(Rejection::Unauthorized)?;
-        let verified = verified.parse().map_err(Rejection::BadRequest)?;
+            .verify_and_parse(headers, &body)
+            .map_err(Rejection::from_signature_error)?;
         Ok(VerifiedWebhook { verified, body })
     }
 }

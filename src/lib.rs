@@ -41,7 +41,8 @@
 //!     .to_string();
 //! let signature = sign("your webhook secret token", &timestamp, body);
 //!
-//! let verified = verifier.verify_and_parse(Some(&signature), Some(&timestamp), body)?;
+//! let headers = zoom_rtms_webhooks::signature::SignatureHeaders::new(Some(&signature), Some(&timestamp));
+//! let verified = verifier.verify_and_parse(headers, body)?;
 //! if let Some(reply) = verified.challenge_response() {
 //!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.
 //!     # let _ = reply;
@@ -84,6 +85,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod code_enum;
+
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
@@ -99,6 +103,7 @@ pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod region;
+mod secret;
 pub mod signature;
 
 pub use event::{Product, WebhookEvent};

@@ -45,11 +45,13 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::dedup::{DedupError, Deduplicator, Seen};
 use crate::event::{ParseError, WebhookEvent};
-use crate::signature::{ChallengeResponse, Verifier, VerifyError};
+use crate::signature::{
+    ChallengeResponse, Error as SignatureError, SignatureHeaders, Verifier, VerifyError,
+};
 
 /// Default maximum body size: 64 KiB. Zoom's RTMS webhooks are well under 4 KiB.
 ///
@@ -74,15 +76,14 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 ///
 /// let req = WebhookRequest::post(Some("v0=..."), Some("1700000000"), br#"{"event":"x"}"#);
 /// assert_eq!(req.method, "POST");
+/// assert_eq!(req.headers.timestamp(), Some("1700000000"));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookRequest<'a> {
     /// The HTTP method, e.g. `"POST"`.
     pub method: &'a str,
-    /// The `x-zm-signature` header value, if present.
-    pub signature: Option<&'a str>,
-    /// The `x-zm-request-timestamp` header value, if present.
-    pub timestamp: Option<&'a str>,
+    /// The `x-zm-signature` and `x-zm-request-timestamp` headers.
+    pub headers: SignatureHeaders<'a>,
     /// The raw request body, exactly as received.
     pub body: &'a [u8],
 }
@@ -92,15 +93,13 @@ impl<'a> WebhookRequest<'a> {
     pub fn post(signature: Option<&'a str>, timestamp: Option<&'a str>, body: &'a [u8]) -> Self {
         WebhookRequest {
             method: "POST",
-            signature,
-            timestamp,
+            headers: SignatureHeaders::new(signature, timestamp),
             body,
         }
     }
 
-    /// Reads the two signature headers from an `http` 1.x [`http::HeaderMap`].
-    ///
-    /// A header that is repeated or not valid UTF-8 is treated as missing.
+    /// Reads the two signature headers from an `http` 1.x [`http::HeaderMap`]
+    /// ([`SignatureHeaders::from_header_map`]: a repeated header is refused as ambiguous).
     ///
     /// ```
     /// use http::HeaderMap;
@@ -109,15 +108,13 @@ impl<'a> WebhookRequest<'a> {
     /// let mut headers = HeaderMap::new();
     /// headers.insert("x-zm-request-timestamp", "1700000000".parse().unwrap());
     /// let req = WebhookRequest::from_headers("POST", &headers, b"{}");
-    /// assert_eq!(req.timestamp, Some("1700000000"));
-    /// assert_eq!(req.signature, None);
+    /// assert_eq!(req.headers.timestamp(), Some("1700000000"));
+    /// assert_eq!(req.headers.signature(), None);
     /// ```
     pub fn from_headers(method: &'a str, headers: &'a http::HeaderMap, body: &'a [u8]) -> Self {
-        let (signature, timestamp) = crate::signature::header_values(headers);
         WebhookRequest {
             method,
-            signature,
-            timestamp,
+            headers: SignatureHeaders::from_header_map(headers),
             body,
         }
     }
@@ -449,6 +446,14 @@ impl Rejection {
             Rejection::BadRequest(_) | Rejection::UnreadableBody => 400,
             Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => 503,
             Rejection::Misconfigured => 500,
+        }
+    }
+
+    /// The rejection for a request that did not verify (`401`) or did not parse (`400`).
+    pub(crate) fn from_signature_error(error: SignatureError) -> Self {
+        match error {
+            SignatureError::Verify(e) => Rejection::Unauthorized(e),
+            SignatureError::Parse(e) => Rejection::BadRequest(e),
         }
     }
 
@@ -1007,14 +1012,10 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         self.stats.snapshot()
     }
 
-    /// Decides one request using the system clock. See [`Receiver::receive_at`].
+    /// Decides one request. The timestamp window is checked against the verifier's clock
+    /// ([`VerifierBuilder::with_clock`](crate::signature::VerifierBuilder::with_clock)).
     pub async fn receive(&self, request: WebhookRequest<'_>) -> Outcome {
-        self.receive_at(request, SystemTime::now()).await
-    }
-
-    /// Decides one request, with `now` as the current time for the timestamp window.
-    pub async fn receive_at(&self, request: WebhookRequest<'_>, now: SystemTime) -> Outcome {
-        let outcome = self.decide(request, now).await;
+        let outcome = self.decide(request).await;
         self.stats.record(&outcome);
         #[cfg(feature = "tracing")]
         trace_outcome(&outcome);
@@ -1093,22 +1094,18 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         Ok(())
     }
 
-    async fn decide(&self, request: WebhookRequest<'_>, now: SystemTime) -> Outcome {
+    async fn decide(&self, request: WebhookRequest<'_>) -> Outcome {
         let length = u64::try_from(request.body.len()).unwrap_or(u64::MAX);
         if let Err(rejection) = self.check_head(request.method, Some(length)) {
             return Outcome::Rejected(rejection);
         }
-        let verified =
-            match self
-                .verifier
-                .verify_at(request.signature, request.timestamp, request.body, now)
-            {
-                Ok(v) => v,
-                Err(e) => return Outcome::Rejected(Rejection::Unauthorized(e)),
-            };
+        let verified = match self.verifier.verify(request.headers, request.body) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Rejected(Rejection::Unauthorized(e)),
+        };
         let verified = match verified.parse() {
             Ok(v) => v,
-            Err(e) => return Outcome::Rejected(Rejection::BadRequest(e)),
+            Err(e) => return Outcome::Rejected(Rejection::from_signature_error(e)),
         };
         if let Some(reply) = verified.challenge_response() {
             return Outcome::Challenge(WebhookResponse::challenge(&reply));

@@ -1,19 +1,19 @@
 //! Tests of the framework-agnostic decision, `zoom_rtms_webhooks::receiver::Receiver`.
 //!
 //! No HTTP: every row of the status table in `src/receiver.rs` is exercised with
-//! `Receiver::receive_at` and an injected clock (`common::T0`). No sleeps, no wall clock.
+//! `Receiver::receive` and a verifier clock fixed at `common::T0`. No sleeps, no wall clock.
 
 mod common;
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
     at, broken_started_body, challenge_body, signed_at, started_body, started_body_with_ts,
-    stopped_body, unknown_body, MALFORMED_JSON, SECRET, T0,
+    stopped_body, unknown_body, verifier_at, MALFORMED_JSON, SECRET, T0,
 };
 use zoom_rtms_webhooks::dedup::{
     BoxDeduplicator, DedupError, Deduplicator, MemoryDeduplicator, Seen,
@@ -119,7 +119,7 @@ type TestReceiver = Receiver<MemoryDeduplicator, Arc<Queue>>;
 
 fn receiver_with(capacity: usize) -> (TestReceiver, Arc<Queue>) {
     let queue = Queue::new(capacity);
-    let verifier = Verifier::new(SECRET).expect("non-empty secret");
+    let verifier = verifier_at(SECRET, T0);
     (
         Receiver::new(verifier, MemoryDeduplicator::new(), Arc::clone(&queue)),
         queue,
@@ -130,7 +130,7 @@ fn receiver() -> (TestReceiver, Arc<Queue>) {
     receiver_with(64)
 }
 
-/// Sends `body` signed with `secret` at `T0`, and decides it at `T0`.
+/// Sends `body` signed with `secret` at `T0` (the receivers' verifier clock reads `T0`).
 async fn send<D: Deduplicator, H: Handoff>(
     receiver: &Receiver<D, H>,
     secret: &str,
@@ -138,7 +138,7 @@ async fn send<D: Deduplicator, H: Handoff>(
 ) -> Outcome {
     let (sig, ts) = signed_at(secret, body, T0);
     receiver
-        .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), body), at(T0))
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), body))
         .await
 }
 
@@ -196,8 +196,9 @@ async fn verified_challenge_is_answered_with_the_hmac_of_the_plain_token() {
 #[tokio::test]
 async fn challenge_is_answered_with_the_secret_that_verified_it() {
     let verifier = Verifier::builder()
-        .secret("meeting-app", SECRET)
-        .secret("video-sdk-app", SECOND_SECRET)
+        .with_secret("meeting-app", SECRET)
+        .with_secret("video-sdk-app", SECOND_SECRET)
+        .with_clock(|| at(T0))
         .build()
         .expect("two secrets");
     let queue = Queue::new(8);
@@ -229,14 +230,14 @@ async fn unsigned_or_wrongly_signed_challenge_gets_401_and_no_token() {
     let body = challenge_body(PLAIN_TOKEN);
 
     let unsigned = receiver
-        .receive_at(WebhookRequest::post(None, None, &body), at(T0))
+        .receive(WebhookRequest::post(None, None, &body))
         .await;
     let wrong_secret = send(&receiver, "not-the-secret", &body).await;
     // Signed correctly, but for another body: the forged-token attack.
     let forged = {
         let (sig, ts) = signed_at(SECRET, b"{}", T0);
         receiver
-            .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), &body), at(T0))
+            .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
             .await
     };
 
@@ -302,18 +303,27 @@ async fn verified_event_is_accepted_and_handed_off_once() {
 
 #[tokio::test]
 async fn retried_delivery_is_acknowledged_but_not_handed_off_again() {
-    let (receiver, queue) = receiver();
+    let now = Arc::new(AtomicU64::new(T0));
+    let clock = {
+        let now = Arc::clone(&now);
+        move || at(now.load(Ordering::Relaxed))
+    };
+    let verifier = Verifier::builder()
+        .with_secret("default", SECRET)
+        .with_clock(clock)
+        .build()
+        .expect("secret");
+    let queue = Queue::new(64);
+    let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), Arc::clone(&queue));
     let body = started_body("stream-retry");
 
     let first = send(&receiver, SECRET, &body).await;
-    // Zoom's retry: same body, later timestamp (5 minutes later, still in the window for T0+300).
+    // Zoom's retry: same body, signed and received 5 minutes later.
+    now.store(T0 + 300, Ordering::Relaxed);
     let retry = {
         let (sig, ts) = signed_at(SECRET, &body, T0 + 300);
         receiver
-            .receive_at(
-                WebhookRequest::post(Some(&sig), Some(&ts), &body),
-                at(T0 + 300),
-            )
+            .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
             .await
     };
 
@@ -485,9 +495,7 @@ async fn every_signature_failure_is_401_with_a_fixed_body() {
     ];
     let count = cases.len();
     for (sig, ts, body, expected) in cases {
-        let outcome = receiver
-            .receive_at(WebhookRequest::post(sig, ts, body), at(T0))
-            .await;
+        let outcome = receiver.receive(WebhookRequest::post(sig, ts, body)).await;
         match &outcome {
             Outcome::Rejected(Rejection::Unauthorized(err)) => assert_eq!(err, &expected),
             other => panic!("expected 401 {expected:?}, got {other:?}"),
@@ -498,10 +506,7 @@ async fn every_signature_failure_is_401_with_a_fixed_body() {
     }
     // The untampered request still verifies: the failures above are the headers' fault.
     let outcome = receiver
-        .receive_at(
-            WebhookRequest::post(Some(&good_sig), Some(&good_ts), &body),
-            at(T0),
-        )
+        .receive(WebhookRequest::post(Some(&good_sig), Some(&good_ts), &body))
         .await;
     assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
 
@@ -555,7 +560,7 @@ async fn unsigned_malformed_body_is_401_not_400() {
     let (receiver, _queue) = receiver();
     for body in [MALFORMED_JSON.to_vec(), broken_started_body()] {
         let outcome = receiver
-            .receive_at(WebhookRequest::post(None, None, &body), at(T0))
+            .receive(WebhookRequest::post(None, None, &body))
             .await;
         assert!(
             matches!(outcome, Outcome::Rejected(Rejection::Unauthorized(_))),
@@ -578,7 +583,7 @@ async fn body_over_the_limit_is_413_before_verification() {
     let limit = 512;
     let queue = Queue::new(8);
     let receiver = Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         MemoryDeduplicator::new(),
         Arc::clone(&queue),
     )
@@ -590,7 +595,7 @@ async fn body_over_the_limit_is_413_before_verification() {
     over.resize(limit + 1, b' ');
     let signed_over = send(&receiver, SECRET, &over).await;
     let unsigned_over = receiver
-        .receive_at(WebhookRequest::post(None, None, &over), at(T0))
+        .receive(WebhookRequest::post(None, None, &over))
         .await;
     for outcome in [&signed_over, &unsigned_over] {
         assert!(
@@ -683,7 +688,7 @@ async fn retry_after_follows_the_configuration_and_is_at_least_one_second() {
 async fn deduplicator_failure_is_503_and_nothing_is_handed_off() {
     let queue = Queue::new(8);
     let receiver = Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         BrokenStore::default(),
         Arc::clone(&queue),
     );
@@ -726,7 +731,7 @@ async fn other_methods_are_405_with_allow_post() {
             method,
             ..WebhookRequest::post(Some(&sig), Some(&ts), &body)
         };
-        let outcome = receiver.receive_at(request, at(T0)).await;
+        let outcome = receiver.receive(request).await;
         assert!(
             matches!(outcome, Outcome::Rejected(Rejection::MethodNotAllowed)),
             "{method}: {outcome:?}"
@@ -762,7 +767,7 @@ async fn stats_count_every_outcome_once() {
         method: "GET",
         ..WebhookRequest::post(None, None, b"")
     };
-    receiver.receive_at(get, at(T0)).await; // 405
+    receiver.receive(get).await; // 405
 
     let mut expected = ReceiverStats::default();
     expected.challenges = 1;
@@ -780,7 +785,12 @@ async fn stats_count_every_outcome_once() {
 
 #[tokio::test]
 async fn respond_uses_the_system_clock_and_returns_only_the_response() {
-    let (receiver, queue) = receiver();
+    let queue = Queue::new(8);
+    let receiver = Receiver::new(
+        Verifier::new(SECRET).expect("secret"),
+        MemoryDeduplicator::new(),
+        Arc::clone(&queue),
+    );
     let body = started_body("live");
     let (sig, ts) = common::signed(SECRET, &body);
     let response = receiver
@@ -904,7 +914,7 @@ fn boxed_receiver(handoff: HandoffConfig) -> Receiver<BoxDeduplicator, BoxHandof
         HandoffConfig::Queue(queue) => BoxHandoff::new(queue),
     };
     let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
-    Receiver::new(Verifier::new(SECRET).expect("secret"), dedup, handoff)
+    Receiver::new(verifier_at(SECRET, T0), dedup, handoff)
 }
 
 #[tokio::test]

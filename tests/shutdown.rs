@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Barrier};
 
-use common::{at, signed_at, started_body, SECRET, T0};
+use common::{signed_at, started_body, verifier_at, SECRET, T0};
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection, WebhookRequest};
-use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+use zoom_rtms_webhooks::{Delivery, Receiver};
 
 type TestReceiver = Receiver<MemoryDeduplicator, Dispatcher<Delivery>>;
 
@@ -51,7 +51,7 @@ fn setup(config: DispatcherConfig, open: bool) -> Setup {
         }
     });
     let receiver = Arc::new(Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         MemoryDeduplicator::new(),
         dispatcher.clone(),
     ));
@@ -68,7 +68,7 @@ async fn deliver(receiver: &TestReceiver, stream: &str) -> Outcome {
     let body = started_body(stream);
     let (sig, ts) = signed_at(SECRET, &body, T0);
     receiver
-        .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), &body), at(T0))
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
         .await
 }
 

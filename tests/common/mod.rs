@@ -6,16 +6,26 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zoom_rtms_webhooks::signature::sign;
+use zoom_rtms_webhooks::Verifier;
 
 /// The webhook Secret Token the tests sign with.
 pub const SECRET: &str = "test-secret-token";
 
-/// A fixed "now" (Unix seconds) for tests that inject the clock (`receive_at`, `verify_at`).
+/// A fixed "now" (Unix seconds) for tests that inject the clock ([`verifier_at`]).
 pub const T0: u64 = 1_700_000_000;
 
 /// `SystemTime` for `secs` Unix seconds.
 pub fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A verifier for `secret` (label `"default"`) whose clock always reads `secs` Unix seconds.
+pub fn verifier_at(secret: &str, secs: u64) -> Verifier {
+    Verifier::builder()
+        .with_secret("default", secret)
+        .with_clock(move || at(secs))
+        .build()
+        .expect("non-blank secret")
 }
 
 /// The current Unix time in seconds, as the `x-zm-request-timestamp` header value.
