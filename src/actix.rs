@@ -16,9 +16,11 @@
 //!   [`Rejection`] (`401`, `400`, `413`, `500`) answered with the receiver's fixed bodies.
 //!   De-duplication and acknowledge-first dispatch are then up to you; [`configure`] does both.
 //!
-//! actix-web 4 is built on `http` 0.2, so this module reads the two signature headers as
-//! `&str` and passes them to the core's `&str` API; a header that is repeated or not UTF-8
-//! counts as missing, exactly as in [`WebhookRequest::from_headers`].
+//! actix-web 4 is built on `http` 0.2, so this module reads the two signature headers with
+//! [`SignatureHeaders::from_pairs`](crate::signature::SignatureHeaders::from_pairs): as with
+//! `http` 1.x, a repeated header is refused as ambiguous
+//! ([`VerifyError::AmbiguousHeader`](crate::signature::VerifyError::AmbiguousHeader), `401`) and
+//! a value that is not UTF-8 counts as missing.
 //!
 //! # Example
 //!
@@ -232,8 +234,8 @@ impl Responder for WebhookResponse {
 /// [`App::app_data`](actix_web::App::app_data) (none is a server misconfiguration:
 /// [`Rejection::Misconfigured`], `500`);
 /// read the body as [`web::Bytes`], so the [`PayloadConfig`] in scope applies (over the limit:
-/// `413`); verify the `x-zm-signature` / `x-zm-request-timestamp` headers against the system
-/// clock (`401`); parse (`400`). A request that fails verification is never parsed, and
+/// `413`); verify the `x-zm-signature` / `x-zm-request-timestamp` headers with the verifier's
+/// clock (`401`, also for a repeated header); parse (`400`). A request that fails verification is never parsed, and
 /// never gets a challenge reply.
 ///
 /// This extractor does **not** de-duplicate or dispatch: answer quickly, and remember that Zoom
@@ -387,5 +389,65 @@ impl ResponseError for Rejection {
 
     fn error_response(&self) -> HttpResponse {
         WebhookResponse::for_rejection(self, DEFAULT_RETRY_AFTER).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::signature_headers;
+    use crate::signature::{sign, SignatureHeaders, Verifier, VerifyError};
+
+    fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn actix_headers_are_read_like_http_1_headers() {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
+        let sig = sign("secret", &ts, b"{}");
+        let verifier = Verifier::new("secret").expect("secret");
+        let verify = |headers: SignatureHeaders<'_>| verifier.verify(headers, b"{}").map(|_| ());
+
+        let once = map(&[("x-zm-signature", &sig), ("x-zm-request-timestamp", &ts)]);
+        assert_eq!(verify(signature_headers(&once)), Ok(()));
+        let sig_twice = map(&[
+            ("x-zm-signature", &sig),
+            ("x-zm-signature", &sig),
+            ("x-zm-request-timestamp", &ts),
+        ]);
+        assert_eq!(
+            verify(signature_headers(&sig_twice)),
+            Err(VerifyError::AmbiguousHeader {
+                header: "x-zm-signature"
+            })
+        );
+        let ts_twice = map(&[
+            ("x-zm-signature", &sig),
+            ("x-zm-request-timestamp", &ts),
+            ("x-zm-request-timestamp", &ts),
+        ]);
+        assert_eq!(
+            verify(signature_headers(&ts_twice)),
+            Err(VerifyError::AmbiguousHeader {
+                header: "x-zm-request-timestamp"
+            })
+        );
+        let missing = map(&[("x-zm-request-timestamp", &ts)]);
+        assert_eq!(
+            verify(signature_headers(&missing)),
+            Err(VerifyError::MissingSignature)
+        );
     }
 }

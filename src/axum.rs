@@ -68,8 +68,10 @@ use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
 /// gets its `405` with `Allow: POST` whatever its body. A `POST` whose `Content-Length` exceeds
 /// the receiver's [`body_limit`](crate::receiver::ReceiverConfig::body_limit) is answered `413`
 /// without reading the body; any other body is read as [`Bytes`] under a [`DefaultBodyLimit`]
-/// equal to that limit (a chunked body that grows past it is also `413`). Every refusal is
-/// counted by the receiver.
+/// equal to that limit (a chunked body that grows past it is also `413`). A repeated
+/// `x-zm-signature` or `x-zm-request-timestamp` is refused as ambiguous (`401`,
+/// [`VerifyError::AmbiguousHeader`](crate::signature::VerifyError::AmbiguousHeader)). Every
+/// refusal is counted by the receiver.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -173,8 +175,9 @@ impl IntoResponse for Rejection {
 /// [`FromRef`] (a state that *is* a `Verifier` works too). The body is read as [`Bytes`], so
 /// [`DefaultBodyLimit`] applies: set it on the route (Zoom's bodies are a few KiB;
 /// [`DEFAULT_BODY_LIMIT`](crate::receiver::DEFAULT_BODY_LIMIT) is a good value). A request that
-/// fails is refused with a [`Rejection`] (`413`, `400`, `401`) answered with the receiver's
-/// fixed bodies; take `Result<VerifiedWebhook, Rejection>` to see why.
+/// fails is refused with a [`Rejection`] (`413`, `400`, `401`, also for a repeated signature
+/// header) answered with the receiver's fixed bodies; take `Result<VerifiedWebhook, Rejection>`
+/// to see why.
 ///
 /// The extractor only verifies and parses: answering the challenge
 /// ([`VerifiedWebhook::challenge_response`]), acknowledging quickly and de-duplicating are up

@@ -70,7 +70,8 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 ///
 /// The method is checked first (a wrong method is `405` and its body is not read), then the
 /// declared `Content-Length` (over the limit: `413` before the body is read); a body that
-/// grows past the limit while it is read is `413` too. The service fails (`Err`, a
+/// grows past the limit while it is read is `413` too. A repeated `x-zm-signature` or
+/// `x-zm-request-timestamp` is refused as ambiguous (`401`). The service fails (`Err`, a
 /// `Box<dyn Error + Send + Sync>`) only when the request body cannot be read at all (the
 /// connection broke): hyper then closes the connection. Every other case is answered by the
 /// receiver.

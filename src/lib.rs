@@ -25,7 +25,7 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
-//! use zoom_rtms_webhooks::signature::sign;
+//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
 //! use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +41,8 @@
 //!     .to_string();
 //! let signature = sign("your webhook secret token", &timestamp, body);
 //!
-//! let headers = zoom_rtms_webhooks::signature::SignatureHeaders::new(Some(&signature), Some(&timestamp));
+//! // With http 1.x types, `SignatureHeaders::from_header_map(request.headers())`.
+//! let headers = SignatureHeaders::new(Some(&signature), Some(&timestamp));
 //! let verified = verifier.verify_and_parse(headers, body)?;
 //! if let Some(reply) = verified.challenge_response() {
 //!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.

@@ -90,6 +90,13 @@ pub struct WebhookRequest<'a> {
 
 impl<'a> WebhookRequest<'a> {
     /// A `POST` request with the given header values and body.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::WebhookRequest;
+    ///
+    /// let req = WebhookRequest::post(None, Some("1700000000"), b"{}");
+    /// assert_eq!((req.method, req.headers.signature()), ("POST", None));
+    /// ```
     pub fn post(signature: Option<&'a str>, timestamp: Option<&'a str>, body: &'a [u8]) -> Self {
         WebhookRequest {
             method: "POST",
@@ -546,13 +553,15 @@ impl WebhookResponse {
     ///
     /// ```
     /// use zoom_rtms_webhooks::receiver::WebhookResponse;
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"t"}}"#;
     /// let ts = std::time::SystemTime::now()
     ///     .duration_since(std::time::UNIX_EPOCH)?.as_secs().to_string();
     /// let sig = sign("secret", &ts, body);
-    /// let verified = Verifier::new("secret")?.verify_and_parse(Some(&sig), Some(&ts), body)?;
+    /// let headers = SignatureHeaders::new(Some(&sig), Some(&ts));
+    /// let verified = Verifier::new("secret")?.verify_and_parse(headers, body)?;
     /// let reply = verified.challenge_response().expect("a challenge");
     /// let response = WebhookResponse::challenge(&reply);
     /// assert_eq!(response.status, 200);
@@ -846,8 +855,9 @@ impl Counters {
 /// # async fn main() {
 /// use std::sync::{Arc, Mutex};
 /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-/// use zoom_rtms_webhooks::receiver::{Delivery, Outcome, Receiver, WebhookRequest};
-/// use zoom_rtms_webhooks::{sign, Verifier};
+/// use zoom_rtms_webhooks::receiver::{Outcome, WebhookRequest};
+/// use zoom_rtms_webhooks::signature::sign;
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let sink = {
@@ -1014,6 +1024,36 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
 
     /// Decides one request. The timestamp window is checked against the verifier's clock
     /// ([`VerifierBuilder::with_clock`](crate::signature::VerifierBuilder::with_clock)).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection, WebhookRequest};
+    /// use zoom_rtms_webhooks::signature::{sign, VerifyError};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A verifier whose clock reads a fixed time: tests control time this way.
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("default", "secret")
+    ///     .with_clock(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+    ///     .build()?;
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), handoff);
+    ///
+    /// let body = br#"{"event":"x.y","payload":{}}"#;
+    /// let sig = sign("secret", "1700000000", body);
+    /// let outcome = receiver.receive(WebhookRequest::post(Some(&sig), Some("1700000000"), body)).await;
+    /// assert!(matches!(outcome, Outcome::Accepted { .. }));
+    /// let stale = sign("secret", "1699990000", body);
+    /// let outcome = receiver.receive(WebhookRequest::post(Some(&stale), Some("1699990000"), body)).await;
+    /// assert!(matches!(
+    ///     outcome,
+    ///     Outcome::Rejected(Rejection::Unauthorized(VerifyError::TimestampOutOfTolerance { .. }))
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn receive(&self, request: WebhookRequest<'_>) -> Outcome {
         let outcome = self.decide(request).await;
         self.stats.record(&outcome);
@@ -1063,6 +1103,21 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     }
 
     /// Decides one request and returns only the response to send (the common case for adapters).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, WebhookRequest};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// let response = receiver.respond(WebhookRequest::post(None, None, b"{}")).await;
+    /// assert_eq!((response.status, response.body.as_slice()), (401, &b"unauthorized"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn respond(&self, request: WebhookRequest<'_>) -> WebhookResponse {
         into_response(self.receive(request).await, self.config.retry_after)
     }
