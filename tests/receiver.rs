@@ -288,7 +288,7 @@ async fn verified_event_is_accepted_and_handed_off_once() {
     }
     assert_empty_200(&response_of(&receiver, &outcome));
 
-    let delivery = queue.pop().expect("handed off before receive_at returned");
+    let delivery = queue.pop().expect("handed off before receive returned");
     assert_eq!(
         delivery.dedup_key,
         "started:meeting:stream-1:e16d07add418981e"
