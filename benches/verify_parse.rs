@@ -30,8 +30,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use zoom_rtms_webhooks::signature::SignatureHeaders;
-use zoom_rtms_webhooks::{sign, Verifier, WebhookEvent};
+use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -65,7 +65,7 @@ use crate::run::{run_handler, Outcome, Runner};
 ///
 /// ```
 /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_WORKERS};
-/// assert_eq!(DispatcherConfig::default().workers, DEFAULT_WORKERS);
+/// assert_eq!(DispatcherConfig::default().workers(), DEFAULT_WORKERS);
 /// ```
 pub const DEFAULT_WORKERS: usize = 8;
 
@@ -73,7 +73,7 @@ pub const DEFAULT_WORKERS: usize = 8;
 ///
 /// ```
 /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_QUEUE_CAPACITY};
-/// assert_eq!(DispatcherConfig::default().queue_capacity, DEFAULT_QUEUE_CAPACITY);
+/// assert_eq!(DispatcherConfig::default().queue_capacity(), DEFAULT_QUEUE_CAPACITY);
 /// ```
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
@@ -82,18 +82,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// ```
 /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
 /// let config = DispatcherConfig::default().with_workers(16).with_queue_capacity(4096);
-/// assert_eq!((config.workers, config.queue_capacity), (16, 4096));
+/// assert_eq!((config.workers(), config.queue_capacity()), (16, 4096));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct DispatcherConfig {
-    /// Number of worker tasks, i.e. the maximum number of handler calls
-    /// running at once ([`DEFAULT_WORKERS`]). `0` is treated as `1`.
-    pub workers: usize,
-    /// Number of items that may wait for a worker
-    /// ([`DEFAULT_QUEUE_CAPACITY`]). Items being handled do not count. `0` is
-    /// treated as `1`.
-    pub queue_capacity: usize,
+    workers: usize,
+    queue_capacity: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -106,26 +100,50 @@ impl Default for DispatcherConfig {
 }
 
 impl DispatcherConfig {
-    /// Set the number of workers (`0` is treated as `1`).
+    /// Set the number of worker tasks, i.e. the maximum number of handler calls running at
+    /// once ([`DEFAULT_WORKERS`]). `0` is treated as `1`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
-    /// assert_eq!(DispatcherConfig::default().with_workers(2).workers, 2);
+    /// assert_eq!(DispatcherConfig::default().with_workers(2).workers(), 2);
+    /// assert_eq!(DispatcherConfig::default().with_workers(0).workers(), 1);
     /// ```
     pub fn with_workers(mut self, workers: usize) -> Self {
-        self.workers = workers;
+        self.workers = workers.max(1);
         self
     }
 
-    /// Set the queue capacity (`0` is treated as `1`).
+    /// Set the number of items that may wait for a worker ([`DEFAULT_QUEUE_CAPACITY`]);
+    /// items being handled do not count. `0` is treated as `1`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
-    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(64).queue_capacity, 64);
+    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(64).queue_capacity(), 64);
+    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(0).queue_capacity(), 1);
     /// ```
     pub fn with_queue_capacity(mut self, queue_capacity: usize) -> Self {
-        self.queue_capacity = queue_capacity;
+        self.queue_capacity = queue_capacity.max(1);
         self
+    }
+
+    /// The number of worker tasks.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_WORKERS};
+    /// assert_eq!(DispatcherConfig::default().workers(), DEFAULT_WORKERS);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The queue capacity.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_QUEUE_CAPACITY};
+    /// assert_eq!(DispatcherConfig::default().queue_capacity(), DEFAULT_QUEUE_CAPACITY);
+    /// ```
+    pub fn queue_capacity(&self) -> usize {
+        self.queue_capacity
     }
 }
 
@@ -389,8 +407,8 @@ impl<T: Send + 'static> Dispatcher<T> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        let workers = config.workers.max(1);
-        let capacity = config.queue_capacity.max(1);
+        let workers = config.workers();
+        let capacity = config.queue_capacity();
         let (sender, receiver) = mpsc::channel(capacity);
         let receiver = Arc::new(AsyncMutex::new(receiver));
         let counters = Arc::new(Counters::default());

@@ -9,7 +9,8 @@
 //! - [`signature`]: `x-zm-signature` verified over the raw body, in constant time, inside a
 //!   timestamp window, against one or more secrets, failing closed;
 //! - the `endpoint.url_validation` reply, obtainable only from a request whose signature
-//!   verified ([`VerifiedEvent::challenge_response`]), so the endpoint is no signing oracle;
+//!   verified ([`signature::VerifiedEvent::challenge_response`]), so the endpoint is no signing
+//!   oracle;
 //! - [`event`]: every RTMS product's events typed, flat or nested payloads, unknown names kept;
 //! - [`region`]: `server_urls` parsed and refused unless `wss://` on `zoom.us` (an SSRF guard);
 //! - [`handshake`]: the RTMS signalling handshake signature and first message per product;
@@ -23,7 +24,9 @@
 //! Verify and parse one request (any framework, or none):
 //!
 //! ```
-//! use zoom_rtms_webhooks::{sign, Credentials, SignalingHandshakeRequest, Verifier, WebhookEvent};
+//! use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+//! use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = Verifier::new("your webhook secret token")?;
@@ -38,7 +41,8 @@
 //!     .to_string();
 //! let signature = sign("your webhook secret token", &timestamp, body);
 //!
-//! let headers = zoom_rtms_webhooks::signature::SignatureHeaders::new(Some(&signature), Some(&timestamp));
+//! // With http 1.x types, `SignatureHeaders::from_header_map(request.headers())`.
+//! let headers = SignatureHeaders::new(Some(&signature), Some(&timestamp));
 //! let verified = verifier.verify_and_parse(headers, body)?;
 //! if let Some(reply) = verified.challenge_response() {
 //!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.
@@ -59,7 +63,7 @@
 //! # }
 //! ```
 //!
-//! A whole endpoint that acknowledges first and processes once is a [`receiver::Receiver`] plus
+//! A whole endpoint that acknowledges first and processes once is a [`Receiver`] plus
 //! an adapter; see the `quickstart` example (`cargo run --example quickstart --features axum`)
 //! and README.md.
 //!
@@ -106,20 +110,6 @@ mod run;
 mod secret;
 pub mod signature;
 
-pub use event::{
-    ConcurrencyLimited, ConcurrencyNearLimit, IdField, InstanceId, Lifecycle, ParseError, Product,
-    RtmsInterrupted, RtmsStarted, RtmsStopped, StartFailed, StopReason, UnknownEvent,
-    UrlValidation, WebhookEvent,
-};
-pub use handshake::{
-    handshake_signature, Credentials, CredentialsError, HandshakeError, HandshakeStatus, MsgType,
-    SignalingHandshakeRequest, SignalingHandshakeResponse,
-};
-pub use region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, ParseRegionError, Region, ServerUrl,
-    ServerUrlError,
-};
-pub use signature::{
-    sign, ChallengeResponse, ConfigError, SecretToken, Verified, VerifiedEvent, Verifier,
-    VerifierBuilder, VerifyError, DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+pub use event::{Product, WebhookEvent};
+pub use receiver::{Delivery, Receiver};
+pub use signature::Verifier;

@@ -11,16 +11,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+use zoom_rtms_webhooks::event::ParseError;
 use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
 use zoom_rtms_webhooks::receiver::{
-    Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
-    WebhookResponse, DEFAULT_BODY_LIMIT,
+    HandoffError, Outcome, ReceiverConfig, Rejection, WebhookRequest, WebhookResponse,
+    DEFAULT_BODY_LIMIT,
 };
 use zoom_rtms_webhooks::region::{parse_server_urls, HostPolicy, ServerUrl, ServerUrlError};
 use zoom_rtms_webhooks::signature::{
     sign, Error, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::{ParseError, WebhookEvent};
+use zoom_rtms_webhooks::{Delivery, Receiver, WebhookEvent};
 
 const SECRET: &str = "adversarial-secret-token";
 const T0: u64 = 1_700_000_000;
@@ -428,7 +429,10 @@ fn very_long_strings_and_the_body_limit() {
     assert_eq!(h.delivered(), 0);
 
     // Within a raised limit, a 1 MiB token is answered like any other.
-    let big = harness_with(verifier(), ReceiverConfig::default().body_limit(2 << 20));
+    let big = harness_with(
+        verifier(),
+        ReceiverConfig::default().with_body_limit(2 << 20),
+    );
     let (outcome, response) = big.signed(body.as_bytes());
     assert!(matches!(outcome, Outcome::Challenge(_)));
     let json: serde_json::Value =
@@ -1281,10 +1285,13 @@ fn unverified_requests_leave_no_trace_in_the_dedup_memory() {
 
 #[test]
 fn the_dedup_memory_is_bounded() {
-    let dedup = MemoryDeduplicator::new().with_max_entries(16);
+    use zoom_rtms_webhooks::dedup::Deduplicator;
     let now = std::time::Instant::now();
+    let dedup = MemoryDeduplicator::new()
+        .with_max_entries(16)
+        .with_clock(move || now);
     for i in 0..1000 {
-        let _ = dedup.check_and_mark_at(&format!("k{i}"), now);
+        let _ = block_on(dedup.check_and_mark(&format!("k{i}")));
     }
     assert!(dedup.len() <= 16);
     assert!(dedup.evicted_unexpired() >= 1000 - 16);

@@ -6,10 +6,11 @@ use sha2::{Digest, Sha256};
 use zoom_rtms_webhooks::event::{
     ConcurrencyLimited, ConcurrencyNearLimit, StartFailed, UnknownEvent, UrlValidation,
 };
-use zoom_rtms_webhooks::{
-    IdField, InstanceId, Lifecycle, ParseError, Product, RtmsInterrupted, RtmsStarted, RtmsStopped,
-    StopReason, WebhookEvent,
+use zoom_rtms_webhooks::event::{
+    IdField, InstanceId, Lifecycle, ParseError, RtmsInterrupted, RtmsStarted, RtmsStopped,
+    StopReason,
 };
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 macro_rules! fixtures {
     ($($name:literal),* $(,)?) => {
@@ -516,7 +517,7 @@ fn multi_url_server_urls_kept_raw() {
         s.server_urls(),
         zoom_rtms_webhooks::region::parse_server_urls(&s.server_urls)
     );
-    let policy = zoom_rtms_webhooks::HostPolicy::default();
+    let policy = zoom_rtms_webhooks::region::HostPolicy::default();
     assert_eq!(
         s.server_urls_with(&policy),
         zoom_rtms_webhooks::region::parse_server_urls_with(&s.server_urls, &policy)

@@ -15,12 +15,16 @@ use common::{
     at, broken_started_body, challenge_body, signed_at, started_body, started_body_with_ts,
     stopped_body, unknown_body, verifier_at, MALFORMED_JSON, SECRET, T0,
 };
-use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen, StoreError};
+use zoom_rtms_webhooks::dedup::{
+    BoxDeduplicator, DedupError, Deduplicator, MemoryDeduplicator, Seen, StoreError,
+};
+use zoom_rtms_webhooks::event::ParseError;
 use zoom_rtms_webhooks::receiver::{
-    Delivery, Handoff, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, StatsSnapshot,
+    BoxHandoff, Handoff, HandoffError, Outcome, ReceiverConfig, ReceiverStats, Rejection,
     WebhookRequest, WebhookResponse, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER,
 };
-use zoom_rtms_webhooks::{sign, ParseError, Verifier, VerifyError, WebhookEvent};
+use zoom_rtms_webhooks::signature::{sign, VerifyError};
+use zoom_rtms_webhooks::{Delivery, Receiver, Verifier, WebhookEvent};
 
 /// The challenge token used throughout (the one in Zoom's documentation).
 const PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
@@ -142,7 +146,7 @@ fn response_of<D: Deduplicator, H: Handoff>(
     receiver: &Receiver<D, H>,
     outcome: &Outcome,
 ) -> WebhookResponse {
-    outcome.response(receiver.config().get_retry_after())
+    outcome.response(receiver.config().retry_after())
 }
 
 fn header<'r>(response: &'r WebhookResponse, name: &str) -> Option<&'r str> {
@@ -583,8 +587,8 @@ async fn body_over_the_limit_is_413_before_verification() {
         MemoryDeduplicator::new(),
         Arc::clone(&queue),
     )
-    .with_config(ReceiverConfig::default().body_limit(limit));
-    assert_eq!(receiver.config().get_body_limit(), limit);
+    .with_config(ReceiverConfig::default().with_body_limit(limit));
+    assert_eq!(receiver.config().body_limit(), limit);
 
     // A valid started body padded with spaces (still valid JSON), one byte over the limit.
     let mut over = started_body("big");
@@ -672,7 +676,7 @@ async fn full_hand_off_is_503_with_retry_after_and_the_retry_is_accepted_later()
 async fn retry_after_follows_the_configuration_and_is_at_least_one_second() {
     for (configured, expected) in [(Duration::from_secs(30), "30"), (Duration::ZERO, "1")] {
         let (receiver, _queue) = receiver_with(0);
-        let receiver = receiver.with_config(ReceiverConfig::default().retry_after(configured));
+        let receiver = receiver.with_config(ReceiverConfig::default().with_retry_after(configured));
         let outcome = send(&receiver, SECRET, &started_body("s")).await;
         let response = response_of(&receiver, &outcome);
         assert_eq!(response.status, 503);
@@ -748,7 +752,7 @@ async fn other_methods_are_405_with_allow_post() {
 #[tokio::test]
 async fn stats_count_every_outcome_once() {
     let (receiver, queue) = receiver_with(2);
-    assert_eq!(receiver.stats(), StatsSnapshot::default());
+    assert_eq!(receiver.stats(), ReceiverStats::default());
 
     send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await; // challenge
     send(&receiver, SECRET, &started_body("a")).await; // accepted
@@ -758,13 +762,14 @@ async fn stats_count_every_outcome_once() {
     send(&receiver, "wrong", &started_body("c")).await; // 401
     send(&receiver, SECRET, MALFORMED_JSON).await; // 400
     receiver.reject(Rejection::PayloadTooLarge); // 413
+    receiver.reject(Rejection::Misconfigured); // 500
     let get = WebhookRequest {
         method: "GET",
         ..WebhookRequest::post(None, None, b"")
     };
     receiver.receive(get).await; // 405
 
-    let mut expected = StatsSnapshot::default();
+    let mut expected = ReceiverStats::default();
     expected.challenges = 1;
     expected.accepted = 2;
     expected.duplicates = 1;
@@ -773,6 +778,7 @@ async fn stats_count_every_outcome_once() {
     expected.bad_request = 1;
     expected.too_large = 1;
     expected.method_not_allowed = 1;
+    expected.misconfigured = 1;
     assert_eq!(receiver.stats(), expected);
     assert_eq!(queue.len(), 2);
 }
@@ -799,4 +805,173 @@ async fn respond_uses_the_system_clock_and_returns_only_the_response() {
         .respond(WebhookRequest::post(Some(&sig), Some(&ts), &body))
         .await;
     assert_unauthorized(&response);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one status table
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
+    let retry_after = Duration::from_secs(7);
+    /// `(rejection, status, body, extra header)`.
+    type Row = (
+        Rejection,
+        u16,
+        &'static str,
+        Option<(&'static str, &'static str)>,
+    );
+    let table: Vec<Row> = vec![
+        (
+            Rejection::MethodNotAllowed,
+            405,
+            "method not allowed",
+            Some(("allow", "POST")),
+        ),
+        (Rejection::PayloadTooLarge, 413, "payload too large", None),
+        (
+            Rejection::Unauthorized(VerifyError::Mismatch),
+            401,
+            "unauthorized",
+            None,
+        ),
+        (
+            Rejection::BadRequest(WebhookEvent::parse(MALFORMED_JSON).expect_err("not JSON")),
+            400,
+            "bad request",
+            None,
+        ),
+        (Rejection::UnreadableBody, 400, "bad request", None),
+        (
+            Rejection::DedupUnavailable(DedupError::Timeout),
+            503,
+            "unavailable",
+            Some(("retry-after", "7")),
+        ),
+        (
+            Rejection::HandoffUnavailable(HandoffError::Closed),
+            503,
+            "unavailable",
+            Some(("retry-after", "7")),
+        ),
+        (Rejection::Misconfigured, 500, "internal server error", None),
+    ];
+    for (rejection, status, body, extra) in table {
+        assert_eq!(rejection.status(), status, "{rejection:?}");
+        let response = WebhookResponse::for_rejection(&rejection, retry_after);
+        assert_eq!(response.status, status, "{rejection:?}");
+        assert_eq!(response.body, body.as_bytes(), "{rejection:?}");
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        let mut expected_headers = vec!["content-type"];
+        if let Some((name, value)) = extra {
+            assert_eq!(header(&response, name), Some(value), "{rejection:?}");
+            expected_headers.push(name);
+        }
+        let names: Vec<&str> = response.headers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, expected_headers, "{rejection:?}");
+        // The outcome answers with the same response.
+        let outcome = Outcome::Rejected(rejection);
+        assert_eq!(outcome.response(retry_after), response);
+    }
+}
+
+#[tokio::test]
+async fn debug_of_a_challenge_outcome_does_not_show_the_encrypted_token() {
+    let (receiver, _queue) = receiver();
+    let outcome = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
+    let response = response_of(&receiver, &outcome);
+    assert!(String::from_utf8_lossy(&response.body).contains(ENCRYPTED_WITH_SECRET));
+    for debug in [format!("{outcome:?}"), format!("{response:?}")] {
+        assert!(!debug.contains(ENCRYPTED_WITH_SECRET), "{debug}");
+        assert!(debug.contains("body_len"), "{debug}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store and hand-off chosen at run time
+// ---------------------------------------------------------------------------------------------
+
+/// What an application's configuration might say.
+enum HandoffConfig {
+    /// Hand events to a closure (here: it records the stream ids).
+    Closure(Arc<Mutex<Vec<String>>>),
+    /// A bounded queue.
+    Queue(Arc<Queue>),
+}
+
+fn boxed_receiver(handoff: HandoffConfig) -> Receiver<BoxDeduplicator, BoxHandoff> {
+    let handoff = match handoff {
+        HandoffConfig::Closure(seen) => BoxHandoff::new(move |d: Delivery| {
+            let stream = d.event.rtms_stream_id().unwrap_or("-").to_owned();
+            seen.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(stream);
+            Ok::<(), HandoffError>(())
+        }),
+        HandoffConfig::Queue(queue) => BoxHandoff::new(queue),
+    };
+    let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
+    Receiver::new(verifier_at(SECRET, T0), dedup, handoff)
+}
+
+#[tokio::test]
+async fn boxed_store_and_closure_hand_off_accept_once() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let receiver = boxed_receiver(HandoffConfig::Closure(Arc::clone(&seen)));
+    let body = started_body("boxed-1");
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Duplicate { .. }
+    ));
+    assert!(matches!(
+        send(&receiver, "wrong", &started_body("boxed-2")).await,
+        Outcome::Rejected(Rejection::Unauthorized(_))
+    ));
+    assert_eq!(seen.lock().expect("not poisoned").as_slice(), ["boxed-1"]);
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.accepted, stats.duplicates, stats.unauthorized),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn boxed_hand_off_refusal_is_503_and_the_boxed_store_forgets_the_mark() {
+    let queue = Queue::new(1);
+    let receiver = boxed_receiver(HandoffConfig::Queue(Arc::clone(&queue)));
+    assert!(matches!(
+        send(&receiver, SECRET, &started_body("q-1")).await,
+        Outcome::Accepted { .. }
+    ));
+    let body = started_body("q-2");
+    let full = send(&receiver, SECRET, &body).await;
+    assert!(
+        matches!(
+            full,
+            Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Full))
+        ),
+        "{full:?}"
+    );
+    assert_eq!(response_of(&receiver, &full).status, 503);
+    // Room again: the retry is accepted, not taken for a duplicate (the mark was forgotten
+    // through the boxed store).
+    assert!(queue.pop().is_some());
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Accepted { .. }
+    ));
+    assert_eq!(
+        queue
+            .pop()
+            .and_then(|d| d.event.rtms_stream_id().map(str::to_owned)),
+        Some("q-2".to_owned())
+    );
+    assert_eq!(format!("{:?}", receiver.handoff()), "BoxHandoff(..)");
 }

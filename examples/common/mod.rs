@@ -20,8 +20,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::Credentials;
+use zoom_rtms_webhooks::handshake::SignalingHandshakeRequest;
 use zoom_rtms_webhooks::receiver::Delivery;
-use zoom_rtms_webhooks::{sign, SignalingHandshakeRequest, Verifier, WebhookEvent};
+use zoom_rtms_webhooks::signature::sign;
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 /// The path every example serves.
 pub const WEBHOOK_PATH: &str = "/webhook";

@@ -40,6 +40,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+use zoom_rtms_webhooks::event::{Lifecycle, ParseError};
 use zoom_rtms_webhooks::handshake::{
     Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
@@ -54,7 +55,7 @@ use zoom_rtms_webhooks::signature::{
     sign, Error as SignatureError, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::{Lifecycle, ParseError, Product, WebhookEvent};
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 /// The secret a request is signed with unless the head says otherwise.
 pub const DEFAULT_SECRET: &str = "fuzz-Secret-Token-7f3a";
@@ -488,7 +489,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
     true
 }
 
-fn check_challenge(event: &zoom_rtms_webhooks::VerifiedEvent, secret: &str) {
+fn check_challenge(event: &zoom_rtms_webhooks::signature::VerifiedEvent, secret: &str) {
     match (event.event(), event.challenge_response()) {
         (WebhookEvent::UrlValidation(v), Some(reply)) => {
             assert_eq!(reply.plain_token, v.plain_token);
@@ -620,7 +621,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         }
     };
     let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), handoff)
-        .with_config(ReceiverConfig::default().body_limit(case.body_limit));
+        .with_config(ReceiverConfig::default().with_body_limit(case.body_limit));
     if case.secret == DEFAULT_SECRET {
         assert!(!format!("{receiver:?}").contains(DEFAULT_SECRET));
     }
@@ -633,7 +634,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         assert_eq!(request.headers.signature(), None);
     }
 
-    let retry_after = receiver.config().get_retry_after();
+    let retry_after = receiver.config().retry_after();
     let outcome = block_on(receiver.receive(request));
     let response = outcome.response(retry_after);
     assert!(

@@ -7,7 +7,7 @@ use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// `endpoint.url_validation`: Zoom's challenge to prove the endpoint holds the Secret Token.
 ///
-/// Answer it only through [`VerifiedEvent::challenge_response`](crate::VerifiedEvent::challenge_response),
+/// Answer it only through [`VerifiedEvent::challenge_response`](crate::signature::VerifiedEvent::challenge_response),
 /// that is after the request's own signature verified.
 ///
 /// ```
