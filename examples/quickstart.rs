@@ -72,17 +72,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Credentials::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)?
         }
     };
-    let app = App {
-        addr,
-        secret,
-        demo_secret,
-        creds,
-    };
-
+    let verifier = Verifier::new(secret)?;
     // The de-duplicator is chosen here, and only here: one process, in memory, or shared
     // through Redis when REDIS_URL is set.
     match env("REDIS_URL") {
-        None => app.serve(MemoryDeduplicator::new()).await,
+        None => {
+            serve(
+                addr,
+                verifier,
+                creds,
+                demo_secret,
+                MemoryDeduplicator::new(),
+            )
+            .await
+        }
         #[cfg(feature = "redis")]
         Some(url) => {
             use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
@@ -93,71 +96,73 @@ async fn main() -> Result<(), Box<dyn Error>> {
             println!(
                 "REDIS_URL is set: de-duplicating through Redis, shared with every replica using it"
             );
-            app.serve(RedisDeduplicator::new(conn)).await
+            serve(
+                addr,
+                verifier,
+                creds,
+                demo_secret,
+                RedisDeduplicator::new(conn),
+            )
+            .await
         }
         #[cfg(not(feature = "redis"))]
         Some(_) => Err(
-            "REDIS_URL is set, but this example was built without the `redis` \
-                        feature: add it, e.g. `--features axum,redis`"
+            "REDIS_URL is set, but this example was built without the `redis` feature: \
+             add it, e.g. `--features axum,redis`"
                 .into(),
         ),
     }
 }
 
-struct App {
+async fn serve(
     addr: SocketAddr,
-    secret: String,
-    demo_secret: bool,
+    verifier: Verifier,
     creds: Credentials,
-}
+    demo_secret: bool,
+    dedup: impl Deduplicator,
+) -> Result<(), Box<dyn Error>> {
+    // Events are acknowledged first, then processed by the dispatcher's workers.
+    let dispatcher = Dispatcher::new(DispatcherConfig::default(), move |delivery| {
+        on_event(delivery, creds.clone())
+    });
+    let receiver = Receiver::new(verifier, dedup, dispatcher.clone());
+    let app = Router::new().route(
+        "/webhook",
+        zoom_rtms_webhooks::axum::webhook(Arc::new(receiver)),
+    );
 
-impl App {
-    async fn serve(self, dedup: impl Deduplicator) -> Result<(), Box<dyn Error>> {
-        // Events are acknowledged first, then processed by the dispatcher's workers.
-        let creds = self.creds;
-        let dispatcher = Dispatcher::new(DispatcherConfig::default(), move |delivery| {
-            on_event(delivery, creds.clone())
-        });
-        let verifier = Verifier::new(self.secret.as_str())?;
-        let receiver = Receiver::new(verifier, dedup, dispatcher.clone());
-        let app = Router::new().route(
-            "/webhook",
-            zoom_rtms_webhooks::axum::webhook(Arc::new(receiver)),
-        );
-
-        let listener = tokio::net::TcpListener::bind(self.addr).await?;
-        let url = format!("http://{}/webhook", self.addr);
-        println!("listening on {url}");
-        if self.demo_secret {
-            println!(
-                "send it a signed test event (valid for 5 minutes: Zoom's timestamp window; \
-                 restart for a fresh command):\n\n  {}\n\n\
-                 Send it twice: the retry is acknowledged (200) but not processed again.",
-                test_command(&url, &self.secret)
-            );
-        } else {
-            // With a real secret, printing a signed request would put a replayable, genuinely
-            // signed event in the terminal's history: sign test requests yourself.
-            println!("ZOOM_SECRET_TOKEN is set: waiting for Zoom's deliveries.");
-        }
-
-        // Ctrl-C: stop accepting and finish in-flight requests...
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        // ...then process every event that was acknowledged.
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let url = format!("http://{addr}/webhook");
+    println!("listening on {url}");
+    if demo_secret {
         println!(
-            "processing {} queued event(s) before exit",
-            dispatcher.queued()
+            "send it a signed test event (valid for 5 minutes: Zoom's timestamp window; \
+             restart for a fresh command):\n\n  {}\n\n\
+             Send it twice: the retry is acknowledged (200) but not processed again.",
+            test_command(&url, DEMO_SECRET_TOKEN)
         );
-        dispatcher.shutdown().await;
-        let stats = dispatcher.stats();
-        println!(
-            "done: {} processed, {} failed, {} panicked",
-            stats.processed, stats.failed, stats.panicked
-        );
-        Ok(())
+    } else {
+        // With a real secret, printing a signed request would put a replayable, genuinely
+        // signed event in the terminal's history: sign test requests yourself.
+        println!("ZOOM_SECRET_TOKEN is set: waiting for Zoom's deliveries.");
     }
+
+    // Ctrl-C: stop accepting and finish in-flight requests...
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    // ...then process every event that was acknowledged.
+    println!(
+        "processing {} queued event(s) before exit",
+        dispatcher.queued()
+    );
+    dispatcher.shutdown().await;
+    let stats = dispatcher.stats();
+    println!(
+        "done: {} processed, {} failed, {} panicked",
+        stats.processed, stats.failed, stats.panicked
+    );
+    Ok(())
 }
 
 /// The event handler, run after the `200` was sent. A real service would open the RTMS
