@@ -316,11 +316,11 @@ impl VerifiedWebhook {
     }
 
     /// The raw body exactly as received and verified, e.g. for
-    /// [`WebhookEvent::dedup_key`].
+    /// [`dedup_key`](crate::dedup::dedup_key).
     ///
     /// ```
     /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// let key = hook.event().dedup_key(hook.body());
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(hook.event(), hook.body());
     /// # }
     /// ```
     pub fn body(&self) -> &Bytes {

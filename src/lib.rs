@@ -45,7 +45,7 @@
 //! }
 //! match verified.event() {
 //!     WebhookEvent::RtmsStarted(started) => {
-//!         let urls = started.server_urls()?; // only wss:// on zoom.us passes
+//!         let urls = started.server_urls(&zoom_rtms_webhooks::region::HostPolicy::default())?; // only wss:// on zoom.us
 //!         assert_eq!(urls[0].region().map(|r| r.to_string()).as_deref(), Some("sjc"));
 //!         let creds = Credentials::new("client id", "client secret")?;
 //!         let hello = SignalingHandshakeRequest::new(started, &creds);
@@ -110,10 +110,7 @@ pub use handshake::{
     handshake_signature, Credentials, CredentialsError, HandshakeError, HandshakeStatus, MsgType,
     SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
-pub use region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, ParseRegionError, Region, ServerUrl,
-    ServerUrlError,
-};
+pub use region::{HostPolicy, ParseRegionError, Region, ServerUrl, ServerUrlError};
 pub use signature::{
     header_values, sign, ChallengeResponse, ConfigError, SecretToken, Verified, VerifiedEvent,
     Verifier, VerifierBuilder, VerifyError, DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,

@@ -251,7 +251,7 @@ pub fn event_lines(delivery: &Delivery, creds: &Credentials) -> Vec<String> {
     )];
     if let WebhookEvent::RtmsStarted(started) = event {
         // Only ever dial a wss:// URL on a zoom.us host: server_urls decides where we connect.
-        let target = match started.server_urls() {
+        let target = match started.server_urls(&zoom_rtms_webhooks::region::HostPolicy::default()) {
             Ok(urls) => urls
                 .first()
                 .map_or_else(|| "<no url>".to_owned(), |u| u.to_string()),

@@ -241,7 +241,7 @@ impl RedisStreamHandoff {
     /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
     /// let body = br#"{"event":"x.y","payload":{}}"#;
     /// let event = WebhookEvent::parse(body)?;
-    /// let key = event.dedup_key(body);
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(&event, body);
     /// let id = handoff.append(&Delivery::new(event, key, "default", 1_700_000_000), body).await?;
     /// println!("stored as {id}");
     /// # Ok(())
@@ -1105,7 +1105,7 @@ fn decode(entry: &StreamId) -> Result<Delivery, String> {
     let event = WebhookEvent::parse(&body).map_err(|e| format!("body does not parse: {e}"))?;
     let dedup_key = entry
         .get::<String>("dedup_key")
-        .unwrap_or_else(|| event.dedup_key(&body));
+        .unwrap_or_else(|| crate::dedup::dedup_key(&event, &body));
     let secret_label = entry.get::<String>("secret_label").unwrap_or_default();
     let timestamp = entry.get::<u64>("timestamp").unwrap_or(0);
     Ok(Delivery::new(event, dedup_key, secret_label, timestamp))
