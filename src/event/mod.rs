@@ -344,12 +344,36 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// Name of the validation challenge event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{UrlValidation, WebhookEvent};
+    /// let event = WebhookEvent::UrlValidation(UrlValidation::new("t"));
+    /// assert_eq!(event.name(), WebhookEvent::URL_VALIDATION);
+    /// ```
     pub const URL_VALIDATION: &'static str = "endpoint.url_validation";
     /// Name of the concurrency-near-limit event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{ConcurrencyNearLimit, WebhookEvent};
+    /// let event = WebhookEvent::ConcurrencyNearLimit(ConcurrencyNearLimit::new());
+    /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_NEAR_LIMIT);
+    /// ```
     pub const CONCURRENCY_NEAR_LIMIT: &'static str = "rtms.concurrency_near_limit";
     /// Name of the concurrency-limited event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{ConcurrencyLimited, WebhookEvent};
+    /// let event = WebhookEvent::ConcurrencyLimited(ConcurrencyLimited::new());
+    /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_LIMITED);
+    /// ```
     pub const CONCURRENCY_LIMITED: &'static str = "rtms.concurrency_limited";
     /// Name of the start-failed event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{StartFailed, WebhookEvent};
+    /// let event = WebhookEvent::StartFailed(StartFailed::new());
+    /// assert_eq!(event.name(), WebhookEvent::START_FAILED);
+    /// ```
     pub const START_FAILED: &'static str = "rtms.start_failed";
 
     /// Parse a webhook request body (the raw bytes, after the signature verified).
@@ -374,6 +398,13 @@ impl WebhookEvent {
     }
 
     /// The event name exactly as sent (for example `"phone.call_rtms_started"`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, RtmsStopped, WebhookEvent};
+    ///
+    /// let stop = RtmsStopped::new(Product::ContactCenter, "r1").with_event("contactcenter.rtms_stopped");
+    /// assert_eq!(WebhookEvent::RtmsStopped(stop).name(), "contactcenter.rtms_stopped");
+    /// ```
     pub fn name(&self) -> &str {
         match self {
             WebhookEvent::UrlValidation(_) => Self::URL_VALIDATION,
@@ -387,7 +418,16 @@ impl WebhookEvent {
         }
     }
 
-    /// `event_ts`: when Zoom created the event, in milliseconds since the Unix epoch.
+    /// `event_ts`: when Zoom created the event, in milliseconds since the Unix epoch (kept
+    /// exactly, even above 2^53).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::WebhookEvent;
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"x.y","event_ts":9007199254740993}"#)?;
+    /// assert_eq!(event.event_ts(), Some(9_007_199_254_740_993));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn event_ts(&self) -> Option<u64> {
         match self {
             WebhookEvent::UrlValidation(e) => e.event_ts,
@@ -403,6 +443,15 @@ impl WebhookEvent {
 
     /// The product: always for lifecycle events, when inferable for
     /// `rtms.concurrency_limited` / `rtms.start_failed`, otherwise `None`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"contactcenter.rtms_interrupted",
+    ///   "payload":{"rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.product(), Some(Product::ContactCenter));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn product(&self) -> Option<Product> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(e.product),
@@ -415,6 +464,13 @@ impl WebhookEvent {
     }
 
     /// `rtms_stream_id`: always for lifecycle events, if present for `rtms.start_failed`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, RtmsInterrupted, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(Product::Meeting, "r1"));
+    /// assert_eq!(event.rtms_stream_id(), Some("r1"));
+    /// ```
     pub fn rtms_stream_id(&self) -> Option<&str> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(&e.rtms_stream_id),
@@ -428,6 +484,15 @@ impl WebhookEvent {
     /// The meeting / webinar / session / engagement / call: always for `*rtms_started`, if
     /// present for stopped / interrupted events, `rtms.concurrency_limited` and
     /// `rtms.start_failed`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"phone.rtms_stopped",
+    ///   "payload":{"call_id":"c1","rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.instance(), Some(&InstanceId::new(IdField::CallId, "c1")));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn instance(&self) -> Option<&InstanceId> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(&e.instance),
@@ -440,6 +505,16 @@ impl WebhookEvent {
     }
 
     /// The lifecycle stage for `*rtms_started` / `_stopped` / `_interrupted`, else `None`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Lifecycle, StartFailed, WebhookEvent};
+    ///
+    /// assert_eq!(WebhookEvent::StartFailed(StartFailed::new()).lifecycle(), None);
+    /// let event = WebhookEvent::parse(br#"{"event":"session.rtms_stopped",
+    ///   "payload":{"rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.lifecycle(), Some(Lifecycle::Stopped));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn lifecycle(&self) -> Option<Lifecycle> {
         match self {
             WebhookEvent::RtmsStarted(_) => Some(Lifecycle::Started),
