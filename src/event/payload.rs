@@ -143,11 +143,15 @@ impl RawServerUrls {
     /// assert_eq!(urls.iter().collect::<Vec<_>>(), ["wss://a.zoom.us", "wss://b.zoom.us"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        let pieces: Box<dyn Iterator<Item = &str> + '_> = match self {
-            RawServerUrls::Text(text) => Box::new(text.split(',')),
-            RawServerUrls::List(list) => Box::new(list.iter().map(String::as_str)),
+        let (text, list) = match self {
+            RawServerUrls::Text(text) => (Some(text.split(',')), None),
+            RawServerUrls::List(list) => (None, Some(list.iter().map(String::as_str))),
         };
-        pieces.map(str::trim).filter(|piece| !piece.is_empty())
+        text.into_iter()
+            .flatten()
+            .chain(list.into_iter().flatten())
+            .map(str::trim)
+            .filter(|piece| !piece.is_empty())
     }
 
     /// One string: the string as sent, or the array's elements joined with `,` (so
