@@ -36,6 +36,7 @@ use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
+use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 #[tokio::main]
@@ -102,7 +103,7 @@ async fn on_event(
     println!("processed {} stream={stream}", event.name());
     if let WebhookEvent::RtmsStarted(started) = event {
         // Only ever dial a wss:// URL on a zoom.us host: server_urls decides where we connect.
-        match started.server_urls() {
+        match started.server_urls(&HostPolicy::default()) {
             Ok(urls) => {
                 // `server_urls` is never empty; the first URL is the one to dial.
                 let handshake = SignalingHandshakeRequest::new(&creds, started);

@@ -309,11 +309,12 @@ impl VerifiedWebhook {
         &self.verified
     }
 
-    /// The raw body exactly as received and verified (e.g. for a de-duplication key).
+    /// The raw body exactly as received and verified, e.g. for
+    /// [`dedup_key`](crate::dedup::dedup_key).
     ///
     /// ```
     /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// println!("{} bytes", hook.body().len());
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(hook.event(), hook.body());
     /// # }
     /// ```
     pub fn body(&self) -> &Bytes {

@@ -12,7 +12,7 @@
 //! # The key contract
 //!
 //! A deduplicator compares opaque string keys; it never parses them. The keys
-//! come from [`WebhookEvent::dedup_key`](crate::WebhookEvent::dedup_key):
+//! come from [`dedup_key`]:
 //!
 //! | event | key | effect |
 //! |---|---|---|
@@ -722,6 +722,67 @@ impl Deduplicator for MemoryDeduplicator {
     async fn forget(&self, key: &str) -> Result<(), DedupError> {
         self.lock().remove(key);
         Ok(())
+    }
+}
+
+/// The key under which to de-duplicate a delivery (see [the key contract](self#the-key-contract)).
+/// `raw_body` must be the exact request body `event` was parsed from.
+///
+/// - for [`RtmsStarted`](crate::event::RtmsStarted):
+///   `started:{product}:{rtms_stream_id}:{servers}`, where `{servers}` is the first 16 hex
+///   characters of the SHA-256 of the raw `server_urls` string (of its elements joined with `,`
+///   when Zoom sent an array, so `["wss://a","wss://b"]` and `"wss://a,wss://b"` are the same
+///   servers), for example `started:meeting:03db7045...:3c77d3a8e9df88a9`. A second start of
+///   the same stream on the same servers is a duplicate, whatever its `event_ts`, body or name
+///   alias (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one
+///   signalling connection per stream is allowed, and a second one kicks out the first. A start
+///   of an already-started stream with **different** `server_urls` is not a duplicate: it is how
+///   Zoom announces an RTMS server failover ("`rtms_started` arrives for an already-active
+///   stream": reconnect signalling and media to the new servers), and swallowing it would
+///   leave the stream on a dead server.
+/// - for [`RtmsStopped`](crate::event::RtmsStopped): `stopped:{product}:{rtms_stream_id}`.
+/// - everything else (interrupted, challenge, account events, unknown):
+///   `{name}:{hex}` where `{name}` is [`WebhookEvent::name`](crate::event::WebhookEvent::name)
+///   and `{hex}` is the lower-case hex SHA-256 of `raw_body` (64 characters): a retried delivery
+///   repeats the body byte for byte, while a new interruption of the same stream does not.
+///
+/// `{product}` is [`Product::as_str`](crate::event::Product::as_str); `{rtms_stream_id}` is used
+/// verbatim.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::dedup_key;
+/// use zoom_rtms_webhooks::event::WebhookEvent;
+///
+/// let body = br#"{"event":"rtms.concurrency_near_limit","payload":{}}"#;
+/// let key = dedup_key(&WebhookEvent::parse(body)?, body);
+/// assert!(key.starts_with("rtms.concurrency_near_limit:"));
+/// assert_eq!(key.len(), "rtms.concurrency_near_limit:".len() + 64);
+///
+/// let stop = br#"{"event":"phone.call_rtms_stopped","payload":{"rtms_stream_id":"s"}}"#;
+/// assert_eq!(dedup_key(&WebhookEvent::parse(stop)?, stop), "stopped:phone:s");
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+/// ```
+pub fn dedup_key(event: &crate::event::WebhookEvent, raw_body: &[u8]) -> String {
+    use crate::event::WebhookEvent;
+    use sha2::{Digest, Sha256};
+
+    match event {
+        WebhookEvent::RtmsStarted(e) => {
+            let servers = Sha256::digest(e.server_urls.joined().as_bytes());
+            format!(
+                "started:{}:{}:{}",
+                e.product.as_str(),
+                e.rtms_stream_id,
+                hex::encode(&servers[..8])
+            )
+        }
+        WebhookEvent::RtmsStopped(e) => {
+            format!("stopped:{}:{}", e.product.as_str(), e.rtms_stream_id)
+        }
+        other => {
+            let digest = Sha256::digest(raw_body);
+            format!("{}:{}", other.name(), hex::encode(digest))
+        }
     }
 }
 

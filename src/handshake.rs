@@ -26,7 +26,7 @@
 //!     "media_server":{"server_urls":{"all":"wss://rtms-sjc1.zoom.us/media"}}}"#;
 //! let response = SignalingHandshakeResponse::parse(reply).unwrap();
 //! assert!(response.is_ok());
-//! let media = response.media_server_url("all", &HostPolicy::zoom_only()).unwrap();
+//! let media = response.media_server_url("all", &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
 //!
@@ -878,7 +878,7 @@ impl SignalingHandshakeResponse {
     ///
     /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
     ///     "media_server":{"server_urls":{"audio":"wss://a.sjc.zoom.us","all":"wss://b.sjc.zoom.us"}}}"#).unwrap();
-    /// let urls = r.validated_media_urls(&HostPolicy::zoom_only()).unwrap();
+    /// let urls = r.validated_media_urls(&HostPolicy::default()).unwrap();
     /// assert_eq!(urls["all"].host(), "b.sjc.zoom.us");
     /// ```
     pub fn validated_media_urls(
@@ -887,7 +887,7 @@ impl SignalingHandshakeResponse {
     ) -> Result<BTreeMap<String, ServerUrl>, ServerUrlError> {
         self.media_server_urls
             .iter()
-            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse_with(v, policy)?)))
+            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse(v, policy)?)))
             .collect()
     }
 
@@ -900,8 +900,8 @@ impl SignalingHandshakeResponse {
     ///
     /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
     ///     "media_server":{"server_urls":{"all":"wss://evil.example"}}}"#).unwrap();
-    /// assert!(r.media_server_url("all", &HostPolicy::zoom_only()).is_err());
-    /// assert_eq!(r.media_server_url("video", &HostPolicy::zoom_only()), Ok(None));
+    /// assert!(r.media_server_url("all", &HostPolicy::default()).is_err());
+    /// assert_eq!(r.media_server_url("video", &HostPolicy::default()), Ok(None));
     /// ```
     pub fn media_server_url(
         &self,
@@ -910,7 +910,7 @@ impl SignalingHandshakeResponse {
     ) -> Result<Option<ServerUrl>, ServerUrlError> {
         self.media_server_urls
             .get(media)
-            .map(|u| ServerUrl::parse_with(u, policy))
+            .map(|u| ServerUrl::parse(u, policy))
             .transpose()
     }
 }

@@ -50,7 +50,7 @@
 //! }
 //! match verified.event() {
 //!     WebhookEvent::RtmsStarted(started) => {
-//!         let urls = started.server_urls()?; // only wss:// on zoom.us passes
+//!         let urls = started.server_urls(&zoom_rtms_webhooks::region::HostPolicy::default())?; // only wss:// on zoom.us
 //!         assert_eq!(urls[0].region().map(|r| r.to_string()).as_deref(), Some("sjc"));
 //!         let creds = Credentials::new("client id", "client secret")?;
 //!         let hello = SignalingHandshakeRequest::new(&creds, started);

@@ -14,7 +14,7 @@
 //!    oracle, see [`crate::signature`]);
 //! 3. parse ([`WebhookEvent::parse`]): the validation challenge is answered here, with the secret
 //!    that verified the request;
-//! 4. de-duplicate ([`Deduplicator`], key [`WebhookEvent::dedup_key`]);
+//! 4. de-duplicate ([`Deduplicator`], key [`dedup_key`](crate::dedup::dedup_key));
 //! 5. hand off ([`Handoff`]); if that fails the de-duplication mark is undone and the answer is
 //!    `503` with `Retry-After`, so Zoom delivers the event again and nothing acknowledged is lost.
 //!
@@ -145,7 +145,7 @@ impl<'a> WebhookRequest<'a> {
 pub struct Delivery {
     /// The typed event.
     pub event: WebhookEvent,
-    /// The de-duplication key the event was accepted under ([`WebhookEvent::dedup_key`]).
+    /// The de-duplication key the event was accepted under ([`dedup_key`](crate::dedup::dedup_key)).
     pub dedup_key: String,
     /// The label of the secret that verified the request (see [`Verifier::builder`]).
     pub secret_label: String,
@@ -1178,7 +1178,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         let secret_label = verified.secret_label().to_owned();
         let timestamp = verified.timestamp();
         let event = verified.into_event();
-        let dedup_key = event.dedup_key(request.body);
+        let dedup_key = crate::dedup::dedup_key(&event, request.body);
         match self.dedup.check_and_mark(&dedup_key).await {
             Ok(Seen::New) => {}
             Ok(Seen::Duplicate) => return Outcome::Duplicate { dedup_key },

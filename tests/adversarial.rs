@@ -11,16 +11,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-use zoom_rtms_webhooks::event::ParseError;
+use zoom_rtms_webhooks::event::{IdField, InstanceId, ParseError, RtmsStarted};
 use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
 use zoom_rtms_webhooks::receiver::{
     HandoffError, Outcome, ReceiverConfig, Rejection, WebhookRequest, WebhookResponse,
     DEFAULT_BODY_LIMIT,
 };
-use zoom_rtms_webhooks::region::{parse_server_urls, HostPolicy, ServerUrl, ServerUrlError};
+use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 use zoom_rtms_webhooks::signature::{
     sign, Error, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
+use zoom_rtms_webhooks::Product;
 use zoom_rtms_webhooks::{Delivery, Receiver, WebhookEvent};
 
 const SECRET: &str = "adversarial-secret-token";
@@ -140,6 +141,17 @@ fn parse_err(body: &[u8]) -> ParseError {
         Ok(e) => panic!("expected a parse error, got {e:?}"),
         Err(e) => e,
     }
+}
+
+/// The dialable URLs of a started event whose `server_urls` is `urls`.
+fn started_urls(urls: &str) -> Result<Vec<ServerUrl>, ServerUrlError> {
+    let started = RtmsStarted::new(
+        Product::Meeting,
+        InstanceId::new(IdField::MeetingUuid, "m"),
+        "r",
+        urls,
+    );
+    started.server_urls(&HostPolicy::default())
 }
 
 fn started_with_urls(urls: &str) -> Vec<u8> {
@@ -277,32 +289,34 @@ fn duplicate_envelope_keys_are_refused() {
 }
 
 #[test]
-fn duplicate_payload_keys_last_one_wins_and_object_beats_flat() {
-    // Inside the payload, JSON-object semantics apply: the last duplicate wins (as in
-    // serde_json::Value). The whole body is signed, so only Zoom can produce either value.
+fn duplicate_payload_keys_are_refused_and_object_beats_flat() {
+    // A repeated field the crate reads is refused whatever the key order (a first-copy and a
+    // last-copy parser would disagree on what the request is).
     let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"first","plainToken":"second"}}"#;
-    match WebhookEvent::parse(body) {
-        Ok(WebhookEvent::UrlValidation(v)) => assert_eq!(v.plain_token, "second"),
-        other => panic!("{other:?}"),
-    }
+    assert!(matches!(
+        WebhookEvent::parse(body),
+        Err(ParseError::DuplicateField {
+            field: "plainToken",
+            ..
+        })
+    ));
+    assert_eq!(status_signed(body), 400);
     let body = started_body_dup_urls();
-    match WebhookEvent::parse(&body) {
-        Ok(WebhookEvent::RtmsStarted(s)) => {
-            assert_eq!(s.server_urls, "wss://evil.example");
-            assert!(
-                s.server_urls().is_err(),
-                "the winning value is still checked"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(matches!(
+        WebhookEvent::parse(&body),
+        Err(ParseError::DuplicateField {
+            field: "server_urls",
+            ..
+        })
+    ));
+    assert_eq!(status_signed(&body), 400);
     // `payload.object` wins over a flat field of the same name, in either order.
     let body = br#"{"event":"meeting.rtms_started","payload":{"server_urls":"wss://sjc.zoom.us","object":{"meeting_uuid":"m","rtms_stream_id":"r","server_urls":"wss://evil.example"}}}"#;
     match WebhookEvent::parse(body) {
         Ok(WebhookEvent::RtmsStarted(s)) => {
-            assert_eq!(s.server_urls, "wss://evil.example");
+            assert_eq!(s.server_urls.joined(), "wss://evil.example");
             assert!(matches!(
-                s.server_urls(),
+                s.server_urls(&HostPolicy::default()),
                 Err(ServerUrlError::HostNotAllowed { .. })
             ));
         }
@@ -1007,28 +1021,24 @@ const REFUSED_URLS: &[&str] = &[
 #[test]
 fn url_tricks_never_pass_the_allowlist() {
     for &url in REFUSED_URLS {
-        match ServerUrl::parse(url) {
+        match ServerUrl::parse(url, &HostPolicy::default()) {
             Ok(u) => panic!("{url:?} passed the allowlist as {u}"),
             Err(e) => {
                 assert!(e.to_string().len() < 700);
                 assert!(e.url().is_some(), "{url:?}");
             }
         }
-        assert!(parse_server_urls(url).is_err(), "{url:?}");
+        assert!(started_urls(url).is_err(), "{url:?}");
         let list = format!("wss://rtms-sjc1.zoom.us/,{url}");
         if !url.contains(',') {
-            assert!(parse_server_urls(&list).is_err(), "list with {url:?}");
+            assert!(started_urls(&list).is_err(), "list with {url:?}");
         }
         // Through a signed rtms_started: the event is acknowledged (it is authentic), but its
         // URLs are never handed out for dialling.
         let body = started_with_urls(url);
         match WebhookEvent::parse(&body) {
             Ok(WebhookEvent::RtmsStarted(s)) => {
-                assert!(s.server_urls().is_err(), "{url:?}");
-                assert!(
-                    s.server_urls_with(&HostPolicy::zoom_only()).is_err(),
-                    "{url:?}"
-                );
+                assert!(s.server_urls(&HostPolicy::default()).is_err(), "{url:?}");
             }
             other => panic!("{url:?}: {other:?}"),
         }
@@ -1037,7 +1047,7 @@ fn url_tricks_never_pass_the_allowlist() {
 
 #[test]
 fn url_tricks_refused_for_the_stated_reason() {
-    let reason = |url: &str| ServerUrl::parse(url).err();
+    let reason = |url: &str| ServerUrl::parse(url, &HostPolicy::default()).err();
     assert!(matches!(
         reason("ws://zoom.us"),
         Some(ServerUrlError::NotWss { .. })
@@ -1123,13 +1133,17 @@ fn normalised_into_a_zoom_host() {
             "wss://sjc.zoom.us/",
         ),
     ] {
-        let u = ServerUrl::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        let u = ServerUrl::parse(input, &HostPolicy::default())
+            .unwrap_or_else(|e| panic!("{input:?}: {e}"));
         assert_eq!(u.host(), host, "{input:?}");
         assert_eq!(u.as_str(), dial, "{input:?}");
         assert!(host == "zoom.us" || host.ends_with(".zoom.us"));
         assert!(u.url().username().is_empty() && u.url().password().is_none());
         // The normalised form is a fixed point.
-        assert_eq!(ServerUrl::parse(u.as_str()).as_ref(), Ok(&u));
+        assert_eq!(
+            ServerUrl::parse(u.as_str(), &HostPolicy::default()).as_ref(),
+            Ok(&u)
+        );
     }
 }
 
@@ -1144,7 +1158,7 @@ fn a_signed_start_with_a_hostile_url_is_acknowledged_but_never_dialable() {
     match sink.first().map(|d| &d.event) {
         Some(WebhookEvent::RtmsStarted(s)) => {
             assert!(matches!(
-                s.server_urls(),
+                s.server_urls(&HostPolicy::default()),
                 Err(ServerUrlError::NotWss { ref url, .. }) if url == "ws://169.254.169.254/"
             ));
         }
@@ -1154,13 +1168,13 @@ fn a_signed_start_with_a_hostile_url_is_acknowledged_but_never_dialable() {
 
 #[test]
 fn a_list_with_one_bad_url_is_refused_whole() {
-    let err = parse_server_urls("wss://sjc.zoom.us, wss://evil.com ,wss://iad.zoom.us")
+    let err = started_urls("wss://sjc.zoom.us, wss://evil.com ,wss://iad.zoom.us")
         .err()
         .unwrap_or_else(|| panic!("accepted"));
     assert_eq!(err.url(), Some("wss://evil.com"));
     // A comma inside a URL splits it: `a,b` is two URLs, each checked.
-    assert!(parse_server_urls("wss://sjc.zoom.us/a,evil.com").is_err());
-    assert_eq!(parse_server_urls(", ,"), Err(ServerUrlError::Empty));
+    assert!(started_urls("wss://sjc.zoom.us/a,evil.com").is_err());
+    assert_eq!(started_urls(", ,"), Err(ServerUrlError::Empty));
 }
 
 #[test]
@@ -1179,16 +1193,14 @@ fn handshake_media_urls_are_checked_too() {
         let r =
             SignalingHandshakeResponse::parse(reply.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            r.validated_media_urls(&HostPolicy::zoom_only()).is_err(),
+            r.validated_media_urls(&HostPolicy::default()).is_err(),
             "{bad}"
         );
         assert!(
-            r.media_server_url("all", &HostPolicy::zoom_only()).is_err(),
+            r.media_server_url("all", &HostPolicy::default()).is_err(),
             "{bad}"
         );
-        assert!(r
-            .media_server_url("audio", &HostPolicy::zoom_only())
-            .is_ok());
+        assert!(r.media_server_url("audio", &HostPolicy::default()).is_ok());
     }
 }
 

@@ -560,7 +560,7 @@ fn response_ok_with_media_urls() {
     assert!(!r.extra.contains_key("status_code"));
     assert!(!r.extra.contains_key("msg_type"));
 
-    let policy = HostPolicy::zoom_only();
+    let policy = HostPolicy::default();
     let all = r.media_server_url("all", &policy).unwrap().unwrap();
     assert_eq!(all.as_str(), "wss://rtms-sjc1.zoom.us/all");
     assert_eq!(all.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
@@ -582,7 +582,7 @@ fn response_media_urls_are_validated() {
     let r = SignalingHandshakeResponse::parse(body).unwrap();
     // Raw map keeps both.
     assert_eq!(r.media_server_urls.len(), 2);
-    let zoom_only = HostPolicy::zoom_only();
+    let zoom_only = HostPolicy::default();
     assert!(matches!(
         r.media_server_url("audio", &zoom_only),
         Err(ServerUrlError::NotWss { .. })
@@ -590,9 +590,9 @@ fn response_media_urls_are_validated() {
     assert!(r.validated_media_urls(&zoom_only).is_err());
     assert!(r.media_server_url("all", &zoom_only).unwrap().is_some());
     // The explicit test escape hatch accepts the local server.
-    let local = HostPolicy::zoom_only()
-        .allow_host("127.0.0.1")
-        .allow_insecure_ws();
+    let local = HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true);
     let urls = r.validated_media_urls(&local).unwrap();
     assert_eq!(urls["audio"].host(), "127.0.0.1");
 }
@@ -800,7 +800,7 @@ fn response_missing_or_null_media_server_is_empty() {
         let r = SignalingHandshakeResponse::parse(body).unwrap();
         assert!(r.media_server_urls.is_empty());
         assert!(r
-            .validated_media_urls(&HostPolicy::zoom_only())
+            .validated_media_urls(&HostPolicy::default())
             .unwrap()
             .is_empty());
     }

@@ -580,7 +580,7 @@ async fn handoff_appends_the_raw_body_and_metadata_and_can_cap_the_stream() {
         .with_max_len(10);
     let body = stopped_body("meta");
     let event = zoom_rtms_webhooks::WebhookEvent::parse(&body).expect("parse");
-    let key = event.dedup_key(&body);
+    let key = zoom_rtms_webhooks::dedup::dedup_key(&event, &body);
     let delivery = Delivery::new(event, key.clone(), "primary", 1_700_000_123);
     let id = handoff.append(&delivery, &body).await.expect("append");
 

@@ -27,6 +27,7 @@ use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
+use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 #[tokio::main]
@@ -80,7 +81,7 @@ fn on_event(delivery: &Delivery, creds: &Credentials) {
     let stream = event.rtms_stream_id().unwrap_or("-");
     println!("processed {} stream={stream}", event.name());
     if let WebhookEvent::RtmsStarted(started) = event {
-        match started.server_urls() {
+        match started.server_urls(&HostPolicy::default()) {
             Ok(urls) => {
                 let handshake = SignalingHandshakeRequest::new(creds, started);
                 println!("  would send to {}: {}", urls[0], handshake.to_json());

@@ -39,8 +39,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-use zoom_rtms_webhooks::event::{Lifecycle, ParseError};
+use zoom_rtms_webhooks::dedup::{dedup_key, MemoryDeduplicator};
+use zoom_rtms_webhooks::event::{
+    IdField, InstanceId, Lifecycle, ParseError, RawServerUrls, RtmsStarted,
+};
 use zoom_rtms_webhooks::handshake::{
     Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
@@ -48,9 +50,7 @@ use zoom_rtms_webhooks::receiver::{
     Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
     DEFAULT_BODY_LIMIT,
 };
-use zoom_rtms_webhooks::region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, Region, ServerUrl,
-};
+use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
 use zoom_rtms_webhooks::signature::{
     sign, Error as SignatureError, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -338,12 +338,16 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
         "JSON whitespace around the body changed the result"
     );
 
-    let key = event.dedup_key(body);
+    let key = dedup_key(event, body);
     match event {
         WebhookEvent::RtmsStarted(s) => {
             assert!(!s.rtms_stream_id.is_empty());
             assert!(!s.instance.value.is_empty());
-            assert!(!s.server_urls.is_empty());
+            assert!(match &s.server_urls {
+                RawServerUrls::Text(text) => !text.is_empty(),
+                RawServerUrls::List(list) => !list.is_empty(),
+                _ => true,
+            });
             // One key per stream (and announced servers), whatever else the body holds.
             assert!(key.starts_with(&format!(
                 "started:{}:{}",
@@ -351,12 +355,12 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
                 s.rtms_stream_id
             )));
             assert_eq!(
-                event.dedup_key(b""),
+                dedup_key(event, b""),
                 key,
                 "a start's key depends on the raw body"
             );
             assert_eq!(event.lifecycle(), Some(Lifecycle::Started));
-            match s.server_urls() {
+            match s.server_urls(&HostPolicy::default()) {
                 Ok(urls) => {
                     assert!(!urls.is_empty());
                     for u in &urls {
@@ -368,21 +372,21 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
         }
         WebhookEvent::RtmsStopped(s) => {
             assert!(!s.rtms_stream_id.is_empty());
-            assert!(!s.instance.value.is_empty());
+            assert!(s.instance.as_ref().is_none_or(|i| !i.value.is_empty()));
             assert!(key.starts_with(&format!(
                 "stopped:{}:{}",
                 s.product.as_str(),
                 s.rtms_stream_id
             )));
             assert_eq!(
-                event.dedup_key(b""),
+                dedup_key(event, b""),
                 key,
                 "a stop's key depends on the raw body"
             );
         }
         WebhookEvent::RtmsInterrupted(s) => {
             assert!(!s.rtms_stream_id.is_empty());
-            assert!(!s.instance.value.is_empty());
+            assert!(s.instance.as_ref().is_none_or(|i| !i.value.is_empty()));
             assert_eq!(key.len(), name.len() + 1 + 64);
         }
         WebhookEvent::UrlValidation(v) => {
@@ -396,8 +400,10 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
     }
     if event.lifecycle().is_some() {
         assert!(event.product().is_some());
-        assert!(event.instance().is_some());
         assert!(event.rtms_stream_id().is_some());
+    }
+    if event.lifecycle() == Some(Lifecycle::Started) {
+        assert!(event.instance().is_some());
     }
 }
 
@@ -736,7 +742,10 @@ pub fn receiver(data: &[u8]) -> u16 {
             assert_eq!(handed.len(), 1, "accepted but not handed off exactly once");
             assert_eq!(handed[0].event, event);
             assert_eq!(&handed[0].dedup_key, dedup_key);
-            assert_eq!(dedup_key, &event.dedup_key(case.body));
+            assert_eq!(
+                dedup_key,
+                &zoom_rtms_webhooks::dedup::dedup_key(&event, case.body)
+            );
             assert_eq!(name, event.name());
             assert_eq!(handed[0].secret_label, "default");
         }
@@ -806,7 +815,7 @@ pub fn check_zoom_url(u: &ServerUrl) {
     assert_eq!(u.host(), host);
     assert_eq!(u.region(), Region::from_host(host));
     // What is dialled is the normalised text: it must mean the same URL again.
-    match ServerUrl::parse(u.as_str()) {
+    match ServerUrl::parse(u.as_str(), &HostPolicy::default()) {
         Ok(again) => assert_eq!(&again, u, "normalised URL is not a fixed point"),
         Err(e) => panic!("the normalised form {u} is refused: {e}"),
     }
@@ -854,17 +863,18 @@ pub fn server_url(data: &[u8]) {
     }
 
     // One URL, default policy.
-    let single = ServerUrl::parse(s);
+    let zoom_only = HostPolicy::default();
+    let single = ServerUrl::parse(s, &zoom_only);
     match &single {
         Ok(u) => check_zoom_url(u),
         Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
     }
 
     // A test policy only ever adds its own host.
-    let local = HostPolicy::zoom_only()
-        .allow_host("127.0.0.1")
-        .allow_insecure_ws();
-    match ServerUrl::parse_with(s, &local) {
+    let local = HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true);
+    match ServerUrl::parse(s, &local) {
         Ok(u) => {
             if u.host() != "127.0.0.1" {
                 check_zoom_url(&u);
@@ -885,20 +895,31 @@ pub fn server_url(data: &[u8]) {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
-    match parse_server_urls(s) {
+    let started = RtmsStarted::new(
+        Product::Meeting,
+        InstanceId::new(IdField::MeetingUuid, "m"),
+        "r",
+        s,
+    );
+    match started.server_urls(&zoom_only) {
         Ok(urls) => {
             assert_eq!(urls.len(), pieces.len());
             for (u, piece) in urls.iter().zip(&pieces) {
                 check_zoom_url(u);
-                assert_eq!(ServerUrl::parse(piece).as_ref(), Ok(u));
+                assert_eq!(ServerUrl::parse(piece, &zoom_only).as_ref(), Ok(u));
             }
         }
         Err(e) => {
             check_error_text(&e.to_string(), &format!("{e:?}"));
-            assert!(pieces.is_empty() || pieces.iter().any(|p| ServerUrl::parse(p).is_err()));
+            assert!(
+                pieces.is_empty()
+                    || pieces
+                        .iter()
+                        .any(|p| ServerUrl::parse(p, &zoom_only).is_err())
+            );
         }
     }
-    let _ = parse_server_urls_with(s, &local);
+    let _ = started.server_urls(&local);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -914,7 +935,7 @@ pub fn handshake_response(data: &[u8]) {
             assert_eq!(r.is_ok(), code == 0);
             let _ = format!("{r:?}");
             let _ = r.status_code.to_string();
-            match r.validated_media_urls(&HostPolicy::zoom_only()) {
+            match r.validated_media_urls(&HostPolicy::default()) {
                 Ok(urls) => {
                     assert_eq!(urls.len(), r.media_server_urls.len());
                     for u in urls.values() {
@@ -924,8 +945,8 @@ pub fn handshake_response(data: &[u8]) {
                 Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
             }
             for (media, raw) in &r.media_server_urls {
-                let one = r.media_server_url(media, &HostPolicy::zoom_only());
-                assert_eq!(one, ServerUrl::parse(raw).map(Some));
+                let one = r.media_server_url(media, &HostPolicy::default());
+                assert_eq!(one, ServerUrl::parse(raw, &HostPolicy::default()).map(Some));
             }
             // Debug never shows the values of unmodelled fields (they may carry keys).
             let shown = format!("{r:?}");

@@ -46,7 +46,7 @@ pub(super) fn decode(stream_entry: &StreamId) -> Result<Delivery, String> {
     let event = WebhookEvent::parse(&body).map_err(|e| format!("body does not parse: {e}"))?;
     let dedup_key = stream_entry
         .get::<String>(entry::DEDUP_KEY)
-        .unwrap_or_else(|| event.dedup_key(&body));
+        .unwrap_or_else(|| crate::dedup::dedup_key(&event, &body));
     let secret_label = stream_entry
         .get::<String>(entry::SECRET_LABEL)
         .unwrap_or_default();
@@ -246,7 +246,7 @@ impl RedisStreamHandoff {
     /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
     /// let body = br#"{"event":"x.y","payload":{}}"#;
     /// let event = WebhookEvent::parse(body)?;
-    /// let key = event.dedup_key(body);
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(&event, body);
     /// let id = handoff.append(&Delivery::new(event, key, "default", 1_700_000_000), body).await?;
     /// println!("stored as {id}");
     /// # Ok(())
