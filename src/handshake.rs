@@ -11,13 +11,15 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{
-//!     Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
+//!     Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
 //! };
 //! use zoom_rtms_webhooks::region::HostPolicy;
+//! use zoom_rtms_webhooks::Product;
 //!
 //! let creds = Credentials::new("my_client_id", "my_client_secret").unwrap();
-//! let request = SignalingHandshakeRequest::from_parts(&creds, "meeting-uuid==", "stream-1")
-//!     .with_sequence(7);
+//! let request =
+//!     SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "meeting-uuid==", "stream-1")
+//!         .with_sequence(7);
 //! let _text_frame: String = request.to_json(); // send this as the first WebSocket message
 //!
 //! let reply = br#"{"msg_type":2,"protocol_version":1,"status_code":0,
@@ -27,18 +29,33 @@
 //! let media = response.media_server_url("all", &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
+//!
+//! # The id key per product
+//!
+//! The request carries the meeting / webinar / session / engagement / call id under a key
+//! that depends on the product. Zoom documents only `meeting_uuid`; its samples and SDK send:
+//!
+//! | product | key(s) sent ([`IdKeys::default`]) |
+//! |---|---|
+//! | [`Product::Meeting`] | `meeting_uuid` |
+//! | [`Product::Webinar`] | `webinar_uuid` |
+//! | [`Product::VideoSdk`] | `session_id` **and** `meeting_uuid`, both with the session id (as Zoom's Video SDK sample does) |
+//! | [`Product::ContactCenter`] | `engagement_id` |
+//! | [`Product::Phone`] | `call_id` |
+//!
+//! Sources disagree for some products, so the keys can be overridden per product with
+//! [`IdKeys::with_keys`] and [`SignalingHandshakeRequest::with_id_keys`]. The signature does
+//! not depend on the keys: it always signs `"{client_id},{id},{rtms_stream_id}"`.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::event::RtmsStarted;
+use crate::event::{IdField, Product, RtmsStarted};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// The protocol version this crate speaks in the handshake (`protocol_version`).
@@ -95,15 +112,21 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Creates credentials. An empty (or whitespace-only) client id or secret is
-    /// an error: a missing configuration value must fail closed. Non-empty
-    /// values are used verbatim (not trimmed).
+    /// Creates credentials. A **blank** client id or client secret is an error:
+    /// empty after removing NUL bytes and other control characters, whitespace
+    /// and invisible format characters (a byte-order mark, zero-width spaces,
+    /// ...). A missing configuration value must fail closed, and a secret of NUL
+    /// bytes is the same HMAC key as the empty secret. Other values are used
+    /// verbatim (not trimmed). No minimum length is imposed: Zoom generates these
+    /// values, and the mistakes a length check would catch are the blank values.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, CredentialsError};
     ///
     /// assert!(Credentials::new("id", "secret").is_ok());
-    /// assert!(Credentials::new("id", "").is_err());
+    /// assert_eq!(Credentials::new("id", "").unwrap_err(), CredentialsError::EmptyClientSecret);
+    /// assert_eq!(Credentials::new("id", "\0\0").unwrap_err(), CredentialsError::EmptyClientSecret);
+    /// assert_eq!(Credentials::new("\u{FEFF}", "secret").unwrap_err(), CredentialsError::EmptyClientId);
     /// ```
     pub fn new(
         client_id: impl Into<String>,
@@ -111,10 +134,10 @@ impl Credentials {
     ) -> Result<Self, CredentialsError> {
         let client_id = client_id.into();
         let client_secret = client_secret.into();
-        if client_id.trim().is_empty() {
+        if crate::secret::is_blank(&client_id) {
             return Err(CredentialsError::EmptyClientId);
         }
-        if client_secret.trim().is_empty() {
+        if crate::secret::is_blank(&client_secret) {
             return Err(CredentialsError::EmptyClientSecret);
         }
         // HMAC accepts keys of any length, so this cannot fail; mapped rather
@@ -157,10 +180,13 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsError {
-    /// The client id (Video SDK: SDK key) is empty or whitespace only.
+    /// The client id (Video SDK: SDK key) is blank (empty after removing
+    /// control characters, whitespace and invisible format characters).
     #[error("RTMS client id is empty")]
     EmptyClientId,
-    /// The client secret (Video SDK: SDK secret) is empty or whitespace only.
+    /// The client secret (Video SDK: SDK secret) is blank (empty after removing
+    /// NUL bytes and other control characters, whitespace and invisible format
+    /// characters).
     #[error("RTMS client secret is empty")]
     EmptyClientSecret,
 }
@@ -192,36 +218,125 @@ pub fn handshake_signature(creds: &Credentials, instance_id: &str, rtms_stream_i
 
 /// A fresh pseudo-random `sequence` number.
 ///
-/// Uses the standard library's randomly keyed `RandomState` hasher over a
-/// process-wide counter. The sequence only correlates messages; it is **not**
-/// security-relevant, so no cryptographic RNG is needed.
+/// From the crate's one random helper (`RandomState`-keyed, not cryptographic).
+/// The sequence only correlates messages; it is **not** security-relevant.
 fn random_sequence() -> u32 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = std::hash::RandomState::new().build_hasher();
-    hasher.write_u64(n);
     // Truncation intended: keep the low 32 bits.
-    (hasher.finish() & u64::from(u32::MAX)) as u32
+    (crate::random::random_u64() & u64::from(u32::MAX)) as u32
+}
+
+/// The key(s) under which each product's id is sent in the handshake request.
+///
+/// [`Default`] is what Zoom's samples and SDK send (see the
+/// [module documentation](self#the-id-key-per-product)): Meeting `[meeting_uuid]`,
+/// Webinar `[webinar_uuid]`, Video SDK `[session_id, meeting_uuid]`, Contact Center
+/// `[engagement_id]`, Phone `[call_id]`. Override a product with
+/// [`with_keys`](Self::with_keys); apply to a request with
+/// [`SignalingHandshakeRequest::with_id_keys`].
+///
+/// ```
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::handshake::IdKeys;
+/// use zoom_rtms_webhooks::Product;
+///
+/// let keys = IdKeys::default();
+/// assert_eq!(keys.keys(Product::VideoSdk), [IdField::SessionId, IdField::MeetingUuid]);
+///
+/// // Send webinars' UUID as `meeting_uuid` instead.
+/// let keys = keys.with_keys(Product::Webinar, [IdField::MeetingUuid]);
+/// assert_eq!(keys.keys(Product::Webinar), [IdField::MeetingUuid]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdKeys {
+    keys: BTreeMap<Product, Vec<IdField>>,
+}
+
+/// The key for a product the table does not list: the documented form.
+const FALLBACK_KEYS: &[IdField] = &[IdField::MeetingUuid];
+
+impl Default for IdKeys {
+    fn default() -> Self {
+        let keys = [
+            (Product::Meeting, vec![IdField::MeetingUuid]),
+            (Product::Webinar, vec![IdField::WebinarUuid]),
+            (
+                Product::VideoSdk,
+                vec![IdField::SessionId, IdField::MeetingUuid],
+            ),
+            (Product::ContactCenter, vec![IdField::EngagementId]),
+            (Product::Phone, vec![IdField::CallId]),
+        ];
+        IdKeys {
+            keys: keys.into_iter().collect(),
+        }
+    }
+}
+
+impl IdKeys {
+    /// Send `product`'s id under `keys`, in this order (each with the same id
+    /// value). A repeated key is sent once. An empty `keys` changes nothing: a
+    /// request always carries at least one id key.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let keys = IdKeys::default()
+    ///     .with_keys(Product::ContactCenter, [IdField::EngagementId, IdField::SessionId]);
+    /// assert_eq!(
+    ///     keys.keys(Product::ContactCenter),
+    ///     [IdField::EngagementId, IdField::SessionId]
+    /// );
+    /// let unchanged = keys.clone().with_keys(Product::Phone, []);
+    /// assert_eq!(unchanged, keys);
+    /// ```
+    #[must_use]
+    pub fn with_keys(mut self, product: Product, keys: impl IntoIterator<Item = IdField>) -> Self {
+        let mut list: Vec<IdField> = Vec::new();
+        for key in keys {
+            if !list.contains(&key) {
+                list.push(key);
+            }
+        }
+        if !list.is_empty() {
+            self.keys.insert(product, list);
+        }
+        self
+    }
+
+    /// The keys `product`'s id is sent under.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// assert_eq!(IdKeys::default().keys(Product::Phone), [IdField::CallId]);
+    /// ```
+    pub fn keys(&self, product: Product) -> &[IdField] {
+        self.keys.get(&product).map_or(FALLBACK_KEYS, Vec::as_slice)
+    }
 }
 
 /// The first message on the signalling WebSocket (message type 1).
 ///
 /// Serialises exactly as
-/// `{"msg_type":1,"protocol_version":1,"meeting_uuid":"<id>","rtms_stream_id":"...","sequence":<n>,"signature":"<hex>"}`,
-/// plus `"buffer_data":<bool>` only when set with
+/// `{"msg_type":1,"protocol_version":1,"<id key>":"<id>",...,"rtms_stream_id":"...","sequence":<n>,"signature":"<hex>"}`:
+/// the product's id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a
+/// meeting, `session_id` then `meeting_uuid` for the Video SDK, ...), then
+/// `"buffer_data":<bool>` only when set with
 /// [`with_buffer_data`](SignalingHandshakeRequest::with_buffer_data) (Zoom's
 /// default is `true`: up to 60 s of start-up audio is buffered).
-///
-/// For every product the field is named `meeting_uuid` and carries that
-/// product's id (webinar UUID, session id, engagement id, call id).
 ///
 /// `Debug` redacts the signature (it authorises a connection to the stream).
 ///
 /// ```
 /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+/// use zoom_rtms_webhooks::Product;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
-/// let req = SignalingHandshakeRequest::from_parts(&creds, "m-uuid", "s-id")
+/// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "s-id")
 ///     .with_sequence(42)
 ///     .with_buffer_data(false);
 /// let json = req.to_json();
@@ -230,21 +345,39 @@ fn random_sequence() -> u32 {
 /// ));
 /// assert!(json.ends_with(r#"","buffer_data":false}"#));
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignalingHandshakeRequest {
-    msg_type: u32,
-    protocol_version: u32,
-    meeting_uuid: String,
+    product: Product,
+    id_keys: Vec<IdField>,
+    instance_id: String,
     rtms_stream_id: String,
     sequence: u32,
     signature: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     buffer_data: Option<bool>,
 }
 
+impl Serialize for SignalingHandshakeRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = 2 + self.id_keys.len() + 3 + usize::from(self.buffer_data.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("msg_type", &MsgType::SignalingHandshakeRequest.code())?;
+        map.serialize_entry("protocol_version", &PROTOCOL_VERSION)?;
+        for key in &self.id_keys {
+            map.serialize_entry(key.as_str(), &self.instance_id)?;
+        }
+        map.serialize_entry("rtms_stream_id", &self.rtms_stream_id)?;
+        map.serialize_entry("sequence", &self.sequence)?;
+        map.serialize_entry("signature", &self.signature)?;
+        if let Some(buffer_data) = self.buffer_data {
+            map.serialize_entry("buffer_data", &buffer_data)?;
+        }
+        map.end()
+    }
+}
+
 impl SignalingHandshakeRequest {
-    /// Builds the signed request for an `rtms_started` event, with a random
-    /// sequence number.
+    /// Builds the signed request for an `rtms_started` event, with the default
+    /// id keys of the event's product and a random sequence number.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
@@ -257,42 +390,80 @@ impl SignalingHandshakeRequest {
     /// };
     /// // Video SDK: the Video SDK app's key and secret.
     /// let creds = Credentials::new("sdk_key", "sdk_secret").unwrap();
-    /// let req = SignalingHandshakeRequest::new(&started, &creds);
-    /// assert_eq!(req.meeting_uuid(), "sess-1");
+    /// let req = SignalingHandshakeRequest::new(&creds, &started).with_sequence(1);
+    /// assert_eq!(req.instance_id(), "sess-1");
     /// assert_eq!(req.rtms_stream_id(), "st-1");
+    /// assert!(req.to_json().contains(r#""session_id":"sess-1","meeting_uuid":"sess-1","#));
     /// ```
-    pub fn new(started: &RtmsStarted, creds: &Credentials) -> Self {
-        Self::from_parts(creds, &started.instance.value, &started.rtms_stream_id)
+    pub fn new(creds: &Credentials, started: &RtmsStarted) -> Self {
+        Self::from_parts(
+            creds,
+            started.product,
+            &started.instance.value,
+            &started.rtms_stream_id,
+        )
     }
 
-    /// Builds the signed request from the product's id and the stream id.
+    /// Builds the signed request from the product, its id (meeting UUID,
+    /// webinar UUID, session id, engagement id or call id) and the stream id,
+    /// with the product's default id keys and a random sequence number.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "call-1", "st-1");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Phone, "call-1", "st-1");
     /// assert_eq!(req.signature(), handshake_signature(&creds, "call-1", "st-1"));
+    /// assert!(req.to_json().contains(r#""call_id":"call-1""#));
     /// ```
-    pub fn from_parts(creds: &Credentials, instance_id: &str, rtms_stream_id: &str) -> Self {
+    pub fn from_parts(
+        creds: &Credentials,
+        product: Product,
+        instance_id: &str,
+        rtms_stream_id: &str,
+    ) -> Self {
         Self {
-            msg_type: 1,
-            protocol_version: PROTOCOL_VERSION,
-            meeting_uuid: instance_id.to_string(),
-            rtms_stream_id: rtms_stream_id.to_string(),
+            product,
+            id_keys: IdKeys::default().keys(product).to_vec(),
+            instance_id: instance_id.to_owned(),
+            rtms_stream_id: rtms_stream_id.to_owned(),
             sequence: random_sequence(),
             signature: handshake_signature(creds, instance_id, rtms_stream_id),
             buffer_data: None,
         }
     }
 
+    /// Sends the id under the keys `id_keys` gives for this request's product
+    /// (the signature does not change).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let keys = IdKeys::default().with_keys(Product::Webinar, [IdField::MeetingUuid]);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Webinar, "w==", "s")
+    ///     .with_id_keys(&keys);
+    /// assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
+    /// assert!(req.to_json().contains(r#""meeting_uuid":"w==""#));
+    /// ```
+    #[must_use]
+    pub fn with_id_keys(mut self, id_keys: &IdKeys) -> Self {
+        self.id_keys = id_keys.keys(self.product).to_vec();
+        self
+    }
+
     /// Replaces the random sequence number.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s").with_sequence(5);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s")
+    ///     .with_sequence(5);
     /// assert_eq!(req.sequence(), 5);
     /// ```
     #[must_use]
@@ -305,9 +476,10 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
     /// assert_eq!(req.buffer_data(), None);
     /// assert!(!req.to_json().contains("buffer_data"));
     /// let req = req.with_buffer_data(true);
@@ -324,36 +496,72 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let json = SignalingHandshakeRequest::from_parts(&creds, "u", "s").to_json();
+    /// let json = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s").to_json();
     /// let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     /// assert_eq!(v["msg_type"], 1);
     /// ```
     pub fn to_json(&self) -> String {
-        // Cannot fail: only strings, integers and a bool are serialised.
+        // Cannot fail: only strings, integers and a bool are serialised, under
+        // string keys.
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The id sent in the `meeting_uuid` field (the product's id).
+    /// The product the request is for.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "eng-1", "s").meeting_uuid(), "eng-1");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "e", "s");
+    /// assert_eq!(req.product(), Product::ContactCenter);
     /// ```
-    pub fn meeting_uuid(&self) -> &str {
-        &self.meeting_uuid
+    pub fn product(&self) -> Product {
+        self.product
+    }
+
+    /// The product's id (meeting UUID, webinar UUID, session id, engagement id
+    /// or call id): the value sent under every id key, and signed.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "eng-1", "s");
+    /// assert_eq!(req.instance_id(), "eng-1");
+    /// ```
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The keys the id is sent under, in order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "e", "s");
+    /// assert_eq!(req.id_keys(), [IdField::EngagementId]);
+    /// ```
+    pub fn id_keys(&self) -> &[IdField] {
+        &self.id_keys
     }
 
     /// The RTMS stream id.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "st").rtms_stream_id(), "st");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "st");
+    /// assert_eq!(req.rtms_stream_id(), "st");
     /// ```
     pub fn rtms_stream_id(&self) -> &str {
         &self.rtms_stream_id
@@ -363,9 +571,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s").with_sequence(9);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s")
+    ///     .with_sequence(9);
     /// assert_eq!(req.sequence(), 9);
     /// ```
     pub fn sequence(&self) -> u32 {
@@ -376,9 +586,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "s").signature().len(), 64);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.signature().len(), 64);
     /// ```
     pub fn signature(&self) -> &str {
         &self.signature
@@ -388,9 +600,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "s").buffer_data(), None);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.buffer_data(), None);
     /// ```
     pub fn buffer_data(&self) -> Option<bool> {
         self.buffer_data
@@ -400,9 +614,9 @@ impl SignalingHandshakeRequest {
 impl fmt::Debug for SignalingHandshakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignalingHandshakeRequest")
-            .field("msg_type", &self.msg_type)
-            .field("protocol_version", &self.protocol_version)
-            .field("meeting_uuid", &self.meeting_uuid)
+            .field("product", &self.product)
+            .field("id_keys", &self.id_keys)
+            .field("instance_id", &self.instance_id)
             .field("rtms_stream_id", &self.rtms_stream_id)
             .field("sequence", &self.sequence)
             .field("signature", &"<redacted>")
@@ -411,240 +625,120 @@ impl fmt::Debug for SignalingHandshakeRequest {
     }
 }
 
-/// RTMS message types (`msg_type`), open for codes this crate does not name.
-///
-/// ```
-/// use zoom_rtms_webhooks::handshake::MsgType;
-///
-/// assert_eq!(MsgType::from(2), MsgType::SignalingHandshakeResponse);
-/// assert_eq!(MsgType::KeepAliveRequest.code(), 12);
-/// assert_eq!(MsgType::from(99), MsgType::Other(99));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MsgType {
-    /// 1: signalling handshake request ([`SignalingHandshakeRequest`]).
-    SignalingHandshakeRequest,
-    /// 2: signalling handshake response ([`SignalingHandshakeResponse`]).
-    SignalingHandshakeResponse,
-    /// 3: media (data) connection handshake request.
-    DataHandshakeRequest,
-    /// 4: media (data) connection handshake response.
-    DataHandshakeResponse,
-    /// 5: event subscription (subscribe / unsubscribe).
-    EventSubscription,
-    /// 6: event update (an event occurred).
-    EventUpdate,
-    /// 7: client ready to receive media.
-    ClientReadyAck,
-    /// 8: stream state changed.
-    StreamStateUpdate,
-    /// 9: session state changed (e.g. paused / resumed).
-    SessionStateUpdate,
-    /// 10: session state request.
-    SessionStateRequest,
-    /// 11: session state response.
-    SessionStateResponse,
-    /// 12: keep-alive request (answer with 13).
-    KeepAliveRequest,
-    /// 13: keep-alive response.
-    KeepAliveResponse,
-    /// 14: audio data.
-    MediaDataAudio,
-    /// 15: video data.
-    MediaDataVideo,
-    /// 16: screen-share data.
-    MediaDataShare,
-    /// 17: transcript data.
-    MediaDataTranscript,
-    /// 18: chat data.
-    MediaDataChat,
-    /// 21: stream close request.
-    StreamCloseRequest,
-    /// 22: stream close response.
-    StreamCloseResponse,
-    /// Any other code, kept as received.
-    Other(i64),
-}
-
-impl MsgType {
-    /// The integer sent on the wire.
+code_enum! {
+    /// RTMS message types (`msg_type`), open for codes this crate does not name.
+    ///
+    /// Equality and hashing are by code: `MsgType::Other(2)` equals
+    /// `MsgType::SignalingHandshakeResponse`; [`From<i64>`](MsgType::from) always gives the
+    /// named variant.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::MsgType;
     ///
-    /// assert_eq!(MsgType::SignalingHandshakeRequest.code(), 1);
-    /// assert_eq!(MsgType::Other(30).code(), 30);
+    /// assert_eq!(MsgType::from(2), MsgType::SignalingHandshakeResponse);
+    /// assert_eq!(MsgType::KeepAliveRequest.code(), 12);
+    /// assert_eq!(MsgType::from(99), MsgType::Other(99));
+    /// assert_eq!(MsgType::KeepAliveRequest.to_string(), "keep-alive request (12)");
     /// ```
-    pub fn code(self) -> i64 {
-        match self {
-            MsgType::SignalingHandshakeRequest => 1,
-            MsgType::SignalingHandshakeResponse => 2,
-            MsgType::DataHandshakeRequest => 3,
-            MsgType::DataHandshakeResponse => 4,
-            MsgType::EventSubscription => 5,
-            MsgType::EventUpdate => 6,
-            MsgType::ClientReadyAck => 7,
-            MsgType::StreamStateUpdate => 8,
-            MsgType::SessionStateUpdate => 9,
-            MsgType::SessionStateRequest => 10,
-            MsgType::SessionStateResponse => 11,
-            MsgType::KeepAliveRequest => 12,
-            MsgType::KeepAliveResponse => 13,
-            MsgType::MediaDataAudio => 14,
-            MsgType::MediaDataVideo => 15,
-            MsgType::MediaDataShare => 16,
-            MsgType::MediaDataTranscript => 17,
-            MsgType::MediaDataChat => 18,
-            MsgType::StreamCloseRequest => 21,
-            MsgType::StreamCloseResponse => 22,
-            MsgType::Other(code) => code,
-        }
+    pub enum MsgType ("zoom_rtms_webhooks::handshake::MsgType") {
+        /// 1: signalling handshake request ([`SignalingHandshakeRequest`]).
+        SignalingHandshakeRequest = 1 => "signaling handshake request",
+        /// 2: signalling handshake response ([`SignalingHandshakeResponse`]).
+        SignalingHandshakeResponse = 2 => "signaling handshake response",
+        /// 3: media (data) connection handshake request.
+        DataHandshakeRequest = 3 => "data handshake request",
+        /// 4: media (data) connection handshake response.
+        DataHandshakeResponse = 4 => "data handshake response",
+        /// 5: event subscription (subscribe / unsubscribe).
+        EventSubscription = 5 => "event subscription",
+        /// 6: event update (an event occurred).
+        EventUpdate = 6 => "event update",
+        /// 7: client ready to receive media.
+        ClientReadyAck = 7 => "client ready ack",
+        /// 8: stream state changed.
+        StreamStateUpdate = 8 => "stream state update",
+        /// 9: session state changed (e.g. paused / resumed).
+        SessionStateUpdate = 9 => "session state update",
+        /// 10: session state request.
+        SessionStateRequest = 10 => "session state request",
+        /// 11: session state response.
+        SessionStateResponse = 11 => "session state response",
+        /// 12: keep-alive request (answer with 13).
+        KeepAliveRequest = 12 => "keep-alive request",
+        /// 13: keep-alive response.
+        KeepAliveResponse = 13 => "keep-alive response",
+        /// 14: audio data.
+        MediaDataAudio = 14 => "audio data",
+        /// 15: video data.
+        MediaDataVideo = 15 => "video data",
+        /// 16: screen-share data.
+        MediaDataShare = 16 => "screen-share data",
+        /// 17: transcript data.
+        MediaDataTranscript = 17 => "transcript data",
+        /// 18: chat data.
+        MediaDataChat = 18 => "chat data",
+        /// 21: stream close request.
+        StreamCloseRequest = 21 => "stream close request",
+        /// 22: stream close response.
+        StreamCloseResponse = 22 => "stream close response",
     }
+    other = "unknown message type";
 }
 
-impl From<i64> for MsgType {
-    fn from(code: i64) -> Self {
-        match code {
-            1 => MsgType::SignalingHandshakeRequest,
-            2 => MsgType::SignalingHandshakeResponse,
-            3 => MsgType::DataHandshakeRequest,
-            4 => MsgType::DataHandshakeResponse,
-            5 => MsgType::EventSubscription,
-            6 => MsgType::EventUpdate,
-            7 => MsgType::ClientReadyAck,
-            8 => MsgType::StreamStateUpdate,
-            9 => MsgType::SessionStateUpdate,
-            10 => MsgType::SessionStateRequest,
-            11 => MsgType::SessionStateResponse,
-            12 => MsgType::KeepAliveRequest,
-            13 => MsgType::KeepAliveResponse,
-            14 => MsgType::MediaDataAudio,
-            15 => MsgType::MediaDataVideo,
-            16 => MsgType::MediaDataShare,
-            17 => MsgType::MediaDataTranscript,
-            18 => MsgType::MediaDataChat,
-            21 => MsgType::StreamCloseRequest,
-            22 => MsgType::StreamCloseResponse,
-            other => MsgType::Other(other),
-        }
-    }
-}
-
-/// The `status_code` of a handshake response, open for codes this crate does
-/// not name.
-///
-/// Named codes are the ones used consistently by Zoom's RTMS samples; use
-/// [`From<i64>`](HandshakeStatus::from) (not `Other(n)` directly) so a named
-/// code always maps to its variant.
-///
-/// ```
-/// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-///
-/// assert_eq!(HandshakeStatus::from(3), HandshakeStatus::InvalidSignature);
-/// assert_eq!(HandshakeStatus::DuplicateSignalRequest.code(), 8);
-/// assert_eq!(HandshakeStatus::from(77), HandshakeStatus::Other(77));
-/// assert!(HandshakeStatus::Ok.is_ok());
-/// assert_eq!(HandshakeStatus::InvalidSignature.to_string(), "3 (invalid signature)");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HandshakeStatus {
-    /// 0: success.
-    Ok,
-    /// 1: invalid message type.
-    InvalidMessageType,
-    /// 2: invalid RTMS stream id (stream ended, or ids mixed up).
-    InvalidRtmsStreamId,
-    /// 3: invalid signature (wrong client id/secret, or wrong id signed).
-    InvalidSignature,
-    /// 4: invalid payload.
-    InvalidPayload,
-    /// 5: invalid events.
-    InvalidEvents,
-    /// 6: invalid event type.
-    InvalidEventType,
-    /// 7: invalid media type.
-    InvalidMediaType,
-    /// 8: duplicate signal request: another signalling connection for this
-    /// stream exists (typically a duplicate `rtms_started` delivery).
-    DuplicateSignalRequest,
-    /// Any other code, kept as received.
-    Other(i64),
-}
-
-impl HandshakeStatus {
-    /// The integer code.
+code_enum! {
+    /// The `status_code` of a handshake response, open for codes this crate does
+    /// not name.
+    ///
+    /// Named codes are the ones used consistently by Zoom's RTMS samples. Equality and
+    /// hashing are by code: `HandshakeStatus::Other(3)` equals
+    /// `HandshakeStatus::InvalidSignature`; [`From<i64>`](HandshakeStatus::from) always gives
+    /// the named variant.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
     ///
-    /// assert_eq!(HandshakeStatus::Ok.code(), 0);
-    /// assert_eq!(HandshakeStatus::Other(40).code(), 40);
+    /// assert_eq!(HandshakeStatus::from(3), HandshakeStatus::InvalidSignature);
+    /// assert_eq!(HandshakeStatus::DuplicateSignalRequest.code(), 8);
+    /// assert_eq!(HandshakeStatus::from(77), HandshakeStatus::Other(77));
+    /// assert!(HandshakeStatus::Ok.is_ok());
+    /// assert_eq!(HandshakeStatus::InvalidSignature.to_string(), "invalid signature (3)");
     /// ```
-    pub fn code(self) -> i64 {
-        match self {
-            HandshakeStatus::Ok => 0,
-            HandshakeStatus::InvalidMessageType => 1,
-            HandshakeStatus::InvalidRtmsStreamId => 2,
-            HandshakeStatus::InvalidSignature => 3,
-            HandshakeStatus::InvalidPayload => 4,
-            HandshakeStatus::InvalidEvents => 5,
-            HandshakeStatus::InvalidEventType => 6,
-            HandshakeStatus::InvalidMediaType => 7,
-            HandshakeStatus::DuplicateSignalRequest => 8,
-            HandshakeStatus::Other(code) => code,
-        }
+    pub enum HandshakeStatus ("zoom_rtms_webhooks::handshake::HandshakeStatus") {
+        /// 0: success.
+        Ok = 0 => "ok",
+        /// 1: invalid message type.
+        InvalidMessageType = 1 => "invalid message type",
+        /// 2: invalid RTMS stream id (stream ended, or ids mixed up).
+        InvalidRtmsStreamId = 2 => "invalid RTMS stream id",
+        /// 3: invalid signature (wrong client id/secret, or wrong id signed).
+        InvalidSignature = 3 => "invalid signature",
+        /// 4: invalid payload.
+        InvalidPayload = 4 => "invalid payload",
+        /// 5: invalid events.
+        InvalidEvents = 5 => "invalid events",
+        /// 6: invalid event type.
+        InvalidEventType = 6 => "invalid event type",
+        /// 7: invalid media type.
+        InvalidMediaType = 7 => "invalid media type",
+        /// 8: duplicate signal request: another signalling connection for this
+        /// stream exists (typically a duplicate `rtms_started` delivery).
+        DuplicateSignalRequest = 8 => "duplicate signal request",
     }
+    other = "unknown status";
+}
 
+impl HandshakeStatus {
     /// Whether this is success (code 0).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
     ///
     /// assert!(HandshakeStatus::from(0).is_ok());
+    /// assert!(HandshakeStatus::Other(0).is_ok());
     /// assert!(!HandshakeStatus::from(8).is_ok());
     /// ```
     pub fn is_ok(self) -> bool {
         self.code() == 0
-    }
-
-    fn description(self) -> &'static str {
-        match self {
-            HandshakeStatus::Ok => "ok",
-            HandshakeStatus::InvalidMessageType => "invalid message type",
-            HandshakeStatus::InvalidRtmsStreamId => "invalid RTMS stream id",
-            HandshakeStatus::InvalidSignature => "invalid signature",
-            HandshakeStatus::InvalidPayload => "invalid payload",
-            HandshakeStatus::InvalidEvents => "invalid events",
-            HandshakeStatus::InvalidEventType => "invalid event type",
-            HandshakeStatus::InvalidMediaType => "invalid media type",
-            HandshakeStatus::DuplicateSignalRequest => "duplicate signal request",
-            HandshakeStatus::Other(_) => "unknown status",
-        }
-    }
-}
-
-impl From<i64> for HandshakeStatus {
-    fn from(code: i64) -> Self {
-        match code {
-            0 => HandshakeStatus::Ok,
-            1 => HandshakeStatus::InvalidMessageType,
-            2 => HandshakeStatus::InvalidRtmsStreamId,
-            3 => HandshakeStatus::InvalidSignature,
-            4 => HandshakeStatus::InvalidPayload,
-            5 => HandshakeStatus::InvalidEvents,
-            6 => HandshakeStatus::InvalidEventType,
-            7 => HandshakeStatus::InvalidMediaType,
-            8 => HandshakeStatus::DuplicateSignalRequest,
-            other => HandshakeStatus::Other(other),
-        }
-    }
-}
-
-impl fmt::Display for HandshakeStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.code(), self.description())
     }
 }
 

@@ -1,6 +1,6 @@
 //! An adversarial corpus: hostile requests, bodies, headers and `server_urls`, each with the
-//! outcome this crate promises, through the public API and through `Receiver::receive_at`
-//! for the HTTP status. Nothing here may panic; none of the URL tricks may pass the allowlist.
+//! outcome this crate promises, through the public API and through `Receiver::receive`
+//! (verifier clock fixed at `T0`) for the HTTP status. Nothing here may panic; none of the URL tricks may pass the allowlist.
 //!
 //! The decisions asserted here are documented in SECURITY.md.
 
@@ -11,17 +11,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RtmsStarted};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, ParseError, RtmsStarted};
 use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
 use zoom_rtms_webhooks::receiver::{
-    Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
-    WebhookResponse, DEFAULT_BODY_LIMIT,
+    HandoffError, Outcome, ReceiverConfig, Rejection, WebhookRequest, WebhookResponse,
+    DEFAULT_BODY_LIMIT,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 use zoom_rtms_webhooks::signature::{
-    header_values, sign, Error, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    sign, Error, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::{ParseError, WebhookEvent};
+use zoom_rtms_webhooks::{Delivery, Product, Receiver, WebhookEvent};
 
 const SECRET: &str = "adversarial-secret-token";
 const T0: u64 = 1_700_000_000;
@@ -42,15 +42,30 @@ fn hmac_hex(key: &str, msg: &[u8]) -> String {
 }
 
 fn verifier() -> Verifier {
-    Verifier::new(SECRET).unwrap_or_else(|e| panic!("verifier: {e}"))
+    verifier_at(at(T0))
 }
 
-/// Polls a future that must not wait: `Receiver::receive_at` with in-memory types never does.
+/// A verifier for `SECRET` whose clock reads `now`.
+fn verifier_at(now: SystemTime) -> Verifier {
+    Verifier::builder()
+        .with_secret("default", SECRET)
+        .with_clock(move || now)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"))
+}
+
+/// The two header values read from `headers` (`None` if absent, repeated or not UTF-8).
+fn header_values(headers: &http::HeaderMap) -> (Option<&str>, Option<&str>) {
+    let read = SignatureHeaders::from_header_map(headers);
+    (read.signature(), read.timestamp())
+}
+
+/// Polls a future that must not wait: `Receiver::receive` with in-memory types never does.
 fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(out) => out,
-        Poll::Pending => panic!("receive_at pended with in-memory types"),
+        Poll::Pending => panic!("receive pended with in-memory types"),
     }
 }
 
@@ -100,7 +115,7 @@ impl Harness {
     }
 
     fn send_req(&self, req: WebhookRequest<'_>) -> (Outcome, WebhookResponse) {
-        let outcome = block_on(self.receiver.receive_at(req, at(T0)));
+        let outcome = block_on(self.receiver.receive(req));
         let response = outcome.response(Duration::from_secs(5));
         (outcome, response)
     }
@@ -351,7 +366,9 @@ fn invalid_utf8() {
     );
     assert_eq!(header_values(&headers), (None, Some(ts0().as_str())));
     assert_eq!(
-        verifier().verify_headers_at(&headers, body, at(T0)).err(),
+        verifier()
+            .verify(SignatureHeaders::from_header_map(&headers), body)
+            .err(),
         Some(VerifyError::MissingSignature)
     );
     let req = WebhookRequest::from_headers("POST", &headers, body);
@@ -388,14 +405,21 @@ fn nul_bytes() {
     assert_eq!(json["encryptedToken"], hmac_hex(SECRET, b"a\0b"));
     // NUL in header values (the &str API; `http` cannot even carry them).
     let sig = sign(SECRET, &ts0(), CHALLENGE);
-    let v = verifier();
     assert_eq!(
-        v.verify_at(Some(&format!("{sig}\0")), Some(&ts0()), CHALLENGE, at(T0))
+        verifier()
+            .verify(
+                SignatureHeaders::new(Some(&format!("{sig}\0")), Some(&ts0())),
+                CHALLENGE
+            )
             .err(),
         Some(VerifyError::InvalidLength { len: 65 })
     );
     assert_eq!(
-        v.verify_at(Some(&sig), Some(&format!("{T0}\0")), CHALLENGE, at(T0))
+        verifier()
+            .verify(
+                SignatureHeaders::new(Some(&sig), Some(&format!("{T0}\0"))),
+                CHALLENGE
+            )
             .err(),
         Some(VerifyError::InvalidTimestamp)
     );
@@ -418,7 +442,10 @@ fn very_long_strings_and_the_body_limit() {
     assert_eq!(h.delivered(), 0);
 
     // Within a raised limit, a 1 MiB token is answered like any other.
-    let big = harness_with(verifier(), ReceiverConfig::default().body_limit(2 << 20));
+    let big = harness_with(
+        verifier(),
+        ReceiverConfig::default().with_body_limit(2 << 20),
+    );
     let (outcome, response) = big.signed(body.as_bytes());
     assert!(matches!(outcome, Outcome::Challenge(_)));
     let json: serde_json::Value =
@@ -494,11 +521,12 @@ fn non_object_bodies_are_a_400() {
 
 #[test]
 fn timestamp_header_edge_cases() {
-    let v = verifier();
     let body = CHALLENGE;
     let check = |ts: &str, now: u64| {
         let sig = sign(SECRET, ts, body);
-        v.verify_at(Some(&sig), Some(ts), body, at(now)).err()
+        verifier_at(at(now))
+            .verify(SignatureHeaders::new(Some(&sig), Some(ts)), body)
+            .err()
     };
     // 2^64 overflows u64: refused as malformed, not wrapped.
     assert_eq!(
@@ -557,8 +585,8 @@ fn timestamp_header_edge_cases() {
     // A clock before the epoch counts as the epoch.
     let sig = sign(SECRET, "0", body);
     let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
-    assert!(v
-        .verify_at(Some(&sig), Some("0"), body, before_epoch)
+    assert!(verifier_at(before_epoch)
+        .verify(SignatureHeaders::new(Some(&sig), Some("0")), body)
         .is_ok());
 }
 
@@ -566,11 +594,12 @@ fn timestamp_header_edge_cases() {
 fn leading_zeros_in_the_timestamp_do_not_make_a_replay() {
     // The MAC covers the timestamp text exactly as sent: re-writing it (same number, other
     // text) to slip a captured request past a "seen timestamps" check invalidates it.
-    let v = verifier();
     let sig = sign(SECRET, &ts0(), CHALLENGE);
     for ts in [format!("0{T0}"), format!("00{T0}")] {
         assert_eq!(
-            v.verify_at(Some(&sig), Some(&ts), CHALLENGE, at(T0)).err(),
+            verifier()
+                .verify(SignatureHeaders::new(Some(&sig), Some(&ts)), CHALLENGE)
+                .err(),
             Some(VerifyError::Mismatch),
             "{ts}"
         );
@@ -578,19 +607,22 @@ fn leading_zeros_in_the_timestamp_do_not_make_a_replay() {
     // The crate itself parses them as the same second when they are what was signed.
     let ts = format!("0{T0}");
     let sig = sign(SECRET, &ts, CHALLENGE);
-    let verified = v
-        .verify_at(Some(&sig), Some(&ts), CHALLENGE, at(T0))
+    let verified = verifier()
+        .verify(SignatureHeaders::new(Some(&sig), Some(&ts)), CHALLENGE)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(verified.timestamp(), T0);
 }
 
 #[test]
 fn signature_header_shapes() {
-    let v = verifier();
     let body = CHALLENGE;
     let good = sign(SECRET, &ts0(), body);
     let hex_part = good.trim_start_matches("v0=").to_owned();
-    let check = |sig: &str| v.verify_at(Some(sig), Some(&ts0()), body, at(T0)).err();
+    let check = |sig: &str| {
+        verifier()
+            .verify(SignatureHeaders::new(Some(sig), Some(&ts0())), body)
+            .err()
+    };
 
     assert_eq!(check(&good), None);
     // Upper-case hex decodes to the same MAC bytes: accepted (documented).
@@ -671,7 +703,6 @@ fn repeated_headers_are_refused() {
     let body = CHALLENGE;
     let good = sign(SECRET, &ts0(), body);
     let hv = |s: &str| http::HeaderValue::from_str(s).unwrap_or_else(|e| panic!("{e}"));
-    let v = verifier();
 
     // Two signature values (valid + garbage, in both orders, and two identical valid ones).
     for (first, second) in [
@@ -684,7 +715,9 @@ fn repeated_headers_are_refused() {
         headers.append("X-ZM-Signature", hv(second)); // names are case-insensitive
         headers.insert(TIMESTAMP_HEADER, hv(&ts0()));
         assert_eq!(
-            v.verify_headers_at(&headers, body, at(T0)).err(),
+            verifier()
+                .verify(SignatureHeaders::from_header_map(&headers), body)
+                .err(),
             Some(VerifyError::AmbiguousHeader {
                 header: SIGNATURE_HEADER
             })
@@ -702,7 +735,9 @@ fn repeated_headers_are_refused() {
     headers.append(TIMESTAMP_HEADER, hv(&ts0()));
     headers.append(TIMESTAMP_HEADER, hv("1"));
     assert_eq!(
-        v.verify_headers_at(&headers, body, at(T0)).err(),
+        verifier()
+            .verify(SignatureHeaders::from_header_map(&headers), body)
+            .err(),
         Some(VerifyError::AmbiguousHeader {
             header: TIMESTAMP_HEADER
         })
@@ -796,7 +831,8 @@ fn an_unsigned_or_badly_signed_challenge_gets_401_and_no_token() {
         assert!(!text.contains(&prize) && !text.contains("encryptedToken"));
         // The one-call API gives no VerifiedEvent either, so no reply can be built.
         assert!(matches!(
-            verifier().verify_and_parse_at(sig.as_deref(), ts.as_deref(), &body, at(T0)),
+            verifier()
+                .verify_and_parse(SignatureHeaders::new(sig.as_deref(), ts.as_deref()), &body),
             Err(Error::Verify(_))
         ));
     }
@@ -828,7 +864,6 @@ fn a_signed_challenge_reply_cannot_sign_anything_new() {
     // The reply is HMAC(secret, plainToken), a valid x-zm-signature only for a message equal to
     // the plainToken, which Zoom chose and which is not of the form `v0:{ts}:{body}`. Used as a
     // signature for the attacker's body (or the challenge itself), at any time, it fails.
-    let v = verifier();
     let as_sig = format!("v0={token}");
     let forged = forged_started();
     for (ts, body) in [
@@ -838,7 +873,9 @@ fn a_signed_challenge_reply_cannot_sign_anything_new() {
         (ts0(), b"{}".as_slice()),
     ] {
         assert_eq!(
-            v.verify_at(Some(&as_sig), Some(&ts), body, at(T0)).err(),
+            verifier()
+                .verify(SignatureHeaders::new(Some(&as_sig), Some(&ts)), body)
+                .err(),
             Some(VerifyError::Mismatch)
         );
     }
@@ -846,7 +883,11 @@ fn a_signed_challenge_reply_cannot_sign_anything_new() {
     let shaped = oracle_challenge(&ts0(), &forged);
     let shaped_sig = sign(SECRET, &ts0(), &shaped);
     assert_eq!(
-        v.verify_at(Some(&shaped_sig), Some(&ts0()), &forged, at(T0))
+        verifier()
+            .verify(
+                SignatureHeaders::new(Some(&shaped_sig), Some(&ts0())),
+                &forged
+            )
             .err(),
         Some(VerifyError::Mismatch)
     );
@@ -859,8 +900,9 @@ fn a_signed_oracle_shaped_token_is_answered_with_the_verifying_secret() {
     // secret that verified the request. Documented, not a hole: only the secret's owner's
     // traffic reaches this point.
     let verifier = Verifier::builder()
-        .secret("meeting-app", "meeting-secret")
-        .secret("sdk-app", "sdk-secret")
+        .with_secret("meeting-app", "meeting-secret")
+        .with_secret("sdk-app", "sdk-secret")
+        .with_clock(|| at(T0))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let h = harness_with(verifier, ReceiverConfig::default());
@@ -1254,10 +1296,13 @@ fn unverified_requests_leave_no_trace_in_the_dedup_memory() {
 
 #[test]
 fn the_dedup_memory_is_bounded() {
-    let dedup = MemoryDeduplicator::new().with_max_entries(16);
+    use zoom_rtms_webhooks::dedup::Deduplicator;
     let now = std::time::Instant::now();
+    let dedup = MemoryDeduplicator::new()
+        .with_max_entries(16)
+        .with_clock(move || now);
     for i in 0..1000 {
-        let _ = dedup.check_and_mark_at(&format!("k{i}"), now);
+        let _ = block_on(dedup.check_and_mark(&format!("k{i}")));
     }
     assert!(dedup.len() <= 16);
     assert!(dedup.evicted_unexpired() >= 1000 - 16);
@@ -1274,7 +1319,7 @@ fn debug_output_never_shows_the_secret() {
         format!("{:?}", verifier()),
         format!(
             "{:?}",
-            verifier().verify_and_parse_at(Some(&sig), Some(&ts0()), CHALLENGE, at(T0))
+            verifier().verify_and_parse(SignatureHeaders::new(Some(&sig), Some(&ts0())), CHALLENGE)
         ),
     ] {
         assert!(!text.contains(SECRET), "{text}");

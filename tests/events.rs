@@ -7,11 +7,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use zoom_rtms_webhooks::dedup::dedup_key;
 use zoom_rtms_webhooks::event::{
-    ConcurrencyLimited, ConcurrencyNearLimit, IdField, InstanceId, Lifecycle, ParseError, Product,
+    ConcurrencyLimited, ConcurrencyNearLimit, IdField, InstanceId, Lifecycle, ParseError,
     RawServerUrls, RtmsInterrupted, RtmsStarted, RtmsStopped, StartFailed, StopReason,
-    UnknownEvent, UrlValidation, WebhookEvent,
+    UnknownEvent, UrlValidation,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, Region};
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 macro_rules! fixtures {
     ($($name:literal),* $(,)?) => {

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use zoom_rtms_webhooks::event::{RtmsStarted, WebhookEvent};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zoom_rtms_webhooks::event::{IdField, RtmsStarted, WebhookEvent};
 use zoom_rtms_webhooks::handshake::{
     handshake_signature, media_type, Credentials, CredentialsError, HandshakeError,
-    HandshakeStatus, MsgType, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    HandshakeStatus, IdKeys, MsgType, SignalingHandshakeRequest, SignalingHandshakeResponse,
     PROTOCOL_VERSION,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrlError};
+use zoom_rtms_webhooks::Product;
 
 const CLIENT_ID: &str = "yQ7hqzxnRvG2Ij7U3tZxPg";
 const CLIENT_SECRET: &str = "Zx9pMbqK2sFvR4aLc8TeWn1oHu5JdYg3";
@@ -68,10 +71,27 @@ fn started(event: &str, id_field: &str, id: &str, stream: &str) -> RtmsStarted {
     }
 }
 
+/// The exact msg_type 1 JSON with the id under `meeting_uuid` (the 0.1 form, unchanged for
+/// meetings).
 fn expected_json(id: &str, stream: &str, sequence: u32, sig: &str) -> String {
     format!(
         r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{id}","rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
     )
+}
+
+/// The exact msg_type 1 JSON with the id under each of `keys`, in order.
+fn json_with_keys(keys: &[&str], id: &str, stream: &str, sequence: u32, sig: &str) -> String {
+    let ids: String = keys.iter().map(|k| format!(r#""{k}":"{id}","#)).collect();
+    format!(
+        r#"{{"msg_type":1,"protocol_version":1,{ids}"rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
+    )
+}
+
+/// HMAC-SHA256 hex, computed independently of the crate.
+fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    mac.update(msg);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 // ---------------------------------------------------------------- signature
@@ -154,6 +174,41 @@ fn credentials_reject_empty_values() {
     );
 }
 
+/// Regression (0.1 review): HMAC zero-pads keys, so a client secret of NUL bytes is the same
+/// key as the empty one; invisible characters are as good as empty. All are refused, for the
+/// client id too.
+#[test]
+fn credentials_reject_nul_and_invisible_only_values() {
+    for blank in [
+        "\0",
+        "\0\0\0\0",
+        "\u{FEFF}",
+        "\u{200B}\n",
+        "\u{00AD}\u{2060}",
+        "\u{00A0}\u{3000}",
+    ] {
+        assert_eq!(
+            Credentials::new(CLIENT_ID, blank).unwrap_err(),
+            CredentialsError::EmptyClientSecret,
+            "secret {blank:?}"
+        );
+        assert_eq!(
+            Credentials::new(blank, CLIENT_SECRET).unwrap_err(),
+            CredentialsError::EmptyClientId,
+            "client id {blank:?}"
+        );
+    }
+    // What the zero-padding means: the NUL secret would sign exactly like the empty one.
+    let nul = hmac_hex(b"\0", b"id,u,s");
+    assert_eq!(nul, hmac_hex(b"", b"id,u,s"));
+    // A real value with such characters around it is kept verbatim (not trimmed).
+    let padded = Credentials::new(CLIENT_ID, format!("\u{FEFF}{CLIENT_SECRET}\n")).unwrap();
+    assert_ne!(
+        handshake_signature(&padded, MEETING_UUID, MEETING_STREAM),
+        MEETING_SIG
+    );
+}
+
 #[test]
 fn credentials_debug_redacts_secret() {
     let c = creds();
@@ -173,14 +228,21 @@ fn credentials_debug_redacts_secret() {
 
 #[test]
 fn request_from_parts_exact_json() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
-        .with_sequence(123_456_789);
+    let req = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_sequence(123_456_789);
     assert_eq!(
         req.to_json(),
         expected_json(MEETING_UUID, MEETING_STREAM, 123_456_789, MEETING_SIG)
     );
     assert_eq!(req.signature(), MEETING_SIG);
-    assert_eq!(req.meeting_uuid(), MEETING_UUID);
+    assert_eq!(req.product(), Product::Meeting);
+    assert_eq!(req.instance_id(), MEETING_UUID);
+    assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
     assert_eq!(req.rtms_stream_id(), MEETING_STREAM);
     assert_eq!(req.sequence(), 123_456_789);
     assert_eq!(req.buffer_data(), None);
@@ -190,8 +252,13 @@ fn request_from_parts_exact_json() {
 
 #[test]
 fn request_buffer_data_is_last_and_only_when_set() {
-    let base = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
-        .with_sequence(1);
+    let base = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_sequence(1);
     assert!(!base.to_json().contains("buffer_data"));
     let expected_prefix = expected_json(MEETING_UUID, MEETING_STREAM, 1, MEETING_SIG);
     let expected_prefix = expected_prefix.trim_end_matches('}');
@@ -207,15 +274,22 @@ fn request_buffer_data_is_last_and_only_when_set() {
 
 #[test]
 fn request_escapes_json_in_ids() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), "a\"b\\c", "s\n1").with_sequence(0);
+    let req = SignalingHandshakeRequest::from_parts(&creds(), Product::VideoSdk, "a\"b\\c", "s\n1")
+        .with_sequence(0);
     let v: serde_json::Value = serde_json::from_str(&req.to_json()).unwrap();
+    assert_eq!(v["session_id"], "a\"b\\c");
     assert_eq!(v["meeting_uuid"], "a\"b\\c");
     assert_eq!(v["rtms_stream_id"], "s\n1");
 }
 
 #[test]
 fn request_debug_redacts_signature() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM);
+    let req = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    );
     let dbg = format!("{req:?}");
     assert!(!dbg.contains(MEETING_SIG), "{dbg}");
     assert!(dbg.contains(MEETING_UUID), "{dbg}");
@@ -225,7 +299,7 @@ fn request_debug_redacts_signature() {
 fn request_sequence_is_random_enough() {
     let c = creds();
     let seqs: std::collections::BTreeSet<u32> = (0..64)
-        .map(|_| SignalingHandshakeRequest::from_parts(&c, "u", "s").sequence())
+        .map(|_| SignalingHandshakeRequest::from_parts(&c, Product::Meeting, "u", "s").sequence())
         .collect();
     // 64 draws of a 32-bit value: a collision-free set is overwhelmingly likely;
     // demand at least 60 distinct values to stay robust.
@@ -240,29 +314,36 @@ fn request_new_meeting() {
         MEETING_UUID,
         MEETING_STREAM,
     );
-    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(7);
+    let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(7);
     assert_eq!(
         req.to_json(),
         expected_json(MEETING_UUID, MEETING_STREAM, 7, MEETING_SIG)
     );
+    assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
 }
 
 #[test]
-fn request_new_webinar_both_id_fields() {
+fn request_new_webinar_sends_webinar_uuid_whichever_field_the_webhook_used() {
     for field in ["webinar_uuid", "meeting_uuid"] {
         let s = started("webinar.rtms_started", field, WEBINAR_UUID, WEBINAR_STREAM);
-        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(8);
-        // The field stays `meeting_uuid` and carries the webinar's UUID.
+        let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(8);
         assert_eq!(
             req.to_json(),
-            expected_json(WEBINAR_UUID, WEBINAR_STREAM, 8, WEBINAR_SIG),
+            json_with_keys(
+                &["webinar_uuid"],
+                WEBINAR_UUID,
+                WEBINAR_STREAM,
+                8,
+                WEBINAR_SIG
+            ),
             "{field}"
         );
+        assert_eq!(req.id_keys(), [IdField::WebinarUuid]);
     }
 }
 
 #[test]
-fn request_new_video_sdk() {
+fn request_new_video_sdk_sends_session_id_and_meeting_uuid() {
     let s = started(
         "session.rtms_started",
         "session_id",
@@ -270,43 +351,158 @@ fn request_new_video_sdk() {
         SESSION_STREAM,
     );
     let sdk = Credentials::new(SDK_KEY, SDK_SECRET).unwrap();
-    let req = SignalingHandshakeRequest::new(&s, &sdk)
+    let req = SignalingHandshakeRequest::new(&sdk, &s)
         .with_sequence(9)
         .with_buffer_data(false);
     assert_eq!(
         req.to_json(),
         format!(
-            r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","sequence":9,"signature":"{SESSION_SIG}","buffer_data":false}}"#
+            r#"{{"msg_type":1,"protocol_version":1,"session_id":"{SESSION_ID}","meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","sequence":9,"signature":"{SESSION_SIG}","buffer_data":false}}"#
         )
     );
+    assert_eq!(req.id_keys(), [IdField::SessionId, IdField::MeetingUuid]);
 }
 
 #[test]
-fn request_new_contact_center() {
+fn request_new_contact_center_sends_engagement_id() {
     let s = started(
         "contact_center.voice_rtms_started",
         "engagement_id",
         ENGAGEMENT_ID,
         CC_STREAM,
     );
-    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(10);
+    let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(10);
     assert_eq!(
         req.to_json(),
-        expected_json(ENGAGEMENT_ID, CC_STREAM, 10, CC_SIG)
+        json_with_keys(&["engagement_id"], ENGAGEMENT_ID, CC_STREAM, 10, CC_SIG)
     );
+    assert_eq!(req.id_keys(), [IdField::EngagementId]);
 }
 
 #[test]
-fn request_new_phone() {
+fn request_new_phone_sends_call_id() {
     for event in ["phone.rtms_started", "phone.call_rtms_started"] {
         let s = started(event, "call_id", CALL_ID, PHONE_STREAM);
-        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(11);
+        let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(11);
         assert_eq!(
             req.to_json(),
-            expected_json(CALL_ID, PHONE_STREAM, 11, PHONE_SIG),
+            json_with_keys(&["call_id"], CALL_ID, PHONE_STREAM, 11, PHONE_SIG),
             "{event}"
         );
+        assert_eq!(req.id_keys(), [IdField::CallId]);
     }
+}
+
+#[test]
+fn default_id_keys_per_product() {
+    let keys = IdKeys::default();
+    let table = [
+        (Product::Meeting, vec![IdField::MeetingUuid]),
+        (Product::Webinar, vec![IdField::WebinarUuid]),
+        (
+            Product::VideoSdk,
+            vec![IdField::SessionId, IdField::MeetingUuid],
+        ),
+        (Product::ContactCenter, vec![IdField::EngagementId]),
+        (Product::Phone, vec![IdField::CallId]),
+    ];
+    for (product, expected) in table {
+        assert_eq!(keys.keys(product), expected.as_slice(), "{product}");
+        let req = SignalingHandshakeRequest::from_parts(&creds(), product, "id-1", "st-1")
+            .with_sequence(2);
+        assert_eq!(req.id_keys(), expected.as_slice(), "{product}");
+        assert_eq!(
+            req.to_json(),
+            json_with_keys(
+                &expected.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                "id-1",
+                "st-1",
+                2,
+                &handshake_signature(&creds(), "id-1", "st-1"),
+            ),
+            "{product}"
+        );
+        // `with_id_keys(&IdKeys::default())` is what `from_parts` already does.
+        assert_eq!(req.clone().with_id_keys(&keys), req, "{product}");
+    }
+}
+
+#[test]
+fn id_keys_can_be_overridden_per_product_and_the_signature_is_unchanged() {
+    let keys = IdKeys::default()
+        .with_keys(Product::Webinar, [IdField::MeetingUuid])
+        .with_keys(
+            Product::ContactCenter,
+            [
+                IdField::EngagementId,
+                IdField::SessionId,
+                IdField::EngagementId,
+            ],
+        );
+    // The override applies to its product only.
+    assert_eq!(keys.keys(Product::Webinar), [IdField::MeetingUuid]);
+    assert_eq!(
+        keys.keys(Product::ContactCenter),
+        [IdField::EngagementId, IdField::SessionId]
+    );
+    assert_eq!(keys.keys(Product::Meeting), [IdField::MeetingUuid]);
+    assert_eq!(keys.keys(Product::Phone), [IdField::CallId]);
+    assert_ne!(keys, IdKeys::default());
+    // An empty list changes nothing: a request always carries an id.
+    assert_eq!(keys.clone().with_keys(Product::Meeting, []), keys);
+
+    let s = started(
+        "webinar.rtms_started",
+        "webinar_uuid",
+        WEBINAR_UUID,
+        WEBINAR_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&creds(), &s)
+        .with_id_keys(&keys)
+        .with_sequence(8);
+    assert_eq!(
+        req.to_json(),
+        json_with_keys(
+            &["meeting_uuid"],
+            WEBINAR_UUID,
+            WEBINAR_STREAM,
+            8,
+            WEBINAR_SIG
+        )
+    );
+
+    let s = started(
+        "contact_center.voice_rtms_started",
+        "engagement_id",
+        ENGAGEMENT_ID,
+        CC_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&creds(), &s)
+        .with_id_keys(&keys)
+        .with_sequence(10);
+    assert_eq!(
+        req.to_json(),
+        json_with_keys(
+            &["engagement_id", "session_id"],
+            ENGAGEMENT_ID,
+            CC_STREAM,
+            10,
+            CC_SIG
+        )
+    );
+    // A table without an override for the request's product keeps the defaults.
+    let meeting = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_id_keys(&keys)
+    .with_sequence(7);
+    assert_eq!(
+        meeting.to_json(),
+        expected_json(MEETING_UUID, MEETING_STREAM, 7, MEETING_SIG)
+    );
 }
 
 #[test]
@@ -317,9 +513,10 @@ fn request_new_matches_from_parts() {
         SLASH_UUID,
         SLASH_STREAM,
     );
-    let a = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(3);
+    let a = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(3);
     let b =
-        SignalingHandshakeRequest::from_parts(&creds(), SLASH_UUID, SLASH_STREAM).with_sequence(3);
+        SignalingHandshakeRequest::from_parts(&creds(), Product::Meeting, SLASH_UUID, SLASH_STREAM)
+            .with_sequence(3);
     assert_eq!(a, b);
     assert_eq!(a.signature(), SLASH_SIG);
     assert_eq!(PROTOCOL_VERSION, 1);
@@ -420,7 +617,7 @@ fn response_duplicate_signal_request() {
     )
     .unwrap();
     assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
-    assert_eq!(r.status_code.to_string(), "8 (duplicate signal request)");
+    assert_eq!(r.status_code.to_string(), "duplicate signal request (8)");
     assert!(!r.is_ok());
     assert_eq!(r.protocol_version, None);
 }
@@ -430,7 +627,7 @@ fn response_unknown_status_and_missing_reason() {
     let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":40}"#).unwrap();
     assert_eq!(r.status_code, HandshakeStatus::Other(40));
     assert_eq!(r.status_code.code(), 40);
-    assert_eq!(r.status_code.to_string(), "40 (unknown status)");
+    assert_eq!(r.status_code.to_string(), "unknown status (40)");
     assert_eq!(r.reason, None);
     assert!(!r.is_ok());
 
@@ -466,12 +663,28 @@ fn response_named_status_codes_round_trip() {
     ];
     for (code, status) in named {
         assert_eq!(HandshakeStatus::from(code), status);
+        assert!(!matches!(
+            HandshakeStatus::from(code),
+            HandshakeStatus::Other(_)
+        ));
         assert_eq!(status.code(), code);
+        assert_eq!(i64::from(status), code);
         assert_eq!(status.is_ok(), code == 0);
+        assert!(status.is_known());
+        // Equality is by code: a hand-built `Other` of a named code is that variant.
+        assert_eq!(HandshakeStatus::Other(code), status);
+        assert_eq!(
+            status.to_string(),
+            format!("{} ({code})", status.description())
+        );
     }
+    // The table stays 0-8 (the samples' codes); everything else is kept as received.
     for code in [-5, 9, 16, 17, 40, i64::MAX, i64::MIN] {
-        assert_eq!(HandshakeStatus::from(code), HandshakeStatus::Other(code));
-        assert_eq!(HandshakeStatus::from(code).code(), code);
+        let status = HandshakeStatus::from(code);
+        assert!(matches!(status, HandshakeStatus::Other(c) if c == code));
+        assert_eq!(status.code(), code);
+        assert!(!status.is_known());
+        assert_eq!(status.description(), "unknown status");
     }
 }
 
@@ -621,11 +834,21 @@ fn msg_types_and_media_bits() {
     ];
     for (code, t) in named {
         assert_eq!(MsgType::from(code), t);
+        assert!(!matches!(MsgType::from(code), MsgType::Other(_)));
         assert_eq!(t.code(), code);
+        assert!(t.is_known());
+        assert_eq!(MsgType::Other(code), t);
     }
     for code in [0, 19, 20, 23, -1] {
-        assert_eq!(MsgType::from(code), MsgType::Other(code));
+        let t = MsgType::from(code);
+        assert!(matches!(t, MsgType::Other(c) if c == code));
+        assert!(!t.is_known());
+        assert_eq!(t.to_string(), format!("unknown message type ({code})"));
     }
+    assert_eq!(
+        MsgType::SignalingHandshakeRequest.to_string(),
+        "signaling handshake request (1)"
+    );
     assert_eq!(
         [
             media_type::AUDIO,
