@@ -751,7 +751,7 @@ impl Deduplicator for MemoryDeduplicator {
 ///
 /// ```
 /// use zoom_rtms_webhooks::dedup::dedup_key;
-/// use zoom_rtms_webhooks::event::WebhookEvent;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let body = br#"{"event":"rtms.concurrency_near_limit","payload":{}}"#;
 /// let key = dedup_key(&WebhookEvent::parse(body)?, body);

@@ -21,8 +21,7 @@ use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 use zoom_rtms_webhooks::signature::{
     sign, Error, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::Product;
-use zoom_rtms_webhooks::{Delivery, Receiver, WebhookEvent};
+use zoom_rtms_webhooks::{Delivery, Product, Receiver, WebhookEvent};
 
 const SECRET: &str = "adversarial-secret-token";
 const T0: u64 = 1_700_000_000;

@@ -1,7 +1,9 @@
 //! Regions, server URL validation (SSRF guard) and the host policy escape hatch.
 
-use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RawServerUrls, RtmsStarted};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, RawServerUrls, RtmsStarted};
+
 use zoom_rtms_webhooks::region::{HostPolicy, ParseRegionError, Region, ServerUrl, ServerUrlError};
+use zoom_rtms_webhooks::Product;
 
 const KNOWN: [(&str, Region); 10] = [
     ("sjc", Region::Sjc),

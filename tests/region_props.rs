@@ -2,8 +2,9 @@
 //! `wss://` on `zoom.us` (or a subdomain) is ever accepted by the default policy.
 
 use proptest::prelude::*;
-use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RawServerUrls, RtmsStarted};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, RawServerUrls, RtmsStarted};
 use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
+use zoom_rtms_webhooks::Product;
 
 fn zoom_only(s: &str) -> Result<ServerUrl, zoom_rtms_webhooks::region::ServerUrlError> {
     ServerUrl::parse(s, &HostPolicy::default())

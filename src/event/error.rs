@@ -17,7 +17,8 @@ const MAX_MESSAGE_LEN: usize = 160;
 /// body, so it is safe to log.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{ParseError, WebhookEvent};
+/// use zoom_rtms_webhooks::event::ParseError;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let err = WebhookEvent::parse(
 ///     br#"{"event":"meeting.rtms_started","payload":{"meeting_uuid":"abc=="}}"#,
@@ -111,7 +112,7 @@ impl ParseError {
     /// The event name the error is about, if the body got that far.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::WebhookEvent;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let err = WebhookEvent::parse(b"[1, 2]").unwrap_err();
     /// assert_eq!(err.event(), None);
@@ -130,7 +131,7 @@ impl ParseError {
     /// The payload field the error is about, if any.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::WebhookEvent;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let err = WebhookEvent::parse(
     ///     br#"{"event":"session.rtms_stopped","payload":{"session_id":"a","rtms_stream_id":7}}"#,

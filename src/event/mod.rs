@@ -42,7 +42,8 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::dedup::dedup_key;
-//! use zoom_rtms_webhooks::event::{IdField, Lifecycle, Product, WebhookEvent};
+//! use zoom_rtms_webhooks::event::{IdField, Lifecycle};
+//! use zoom_rtms_webhooks::{Product, WebhookEvent};
 //!
 //! let body = br#"{
 //!   "event": "webinar.rtms_started",
@@ -91,7 +92,7 @@ pub use stop_reason::StopReason;
 /// used in [`dedup_key`](crate::dedup::dedup_key).
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"phone.call_rtms_stopped",
 ///   "payload":{"call_id":"7012345","rtms_stream_id":"r1"}}"#)?;
@@ -119,7 +120,7 @@ impl Product {
     /// A stable lower-case name: `meeting`, `webinar`, `video_sdk`, `contact_center`, `phone`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::Product;
     /// assert_eq!(Product::Meeting.as_str(), "meeting");
     /// ```
     pub fn as_str(&self) -> &'static str {
@@ -204,7 +205,8 @@ impl Serialize for IdField {
 /// signature); it is never decoded or normalised.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{IdField, InstanceId, WebhookEvent};
+/// use zoom_rtms_webhooks::event::{IdField, InstanceId};
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"session.rtms_interrupted",
 ///   "payload":{"session_id":"a/b+c==","rtms_stream_id":"r1"}}"#)?;
@@ -260,7 +262,8 @@ impl fmt::Display for InstanceId {
 /// Which stage of a stream's life an event reports.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{Lifecycle, WebhookEvent};
+/// use zoom_rtms_webhooks::event::Lifecycle;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"meeting.rtms_stopped",
 ///   "payload":{"meeting_uuid":"m","rtms_stream_id":"r"}}"#)?;
@@ -312,7 +315,7 @@ impl Serialize for Lifecycle {
 /// See the [module documentation](self) for the names and the parsing rules.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::WebhookEvent;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// match WebhookEvent::parse(br#"{"event":"meeting.rtms_started","payload":{
 ///     "meeting_uuid":"m==","rtms_stream_id":"r1","server_urls":"wss://sjc.zoom.us"}}"#)? {
@@ -346,7 +349,8 @@ impl WebhookEvent {
     /// Name of the validation challenge event.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{UrlValidation, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::UrlValidation;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     /// let event = WebhookEvent::UrlValidation(UrlValidation::new("t"));
     /// assert_eq!(event.name(), WebhookEvent::URL_VALIDATION);
     /// ```
@@ -354,7 +358,8 @@ impl WebhookEvent {
     /// Name of the concurrency-near-limit event.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{ConcurrencyNearLimit, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::ConcurrencyNearLimit;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     /// let event = WebhookEvent::ConcurrencyNearLimit(ConcurrencyNearLimit::new());
     /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_NEAR_LIMIT);
     /// ```
@@ -362,7 +367,8 @@ impl WebhookEvent {
     /// Name of the concurrency-limited event.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{ConcurrencyLimited, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::ConcurrencyLimited;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     /// let event = WebhookEvent::ConcurrencyLimited(ConcurrencyLimited::new());
     /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_LIMITED);
     /// ```
@@ -370,7 +376,8 @@ impl WebhookEvent {
     /// Name of the start-failed event.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{StartFailed, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::StartFailed;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     /// let event = WebhookEvent::StartFailed(StartFailed::new());
     /// assert_eq!(event.name(), WebhookEvent::START_FAILED);
     /// ```
@@ -382,7 +389,8 @@ impl WebhookEvent {
     /// name gives [`WebhookEvent::Unknown`]; see [`ParseError`] for what is rejected.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{ParseError, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::ParseError;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"endpoint.url_validation",
     ///   "payload":{"plainToken":"abc"},"event_ts":1700000000000}"#)?;
@@ -400,7 +408,8 @@ impl WebhookEvent {
     /// The event name exactly as sent (for example `"phone.call_rtms_started"`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{Product, RtmsStopped, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::RtmsStopped;
+    /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
     /// let stop = RtmsStopped::new(Product::ContactCenter, "r1").with_event("contactcenter.rtms_stopped");
     /// assert_eq!(WebhookEvent::RtmsStopped(stop).name(), "contactcenter.rtms_stopped");
@@ -422,7 +431,7 @@ impl WebhookEvent {
     /// exactly, even above 2^53).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::WebhookEvent;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"x.y","event_ts":9007199254740993}"#)?;
     /// assert_eq!(event.event_ts(), Some(9_007_199_254_740_993));
@@ -445,7 +454,7 @@ impl WebhookEvent {
     /// `rtms.concurrency_limited` / `rtms.start_failed`, otherwise `None`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
+    /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"contactcenter.rtms_interrupted",
     ///   "payload":{"rtms_stream_id":"r1"}}"#)?;
@@ -466,7 +475,8 @@ impl WebhookEvent {
     /// `rtms_stream_id`: always for lifecycle events, if present for `rtms.start_failed`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{Product, RtmsInterrupted, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::RtmsInterrupted;
+    /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
     /// let event = WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(Product::Meeting, "r1"));
     /// assert_eq!(event.rtms_stream_id(), Some("r1"));
@@ -486,7 +496,8 @@ impl WebhookEvent {
     /// `rtms.start_failed`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId};
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"phone.rtms_stopped",
     ///   "payload":{"call_id":"c1","rtms_stream_id":"r1"}}"#)?;
@@ -507,7 +518,8 @@ impl WebhookEvent {
     /// The lifecycle stage for `*rtms_started` / `_stopped` / `_interrupted`, else `None`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{Lifecycle, StartFailed, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::{Lifecycle, StartFailed};
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// assert_eq!(WebhookEvent::StartFailed(StartFailed::new()).lifecycle(), None);
     /// let event = WebhookEvent::parse(br#"{"event":"session.rtms_stopped",

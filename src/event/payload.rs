@@ -5,7 +5,8 @@
 //! optional ones, for example in your own tests:
 //!
 //! ```
-//! use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RtmsStarted, WebhookEvent};
+//! use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStarted};
+//! use zoom_rtms_webhooks::{Product, WebhookEvent};
 //!
 //! let started = RtmsStarted::new(
 //!     Product::Meeting,
@@ -42,6 +43,7 @@ macro_rules! setters {
                 ///
                 /// ```
                 /// use zoom_rtms_webhooks::event::*;
+                /// use zoom_rtms_webhooks::Product;
                 ///
                 #[doc = concat!("let event = ", $new, ".", stringify!($setter), "(", $value, ");")]
                 #[doc = concat!("assert_eq!(event.", stringify!($field), ", ", $expected, ");")]
@@ -63,7 +65,8 @@ macro_rules! setters {
 /// that is after the request's own signature verified.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{UrlValidation, WebhookEvent};
+/// use zoom_rtms_webhooks::event::UrlValidation;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(
 ///     br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680}"#,
@@ -204,7 +207,8 @@ impl From<Vec<String>> for RawServerUrls {
 /// `webinar_id`, `host_id`, `signature`) are kept in [`extra`](RtmsStarted::extra).
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{IdField, Product, WebhookEvent};
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
 /// use zoom_rtms_webhooks::region::HostPolicy;
 ///
 /// let event = WebhookEvent::parse(br#"{
@@ -257,7 +261,8 @@ impl RtmsStarted {
     /// [`with_event`](RtmsStarted::with_event).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RtmsStarted};
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStarted};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let started = RtmsStarted::new(
     ///     Product::ContactCenter,
@@ -296,7 +301,8 @@ impl RtmsStarted {
     /// at all is [`ServerUrlError::Empty`].
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RtmsStarted};
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStarted};
+    /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrlError};
     ///
     /// let started = |urls: &str| {
@@ -355,7 +361,8 @@ setters! {
 /// it would make Zoom retry for 85 minutes while the app never learns the stream ended.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{StopReason, WebhookEvent};
+/// use zoom_rtms_webhooks::event::StopReason;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"webinar.rtms_stopped","payload":{
 ///   "webinar_uuid":"w==","rtms_stream_id":"r1","stop_reason":6}}"#)?;
@@ -399,7 +406,8 @@ impl RtmsStopped {
     /// name (for example `meeting.rtms_stopped`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RtmsStopped, StopReason};
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStopped, StopReason};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let stopped = RtmsStopped::new(Product::Phone, "r1")
     ///     .with_instance(InstanceId::new(IdField::CallId, "c1"))
@@ -444,7 +452,7 @@ setters! {
 /// Same shape and rules as [`RtmsStopped`]: only `rtms_stream_id` is required.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"contact_center.voice_rtms_interrupted",
 ///   "payload":{"engagement_id":"e1","rtms_stream_id":"r1"}}"#)?;
@@ -482,7 +490,8 @@ impl RtmsInterrupted {
     /// canonical name (for example `session.rtms_interrupted`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{Product, RtmsInterrupted};
+    /// use zoom_rtms_webhooks::event::RtmsInterrupted;
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let interrupted = RtmsInterrupted::new(Product::VideoSdk, "r1").with_event_ts(7);
     /// assert_eq!(interrupted.event, "session.rtms_interrupted");
@@ -525,7 +534,8 @@ setters! {
 /// Every field is optional; numbers given as strings of digits are accepted.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{ConcurrencyNearLimit, WebhookEvent};
+/// use zoom_rtms_webhooks::event::ConcurrencyNearLimit;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"rtms.concurrency_near_limit","payload":{
 ///   "account_id":"a1","concurrency_limit":100,"concurrency_number":90,"percentage":90}}"#)?;
@@ -591,7 +601,8 @@ setters! {
 /// that field (`meeting_uuid` means [`Product::Meeting`] unless a `webinar_id` is also present).
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::{IdField, Product, WebhookEvent};
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"rtms.concurrency_limited","payload":{
 ///   "session_id":"s1","concurrency_number":100}}"#)?;
@@ -623,7 +634,8 @@ impl ConcurrencyLimited {
     /// An event with no field set (every field is optional); also `Default`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{ConcurrencyLimited, IdField, InstanceId, Product};
+    /// use zoom_rtms_webhooks::event::{ConcurrencyLimited, IdField, InstanceId};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let limited = ConcurrencyLimited::new()
     ///     .with_product(Product::Phone)
@@ -656,7 +668,7 @@ setters! {
 /// The instance and product are found as for [`ConcurrencyLimited`].
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::WebhookEvent;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"rtms.start_failed","payload":{
 ///   "meeting_uuid":"m==","rtms_stream_id":"r1","reason":"whatever"}}"#)?;
@@ -686,7 +698,8 @@ impl StartFailed {
     /// An event with no field set (every field is optional); also `Default`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{StartFailed, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::StartFailed;
+    /// use zoom_rtms_webhooks::WebhookEvent;
     ///
     /// let failed = WebhookEvent::StartFailed(StartFailed::new().with_rtms_stream_id("r1"));
     /// assert_eq!(failed.rtms_stream_id(), Some("r1"));
@@ -714,7 +727,8 @@ setters! {
 ///
 /// ```
 /// use serde_json::json;
-/// use zoom_rtms_webhooks::event::{UnknownEvent, WebhookEvent};
+/// use zoom_rtms_webhooks::event::UnknownEvent;
+/// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"meeting.started","event_ts":1,"payload":{"a":[1]}}"#)?;
 /// assert_eq!(
