@@ -38,7 +38,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::hyper::WebhookService;
@@ -51,26 +51,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let addr = listen_addr()?;
     let verifier = Verifier::new(required("ZOOM_SECRET_TOKEN")?)?;
     let creds = Credentials::new(required("ZOOM_CLIENT_ID")?, required("ZOOM_CLIENT_SECRET")?)?;
-    // The de-duplicator is chosen here, and only here: in memory, or shared through Redis.
-    match env("REDIS_URL") {
-        None => serve(addr, verifier, creds, MemoryDeduplicator::new()).await,
+    // The de-duplicator is chosen at run time: in memory, or shared through Redis.
+    let dedup = match env("REDIS_URL") {
+        None => BoxDeduplicator::new(MemoryDeduplicator::new()),
         #[cfg(feature = "redis")]
         Some(url) => {
             use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
             // The URL may hold a password: never print it.
-            let conn = connect(&url).await?;
-            serve(addr, verifier, creds, RedisDeduplicator::new(conn)).await
+            BoxDeduplicator::new(RedisDeduplicator::new(connect(&url).await?))
         }
         #[cfg(not(feature = "redis"))]
-        Some(_) => Err("REDIS_URL is set, but the `redis` feature is not enabled".into()),
-    }
+        Some(_) => return Err("REDIS_URL is set, but the `redis` feature is not enabled".into()),
+    };
+    serve(addr, verifier, creds, dedup).await
 }
 
 async fn serve(
     addr: SocketAddr,
     verifier: Verifier,
     creds: Credentials,
-    dedup: impl Deduplicator,
+    dedup: BoxDeduplicator,
 ) -> Result<(), Box<dyn Error>> {
     // Events are acknowledged first, then processed by the dispatcher's workers.
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), move |delivery| {

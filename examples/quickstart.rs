@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
@@ -74,19 +74,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     };
     let verifier = Verifier::new(secret)?;
-    // The de-duplicator is chosen here, and only here: one process, in memory, or shared
-    // through Redis when REDIS_URL is set.
-    match env("REDIS_URL") {
-        None => {
-            serve(
-                addr,
-                verifier,
-                creds,
-                demo_secret,
-                MemoryDeduplicator::new(),
-            )
-            .await
-        }
+    // The de-duplicator is chosen at run time: one process, in memory, or shared through Redis
+    // when REDIS_URL is set.
+    let dedup = match env("REDIS_URL") {
+        None => BoxDeduplicator::new(MemoryDeduplicator::new()),
         #[cfg(feature = "redis")]
         Some(url) => {
             use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
@@ -97,22 +88,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
             println!(
                 "REDIS_URL is set: de-duplicating through Redis, shared with every replica using it"
             );
-            serve(
-                addr,
-                verifier,
-                creds,
-                demo_secret,
-                RedisDeduplicator::new(conn),
-            )
-            .await
+            BoxDeduplicator::new(RedisDeduplicator::new(conn))
         }
         #[cfg(not(feature = "redis"))]
-        Some(_) => Err(
-            "REDIS_URL is set, but this example was built without the `redis` feature: \
-             add it, e.g. `--features axum,redis`"
-                .into(),
-        ),
-    }
+        Some(_) => {
+            return Err(
+                "REDIS_URL is set, but this example was built without the `redis` feature: \
+                 add it, e.g. `--features axum,redis`"
+                    .into(),
+            )
+        }
+    };
+    serve(addr, verifier, creds, demo_secret, dedup).await
 }
 
 async fn serve(
@@ -120,7 +107,7 @@ async fn serve(
     verifier: Verifier,
     creds: Credentials,
     demo_secret: bool,
-    dedup: impl Deduplicator,
+    dedup: BoxDeduplicator,
 ) -> Result<(), Box<dyn Error>> {
     // Events are acknowledged first, then processed by the dispatcher's workers.
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), move |delivery| {
