@@ -95,6 +95,8 @@ pub mod event;
 pub mod handshake;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(feature = "protocol")]
+pub mod protocol;
 pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;

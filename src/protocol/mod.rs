@@ -1,0 +1,49 @@
+//! The sans-I/O RTMS protocol core (feature `protocol`): the code tables, the typed messages of
+//! the signalling and media WebSockets, and the media parameters, following the protocol notes
+//! (`reference/rtms-protocol.md`, JSON protocol v1). No sockets, no clock, no runtime.
+//!
+//! - [`codes`]: status codes (0–47), stop reasons (0–26), stream and session states;
+//! - [`media`]: media kinds and the `media_type` bitmask, media parameters with their enums,
+//!   validated before dialling;
+//! - [`events`]: event types interpreted per product, and event payloads;
+//! - [`client`]: the client→server messages, serialised exactly as documented;
+//! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed
+//!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers.
+//!
+//! ```
+//! use zoom_rtms_webhooks::protocol::server::ServerMessage;
+//! use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+//!
+//! let frame = br#"{"msg_type":12,"timestamp":1727384349123}"#;
+//! let ServerMessage::KeepAliveRequest(ping) = ServerMessage::parse(frame)? else { panic!() };
+//! assert_eq!(
+//!     KeepAliveResponse::echo(&ping).to_json(),
+//!     r#"{"msg_type":13,"timestamp":1727384349123}"#
+//! );
+//! # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+//! ```
+
+/// Implements `Serialize` (as the integer) and a tolerant `Deserialize` (an integer or a string
+/// of digits) for `code_enum!` tables.
+macro_rules! serde_code {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            impl ::serde::Serialize for $name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.serialize_i64(self.code())
+                }
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for $name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    d.deserialize_any($crate::protocol::lenient::CodeVisitor).map($name::from)
+                }
+            }
+        )+
+    };
+}
+
+mod lenient;
+
+pub mod codes;
+pub mod media;
