@@ -150,7 +150,7 @@ impl<'de> Deserialize<'de> for Bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Str<'a>(pub(crate) Option<Cow<'a, str>>);
 
-impl<'de> Deserialize<'de> for Str<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -292,5 +292,70 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A scalar that may be an integer or a string (`reason` is a string in responses and an
+/// integer in state updates).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Scalar<'a> {
+    #[default]
+    None,
+    Int(i64),
+    Str(Cow<'a, str>),
+}
+
+impl<'a> Scalar<'a> {
+    /// The integer, or a string of digits read as one.
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Scalar::Int(v) => Some(*v),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::None => None,
+        }
+    }
+
+    /// The string, or an integer as its decimal text.
+    pub(crate) fn text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            Scalar::Int(v) => Some(Cow::Owned(v.to_string())),
+            Scalar::None => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(i64::try_from(v).map(Scalar::Int).unwrap_or_default())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(integral(v).map(Scalar::Int).unwrap_or_default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::None)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            skip_compound!();
+        }
+        d.deserialize_any(V)
     }
 }

@@ -45,5 +45,8 @@ macro_rules! serde_code {
 
 mod lenient;
 
+pub mod client;
 pub mod codes;
+pub mod events;
 pub mod media;
+pub mod server;

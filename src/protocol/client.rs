@@ -1,0 +1,922 @@
+//! Client→server messages, serialised exactly as the protocol notes document them: the fields in
+//! the documented order, integers as numbers, optional fields omitted unless set.
+//!
+//! The messages borrow their strings, so building one allocates nothing; [`ClientMessage::to_json`]
+//! allocates the text, [`ClientMessage::write_json`] appends it to a reused buffer.
+//!
+//! ```
+//! use zoom_rtms_webhooks::event::IdField;
+//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck, SignalingHandshake};
+//!
+//! let hello = SignalingHandshake::new(&[IdField::MeetingUuid], "m-uuid==", "stream-1", "abc123")
+//!     .with_buffer_data(false);
+//! assert_eq!(
+//!     hello.to_json(),
+//!     r#"{"msg_type":1,"protocol_version":1,"sequence":1,"meeting_uuid":"m-uuid==","rtms_stream_id":"stream-1","signature":"abc123","buffer_data":false}"#
+//! );
+//!
+//! let mut buf = Vec::new();
+//! ClientReadyAck::new("stream-1").write_json(&mut buf);
+//! assert_eq!(buf, br#"{"msg_type":7,"rtms_stream_id":"stream-1"}"#);
+//! ```
+
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::media::{MediaParams, MediaTypes};
+use super::server::KeepAliveRequest;
+use crate::event::{IdField, Product};
+use crate::handshake::MsgType;
+
+/// The protocol version sent by default (`protocol_version`: 1, JSON v1).
+pub const PROTOCOL_VERSION: i64 = 1;
+
+/// The id key(s) sent for a product when nothing else is configured: Meeting `meeting_uuid`,
+/// Webinar `webinar_uuid`, Video SDK `session_id` and `meeting_uuid`, Contact Center
+/// `engagement_id`, Phone `call_id` (reference §2.2; the webinar, Video SDK and Phone keys are
+/// unconfirmed, so pass your own list to override).
+///
+/// ```
+/// use zoom_rtms_webhooks::event::{IdField, Product};
+/// use zoom_rtms_webhooks::protocol::client::default_id_keys;
+/// assert_eq!(default_id_keys(Product::VideoSdk), &[IdField::SessionId, IdField::MeetingUuid]);
+/// ```
+pub fn default_id_keys(product: Product) -> &'static [IdField] {
+    match product {
+        Product::Meeting => &[IdField::MeetingUuid],
+        Product::Webinar => &[IdField::WebinarUuid],
+        Product::VideoSdk => &[IdField::SessionId, IdField::MeetingUuid],
+        Product::ContactCenter => &[IdField::EngagementId],
+        Product::Phone => &[IdField::CallId],
+    }
+}
+
+/// A message the client sends: its type and its JSON text.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::MsgType;
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
+/// let close = StreamCloseRequest::new("s-1");
+/// assert_eq!(close.msg_type().code(), 21);
+/// assert_eq!(close.to_json(), r#"{"msg_type":21,"rtms_stream_id":"s-1"}"#);
+/// ```
+pub trait ClientMessage: Serialize {
+    /// The message type.
+    fn msg_type(&self) -> MsgType;
+
+    /// The JSON text to send as one WebSocket text frame.
+    fn to_json(&self) -> String {
+        let mut buf = Vec::with_capacity(128);
+        self.write_json(&mut buf);
+        // serde_json writes UTF-8 only.
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Appends the JSON text to `out` (for a reused buffer).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Cannot fail: only strings, integers, booleans and raw JSON scalars are written.
+        let _ = serde_json::to_writer(out, self);
+    }
+}
+
+/// The shared header of the two handshakes: version, sequence, id key(s), stream id, signature.
+#[derive(Clone, Copy)]
+struct Header<'a> {
+    protocol_version: i64,
+    sequence: i64,
+    id_keys: &'a [IdField],
+    instance_id: &'a str,
+    rtms_stream_id: &'a str,
+    signature: &'a str,
+}
+
+impl Header<'_> {
+    fn len(&self) -> usize {
+        4 + self.id_keys.len().max(1)
+    }
+
+    fn write<M: SerializeMap>(&self, map: &mut M, msg_type: i64) -> Result<(), M::Error> {
+        map.serialize_entry("msg_type", &msg_type)?;
+        map.serialize_entry("protocol_version", &self.protocol_version)?;
+        map.serialize_entry("sequence", &self.sequence)?;
+        if self.id_keys.is_empty() {
+            map.serialize_entry(IdField::MeetingUuid.as_str(), self.instance_id)?;
+        }
+        for key in self.id_keys {
+            map.serialize_entry(key.as_str(), self.instance_id)?;
+        }
+        map.serialize_entry("rtms_stream_id", self.rtms_stream_id)?;
+        map.serialize_entry("signature", self.signature)
+    }
+
+    fn debug(&self, f: &mut fmt::DebugStruct<'_, '_>) {
+        f.field("protocol_version", &self.protocol_version)
+            .field("sequence", &self.sequence)
+            .field("id_keys", &self.id_keys)
+            .field("instance_id", &self.instance_id)
+            .field("rtms_stream_id", &self.rtms_stream_id)
+            .field("signature", &"<redacted>");
+    }
+}
+
+macro_rules! header_setters {
+    ($ty:ident, $example:expr) => {
+        impl<'a> $ty<'a> {
+            /// Replaces `protocol_version` (default 1).
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("let m = ", $example, ".with_protocol_version(2);")]
+            /// assert_eq!(m.protocol_version(), 2);
+            /// ```
+            #[must_use]
+            pub fn with_protocol_version(mut self, version: i64) -> Self {
+                self.header.protocol_version = version;
+                self
+            }
+
+            /// Replaces `sequence`.
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("let m = ", $example, ".with_sequence(42);")]
+            /// assert_eq!(m.sequence(), 42);
+            /// ```
+            #[must_use]
+            pub fn with_sequence(mut self, sequence: i64) -> Self {
+                self.header.sequence = sequence;
+                self
+            }
+
+            /// The `protocol_version`.
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", $example, ".protocol_version(), 1);")]
+            /// ```
+            pub fn protocol_version(&self) -> i64 {
+                self.header.protocol_version
+            }
+
+            /// The `sequence`.
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("let _ = ", $example, ".sequence();")]
+            /// ```
+            pub fn sequence(&self) -> i64 {
+                self.header.sequence
+            }
+
+            /// The product's id, sent under every key of the id-key list.
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", $example, ".instance_id(), \"uuid\");")]
+            /// ```
+            pub fn instance_id(&self) -> &'a str {
+                self.header.instance_id
+            }
+
+            /// The stream id.
+            ///
+            /// ```
+            /// use zoom_rtms_webhooks::event::IdField;
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", $example, ".rtms_stream_id(), \"stream\");")]
+            /// ```
+            pub fn rtms_stream_id(&self) -> &'a str {
+                self.header.rtms_stream_id
+            }
+        }
+    };
+}
+
+/// `SIGNALING_HAND_SHAKE_REQ` (message type 1, reference §2.2), the first message on the
+/// signalling socket:
+/// `{"msg_type":1,"protocol_version":1,"sequence":1,"<id key>":"…","rtms_stream_id":"…","signature":"…"}`
+/// and `"buffer_data"` when set (Zoom's default is `true`; every 2026 sample sends `false`).
+///
+/// The id is sent under each key of `id_keys`, in order (see [`default_id_keys`]; an empty
+/// list sends the documented `meeting_uuid`). `sequence` defaults to 1 (the docs say it "must
+/// start at 1"; samples send random values). The signature is
+/// [`handshake_signature`](crate::handshake::handshake_signature). `Debug` redacts it.
+///
+/// ```
+/// use zoom_rtms_webhooks::event::{IdField, Product};
+/// use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
+/// use zoom_rtms_webhooks::protocol::client::{default_id_keys, ClientMessage, SignalingHandshake};
+///
+/// let creds = Credentials::new("sdk_key", "sdk_secret").unwrap();
+/// let sig = handshake_signature(&creds, "sess-1", "st-1");
+/// let hello = SignalingHandshake::new(default_id_keys(Product::VideoSdk), "sess-1", "st-1", &sig);
+/// let json = hello.to_json();
+/// assert!(json.starts_with(
+///     r#"{"msg_type":1,"protocol_version":1,"sequence":1,"session_id":"sess-1","meeting_uuid":"sess-1","rtms_stream_id":"st-1","signature":""#
+/// ));
+/// assert!(!format!("{hello:?}").contains(&sig));
+/// ```
+#[derive(Clone, Copy)]
+pub struct SignalingHandshake<'a> {
+    header: Header<'a>,
+    buffer_data: Option<bool>,
+}
+
+impl<'a> SignalingHandshake<'a> {
+    /// The request for `instance_id` (sent under each of `id_keys`) and `rtms_stream_id`,
+    /// signed with `signature`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::SignalingHandshake;
+    /// let m = SignalingHandshake::new(&[IdField::EngagementId], "eng", "st", "sig");
+    /// assert_eq!(m.sequence(), 1);
+    /// assert_eq!(m.buffer_data(), None);
+    /// ```
+    pub fn new(
+        id_keys: &'a [IdField],
+        instance_id: &'a str,
+        rtms_stream_id: &'a str,
+        signature: &'a str,
+    ) -> Self {
+        SignalingHandshake {
+            header: Header {
+                protocol_version: PROTOCOL_VERSION,
+                sequence: 1,
+                id_keys,
+                instance_id,
+                rtms_stream_id,
+                signature,
+            },
+            buffer_data: None,
+        }
+    }
+
+    /// Sets `buffer_data` (omitted unless set).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, SignalingHandshake};
+    /// let m = SignalingHandshake::new(&[IdField::MeetingUuid], "u", "s", "x").with_buffer_data(true);
+    /// assert!(m.to_json().ends_with(r#","buffer_data":true}"#));
+    /// ```
+    #[must_use]
+    pub fn with_buffer_data(mut self, buffer_data: bool) -> Self {
+        self.buffer_data = Some(buffer_data);
+        self
+    }
+
+    /// The `buffer_data` flag, `None` when omitted.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::SignalingHandshake;
+    /// assert_eq!(SignalingHandshake::new(&[], "u", "s", "x").buffer_data(), None);
+    /// ```
+    pub fn buffer_data(&self) -> Option<bool> {
+        self.buffer_data
+    }
+}
+
+header_setters!(
+    SignalingHandshake,
+    "SignalingHandshake::new(&[IdField::MeetingUuid], \"uuid\", \"stream\", \"sig\")"
+);
+
+impl Serialize for SignalingHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(
+            self.header.len() + usize::from(self.buffer_data.is_some()),
+        ))?;
+        self.header.write(&mut map, 1)?;
+        if let Some(b) = self.buffer_data {
+            map.serialize_entry("buffer_data", &b)?;
+        }
+        map.end()
+    }
+}
+
+impl ClientMessage for SignalingHandshake<'_> {
+    fn msg_type(&self) -> MsgType {
+        MsgType::SignalingHandshakeRequest
+    }
+}
+
+impl fmt::Debug for SignalingHandshake<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SignalingHandshake");
+        self.header.debug(&mut d);
+        d.field("buffer_data", &self.buffer_data).finish()
+    }
+}
+
+/// `DATA_HAND_SHAKE_REQ` (message type 3, reference §3.2), the first message on a media socket:
+/// the handshake header (same signature as message type 1; `sequence` 0 as in the documented
+/// example), `media_type`, `payload_encryption` when set (omitted in the documented example;
+/// samples send `false`), and `media_params` when given.
+///
+/// Nothing is validated here: call [`MediaParams::validate`] before dialling.
+///
+/// ```
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, DataHandshake};
+/// use zoom_rtms_webhooks::protocol::media::*;
+///
+/// let params = MediaParams::new().with_audio(
+///     AudioParams::new()
+///         .with_content_type(MediaContentType::RawAudio)
+///         .with_sample_rate(SampleRate::Sr16k)
+///         .with_channel(AudioChannel::Mono)
+///         .with_codec(Codec::L16)
+///         .with_data_opt(DataOption::AudioMixedStream)
+///         .with_send_rate(20),
+/// );
+/// let req = DataHandshake::new(&[IdField::MeetingUuid], "m", "s", "sig", MediaTypes::AUDIO)
+///     .with_media_params(&params)
+///     .with_payload_encryption(false);
+/// assert_eq!(
+///     req.to_json(),
+///     r#"{"msg_type":3,"protocol_version":1,"sequence":0,"meeting_uuid":"m","rtms_stream_id":"s","signature":"sig","media_type":1,"payload_encryption":false,"media_params":{"audio":{"content_type":2,"sample_rate":1,"channel":1,"codec":1,"data_opt":1,"send_rate":20}}}"#
+/// );
+/// ```
+#[derive(Clone, Copy)]
+pub struct DataHandshake<'a> {
+    header: Header<'a>,
+    media_type: MediaTypes,
+    payload_encryption: Option<bool>,
+    media_params: Option<&'a MediaParams>,
+}
+
+impl<'a> DataHandshake<'a> {
+    /// The request for `media_type`, signed like the signalling handshake.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// let m = DataHandshake::new(&[IdField::MeetingUuid], "m", "s", "sig", MediaTypes::ALL);
+    /// assert_eq!(m.sequence(), 0);
+    /// assert_eq!(m.media_type(), MediaTypes::ALL);
+    /// ```
+    pub fn new(
+        id_keys: &'a [IdField],
+        instance_id: &'a str,
+        rtms_stream_id: &'a str,
+        signature: &'a str,
+        media_type: MediaTypes,
+    ) -> Self {
+        DataHandshake {
+            header: Header {
+                protocol_version: PROTOCOL_VERSION,
+                sequence: 0,
+                id_keys,
+                instance_id,
+                rtms_stream_id,
+                signature,
+            },
+            media_type,
+            payload_encryption: None,
+            media_params: None,
+        }
+    }
+
+    /// Sets `payload_encryption` (omitted unless set).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// let m = DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).with_payload_encryption(false);
+    /// assert_eq!(m.payload_encryption(), Some(false));
+    /// ```
+    #[must_use]
+    pub fn with_payload_encryption(mut self, encrypt: bool) -> Self {
+        self.payload_encryption = Some(encrypt);
+        self
+    }
+
+    /// Sets `media_params` (omitted unless set; the server then uses its defaults).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::{MediaParams, MediaTypes};
+    /// let params = MediaParams::new();
+    /// let m = DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).with_media_params(&params);
+    /// assert_eq!(m.media_params(), Some(&params));
+    /// ```
+    #[must_use]
+    pub fn with_media_params(mut self, params: &'a MediaParams) -> Self {
+        self.media_params = Some(params);
+        self
+    }
+
+    /// The `media_type` bitmask.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+    /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", t).media_type().bits(), 9);
+    /// ```
+    pub fn media_type(&self) -> MediaTypes {
+        self.media_type
+    }
+
+    /// The `payload_encryption` flag, `None` when omitted.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).payload_encryption(), None);
+    /// ```
+    pub fn payload_encryption(&self) -> Option<bool> {
+        self.payload_encryption
+    }
+
+    /// The `media_params`, `None` when omitted.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// assert!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).media_params().is_none());
+    /// ```
+    pub fn media_params(&self) -> Option<&'a MediaParams> {
+        self.media_params
+    }
+}
+
+header_setters!(
+    DataHandshake,
+    "DataHandshake::new(&[IdField::MeetingUuid], \"uuid\", \"stream\", \"sig\", zoom_rtms_webhooks::protocol::media::MediaTypes::AUDIO)"
+);
+
+impl Serialize for DataHandshake<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let len = self.header.len()
+            + 1
+            + usize::from(self.payload_encryption.is_some())
+            + usize::from(self.media_params.is_some());
+        let mut map = s.serialize_map(Some(len))?;
+        self.header.write(&mut map, 3)?;
+        map.serialize_entry("media_type", &self.media_type)?;
+        if let Some(b) = self.payload_encryption {
+            map.serialize_entry("payload_encryption", &b)?;
+        }
+        if let Some(p) = self.media_params {
+            map.serialize_entry("media_params", p)?;
+        }
+        map.end()
+    }
+}
+
+impl ClientMessage for DataHandshake<'_> {
+    fn msg_type(&self) -> MsgType {
+        MsgType::DataHandshakeRequest
+    }
+}
+
+impl fmt::Debug for DataHandshake<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("DataHandshake");
+        self.header.debug(&mut d);
+        d.field("media_type", &self.media_type)
+            .field("payload_encryption", &self.payload_encryption)
+            .field("media_params", &self.media_params)
+            .finish()
+    }
+}
+
+/// `EVENT_SUBSCRIPTION` (message type 5, reference §4.2): subscribe to or unsubscribe from
+/// events, `{"msg_type":5,"events":[{"event_type":2,"subscribe":true}]}`. There is no response.
+/// Events 1 and 7 are sent without subscribing.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, EventSubscription};
+/// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
+///
+/// let sub = EventSubscription::new()
+///     .subscribe(MeetingEventType::ActiveSpeakerChange)
+///     .unsubscribe(MeetingEventType::ParticipantJoin);
+/// assert_eq!(
+///     sub.to_json(),
+///     r#"{"msg_type":5,"events":[{"event_type":2,"subscribe":true},{"event_type":3,"subscribe":false}]}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventSubscription {
+    events: Vec<(i64, bool)>,
+}
+
+impl EventSubscription {
+    /// An empty subscription message.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// assert!(EventSubscription::new().events().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `{"event_type":<code>,"subscribe":true}` (an event type of any product's table,
+    /// or a raw code).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// use zoom_rtms_webhooks::protocol::events::ContactCenterEventType;
+    /// let s = EventSubscription::new().subscribe(ContactCenterEventType::UserHold).subscribe(40);
+    /// assert_eq!(s.events(), &[(12, true), (40, true)]);
+    /// ```
+    #[must_use]
+    pub fn subscribe(mut self, event_type: impl Into<i64>) -> Self {
+        self.events.push((event_type.into(), true));
+        self
+    }
+
+    /// Adds `{"event_type":<code>,"subscribe":false}`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// assert_eq!(EventSubscription::new().unsubscribe(8).events(), &[(8, false)]);
+    /// ```
+    #[must_use]
+    pub fn unsubscribe(mut self, event_type: impl Into<i64>) -> Self {
+        self.events.push((event_type.into(), false));
+        self
+    }
+
+    /// The `(event_type, subscribe)` pairs, in order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// assert_eq!(EventSubscription::new().subscribe(2).events(), &[(2, true)]);
+    /// ```
+    pub fn events(&self) -> &[(i64, bool)] {
+        &self.events
+    }
+}
+
+struct EventList<'a>(&'a [(i64, bool)]);
+
+impl Serialize for EventList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Item(i64, bool);
+        impl Serialize for Item {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("event_type", &self.0)?;
+                map.serialize_entry("subscribe", &self.1)?;
+                map.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (code, on) in self.0 {
+            seq.serialize_element(&Item(*code, *on))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for EventSubscription {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("msg_type", &5)?;
+        map.serialize_entry("events", &EventList(&self.events))?;
+        map.end()
+    }
+}
+
+impl ClientMessage for EventSubscription {
+    fn msg_type(&self) -> MsgType {
+        MsgType::EventSubscription
+    }
+}
+
+/// Messages of the form `{"msg_type":N,"<key>":"<value>"}`.
+macro_rules! id_message {
+    ($(#[$meta:meta])* $ty:ident, $code:literal, $variant:expr, $key:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $ty<'a> {
+            $key: &'a str,
+        }
+
+        impl<'a> $ty<'a> {
+            #[doc = concat!("The message for `", stringify!($key), "`.")]
+            ///
+            /// ```
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::new(\"x\").", stringify!($key), "(), \"x\");")]
+            /// ```
+            pub fn new($key: &'a str) -> Self {
+                $ty { $key }
+            }
+
+            #[doc = concat!("The `", stringify!($key), "`.")]
+            ///
+            /// ```
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::new(\"y\").", stringify!($key), "(), \"y\");")]
+            /// ```
+            pub fn $key(&self) -> &'a str {
+                self.$key
+            }
+        }
+
+        impl Serialize for $ty<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("msg_type", &$code)?;
+                map.serialize_entry(stringify!($key), self.$key)?;
+                map.end()
+            }
+        }
+
+        impl ClientMessage for $ty<'_> {
+            fn msg_type(&self) -> MsgType {
+                $variant
+            }
+        }
+    };
+}
+
+id_message!(
+    /// `CLIENT_READY_ACK` (message type 7, reference §4.1), on the **signalling** socket after
+    /// each successful data handshake: `{"msg_type":7,"rtms_stream_id":"…"}`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck};
+    /// assert_eq!(ClientReadyAck::new("s").to_json(), r#"{"msg_type":7,"rtms_stream_id":"s"}"#);
+    /// ```
+    ClientReadyAck,
+    7,
+    MsgType::ClientReadyAck,
+    rtms_stream_id
+);
+
+id_message!(
+    /// `SESSION_STATE_REQ` (message type 10, reference §4.4): `{"msg_type":10,"rtms_session_id":"…"}`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, SessionStateRequest};
+    /// assert_eq!(SessionStateRequest::new("x").to_json(), r#"{"msg_type":10,"rtms_session_id":"x"}"#);
+    /// ```
+    SessionStateRequest,
+    10,
+    MsgType::SessionStateRequest,
+    rtms_session_id
+);
+
+id_message!(
+    /// `STREAM_STATE_REQ` (message type 19, reference §4.3): `{"msg_type":19,"rtms_stream_id":"…"}`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamStateRequest};
+    /// assert_eq!(StreamStateRequest::new("s").to_json(), r#"{"msg_type":19,"rtms_stream_id":"s"}"#);
+    /// ```
+    StreamStateRequest,
+    19,
+    MsgType::Other(19),
+    rtms_stream_id
+);
+
+id_message!(
+    /// `STREAM_CLOSE_REQ` (message type 21, reference §4.9): ask Zoom to end the stream;
+    /// answered by message type 22. `{"msg_type":21,"rtms_stream_id":"…"}`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
+    /// assert_eq!(StreamCloseRequest::new("s").to_json(), r#"{"msg_type":21,"rtms_stream_id":"s"}"#);
+    /// ```
+    StreamCloseRequest,
+    21,
+    MsgType::StreamCloseRequest,
+    rtms_stream_id
+);
+
+/// The timestamp to echo: a number, or the request's raw JSON value.
+#[derive(Debug, Clone, Copy)]
+enum Stamp<'a> {
+    Int(i64),
+    Raw(&'a RawValue),
+}
+
+impl Serialize for Stamp<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Stamp::Int(v) => s.serialize_i64(*v),
+            Stamp::Raw(raw) => raw.serialize(s),
+        }
+    }
+}
+
+/// `KEEP_ALIVE_RESP` (message type 13, reference §4.7), on the socket the request came from:
+/// `{"msg_type":13,"timestamp":…}` with the request's timestamp. [`echo`](KeepAliveResponse::echo)
+/// copies the request's value **verbatim** (whatever its JSON form), so it always matches.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
+/// assert_eq!(KeepAliveResponse::new(1727384349123).to_json(), r#"{"msg_type":13,"timestamp":1727384349123}"#);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct KeepAliveResponse<'a> {
+    timestamp: Option<Stamp<'a>>,
+}
+
+impl<'a> KeepAliveResponse<'a> {
+    /// A response carrying `timestamp`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// assert_eq!(KeepAliveResponse::new(5).timestamp(), Some(5));
+    /// ```
+    pub fn new(timestamp: i64) -> Self {
+        KeepAliveResponse {
+            timestamp: Some(Stamp::Int(timestamp)),
+        }
+    }
+
+    /// The response to `request`, echoing its `timestamp` exactly as received (omitted when
+    /// the request had none).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let msg = ServerMessage::parse(br#"{"msg_type":12,"timestamp":"1727384349123"}"#)?;
+    /// let ServerMessage::KeepAliveRequest(req) = msg else { panic!() };
+    /// assert_eq!(KeepAliveResponse::echo(&req).to_json(), r#"{"msg_type":13,"timestamp":"1727384349123"}"#);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn echo(request: &KeepAliveRequest<'a>) -> Self {
+        KeepAliveResponse {
+            timestamp: request.raw_timestamp().map(Stamp::Raw),
+        }
+    }
+
+    /// The timestamp as an integer, when it is one.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// assert_eq!(KeepAliveResponse::new(-1).timestamp(), Some(-1));
+    /// ```
+    pub fn timestamp(&self) -> Option<i64> {
+        match self.timestamp? {
+            Stamp::Int(v) => Some(v),
+            Stamp::Raw(raw) => serde_json::from_str::<super::lenient::Int>(raw.get())
+                .ok()
+                .and_then(|i| i.0),
+        }
+    }
+}
+
+impl PartialEq for KeepAliveResponse<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.timestamp, other.timestamp) {
+            (Some(Stamp::Raw(a)), Some(Stamp::Raw(b))) => a.get() == b.get(),
+            (Some(Stamp::Int(a)), Some(Stamp::Int(b))) => a == b,
+            (None, None) => true,
+            _ => self.timestamp().is_some() && self.timestamp() == other.timestamp(),
+        }
+    }
+}
+
+impl Serialize for KeepAliveResponse<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1 + usize::from(self.timestamp.is_some())))?;
+        map.serialize_entry("msg_type", &13)?;
+        if let Some(t) = &self.timestamp {
+            map.serialize_entry("timestamp", t)?;
+        }
+        map.end()
+    }
+}
+
+impl ClientMessage for KeepAliveResponse<'_> {
+    fn msg_type(&self) -> MsgType {
+        MsgType::KeepAliveResponse
+    }
+}
+
+/// `VIDEO_SUBSCRIPTION_REQ` (message type 28, reference §4.8): choose the one participant whose
+/// video a `data_opt` 4 media connection carries (a new request replaces the previous one), or
+/// unsubscribe. `{"msg_type":28,"user_id":…,"subscribe":true,"timestamp":…}`; the timestamp
+/// (ms, from the caller's clock) is omitted unless set.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, VideoSubscriptionRequest};
+/// let req = VideoSubscriptionRequest::subscribe(16778240).with_timestamp(1738392033699);
+/// assert_eq!(
+///     req.to_json(),
+///     r#"{"msg_type":28,"user_id":16778240,"subscribe":true,"timestamp":1738392033699}"#
+/// );
+/// assert_eq!(
+///     VideoSubscriptionRequest::unsubscribe(7).to_json(),
+///     r#"{"msg_type":28,"user_id":7,"subscribe":false}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoSubscriptionRequest {
+    user_id: i64,
+    subscribe: bool,
+    timestamp: Option<i64>,
+}
+
+impl VideoSubscriptionRequest {
+    /// Subscribe to `user_id`'s video.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert!(VideoSubscriptionRequest::subscribe(1).is_subscribe());
+    /// ```
+    pub fn subscribe(user_id: i64) -> Self {
+        VideoSubscriptionRequest {
+            user_id,
+            subscribe: true,
+            timestamp: None,
+        }
+    }
+
+    /// Unsubscribe from `user_id`'s video.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert!(!VideoSubscriptionRequest::unsubscribe(1).is_subscribe());
+    /// ```
+    pub fn unsubscribe(user_id: i64) -> Self {
+        VideoSubscriptionRequest {
+            user_id,
+            subscribe: false,
+            timestamp: None,
+        }
+    }
+
+    /// Sets `timestamp` (ms).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert_eq!(VideoSubscriptionRequest::subscribe(1).with_timestamp(9).timestamp(), Some(9));
+    /// ```
+    #[must_use]
+    pub fn with_timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The user id.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert_eq!(VideoSubscriptionRequest::subscribe(3).user_id(), 3);
+    /// ```
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    /// `true` to subscribe, `false` to unsubscribe.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert!(VideoSubscriptionRequest::subscribe(3).is_subscribe());
+    /// ```
+    pub fn is_subscribe(&self) -> bool {
+        self.subscribe
+    }
+
+    /// The timestamp, `None` when omitted.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// assert_eq!(VideoSubscriptionRequest::subscribe(3).timestamp(), None);
+    /// ```
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+}
+
+impl Serialize for VideoSubscriptionRequest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3 + usize::from(self.timestamp.is_some())))?;
+        map.serialize_entry("msg_type", &28)?;
+        map.serialize_entry("user_id", &self.user_id)?;
+        map.serialize_entry("subscribe", &self.subscribe)?;
+        if let Some(t) = self.timestamp {
+            map.serialize_entry("timestamp", &t)?;
+        }
+        map.end()
+    }
+}
+
+impl ClientMessage for VideoSubscriptionRequest {
+    fn msg_type(&self) -> MsgType {
+        MsgType::Other(28)
+    }
+}

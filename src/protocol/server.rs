@@ -1,0 +1,1115 @@
+//! Server→client messages: [`ServerMessage::parse`] reads one text or binary WebSocket frame.
+//!
+//! Parsing is tolerant (reference §8, scenario 12): unknown fields are ignored, a field of an
+//! unexpected JSON type is read as absent, an unknown `msg_type` becomes
+//! [`ServerMessage::Other`], and the documented variants are all accepted (`status_code` or
+//! `status`, `payload_encrypted` or `payload_encryption`, `stop_reason` or `reason`,
+//! `participants[]` or top-level user fields, `content` as an object or a legacy string with
+//! the user fields at the top level). Only a frame that is not a JSON object with an integer
+//! `msg_type` is an error.
+//!
+//! Parsing is one pass over the frame into borrowed fields: strings without escapes and the
+//! base64 media payload are slices of the frame, nothing is copied until
+//! [`MediaData::decode_into`] decodes the payload into a buffer the caller reuses.
+//!
+//! ```
+//! use zoom_rtms_webhooks::protocol::server::ServerMessage;
+//!
+//! let frame = br#"{"msg_type":14,"content":{"user_id":16778240,"user_name":"Ann",
+//!     "data":"AAABAAIA","timestamp":1727384349123}}"#;
+//! let ServerMessage::Audio(audio) = ServerMessage::parse(frame)? else { panic!() };
+//! assert_eq!(audio.user_id, Some(16778240));
+//! let mut buf = Vec::new(); // reuse it for every frame
+//! audio.decode_into(&mut buf)?;
+//! assert_eq!(buf, [0, 0, 1, 0, 2, 0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::codes::{SessionState, StatusCode, StopReason, StreamState};
+use super::events::Event;
+use super::lenient::{raw_str, Bool, Int, Obj, Scalar, Str};
+use super::media::{AudioFormat, AudioParams, MediaKind, MediaParams, TranscriptLanguage};
+use crate::handshake::MsgType;
+
+/// Standard base64, padding optional.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Why a frame is not a server message.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::{ParseError, ServerMessage};
+/// assert!(matches!(ServerMessage::parse(b"[1]"), Err(ParseError::Json(_))));
+/// assert!(matches!(ServerMessage::parse(br#"{"msg_type":"KEEP_ALIVE_REQ"}"#), Err(ParseError::MissingMsgType)));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not a JSON object (or not UTF-8 JSON at all).
+    #[error("RTMS message is not a JSON object")]
+    Json(#[source] serde_json::Error),
+    /// No integer `msg_type` (the beta mock's string names are not read).
+    #[error("RTMS message has no integer `msg_type`")]
+    MissingMsgType,
+}
+
+/// Why a media payload could not be decoded.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::{DecodeError, ServerMessage};
+/// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"data":"%%"}}"#)? else { panic!() };
+/// assert!(matches!(a.decode_into(&mut Vec::new()), Err(DecodeError::Base64(_))));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The message has no `data`.
+    #[error("media message has no `data`")]
+    NoData,
+    /// `data` is not valid base64.
+    #[error("media `data` is not valid base64")]
+    Base64(#[source] base64::DecodeError),
+}
+
+/// A message from the RTMS server, borrowing from the frame it was parsed from.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::codes::{StopReason, StreamState};
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+///
+/// let msg = ServerMessage::parse(br#"{"msg_type":8,"state":4,"reason":6,"timestamp":1727384349123}"#)?;
+/// let ServerMessage::StreamStateUpdate(update) = &msg else { panic!() };
+/// assert_eq!(update.state, Some(StreamState::Terminated));
+/// assert_eq!(update.reason, Some(StopReason::MeetingEnded));
+/// assert_eq!(msg.msg_type().code(), 8);
+///
+/// let unknown = ServerMessage::parse(br#"{"msg_type":99,"x":1}"#)?;
+/// assert!(matches!(unknown, ServerMessage::Other { .. }));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ServerMessage<'a> {
+    /// 2: `SIGNALING_HAND_SHAKE_RESP`.
+    SignalingHandshakeResponse(SignalingResponse<'a>),
+    /// 4: `DATA_HAND_SHAKE_RESP`.
+    DataHandshakeResponse(DataResponse<'a>),
+    /// 6: `EVENT_UPDATE` (read the event type with the stream's product).
+    EventUpdate(Event<'a>),
+    /// 8: `STREAM_STATE_UPDATE`.
+    StreamStateUpdate(StreamStateInfo<'a>),
+    /// 9: `SESSION_STATE_UPDATE`.
+    SessionStateUpdate(SessionStateInfo<'a>),
+    /// 11: `SESSION_STATE_RESP`.
+    SessionStateResponse(SessionStateInfo<'a>),
+    /// 12: `KEEP_ALIVE_REQ` (answer with [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo)).
+    KeepAliveRequest(KeepAliveRequest<'a>),
+    /// 14: `MEDIA_DATA_AUDIO`.
+    Audio(MediaData<'a>),
+    /// 15: `MEDIA_DATA_VIDEO`.
+    Video(MediaData<'a>),
+    /// 16: `MEDIA_DATA_SHARE`.
+    Share(MediaData<'a>),
+    /// 17: `MEDIA_DATA_TRANSCRIPT`.
+    Transcript(Transcript<'a>),
+    /// 18: `MEDIA_DATA_CHAT`.
+    Chat(Chat<'a>),
+    /// 20: `STREAM_STATE_RESP`.
+    StreamStateResponse(StreamStateInfo<'a>),
+    /// 22: `STREAM_CLOSE_RESP`.
+    StreamCloseResponse(StreamCloseResponse<'a>),
+    /// 29: `VIDEO_SUBSCRIPTION_RESP`.
+    VideoSubscriptionResponse(VideoSubscriptionResponse<'a>),
+    /// Any other `msg_type`: the metadata messages 23–27 (undocumented payloads), client→server
+    /// types, and types this crate does not know. The frame is kept.
+    Other {
+        /// The message type.
+        msg_type: MsgType,
+        /// The whole frame.
+        raw: &'a [u8],
+    },
+}
+
+/// The status shared by the responses: `status_code` (or the legacy `status`) and the text
+/// `reason`.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let msg = ServerMessage::parse(br#"{"msg_type":22,"rtms_stream_id":"s","status":"0","reason":"OK"}"#)?;
+/// let ServerMessage::StreamCloseResponse(r) = msg else { panic!() };
+/// assert_eq!(r.status.code, Some(StatusCode::Ok));
+/// assert!(r.status.is_ok());
+/// assert_eq!(r.status.reason.as_deref(), Some("OK"));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status<'a> {
+    /// `status_code`, or `status` when absent; `None` when neither is an integer.
+    pub code: Option<StatusCode>,
+    /// `reason`: empty or absent on success, a text otherwise.
+    pub reason: Option<Cow<'a, str>>,
+}
+
+impl Status<'_> {
+    /// Whether the code is 0 (`STATUS_OK`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::Status;
+    /// assert!(!Status::default().is_ok()); // no code is no success
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        self.code.is_some_and(StatusCode::is_ok)
+    }
+}
+
+/// 2: `SIGNALING_HAND_SHAKE_RESP` (reference §2.3).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::media::MediaKind;
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let msg = ServerMessage::parse(br#"{"msg_type":2,"protocol_version":1,"sequence":0,"status_code":0,"reason":"",
+///   "media_server":{"server_urls":{"audio":"wss://a.zoom.us","all":"wss://all.zoom.us"}}}"#)?;
+/// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
+/// assert!(r.status.is_ok());
+/// assert_eq!(r.media_url(MediaKind::Audio), Some("wss://a.zoom.us"));
+/// assert_eq!(r.media_url(MediaKind::Video), Some("wss://all.zoom.us")); // falls back to `all`
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SignalingResponse<'a> {
+    /// `protocol_version`.
+    pub protocol_version: Option<i64>,
+    /// `sequence`.
+    pub sequence: Option<i64>,
+    /// `status_code` and `reason`.
+    pub status: Status<'a>,
+    /// `media_server.server_urls` (or the legacy `media_urls`): `(key, url)` pairs as sent,
+    /// in order. The URLs are remote input: check them against the host policy before dialling.
+    pub server_urls: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// `media_server.datacenter_region` (unconfirmed field).
+    pub datacenter_region: Option<Cow<'a, str>>,
+    /// The raw `media_server` object (for `srtp_keys` and other unmodelled fields).
+    pub media_server: Option<&'a RawValue>,
+}
+
+impl PartialEq for SignalingResponse<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.protocol_version == other.protocol_version
+            && self.sequence == other.sequence
+            && self.status == other.status
+            && self.server_urls == other.server_urls
+            && self.datacenter_region == other.datacenter_region
+            && self.media_server.map(RawValue::get) == other.media_server.map(RawValue::get)
+    }
+}
+
+impl SignalingResponse<'_> {
+    /// The URL under `key` in `server_urls`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":0,"media_urls":{"all":"wss://x.zoom.us"}}"#)?;
+    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
+    /// assert_eq!(r.server_url("all"), Some("wss://x.zoom.us"));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn server_url(&self, key: &str) -> Option<&str> {
+        self.server_urls
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The URL to dial for `kind`: its own key(s) ([`MediaKind::url_keys`]), else `all`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::media::MediaKind;
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"sharescreen":"wss://s.zoom.us"}}}"#)?;
+    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
+    /// assert_eq!(r.media_url(MediaKind::Deskshare), Some("wss://s.zoom.us"));
+    /// assert_eq!(r.media_url(MediaKind::Audio), None);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn media_url(&self, kind: MediaKind) -> Option<&str> {
+        kind.url_keys()
+            .iter()
+            .find_map(|k| self.server_url(k))
+            .or_else(|| self.server_url("all"))
+    }
+
+    /// Whether the server refused a duplicate signalling connection: status 8, or a `reason`
+    /// containing "duplicate signal request" (as Zoom's samples check).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":8}"#)?;
+    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
+    /// assert!(r.is_duplicate());
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn is_duplicate(&self) -> bool {
+        self.status.code == Some(StatusCode::DuplicateSignalRequest)
+            || self
+                .status
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().contains("duplicate signal request"))
+    }
+}
+
+/// 4: `DATA_HAND_SHAKE_RESP` (reference §3.3): the status and the **confirmed** media
+/// parameters, to be used to interpret the payloads.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::media::Codec;
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let msg = ServerMessage::parse(br#"{"msg_type":4,"status_code":0,"payload_encryption":false,
+///   "media_params":{"audio":{"content_type":2,"sample_rate":3,"channel":2,"codec":4,"data_opt":2,"send_rate":20}}}"#)?;
+/// let ServerMessage::DataHandshakeResponse(r) = msg else { panic!() };
+/// assert_eq!(r.payload_encrypted, Some(false));
+/// let f = r.audio_format();
+/// assert_eq!((f.codec, f.sample_rate_hz, f.channels), (Codec::Opus, Some(48_000), 2));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DataResponse<'a> {
+    /// `protocol_version`.
+    pub protocol_version: Option<i64>,
+    /// `sequence`.
+    pub sequence: Option<i64>,
+    /// `status_code` and `reason`.
+    pub status: Status<'a>,
+    /// `payload_encrypted` (documented example) or `payload_encryption` (documented table).
+    pub payload_encrypted: Option<bool>,
+    /// The confirmed `media_params` (empty when absent).
+    pub media_params: MediaParams,
+}
+
+impl DataResponse<'_> {
+    /// The confirmed audio format, the protocol's defaults filling what is absent.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::DataHandshakeResponse(r) = ServerMessage::parse(br#"{"msg_type":4,"status_code":0}"#)? else { panic!() };
+    /// assert_eq!(r.audio_format().l16_packet_bytes(), Some(640));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn audio_format(&self) -> AudioFormat {
+        self.media_params
+            .audio()
+            .map_or_else(|| AudioParams::new().format(), AudioParams::format)
+    }
+}
+
+/// 8 `STREAM_STATE_UPDATE` and 20 `STREAM_STATE_RESP` (reference §4.3).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::codes::{StopReason, StreamState};
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let msg = ServerMessage::parse(br#"{"msg_type":20,"state":1,"rtms_stream_id":"s","timestamp":1694204592}"#)?;
+/// let ServerMessage::StreamStateResponse(r) = msg else { panic!() };
+/// assert_eq!(r.state, Some(StreamState::Active));
+/// assert_eq!(r.rtms_stream_id.as_deref(), Some("s"));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamStateInfo<'a> {
+    /// `state`.
+    pub state: Option<StreamState>,
+    /// `reason` (or `stop_reason`) as a stop reason.
+    pub reason: Option<StopReason>,
+    /// `timestamp` (ms in updates; the documented response example looks like seconds).
+    pub timestamp: Option<i64>,
+    /// `rtms_stream_id`, when sent.
+    pub rtms_stream_id: Option<Cow<'a, str>>,
+}
+
+/// 9 `SESSION_STATE_UPDATE` and 11 `SESSION_STATE_RESP` (reference §4.4).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::codes::{SessionState, StopReason};
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// // The field table says `reason`, the example `stop_reason`: both are read.
+/// for frame in [
+///     &br#"{"msg_type":9,"state":5,"stop_reason":6,"timestamp":1,"rtms_session_id":"x"}"#[..],
+///     &br#"{"msg_type":9,"state":5,"reason":6,"timestamp":1,"rtms_session_id":"x"}"#[..],
+/// ] {
+///     let ServerMessage::SessionStateUpdate(u) = ServerMessage::parse(frame)? else { panic!() };
+///     assert_eq!(u.state, Some(SessionState::Stopped));
+///     assert_eq!(u.stop_reason, Some(StopReason::MeetingEnded));
+/// }
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStateInfo<'a> {
+    /// `state`.
+    pub state: Option<SessionState>,
+    /// `stop_reason` (or `reason`), sent when the session stops.
+    pub stop_reason: Option<StopReason>,
+    /// `timestamp` (ms).
+    pub timestamp: Option<i64>,
+    /// `rtms_session_id` (or the beta mock's `session_id`).
+    pub rtms_session_id: Option<Cow<'a, str>>,
+}
+
+/// 12: `KEEP_ALIVE_REQ` (reference §4.7). Answer on the same socket with
+/// [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1727384349123}"#)? else { panic!() };
+/// assert_eq!(k.timestamp(), Some(1727384349123));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepAliveRequest<'a> {
+    timestamp: Option<&'a RawValue>,
+}
+
+impl PartialEq for KeepAliveRequest<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamp.map(RawValue::get) == other.timestamp.map(RawValue::get)
+    }
+}
+
+impl<'a> KeepAliveRequest<'a> {
+    /// The timestamp as an integer (ms), when it is one.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12}"#)? else { panic!() };
+    /// assert_eq!(k.timestamp(), None);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+            .and_then(|raw| serde_json::from_str::<Int>(raw.get()).ok())
+            .and_then(|i| i.0)
+    }
+
+    /// The timestamp's JSON text as received (echoed verbatim in the response).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1.5e3}"#)? else { panic!() };
+    /// assert_eq!(k.raw_timestamp().map(|r| r.get()), Some("1.5e3"));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn raw_timestamp(&self) -> Option<&'a RawValue> {
+        self.timestamp
+    }
+}
+
+/// Who a media message is from: a participant (meetings, webinars, Video SDK) or a Contact
+/// Center channel.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+/// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"channel_id":"ch-1","data":""}}"#)? else { panic!() };
+/// assert_eq!(a.speaker(), Speaker::Channel("ch-1"));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Speaker<'b> {
+    /// A participant; `user_id` 0 is the mixed stream (no name is sent for it).
+    User {
+        /// `user_id`.
+        id: Option<i64>,
+        /// `user_name`.
+        name: Option<&'b str>,
+    },
+    /// A Contact Center SIP trunk channel (`channel_id`; each party on its own channel).
+    Channel(&'b str),
+}
+
+/// 14–16: audio, video and screen-share data (reference §4.5). The payload stays base64 text
+/// borrowed from the frame until [`decode_into`](MediaData::decode_into).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// // A legacy frame: `content` is the base64 string, the user fields are top-level.
+/// let ServerMessage::Video(v) = ServerMessage::parse(br#"{"msg_type":15,"content":"/9j/","user_name":"Ann","timestamp":40}"#)? else { panic!() };
+/// assert_eq!(v.data.as_deref(), Some("/9j/"));
+/// assert_eq!(v.user_name.as_deref(), Some("Ann"));
+/// let mut buf = vec![1, 2, 3];
+/// v.decode_into(&mut buf).unwrap();
+/// assert_eq!(buf, [0xff, 0xd8, 0xff]); // a JPEG start; old contents replaced
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaData<'a> {
+    /// `user_id` (0 for mixed audio).
+    pub user_id: Option<i64>,
+    /// `user_name`.
+    pub user_name: Option<Cow<'a, str>>,
+    /// Contact Center `channel_id`.
+    pub channel_id: Option<Cow<'a, str>>,
+    /// The base64 payload text (`data`).
+    pub data: Option<Cow<'a, str>>,
+    /// `length`: the payload's size in bytes before base64 (sent since May 2026).
+    pub length: Option<i64>,
+    /// `timestamp` (ms, server side; advances by `send_rate` per user).
+    pub timestamp: Option<i64>,
+}
+
+impl MediaData<'_> {
+    /// Who the data is from.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+    /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"user_id":0,"data":""}}"#)? else { panic!() };
+    /// assert_eq!(a.speaker(), Speaker::User { id: Some(0), name: None });
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn speaker(&self) -> Speaker<'_> {
+        match (&self.channel_id, self.user_id) {
+            (Some(ch), None) => Speaker::Channel(ch),
+            _ => Speaker::User {
+                id: self.user_id,
+                name: self.user_name.as_deref(),
+            },
+        }
+    }
+
+    /// Decodes the payload into `buf`, replacing its contents and reusing its capacity (no
+    /// allocation once `buf` is large enough).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::Share(s) = ServerMessage::parse(br#"{"msg_type":16,"content":{"data":"aGk="}}"#)? else { panic!() };
+    /// let mut buf = Vec::with_capacity(1024);
+    /// s.decode_into(&mut buf).unwrap();
+    /// assert_eq!(buf, b"hi");
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn decode_into(&self, buf: &mut Vec<u8>) -> Result<(), DecodeError> {
+        let data = self.data.as_deref().ok_or(DecodeError::NoData)?;
+        buf.clear();
+        BASE64
+            .decode_vec(data.as_bytes(), buf)
+            .map_err(DecodeError::Base64)
+    }
+
+    /// The payload's decoded size computed from the base64 text (without decoding).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"data":"aGk="}}"#)? else { panic!() };
+    /// assert_eq!(a.decoded_len(), Some(2));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn decoded_len(&self) -> Option<usize> {
+        let data = self.data.as_deref()?.trim_end_matches('=');
+        Some(data.len() * 3 / 4)
+    }
+}
+
+code_enum! {
+    /// `RTMS_DATA_MESSAGE_ATTRIBUTE`: probably the `attribute` of transcript messages
+    /// (unconfirmed).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::DataAttribute;
+    /// assert_eq!(DataAttribute::from(2), DataAttribute::Update);
+    /// ```
+    pub enum DataAttribute ("zoom_rtms_webhooks::protocol::server::DataAttribute") {
+        /// 0: none.
+        None = 0 => "none",
+        /// 1: new.
+        New = 1 => "new",
+        /// 2: update.
+        Update = 2 => "update",
+        /// 3: delete.
+        Delete = 3 => "delete",
+    }
+    other = "unknown attribute";
+}
+
+serde_code!(DataAttribute);
+
+/// 17: `MEDIA_DATA_TRANSCRIPT` (reference §4.5): one utterance of one participant (or Contact
+/// Center channel). `data` is UTF-8 text, not base64.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::media::TranscriptLanguage;
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let ServerMessage::Transcript(t) = ServerMessage::parse(br#"{"msg_type":17,"content":{"user_id":16778240,
+///   "user_name":"Ann","data":"Hello \"all\"","start_time":1000,"end_time":2500,"timestamp":1000,"language":9}}"#)? else { panic!() };
+/// assert_eq!(t.text.as_deref(), Some("Hello \"all\""));
+/// assert_eq!(t.language, Some(TranscriptLanguage::English));
+/// assert_eq!((t.start_time, t.end_time), (Some(1000), Some(2500)));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transcript<'a> {
+    /// `user_id`.
+    pub user_id: Option<i64>,
+    /// `user_name`.
+    pub user_name: Option<Cow<'a, str>>,
+    /// Contact Center `channel_id`.
+    pub channel_id: Option<Cow<'a, str>>,
+    /// The text (`data`).
+    pub text: Option<Cow<'a, str>>,
+    /// `language`.
+    pub language: Option<TranscriptLanguage>,
+    /// `start_time` (ms).
+    pub start_time: Option<i64>,
+    /// `end_time` (ms).
+    pub end_time: Option<i64>,
+    /// `timestamp` (ms; when the utterance began).
+    pub timestamp: Option<i64>,
+    /// `attribute` (unconfirmed).
+    pub attribute: Option<DataAttribute>,
+}
+
+impl Transcript<'_> {
+    /// Who spoke.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+    /// let ServerMessage::Transcript(t) = ServerMessage::parse(br#"{"msg_type":17,"content":{"channel_id":"c","data":"hi"}}"#)? else { panic!() };
+    /// assert_eq!(t.speaker(), Speaker::Channel("c"));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn speaker(&self) -> Speaker<'_> {
+        match (&self.channel_id, self.user_id) {
+            (Some(ch), None) => Speaker::Channel(ch),
+            _ => Speaker::User {
+                id: self.user_id,
+                name: self.user_name.as_deref(),
+            },
+        }
+    }
+}
+
+/// 18: `MEDIA_DATA_CHAT` (reference §4.5). The schema is unconfirmed, so `data` is kept as raw
+/// JSON: a string (possibly JSON text itself) or an object.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let frame = br#"{"msg_type":18,"content":{"timestamp":5,"data":"{\"sender\":{\"user_id\":1},\"message_id\":\"m\"}"}}"#;
+/// let ServerMessage::Chat(c) = ServerMessage::parse(frame)? else { panic!() };
+/// let json = c.json().unwrap();
+/// assert_eq!(json["message_id"], "m");
+/// assert_eq!(c.timestamp, Some(5));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Chat<'a> {
+    /// `user_id`, when sent.
+    pub user_id: Option<i64>,
+    /// `user_name`, when sent.
+    pub user_name: Option<Cow<'a, str>>,
+    /// `timestamp` (ms).
+    pub timestamp: Option<i64>,
+    /// `data` as raw JSON.
+    pub data: Option<&'a RawValue>,
+}
+
+impl PartialEq for Chat<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.user_id == other.user_id
+            && self.user_name == other.user_name
+            && self.timestamp == other.timestamp
+            && self.data.map(RawValue::get) == other.data.map(RawValue::get)
+    }
+}
+
+impl Chat<'_> {
+    /// `data` as JSON: a string holding JSON text is parsed, another string is a JSON string,
+    /// an object is itself.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":"plain text"}}"#)? else { panic!() };
+    /// assert_eq!(c.json(), Some(serde_json::json!("plain text")));
+    /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":{"a":1}}}"#)? else { panic!() };
+    /// assert_eq!(c.json(), Some(serde_json::json!({"a": 1})));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn json(&self) -> Option<serde_json::Value> {
+        let raw = self.data?;
+        if let Some(text) = raw_str(raw) {
+            return Some(
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.into_owned())),
+            );
+        }
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    /// `data` as text, when it is a JSON string.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":"hi"}}"#)? else { panic!() };
+    /// assert_eq!(c.text().as_deref(), Some("hi"));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        self.data.and_then(raw_str)
+    }
+}
+
+/// 22: `STREAM_CLOSE_RESP` (reference §4.9).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let ServerMessage::StreamCloseResponse(r) = ServerMessage::parse(br#"{"msg_type":22,"rtms_stream_id":"s","status_code":0,"reason":"OK","timestamp":7}"#)? else { panic!() };
+/// assert!(r.status.is_ok());
+/// assert_eq!(r.timestamp, Some(7));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamCloseResponse<'a> {
+    /// `rtms_stream_id`.
+    pub rtms_stream_id: Option<Cow<'a, str>>,
+    /// `status_code` and `reason`.
+    pub status: Status<'a>,
+    /// `timestamp`.
+    pub timestamp: Option<i64>,
+}
+
+/// 29: `VIDEO_SUBSCRIPTION_RESP` (reference §4.8).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let ServerMessage::VideoSubscriptionResponse(r) = ServerMessage::parse(br#"{"msg_type":29,"user_id":16778240,"status_code":0,"reason":"OK","timestamp":1}"#)? else { panic!() };
+/// assert_eq!(r.user_id, Some(16778240));
+/// assert!(r.status.is_ok());
+/// assert_eq!(r.subscribe, None);
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VideoSubscriptionResponse<'a> {
+    /// `user_id`.
+    pub user_id: Option<i64>,
+    /// `status_code` and `reason`.
+    pub status: Status<'a>,
+    /// `subscribe`, when echoed.
+    pub subscribe: Option<bool>,
+    /// `timestamp`.
+    pub timestamp: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one-pass envelope
+// ---------------------------------------------------------------------------------------------
+
+/// `content`: an object, or a legacy base64 string.
+#[derive(Default)]
+enum Content<'a> {
+    #[default]
+    None,
+    Object(RawContent<'a>),
+    Text(Cow<'a, str>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawContent<'a> {
+    user_id: Int,
+    #[serde(borrow)]
+    user_name: Str<'a>,
+    #[serde(borrow)]
+    channel_id: Str<'a>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    length: Int,
+    timestamp: Int,
+    start_time: Int,
+    end_time: Int,
+    language: Int,
+    attribute: Int,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Content<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Content<'de>, A::Error> {
+                RawContent::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Content::Object)
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Content<'de>, E> {
+                Ok(Content::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content<'de>, E> {
+                Ok(Content::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Content<'de>, E> {
+                Ok(Content::Text(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Content::None)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Content<'de>, E> {
+                Ok(Content::None)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Content<'de>, E> {
+                Ok(Content::None)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Content<'de>, E> {
+                Ok(Content::None)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Content<'de>, E> {
+                Ok(Content::None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Content<'de>, E> {
+                Ok(Content::None)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `media_server`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawMediaServer<'a> {
+    #[serde(borrow)]
+    server_urls: UrlMap<'a>,
+    #[serde(borrow)]
+    datacenter_region: Str<'a>,
+}
+
+/// A `{key: url}` object (non-string values skipped); a lone string is read as `all`.
+#[derive(Default)]
+struct UrlMap<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for UrlMap<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UrlMap<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UrlMap<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<Str<'de>, Str<'de>>()? {
+                    if let (Some(k), Some(v)) = (k.0, v.0) {
+                        out.push((k, v));
+                    }
+                }
+                Ok(UrlMap(out))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap(vec![(Cow::Borrowed("all"), Cow::Borrowed(v))]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap(vec![(
+                    Cow::Borrowed("all"),
+                    Cow::Owned(v.to_owned()),
+                )]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UrlMap<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(UrlMap::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<UrlMap<'de>, E> {
+                Ok(UrlMap::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every top-level field of every server message, read in one pass.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Envelope<'a> {
+    msg_type: Int,
+    protocol_version: Int,
+    sequence: Int,
+    status_code: Int,
+    status: Int,
+    #[serde(borrow)]
+    reason: Scalar<'a>,
+    stop_reason: Int,
+    state: Int,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    rtms_stream_id: Str<'a>,
+    #[serde(borrow)]
+    rtms_session_id: Str<'a>,
+    #[serde(borrow)]
+    session_id: Str<'a>,
+    user_id: Int,
+    #[serde(borrow)]
+    user_name: Str<'a>,
+    #[serde(borrow)]
+    channel_id: Str<'a>,
+    subscribe: Bool,
+    payload_encrypted: Bool,
+    payload_encryption: Bool,
+    #[serde(borrow)]
+    media_server: Option<&'a RawValue>,
+    #[serde(borrow)]
+    media_urls: UrlMap<'a>,
+    media_params: Obj<MediaParams>,
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow)]
+    content: Content<'a>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    length: Int,
+    start_time: Int,
+    end_time: Int,
+    language: Int,
+}
+
+fn int_of(raw: Option<&RawValue>) -> Option<i64> {
+    let raw = raw?;
+    serde_json::from_str::<Int>(raw.get())
+        .ok()
+        .and_then(|i| i.0)
+}
+
+impl<'a> Envelope<'a> {
+    fn status(&mut self) -> Status<'a> {
+        Status {
+            code: self.status_code.0.or(self.status.0).map(StatusCode::from),
+            reason: std::mem::take(&mut self.reason).text(),
+        }
+    }
+
+    fn timestamp(&self) -> Option<i64> {
+        int_of(self.timestamp)
+    }
+
+    /// The media content merged with the top-level fields (content wins).
+    fn media(self) -> (MediaData<'a>, RawContent<'a>) {
+        let timestamp = self.timestamp();
+        let (c, text) = match self.content {
+            Content::Object(c) => (c, None),
+            Content::Text(t) => (RawContent::default(), Some(t)),
+            Content::None => (RawContent::default(), None),
+        };
+        let data = text
+            .or_else(|| c.data.and_then(raw_str))
+            .or_else(|| self.data.and_then(raw_str));
+        let media = MediaData {
+            user_id: c.user_id.0.or(self.user_id.0),
+            user_name: c.user_name.0.clone().or(self.user_name.0),
+            channel_id: c.channel_id.0.clone().or(self.channel_id.0),
+            data,
+            length: c.length.0.or(self.length.0),
+            timestamp: c.timestamp.0.or(timestamp),
+        };
+        let rest = RawContent {
+            start_time: Int(c.start_time.0.or(self.start_time.0)),
+            end_time: Int(c.end_time.0.or(self.end_time.0)),
+            language: Int(c.language.0.or(self.language.0)),
+            data: c.data.or(self.data),
+            ..c
+        };
+        (media, rest)
+    }
+}
+
+impl<'a> ServerMessage<'a> {
+    /// Parses one frame (the bytes of a text or a binary WebSocket message).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let text = r#"{"msg_type":12,"timestamp":1}"#;
+    /// assert!(matches!(ServerMessage::parse(text.as_bytes())?, ServerMessage::KeepAliveRequest(_)));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
+        let mut env: Envelope<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
+        let code = env.msg_type.0.ok_or(ParseError::MissingMsgType)?;
+        Ok(match code {
+            2 => {
+                let ms: Option<RawMediaServer<'a>> = env
+                    .media_server
+                    .and_then(|raw| serde_json::from_str::<Obj<_>>(raw.get()).ok())
+                    .and_then(|o| o.0);
+                let (mut server_urls, datacenter_region) = match ms {
+                    Some(ms) => (ms.server_urls.0, ms.datacenter_region.0),
+                    None => (Vec::new(), None),
+                };
+                if server_urls.is_empty() {
+                    server_urls = std::mem::take(&mut env.media_urls.0);
+                }
+                ServerMessage::SignalingHandshakeResponse(SignalingResponse {
+                    protocol_version: env.protocol_version.0,
+                    sequence: env.sequence.0,
+                    status: env.status(),
+                    server_urls,
+                    datacenter_region,
+                    media_server: env.media_server,
+                })
+            }
+            4 => ServerMessage::DataHandshakeResponse(DataResponse {
+                protocol_version: env.protocol_version.0,
+                sequence: env.sequence.0,
+                status: env.status(),
+                payload_encrypted: env.payload_encrypted.0.or(env.payload_encryption.0),
+                media_params: env.media_params.0.take().unwrap_or_default(),
+            }),
+            6 => match env.event {
+                Some(raw) => match Event::from_raw(raw) {
+                    Ok(event) => ServerMessage::EventUpdate(event),
+                    Err(_) => ServerMessage::Other {
+                        msg_type: MsgType::from(code),
+                        raw: frame,
+                    },
+                },
+                None => ServerMessage::Other {
+                    msg_type: MsgType::from(code),
+                    raw: frame,
+                },
+            },
+            8 | 20 => {
+                let info = StreamStateInfo {
+                    state: env.state.0.map(StreamState::from),
+                    reason: env.reason.int().or(env.stop_reason.0).map(StopReason::from),
+                    timestamp: env.timestamp(),
+                    rtms_stream_id: env.rtms_stream_id.0.take(),
+                };
+                if code == 8 {
+                    ServerMessage::StreamStateUpdate(info)
+                } else {
+                    ServerMessage::StreamStateResponse(info)
+                }
+            }
+            9 | 11 => {
+                let info = SessionStateInfo {
+                    state: env.state.0.map(SessionState::from),
+                    stop_reason: env.stop_reason.0.or(env.reason.int()).map(StopReason::from),
+                    timestamp: env.timestamp(),
+                    rtms_session_id: env.rtms_session_id.0.take().or(env.session_id.0.take()),
+                };
+                if code == 9 {
+                    ServerMessage::SessionStateUpdate(info)
+                } else {
+                    ServerMessage::SessionStateResponse(info)
+                }
+            }
+            12 => ServerMessage::KeepAliveRequest(KeepAliveRequest {
+                timestamp: env.timestamp,
+            }),
+            14..=16 => {
+                let (media, _) = env.media();
+                match code {
+                    14 => ServerMessage::Audio(media),
+                    15 => ServerMessage::Video(media),
+                    _ => ServerMessage::Share(media),
+                }
+            }
+            17 => {
+                let (media, rest) = env.media();
+                ServerMessage::Transcript(Transcript {
+                    user_id: media.user_id,
+                    user_name: media.user_name,
+                    channel_id: media.channel_id,
+                    text: media.data,
+                    language: rest.language.0.map(TranscriptLanguage::from),
+                    start_time: rest.start_time.0,
+                    end_time: rest.end_time.0,
+                    timestamp: media.timestamp,
+                    attribute: rest.attribute.0.map(DataAttribute::from),
+                })
+            }
+            18 => {
+                let (media, rest) = env.media();
+                ServerMessage::Chat(Chat {
+                    user_id: media.user_id,
+                    user_name: media.user_name,
+                    timestamp: media.timestamp,
+                    data: rest.data,
+                })
+            }
+            22 => ServerMessage::StreamCloseResponse(StreamCloseResponse {
+                status: env.status(),
+                timestamp: env.timestamp(),
+                rtms_stream_id: env.rtms_stream_id.0,
+            }),
+            29 => ServerMessage::VideoSubscriptionResponse(VideoSubscriptionResponse {
+                status: env.status(),
+                user_id: env.user_id.0,
+                subscribe: env.subscribe.0,
+                timestamp: env.timestamp(),
+            }),
+            other => ServerMessage::Other {
+                msg_type: MsgType::from(other),
+                raw: frame,
+            },
+        })
+    }
+
+    /// The message type.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MsgType;
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let m = ServerMessage::parse(br#"{"msg_type":12}"#)?;
+    /// assert_eq!(m.msg_type(), MsgType::KeepAliveRequest);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn msg_type(&self) -> MsgType {
+        MsgType::from(match self {
+            ServerMessage::SignalingHandshakeResponse(_) => 2,
+            ServerMessage::DataHandshakeResponse(_) => 4,
+            ServerMessage::EventUpdate(_) => 6,
+            ServerMessage::StreamStateUpdate(_) => 8,
+            ServerMessage::SessionStateUpdate(_) => 9,
+            ServerMessage::SessionStateResponse(_) => 11,
+            ServerMessage::KeepAliveRequest(_) => 12,
+            ServerMessage::Audio(_) => 14,
+            ServerMessage::Video(_) => 15,
+            ServerMessage::Share(_) => 16,
+            ServerMessage::Transcript(_) => 17,
+            ServerMessage::Chat(_) => 18,
+            ServerMessage::StreamStateResponse(_) => 20,
+            ServerMessage::StreamCloseResponse(_) => 22,
+            ServerMessage::VideoSubscriptionResponse(_) => 29,
+            ServerMessage::Other { msg_type, .. } => return *msg_type,
+        })
+    }
+}
