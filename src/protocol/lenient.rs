@@ -36,7 +36,7 @@ impl<'de> Visitor<'de> for CodeVisitor {
 fn integral(v: f64) -> Option<i64> {
     // The range check keeps the cast exact; truncation is what `fract() == 0` already excludes.
     #[allow(clippy::cast_possible_truncation)]
-    if v.fract() == 0.0 && v >= -9.0e15 && v <= 9.0e15 {
+    if v.fract() == 0.0 && (-9.0e15..=9.0e15).contains(&v) {
         Some(v as i64)
     } else {
         None

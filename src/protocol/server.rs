@@ -50,15 +50,19 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::{ParseError, ServerMessage};
-/// assert!(matches!(ServerMessage::parse(b"[1]"), Err(ParseError::Json(_))));
+/// assert!(matches!(ServerMessage::parse(b"[1]"), Err(ParseError::NotAnObject)));
+/// assert!(matches!(ServerMessage::parse(b"{"), Err(ParseError::Json(_))));
 /// assert!(matches!(ServerMessage::parse(br#"{"msg_type":"KEEP_ALIVE_REQ"}"#), Err(ParseError::MissingMsgType)));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    /// Not a JSON object (or not UTF-8 JSON at all).
-    #[error("RTMS message is not a JSON object")]
+    /// Not valid JSON (or not UTF-8).
+    #[error("RTMS message is not valid JSON")]
     Json(#[source] serde_json::Error),
+    /// Valid JSON, but not an object.
+    #[error("RTMS message is not a JSON object")]
+    NotAnObject,
     /// No integer `msg_type` (the beta mock's string names are not read).
     #[error("RTMS message has no integer `msg_type`")]
     MissingMsgType,
@@ -961,6 +965,15 @@ impl<'a> ServerMessage<'a> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
+        // The derived reader would also accept an array; a message is an object.
+        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
+                    Ok(_) => ParseError::NotAnObject,
+                    Err(e) => ParseError::Json(e),
+                },
+            );
+        }
         let mut env: Envelope<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = env.msg_type.0.ok_or(ParseError::MissingMsgType)?;
         Ok(match code {
