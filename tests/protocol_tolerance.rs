@@ -313,3 +313,33 @@ fn every_contact_center_and_meeting_code_maps_to_its_own_table() {
         EventType::ContactCenter(ContactCenterEventType::Other(30))
     ));
 }
+
+#[test]
+fn msg_type_first_or_last_parses_the_same() {
+    // `msg_type` first takes the in-place fast path; anywhere else, the general reader.
+    let bodies = [
+        r#""content":{"user_id":1,"user_name":"Ann","data":"AAAA","timestamp":5,"length":3}"#,
+        r#""content":"AAAA","user_id":1,"user_name":"Ann","timestamp":5"#,
+        r#""content":{"channel_id":"c","data":"hi","start_time":1,"end_time":2,"language":14,"attribute":2}"#,
+        r#""content":{"data":{"a":[1,2]},"timestamp":9}"#,
+        r#""content":{"data":"{\"a\":1}"},"data":"ignored","user_id":"7""#,
+        r#""content":null,"data":"AAAA""#,
+        r#""content":[1,2],"extra":{"x":1}"#,
+    ];
+    for code in 14..=18 {
+        for body in bodies {
+            let first = format!(r#"{{"msg_type":{code},{body}}}"#);
+            let last = format!(r#"{{{body},"msg_type":{code}}}"#);
+            let spaced = format!("  {{ \"msg_type\" : {code} ,{body}}}\n");
+            let a = ServerMessage::parse(first.as_bytes()).unwrap();
+            let b = ServerMessage::parse(last.as_bytes()).unwrap();
+            let c = ServerMessage::parse(spaced.as_bytes()).unwrap();
+            assert_eq!(a, b, "{first}");
+            assert_eq!(a, c, "{first}");
+            assert_eq!(a.msg_type().code(), code);
+        }
+    }
+    // Trailing garbage is refused on both paths.
+    assert!(ServerMessage::parse(br#"{"msg_type":14,"content":{}} x"#).is_err());
+    assert!(ServerMessage::parse(br#"{"content":{},"msg_type":14} x"#).is_err());
+}

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 /// Reads an integer code: a JSON integer, an integral float, or a string of digits.
 pub(crate) struct CodeVisitor;
@@ -191,21 +190,6 @@ impl<'a> Str<'a> {
     }
 }
 
-/// The text of a JSON string given as its raw JSON (`"..."`): borrowed when it has no escape,
-/// unescaped otherwise; `None` when the raw value is not a string.
-pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    let bytes = text.as_bytes();
-    if bytes.len() >= 2 && bytes[0] == b'"' && bytes[bytes.len() - 1] == b'"' {
-        let inner = &text[1..text.len() - 1];
-        if !inner.contains('\\') {
-            return Some(Cow::Borrowed(inner));
-        }
-        return serde_json::from_str::<String>(text).ok().map(Cow::Owned);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,16 +214,6 @@ mod tests {
         assert_eq!(v.0.as_deref(), Some("17"));
         let v: Str<'_> = serde_json::from_str("null").unwrap();
         assert_eq!(v.0, None);
-    }
-
-    #[test]
-    fn raw_strings() {
-        let raw: &RawValue = serde_json::from_str("\"abc\"").unwrap();
-        assert!(matches!(raw_str(raw), Some(Cow::Borrowed("abc"))));
-        let raw: &RawValue = serde_json::from_str("\"a\\u0041\"").unwrap();
-        assert_eq!(raw_str(raw).as_deref(), Some("aA"));
-        let raw: &RawValue = serde_json::from_str("{}").unwrap();
-        assert_eq!(raw_str(raw), None);
     }
 }
 

@@ -36,7 +36,7 @@ use serde_json::value::RawValue;
 
 use super::codes::{SessionState, StatusCode, StopReason, StreamState};
 use super::events::Event;
-use super::lenient::{raw_str, Bool, Int, Obj, Scalar, Str};
+use super::lenient::{Bool, Int, Obj, Scalar, Str};
 use super::media::{AudioFormat, AudioParams, MediaKind, MediaParams, TranscriptLanguage};
 use crate::handshake::MsgType;
 
@@ -620,7 +620,7 @@ impl Transcript<'_> {
 /// assert_eq!(c.timestamp, Some(5));
 /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Chat<'a> {
     /// `user_id`, when sent.
@@ -629,17 +629,25 @@ pub struct Chat<'a> {
     pub user_name: Option<Cow<'a, str>>,
     /// `timestamp` (ms).
     pub timestamp: Option<i64>,
-    /// `data` as raw JSON.
-    pub data: Option<&'a RawValue>,
+    /// `data`: a string, or (not documented) any other JSON value.
+    pub data: Option<ChatData<'a>>,
 }
 
-impl PartialEq for Chat<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.user_id == other.user_id
-            && self.user_name == other.user_name
-            && self.timestamp == other.timestamp
-            && self.data.map(RawValue::get) == other.data.map(RawValue::get)
-    }
+/// The `data` of a chat message: text (possibly JSON text itself), or any other JSON value.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::{ChatData, ServerMessage};
+/// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":[1]}}"#)? else { panic!() };
+/// assert_eq!(c.data, Some(ChatData::Json(serde_json::json!([1]))));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatData<'a> {
+    /// A JSON string.
+    Text(Cow<'a, str>),
+    /// Any other JSON value.
+    Json(serde_json::Value),
 }
 
 impl Chat<'_> {
@@ -655,13 +663,13 @@ impl Chat<'_> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn json(&self) -> Option<serde_json::Value> {
-        let raw = self.data?;
-        if let Some(text) = raw_str(raw) {
-            return Some(
-                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.into_owned())),
-            );
+        match self.data.as_ref()? {
+            ChatData::Text(text) => Some(
+                serde_json::from_str(text)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.to_string())),
+            ),
+            ChatData::Json(v) => Some(v.clone()),
         }
-        serde_json::from_str(raw.get()).ok()
     }
 
     /// `data` as text, when it is a JSON string.
@@ -669,11 +677,14 @@ impl Chat<'_> {
     /// ```
     /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
     /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":"hi"}}"#)? else { panic!() };
-    /// assert_eq!(c.text().as_deref(), Some("hi"));
+    /// assert_eq!(c.text(), Some("hi"));
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
-    pub fn text(&self) -> Option<Cow<'_, str>> {
-        self.data.and_then(raw_str)
+    pub fn text(&self) -> Option<&str> {
+        match self.data.as_ref()? {
+            ChatData::Text(text) => Some(text),
+            ChatData::Json(_) => None,
+        }
     }
 }
 
@@ -724,75 +735,275 @@ pub struct VideoSubscriptionResponse<'a> {
 // The one-pass envelope
 // ---------------------------------------------------------------------------------------------
 
-/// `content`: an object, or a legacy base64 string.
+/// `data`: a string (borrowed when unescaped), or any other JSON value (owned; only chat may
+/// send one).
 #[derive(Default)]
-enum Content<'a> {
+enum Data<'a> {
     #[default]
     None,
-    Object(RawContent<'a>),
     Text(Cow<'a, str>),
+    Json(serde_json::Value),
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawContent<'a> {
-    user_id: Int,
-    #[serde(borrow)]
-    user_name: Str<'a>,
-    #[serde(borrow)]
-    channel_id: Str<'a>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
-    length: Int,
-    timestamp: Int,
-    start_time: Int,
-    end_time: Int,
-    language: Int,
-    attribute: Int,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Content<'de>;
+            type Value = Data<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Content<'de>, A::Error> {
-                RawContent::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(Content::Object)
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Data<'de>, E> {
+                Ok(Data::Text(Cow::Borrowed(v)))
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Content<'de>, E> {
-                Ok(Content::Text(Cow::Borrowed(v)))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Data<'de>, E> {
+                Ok(Data::Text(Cow::Owned(v.to_owned())))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content<'de>, E> {
-                Ok(Content::Text(Cow::Owned(v.to_owned())))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Data<'de>, E> {
+                Ok(Data::Text(Cow::Owned(v)))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Content<'de>, E> {
-                Ok(Content::Text(Cow::Owned(v)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Data<'de>, A::Error> {
+                serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Data::Json)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Content::None)
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Data<'de>, A::Error> {
+                serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(Data::Json)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Content<'de>, E> {
-                Ok(Content::None)
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Data<'de>, E> {
+                Ok(Data::Json(v.into()))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Content<'de>, E> {
-                Ok(Content::None)
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Data<'de>, E> {
+                Ok(Data::Json(v.into()))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Content<'de>, E> {
-                Ok(Content::None)
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Data<'de>, E> {
+                Ok(Data::Json(v.into()))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Content<'de>, E> {
-                Ok(Content::None)
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Data<'de>, E> {
+                Ok(Data::Json(v.into()))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Content<'de>, E> {
-                Ok(Content::None)
+            fn visit_unit<E: de::Error>(self) -> Result<Data<'de>, E> {
+                Ok(Data::None)
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// The fields of a media message, in `content` or (legacy frames) at the top level.
+#[derive(Default)]
+struct MediaFields<'a> {
+    user_id: Option<i64>,
+    user_name: Option<Cow<'a, str>>,
+    channel_id: Option<Cow<'a, str>>,
+    data: Data<'a>,
+    length: Option<i64>,
+    timestamp: Option<i64>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    language: Option<i64>,
+    attribute: Option<i64>,
+}
+
+/// The keys of a media message.
+enum MediaKey {
+    UserId,
+    UserName,
+    ChannelId,
+    Data,
+    Length,
+    Timestamp,
+    StartTime,
+    EndTime,
+    Language,
+    Attribute,
+    Content,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for MediaKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MediaKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MediaKey, E> {
+                Ok(match v {
+                    "user_id" => MediaKey::UserId,
+                    "user_name" => MediaKey::UserName,
+                    "channel_id" => MediaKey::ChannelId,
+                    "data" => MediaKey::Data,
+                    "length" => MediaKey::Length,
+                    "timestamp" => MediaKey::Timestamp,
+                    "start_time" => MediaKey::StartTime,
+                    "end_time" => MediaKey::EndTime,
+                    "language" => MediaKey::Language,
+                    "attribute" => MediaKey::Attribute,
+                    "content" => MediaKey::Content,
+                    _ => MediaKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'a> MediaFields<'a> {
+    /// Reads the value of `key` in place (a repeated key: the last wins); `false` for a key
+    /// that is no media field (its value is then still to be read).
+    fn read<'de: 'a, A: MapAccess<'de>>(
+        &mut self,
+        key: &MediaKey,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        match key {
+            MediaKey::UserId => self.user_id = map.next_value::<Int>()?.0,
+            MediaKey::UserName => self.user_name = map.next_value::<Str<'a>>()?.0,
+            MediaKey::ChannelId => self.channel_id = map.next_value::<Str<'a>>()?.0,
+            MediaKey::Data => self.data = map.next_value::<Data<'a>>()?,
+            MediaKey::Length => self.length = map.next_value::<Int>()?.0,
+            MediaKey::Timestamp => self.timestamp = map.next_value::<Int>()?.0,
+            MediaKey::StartTime => self.start_time = map.next_value::<Int>()?.0,
+            MediaKey::EndTime => self.end_time = map.next_value::<Int>()?.0,
+            MediaKey::Language => self.language = map.next_value::<Int>()?.0,
+            MediaKey::Attribute => self.attribute = map.next_value::<Int>()?.0,
+            MediaKey::Content | MediaKey::Other => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// Reads a `content` value in place: an object into `fields`, a legacy string into `text`,
+/// anything else ignored.
+struct ContentSeed<'s, 'a> {
+    fields: &'s mut MediaFields<'a>,
+    text: &'s mut Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for ContentSeed<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for ContentSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<MediaKey>()? {
+            if !self.fields.read(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        *self.text = Some(Cow::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        *self.text = Some(Cow::Owned(v.to_owned()));
+        Ok(())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<(), E> {
+        *self.text = Some(Cow::Owned(v));
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// `content` for the general envelope.
+#[derive(Default)]
+struct ContentSlot<'a> {
+    fields: MediaFields<'a>,
+    text: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ContentSlot<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut slot = ContentSlot::default();
+        d.deserialize_any(ContentSeed {
+            fields: &mut slot.fields,
+            text: &mut slot.text,
+        })?;
+        Ok(slot)
+    }
+}
+
+/// A whole media frame (the hot path), read in place: `content` and the top-level media
+/// fields; every other key is skipped.
+struct FrameSeed<'s, 'a> {
+    content: &'s mut MediaFields<'a>,
+    text: &'s mut Option<Cow<'a, str>>,
+    top: &'s mut MediaFields<'a>,
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for FrameSeed<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<MediaKey>()? {
+            if let MediaKey::Content = key {
+                map.next_value_seed(ContentSeed {
+                    fields: &mut *self.content,
+                    text: &mut *self.text,
+                })?;
+            } else if !self.top.read(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The media fields merged: `content` wins, then a legacy string `content` for `data`, then
+/// the top-level fields.
+fn merge_media<'a>(
+    content: MediaFields<'a>,
+    text: Option<Cow<'a, str>>,
+    top: MediaFields<'a>,
+) -> MediaFields<'a> {
+    let data = match (text, content.data) {
+        (Some(t), _) => Data::Text(t),
+        (None, Data::None) => top.data,
+        (None, d) => d,
+    };
+    MediaFields {
+        user_id: content.user_id.or(top.user_id),
+        user_name: content.user_name.or(top.user_name),
+        channel_id: content.channel_id.or(top.channel_id),
+        data,
+        length: content.length.or(top.length),
+        timestamp: content.timestamp.or(top.timestamp),
+        start_time: content.start_time.or(top.start_time),
+        end_time: content.end_time.or(top.end_time),
+        language: content.language.or(top.language),
+        attribute: content.attribute.or(top.attribute),
     }
 }
 
@@ -897,9 +1108,9 @@ struct Envelope<'a> {
     #[serde(borrow)]
     event: Option<&'a RawValue>,
     #[serde(borrow)]
-    content: Content<'a>,
+    content: ContentSlot<'a>,
     #[serde(borrow)]
-    data: Option<&'a RawValue>,
+    data: Data<'a>,
     length: Int,
     start_time: Int,
     end_time: Int,
@@ -925,33 +1136,62 @@ impl<'a> Envelope<'a> {
         int_of(self.timestamp)
     }
 
-    /// The media content merged with the top-level fields (content wins).
-    fn media(self) -> (MediaData<'a>, RawContent<'a>) {
+    fn media(self) -> MediaFields<'a> {
         let timestamp = self.timestamp();
-        let (c, text) = match self.content {
-            Content::Object(c) => (c, None),
-            Content::Text(t) => (RawContent::default(), Some(t)),
-            Content::None => (RawContent::default(), None),
+        let top = MediaFields {
+            user_id: self.user_id.0,
+            user_name: self.user_name.0,
+            channel_id: self.channel_id.0,
+            data: self.data,
+            length: self.length.0,
+            timestamp,
+            start_time: self.start_time.0,
+            end_time: self.end_time.0,
+            language: self.language.0,
+            attribute: None,
         };
-        let data = text
-            .or_else(|| c.data.and_then(raw_str))
-            .or_else(|| self.data.and_then(raw_str));
-        let media = MediaData {
-            user_id: c.user_id.0.or(self.user_id.0),
-            user_name: c.user_name.0.clone().or(self.user_name.0),
-            channel_id: c.channel_id.0.clone().or(self.channel_id.0),
-            data,
-            length: c.length.0.or(self.length.0),
-            timestamp: c.timestamp.0.or(timestamp),
-        };
-        let rest = RawContent {
-            start_time: Int(c.start_time.0.or(self.start_time.0)),
-            end_time: Int(c.end_time.0.or(self.end_time.0)),
-            language: Int(c.language.0.or(self.language.0)),
-            data: c.data.or(self.data),
-            ..c
-        };
-        (media, rest)
+        merge_media(self.content.fields, self.content.text, top)
+    }
+}
+
+/// The `msg_type` when it is the first key and a small non-negative integer; `None` otherwise
+/// (then the full envelope reads it wherever it is).
+fn leading_msg_type(frame: &[u8]) -> Option<i64> {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while frame.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    if frame.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    skip_ws(&mut i);
+    let key = b"\"msg_type\"";
+    if frame.get(i..i + key.len()) != Some(&key[..]) {
+        return None;
+    }
+    i += key.len();
+    skip_ws(&mut i);
+    if frame.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    skip_ws(&mut i);
+    let start = i;
+    let mut code: i64 = 0;
+    while let Some(d) = frame.get(i).filter(|b| b.is_ascii_digit()) {
+        code = code * 10 + i64::from(d - b'0');
+        i += 1;
+        if i - start > 4 {
+            return None;
+        }
+    }
+    match frame.get(i) {
+        Some(b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n') if i > start => Some(code),
+        _ => None,
     }
 }
 
@@ -973,6 +1213,19 @@ impl<'a> ServerMessage<'a> {
                     Err(e) => ParseError::Json(e),
                 },
             );
+        }
+        if let Some(code @ 14..=18) = leading_msg_type(frame) {
+            // The hot path: read in place, no intermediate envelope.
+            let (mut content, mut text, mut top) = Default::default();
+            let mut de = serde_json::Deserializer::from_slice(frame);
+            de.deserialize_map(FrameSeed {
+                content: &mut content,
+                text: &mut text,
+                top: &mut top,
+            })
+            .and_then(|()| de.end())
+            .map_err(ParseError::Json)?;
+            return Ok(Self::media(code, merge_media(content, text, top)));
         }
         let mut env: Envelope<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = env.msg_type.0.ok_or(ParseError::MissingMsgType)?;
@@ -1047,37 +1300,7 @@ impl<'a> ServerMessage<'a> {
             12 => ServerMessage::KeepAliveRequest(KeepAliveRequest {
                 timestamp: env.timestamp,
             }),
-            14..=16 => {
-                let (media, _) = env.media();
-                match code {
-                    14 => ServerMessage::Audio(media),
-                    15 => ServerMessage::Video(media),
-                    _ => ServerMessage::Share(media),
-                }
-            }
-            17 => {
-                let (media, rest) = env.media();
-                ServerMessage::Transcript(Transcript {
-                    user_id: media.user_id,
-                    user_name: media.user_name,
-                    channel_id: media.channel_id,
-                    text: media.data,
-                    language: rest.language.0.map(TranscriptLanguage::from),
-                    start_time: rest.start_time.0,
-                    end_time: rest.end_time.0,
-                    timestamp: media.timestamp,
-                    attribute: rest.attribute.0.map(DataAttribute::from),
-                })
-            }
-            18 => {
-                let (media, rest) = env.media();
-                ServerMessage::Chat(Chat {
-                    user_id: media.user_id,
-                    user_name: media.user_name,
-                    timestamp: media.timestamp,
-                    data: rest.data,
-                })
-            }
+            14..=18 => Self::media(code, env.media()),
             22 => ServerMessage::StreamCloseResponse(StreamCloseResponse {
                 status: env.status(),
                 timestamp: env.timestamp(),
@@ -1094,6 +1317,51 @@ impl<'a> ServerMessage<'a> {
                 raw: frame,
             },
         })
+    }
+
+    fn media(code: i64, f: MediaFields<'a>) -> Self {
+        let text = |data: Data<'a>| match data {
+            Data::Text(t) => Some(t),
+            _ => None,
+        };
+        match code {
+            14..=16 => {
+                let media = MediaData {
+                    user_id: f.user_id,
+                    user_name: f.user_name,
+                    channel_id: f.channel_id,
+                    data: text(f.data),
+                    length: f.length,
+                    timestamp: f.timestamp,
+                };
+                match code {
+                    14 => ServerMessage::Audio(media),
+                    15 => ServerMessage::Video(media),
+                    _ => ServerMessage::Share(media),
+                }
+            }
+            17 => ServerMessage::Transcript(Transcript {
+                user_id: f.user_id,
+                user_name: f.user_name,
+                channel_id: f.channel_id,
+                text: text(f.data),
+                language: f.language.map(TranscriptLanguage::from),
+                start_time: f.start_time,
+                end_time: f.end_time,
+                timestamp: f.timestamp,
+                attribute: f.attribute.map(DataAttribute::from),
+            }),
+            _ => ServerMessage::Chat(Chat {
+                user_id: f.user_id,
+                user_name: f.user_name,
+                timestamp: f.timestamp,
+                data: match f.data {
+                    Data::Text(t) => Some(ChatData::Text(t)),
+                    Data::Json(v) => Some(ChatData::Json(v)),
+                    Data::None => None,
+                },
+            }),
+        }
     }
 
     /// The message type.
