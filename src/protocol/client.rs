@@ -26,8 +26,9 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::lenient::{Bool, Int, Obj, Str};
 use super::media::{MediaParams, MediaTypes};
-use super::server::KeepAliveRequest;
+use super::server::{KeepAliveRequest, ParseError};
 use crate::event::{IdField, Product};
 use crate::handshake::MsgType;
 
@@ -919,4 +920,310 @@ impl ClientMessage for VideoSubscriptionRequest {
     fn msg_type(&self) -> MsgType {
         MsgType::Other(28)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading (the server's side: a simulator checks what a client sent)
+// ---------------------------------------------------------------------------------------------
+
+/// The header of a received handshake (message type 1 or 3), read tolerantly.
+///
+/// ```
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+/// let req = ClientRequest::parse(br#"{"msg_type":1,"protocol_version":1,"sequence":7,"session_id":"s","meeting_uuid":"s","rtms_stream_id":"r","signature":"ab"}"#)?;
+/// let ClientRequest::SignalingHandshake(h) = req else { panic!() };
+/// assert_eq!(h.ids, [(IdField::SessionId, "s".into()), (IdField::MeetingUuid, "s".into())]);
+/// assert_eq!(h.instance_id(), Some("s"));
+/// assert_eq!((h.sequence, h.signature.as_deref()), (Some(7), Some("ab")));
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceivedHandshake<'a> {
+    /// `protocol_version`.
+    pub protocol_version: Option<i64>,
+    /// `sequence`.
+    pub sequence: Option<i64>,
+    /// Every id key present (`meeting_uuid`, `webinar_uuid`, `session_id`, `engagement_id`,
+    /// `call_id`) with its value, in the order received.
+    pub ids: Vec<(IdField, std::borrow::Cow<'a, str>)>,
+    /// `rtms_stream_id`.
+    pub rtms_stream_id: Option<std::borrow::Cow<'a, str>>,
+    /// `signature`.
+    pub signature: Option<std::borrow::Cow<'a, str>>,
+    /// `buffer_data` (message type 1).
+    pub buffer_data: Option<bool>,
+    /// `media_type` (message type 3).
+    pub media_type: Option<MediaTypes>,
+    /// `payload_encryption` (message type 3).
+    pub payload_encryption: Option<bool>,
+    /// `media_params` (message type 3), `None` when absent.
+    pub media_params: Option<MediaParams>,
+}
+
+impl ReceivedHandshake<'_> {
+    /// The id sent under the first id key.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::ReceivedHandshake;
+    /// assert_eq!(ReceivedHandshake::default().instance_id(), None);
+    /// ```
+    pub fn instance_id(&self) -> Option<&str> {
+        self.ids.first().map(|(_, v)| v.as_ref())
+    }
+
+    /// The id sent under `key`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::protocol::client::ReceivedHandshake;
+    /// assert_eq!(ReceivedHandshake::default().id(IdField::CallId), None);
+    /// ```
+    pub fn id(&self, key: IdField) -> Option<&str> {
+        self.ids
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// A message a client sent, read tolerantly (the server's side of [`ClientMessage`]).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientRequest, ClientReadyAck};
+/// let frame = ClientReadyAck::new("s-1").to_json();
+/// assert_eq!(
+///     ClientRequest::parse(frame.as_bytes())?,
+///     ClientRequest::ClientReadyAck { rtms_stream_id: Some("s-1".into()) }
+/// );
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientRequest<'a> {
+    /// 1: `SIGNALING_HAND_SHAKE_REQ`.
+    SignalingHandshake(ReceivedHandshake<'a>),
+    /// 3: `DATA_HAND_SHAKE_REQ`.
+    DataHandshake(ReceivedHandshake<'a>),
+    /// 5: `EVENT_SUBSCRIPTION`: `(event_type, subscribe)` pairs (an entry without both is
+    /// skipped).
+    EventSubscription(Vec<(i64, bool)>),
+    /// 7: `CLIENT_READY_ACK`.
+    ClientReadyAck {
+        /// `rtms_stream_id`.
+        rtms_stream_id: Option<std::borrow::Cow<'a, str>>,
+    },
+    /// 10: `SESSION_STATE_REQ`.
+    SessionStateRequest {
+        /// `rtms_session_id`.
+        rtms_session_id: Option<std::borrow::Cow<'a, str>>,
+    },
+    /// 13: `KEEP_ALIVE_RESP`: the timestamp's JSON text as received (compare it with the
+    /// request's).
+    KeepAliveResponse {
+        /// `timestamp`, verbatim.
+        timestamp: Option<&'a str>,
+    },
+    /// 19: `STREAM_STATE_REQ`.
+    StreamStateRequest {
+        /// `rtms_stream_id`.
+        rtms_stream_id: Option<std::borrow::Cow<'a, str>>,
+    },
+    /// 21: `STREAM_CLOSE_REQ`.
+    StreamCloseRequest {
+        /// `rtms_stream_id`.
+        rtms_stream_id: Option<std::borrow::Cow<'a, str>>,
+    },
+    /// 28: `VIDEO_SUBSCRIPTION_REQ`.
+    VideoSubscription {
+        /// `user_id`.
+        user_id: Option<i64>,
+        /// `subscribe`.
+        subscribe: Option<bool>,
+        /// `timestamp`.
+        timestamp: Option<i64>,
+    },
+    /// Any other `msg_type`, with the whole frame.
+    Other {
+        /// The message type.
+        msg_type: MsgType,
+        /// The frame.
+        raw: &'a [u8],
+    },
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RawRequest<'a> {
+    msg_type: Int,
+    protocol_version: Int,
+    sequence: Int,
+    #[serde(borrow)]
+    meeting_uuid: Str<'a>,
+    #[serde(borrow)]
+    webinar_uuid: Str<'a>,
+    #[serde(borrow)]
+    session_id: Str<'a>,
+    #[serde(borrow)]
+    engagement_id: Str<'a>,
+    #[serde(borrow)]
+    call_id: Str<'a>,
+    #[serde(borrow)]
+    rtms_stream_id: Str<'a>,
+    #[serde(borrow)]
+    rtms_session_id: Str<'a>,
+    #[serde(borrow)]
+    signature: Str<'a>,
+    buffer_data: Bool,
+    media_type: Int,
+    payload_encryption: Bool,
+    media_params: Option<Obj<MediaParams>>,
+    events: Option<Vec<Obj<RawEvent>>>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    user_id: Int,
+    subscribe: Bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RawEvent {
+    event_type: Int,
+    subscribe: Bool,
+}
+
+impl<'a> ClientRequest<'a> {
+    /// Parses one frame sent by a client. Only a frame that is not a JSON object with an
+    /// integer `msg_type` is an error; the id keys are recorded in the order received, in
+    /// the order `meeting_uuid`, `webinar_uuid`, `session_id`, `engagement_id`, `call_id` when
+    /// several are sent.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    /// use zoom_rtms_webhooks::protocol::media::{MediaTypes, SampleRate};
+    /// let req = ClientRequest::parse(br#"{"msg_type":3,"meeting_uuid":"m","rtms_stream_id":"r","signature":"x",
+    ///   "media_type":1,"media_params":{"audio":{"sample_rate":3}}}"#)?;
+    /// let ClientRequest::DataHandshake(h) = req else { panic!() };
+    /// assert_eq!(h.media_type, Some(MediaTypes::AUDIO));
+    /// assert_eq!(h.media_params.unwrap().audio().unwrap().sample_rate(), Some(SampleRate::Sr48k));
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
+        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
+                    Ok(_) => ParseError::NotAnObject,
+                    Err(e) => ParseError::Json(e),
+                },
+            );
+        }
+        let r: RawRequest<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
+        let code = r.msg_type.0.ok_or(ParseError::MissingMsgType)?;
+        Ok(match code {
+            1 | 3 => {
+                let ids = [
+                    (IdField::MeetingUuid, r.meeting_uuid.0),
+                    (IdField::WebinarUuid, r.webinar_uuid.0),
+                    (IdField::SessionId, r.session_id.0),
+                    (IdField::EngagementId, r.engagement_id.0),
+                    (IdField::CallId, r.call_id.0),
+                ];
+                let mut ids: Vec<_> = ids
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect();
+                // Received order, from the key positions in the frame.
+                ids.sort_by_key(|(k, _)| find(frame, k.as_str()));
+                let h = ReceivedHandshake {
+                    protocol_version: r.protocol_version.0,
+                    sequence: r.sequence.0,
+                    ids,
+                    rtms_stream_id: r.rtms_stream_id.0,
+                    signature: r.signature.0,
+                    buffer_data: r.buffer_data.0,
+                    media_type: r
+                        .media_type
+                        .0
+                        .and_then(|b| u32::try_from(b).ok())
+                        .map(MediaTypes::from_bits),
+                    payload_encryption: r.payload_encryption.0,
+                    media_params: r.media_params.and_then(|o| o.0),
+                };
+                if code == 1 {
+                    ClientRequest::SignalingHandshake(h)
+                } else {
+                    ClientRequest::DataHandshake(h)
+                }
+            }
+            5 => ClientRequest::EventSubscription(
+                r.events
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|e| e.0)
+                    .filter_map(|e| Some((e.event_type.0?, e.subscribe.0?)))
+                    .collect(),
+            ),
+            7 => ClientRequest::ClientReadyAck {
+                rtms_stream_id: r.rtms_stream_id.0,
+            },
+            10 => ClientRequest::SessionStateRequest {
+                rtms_session_id: r.rtms_session_id.0,
+            },
+            13 => ClientRequest::KeepAliveResponse {
+                timestamp: r.timestamp.map(RawValue::get),
+            },
+            19 => ClientRequest::StreamStateRequest {
+                rtms_stream_id: r.rtms_stream_id.0,
+            },
+            21 => ClientRequest::StreamCloseRequest {
+                rtms_stream_id: r.rtms_stream_id.0,
+            },
+            28 => ClientRequest::VideoSubscription {
+                user_id: r.user_id.0,
+                subscribe: r.subscribe.0,
+                timestamp: r
+                    .timestamp
+                    .and_then(|t| serde_json::from_str::<Int>(t.get()).ok())
+                    .and_then(|i| i.0),
+            },
+            other => ClientRequest::Other {
+                msg_type: MsgType::from(other),
+                raw: frame,
+            },
+        })
+    }
+
+    /// The message type.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    /// assert_eq!(ClientRequest::parse(br#"{"msg_type":21}"#)?.msg_type().code(), 21);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn msg_type(&self) -> MsgType {
+        MsgType::from(match self {
+            ClientRequest::SignalingHandshake(_) => 1,
+            ClientRequest::DataHandshake(_) => 3,
+            ClientRequest::EventSubscription(_) => 5,
+            ClientRequest::ClientReadyAck { .. } => 7,
+            ClientRequest::SessionStateRequest { .. } => 10,
+            ClientRequest::KeepAliveResponse { .. } => 13,
+            ClientRequest::StreamStateRequest { .. } => 19,
+            ClientRequest::StreamCloseRequest { .. } => 21,
+            ClientRequest::VideoSubscription { .. } => 28,
+            ClientRequest::Other { msg_type, .. } => return *msg_type,
+        })
+    }
+}
+
+/// The position of `"key"` in the frame (for ordering), `usize::MAX` when absent.
+fn find(frame: &[u8], key: &str) -> usize {
+    let needle_len = key.len() + 2;
+    frame
+        .windows(needle_len)
+        .position(|w| {
+            w[0] == b'"' && w[needle_len - 1] == b'"' && &w[1..needle_len - 1] == key.as_bytes()
+        })
+        .unwrap_or(usize::MAX)
 }

@@ -31,7 +31,8 @@ use std::fmt;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::codes::{SessionState, StatusCode, StopReason, StreamState};
@@ -1392,5 +1393,277 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::VideoSubscriptionResponse(_) => 29,
             ServerMessage::Other { msg_type, .. } => return *msg_type,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing (the server's side: a simulator, or tests)
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `key: value` when the value is present.
+fn opt<M: SerializeMap, T: Serialize + ?Sized>(
+    map: &mut M,
+    key: &'static str,
+    value: Option<&T>,
+) -> Result<(), M::Error> {
+    match value {
+        Some(v) => map.serialize_entry(key, v),
+        None => Ok(()),
+    }
+}
+
+fn write_status<M: SerializeMap>(map: &mut M, status: &Status<'_>) -> Result<(), M::Error> {
+    opt(map, "status_code", status.code.as_ref())?;
+    opt(map, "reason", status.reason.as_deref())
+}
+
+/// `server_urls` as an object, in order.
+struct Urls<'s, 'a>(&'s [(Cow<'a, str>, Cow<'a, str>)]);
+
+impl Serialize for Urls<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k.as_ref(), v.as_ref())?;
+        }
+        map.end()
+    }
+}
+
+/// `media_server`: the raw object when kept, else `server_urls` and `datacenter_region`.
+struct MediaServer<'s, 'a>(&'s SignalingResponse<'a>);
+
+impl Serialize for MediaServer<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let Some(raw) = self.0.media_server {
+            return raw.serialize(s);
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("server_urls", &Urls(&self.0.server_urls))?;
+        opt(
+            &mut map,
+            "datacenter_region",
+            self.0.datacenter_region.as_deref(),
+        )?;
+        map.end()
+    }
+}
+
+/// A media message's `content` object.
+struct MediaContent<'s, 'a> {
+    user_id: Option<i64>,
+    user_name: Option<&'s str>,
+    channel_id: Option<&'s str>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    timestamp: Option<i64>,
+    language: Option<TranscriptLanguage>,
+    attribute: Option<DataAttribute>,
+    data: Option<&'s str>,
+    json: Option<&'s serde_json::Value>,
+    length: Option<i64>,
+    _a: std::marker::PhantomData<&'a ()>,
+}
+
+impl Serialize for MediaContent<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        opt(&mut map, "user_id", self.user_id.as_ref())?;
+        opt(&mut map, "user_name", self.user_name)?;
+        opt(&mut map, "channel_id", self.channel_id)?;
+        opt(&mut map, "start_time", self.start_time.as_ref())?;
+        opt(&mut map, "end_time", self.end_time.as_ref())?;
+        opt(&mut map, "language", self.language.as_ref())?;
+        opt(&mut map, "attribute", self.attribute.as_ref())?;
+        opt(&mut map, "data", self.data)?;
+        opt(&mut map, "data", self.json)?;
+        opt(&mut map, "length", self.length.as_ref())?;
+        opt(&mut map, "timestamp", self.timestamp.as_ref())?;
+        map.end()
+    }
+}
+
+impl<'a> MediaData<'a> {
+    fn content(&self) -> MediaContent<'_, 'a> {
+        MediaContent {
+            user_id: self.user_id,
+            user_name: self.user_name.as_deref(),
+            channel_id: self.channel_id.as_deref(),
+            start_time: None,
+            end_time: None,
+            timestamp: self.timestamp,
+            language: None,
+            attribute: None,
+            data: self.data.as_deref(),
+            json: None,
+            length: self.length,
+            _a: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Writes the message as the server sends it: `msg_type` first, then the documented fields in
+/// the documented order, absent fields omitted; media fields inside `content`. An
+/// [`Other`](ServerMessage::Other) message is written as its frame when that is JSON text. This
+/// is the server's side (a simulator); a client only parses.
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// let frame = r#"{"msg_type":8,"state":4,"reason":6,"timestamp":1727384349123}"#;
+/// let msg = ServerMessage::parse(frame.as_bytes())?;
+/// assert_eq!(msg.to_json(), frame);
+/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// ```
+impl Serialize for ServerMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let ServerMessage::Other { raw, .. } = self {
+            let raw: &RawValue = std::str::from_utf8(raw)
+                .ok()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .ok_or_else(|| serde::ser::Error::custom("frame is not JSON text"))?;
+            return raw.serialize(s);
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("msg_type", &self.msg_type().code())?;
+        match self {
+            ServerMessage::SignalingHandshakeResponse(r) => {
+                opt(&mut map, "protocol_version", r.protocol_version.as_ref())?;
+                opt(&mut map, "sequence", r.sequence.as_ref())?;
+                write_status(&mut map, &r.status)?;
+                if r.media_server.is_some() || !r.server_urls.is_empty() {
+                    map.serialize_entry("media_server", &MediaServer(r))?;
+                }
+            }
+            ServerMessage::DataHandshakeResponse(r) => {
+                opt(&mut map, "protocol_version", r.protocol_version.as_ref())?;
+                write_status(&mut map, &r.status)?;
+                opt(&mut map, "sequence", r.sequence.as_ref())?;
+                opt(&mut map, "payload_encrypted", r.payload_encrypted.as_ref())?;
+                if !r.media_params.is_empty() {
+                    map.serialize_entry("media_params", &r.media_params)?;
+                }
+            }
+            ServerMessage::EventUpdate(e) => {
+                let raw: &RawValue =
+                    serde_json::from_str(e.raw()).map_err(serde::ser::Error::custom)?;
+                map.serialize_entry("event", raw)?;
+            }
+            ServerMessage::StreamStateUpdate(u) => {
+                opt(&mut map, "state", u.state.as_ref())?;
+                opt(&mut map, "reason", u.reason.as_ref())?;
+                opt(&mut map, "timestamp", u.timestamp.as_ref())?;
+                opt(&mut map, "rtms_stream_id", u.rtms_stream_id.as_deref())?;
+            }
+            ServerMessage::StreamStateResponse(u) => {
+                opt(&mut map, "state", u.state.as_ref())?;
+                opt(&mut map, "reason", u.reason.as_ref())?;
+                opt(&mut map, "rtms_stream_id", u.rtms_stream_id.as_deref())?;
+                opt(&mut map, "timestamp", u.timestamp.as_ref())?;
+            }
+            ServerMessage::SessionStateUpdate(u) => {
+                opt(&mut map, "state", u.state.as_ref())?;
+                opt(&mut map, "stop_reason", u.stop_reason.as_ref())?;
+                opt(&mut map, "timestamp", u.timestamp.as_ref())?;
+                opt(&mut map, "rtms_session_id", u.rtms_session_id.as_deref())?;
+            }
+            ServerMessage::SessionStateResponse(u) => {
+                opt(&mut map, "rtms_session_id", u.rtms_session_id.as_deref())?;
+                opt(&mut map, "state", u.state.as_ref())?;
+                opt(&mut map, "stop_reason", u.stop_reason.as_ref())?;
+                opt(&mut map, "timestamp", u.timestamp.as_ref())?;
+            }
+            ServerMessage::KeepAliveRequest(k) => {
+                opt(&mut map, "timestamp", k.timestamp)?;
+            }
+            ServerMessage::Audio(m) | ServerMessage::Video(m) | ServerMessage::Share(m) => {
+                map.serialize_entry("content", &m.content())?;
+            }
+            ServerMessage::Transcript(t) => {
+                let content = MediaContent {
+                    user_id: t.user_id,
+                    user_name: t.user_name.as_deref(),
+                    channel_id: t.channel_id.as_deref(),
+                    start_time: t.start_time,
+                    end_time: t.end_time,
+                    timestamp: t.timestamp,
+                    language: t.language,
+                    attribute: t.attribute,
+                    data: t.text.as_deref(),
+                    json: None,
+                    length: None,
+                    _a: std::marker::PhantomData,
+                };
+                map.serialize_entry("content", &content)?;
+            }
+            ServerMessage::Chat(c) => {
+                let (data, json) = match &c.data {
+                    Some(ChatData::Text(t)) => (Some(t.as_ref()), None),
+                    Some(ChatData::Json(v)) => (None, Some(v)),
+                    None => (None, None),
+                };
+                let content = MediaContent {
+                    user_id: c.user_id,
+                    user_name: c.user_name.as_deref(),
+                    channel_id: None,
+                    start_time: None,
+                    end_time: None,
+                    timestamp: c.timestamp,
+                    language: None,
+                    attribute: None,
+                    data,
+                    json,
+                    length: None,
+                    _a: std::marker::PhantomData,
+                };
+                map.serialize_entry("content", &content)?;
+            }
+            ServerMessage::StreamCloseResponse(r) => {
+                opt(&mut map, "rtms_stream_id", r.rtms_stream_id.as_deref())?;
+                write_status(&mut map, &r.status)?;
+                opt(&mut map, "timestamp", r.timestamp.as_ref())?;
+            }
+            ServerMessage::VideoSubscriptionResponse(r) => {
+                opt(&mut map, "user_id", r.user_id.as_ref())?;
+                write_status(&mut map, &r.status)?;
+                opt(&mut map, "subscribe", r.subscribe.as_ref())?;
+                opt(&mut map, "timestamp", r.timestamp.as_ref())?;
+            }
+            ServerMessage::Other { .. } => {}
+        }
+        map.end()
+    }
+}
+
+impl ServerMessage<'_> {
+    /// The JSON text of the message (see the `Serialize` implementation); empty for an
+    /// [`Other`](ServerMessage::Other) frame that is not JSON text.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let frame = r#"{"msg_type":14,"content":{"user_id":0,"data":"AAAA","timestamp":20}}"#;
+    /// assert_eq!(ServerMessage::parse(frame.as_bytes())?.to_json(), frame);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut buf = Vec::with_capacity(128);
+        self.write_json(&mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Appends the JSON text to `out` (for a reused buffer); nothing for an
+    /// [`Other`](ServerMessage::Other) frame that is not JSON text.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let mut out = Vec::new();
+    /// ServerMessage::parse(br#"{"msg_type":12,"timestamp":1}"#)?.write_json(&mut out);
+    /// assert_eq!(out, br#"{"msg_type":12,"timestamp":1}"#);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let len = out.len();
+        if serde_json::to_writer(&mut *out, self).is_err() {
+            out.truncate(len);
+        }
     }
 }
