@@ -329,7 +329,7 @@ pub struct Event<'a> {
     event_type: Option<i64>,
     timestamp: Option<i64>,
     participants: Vec<Participant<'a>>,
-    participant_info: Option<ParticipantInfo<'a>>,
+    participant_info: Option<Box<ParticipantInfo<'a>>>,
     raw: &'a RawValue,
 }
 
@@ -400,7 +400,7 @@ impl<'a> Event<'a> {
             event_type: r.event_type.0,
             timestamp: r.timestamp.0.or(r.event_ts.0),
             participants,
-            participant_info: r.participant_info.0,
+            participant_info: r.participant_info.0.map(Box::new),
             raw,
         })
     }
@@ -487,7 +487,7 @@ impl<'a> Event<'a> {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn participant_info(&self) -> Option<&ParticipantInfo<'a>> {
-        self.participant_info.as_ref()
+        self.participant_info.as_deref()
     }
 
     /// The event object's JSON text, as received.

@@ -50,3 +50,4 @@ pub mod codes;
 pub mod events;
 pub mod media;
 pub mod server;
+pub mod session;

@@ -109,8 +109,9 @@ pub enum DecodeError {
 pub enum ServerMessage<'a> {
     /// 2: `SIGNALING_HAND_SHAKE_RESP`.
     SignalingHandshakeResponse(SignalingResponse<'a>),
-    /// 4: `DATA_HAND_SHAKE_RESP`.
-    DataHandshakeResponse(DataResponse<'a>),
+    /// 4: `DATA_HAND_SHAKE_RESP` (boxed: rare, and the largest; keeps the media variants'
+    /// enum small).
+    DataHandshakeResponse(Box<DataResponse<'a>>),
     /// 6: `EVENT_UPDATE` (read the event type with the stream's product).
     EventUpdate(Event<'a>),
     /// 8: `STREAM_STATE_UPDATE`.
@@ -1252,13 +1253,13 @@ impl<'a> ServerMessage<'a> {
                     media_server: env.media_server,
                 })
             }
-            4 => ServerMessage::DataHandshakeResponse(DataResponse {
+            4 => ServerMessage::DataHandshakeResponse(Box::new(DataResponse {
                 protocol_version: env.protocol_version.0,
                 sequence: env.sequence.0,
                 status: env.status(),
                 payload_encrypted: env.payload_encrypted.0.or(env.payload_encryption.0),
                 media_params: env.media_params.0.take().unwrap_or_default(),
-            }),
+            })),
             6 => match env.event {
                 Some(raw) => match Event::from_raw(raw) {
                     Ok(event) => ServerMessage::EventUpdate(event),
