@@ -689,3 +689,49 @@ fn contact_center_id_key_and_event_7() {
         }]
     );
 }
+
+#[test]
+fn individual_video_subscription() {
+    let params = MediaParams::new()
+        .with_video(VideoParams::new().with_data_opt(DataOption::VideoSingleIndividualStream));
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::VIDEO, params)
+            .with_events([8, 9]),
+    );
+    assert!(!h.s.subscribe_video(1, true, None));
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    assert_eq!(
+        sends(&out)[0].1,
+        serde_json::json!({"msg_type":5,"events":[{"event_type":8,"subscribe":true},{"event_type":9,"subscribe":true}]})
+    );
+    let media = opens(&out)[0].0;
+    let hs = h.opened(media);
+    assert_eq!(hs["media_params"]["video"]["data_opt"], 4);
+    h.msg(media, br#"{"msg_type":4,"status_code":0}"#);
+    assert!(h.s.subscribe_video(16778240, true, Some(1738392033699)));
+    assert_eq!(
+        h.drain(),
+        vec![Output::Send {
+            socket: sig,
+            text:
+                r#"{"msg_type":28,"user_id":16778240,"subscribe":true,"timestamp":1738392033699}"#
+                    .into()
+        }]
+    );
+    let d =
+        h.s.handle_message(
+            h.now,
+            sig,
+            br#"{"msg_type":29,"user_id":16778240,"status_code":0,"reason":"OK"}"#,
+        )
+        .unwrap();
+    assert!(
+        matches!(d, Delivery::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
+    );
+    let video = br#"{"msg_type":15,"content":{"user_id":16778240,"data":"/9j/","timestamp":40}}"#;
+    assert!(
+        matches!(h.s.handle_message(h.now, media, video).unwrap(), Delivery::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
+    );
+}

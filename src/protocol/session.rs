@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{
     default_id_keys, ClientMessage, ClientReadyAck, DataHandshake, EventSubscription,
-    KeepAliveResponse, SignalingHandshake, StreamCloseRequest,
+    KeepAliveResponse, SignalingHandshake, StreamCloseRequest, VideoSubscriptionRequest,
 };
 use super::codes::{StatusCode, StopReason};
 use super::media::{MediaKind, MediaParams, MediaTypes, ParamsError, Rules};
@@ -1193,6 +1193,46 @@ impl Session {
             }
             None => self.finish(Event::Ended(EndReason::Closed)),
         }
+    }
+
+    /// Chooses the one participant whose video a `data_opt` 4 (individual video) connection
+    /// carries, or unsubscribes (message type 28 on signalling; the answer, 29, comes back as a
+    /// [`Delivery::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
+    /// while signalling is not ready.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", Instant::now()).unwrap();
+    /// assert!(!s.subscribe_video(16778240, true, None)); // not connected yet
+    /// ```
+    pub fn subscribe_video(
+        &mut self,
+        user_id: i64,
+        subscribe: bool,
+        timestamp_ms: Option<i64>,
+    ) -> bool {
+        let Some(sig) = self
+            .signalling
+            .as_ref()
+            .filter(|s| s.state == SockState::Ready && self.phase != Phase::Done)
+            .map(|s| s.id)
+        else {
+            return false;
+        };
+        let mut req = if subscribe {
+            VideoSubscriptionRequest::subscribe(user_id)
+        } else {
+            VideoSubscriptionRequest::unsubscribe(user_id)
+        };
+        if let Some(t) = timestamp_ms {
+            req = req.with_timestamp(t);
+        }
+        self.send(sig, &req);
+        true
     }
 
     /// The time asked for by [`poll_timeout`](Session::poll_timeout) has come (calling it
