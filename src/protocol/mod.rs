@@ -8,7 +8,12 @@
 //! - [`events`]: event types interpreted per product, and event payloads;
 //! - [`client`]: the client→server messages, serialised exactly as documented;
 //! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed
-//!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers.
+//!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers;
+//! - [`session`]: one stream's state machine (handshakes, keep-alives, watchdog, retries,
+//!   reconnects, failover, close), driven by inputs with an injected time, polled for outputs.
+//!
+//! The server's side is here too, for a simulator: [`server::ServerMessage`] serialises, and
+//! [`client::ClientRequest`] reads what a client sent.
 //!
 //! ```
 //! use zoom_rtms_webhooks::protocol::server::ServerMessage;
