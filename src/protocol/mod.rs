@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::protocol::server::ServerMessage;
-//! use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
 //!
 //! let frame = br#"{"msg_type":12,"timestamp":1727384349123}"#;
 //! let ServerMessage::KeepAliveRequest(ping) = ServerMessage::parse(frame)? else { panic!() };
