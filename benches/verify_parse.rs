@@ -10,9 +10,9 @@
 //!
 //! | id                          | what                                                            |
 //! |-----------------------------|-----------------------------------------------------------------|
-//! | `verify`                    | `Verifier::verify_at` (fixed `now`)                             |
+//! | `verify`                    | `Verifier::verify` (clock fixed at the timestamp)               |
 //! | `parse`                     | `WebhookEvent::parse`                                           |
-//! | `verify+parse`              | `Verifier::verify_and_parse_at`                                 |
+//! | `verify+parse`              | `Verifier::verify_and_parse`                                    |
 //! | `floor/hmac`                | bare HMAC-SHA256 of `v0:{ts}:{body}`, keyed fresh every time    |
 //! | `floor/hmac_prekeyed`       | the same, cloning an HMAC state keyed once                      |
 //! | `floor/serde_borrowed`      | `serde_json` into a borrowed struct holding every payload field |
@@ -30,7 +30,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use zoom_rtms_webhooks::{sign, Verifier, WebhookEvent};
+use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -145,15 +146,19 @@ fn hmac_prekeyed(keyed: &HmacSha256, body: &[u8]) -> [u8; 32] {
 // ---------------------------------------------------------------------------------------------
 
 fn group(c: &mut Criterion, name: &str, body: &[u8]) {
-    let verifier = Verifier::new(SECRET).unwrap_or_else(|e| panic!("verifier: {e}"));
-    let signature = sign(SECRET, TS, body);
     let now = UNIX_EPOCH + Duration::from_secs(TS_SECS);
+    let verifier = Verifier::builder()
+        .with_secret("default", SECRET)
+        .with_clock(move || now)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let signature = sign(SECRET, TS, body);
     let keyed = <HmacSha256 as Mac>::new_from_slice(SECRET.as_bytes())
         .unwrap_or_else(|e| panic!("hmac key: {e}"));
 
     // Sanity: everything measured succeeds and agrees.
     let event = verifier
-        .verify_and_parse_at(Some(&signature), Some(TS), body, now)
+        .verify_and_parse(SignatureHeaders::new(Some(&signature), Some(TS)), body)
         .unwrap_or_else(|e| panic!("{name}: verify_and_parse: {e}"));
     assert!(matches!(event.event(), WebhookEvent::RtmsStarted(_)));
     assert_eq!(
@@ -175,11 +180,9 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
 
     g.bench_function("verify", |b| {
         b.iter(|| {
-            black_box(verifier.verify_at(
-                Some(black_box(signature.as_str())),
-                Some(black_box(TS)),
+            black_box(verifier.verify(
+                SignatureHeaders::new(Some(black_box(signature.as_str())), Some(black_box(TS))),
                 black_box(body),
-                now,
             ))
         })
     });
@@ -188,11 +191,9 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
     });
     g.bench_function("verify+parse", |b| {
         b.iter(|| {
-            black_box(verifier.verify_and_parse_at(
-                Some(black_box(signature.as_str())),
-                Some(black_box(TS)),
+            black_box(verifier.verify_and_parse(
+                SignatureHeaders::new(Some(black_box(signature.as_str())), Some(black_box(TS))),
                 black_box(body),
-                now,
             ))
         })
     });

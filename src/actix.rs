@@ -5,20 +5,22 @@
 //! - [`configure`]: a ready service configuration. It routes **every method** at one path to
 //!   a shared [`Receiver`], which verifies, answers the validation challenge, de-duplicates and
 //!   hands the event off (for example to a [`Dispatcher`](crate::dispatch::Dispatcher)) before
-//!   the `200` is written. A wrong method gets the receiver's `405` with `Allow: POST`. The body
-//!   is read through actix's [`web::Bytes`] extractor with a [`PayloadConfig`] set to the
-//!   receiver's body limit, so an oversized body is refused with the receiver's `413` without
-//!   being buffered. Every status is the one in the
-//!   [status table](crate::receiver#status-table).
+//!   the `200` is written. The method is checked first: a wrong method gets the receiver's
+//!   `405` with `Allow: POST` and its body is never read. The body is read through actix's
+//!   [`web::Bytes`] extractor with a [`PayloadConfig`] set to the receiver's body limit, so an
+//!   oversized body is refused with the receiver's `413` without being buffered. Every status
+//!   is the one in the [status table](crate::receiver#status-table).
 //! - [`VerifiedWebhook`]: an extractor for handlers you write yourself. It reads the body
 //!   (honouring any [`PayloadConfig`] in scope), verifies it with the [`Verifier`] registered
 //!   as `web::Data<Verifier>`, and parses it. A request that fails is refused with a
-//!   [`WebhookRejection`] (`401`, `400`, `413`) whose body is a fixed string. De-duplication
-//!   and acknowledge-first dispatch are then up to you; [`configure`] does both.
+//!   [`Rejection`] (`401`, `400`, `413`, `500`) answered with the receiver's fixed bodies.
+//!   De-duplication and acknowledge-first dispatch are then up to you; [`configure`] does both.
 //!
-//! actix-web 4 is built on `http` 0.2, so this module reads the two signature headers as
-//! `&str` and passes them to the core's `&str` API; a header that is repeated or not UTF-8
-//! counts as missing, exactly as in [`WebhookRequest::from_headers`].
+//! actix-web 4 is built on `http` 0.2, so this module reads the two signature headers with
+//! [`SignatureHeaders::from_pairs`](crate::signature::SignatureHeaders::from_pairs): as with
+//! `http` 1.x, a repeated header is refused as ambiguous
+//! ([`VerifyError::AmbiguousHeader`](crate::signature::VerifyError::AmbiguousHeader), `401`) and
+//! a value that is not UTF-8 counts as missing.
 //!
 //! # Example
 //!
@@ -30,8 +32,7 @@
 //! use zoom_rtms_webhooks::actix::configure;
 //! use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 //! use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
-//! use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
-//! use zoom_rtms_webhooks::Verifier;
+//! use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 //!
 //! #[actix_web::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -71,21 +72,23 @@ use actix_web::web::{self, Bytes, PayloadConfig};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
 use crate::dedup::Deduplicator;
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::WebhookEvent;
 use crate::receiver::{
     Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{VerifiedEvent, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
 
 /// A service configuration that routes every method at `path` to `receiver`.
 ///
 /// Use it with [`App::configure`](actix_web::App::configure) (or inside a
 /// [`web::scope`]). It registers one resource at `path` carrying a [`PayloadConfig`] whose
-/// limit is the receiver's [`body_limit`](crate::receiver::ReceiverConfig::get_body_limit), so
+/// limit is the receiver's [`body_limit`](crate::receiver::ReceiverConfig::body_limit), so
 /// an application-wide `PayloadConfig` does not change it. Responses follow the receiver's
-/// [status table](crate::receiver#status-table); a body over the limit is counted by the
-/// receiver as `413`; a body that cannot be read for another reason (the client hung up
-/// mid-body, an unparsable `Content-Length`) as `400`.
+/// [status table](crate::receiver#status-table), checked in its order: the method first (a
+/// wrong method is `405` and its body is not read), then the size (a `Content-Length` over
+/// the limit is `413` before the body is read, a chunked body growing past it is `413` too); a
+/// body that cannot be read for another reason (the client hung up mid-body, an unparsable
+/// `Content-Length`) is `400`. The receiver counts every refusal.
 ///
 /// The receiver is shared, not copied: keep a clone of the [`Arc`] to read
 /// [`Receiver::stats`].
@@ -97,8 +100,7 @@ use crate::signature::{VerifiedEvent, Verifier, VerifyError, SIGNATURE_HEADER, T
 /// use actix_web::{test, App};
 /// use zoom_rtms_webhooks::actix::configure;
 /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-/// use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
-/// use zoom_rtms_webhooks::Verifier;
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 ///
 /// let sink = |_: Delivery| Ok(()); // any `Handoff`; usually a `Dispatcher<Delivery>`
 /// let receiver = Arc::new(Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), sink));
@@ -127,10 +129,10 @@ where
 {
     let path = path.to_owned();
     move |config: &mut web::ServiceConfig| {
-        let limit = receiver.config().get_body_limit();
-        let handler = move |req: HttpRequest, body: Result<Bytes, actix_web::Error>| {
+        let limit = receiver.config().body_limit();
+        let handler = move |req: HttpRequest, payload: web::Payload| {
             let receiver = Arc::clone(&receiver);
-            async move { respond(&receiver, &req, body).await }
+            async move { respond(&receiver, &req, payload.into_inner()).await }
         };
         config.service(
             web::resource(path)
@@ -140,50 +142,41 @@ where
     }
 }
 
-/// Runs one request through the receiver; a body actix could not read is reported to it.
+/// Runs one request through the receiver: the method first, then the body (read under the
+/// resource's `PayloadConfig`); a body actix could not read is reported to the receiver.
 async fn respond<D: Deduplicator, H: Handoff>(
     receiver: &Receiver<D, H>,
     req: &HttpRequest,
-    body: Result<Bytes, actix_web::Error>,
+    mut payload: Payload,
 ) -> HttpResponse {
-    let body = match body {
+    // actix checks the declared length itself, when the body is extracted below.
+    if let Some(refusal) = receiver.refuse_before_body(req.method().as_str(), None) {
+        return refusal.into();
+    }
+    let body = match Bytes::from_request(req, &mut payload).await {
         Ok(body) => body,
-        Err(err) => {
-            let rejection = match WebhookRejection::from_body_error(&err) {
-                WebhookRejection::PayloadTooLarge => Rejection::PayloadTooLarge,
-                _ => Rejection::UnreadableBody,
-            };
-            return receiver
-                .reject(rejection)
-                .into_response(receiver.config().get_retry_after())
-                .into();
-        }
+        Err(err) => return receiver.reject_response(body_rejection(&err)).into(),
     };
-    let (signature, timestamp) = header_values(req.headers());
     let request = WebhookRequest {
         method: req.method().as_str(),
-        signature,
-        timestamp,
+        headers: signature_headers(req.headers()),
         body: &body,
     };
     receiver.respond(request).await.into()
 }
 
-/// The signature and timestamp header values; repeated or non-UTF-8 counts as missing.
-fn header_values(headers: &HeaderMap) -> (Option<&str>, Option<&str>) {
-    (
-        single_header(headers, SIGNATURE_HEADER),
-        single_header(headers, TIMESTAMP_HEADER),
-    )
+/// Classifies an error of actix's body extractors.
+fn body_rejection(err: &actix_web::Error) -> Rejection {
+    match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => Rejection::PayloadTooLarge,
+        _ => Rejection::UnreadableBody,
+    }
 }
 
-fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    let mut values = headers.get_all(name);
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    std::str::from_utf8(first.as_bytes()).ok()
+/// The two signature headers (actix-web 4 is on `http` 0.2, hence
+/// [`SignatureHeaders::from_pairs`]): a repeated one is reported as ambiguous.
+fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
+    SignatureHeaders::from_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
 }
 
 /// Converts the receiver's plain response into an actix-web response.
@@ -238,10 +231,11 @@ impl Responder for WebhookResponse {
 /// write yourself.
 ///
 /// Extraction, in order: find the `web::Data<`[`Verifier`]`>` registered with
-/// [`App::app_data`](actix_web::App::app_data) (none is a server misconfiguration: `500`);
+/// [`App::app_data`](actix_web::App::app_data) (none is a server misconfiguration:
+/// [`Rejection::Misconfigured`], `500`);
 /// read the body as [`web::Bytes`], so the [`PayloadConfig`] in scope applies (over the limit:
-/// `413`); verify the `x-zm-signature` / `x-zm-request-timestamp` headers against the system
-/// clock (`401`); parse (`400`). A request that fails verification is never parsed, and
+/// `413`); verify the `x-zm-signature` / `x-zm-request-timestamp` headers with the verifier's
+/// clock (`401`, also for a repeated header); parse (`400`). A request that fails verification is never parsed, and
 /// never gets a challenge reply.
 ///
 /// This extractor does **not** de-duplicate or dispatch: answer quickly, and remember that Zoom
@@ -316,11 +310,11 @@ impl VerifiedWebhook {
     }
 
     /// The raw body exactly as received and verified, e.g. for
-    /// [`WebhookEvent::dedup_key`].
+    /// [`dedup_key`](crate::dedup::dedup_key).
     ///
     /// ```
     /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// let key = hook.event().dedup_key(hook.body());
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(hook.event(), hook.body());
     /// # }
     /// ```
     pub fn body(&self) -> &Bytes {
@@ -357,97 +351,104 @@ impl VerifiedWebhook {
 }
 
 impl FromRequest for VerifiedWebhook {
-    type Error = WebhookRejection;
+    type Error = Rejection;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        let signature = single_header(req.headers(), SIGNATURE_HEADER).map(str::to_owned);
-        let timestamp = single_header(req.headers(), TIMESTAMP_HEADER).map(str::to_owned);
         let body = Bytes::from_request(req, payload);
+        let req = req.clone(); // a reference count, for the headers
+
         Box::pin(async move {
-            let verifier = verifier.ok_or(WebhookRejection::MissingVerifier)?;
-            let body = body
-                .await
-                .map_err(|err| WebhookRejection::from_body_error(&err))?;
+            let verifier = verifier.ok_or(Rejection::Misconfigured)?;
+            let body = body.await.map_err(|err| body_rejection(&err))?;
             let verified = verifier
-                .verify(signature.as_deref(), timestamp.as_deref(), &body)
-                .map_err(WebhookRejection::Unauthorized)?;
-            let verified = verified.parse().map_err(WebhookRejection::BadRequest)?;
+                .verify_and_parse(signature_headers(req.headers()), &body)
+                .map_err(Rejection::from_signature_error)?;
             Ok(VerifiedWebhook { verified, body })
         })
     }
 }
 
-/// Why [`VerifiedWebhook`] refused a request. As a [`ResponseError`] it answers with the
-/// status below and a fixed plain-text body that never echoes the request or the reason.
+/// A refused request as an actix error: the status of [`Rejection::status`] and the
+/// receiver's fixed plain-text body, which never echoes the request or the reason
+/// (`Retry-After` is [`DEFAULT_RETRY_AFTER`] for a `503`).
 ///
 /// ```
 /// use actix_web::ResponseError;
-/// use zoom_rtms_webhooks::actix::WebhookRejection;
-/// use zoom_rtms_webhooks::VerifyError;
+/// use zoom_rtms_webhooks::receiver::Rejection;
+/// use zoom_rtms_webhooks::signature::VerifyError;
 ///
-/// let rejection = WebhookRejection::Unauthorized(VerifyError::Mismatch);
-/// assert_eq!(rejection.status_code(), 401);
-/// assert_eq!(WebhookRejection::PayloadTooLarge.status_code(), 413);
+/// assert_eq!(Rejection::Unauthorized(VerifyError::Mismatch).status_code(), 401);
+/// assert_eq!(Rejection::PayloadTooLarge.status_code(), 413);
+/// assert_eq!(Rejection::Misconfigured.error_response().status(), 500);
 /// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WebhookRejection {
-    /// The body exceeded the [`PayloadConfig`] limit: `413 payload too large`.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// The body could not be read (the client hung up mid-body, an unparsable
-    /// `Content-Length`, a corrupt content encoding): `400 bad request`.
-    #[error("request body could not be read")]
-    UnreadableBody,
-    /// The signature or timestamp did not verify: `401 unauthorized`.
-    #[error("unauthorized: {0}")]
-    Unauthorized(#[source] VerifyError),
-    /// The request verified but its body is not a valid event: `400 bad request`.
-    #[error("bad request: {0}")]
-    BadRequest(#[source] ParseError),
-    /// No `web::Data<Verifier>` is registered in the application: `500`. A configuration
-    /// mistake; the request is refused (fail closed), never accepted unverified.
-    #[error("no web::Data<Verifier> registered with the application")]
-    MissingVerifier,
-}
-
-impl WebhookRejection {
-    /// Classifies an error of actix's body extractors.
-    fn from_body_error(err: &actix_web::Error) -> Self {
-        match err.as_error::<PayloadError>() {
-            Some(PayloadError::Overflow) => WebhookRejection::PayloadTooLarge,
-            _ => WebhookRejection::UnreadableBody,
-        }
-    }
-}
-
-impl ResponseError for WebhookRejection {
+impl ResponseError for Rejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            WebhookRejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            WebhookRejection::UnreadableBody | WebhookRejection::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            WebhookRejection::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            WebhookRejection::MissingVerifier => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        // The receiver's fixed bodies, so both ways in answer alike.
-        let core = match self {
-            WebhookRejection::PayloadTooLarge => Rejection::PayloadTooLarge,
-            WebhookRejection::Unauthorized(err) => Rejection::Unauthorized(err.clone()),
-            WebhookRejection::BadRequest(err) => Rejection::BadRequest(err.clone()),
-            WebhookRejection::UnreadableBody => Rejection::UnreadableBody,
-            WebhookRejection::MissingVerifier => {
-                return HttpResponse::InternalServerError()
-                    .content_type("text/plain; charset=utf-8")
-                    .body("internal server error")
-            }
-        };
-        WebhookResponse::for_rejection(&core, DEFAULT_RETRY_AFTER).into()
+        WebhookResponse::for_rejection(self, DEFAULT_RETRY_AFTER).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::signature_headers;
+    use crate::signature::{sign, SignatureHeaders, Verifier, VerifyError};
+
+    fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn actix_headers_are_read_like_http_1_headers() {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
+        let sig = sign("secret", &ts, b"{}");
+        let verifier = Verifier::new("secret").expect("secret");
+        let verify = |headers: SignatureHeaders<'_>| verifier.verify(headers, b"{}").map(|_| ());
+
+        let once = map(&[("x-zm-signature", &sig), ("x-zm-request-timestamp", &ts)]);
+        assert_eq!(verify(signature_headers(&once)), Ok(()));
+        let sig_twice = map(&[
+            ("x-zm-signature", &sig),
+            ("x-zm-signature", &sig),
+            ("x-zm-request-timestamp", &ts),
+        ]);
+        assert_eq!(
+            verify(signature_headers(&sig_twice)),
+            Err(VerifyError::AmbiguousHeader {
+                header: "x-zm-signature"
+            })
+        );
+        let ts_twice = map(&[
+            ("x-zm-signature", &sig),
+            ("x-zm-request-timestamp", &ts),
+            ("x-zm-request-timestamp", &ts),
+        ]);
+        assert_eq!(
+            verify(signature_headers(&ts_twice)),
+            Err(VerifyError::AmbiguousHeader {
+                header: "x-zm-request-timestamp"
+            })
+        );
+        let missing = map(&[("x-zm-request-timestamp", &ts)]);
+        assert_eq!(
+            verify(signature_headers(&missing)),
+            Err(VerifyError::MissingSignature)
+        );
     }
 }

@@ -8,8 +8,8 @@
 //!   receiver's [`Handoff`] (usually a [`Dispatcher`](crate::dispatch::Dispatcher)).
 //! - [`VerifiedWebhook`]: an extractor that verifies the signature and parses the event, with
 //!   the [`Verifier`] taken from your state through [`FromRef`]; it fails with a
-//!   [`WebhookRejection`].
-//! - [`WebhookResponse`] implements [`IntoResponse`].
+//!   [`Rejection`], answered with the receiver's status table.
+//! - [`WebhookResponse`] and [`Rejection`] implement [`IntoResponse`].
 //!
 //! # Example
 //!
@@ -19,8 +19,7 @@
 //! use axum::Router;
 //! use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 //! use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
-//! use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
-//! use zoom_rtms_webhooks::Verifier;
+//! use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,35 +43,42 @@
 //!
 //! [axum]: https://docs.rs/axum/0.8
 
+use std::fmt;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, MethodRouter};
 
 use crate::dedup::Deduplicator;
-use crate::event::ParseError;
+use crate::event::WebhookEvent;
 use crate::receiver::{
-    Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
+    declared_length, Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse,
+    DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{header_values, VerifiedEvent, Verifier, VerifyError};
+use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
 
 /// A route for `receiver`: mount it with [`Router::route`](axum::Router::route).
 ///
-/// Every method reaches the receiver, so a wrong method gets its `405` with `Allow: POST`.
-/// The body is read as [`Bytes`] under a [`DefaultBodyLimit`] equal to the receiver's
-/// [`body_limit`](crate::receiver::ReceiverConfig::body_limit); a larger body is answered
-/// `413` and counted by the receiver.
+/// Every method reaches the route and is checked before the body is read, so a wrong method
+/// gets its `405` with `Allow: POST` whatever its body. A `POST` whose `Content-Length` exceeds
+/// the receiver's [`body_limit`](crate::receiver::ReceiverConfig::body_limit) is answered `413`
+/// without reading the body; any other body is read as [`Bytes`] under a [`DefaultBodyLimit`]
+/// equal to that limit (a chunked body that grows past it is also `413`). A repeated
+/// `x-zm-signature` or `x-zm-request-timestamp` is refused as ambiguous (`401`,
+/// [`VerifyError::AmbiguousHeader`](crate::signature::VerifyError::AmbiguousHeader)). Every
+/// refusal is counted by the receiver.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use axum::Router;
 /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-/// use zoom_rtms_webhooks::receiver::{Delivery, HandoffError, Receiver};
-/// use zoom_rtms_webhooks::Verifier;
+/// use zoom_rtms_webhooks::receiver::HandoffError;
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 ///
 /// // Any `Handoff` works; a `Dispatcher<Delivery>` is the usual one.
 /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
@@ -87,28 +93,48 @@ where
     H: Handoff,
     S: Clone + Send + Sync + 'static,
 {
-    let limit = DefaultBodyLimit::max(receiver.config().get_body_limit());
-    any(
-        move |method: Method, headers: HeaderMap, body: Result<Bytes, BytesRejection>| {
-            let receiver = Arc::clone(&receiver);
-            async move {
-                let body = match body {
-                    Ok(body) => body,
-                    Err(rejection) => {
-                        let rejection = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                            Rejection::PayloadTooLarge
-                        } else {
-                            Rejection::UnreadableBody
-                        };
-                        return receiver.reject_response(rejection).into_response();
-                    }
-                };
-                let request = WebhookRequest::from_headers(method.as_str(), &headers, &body);
-                receiver.respond(request).await.into_response()
+    let limit = DefaultBodyLimit::max(receiver.config().body_limit());
+    any(move |request: Request| {
+        let receiver = Arc::clone(&receiver);
+        async move {
+            let declared = declared_length(request.headers());
+            if let Some(refusal) = receiver.refuse_before_body(request.method().as_str(), declared)
+            {
+                return refusal.into_response();
             }
-        },
-    )
+            let (parts, body_request) = split(request);
+            let body = match Bytes::from_request(body_request, &()).await {
+                Ok(body) => body,
+                Err(rejection) => {
+                    return receiver
+                        .reject_response(body_rejection(&rejection))
+                        .into_response()
+                }
+            };
+            let request =
+                WebhookRequest::from_headers(parts.method.as_str(), &parts.headers, &body);
+            receiver.respond(request).await.into_response()
+        }
+    })
     .layer(limit)
+}
+
+/// Splits `request` into its head (method, headers) and a request carrying only the body and
+/// the extensions (where the `DefaultBodyLimit` is), for axum's body extractor.
+fn split(request: Request) -> (Parts, Request) {
+    let (mut parts, body) = request.into_parts();
+    let mut body_request = Request::new(body);
+    *body_request.extensions_mut() = std::mem::take(&mut parts.extensions);
+    (parts, body_request)
+}
+
+/// Classifies a failure of axum's body extractor.
+fn body_rejection(rejection: &BytesRejection) -> Rejection {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Rejection::PayloadTooLarge
+    } else {
+        Rejection::UnreadableBody
+    }
 }
 
 /// Converts the receiver's plain response (status, headers, body) into an axum response.
@@ -126,22 +152,42 @@ impl IntoResponse for WebhookResponse {
     }
 }
 
+/// The response for a refused request: the status of [`Rejection::status`] and the receiver's
+/// fixed body, which reveals nothing about the request or the secret (`Retry-After` is
+/// [`DEFAULT_RETRY_AFTER`] for a `503`).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use zoom_rtms_webhooks::receiver::Rejection;
+///
+/// let response = Rejection::PayloadTooLarge.into_response();
+/// assert_eq!(response.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+/// ```
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        WebhookResponse::for_rejection(&self, DEFAULT_RETRY_AFTER).into_response()
+    }
+}
+
 /// Extractor: a request whose signature verified, parsed into a [`VerifiedEvent`].
 ///
 /// For handlers you write yourself. The [`Verifier`] comes from the router state through
 /// [`FromRef`] (a state that *is* a `Verifier` works too). The body is read as [`Bytes`], so
 /// [`DefaultBodyLimit`] applies: set it on the route (Zoom's bodies are a few KiB;
-/// [`DEFAULT_BODY_LIMIT`](crate::receiver::DEFAULT_BODY_LIMIT) is a good value).
+/// [`DEFAULT_BODY_LIMIT`](crate::receiver::DEFAULT_BODY_LIMIT) is a good value). A request that
+/// fails is refused with a [`Rejection`] (`413`, `400`, `401`, also for a repeated signature
+/// header) answered with the receiver's fixed bodies; take `Result<VerifiedWebhook, Rejection>`
+/// to see why.
 ///
 /// The extractor only verifies and parses: answering the challenge
-/// ([`VerifiedEvent::challenge_response`]), acknowledging quickly and de-duplicating are up to
-/// your handler. [`webhook`] does all of that for you.
+/// ([`VerifiedWebhook::challenge_response`]), acknowledging quickly and de-duplicating are up
+/// to your handler. [`webhook`] does all of that for you.
 ///
 /// ```
 /// use axum::extract::{DefaultBodyLimit, FromRef};
 /// use axum::response::{IntoResponse, Response};
 /// use axum::routing::post;
-/// use axum::{Json, Router};
+/// use axum::Router;
 /// use zoom_rtms_webhooks::axum::VerifiedWebhook;
 /// use zoom_rtms_webhooks::receiver::DEFAULT_BODY_LIMIT;
 /// use zoom_rtms_webhooks::Verifier;
@@ -157,11 +203,11 @@ impl IntoResponse for WebhookResponse {
 ///     }
 /// }
 ///
-/// async fn zoom(VerifiedWebhook(event): VerifiedWebhook) -> Response {
-///     if let Some(reply) = event.challenge_response() {
-///         return Json(reply).into_response();
+/// async fn zoom(hook: VerifiedWebhook) -> Response {
+///     if let Some(reply) = hook.challenge_response() {
+///         return reply; // endpoint.url_validation, answered with the secret that verified it
 ///     }
-///     println!("verified {}", event.event().name());
+///     println!("verified {}", hook.event().name());
 ///     ().into_response() // 200
 /// }
 ///
@@ -171,72 +217,100 @@ impl IntoResponse for WebhookResponse {
 ///     .with_state(state);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
-pub struct VerifiedWebhook(pub VerifiedEvent);
+pub struct VerifiedWebhook {
+    verified: VerifiedEvent,
+    body: Bytes,
+}
+
+impl fmt::Debug for VerifiedWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedWebhook")
+            .field("verified", &self.verified)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl VerifiedWebhook {
+    /// The parsed event.
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
+    /// println!("{}", hook.event().name());
+    /// # }
+    /// ```
+    pub fn event(&self) -> &WebhookEvent {
+        self.verified.event()
+    }
+
+    /// The verified event: which secret verified it, the request timestamp, the event.
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
+    /// println!("verified by {}", hook.verified().secret_label());
+    /// # }
+    /// ```
+    pub fn verified(&self) -> &VerifiedEvent {
+        &self.verified
+    }
+
+    /// The raw body exactly as received and verified (e.g. for a de-duplication key).
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
+    /// println!("{} bytes", hook.body().len());
+    /// # }
+    /// ```
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Consumes the extractor and returns the verified event.
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
+    /// let event = hook.into_inner().into_event();
+    /// # }
+    /// ```
+    pub fn into_inner(self) -> VerifiedEvent {
+        self.verified
+    }
+
+    /// `Some(200 reply)` iff the event is `endpoint.url_validation`: the JSON
+    /// `{"plainToken":..,"encryptedToken":..}` keyed with the secret that verified the request.
+    ///
+    /// ```
+    /// # use axum::response::{IntoResponse, Response};
+    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) -> Response {
+    /// if let Some(reply) = hook.challenge_response() {
+    ///     return reply;
+    /// }
+    /// ().into_response()
+    /// # }
+    /// ```
+    pub fn challenge_response(&self) -> Option<Response> {
+        let reply = self.verified.challenge_response()?;
+        Some(WebhookResponse::challenge(&reply).into_response())
+    }
+}
 
 impl<S> FromRequest<S> for VerifiedWebhook
 where
     Verifier: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = WebhookRejection;
+    type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let (signature, timestamp) = header_values(req.headers());
-        let (signature, timestamp) = (signature.map(str::to_owned), timestamp.map(str::to_owned));
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                WebhookRejection::PayloadTooLarge
-            } else {
-                WebhookRejection::BodyUnreadable(rejection)
-            }
-        })?;
+        let (parts, body_request) = split(req);
+        let body = Bytes::from_request(body_request, state)
+            .await
+            .map_err(|rejection| body_rejection(&rejection))?;
+        let headers = SignatureHeaders::from_header_map(&parts.headers);
         let verified = verifier
-            .verify(signature.as_deref(), timestamp.as_deref(), &body)
-            .map_err(WebhookRejection::Unauthorized)?;
-        let event = verified.parse().map_err(WebhookRejection::BadRequest)?;
-        Ok(VerifiedWebhook(event))
-    }
-}
-
-/// Why [`VerifiedWebhook`] refused a request.
-///
-/// As a response, every variant has a fixed body that reveals nothing about the request or the
-/// secret (the same bodies as the [`Receiver`]'s). The variant keeps the reason for your logs.
-///
-/// ```
-/// use axum::response::IntoResponse;
-/// use zoom_rtms_webhooks::axum::WebhookRejection;
-///
-/// let response = WebhookRejection::PayloadTooLarge.into_response();
-/// assert_eq!(response.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WebhookRejection {
-    /// The signature or timestamp did not verify: `401`.
-    #[error("unauthorized: {0}")]
-    Unauthorized(#[source] VerifyError),
-    /// The signature verified but the body is not a valid event: `400`.
-    #[error("bad request: {0}")]
-    BadRequest(#[source] ParseError),
-    /// The body exceeded the route's [`DefaultBodyLimit`]: `413`.
-    #[error("payload too large")]
-    PayloadTooLarge,
-    /// The body could not be read (for example the connection broke): `400`.
-    #[error("could not read the request body: {0}")]
-    BodyUnreadable(#[source] BytesRejection),
-}
-
-impl IntoResponse for WebhookRejection {
-    fn into_response(self) -> Response {
-        let rejection = match self {
-            WebhookRejection::Unauthorized(e) => Rejection::Unauthorized(e),
-            WebhookRejection::BadRequest(e) => Rejection::BadRequest(e),
-            WebhookRejection::PayloadTooLarge => Rejection::PayloadTooLarge,
-            WebhookRejection::BodyUnreadable(_) => Rejection::UnreadableBody,
-        };
-        WebhookResponse::for_rejection(&rejection, DEFAULT_RETRY_AFTER).into_response()
+            .verify_and_parse(headers, &body)
+            .map_err(Rejection::from_signature_error)?;
+        Ok(VerifiedWebhook { verified, body })
     }
 }

@@ -12,7 +12,7 @@
 //! # The key contract
 //!
 //! A deduplicator compares opaque string keys; it never parses them. The keys
-//! come from [`WebhookEvent::dedup_key`](crate::WebhookEvent::dedup_key):
+//! come from [`dedup_key`]:
 //!
 //! | event | key | effect |
 //! |---|---|---|
@@ -34,18 +34,21 @@
 //! # Example
 //!
 //! ```
-//! use std::time::Instant;
-//! use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+//! use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator, Seen};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
 //! let dedup = MemoryDeduplicator::new();
-//! let now = Instant::now();
-//! assert_eq!(dedup.check_and_mark_at("started:meeting:abc", now), Seen::New);
-//! assert_eq!(dedup.check_and_mark_at("started:meeting:abc", now), Seen::Duplicate);
+//! assert_eq!(dedup.check_and_mark("started:meeting:abc").await?, Seen::New);
+//! assert_eq!(dedup.check_and_mark("started:meeting:abc").await?, Seen::Duplicate);
+//! # Ok(())
+//! # }
 //! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -129,24 +132,101 @@ impl Seen {
 /// `rtms_started` twice.
 ///
 /// ```
-/// use zoom_rtms_webhooks::dedup::DedupError;
-/// let err = DedupError::Unavailable { message: "connection refused".into() };
+/// use std::error::Error;
+/// use zoom_rtms_webhooks::dedup::{DedupError, StoreError};
+///
+/// let err = DedupError::Unavailable(StoreError::new("connection refused"));
 /// assert_eq!(err.to_string(), "de-duplication store unavailable: connection refused");
+/// assert!(err.source().is_some());
+/// assert_eq!(DedupError::Timeout.to_string(), "de-duplication store timed out");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DedupError {
-    /// The backing store could not be reached or returned an error. The
-    /// message describes the failure; it never contains a key.
-    #[error("de-duplication store unavailable: {message}")]
-    Unavailable {
-        /// Description of the failure (for logs).
-        message: String,
-    },
+    /// The backing store could not be reached or returned an error: the store's
+    /// own error (for Redis a `redis::RedisError`), which never contains a key.
+    #[error("de-duplication store unavailable: {0}")]
+    Unavailable(#[source] StoreError),
     /// The backing store did not answer in time.
     #[error("de-duplication store timed out")]
     Timeout,
 }
+
+/// The error of a backing store (Redis, a database, ...), kept whole: carried by
+/// [`DedupError::Unavailable`] and
+/// [`HandoffError::Unavailable`](crate::receiver::HandoffError::Unavailable).
+///
+/// It displays as the store's error, gives it back typed with
+/// [`downcast_ref`](StoreError::downcast_ref), and is transparent in the
+/// [`source`](std::error::Error::source) chain (like `std::io::Error::other`).
+/// Cheap to clone. Two store errors are equal when they are clones of one
+/// another or display the same message.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::StoreError;
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = StoreError::new(io);
+/// assert_eq!(err.to_string(), "refused");
+/// assert_eq!(
+///     err.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+///     Some(std::io::ErrorKind::ConnectionRefused)
+/// );
+/// assert_eq!(err, StoreError::new("refused"));
+/// ```
+#[derive(Clone)]
+pub struct StoreError(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreError {
+    /// Wraps a store's error (any `std::error::Error + Send + Sync`, or a message).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::StoreError;
+    /// assert_eq!(StoreError::new(String::from("down")).to_string(), "down");
+    /// ```
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        StoreError(Arc::from(error.into()))
+    }
+
+    /// The store's error as `E`, if it is one (with the `redis` feature, Redis
+    /// failures are `zoom_rtms_webhooks::redis::RedisError`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::StoreError;
+    /// let err = StoreError::new(std::fmt::Error);
+    /// assert!(err.downcast_ref::<std::fmt::Error>().is_some());
+    /// assert!(err.downcast_ref::<std::io::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref::<E>()
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StoreError").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for StoreError {}
 
 /// Remembers which events were already received.
 ///
@@ -165,7 +245,7 @@ pub enum DedupError {
 /// ```
 /// use std::collections::HashSet;
 /// use std::sync::Mutex;
-/// use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, Seen};
+/// use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, Seen, StoreError};
 ///
 /// /// Never forgets anything (for illustration only: unbounded).
 /// #[derive(Default)]
@@ -173,9 +253,7 @@ pub enum DedupError {
 ///
 /// impl Deduplicator for Forever {
 ///     async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
-///         let mut set = self.0.lock().map_err(|_| DedupError::Unavailable {
-///             message: "poisoned".into(),
-///         })?;
+///         let mut set = self.0.lock().map_err(|_| DedupError::Unavailable(StoreError::new("poisoned")))?;
 ///         Ok(if set.insert(key.to_owned()) { Seen::New } else { Seen::Duplicate })
 ///     }
 ///     async fn forget(&self, key: &str) -> Result<(), DedupError> {
@@ -224,6 +302,73 @@ impl<D: Deduplicator> Deduplicator for Arc<D> {
     }
 }
 
+/// A [`Deduplicator`] chosen at run time: any implementation behind one type, so an
+/// application can pick [`MemoryDeduplicator`] or the Redis one from its configuration and
+/// still name one `Receiver<BoxDeduplicator, _>` type.
+///
+/// It costs one allocation per call (the boxed future).
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::{BoxDeduplicator, Deduplicator, MemoryDeduplicator, Seen};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
+/// // e.g. `match config.dedup { Memory => .., Redis(url) => BoxDeduplicator::new(redis) }`
+/// let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
+/// assert_eq!(dedup.check_and_mark("k").await?, Seen::New);
+/// assert_eq!(dedup.check_and_mark("k").await?, Seen::Duplicate);
+/// # Ok(())
+/// # }
+/// ```
+pub struct BoxDeduplicator(Box<dyn DynDeduplicator>);
+
+impl BoxDeduplicator {
+    /// Boxes `dedup`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
+    /// let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
+    /// # let _ = dedup;
+    /// ```
+    pub fn new(dedup: impl Deduplicator) -> Self {
+        BoxDeduplicator(Box::new(dedup))
+    }
+}
+
+impl fmt::Debug for BoxDeduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoxDeduplicator(..)")
+    }
+}
+
+impl Deduplicator for BoxDeduplicator {
+    async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
+        self.0.check_and_mark_boxed(key).await
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), DedupError> {
+        self.0.forget_boxed(key).await
+    }
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe form of [`Deduplicator`] behind [`BoxDeduplicator`].
+trait DynDeduplicator: Send + Sync + 'static {
+    fn check_and_mark_boxed<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Seen, DedupError>>;
+    fn forget_boxed<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), DedupError>>;
+}
+
+impl<D: Deduplicator> DynDeduplicator for D {
+    fn check_and_mark_boxed<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Seen, DedupError>> {
+        Box::pin(self.check_and_mark(key))
+    }
+
+    fn forget_boxed<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), DedupError>> {
+        Box::pin(self.forget(key))
+    }
+}
+
 /// An in-memory [`Deduplicator`] for a single process: concurrent, O(1)
 /// amortised per call, with a time to live and a bounded number of keys.
 ///
@@ -240,6 +385,8 @@ impl<D: Deduplicator> Deduplicator for Arc<D> {
 /// - **Concurrency**: the state sits behind one `std::sync::Mutex` held for an
 ///   O(1) critical section and never across an `.await`. A poisoned mutex is
 ///   recovered, never propagated as a panic.
+/// - **Time**: a monotonic clock, `Instant::now` unless
+///   [`with_clock`](MemoryDeduplicator::with_clock) sets another (tests, simulations).
 ///
 /// Memory is per process: with several replicas behind a load balancer, each
 /// replica only knows the deliveries it received; use a shared store (the
@@ -248,20 +395,23 @@ impl<D: Deduplicator> Deduplicator for Arc<D> {
 /// # Example
 ///
 /// ```
-/// use std::time::{Duration, Instant};
-/// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
+/// use std::time::Duration;
+/// use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator, Seen};
 ///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
 /// let dedup = MemoryDeduplicator::new()
 ///     .with_ttl(Duration::from_secs(3 * 60 * 60))
 ///     .with_max_entries(10_000);
-/// let t0 = Instant::now();
-/// assert_eq!(dedup.check_and_mark_at("k", t0), Seen::New);
-/// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(60)), Seen::Duplicate);
-/// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(3 * 60 * 60)), Seen::New);
+/// assert_eq!(dedup.check_and_mark("k").await?, Seen::New);
+/// assert_eq!(dedup.check_and_mark("k").await?, Seen::Duplicate);
+/// # Ok(())
+/// # }
 /// ```
 pub struct MemoryDeduplicator {
     ttl: Duration,
     max_entries: usize,
+    clock: Box<dyn Fn() -> Instant + Send + Sync>,
     state: Mutex<State>,
     evicted_unexpired: AtomicU64,
 }
@@ -359,6 +509,7 @@ impl MemoryDeduplicator {
         Self {
             ttl: DEFAULT_TTL,
             max_entries: DEFAULT_MAX_ENTRIES,
+            clock: Box::new(Instant::now),
             state: Mutex::new(State::default()),
             evicted_unexpired: AtomicU64::new(0),
         }
@@ -393,6 +544,39 @@ impl MemoryDeduplicator {
         self
     }
 
+    /// Set the clock the TTL is measured with (default `Instant::now`): a test or a
+    /// simulation moves time forward without waiting. The clock should not go backwards; if
+    /// it does, keys simply do not expire until it has caught up.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, Instant};
+    /// use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator, Seen};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
+    /// let start = Instant::now();
+    /// let elapsed_secs = Arc::new(AtomicU64::new(0));
+    /// let dedup = MemoryDeduplicator::new()
+    ///     .with_ttl(Duration::from_secs(100))
+    ///     .with_clock({
+    ///         let elapsed_secs = Arc::clone(&elapsed_secs);
+    ///         move || start + Duration::from_secs(elapsed_secs.load(Ordering::Relaxed))
+    ///     });
+    /// assert_eq!(dedup.check_and_mark("k").await?, Seen::New);
+    /// elapsed_secs.store(99, Ordering::Relaxed);
+    /// assert_eq!(dedup.check_and_mark("k").await?, Seen::Duplicate);
+    /// elapsed_secs.store(100, Ordering::Relaxed);
+    /// assert_eq!(dedup.check_and_mark("k").await?, Seen::New);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
     /// The configured time to live.
     ///
     /// ```
@@ -417,11 +601,14 @@ impl MemoryDeduplicator {
     /// call purges them.
     ///
     /// ```
-    /// use std::time::Instant;
-    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
     /// let dedup = MemoryDeduplicator::new();
-    /// dedup.check_and_mark_at("a", Instant::now());
+    /// dedup.check_and_mark("a").await?;
     /// assert_eq!(dedup.len(), 1);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn len(&self) -> usize {
         self.lock().map.len()
@@ -442,37 +629,24 @@ impl MemoryDeduplicator {
     /// would be processed again; export this counter and alert on growth.
     ///
     /// ```
-    /// use std::time::Instant;
-    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::dedup::{Deduplicator, MemoryDeduplicator};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), zoom_rtms_webhooks::dedup::DedupError> {
     /// let dedup = MemoryDeduplicator::new().with_max_entries(1);
-    /// let now = Instant::now();
-    /// dedup.check_and_mark_at("a", now);
-    /// dedup.check_and_mark_at("b", now); // evicts "a"
+    /// dedup.check_and_mark("a").await?;
+    /// dedup.check_and_mark("b").await?; // evicts "a"
     /// assert_eq!(dedup.evicted_unexpired(), 1);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn evicted_unexpired(&self) -> u64 {
         self.evicted_unexpired.load(Ordering::Relaxed)
     }
 
-    /// [`Deduplicator::check_and_mark`] with an explicit current time, for
-    /// tests and for callers that already hold an `Instant`. The trait method
-    /// calls this with `Instant::now()`.
-    ///
-    /// A key marked at `t` is a duplicate for every `now` in `t .. t + ttl`
-    /// and new again from `t + ttl` on. Passing a `now` earlier than a
-    /// previous call is allowed (the key is then simply not expired).
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
-    ///
-    /// let dedup = MemoryDeduplicator::new().with_ttl(Duration::from_secs(100));
-    /// let t0 = Instant::now();
-    /// assert_eq!(dedup.check_and_mark_at("k", t0), Seen::New);
-    /// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(99)), Seen::Duplicate);
-    /// assert_eq!(dedup.check_and_mark_at("k", t0 + Duration::from_secs(100)), Seen::New);
-    /// ```
-    pub fn check_and_mark_at(&self, key: &str, now: Instant) -> Seen {
+    /// Test and mark `key` at `now`: a key marked at `t` is a duplicate for every `now` in
+    /// `t .. t + ttl` and new again from `t + ttl` on. A `now` earlier than a previous call
+    /// (a clock going backwards) leaves the key unexpired.
+    fn mark(&self, key: &str, now: Instant) -> Seen {
         let ttl = self.ttl;
         let mut state = self.lock();
         state.purge(now, ttl);
@@ -515,22 +689,6 @@ impl MemoryDeduplicator {
         Seen::New
     }
 
-    /// Synchronous [`Deduplicator::forget`]: remove the mark on `key`.
-    /// Returns `true` if the key was held.
-    ///
-    /// ```
-    /// use std::time::Instant;
-    /// use zoom_rtms_webhooks::dedup::{MemoryDeduplicator, Seen};
-    /// let dedup = MemoryDeduplicator::new();
-    /// let now = Instant::now();
-    /// dedup.check_and_mark_at("k", now);
-    /// assert!(dedup.remove("k"));
-    /// assert_eq!(dedup.check_and_mark_at("k", now), Seen::New);
-    /// ```
-    pub fn remove(&self, key: &str) -> bool {
-        self.lock().remove(key)
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // The critical sections cannot leave the state inconsistent in a way
         // that matters (at worst a stale slot), so a poisoned lock is
@@ -558,12 +716,73 @@ impl fmt::Debug for MemoryDeduplicator {
 
 impl Deduplicator for MemoryDeduplicator {
     async fn check_and_mark(&self, key: &str) -> Result<Seen, DedupError> {
-        Ok(self.check_and_mark_at(key, Instant::now()))
+        Ok(self.mark(key, (self.clock)()))
     }
 
     async fn forget(&self, key: &str) -> Result<(), DedupError> {
-        self.remove(key);
+        self.lock().remove(key);
         Ok(())
+    }
+}
+
+/// The key under which to de-duplicate a delivery (see [the key contract](self#the-key-contract)).
+/// `raw_body` must be the exact request body `event` was parsed from.
+///
+/// - for [`RtmsStarted`](crate::event::RtmsStarted):
+///   `started:{product}:{rtms_stream_id}:{servers}`, where `{servers}` is the first 16 hex
+///   characters of the SHA-256 of the raw `server_urls` string (of its elements joined with `,`
+///   when Zoom sent an array, so `["wss://a","wss://b"]` and `"wss://a,wss://b"` are the same
+///   servers), for example `started:meeting:03db7045...:3c77d3a8e9df88a9`. A second start of
+///   the same stream on the same servers is a duplicate, whatever its `event_ts`, body or name
+///   alias (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one
+///   signalling connection per stream is allowed, and a second one kicks out the first. A start
+///   of an already-started stream with **different** `server_urls` is not a duplicate: it is how
+///   Zoom announces an RTMS server failover ("`rtms_started` arrives for an already-active
+///   stream": reconnect signalling and media to the new servers), and swallowing it would
+///   leave the stream on a dead server.
+/// - for [`RtmsStopped`](crate::event::RtmsStopped): `stopped:{product}:{rtms_stream_id}`.
+/// - everything else (interrupted, challenge, account events, unknown):
+///   `{name}:{hex}` where `{name}` is [`WebhookEvent::name`](crate::event::WebhookEvent::name)
+///   and `{hex}` is the lower-case hex SHA-256 of `raw_body` (64 characters): a retried delivery
+///   repeats the body byte for byte, while a new interruption of the same stream does not.
+///
+/// `{product}` is [`Product::as_str`](crate::event::Product::as_str); `{rtms_stream_id}` is used
+/// verbatim.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::dedup_key;
+/// use zoom_rtms_webhooks::event::WebhookEvent;
+///
+/// let body = br#"{"event":"rtms.concurrency_near_limit","payload":{}}"#;
+/// let key = dedup_key(&WebhookEvent::parse(body)?, body);
+/// assert!(key.starts_with("rtms.concurrency_near_limit:"));
+/// assert_eq!(key.len(), "rtms.concurrency_near_limit:".len() + 64);
+///
+/// let stop = br#"{"event":"phone.call_rtms_stopped","payload":{"rtms_stream_id":"s"}}"#;
+/// assert_eq!(dedup_key(&WebhookEvent::parse(stop)?, stop), "stopped:phone:s");
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+/// ```
+pub fn dedup_key(event: &crate::event::WebhookEvent, raw_body: &[u8]) -> String {
+    use crate::event::WebhookEvent;
+    use sha2::{Digest, Sha256};
+
+    match event {
+        WebhookEvent::RtmsStarted(e) => {
+            let servers = Sha256::digest(e.server_urls.joined().as_bytes());
+            format!(
+                "started:{}:{}:{}",
+                e.product.as_str(),
+                e.rtms_stream_id,
+                hex::encode(&servers[..8])
+            )
+        }
+        WebhookEvent::RtmsStopped(e) => {
+            format!("stopped:{}:{}", e.product.as_str(), e.rtms_stream_id)
+        }
+        other => {
+            let digest = Sha256::digest(raw_body);
+            format!("{}:{}", other.name(), hex::encode(digest))
+        }
     }
 }
 
@@ -575,7 +794,7 @@ mod tests {
     fn poisoned_lock_is_recovered() {
         let dedup = Arc::new(MemoryDeduplicator::new());
         let now = Instant::now();
-        assert_eq!(dedup.check_and_mark_at("before", now), Seen::New);
+        assert_eq!(dedup.mark("before", now), Seen::New);
 
         let poisoner = Arc::clone(&dedup);
         let joined = std::thread::spawn(move || {
@@ -586,9 +805,9 @@ mod tests {
         assert!(joined.is_err());
         assert!(dedup.state.is_poisoned());
 
-        assert_eq!(dedup.check_and_mark_at("before", now), Seen::Duplicate);
-        assert_eq!(dedup.check_and_mark_at("after", now), Seen::New);
-        assert!(dedup.remove("after"));
+        assert_eq!(dedup.mark("before", now), Seen::Duplicate);
+        assert_eq!(dedup.mark("after", now), Seen::New);
+        assert!(dedup.lock().remove("after"));
         assert_eq!(dedup.len(), 1);
     }
 }

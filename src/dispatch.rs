@@ -46,17 +46,15 @@
 //! # }
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::task::{Context, Poll};
 
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
+
+use crate::run::{run_handler, Outcome, Runner};
 
 /// Default number of workers: 8.
 ///
@@ -67,7 +65,7 @@ use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
 ///
 /// ```
 /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_WORKERS};
-/// assert_eq!(DispatcherConfig::default().workers, DEFAULT_WORKERS);
+/// assert_eq!(DispatcherConfig::default().workers(), DEFAULT_WORKERS);
 /// ```
 pub const DEFAULT_WORKERS: usize = 8;
 
@@ -75,7 +73,7 @@ pub const DEFAULT_WORKERS: usize = 8;
 ///
 /// ```
 /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_QUEUE_CAPACITY};
-/// assert_eq!(DispatcherConfig::default().queue_capacity, DEFAULT_QUEUE_CAPACITY);
+/// assert_eq!(DispatcherConfig::default().queue_capacity(), DEFAULT_QUEUE_CAPACITY);
 /// ```
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
@@ -84,18 +82,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// ```
 /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
 /// let config = DispatcherConfig::default().with_workers(16).with_queue_capacity(4096);
-/// assert_eq!((config.workers, config.queue_capacity), (16, 4096));
+/// assert_eq!((config.workers(), config.queue_capacity()), (16, 4096));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct DispatcherConfig {
-    /// Number of worker tasks, i.e. the maximum number of handler calls
-    /// running at once ([`DEFAULT_WORKERS`]). `0` is treated as `1`.
-    pub workers: usize,
-    /// Number of items that may wait for a worker
-    /// ([`DEFAULT_QUEUE_CAPACITY`]). Items being handled do not count. `0` is
-    /// treated as `1`.
-    pub queue_capacity: usize,
+    workers: usize,
+    queue_capacity: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -108,26 +100,50 @@ impl Default for DispatcherConfig {
 }
 
 impl DispatcherConfig {
-    /// Set the number of workers (`0` is treated as `1`).
+    /// Set the number of worker tasks, i.e. the maximum number of handler calls running at
+    /// once ([`DEFAULT_WORKERS`]). `0` is treated as `1`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
-    /// assert_eq!(DispatcherConfig::default().with_workers(2).workers, 2);
+    /// assert_eq!(DispatcherConfig::default().with_workers(2).workers(), 2);
+    /// assert_eq!(DispatcherConfig::default().with_workers(0).workers(), 1);
     /// ```
     pub fn with_workers(mut self, workers: usize) -> Self {
-        self.workers = workers;
+        self.workers = workers.max(1);
         self
     }
 
-    /// Set the queue capacity (`0` is treated as `1`).
+    /// Set the number of items that may wait for a worker ([`DEFAULT_QUEUE_CAPACITY`]);
+    /// items being handled do not count. `0` is treated as `1`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::dispatch::DispatcherConfig;
-    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(64).queue_capacity, 64);
+    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(64).queue_capacity(), 64);
+    /// assert_eq!(DispatcherConfig::default().with_queue_capacity(0).queue_capacity(), 1);
     /// ```
     pub fn with_queue_capacity(mut self, queue_capacity: usize) -> Self {
-        self.queue_capacity = queue_capacity;
+        self.queue_capacity = queue_capacity.max(1);
         self
+    }
+
+    /// The number of worker tasks.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_WORKERS};
+    /// assert_eq!(DispatcherConfig::default().workers(), DEFAULT_WORKERS);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The queue capacity.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dispatch::{DispatcherConfig, DEFAULT_QUEUE_CAPACITY};
+    /// assert_eq!(DispatcherConfig::default().queue_capacity(), DEFAULT_QUEUE_CAPACITY);
+    /// ```
+    pub fn queue_capacity(&self) -> usize {
+        self.queue_capacity
     }
 }
 
@@ -391,8 +407,8 @@ impl<T: Send + 'static> Dispatcher<T> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        let workers = config.workers.max(1);
-        let capacity = config.queue_capacity.max(1);
+        let workers = config.workers();
+        let capacity = config.queue_capacity();
         let (sender, receiver) = mpsc::channel(capacity);
         let receiver = Arc::new(AsyncMutex::new(receiver));
         let counters = Arc::new(Counters::default());
@@ -710,12 +726,6 @@ impl Drop for GaugeGuard<'_> {
     }
 }
 
-enum Outcome {
-    Ok,
-    Failed,
-    Panicked,
-}
-
 async fn worker_loop<T, H, Fut, E>(
     _index: usize,
     receiver: Arc<AsyncMutex<mpsc::Receiver<T>>>,
@@ -737,7 +747,7 @@ async fn worker_loop<T, H, Fut, E>(
         counters.running.fetch_add(1, Ordering::Relaxed);
         let outcome = {
             let _running = GaugeGuard(&counters.running);
-            run_one(&*handler, item).await
+            run_handler(Runner::Dispatch, &*handler, item).await
         };
         let counter = match outcome {
             Outcome::Ok => &counters.processed,
@@ -748,62 +758,4 @@ async fn worker_loop<T, H, Fut, E>(
     }
     #[cfg(feature = "tracing")]
     tracing::debug!(worker = _index, "dispatch worker stopped");
-}
-
-/// Call the handler once, turning an `Err` or a panic (in the call itself or
-/// while polling its future) into an [`Outcome`].
-async fn run_one<T, H, Fut, E>(handler: &H, item: T) -> Outcome
-where
-    H: Fn(T) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    E: fmt::Display,
-{
-    let result = match catch_unwind(AssertUnwindSafe(|| handler(item))) {
-        Ok(future) => CatchUnwind(Some(Box::pin(future))).await,
-        Err(payload) => Err(payload),
-    };
-    match result {
-        Ok(Ok(())) => Outcome::Ok,
-        Ok(Err(_error)) => {
-            #[cfg(feature = "tracing")]
-            tracing::warn!(error = %_error, "webhook handler returned an error");
-            Outcome::Failed
-        }
-        Err(_panic) => {
-            // The panic message is not logged here: the panic hook already
-            // reported it, and it may quote event data.
-            #[cfg(feature = "tracing")]
-            tracing::error!("webhook handler panicked");
-            Outcome::Panicked
-        }
-    }
-}
-
-/// Polls a future, converting a panic during `poll` (or while dropping the
-/// future once it is done) into an `Err`.
-struct CatchUnwind<F>(Option<Pin<Box<F>>>);
-
-type PanicPayload = Box<dyn Any + Send>;
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, PanicPayload>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let result = match self.0.as_mut() {
-            Some(future) => match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(output)) => Ok(output),
-                Err(payload) => Err(payload),
-            },
-            None => Err(Box::new("CatchUnwind polled after completion") as PanicPayload),
-        };
-        // Drop the handler's future here, where a panicking `Drop` is caught,
-        // rather than in the worker loop.
-        let future = self.0.take();
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
-        Poll::Ready(match (result, dropped) {
-            (Ok(output), Ok(())) => Ok(output),
-            (Err(payload), _) | (Ok(_), Err(payload)) => Err(payload),
-        })
-    }
 }

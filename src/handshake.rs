@@ -4,69 +4,282 @@
 //! one of the event's `server_urls` (validated as [`ServerUrl`]s) and sends a
 //! signed [`SignalingHandshakeRequest`] (message type 1). The server answers
 //! with a [`SignalingHandshakeResponse`] (message type 2) carrying a
-//! [`HandshakeStatus`] and, on success, the media server URLs.
+//! [`StatusCode`](crate::codes::StatusCode) and, on success, the media server URLs.
 //!
 //! This module builds and parses those two messages; it does no I/O, so any
 //! WebSocket client can be used.
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{
-//!     Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
+//!     Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
 //! };
 //! use zoom_rtms_webhooks::region::HostPolicy;
+//! use zoom_rtms_webhooks::Product;
 //!
 //! let creds = Credentials::new("my_client_id", "my_client_secret").unwrap();
-//! let request = SignalingHandshakeRequest::from_parts(&creds, "meeting-uuid==", "stream-1")
-//!     .with_sequence(7);
+//! let request =
+//!     SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "meeting-uuid==", "stream-1")
+//!         .with_sequence(7);
 //! let _text_frame: String = request.to_json(); // send this as the first WebSocket message
 //!
 //! let reply = br#"{"msg_type":2,"protocol_version":1,"status_code":0,
 //!     "media_server":{"server_urls":{"all":"wss://rtms-sjc1.zoom.us/media"}}}"#;
 //! let response = SignalingHandshakeResponse::parse(reply).unwrap();
 //! assert!(response.is_ok());
-//! let media = response.media_server_url("all", &HostPolicy::zoom_only()).unwrap();
+//! let media = response.media_server_url("all", &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
+//!
+//! # The id key per product
+//!
+//! The request carries the meeting / webinar / session / engagement / call id under a key
+//! that depends on the product. Zoom documents only `meeting_uuid`; its samples and SDK send:
+//!
+//! | product | key(s) sent ([`IdKeys::default`]) |
+//! |---|---|
+//! | [`Product::Meeting`] | `meeting_uuid` |
+//! | [`Product::Webinar`] | `webinar_uuid` |
+//! | [`Product::VideoSdk`] | `session_id` **and** `meeting_uuid`, both with the session id (as Zoom's Video SDK sample does) |
+//! | [`Product::ContactCenter`] | `engagement_id` |
+//! | [`Product::Phone`] | `call_id` |
+//!
+//! Sources disagree for some products, so the keys can be overridden per product with
+//! [`IdKeys::with_keys`] and [`SignalingHandshakeRequest::with_id_keys`]. The signature does
+//! not depend on the keys: it always signs `"{client_id},{id},{rtms_stream_id}"`.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::{BitOr, BitOrAssign};
 
 use hmac::{Hmac, Mac};
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::event::RtmsStarted;
+use crate::codes::{MsgType, StatusCode};
+use crate::event::{IdField, Product, RtmsStarted};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// The protocol version this crate speaks in the handshake (`protocol_version`).
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Media type bitmask values (`media_type` fields of the RTMS protocol).
-///
-/// Combine with `|`: audio and transcript is `AUDIO | TRANSCRIPT` (9).
+/// One kind of media, with its `media_type` flag and its key in `media_params` and in the
+/// signalling response's `server_urls`.
 ///
 /// ```
-/// use zoom_rtms_webhooks::handshake::media_type;
-///
-/// assert_eq!(media_type::AUDIO | media_type::TRANSCRIPT, 9);
-/// assert_eq!(media_type::ALL, 32);
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+/// assert_eq!(MediaKind::Transcript.flag(), MediaTypes::TRANSCRIPT);
+/// assert_eq!(MediaKind::Deskshare.params_key(), "deskshare");
 /// ```
-pub mod media_type {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum MediaKind {
+    /// Audio (flag 1).
+    Audio,
+    /// Video (flag 2).
+    Video,
+    /// Screen share (flag 4).
+    Deskshare,
+    /// Transcript (flag 8).
+    Transcript,
+    /// Chat (flag 16).
+    Chat,
+}
+
+impl MediaKind {
+    /// Every kind, in flag order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::ALL.len(), 5);
+    /// ```
+    pub const ALL: [MediaKind; 5] = [
+        MediaKind::Audio,
+        MediaKind::Video,
+        MediaKind::Deskshare,
+        MediaKind::Transcript,
+        MediaKind::Chat,
+    ];
+
+    /// The kind's `media_type` flag.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// assert_eq!(MediaKind::Audio.flag().bits(), 1);
+    /// ```
+    pub fn flag(self) -> MediaTypes {
+        match self {
+            MediaKind::Audio => MediaTypes::AUDIO,
+            MediaKind::Video => MediaTypes::VIDEO,
+            MediaKind::Deskshare => MediaTypes::DESKSHARE,
+            MediaKind::Transcript => MediaTypes::TRANSCRIPT,
+            MediaKind::Chat => MediaTypes::CHAT,
+        }
+    }
+
+    /// The key of the kind's object in `media_params`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::Chat.params_key(), "chat");
+    /// ```
+    pub fn params_key(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Deskshare => "deskshare",
+            MediaKind::Transcript => "transcript",
+            MediaKind::Chat => "chat",
+        }
+    }
+
+    /// The keys looked up, in order, in the signalling response's `server_urls` for this kind
+    /// (before falling back to `all`). Only `audio`, `video` and `transcript` are documented;
+    /// Zoom's samples look for `sharescreen` and `chat`, and `deskshare` is tried as well.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::Deskshare.url_keys(), &["deskshare", "sharescreen"]);
+    /// ```
+    pub fn url_keys(self) -> &'static [&'static str] {
+        match self {
+            MediaKind::Audio => &["audio"],
+            MediaKind::Video => &["video"],
+            MediaKind::Deskshare => &["deskshare", "sharescreen"],
+            MediaKind::Transcript => &["transcript"],
+            MediaKind::Chat => &["chat"],
+        }
+    }
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.params_key())
+    }
+}
+
+/// The `media_type` bitmask (`MEDIA_DATA_TYPE`, reference §2.4): a set of [`MediaKind`]s, or
+/// [`ALL`](MediaTypes::ALL) (32, a flag of its own, not the union of the others). Unknown bits
+/// are kept.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+///
+/// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+/// assert_eq!(t.bits(), 9);
+/// assert!(t.contains(MediaTypes::AUDIO));
+/// assert_eq!(t.kinds().collect::<Vec<_>>(), [MediaKind::Audio, MediaKind::Transcript]);
+/// assert!(MediaTypes::ALL.includes(MediaKind::Chat));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MediaTypes(u32);
+
+impl MediaTypes {
+    /// No media (0, `UNDEFINED`; refused by the protocol's parameter validation).
+    pub const NONE: MediaTypes = MediaTypes(0);
     /// Audio (1).
-    pub const AUDIO: u32 = 1;
+    pub const AUDIO: MediaTypes = MediaTypes(1);
     /// Video (2).
-    pub const VIDEO: u32 = 1 << 1;
+    pub const VIDEO: MediaTypes = MediaTypes(1 << 1);
     /// Screen share (4).
-    pub const DESKSHARE: u32 = 1 << 2;
+    pub const DESKSHARE: MediaTypes = MediaTypes(1 << 2);
     /// Transcript (8).
-    pub const TRANSCRIPT: u32 = 1 << 3;
+    pub const TRANSCRIPT: MediaTypes = MediaTypes(1 << 3);
     /// Chat (16).
-    pub const CHAT: u32 = 1 << 4;
-    /// Everything over a single data connection (32).
-    pub const ALL: u32 = 1 << 5;
+    pub const CHAT: MediaTypes = MediaTypes(1 << 4);
+    /// Everything the app's scopes allow, over one connection (32).
+    pub const ALL: MediaTypes = MediaTypes(1 << 5);
+
+    const KNOWN: u32 = 0b11_1111;
+
+    /// The bitmask from its integer, unknown bits kept.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::from_bits(9), MediaTypes::AUDIO | MediaTypes::TRANSCRIPT);
+    /// ```
+    pub fn from_bits(bits: u32) -> Self {
+        MediaTypes(bits)
+    }
+
+    /// The integer sent on the wire.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::ALL.bits(), 32);
+    /// ```
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is set.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert!(!MediaTypes::AUDIO.contains(MediaTypes::VIDEO));
+    /// ```
+    pub fn contains(self, other: MediaTypes) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether the set covers `kind`: its flag is set, or the set has the `ALL` flag.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// assert!(MediaTypes::ALL.includes(MediaKind::Video));
+    /// assert!(!MediaTypes::AUDIO.includes(MediaKind::Video));
+    /// ```
+    pub fn includes(self, kind: MediaKind) -> bool {
+        self.contains(kind.flag()) || self.contains(MediaTypes::ALL)
+    }
+
+    /// Bits that no known flag names.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::from_bits(65 | 1).unknown_bits(), 64);
+    /// ```
+    pub fn unknown_bits(self) -> u32 {
+        self.0 & !Self::KNOWN
+    }
+
+    /// The kinds whose own flag is set, in flag order (the `ALL` flag is not expanded).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// let kinds: Vec<_> = (MediaTypes::VIDEO | MediaTypes::CHAT).kinds().collect();
+    /// assert_eq!(kinds, [MediaKind::Video, MediaKind::Chat]);
+    /// ```
+    pub fn kinds(self) -> impl Iterator<Item = MediaKind> {
+        MediaKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(k.flag()))
+    }
+}
+
+impl BitOr for MediaTypes {
+    type Output = MediaTypes;
+    fn bitor(self, rhs: MediaTypes) -> MediaTypes {
+        MediaTypes(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for MediaTypes {
+    fn bitor_assign(&mut self, rhs: MediaTypes) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl From<MediaKind> for MediaTypes {
+    fn from(kind: MediaKind) -> Self {
+        kind.flag()
+    }
+}
+
+impl Serialize for MediaTypes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.0)
+    }
 }
 
 /// The credentials that sign the handshake: a client id and its client secret.
@@ -95,15 +308,21 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Creates credentials. An empty (or whitespace-only) client id or secret is
-    /// an error: a missing configuration value must fail closed. Non-empty
-    /// values are used verbatim (not trimmed).
+    /// Creates credentials. A **blank** client id or client secret is an error:
+    /// empty after removing NUL bytes and other control characters, whitespace
+    /// and invisible format characters (a byte-order mark, zero-width spaces,
+    /// ...). A missing configuration value must fail closed, and a secret of NUL
+    /// bytes is the same HMAC key as the empty secret. Other values are used
+    /// verbatim (not trimmed). No minimum length is imposed: Zoom generates these
+    /// values, and the mistakes a length check would catch are the blank values.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, CredentialsError};
     ///
     /// assert!(Credentials::new("id", "secret").is_ok());
-    /// assert!(Credentials::new("id", "").is_err());
+    /// assert_eq!(Credentials::new("id", "").unwrap_err(), CredentialsError::EmptyClientSecret);
+    /// assert_eq!(Credentials::new("id", "\0\0").unwrap_err(), CredentialsError::EmptyClientSecret);
+    /// assert_eq!(Credentials::new("\u{FEFF}", "secret").unwrap_err(), CredentialsError::EmptyClientId);
     /// ```
     pub fn new(
         client_id: impl Into<String>,
@@ -111,10 +330,10 @@ impl Credentials {
     ) -> Result<Self, CredentialsError> {
         let client_id = client_id.into();
         let client_secret = client_secret.into();
-        if client_id.trim().is_empty() {
+        if crate::secret::is_blank(&client_id) {
             return Err(CredentialsError::EmptyClientId);
         }
-        if client_secret.trim().is_empty() {
+        if crate::secret::is_blank(&client_secret) {
             return Err(CredentialsError::EmptyClientSecret);
         }
         // HMAC accepts keys of any length, so this cannot fail; mapped rather
@@ -157,10 +376,13 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialsError {
-    /// The client id (Video SDK: SDK key) is empty or whitespace only.
+    /// The client id (Video SDK: SDK key) is blank (empty after removing
+    /// control characters, whitespace and invisible format characters).
     #[error("RTMS client id is empty")]
     EmptyClientId,
-    /// The client secret (Video SDK: SDK secret) is empty or whitespace only.
+    /// The client secret (Video SDK: SDK secret) is blank (empty after removing
+    /// NUL bytes and other control characters, whitespace and invisible format
+    /// characters).
     #[error("RTMS client secret is empty")]
     EmptyClientSecret,
 }
@@ -190,61 +412,161 @@ pub fn handshake_signature(creds: &Credentials, instance_id: &str, rtms_stream_i
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A fresh pseudo-random `sequence` number.
+/// The key(s) under which each product's id is sent in the handshake request.
 ///
-/// Uses the standard library's randomly keyed `RandomState` hasher over a
-/// process-wide counter. The sequence only correlates messages; it is **not**
-/// security-relevant, so no cryptographic RNG is needed.
-fn random_sequence() -> u32 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = std::hash::RandomState::new().build_hasher();
-    hasher.write_u64(n);
-    // Truncation intended: keep the low 32 bits.
-    (hasher.finish() & u64::from(u32::MAX)) as u32
+/// [`Default`] is what Zoom's samples and SDK send (see the
+/// [module documentation](self#the-id-key-per-product)): Meeting `[meeting_uuid]`,
+/// Webinar `[webinar_uuid]`, Video SDK `[session_id, meeting_uuid]`, Contact Center
+/// `[engagement_id]`, Phone `[call_id]`. Override a product with
+/// [`with_keys`](Self::with_keys); apply to a request with
+/// [`SignalingHandshakeRequest::with_id_keys`].
+///
+/// ```
+/// use zoom_rtms_webhooks::event::IdField;
+/// use zoom_rtms_webhooks::handshake::IdKeys;
+/// use zoom_rtms_webhooks::Product;
+///
+/// let keys = IdKeys::default();
+/// assert_eq!(keys.keys(Product::VideoSdk), [IdField::SessionId, IdField::MeetingUuid]);
+///
+/// // Send webinars' UUID as `meeting_uuid` instead.
+/// let keys = keys.with_keys(Product::Webinar, [IdField::MeetingUuid]);
+/// assert_eq!(keys.keys(Product::Webinar), [IdField::MeetingUuid]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdKeys {
+    keys: BTreeMap<Product, Vec<IdField>>,
+}
+
+/// The key for a product the table does not list: the documented form.
+const FALLBACK_KEYS: &[IdField] = &[IdField::MeetingUuid];
+
+impl Default for IdKeys {
+    fn default() -> Self {
+        let keys = [
+            (Product::Meeting, vec![IdField::MeetingUuid]),
+            (Product::Webinar, vec![IdField::WebinarUuid]),
+            (
+                Product::VideoSdk,
+                vec![IdField::SessionId, IdField::MeetingUuid],
+            ),
+            (Product::ContactCenter, vec![IdField::EngagementId]),
+            (Product::Phone, vec![IdField::CallId]),
+        ];
+        IdKeys {
+            keys: keys.into_iter().collect(),
+        }
+    }
+}
+
+impl IdKeys {
+    /// Send `product`'s id under `keys`, in this order (each with the same id
+    /// value). A repeated key is sent once. An empty `keys` changes nothing: a
+    /// request always carries at least one id key.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let keys = IdKeys::default()
+    ///     .with_keys(Product::ContactCenter, [IdField::EngagementId, IdField::SessionId]);
+    /// assert_eq!(
+    ///     keys.keys(Product::ContactCenter),
+    ///     [IdField::EngagementId, IdField::SessionId]
+    /// );
+    /// let unchanged = keys.clone().with_keys(Product::Phone, []);
+    /// assert_eq!(unchanged, keys);
+    /// ```
+    #[must_use]
+    pub fn with_keys(mut self, product: Product, keys: impl IntoIterator<Item = IdField>) -> Self {
+        let mut list: Vec<IdField> = Vec::new();
+        for key in keys {
+            if !list.contains(&key) {
+                list.push(key);
+            }
+        }
+        if !list.is_empty() {
+            self.keys.insert(product, list);
+        }
+        self
+    }
+
+    /// The keys `product`'s id is sent under.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// assert_eq!(IdKeys::default().keys(Product::Phone), [IdField::CallId]);
+    /// ```
+    pub fn keys(&self, product: Product) -> &[IdField] {
+        self.keys.get(&product).map_or(FALLBACK_KEYS, Vec::as_slice)
+    }
 }
 
 /// The first message on the signalling WebSocket (message type 1).
 ///
 /// Serialises exactly as
-/// `{"msg_type":1,"protocol_version":1,"meeting_uuid":"<id>","rtms_stream_id":"...","sequence":<n>,"signature":"<hex>"}`,
-/// plus `"buffer_data":<bool>` only when set with
+/// `{"msg_type":1,"protocol_version":1,"sequence":<n>,"<id key>":"<id>",...,"rtms_stream_id":"...","signature":"<hex>"}`
+/// (the documented field order): `sequence` 1 unless set with
+/// [`with_sequence`](SignalingHandshakeRequest::with_sequence) (the reference: "must start at
+/// 1"), the product's id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a
+/// meeting, `session_id` then `meeting_uuid` for the Video SDK, ...), then
+/// `"buffer_data":<bool>` only when set with
 /// [`with_buffer_data`](SignalingHandshakeRequest::with_buffer_data) (Zoom's
 /// default is `true`: up to 60 s of start-up audio is buffered).
-///
-/// For every product the field is named `meeting_uuid` and carries that
-/// product's id (webinar UUID, session id, engagement id, call id).
 ///
 /// `Debug` redacts the signature (it authorises a connection to the stream).
 ///
 /// ```
 /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+/// use zoom_rtms_webhooks::Product;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
-/// let req = SignalingHandshakeRequest::from_parts(&creds, "m-uuid", "s-id")
+/// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "s-id")
 ///     .with_sequence(42)
 ///     .with_buffer_data(false);
 /// let json = req.to_json();
 /// assert!(json.starts_with(
-///     r#"{"msg_type":1,"protocol_version":1,"meeting_uuid":"m-uuid","rtms_stream_id":"s-id","sequence":42,"signature":""#
+///     r#"{"msg_type":1,"protocol_version":1,"sequence":42,"meeting_uuid":"m-uuid","rtms_stream_id":"s-id","signature":""#
 /// ));
 /// assert!(json.ends_with(r#"","buffer_data":false}"#));
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignalingHandshakeRequest {
-    msg_type: u32,
-    protocol_version: u32,
-    meeting_uuid: String,
+    product: Product,
+    id_keys: Vec<IdField>,
+    instance_id: String,
     rtms_stream_id: String,
     sequence: u32,
     signature: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     buffer_data: Option<bool>,
 }
 
+impl Serialize for SignalingHandshakeRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = 2 + self.id_keys.len() + 3 + usize::from(self.buffer_data.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("msg_type", &MsgType::SignalingHandshakeRequest.code())?;
+        map.serialize_entry("protocol_version", &PROTOCOL_VERSION)?;
+        map.serialize_entry("sequence", &self.sequence)?;
+        for key in &self.id_keys {
+            map.serialize_entry(key.as_str(), &self.instance_id)?;
+        }
+        map.serialize_entry("rtms_stream_id", &self.rtms_stream_id)?;
+        map.serialize_entry("signature", &self.signature)?;
+        if let Some(buffer_data) = self.buffer_data {
+            map.serialize_entry("buffer_data", &buffer_data)?;
+        }
+        map.end()
+    }
+}
+
 impl SignalingHandshakeRequest {
-    /// Builds the signed request for an `rtms_started` event, with a random
-    /// sequence number.
+    /// Builds the signed request for an `rtms_started` event, with the default
+    /// id keys of the event's product and `sequence` 1.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
@@ -257,43 +579,81 @@ impl SignalingHandshakeRequest {
     /// };
     /// // Video SDK: the Video SDK app's key and secret.
     /// let creds = Credentials::new("sdk_key", "sdk_secret").unwrap();
-    /// let req = SignalingHandshakeRequest::new(&started, &creds);
-    /// assert_eq!(req.meeting_uuid(), "sess-1");
+    /// let req = SignalingHandshakeRequest::new(&creds, &started).with_sequence(1);
+    /// assert_eq!(req.instance_id(), "sess-1");
     /// assert_eq!(req.rtms_stream_id(), "st-1");
+    /// assert!(req.to_json().contains(r#""session_id":"sess-1","meeting_uuid":"sess-1","#));
     /// ```
-    pub fn new(started: &RtmsStarted, creds: &Credentials) -> Self {
-        Self::from_parts(creds, &started.instance.value, &started.rtms_stream_id)
+    pub fn new(creds: &Credentials, started: &RtmsStarted) -> Self {
+        Self::from_parts(
+            creds,
+            started.product,
+            &started.instance.value,
+            &started.rtms_stream_id,
+        )
     }
 
-    /// Builds the signed request from the product's id and the stream id.
+    /// Builds the signed request from the product, its id (meeting UUID,
+    /// webinar UUID, session id, engagement id or call id) and the stream id,
+    /// with the product's default id keys and `sequence` 1.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "call-1", "st-1");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Phone, "call-1", "st-1");
     /// assert_eq!(req.signature(), handshake_signature(&creds, "call-1", "st-1"));
+    /// assert!(req.to_json().contains(r#""call_id":"call-1""#));
     /// ```
-    pub fn from_parts(creds: &Credentials, instance_id: &str, rtms_stream_id: &str) -> Self {
+    pub fn from_parts(
+        creds: &Credentials,
+        product: Product,
+        instance_id: &str,
+        rtms_stream_id: &str,
+    ) -> Self {
         Self {
-            msg_type: 1,
-            protocol_version: PROTOCOL_VERSION,
-            meeting_uuid: instance_id.to_string(),
-            rtms_stream_id: rtms_stream_id.to_string(),
-            sequence: random_sequence(),
+            product,
+            id_keys: IdKeys::default().keys(product).to_vec(),
+            instance_id: instance_id.to_owned(),
+            rtms_stream_id: rtms_stream_id.to_owned(),
+            sequence: 1,
             signature: handshake_signature(creds, instance_id, rtms_stream_id),
             buffer_data: None,
         }
     }
 
-    /// Replaces the random sequence number.
+    /// Sends the id under the keys `id_keys` gives for this request's product
+    /// (the signature does not change).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let keys = IdKeys::default().with_keys(Product::Webinar, [IdField::MeetingUuid]);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Webinar, "w==", "s")
+    ///     .with_id_keys(&keys);
+    /// assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
+    /// assert!(req.to_json().contains(r#""meeting_uuid":"w==""#));
+    /// ```
+    #[must_use]
+    pub fn with_id_keys(mut self, id_keys: &IdKeys) -> Self {
+        self.id_keys = id_keys.keys(self.product).to_vec();
+        self
+    }
+
+    /// Replaces the `sequence` (default 1).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s").with_sequence(5);
-    /// assert_eq!(req.sequence(), 5);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.sequence(), 1);
+    /// assert_eq!(req.with_sequence(5).sequence(), 5);
     /// ```
     #[must_use]
     pub fn with_sequence(mut self, sequence: u32) -> Self {
@@ -305,9 +665,10 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
     /// assert_eq!(req.buffer_data(), None);
     /// assert!(!req.to_json().contains("buffer_data"));
     /// let req = req.with_buffer_data(true);
@@ -324,36 +685,72 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let json = SignalingHandshakeRequest::from_parts(&creds, "u", "s").to_json();
+    /// let json = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s").to_json();
     /// let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     /// assert_eq!(v["msg_type"], 1);
     /// ```
     pub fn to_json(&self) -> String {
-        // Cannot fail: only strings, integers and a bool are serialised.
+        // Cannot fail: only strings, integers and a bool are serialised, under
+        // string keys.
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The id sent in the `meeting_uuid` field (the product's id).
+    /// The product the request is for.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "eng-1", "s").meeting_uuid(), "eng-1");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "e", "s");
+    /// assert_eq!(req.product(), Product::ContactCenter);
     /// ```
-    pub fn meeting_uuid(&self) -> &str {
-        &self.meeting_uuid
+    pub fn product(&self) -> Product {
+        self.product
+    }
+
+    /// The product's id (meeting UUID, webinar UUID, session id, engagement id
+    /// or call id): the value sent under every id key, and signed.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "eng-1", "s");
+    /// assert_eq!(req.instance_id(), "eng-1");
+    /// ```
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The keys the id is sent under, in order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "e", "s");
+    /// assert_eq!(req.id_keys(), [IdField::EngagementId]);
+    /// ```
+    pub fn id_keys(&self) -> &[IdField] {
+        &self.id_keys
     }
 
     /// The RTMS stream id.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "st").rtms_stream_id(), "st");
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "st");
+    /// assert_eq!(req.rtms_stream_id(), "st");
     /// ```
     pub fn rtms_stream_id(&self) -> &str {
         &self.rtms_stream_id
@@ -363,9 +760,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, "u", "s").with_sequence(9);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s")
+    ///     .with_sequence(9);
     /// assert_eq!(req.sequence(), 9);
     /// ```
     pub fn sequence(&self) -> u32 {
@@ -376,9 +775,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "s").signature().len(), 64);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.signature().len(), 64);
     /// ```
     pub fn signature(&self) -> &str {
         &self.signature
@@ -388,9 +789,11 @@ impl SignalingHandshakeRequest {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SignalingHandshakeRequest::from_parts(&creds, "u", "s").buffer_data(), None);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.buffer_data(), None);
     /// ```
     pub fn buffer_data(&self) -> Option<bool> {
         self.buffer_data
@@ -400,9 +803,9 @@ impl SignalingHandshakeRequest {
 impl fmt::Debug for SignalingHandshakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignalingHandshakeRequest")
-            .field("msg_type", &self.msg_type)
-            .field("protocol_version", &self.protocol_version)
-            .field("meeting_uuid", &self.meeting_uuid)
+            .field("product", &self.product)
+            .field("id_keys", &self.id_keys)
+            .field("instance_id", &self.instance_id)
             .field("rtms_stream_id", &self.rtms_stream_id)
             .field("sequence", &self.sequence)
             .field("signature", &"<redacted>")
@@ -411,252 +814,19 @@ impl fmt::Debug for SignalingHandshakeRequest {
     }
 }
 
-/// RTMS message types (`msg_type`), open for codes this crate does not name.
-///
-/// ```
-/// use zoom_rtms_webhooks::handshake::MsgType;
-///
-/// assert_eq!(MsgType::from(2), MsgType::SignalingHandshakeResponse);
-/// assert_eq!(MsgType::KeepAliveRequest.code(), 12);
-/// assert_eq!(MsgType::from(99), MsgType::Other(99));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MsgType {
-    /// 1: signalling handshake request ([`SignalingHandshakeRequest`]).
-    SignalingHandshakeRequest,
-    /// 2: signalling handshake response ([`SignalingHandshakeResponse`]).
-    SignalingHandshakeResponse,
-    /// 3: media (data) connection handshake request.
-    DataHandshakeRequest,
-    /// 4: media (data) connection handshake response.
-    DataHandshakeResponse,
-    /// 5: event subscription (subscribe / unsubscribe).
-    EventSubscription,
-    /// 6: event update (an event occurred).
-    EventUpdate,
-    /// 7: client ready to receive media.
-    ClientReadyAck,
-    /// 8: stream state changed.
-    StreamStateUpdate,
-    /// 9: session state changed (e.g. paused / resumed).
-    SessionStateUpdate,
-    /// 10: session state request.
-    SessionStateRequest,
-    /// 11: session state response.
-    SessionStateResponse,
-    /// 12: keep-alive request (answer with 13).
-    KeepAliveRequest,
-    /// 13: keep-alive response.
-    KeepAliveResponse,
-    /// 14: audio data.
-    MediaDataAudio,
-    /// 15: video data.
-    MediaDataVideo,
-    /// 16: screen-share data.
-    MediaDataShare,
-    /// 17: transcript data.
-    MediaDataTranscript,
-    /// 18: chat data.
-    MediaDataChat,
-    /// 21: stream close request.
-    StreamCloseRequest,
-    /// 22: stream close response.
-    StreamCloseResponse,
-    /// Any other code, kept as received.
-    Other(i64),
-}
-
-impl MsgType {
-    /// The integer sent on the wire.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::MsgType;
-    ///
-    /// assert_eq!(MsgType::SignalingHandshakeRequest.code(), 1);
-    /// assert_eq!(MsgType::Other(30).code(), 30);
-    /// ```
-    pub fn code(self) -> i64 {
-        match self {
-            MsgType::SignalingHandshakeRequest => 1,
-            MsgType::SignalingHandshakeResponse => 2,
-            MsgType::DataHandshakeRequest => 3,
-            MsgType::DataHandshakeResponse => 4,
-            MsgType::EventSubscription => 5,
-            MsgType::EventUpdate => 6,
-            MsgType::ClientReadyAck => 7,
-            MsgType::StreamStateUpdate => 8,
-            MsgType::SessionStateUpdate => 9,
-            MsgType::SessionStateRequest => 10,
-            MsgType::SessionStateResponse => 11,
-            MsgType::KeepAliveRequest => 12,
-            MsgType::KeepAliveResponse => 13,
-            MsgType::MediaDataAudio => 14,
-            MsgType::MediaDataVideo => 15,
-            MsgType::MediaDataShare => 16,
-            MsgType::MediaDataTranscript => 17,
-            MsgType::MediaDataChat => 18,
-            MsgType::StreamCloseRequest => 21,
-            MsgType::StreamCloseResponse => 22,
-            MsgType::Other(code) => code,
-        }
-    }
-}
-
-impl From<i64> for MsgType {
-    fn from(code: i64) -> Self {
-        match code {
-            1 => MsgType::SignalingHandshakeRequest,
-            2 => MsgType::SignalingHandshakeResponse,
-            3 => MsgType::DataHandshakeRequest,
-            4 => MsgType::DataHandshakeResponse,
-            5 => MsgType::EventSubscription,
-            6 => MsgType::EventUpdate,
-            7 => MsgType::ClientReadyAck,
-            8 => MsgType::StreamStateUpdate,
-            9 => MsgType::SessionStateUpdate,
-            10 => MsgType::SessionStateRequest,
-            11 => MsgType::SessionStateResponse,
-            12 => MsgType::KeepAliveRequest,
-            13 => MsgType::KeepAliveResponse,
-            14 => MsgType::MediaDataAudio,
-            15 => MsgType::MediaDataVideo,
-            16 => MsgType::MediaDataShare,
-            17 => MsgType::MediaDataTranscript,
-            18 => MsgType::MediaDataChat,
-            21 => MsgType::StreamCloseRequest,
-            22 => MsgType::StreamCloseResponse,
-            other => MsgType::Other(other),
-        }
-    }
-}
-
-/// The `status_code` of a handshake response, open for codes this crate does
-/// not name.
-///
-/// Named codes are the ones used consistently by Zoom's RTMS samples; use
-/// [`From<i64>`](HandshakeStatus::from) (not `Other(n)` directly) so a named
-/// code always maps to its variant.
-///
-/// ```
-/// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-///
-/// assert_eq!(HandshakeStatus::from(3), HandshakeStatus::InvalidSignature);
-/// assert_eq!(HandshakeStatus::DuplicateSignalRequest.code(), 8);
-/// assert_eq!(HandshakeStatus::from(77), HandshakeStatus::Other(77));
-/// assert!(HandshakeStatus::Ok.is_ok());
-/// assert_eq!(HandshakeStatus::InvalidSignature.to_string(), "3 (invalid signature)");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HandshakeStatus {
-    /// 0: success.
-    Ok,
-    /// 1: invalid message type.
-    InvalidMessageType,
-    /// 2: invalid RTMS stream id (stream ended, or ids mixed up).
-    InvalidRtmsStreamId,
-    /// 3: invalid signature (wrong client id/secret, or wrong id signed).
-    InvalidSignature,
-    /// 4: invalid payload.
-    InvalidPayload,
-    /// 5: invalid events.
-    InvalidEvents,
-    /// 6: invalid event type.
-    InvalidEventType,
-    /// 7: invalid media type.
-    InvalidMediaType,
-    /// 8: duplicate signal request: another signalling connection for this
-    /// stream exists (typically a duplicate `rtms_started` delivery).
-    DuplicateSignalRequest,
-    /// Any other code, kept as received.
-    Other(i64),
-}
-
-impl HandshakeStatus {
-    /// The integer code.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-    ///
-    /// assert_eq!(HandshakeStatus::Ok.code(), 0);
-    /// assert_eq!(HandshakeStatus::Other(40).code(), 40);
-    /// ```
-    pub fn code(self) -> i64 {
-        match self {
-            HandshakeStatus::Ok => 0,
-            HandshakeStatus::InvalidMessageType => 1,
-            HandshakeStatus::InvalidRtmsStreamId => 2,
-            HandshakeStatus::InvalidSignature => 3,
-            HandshakeStatus::InvalidPayload => 4,
-            HandshakeStatus::InvalidEvents => 5,
-            HandshakeStatus::InvalidEventType => 6,
-            HandshakeStatus::InvalidMediaType => 7,
-            HandshakeStatus::DuplicateSignalRequest => 8,
-            HandshakeStatus::Other(code) => code,
-        }
-    }
-
-    /// Whether this is success (code 0).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-    ///
-    /// assert!(HandshakeStatus::from(0).is_ok());
-    /// assert!(!HandshakeStatus::from(8).is_ok());
-    /// ```
-    pub fn is_ok(self) -> bool {
-        self.code() == 0
-    }
-
-    fn description(self) -> &'static str {
-        match self {
-            HandshakeStatus::Ok => "ok",
-            HandshakeStatus::InvalidMessageType => "invalid message type",
-            HandshakeStatus::InvalidRtmsStreamId => "invalid RTMS stream id",
-            HandshakeStatus::InvalidSignature => "invalid signature",
-            HandshakeStatus::InvalidPayload => "invalid payload",
-            HandshakeStatus::InvalidEvents => "invalid events",
-            HandshakeStatus::InvalidEventType => "invalid event type",
-            HandshakeStatus::InvalidMediaType => "invalid media type",
-            HandshakeStatus::DuplicateSignalRequest => "duplicate signal request",
-            HandshakeStatus::Other(_) => "unknown status",
-        }
-    }
-}
-
-impl From<i64> for HandshakeStatus {
-    fn from(code: i64) -> Self {
-        match code {
-            0 => HandshakeStatus::Ok,
-            1 => HandshakeStatus::InvalidMessageType,
-            2 => HandshakeStatus::InvalidRtmsStreamId,
-            3 => HandshakeStatus::InvalidSignature,
-            4 => HandshakeStatus::InvalidPayload,
-            5 => HandshakeStatus::InvalidEvents,
-            6 => HandshakeStatus::InvalidEventType,
-            7 => HandshakeStatus::InvalidMediaType,
-            8 => HandshakeStatus::DuplicateSignalRequest,
-            other => HandshakeStatus::Other(other),
-        }
-    }
-}
-
-impl fmt::Display for HandshakeStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.code(), self.description())
-    }
-}
-
 /// The server's reply to the handshake (message type 2).
 ///
-/// * `status_code` (or, leniently, `status`) is required;
+/// * `status_code` (or, leniently, `status`) is required: an integer or a
+///   string of decimal digits;
 /// * `reason` and `protocol_version` are optional;
 /// * `media_server.server_urls` (an object keyed by media type, `all` being the
 ///   most used) is read into [`media_server_urls`](Self::media_server_urls) as
 ///   raw strings; validate them with
 ///   [`validated_media_urls`](Self::validated_media_urls) or
-///   [`media_server_url`](Self::media_server_url) before dialling;
+///   [`media_server_url`](Self::media_server_url) or
+///   [`media_url`](Self::media_url) (per media kind, falling back to `all`)
+///   before dialling; the old mocks' top-level `media_urls` object is read when
+///   `media_server.server_urls` is absent;
 /// * every other top-level field (including the raw `media_server` object,
 ///   which may carry more than URLs) is kept in [`extra`](Self::extra).
 ///
@@ -664,12 +834,13 @@ impl fmt::Display for HandshakeStatus {
 /// may carry keys).
 ///
 /// ```
-/// use zoom_rtms_webhooks::handshake::{HandshakeStatus, SignalingHandshakeResponse};
+/// use zoom_rtms_webhooks::codes::StatusCode;
+/// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
 ///
 /// let r = SignalingHandshakeResponse::parse(
 ///     br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
 /// ).unwrap();
-/// assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
+/// assert_eq!(r.status_code, StatusCode::DuplicateSignalRequest);
 /// assert_eq!(r.reason.as_deref(), Some("duplicate signal request"));
 /// assert!(!r.is_ok());
 /// assert!(r.media_server_urls.is_empty());
@@ -680,7 +851,7 @@ pub struct SignalingHandshakeResponse {
     /// `protocol_version`, if sent.
     pub protocol_version: Option<u64>,
     /// `status_code`.
-    pub status_code: HandshakeStatus,
+    pub status_code: StatusCode,
     /// `reason`, if sent (absent or `null` is `None`).
     pub reason: Option<String>,
     /// `media_server.server_urls`: media type key (`all`, `audio`, ...) to the
@@ -705,6 +876,12 @@ impl SignalingHandshakeResponse {
     ///     SignalingHandshakeResponse::parse(br#"{"msg_type":2}"#).unwrap_err(),
     ///     HandshakeError::MissingStatusCode
     /// );
+    /// // Tolerated: `status` for `status_code`, digit strings, the legacy `media_urls`.
+    /// let r = SignalingHandshakeResponse::parse(
+    ///     br#"{"msg_type":2,"status":"8","media_urls":{"all":"wss://x.zoom.us"}}"#,
+    /// ).unwrap();
+    /// assert!(r.is_duplicate());
+    /// assert_eq!(r.media_server_urls["all"], "wss://x.zoom.us");
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, HandshakeError> {
         let value: Value = serde_json::from_slice(bytes)
@@ -731,13 +908,15 @@ impl SignalingHandshakeResponse {
                     .ok_or(HandshakeError::MissingStatusCode)?,
             ),
         };
-        let status_code =
-            status
-                .as_i64()
-                .map(HandshakeStatus::from)
-                .ok_or(HandshakeError::InvalidField {
-                    field: status_field,
-                })?;
+        let status_code = match &status {
+            Value::Number(n) => n.as_i64(),
+            Value::String(text) => text.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+        .map(StatusCode::from)
+        .ok_or(HandshakeError::InvalidField {
+            field: status_field,
+        })?;
 
         let protocol_version = match obj.remove("protocol_version") {
             None | Some(Value::Null) => None,
@@ -752,7 +931,10 @@ impl SignalingHandshakeResponse {
             Some(_) => return Err(HandshakeError::InvalidField { field: "reason" }),
         };
 
-        let media_server_urls = media_urls_of(obj.get("media_server"))?;
+        let mut media_server_urls = media_urls_of(obj.get("media_server"))?;
+        if media_server_urls.is_empty() {
+            media_server_urls = url_object(obj.get("media_urls"), "media_urls")?;
+        }
 
         Ok(Self {
             protocol_version,
@@ -784,7 +966,7 @@ impl SignalingHandshakeResponse {
     ///
     /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
     ///     "media_server":{"server_urls":{"audio":"wss://a.sjc.zoom.us","all":"wss://b.sjc.zoom.us"}}}"#).unwrap();
-    /// let urls = r.validated_media_urls(&HostPolicy::zoom_only()).unwrap();
+    /// let urls = r.validated_media_urls(&HostPolicy::default()).unwrap();
     /// assert_eq!(urls["all"].host(), "b.sjc.zoom.us");
     /// ```
     pub fn validated_media_urls(
@@ -793,7 +975,7 @@ impl SignalingHandshakeResponse {
     ) -> Result<BTreeMap<String, ServerUrl>, ServerUrlError> {
         self.media_server_urls
             .iter()
-            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse_with(v, policy)?)))
+            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse(v, policy)?)))
             .collect()
     }
 
@@ -806,8 +988,8 @@ impl SignalingHandshakeResponse {
     ///
     /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
     ///     "media_server":{"server_urls":{"all":"wss://evil.example"}}}"#).unwrap();
-    /// assert!(r.media_server_url("all", &HostPolicy::zoom_only()).is_err());
-    /// assert_eq!(r.media_server_url("video", &HostPolicy::zoom_only()), Ok(None));
+    /// assert!(r.media_server_url("all", &HostPolicy::default()).is_err());
+    /// assert_eq!(r.media_server_url("video", &HostPolicy::default()), Ok(None));
     /// ```
     pub fn media_server_url(
         &self,
@@ -816,40 +998,91 @@ impl SignalingHandshakeResponse {
     ) -> Result<Option<ServerUrl>, ServerUrlError> {
         self.media_server_urls
             .get(media)
-            .map(|u| ServerUrl::parse_with(u, policy))
+            .map(|u| ServerUrl::parse(u, policy))
             .transpose()
+    }
+
+    /// The media server URL to dial for `kind`, validated under `policy`: the
+    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (as Zoom's
+    /// samples do: the keys for screen share and chat are undocumented);
+    /// `Ok(None)` when neither is present.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};
+    /// use zoom_rtms_webhooks::region::HostPolicy;
+    ///
+    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
+    ///     "media_server":{"server_urls":{"audio":"wss://a.zoom.us","all":"wss://all.zoom.us"}}}"#).unwrap();
+    /// let policy = HostPolicy::default();
+    /// assert_eq!(r.media_url(MediaKind::Audio, &policy).unwrap().unwrap().as_str(), "wss://a.zoom.us/");
+    /// // No `video` key: the `all` URL.
+    /// assert_eq!(r.media_url(MediaKind::Video, &policy).unwrap().unwrap().as_str(), "wss://all.zoom.us/");
+    /// ```
+    pub fn media_url(
+        &self,
+        kind: MediaKind,
+        policy: &HostPolicy,
+    ) -> Result<Option<ServerUrl>, ServerUrlError> {
+        kind.url_keys()
+            .iter()
+            .chain(&["all"])
+            .find_map(|key| self.media_server_urls.get(*key))
+            .map(|u| ServerUrl::parse(u, policy))
+            .transpose()
+    }
+
+    /// Whether the server refused a duplicate signalling connection: status 8
+    /// (`DUPLICATE_SIGNAL_REQUEST`), or a `reason` containing "duplicate signal
+    /// request" (as Zoom's samples check). Retry later: the previous connection
+    /// has not fully closed.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
+    ///
+    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":8}"#).unwrap();
+    /// assert!(r.is_duplicate());
+    /// let r = SignalingHandshakeResponse::parse(
+    ///     br#"{"msg_type":2,"status_code":99,"reason":"Duplicate signal request"}"#,
+    /// ).unwrap();
+    /// assert!(r.is_duplicate());
+    /// ```
+    pub fn is_duplicate(&self) -> bool {
+        self.status_code == StatusCode::DuplicateSignalRequest
+            || self
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().contains("duplicate signal request"))
     }
 }
 
 fn media_urls_of(media_server: Option<&Value>) -> Result<BTreeMap<String, String>, HandshakeError> {
-    let mut out = BTreeMap::new();
-    let server = match media_server {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Object(server)) => server,
-        Some(_) => {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server",
-            })
+    match media_server {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(server)) => {
+            url_object(server.get("server_urls"), "media_server.server_urls")
         }
-    };
-    let urls = match server.get("server_urls") {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Object(urls)) => urls,
-        Some(_) => {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server.server_urls",
-            })
-        }
-    };
-    for (media, url) in urls {
-        let Value::String(url) = url else {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server.server_urls",
-            });
-        };
-        out.insert(media.clone(), url.clone());
+        Some(_) => Err(HandshakeError::InvalidField {
+            field: "media_server",
+        }),
     }
-    Ok(out)
+}
+
+/// A `{media key: URL}` object; absent or `null` is empty.
+fn url_object(
+    urls: Option<&Value>,
+    field: &'static str,
+) -> Result<BTreeMap<String, String>, HandshakeError> {
+    let urls = match urls {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(urls)) => urls,
+        Some(_) => return Err(HandshakeError::InvalidField { field }),
+    };
+    urls.iter()
+        .map(|(media, url)| match url {
+            Value::String(url) => Ok((media.clone(), url.clone())),
+            _ => Err(HandshakeError::InvalidField { field }),
+        })
+        .collect()
 }
 
 impl fmt::Debug for SignalingHandshakeResponse {
@@ -874,7 +1107,7 @@ impl fmt::Debug for SignalingHandshakeResponse {
 ///     Err(HandshakeError::InvalidJson(_))
 /// ));
 /// assert_eq!(
-///     SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"0"}"#).unwrap_err().to_string(),
+///     SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"OK"}"#).unwrap_err().to_string(),
 ///     "handshake response field `status_code` has the wrong type"
 /// );
 /// ```
@@ -899,7 +1132,8 @@ pub enum HandshakeError {
     /// No `status_code` (nor `status`) field.
     #[error("handshake response has no `status_code`")]
     MissingStatusCode,
-    /// A field has the wrong type (e.g. a string `status_code`).
+    /// A field has the wrong type (e.g. a `status_code` that is not an integer
+    /// nor a string of digits).
     #[error("handshake response field `{field}` has the wrong type")]
     InvalidField {
         /// The field's name (`media_server.server_urls` for nested ones).

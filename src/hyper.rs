@@ -1,7 +1,8 @@
 //! [hyper] 1.x integration (feature `hyper`): a [`Service`] for a [`Receiver`], to serve with
 //! `hyper-util` or `hyper::server::conn` directly.
 //!
-//! This module holds no webhook logic: it reads the body (at most the receiver's
+//! This module holds no webhook logic: it checks the method and the declared
+//! `Content-Length` before reading anything, reads the body (at most the receiver's
 //! [`body_limit`](crate::receiver::ReceiverConfig::body_limit), through
 //! [`http_body_util::Limited`]), asks the [`Receiver`] and converts the answer into a
 //! `Response<Full<Bytes>>`. See [`crate::receiver`] for the status table.
@@ -18,8 +19,7 @@
 //! use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 //! use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 //! use zoom_rtms_webhooks::hyper::WebhookService;
-//! use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
-//! use zoom_rtms_webhooks::Verifier;
+//! use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,26 +55,26 @@ use hyper::service::Service;
 use hyper::{Request, Response};
 
 use crate::dedup::Deduplicator;
-use crate::receiver::{Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse};
+use crate::receiver::{
+    declared_length, Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse,
+};
 
-/// The error of [`WebhookService`]: returned only when the request body cannot be read.
-///
-/// ```
-/// use zoom_rtms_webhooks::hyper::BoxError;
-///
-/// let error: BoxError = "connection reset".into();
-/// assert_eq!(error.to_string(), "connection reset");
-/// ```
-pub type BoxError = Box<dyn StdError + Send + Sync>;
+/// The error of [`WebhookService`] (`Box<dyn Error + Send + Sync>`): returned only when the
+/// request body cannot be read.
+type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A [`hyper::service::Service`] answering Zoom webhooks with a [`Receiver`].
 ///
 /// Generic over the request body type (any [`hyper::body::Body`], e.g.
 /// [`hyper::body::Incoming`]). Cheap to clone: clones share the receiver.
 ///
-/// The service fails (`Err`) only when the request body cannot be read at all (the connection
-/// broke): hyper then closes the connection. Every other case, including a body over the
-/// limit (`413`), is answered by the receiver.
+/// The method is checked first (a wrong method is `405` and its body is not read), then the
+/// declared `Content-Length` (over the limit: `413` before the body is read); a body that
+/// grows past the limit while it is read is `413` too. A repeated `x-zm-signature` or
+/// `x-zm-request-timestamp` is refused as ambiguous (`401`). The service fails (`Err`, a
+/// `Box<dyn Error + Send + Sync>`) only when the request body cannot be read at all (the
+/// connection broke): hyper then closes the connection. Every other case is answered by the
+/// receiver.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -83,8 +83,8 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// use hyper::service::Service;
 /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 /// use zoom_rtms_webhooks::hyper::WebhookService;
-/// use zoom_rtms_webhooks::receiver::{Delivery, HandoffError, Receiver};
-/// use zoom_rtms_webhooks::Verifier;
+/// use zoom_rtms_webhooks::receiver::HandoffError;
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -111,8 +111,8 @@ impl<D, H> WebhookService<D, H> {
     /// use std::sync::Arc;
     /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
     /// use zoom_rtms_webhooks::hyper::WebhookService;
-    /// use zoom_rtms_webhooks::receiver::{Delivery, HandoffError, Receiver};
-    /// use zoom_rtms_webhooks::Verifier;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
     ///
     /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
     /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
@@ -129,8 +129,8 @@ impl<D, H> WebhookService<D, H> {
     /// use std::sync::Arc;
     /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
     /// use zoom_rtms_webhooks::hyper::WebhookService;
-    /// use zoom_rtms_webhooks::receiver::{Delivery, HandoffError, Receiver};
-    /// use zoom_rtms_webhooks::Verifier;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
     ///
     /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
     /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
@@ -175,7 +175,11 @@ where
         let receiver = Arc::clone(&self.receiver);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let limit = receiver.config().get_body_limit();
+            let declared = declared_length(&parts.headers);
+            if let Some(refusal) = receiver.refuse_before_body(parts.method.as_str(), declared) {
+                return Ok(to_hyper(refusal));
+            }
+            let limit = receiver.config().body_limit();
             let response = match Limited::new(body, limit).collect().await {
                 Ok(collected) => {
                     let body = collected.to_bytes();

@@ -9,7 +9,8 @@
 //! - [`signature`]: `x-zm-signature` verified over the raw body, in constant time, inside a
 //!   timestamp window, against one or more secrets, failing closed;
 //! - the `endpoint.url_validation` reply, obtainable only from a request whose signature
-//!   verified ([`VerifiedEvent::challenge_response`]), so the endpoint is no signing oracle;
+//!   verified ([`signature::VerifiedEvent::challenge_response`]), so the endpoint is no signing
+//!   oracle;
 //! - [`event`]: every RTMS product's events typed, flat or nested payloads, unknown names kept;
 //! - [`region`]: `server_urls` parsed and refused unless `wss://` on `zoom.us` (an SSRF guard);
 //! - [`handshake`]: the RTMS signalling handshake signature and first message per product;
@@ -23,7 +24,9 @@
 //! Verify and parse one request (any framework, or none):
 //!
 //! ```
-//! use zoom_rtms_webhooks::{sign, Credentials, SignalingHandshakeRequest, Verifier, WebhookEvent};
+//! use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+//! use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = Verifier::new("your webhook secret token")?;
@@ -38,17 +41,19 @@
 //!     .to_string();
 //! let signature = sign("your webhook secret token", &timestamp, body);
 //!
-//! let verified = verifier.verify_and_parse(Some(&signature), Some(&timestamp), body)?;
+//! // With http 1.x types, `SignatureHeaders::from_header_map(request.headers())`.
+//! let headers = SignatureHeaders::new(Some(&signature), Some(&timestamp));
+//! let verified = verifier.verify_and_parse(headers, body)?;
 //! if let Some(reply) = verified.challenge_response() {
 //!     // `endpoint.url_validation`: answer 200 with `reply.to_json()`.
 //!     # let _ = reply;
 //! }
 //! match verified.event() {
 //!     WebhookEvent::RtmsStarted(started) => {
-//!         let urls = started.server_urls()?; // only wss:// on zoom.us passes
+//!         let urls = started.server_urls(&zoom_rtms_webhooks::region::HostPolicy::default())?; // only wss:// on zoom.us
 //!         assert_eq!(urls[0].region().map(|r| r.to_string()).as_deref(), Some("sjc"));
 //!         let creds = Credentials::new("client id", "client secret")?;
-//!         let hello = SignalingHandshakeRequest::new(started, &creds);
+//!         let hello = SignalingHandshakeRequest::new(&creds, started);
 //!         // After answering 200: dial urls[0] and send `hello.to_json()` as the first message.
 //!         assert!(hello.to_json().starts_with(r#"{"msg_type":1,"protocol_version":1"#));
 //!     }
@@ -58,7 +63,7 @@
 //! # }
 //! ```
 //!
-//! A whole endpoint that acknowledges first and processes once is a [`receiver::Receiver`] plus
+//! A whole endpoint that acknowledges first and processes once is a [`Receiver`] plus
 //! an adapter; see the `quickstart` example (`cargo run --example quickstart --features axum`)
 //! and README.md.
 //!
@@ -88,6 +93,7 @@ mod code_enum;
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod codes;
 pub mod dedup;
 #[cfg(feature = "dispatch")]
 pub mod dispatch;
@@ -97,26 +103,17 @@ pub mod handshake;
 pub mod hyper;
 #[cfg(feature = "protocol")]
 pub mod protocol;
+#[cfg(feature = "redis")]
+mod random;
 pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod region;
+#[cfg(feature = "dispatch")]
+mod run;
+mod secret;
 pub mod signature;
 
-pub use event::{
-    ConcurrencyLimited, ConcurrencyNearLimit, IdField, InstanceId, Lifecycle, ParseError, Product,
-    RtmsInterrupted, RtmsStarted, RtmsStopped, StartFailed, StopReason, UnknownEvent,
-    UrlValidation, WebhookEvent,
-};
-pub use handshake::{
-    handshake_signature, Credentials, CredentialsError, HandshakeError, HandshakeStatus, MsgType,
-    SignalingHandshakeRequest, SignalingHandshakeResponse,
-};
-pub use region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, ParseRegionError, Region, ServerUrl,
-    ServerUrlError,
-};
-pub use signature::{
-    header_values, sign, ChallengeResponse, ConfigError, SecretToken, Verified, VerifiedEvent,
-    Verifier, VerifierBuilder, VerifyError, DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+pub use event::{Product, WebhookEvent};
+pub use receiver::{Delivery, Receiver};
+pub use signature::Verifier;

@@ -14,7 +14,7 @@
 //!    oracle, see [`crate::signature`]);
 //! 3. parse ([`WebhookEvent::parse`]): the validation challenge is answered here, with the secret
 //!    that verified the request;
-//! 4. de-duplicate ([`Deduplicator`], key [`WebhookEvent::dedup_key`]);
+//! 4. de-duplicate ([`Deduplicator`], key [`dedup_key`](crate::dedup::dedup_key));
 //! 5. hand off ([`Handoff`]); if that fails the de-duplication mark is undone and the answer is
 //!    `503` with `Retry-After`, so Zoom delivers the event again and nothing acknowledged is lost.
 //!
@@ -31,6 +31,11 @@
 //! | body larger than the limit | `413` | `payload too large` | no |
 //! | queue full, de-duplication store or hand-off unavailable | `503` + `Retry-After` | `unavailable` | no (Zoom retries) |
 //! | method other than `POST` | `405` + `Allow: POST` | `method not allowed` | no |
+//! | server misconfigured (actix extractor without `web::Data<Verifier>`) | `500` | `internal server error` | no |
+//!
+//! [`Rejection::status`] is this table in code; every adapter and both extractors use it. The
+//! adapters check in the same order before they read a body: the method first (an oversized
+//! `GET` is `405`), then the declared `Content-Length` (`413` without reading the body).
 //!
 //! Zoom re-queues any non-2xx answer, so every event that is verified and well formed gets a 2xx,
 //! including names this crate does not know. Bodies of error responses are fixed strings: they
@@ -40,16 +45,28 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::dedup::{DedupError, Deduplicator, Seen};
 use crate::event::{ParseError, WebhookEvent};
-use crate::signature::{ChallengeResponse, Verifier, VerifyError};
+use crate::signature::{
+    ChallengeResponse, Error as SignatureError, SignatureHeaders, Verifier, VerifyError,
+};
 
 /// Default maximum body size: 64 KiB. Zoom's RTMS webhooks are well under 4 KiB.
+///
+/// ```
+/// use zoom_rtms_webhooks::receiver::{ReceiverConfig, DEFAULT_BODY_LIMIT};
+/// assert_eq!(ReceiverConfig::default().body_limit(), DEFAULT_BODY_LIMIT);
+/// ```
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Default `Retry-After` value sent with `503`: 5 seconds.
+///
+/// ```
+/// use zoom_rtms_webhooks::receiver::{ReceiverConfig, DEFAULT_RETRY_AFTER};
+/// assert_eq!(ReceiverConfig::default().retry_after(), DEFAULT_RETRY_AFTER);
+/// ```
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// One webhook request as the receiver sees it: nothing framework-specific.
@@ -59,33 +76,37 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 ///
 /// let req = WebhookRequest::post(Some("v0=..."), Some("1700000000"), br#"{"event":"x"}"#);
 /// assert_eq!(req.method, "POST");
+/// assert_eq!(req.headers.timestamp(), Some("1700000000"));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookRequest<'a> {
     /// The HTTP method, e.g. `"POST"`.
     pub method: &'a str,
-    /// The `x-zm-signature` header value, if present.
-    pub signature: Option<&'a str>,
-    /// The `x-zm-request-timestamp` header value, if present.
-    pub timestamp: Option<&'a str>,
+    /// The `x-zm-signature` and `x-zm-request-timestamp` headers.
+    pub headers: SignatureHeaders<'a>,
     /// The raw request body, exactly as received.
     pub body: &'a [u8],
 }
 
 impl<'a> WebhookRequest<'a> {
     /// A `POST` request with the given header values and body.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::WebhookRequest;
+    ///
+    /// let req = WebhookRequest::post(None, Some("1700000000"), b"{}");
+    /// assert_eq!((req.method, req.headers.signature()), ("POST", None));
+    /// ```
     pub fn post(signature: Option<&'a str>, timestamp: Option<&'a str>, body: &'a [u8]) -> Self {
         WebhookRequest {
             method: "POST",
-            signature,
-            timestamp,
+            headers: SignatureHeaders::new(signature, timestamp),
             body,
         }
     }
 
-    /// Reads the two signature headers from an `http` 1.x [`http::HeaderMap`].
-    ///
-    /// A header that is repeated or not valid UTF-8 is treated as missing.
+    /// Reads the two signature headers from an `http` 1.x [`http::HeaderMap`]
+    /// ([`SignatureHeaders::from_header_map`]: a repeated header is refused as ambiguous).
     ///
     /// ```
     /// use http::HeaderMap;
@@ -94,27 +115,37 @@ impl<'a> WebhookRequest<'a> {
     /// let mut headers = HeaderMap::new();
     /// headers.insert("x-zm-request-timestamp", "1700000000".parse().unwrap());
     /// let req = WebhookRequest::from_headers("POST", &headers, b"{}");
-    /// assert_eq!(req.timestamp, Some("1700000000"));
-    /// assert_eq!(req.signature, None);
+    /// assert_eq!(req.headers.timestamp(), Some("1700000000"));
+    /// assert_eq!(req.headers.signature(), None);
     /// ```
     pub fn from_headers(method: &'a str, headers: &'a http::HeaderMap, body: &'a [u8]) -> Self {
-        let (signature, timestamp) = crate::signature::header_values(headers);
         WebhookRequest {
             method,
-            signature,
-            timestamp,
+            headers: SignatureHeaders::from_header_map(headers),
             body,
         }
     }
 }
 
 /// An accepted event, handed to a [`Handoff`] and from there to the user's handler.
+///
+/// ```
+/// use zoom_rtms_webhooks::{Delivery, WebhookEvent};
+///
+/// // A handler, as a `Dispatcher<Delivery>` runs it after the 200 was sent.
+/// async fn handle(delivery: Delivery) -> Result<(), std::convert::Infallible> {
+///     if let WebhookEvent::RtmsStarted(started) = &delivery.event {
+///         println!("stream {} (secret {})", started.rtms_stream_id, delivery.secret_label);
+///     }
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Delivery {
     /// The typed event.
     pub event: WebhookEvent,
-    /// The de-duplication key the event was accepted under ([`WebhookEvent::dedup_key`]).
+    /// The de-duplication key the event was accepted under ([`dedup_key`](crate::dedup::dedup_key)).
     pub dedup_key: String,
     /// The label of the secret that verified the request (see [`Verifier::builder`]).
     pub secret_label: String,
@@ -126,7 +157,7 @@ impl Delivery {
     /// Builds a delivery by hand, e.g. to test a handler without a receiver.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::{receiver::Delivery, WebhookEvent};
+    /// use zoom_rtms_webhooks::{Delivery, WebhookEvent};
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"x.y","payload":{}}"#).unwrap();
     /// let d = Delivery::new(event, "x.y:0", "default", 1_700_000_000);
@@ -148,6 +179,20 @@ impl Delivery {
 }
 
 /// Why a hand-off could not take an event. Every variant makes the receiver answer `503`.
+///
+/// ```
+/// use std::error::Error;
+/// use zoom_rtms_webhooks::dedup::StoreError;
+/// use zoom_rtms_webhooks::receiver::{HandoffError, Rejection};
+///
+/// let err = HandoffError::Unavailable(StoreError::new("connection refused"));
+/// assert_eq!(err.to_string(), "hand-off store unavailable: connection refused");
+/// assert!(err.source().is_some());
+/// assert_eq!(HandoffError::Timeout.to_string(), "hand-off store timed out");
+/// let rejection = Rejection::HandoffUnavailable(HandoffError::Full);
+/// assert_eq!(rejection.status(), 503);
+/// assert_eq!(HandoffError::Closed.to_string(), "hand-off is closed");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandoffError {
@@ -157,9 +202,13 @@ pub enum HandoffError {
     /// The consumer side is shutting down or gone.
     #[error("hand-off is closed")]
     Closed,
-    /// A backing store (e.g. Redis) failed or timed out.
+    /// A backing store could not be reached or returned an error: the store's own error (for
+    /// Redis a `redis::RedisError`).
     #[error("hand-off store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] crate::dedup::StoreError),
+    /// A backing store did not answer in time (it may still store the event later).
+    #[error("hand-off store timed out")]
+    Timeout,
 }
 
 /// Where an accepted event goes before the response is sent.
@@ -169,7 +218,35 @@ pub enum HandoffError {
 /// Zoom waits at most 3 seconds for the response.
 ///
 /// Implemented for `dispatch::Dispatcher<Delivery>` and `tokio::sync::mpsc::Sender<Delivery>`
-/// (feature `dispatch`), and for closures `Fn(Delivery) -> Result<(), HandoffError>`.
+/// (feature `dispatch`), for closures `Fn(Delivery) -> Result<(), HandoffError>`, for `Arc<H>`
+/// and for [`BoxHandoff`] (a hand-off chosen at run time).
+///
+/// ```
+/// use std::future::Future;
+/// use std::sync::Mutex;
+/// use zoom_rtms_webhooks::receiver::{Handoff, HandoffError};
+/// use zoom_rtms_webhooks::Delivery;
+///
+/// /// Keeps at most 100 events in memory.
+/// struct Bounded(Mutex<Vec<Delivery>>);
+///
+/// impl Handoff for Bounded {
+///     fn hand_off<'a>(
+///         &'a self,
+///         delivery: Delivery,
+///         _raw_body: &'a [u8],
+///     ) -> impl Future<Output = Result<(), HandoffError>> + Send + 'a {
+///         let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
+///         let result = if queue.len() < 100 {
+///             queue.push(delivery);
+///             Ok(())
+///         } else {
+///             Err(HandoffError::Full) // the receiver answers 503, Zoom retries
+///         };
+///         std::future::ready(result)
+///     }
+/// }
+/// ```
 pub trait Handoff: Send + Sync + 'static {
     /// Takes the event, or says why it cannot.
     fn hand_off<'a>(
@@ -199,6 +276,88 @@ impl<H: Handoff> Handoff for Arc<H> {
         raw_body: &'a [u8],
     ) -> impl Future<Output = Result<(), HandoffError>> + Send + 'a {
         (**self).hand_off(delivery, raw_body)
+    }
+}
+
+/// A [`Handoff`] chosen at run time: any hand-off behind one type, so an application can pick
+/// an in-process [`Dispatcher`](crate::dispatch::Dispatcher) or the durable Redis stream from
+/// its configuration and still name one `Receiver<_, BoxHandoff>` type.
+///
+/// It costs one allocation per hand-off (the boxed future).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
+/// use zoom_rtms_webhooks::receiver::{BoxHandoff, Delivery, HandoffError};
+/// use zoom_rtms_webhooks::{Receiver, Verifier};
+///
+/// let use_log = std::env::var("HANDOFF").as_deref() == Ok("log");
+/// let handoff = if use_log {
+///     BoxHandoff::new(|d: Delivery| {
+///         println!("{}", d.event.name());
+///         Ok::<(), HandoffError>(())
+///     })
+/// } else {
+///     let (tx, _rx) = tokio::sync::mpsc::channel::<Delivery>(1024);
+///     BoxHandoff::new(tx)
+/// };
+/// let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
+/// let receiver: Receiver<BoxDeduplicator, BoxHandoff> =
+///     Receiver::new(Verifier::new("secret")?, dedup, handoff);
+/// # let _ = receiver;
+/// # Ok(())
+/// # }
+/// ```
+pub struct BoxHandoff(Box<dyn DynHandoff>);
+
+impl BoxHandoff {
+    /// Boxes `handoff`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::{BoxHandoff, Delivery, HandoffError};
+    /// let handoff = BoxHandoff::new(|_: Delivery| Ok::<(), HandoffError>(()));
+    /// # let _ = handoff;
+    /// ```
+    pub fn new(handoff: impl Handoff) -> Self {
+        BoxHandoff(Box::new(handoff))
+    }
+}
+
+impl fmt::Debug for BoxHandoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoxHandoff(..)")
+    }
+}
+
+impl Handoff for BoxHandoff {
+    fn hand_off<'a>(
+        &'a self,
+        delivery: Delivery,
+        raw_body: &'a [u8],
+    ) -> impl Future<Output = Result<(), HandoffError>> + Send + 'a {
+        self.0.hand_off_boxed(delivery, raw_body)
+    }
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe form of [`Handoff`] behind [`BoxHandoff`].
+trait DynHandoff: Send + Sync + 'static {
+    fn hand_off_boxed<'a>(
+        &'a self,
+        delivery: Delivery,
+        raw_body: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), HandoffError>>;
+}
+
+impl<H: Handoff> DynHandoff for H {
+    fn hand_off_boxed<'a>(
+        &'a self,
+        delivery: Delivery,
+        raw_body: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), HandoffError>> {
+        Box::pin(self.hand_off(delivery, raw_body))
     }
 }
 
@@ -232,7 +391,22 @@ impl Handoff for crate::dispatch::Dispatcher<Delivery> {
     }
 }
 
-/// Why a request was refused. Carried by [`Outcome::Rejected`].
+/// Why a request was refused. Carried by [`Outcome::Rejected`], and the rejection of both
+/// extractors (`axum::VerifiedWebhook`, `actix::VerifiedWebhook`).
+///
+/// [`Rejection::status`] is the one rejection → status table of the crate: the [`Receiver`],
+/// every adapter and both extractors answer with it, and with the fixed body of
+/// [`WebhookResponse::for_rejection`]. The variant keeps the reason for your logs; the response
+/// never shows it.
+///
+/// ```
+/// use zoom_rtms_webhooks::receiver::Rejection;
+/// use zoom_rtms_webhooks::signature::VerifyError;
+///
+/// let rejection = Rejection::Unauthorized(VerifyError::Mismatch);
+/// assert_eq!(rejection.status(), 401);
+/// assert_eq!(rejection.reason(), "unauthorized");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
@@ -258,14 +432,28 @@ pub enum Rejection {
     /// The hand-off refused the event (503).
     #[error("hand-off unavailable: {0}")]
     HandoffUnavailable(#[source] HandoffError),
+    /// The server is misconfigured (500), e.g. the actix extractor found no
+    /// `web::Data<Verifier>`. The request is refused (fail closed), never accepted unverified.
+    #[error("server misconfigured: no verifier available")]
+    Misconfigured,
 }
 
 impl Rejection {
-    /// The HTTP status code for this rejection.
+    /// The HTTP status code for this rejection: the crate's only rejection → status table.
+    ///
+    /// | rejection | status |
+    /// |---|---|
+    /// | [`MethodNotAllowed`](Rejection::MethodNotAllowed) | `405` |
+    /// | [`PayloadTooLarge`](Rejection::PayloadTooLarge) | `413` |
+    /// | [`Unauthorized`](Rejection::Unauthorized) | `401` |
+    /// | [`BadRequest`](Rejection::BadRequest), [`UnreadableBody`](Rejection::UnreadableBody) | `400` |
+    /// | [`DedupUnavailable`](Rejection::DedupUnavailable), [`HandoffUnavailable`](Rejection::HandoffUnavailable) | `503` |
+    /// | [`Misconfigured`](Rejection::Misconfigured) | `500` |
     ///
     /// ```
     /// use zoom_rtms_webhooks::receiver::Rejection;
     /// assert_eq!(Rejection::PayloadTooLarge.status(), 413);
+    /// assert_eq!(Rejection::Misconfigured.status(), 500);
     /// ```
     pub fn status(&self) -> u16 {
         match self {
@@ -274,10 +462,24 @@ impl Rejection {
             Rejection::Unauthorized(_) => 401,
             Rejection::BadRequest(_) | Rejection::UnreadableBody => 400,
             Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => 503,
+            Rejection::Misconfigured => 500,
+        }
+    }
+
+    /// The rejection for a request that did not verify (`401`) or did not parse (`400`).
+    pub(crate) fn from_signature_error(error: SignatureError) -> Self {
+        match error {
+            SignatureError::Verify(e) => Rejection::Unauthorized(e),
+            SignatureError::Parse(e) => Rejection::BadRequest(e),
         }
     }
 
     /// A short, stable name for metrics and logs, e.g. `"unauthorized"`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::Rejection;
+    /// assert_eq!(Rejection::UnreadableBody.reason(), "unreadable_body");
+    /// ```
     pub fn reason(&self) -> &'static str {
         match self {
             Rejection::MethodNotAllowed => "method_not_allowed",
@@ -287,11 +489,28 @@ impl Rejection {
             Rejection::UnreadableBody => "unreadable_body",
             Rejection::DedupUnavailable(_) => "dedup_unavailable",
             Rejection::HandoffUnavailable(_) => "handoff_unavailable",
+            Rejection::Misconfigured => "misconfigured",
         }
     }
 }
 
+/// The fixed body for a rejection status. It never echoes the request, the reason a signature
+/// failed, or anything derived from a secret.
+fn rejection_body(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "unauthorized",
+        405 => "method not allowed",
+        413 => "payload too large",
+        503 => "unavailable",
+        _ => "internal server error",
+    }
+}
+
 /// The response to write, as plain data any framework can convert.
+///
+/// Its `Debug` output shows the body's length, not the body (a challenge reply's
+/// `encryptedToken` stays out of logs).
 ///
 /// ```
 /// use zoom_rtms_webhooks::receiver::WebhookResponse;
@@ -300,7 +519,7 @@ impl Rejection {
 /// assert_eq!(r.status, 200);
 /// assert!(r.body.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WebhookResponse {
     /// HTTP status code.
@@ -311,8 +530,23 @@ pub struct WebhookResponse {
     pub body: Vec<u8>,
 }
 
+impl fmt::Debug for WebhookResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
 impl WebhookResponse {
     /// `200` with an empty body.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::WebhookResponse;
+    /// assert_eq!(WebhookResponse::ok().status, 200);
+    /// ```
     pub fn ok() -> Self {
         WebhookResponse {
             status: 200,
@@ -324,7 +558,26 @@ impl WebhookResponse {
     /// `200` with the JSON reply to a verified `endpoint.url_validation`.
     ///
     /// A [`ChallengeResponse`] can only be obtained from a verified request
-    /// ([`crate::VerifiedEvent::challenge_response`]), so neither can this response.
+    /// ([`VerifiedEvent::challenge_response`](crate::signature::VerifiedEvent::challenge_response)),
+    /// so neither can this response.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::WebhookResponse;
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// use zoom_rtms_webhooks::Verifier;
+    ///
+    /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"t"}}"#;
+    /// let ts = std::time::SystemTime::now()
+    ///     .duration_since(std::time::UNIX_EPOCH)?.as_secs().to_string();
+    /// let sig = sign("secret", &ts, body);
+    /// let headers = SignatureHeaders::new(Some(&sig), Some(&ts));
+    /// let verified = Verifier::new("secret")?.verify_and_parse(headers, body)?;
+    /// let reply = verified.challenge_response().expect("a challenge");
+    /// let response = WebhookResponse::challenge(&reply);
+    /// assert_eq!(response.status, 200);
+    /// assert!(!format!("{response:?}").contains("encryptedToken"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn challenge(reply: &ChallengeResponse) -> Self {
         WebhookResponse {
             status: 200,
@@ -333,32 +586,33 @@ impl WebhookResponse {
         }
     }
 
-    fn text(status: u16, body: &'static str) -> Self {
-        WebhookResponse {
+    /// The response for a rejection: the status of [`Rejection::status`], a fixed plain-text
+    /// body, and the headers it needs (`Allow: POST` with `405`, `Retry-After` with `503`,
+    /// at least one second).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::receiver::{Rejection, WebhookResponse};
+    ///
+    /// let r = WebhookResponse::for_rejection(&Rejection::MethodNotAllowed, Duration::from_secs(5));
+    /// assert_eq!((r.status, r.body.as_slice()), (405, &b"method not allowed"[..]));
+    /// assert!(r.headers.contains(&("allow", "POST".to_owned())));
+    /// ```
+    pub fn for_rejection(rejection: &Rejection, retry_after: Duration) -> Self {
+        let status = rejection.status();
+        let mut response = WebhookResponse {
             status,
             headers: vec![("content-type", "text/plain; charset=utf-8".to_owned())],
-            body: body.as_bytes().to_vec(),
+            body: rejection_body(status).as_bytes().to_vec(),
+        };
+        match status {
+            405 => response.headers.push(("allow", "POST".to_owned())),
+            503 => response
+                .headers
+                .push(("retry-after", retry_after.as_secs().max(1).to_string())),
+            _ => {}
         }
-    }
-
-    /// The response for a rejection, with the headers it needs (`Allow`, `Retry-After`).
-    pub fn for_rejection(rejection: &Rejection, retry_after: Duration) -> Self {
-        match rejection {
-            Rejection::MethodNotAllowed => {
-                let mut r = Self::text(405, "method not allowed");
-                r.headers.push(("allow", "POST".to_owned()));
-                r
-            }
-            Rejection::PayloadTooLarge => Self::text(413, "payload too large"),
-            Rejection::Unauthorized(_) => Self::text(401, "unauthorized"),
-            Rejection::BadRequest(_) | Rejection::UnreadableBody => Self::text(400, "bad request"),
-            Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => {
-                let mut r = Self::text(503, "unavailable");
-                r.headers
-                    .push(("retry-after", retry_after.as_secs().max(1).to_string()));
-                r
-            }
-        }
+        response
     }
 
     /// Converts into an `http` 1.x response.
@@ -382,7 +636,25 @@ impl WebhookResponse {
     }
 }
 
-/// What the receiver decided for one request.
+/// What the receiver decided for one request, returned by [`Receiver::receive`].
+///
+/// ```
+/// use std::time::Duration;
+/// use zoom_rtms_webhooks::receiver::Outcome;
+///
+/// fn log(outcome: &Outcome) {
+///     match outcome {
+///         Outcome::Accepted { event, dedup_key } => println!("accepted {event} as {dedup_key}"),
+///         Outcome::Duplicate { dedup_key } => println!("duplicate {dedup_key}"),
+///         Outcome::Challenge(_) => println!("challenge answered"),
+///         Outcome::Rejected(rejection) => println!("refused: {}", rejection.reason()),
+///         _ => {}
+///     }
+/// }
+/// let outcome = Outcome::Duplicate { dedup_key: "stopped:meeting:s1".to_owned() };
+/// log(&outcome);
+/// assert_eq!(outcome.response(Duration::from_secs(5)).status, 200);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -405,7 +677,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The response to send for this outcome.
+    /// The response to send for this outcome; `retry_after` is the `Retry-After` of a `503`
+    /// (usually [`ReceiverConfig::retry_after`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::receiver::{Outcome, Rejection};
+    ///
+    /// let outcome = Outcome::Rejected(Rejection::PayloadTooLarge);
+    /// assert_eq!(outcome.response(Duration::from_secs(5)).status, 413);
+    /// ```
     pub fn response(&self, retry_after: Duration) -> WebhookResponse {
         match self {
             Outcome::Challenge(r) => r.clone(),
@@ -413,24 +694,21 @@ impl Outcome {
             Outcome::Rejected(rej) => WebhookResponse::for_rejection(rej, retry_after),
         }
     }
-
-    /// Consumes the outcome and returns its response.
-    pub fn into_response(self, retry_after: Duration) -> WebhookResponse {
-        match self {
-            Outcome::Challenge(r) => r,
-            other => other.response(retry_after),
-        }
-    }
 }
 
 /// Limits and timings of a [`Receiver`].
 ///
 /// ```
+/// use std::time::Duration;
 /// use zoom_rtms_webhooks::receiver::ReceiverConfig;
-/// let cfg = ReceiverConfig::default().body_limit(16 * 1024);
-/// assert_eq!(cfg.get_body_limit(), 16 * 1024);
+///
+/// let cfg = ReceiverConfig::default()
+///     .with_body_limit(16 * 1024)
+///     .with_retry_after(Duration::from_secs(10));
+/// assert_eq!(cfg.body_limit(), 16 * 1024);
+/// assert_eq!(cfg.retry_after(), Duration::from_secs(10));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiverConfig {
     body_limit: usize,
     retry_after: Duration,
@@ -446,29 +724,55 @@ impl Default for ReceiverConfig {
 }
 
 impl ReceiverConfig {
-    /// Largest accepted body in bytes (default [`DEFAULT_BODY_LIMIT`]).
-    pub fn body_limit(mut self, bytes: usize) -> Self {
+    /// Sets the largest accepted body in bytes (default [`DEFAULT_BODY_LIMIT`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::ReceiverConfig;
+    /// assert_eq!(ReceiverConfig::default().with_body_limit(1024).body_limit(), 1024);
+    /// ```
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
     }
-    /// `Retry-After` sent with `503` (default [`DEFAULT_RETRY_AFTER`]; at least one second).
-    pub fn retry_after(mut self, after: Duration) -> Self {
+
+    /// Sets the `Retry-After` sent with `503` (default [`DEFAULT_RETRY_AFTER`]; the header
+    /// says at least one second).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::receiver::ReceiverConfig;
+    /// let cfg = ReceiverConfig::default().with_retry_after(Duration::from_secs(30));
+    /// assert_eq!(cfg.retry_after(), Duration::from_secs(30));
+    /// ```
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = after;
         self
     }
-    /// The configured body limit.
-    pub fn get_body_limit(&self) -> usize {
+
+    /// The largest accepted body in bytes.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::{ReceiverConfig, DEFAULT_BODY_LIMIT};
+    /// assert_eq!(ReceiverConfig::default().body_limit(), DEFAULT_BODY_LIMIT);
+    /// ```
+    pub fn body_limit(&self) -> usize {
         self.body_limit
     }
-    /// The configured `Retry-After`.
-    pub fn get_retry_after(&self) -> Duration {
+
+    /// The `Retry-After` sent with `503`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::receiver::{ReceiverConfig, DEFAULT_RETRY_AFTER};
+    /// assert_eq!(ReceiverConfig::default().retry_after(), DEFAULT_RETRY_AFTER);
+    /// ```
+    pub fn retry_after(&self) -> Duration {
         self.retry_after
     }
 }
 
-/// Counters of a [`Receiver`], cheap to read at any time (relaxed atomics).
+/// The live counters of a [`Receiver`] (relaxed atomics); read them with [`Receiver::stats`].
 #[derive(Debug, Default)]
-pub struct ReceiverStats {
+struct Counters {
     accepted: AtomicU64,
     duplicates: AtomicU64,
     challenges: AtomicU64,
@@ -477,12 +781,26 @@ pub struct ReceiverStats {
     too_large: AtomicU64,
     method_not_allowed: AtomicU64,
     unavailable: AtomicU64,
+    misconfigured: AtomicU64,
 }
 
-/// A point-in-time copy of [`ReceiverStats`].
+/// What a [`Receiver`] decided so far: a point-in-time copy of its counters, returned by
+/// [`Receiver::stats`]. Every decision is counted once, by the status it answered with.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+/// use zoom_rtms_webhooks::receiver::{ReceiverStats, Rejection};
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+///
+/// let receiver = Receiver::new(Verifier::new("s")?, MemoryDeduplicator::new(), |_: Delivery| Ok(()));
+/// assert_eq!(receiver.stats(), ReceiverStats::default());
+/// receiver.reject(Rejection::PayloadTooLarge);
+/// assert_eq!(receiver.stats().too_large, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct StatsSnapshot {
+pub struct ReceiverStats {
     /// Events accepted and handed off.
     pub accepted: u64,
     /// Deliveries acknowledged as duplicates.
@@ -499,31 +817,32 @@ pub struct StatsSnapshot {
     pub method_not_allowed: u64,
     /// Requests refused with 503 (queue full, store unavailable).
     pub unavailable: u64,
+    /// Requests refused with 500 ([`Rejection::Misconfigured`]).
+    pub misconfigured: u64,
 }
 
-impl ReceiverStats {
+impl Counters {
     fn record(&self, outcome: &Outcome) {
         let counter = match outcome {
             Outcome::Challenge(_) => &self.challenges,
             Outcome::Accepted { .. } => &self.accepted,
             Outcome::Duplicate { .. } => &self.duplicates,
-            Outcome::Rejected(r) => match r {
-                Rejection::MethodNotAllowed => &self.method_not_allowed,
-                Rejection::PayloadTooLarge => &self.too_large,
-                Rejection::Unauthorized(_) => &self.unauthorized,
-                Rejection::BadRequest(_) | Rejection::UnreadableBody => &self.bad_request,
-                Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => {
-                    &self.unavailable
-                }
+            // Counted by status, so the counters follow the one status table.
+            Outcome::Rejected(r) => match r.status() {
+                405 => &self.method_not_allowed,
+                413 => &self.too_large,
+                401 => &self.unauthorized,
+                400 => &self.bad_request,
+                503 => &self.unavailable,
+                _ => &self.misconfigured,
             },
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Reads every counter.
-    pub fn snapshot(&self) -> StatsSnapshot {
+    fn snapshot(&self) -> ReceiverStats {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        StatsSnapshot {
+        ReceiverStats {
             accepted: r(&self.accepted),
             duplicates: r(&self.duplicates),
             challenges: r(&self.challenges),
@@ -532,6 +851,7 @@ impl ReceiverStats {
             too_large: r(&self.too_large),
             method_not_allowed: r(&self.method_not_allowed),
             unavailable: r(&self.unavailable),
+            misconfigured: r(&self.misconfigured),
         }
     }
 }
@@ -545,8 +865,9 @@ impl ReceiverStats {
 /// # async fn main() {
 /// use std::sync::{Arc, Mutex};
 /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-/// use zoom_rtms_webhooks::receiver::{Delivery, Outcome, Receiver, WebhookRequest};
-/// use zoom_rtms_webhooks::{sign, Verifier};
+/// use zoom_rtms_webhooks::receiver::{Outcome, WebhookRequest};
+/// use zoom_rtms_webhooks::signature::sign;
+/// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let sink = {
@@ -575,7 +896,7 @@ pub struct Receiver<D, H> {
     dedup: D,
     handoff: H,
     config: ReceiverConfig,
-    stats: ReceiverStats,
+    stats: Counters,
 }
 
 impl<D, H> fmt::Debug for Receiver<D, H> {
@@ -590,55 +911,161 @@ impl<D, H> fmt::Debug for Receiver<D, H> {
 
 impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     /// A receiver with the default [`ReceiverConfig`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// assert_eq!(receiver.stats().accepted, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(verifier: Verifier, dedup: D, handoff: H) -> Self {
         Receiver {
             verifier,
             dedup,
             handoff,
             config: ReceiverConfig::default(),
-            stats: ReceiverStats::default(),
+            stats: Counters::default(),
         }
     }
 
     /// Replaces the configuration.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, ReceiverConfig};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff)
+    ///     .with_config(ReceiverConfig::default().with_body_limit(16 * 1024));
+    /// assert_eq!(receiver.config().body_limit(), 16 * 1024);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_config(mut self, config: ReceiverConfig) -> Self {
         self.config = config;
         self
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// assert_eq!(receiver.config().retry_after().as_secs(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &ReceiverConfig {
         &self.config
     }
 
     /// The verifier.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// let verifier: &Verifier = receiver.verifier();
+    /// # let _ = verifier;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
-    /// The de-duplicator.
+    /// The de-duplicator (e.g. to export
+    /// [`MemoryDeduplicator::evicted_unexpired`](crate::dedup::MemoryDeduplicator::evicted_unexpired)).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// assert_eq!(receiver.deduplicator().evicted_unexpired(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deduplicator(&self) -> &D {
         &self.dedup
     }
 
-    /// The hand-off.
+    /// The hand-off (e.g. the dispatcher, to read its stats).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// let _handoff = receiver.handoff();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handoff(&self) -> &H {
         &self.handoff
     }
 
     /// Counters of what this receiver decided so far.
-    pub fn stats(&self) -> StatsSnapshot {
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::HandoffError;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// assert_eq!(receiver.stats().unauthorized, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> ReceiverStats {
         self.stats.snapshot()
     }
 
-    /// Decides one request using the system clock. See [`Receiver::receive_at`].
+    /// Decides one request. The timestamp window is checked against the verifier's clock
+    /// ([`VerifierBuilder::with_clock`](crate::signature::VerifierBuilder::with_clock)).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection, WebhookRequest};
+    /// use zoom_rtms_webhooks::signature::{sign, VerifyError};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A verifier whose clock reads a fixed time: tests control time this way.
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("default", "secret")
+    ///     .with_clock(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+    ///     .build()?;
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), handoff);
+    ///
+    /// let body = br#"{"event":"x.y","payload":{}}"#;
+    /// let sig = sign("secret", "1700000000", body);
+    /// let outcome = receiver.receive(WebhookRequest::post(Some(&sig), Some("1700000000"), body)).await;
+    /// assert!(matches!(outcome, Outcome::Accepted { .. }));
+    /// let stale = sign("secret", "1699990000", body);
+    /// let outcome = receiver.receive(WebhookRequest::post(Some(&stale), Some("1699990000"), body)).await;
+    /// assert!(matches!(
+    ///     outcome,
+    ///     Outcome::Rejected(Rejection::Unauthorized(VerifyError::TimestampOutOfTolerance { .. }))
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn receive(&self, request: WebhookRequest<'_>) -> Outcome {
-        self.receive_at(request, SystemTime::now()).await
-    }
-
-    /// Decides one request, with `now` as the current time for the timestamp window.
-    pub async fn receive_at(&self, request: WebhookRequest<'_>, now: SystemTime) -> Outcome {
-        let outcome = self.decide(request, now).await;
+        let outcome = self.decide(request).await;
         self.stats.record(&outcome);
         #[cfg(feature = "tracing")]
         trace_outcome(&outcome);
@@ -648,6 +1075,19 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     /// The outcome for a request refused before the receiver saw its body: the framework's
     /// body limit was exceeded (`413`, e.g. axum's `DefaultBodyLimit`) or the body could not be
     /// read (`400`). Counted like any other rejection.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// let outcome = receiver.reject(Rejection::UnreadableBody);
+    /// assert!(matches!(outcome, Outcome::Rejected(Rejection::UnreadableBody)));
+    /// assert_eq!(receiver.stats().bad_request, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reject(&self, rejection: Rejection) -> Outcome {
         let outcome = Outcome::Rejected(rejection);
         self.stats.record(&outcome);
@@ -661,43 +1101,76 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-    /// use zoom_rtms_webhooks::receiver::{Delivery, Receiver, Rejection};
-    /// use zoom_rtms_webhooks::Verifier;
+    /// use zoom_rtms_webhooks::receiver::Rejection;
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
     ///
     /// let receiver = Receiver::new(Verifier::new("s").unwrap(), MemoryDeduplicator::new(), |_: Delivery| Ok(()));
     /// assert_eq!(receiver.reject_response(Rejection::PayloadTooLarge).status, 413);
     /// assert_eq!(receiver.stats().too_large, 1);
     /// ```
     pub fn reject_response(&self, rejection: Rejection) -> WebhookResponse {
-        self.reject(rejection)
-            .into_response(self.config.retry_after)
+        into_response(self.reject(rejection), self.config.retry_after)
     }
 
     /// Decides one request and returns only the response to send (the common case for adapters).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, WebhookRequest};
+    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
+    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
+    /// let response = receiver.respond(WebhookRequest::post(None, None, b"{}")).await;
+    /// assert_eq!((response.status, response.body.as_slice()), (401, &b"unauthorized"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn respond(&self, request: WebhookRequest<'_>) -> WebhookResponse {
-        self.receive(request)
-            .await
-            .into_response(self.config.retry_after)
+        into_response(self.receive(request).await, self.config.retry_after)
     }
 
-    async fn decide(&self, request: WebhookRequest<'_>, now: SystemTime) -> Outcome {
-        if !request.method.eq_ignore_ascii_case("POST") {
-            return Outcome::Rejected(Rejection::MethodNotAllowed);
+    /// What an adapter checks before it reads the body, in the receiver's order: the method,
+    /// then the declared length (`Content-Length`). `Some(response)` (already counted) when the
+    /// request is refused, so an oversized `GET` is a `405` and an oversized `POST` a `413`
+    /// that was never read.
+    #[cfg(any(feature = "axum", feature = "actix", feature = "hyper"))]
+    pub(crate) fn refuse_before_body(
+        &self,
+        method: &str,
+        declared_length: Option<u64>,
+    ) -> Option<WebhookResponse> {
+        self.check_head(method, declared_length)
+            .err()
+            .map(|rejection| self.reject_response(rejection))
+    }
+
+    /// Method first, then size: the order of the status table.
+    fn check_head(&self, method: &str, length: Option<u64>) -> Result<(), Rejection> {
+        if !method.eq_ignore_ascii_case("POST") {
+            return Err(Rejection::MethodNotAllowed);
         }
-        if request.body.len() > self.config.body_limit {
-            return Outcome::Rejected(Rejection::PayloadTooLarge);
+        let limit = u64::try_from(self.config.body_limit).unwrap_or(u64::MAX);
+        if length.is_some_and(|length| length > limit) {
+            return Err(Rejection::PayloadTooLarge);
         }
-        let verified =
-            match self
-                .verifier
-                .verify_at(request.signature, request.timestamp, request.body, now)
-            {
-                Ok(v) => v,
-                Err(e) => return Outcome::Rejected(Rejection::Unauthorized(e)),
-            };
+        Ok(())
+    }
+
+    async fn decide(&self, request: WebhookRequest<'_>) -> Outcome {
+        let length = u64::try_from(request.body.len()).unwrap_or(u64::MAX);
+        if let Err(rejection) = self.check_head(request.method, Some(length)) {
+            return Outcome::Rejected(rejection);
+        }
+        let verified = match self.verifier.verify(request.headers, request.body) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Rejected(Rejection::Unauthorized(e)),
+        };
         let verified = match verified.parse() {
             Ok(v) => v,
-            Err(e) => return Outcome::Rejected(Rejection::BadRequest(e)),
+            Err(e) => return Outcome::Rejected(Rejection::from_signature_error(e)),
         };
         if let Some(reply) = verified.challenge_response() {
             return Outcome::Challenge(WebhookResponse::challenge(&reply));
@@ -705,7 +1178,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         let secret_label = verified.secret_label().to_owned();
         let timestamp = verified.timestamp();
         let event = verified.into_event();
-        let dedup_key = event.dedup_key(request.body);
+        let dedup_key = crate::dedup::dedup_key(&event, request.body);
         match self.dedup.check_and_mark(&dedup_key).await {
             Ok(Seen::New) => {}
             Ok(Seen::Duplicate) => return Outcome::Duplicate { dedup_key },
@@ -754,4 +1227,24 @@ fn trace_outcome(outcome: &Outcome) {
             tracing::warn!(reason = r.reason(), status = r.status(), error = %r, "rejected")
         }
     }
+}
+
+/// The response for an outcome the caller owns (no copy of a challenge reply).
+fn into_response(outcome: Outcome, retry_after: Duration) -> WebhookResponse {
+    match outcome {
+        Outcome::Challenge(response) => response,
+        other => other.response(retry_after),
+    }
+}
+
+/// The body length a request declares in `Content-Length` (the largest, if repeated), for
+/// refusing an oversized body before reading it. `None` when absent or unparsable: the
+/// length limit is then enforced while the body is read.
+#[cfg(any(feature = "axum", feature = "hyper"))]
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get_all(http::header::CONTENT_LENGTH)
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+        .max()
 }

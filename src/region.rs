@@ -4,7 +4,7 @@
 //! signed handshake, so it is a server-side request forgery (SSRF) surface:
 //! whoever controls that string controls where you connect. [`ServerUrl`] is the
 //! only way this crate hands out a URL to dial, and it is only built when the
-//! URL passes a [`HostPolicy`]. The default policy ([`HostPolicy::zoom_only`])
+//! URL passes a [`HostPolicy`]. The default policy (`HostPolicy::default()`)
 //! accepts exactly:
 //!
 //! * scheme `wss` (never `ws`, `http`, `https`, ...);
@@ -24,22 +24,27 @@
 //! `wss://zoom.us。evil.com` becomes `zoom.us.evil.com` (refused).
 //!
 //! For local test servers the policy has an explicit escape hatch:
-//! [`HostPolicy::allow_host`] and [`HostPolicy::allow_insecure_ws`].
+//! [`HostPolicy::with_allowed_host`] and [`HostPolicy::with_insecure_ws`].
+//!
+//! The dialable URLs of an `rtms_started` event come from
+//! [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls); one URL is
+//! checked with [`ServerUrl::parse`].
 //!
 //! Region codes are read from the host name: both `rtms-sjc1.zoom.us` and
 //! `<label>.sjc.zoom.us` / `sjc.zoom.us` shapes are understood
 //! ([`Region::from_host`]).
 //!
 //! ```
-//! use zoom_rtms_webhooks::region::{parse_server_urls, Region};
+//! use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
 //!
-//! let urls = parse_server_urls("wss://rtms-sjc1.zoom.us, wss://abc.iad.zoom.us/path").unwrap();
-//! assert_eq!(urls.len(), 2);
-//! assert_eq!(urls[0].region(), Some(Region::Sjc));
-//! assert_eq!(urls[1].region(), Some(Region::Iad));
+//! let zoom_only = HostPolicy::default();
+//! let url = ServerUrl::parse("wss://rtms-sjc1.zoom.us/signaling", &zoom_only).unwrap();
+//! assert_eq!(url.region(), Some(Region::Sjc));
+//! let url = ServerUrl::parse("wss://abc.iad.zoom.us/path", &zoom_only).unwrap();
+//! assert_eq!(url.region(), Some(Region::Iad));
 //!
 //! // Anything that is not wss:// on zoom.us is refused.
-//! assert!(parse_server_urls("wss://zoom.us.evil.com").is_err());
+//! assert!(ServerUrl::parse("wss://zoom.us.evil.com", &zoom_only).is_err());
 //! ```
 
 use std::fmt;
@@ -277,124 +282,107 @@ pub enum ParseRegionError {
 
 /// Which hosts a [`ServerUrl`] may point at.
 ///
-/// The default ([`HostPolicy::zoom_only`]) is the one to use in production:
+/// The default (`HostPolicy::default()`) is the one to use in production:
 /// `wss://` to `zoom.us` or a subdomain of it, default port only (see the
 /// [module docs](self) for the exact rules).
 ///
 /// For local test servers (a mock RTMS server on `127.0.0.1:PORT`), add hosts
-/// explicitly with [`allow_host`](HostPolicy::allow_host) and, if the test server
-/// has no TLS, [`allow_insecure_ws`](HostPolicy::allow_insecure_ws). Hosts added
-/// this way may use any port. Zoom hosts always require `wss` and the default
-/// port, whatever the policy. Never build a policy from untrusted input.
+/// explicitly with [`with_allowed_host`](HostPolicy::with_allowed_host) and, if
+/// the test server has no TLS, [`with_insecure_ws`](HostPolicy::with_insecure_ws).
+/// Hosts added this way may use any port. Zoom hosts always require `wss` and the
+/// default port, whatever the policy. Never build a policy from untrusted input.
 ///
 /// ```
 /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 ///
 /// // Production: Zoom hosts only.
-/// assert!(ServerUrl::parse_with("ws://127.0.0.1:9000", &HostPolicy::zoom_only()).is_err());
+/// assert!(ServerUrl::parse("ws://127.0.0.1:9000", &HostPolicy::default()).is_err());
 ///
 /// // Tests: a local mock server, explicitly allowed.
-/// let local = HostPolicy::zoom_only().allow_host("127.0.0.1").allow_insecure_ws();
-/// let url = ServerUrl::parse_with("ws://127.0.0.1:9000/signal", &local).unwrap();
+/// let local = HostPolicy::default()
+///     .with_allowed_host("127.0.0.1")
+///     .with_insecure_ws(true);
+/// let url = ServerUrl::parse("ws://127.0.0.1:9000/signal", &local).unwrap();
 /// assert_eq!(url.host(), "127.0.0.1");
 /// // Zoom hosts still need wss even under that policy.
-/// assert!(ServerUrl::parse_with("ws://rtms.zoom.us", &local).is_err());
+/// assert!(ServerUrl::parse("ws://rtms.zoom.us", &local).is_err());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostPolicy {
-    extra_hosts: Vec<String>,
+    allowed_hosts: Vec<String>,
     insecure_ws: bool,
 }
 
 impl HostPolicy {
-    /// The production policy (also `Default`): `wss://` to `zoom.us` or a
-    /// subdomain of it only.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// assert_eq!(HostPolicy::zoom_only(), HostPolicy::default());
-    /// ```
-    pub fn zoom_only() -> Self {
-        Self::default()
-    }
-
-    /// **Escape hatch for tests**: also allow `host` (any port).
+    /// **Escape hatch for tests**: also allow `host` (any port). May be called
+    /// several times; each call adds one host.
     ///
     /// `host` is normalised like a URL host (lower-cased, IDNA; IPv6 with or
-    /// without brackets), so `allow_host("LOCALHOST")` allows `localhost` and
-    /// `allow_host("::1")` allows `[::1]`. `wss` is still required unless
-    /// [`allow_insecure_ws`](HostPolicy::allow_insecure_ws) is also set.
+    /// without brackets), so `with_allowed_host("LOCALHOST")` allows `localhost`
+    /// and `with_allowed_host("::1")` allows `[::1]`. A blank host is ignored.
+    /// `wss` is still required unless [`with_insecure_ws`](HostPolicy::with_insecure_ws)
+    /// is also set.
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// let p = HostPolicy::zoom_only().allow_host("::1");
-    /// assert!(ServerUrl::parse_with("wss://[::1]:8443", &p).is_ok());
-    /// assert!(ServerUrl::parse_with("wss://[::2]:8443", &p).is_err());
+    /// let p = HostPolicy::default().with_allowed_host("::1");
+    /// assert!(ServerUrl::parse("wss://[::1]:8443", &p).is_ok());
+    /// assert!(ServerUrl::parse("wss://[::2]:8443", &p).is_err());
     /// ```
     #[must_use]
-    pub fn allow_host(mut self, host: impl AsRef<str>) -> Self {
+    pub fn with_allowed_host(mut self, host: impl AsRef<str>) -> Self {
         let key = normalise_allowed_host(host.as_ref());
-        if !key.is_empty() && !self.extra_hosts.contains(&key) {
-            self.extra_hosts.push(key);
+        if !key.is_empty() && !self.allowed_hosts.contains(&key) {
+            self.allowed_hosts.push(key);
         }
         self
     }
 
     /// **Escape hatch for tests**: allow plain-text `ws://` for the hosts added
-    /// with [`allow_host`](HostPolicy::allow_host). Never applies to Zoom hosts.
+    /// with [`with_allowed_host`](HostPolicy::with_allowed_host) (`true`), or not
+    /// (`false`, the default). Never applies to Zoom hosts.
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// let p = HostPolicy::zoom_only().allow_host("localhost").allow_insecure_ws();
-    /// assert!(ServerUrl::parse_with("ws://localhost:8080", &p).is_ok());
+    /// let p = HostPolicy::default().with_allowed_host("localhost").with_insecure_ws(true);
+    /// assert!(ServerUrl::parse("ws://localhost:8080", &p).is_ok());
     /// ```
     #[must_use]
-    pub fn allow_insecure_ws(mut self) -> Self {
-        self.insecure_ws = true;
+    pub fn with_insecure_ws(mut self, allow: bool) -> Self {
+        self.insecure_ws = allow;
         self
     }
 
-    /// The extra hosts added with [`allow_host`](HostPolicy::allow_host),
-    /// normalised.
+    /// The hosts added with [`with_allowed_host`](HostPolicy::with_allowed_host),
+    /// normalised (empty for the default policy).
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::HostPolicy;
     ///
-    /// let p = HostPolicy::zoom_only().allow_host("LocalHost");
-    /// assert_eq!(p.extra_hosts(), ["localhost"]);
+    /// let p = HostPolicy::default().with_allowed_host("LocalHost");
+    /// assert_eq!(p.allowed_hosts(), ["localhost"]);
+    /// assert!(HostPolicy::default().allowed_hosts().is_empty());
     /// ```
-    pub fn extra_hosts(&self) -> &[String] {
-        &self.extra_hosts
+    pub fn allowed_hosts(&self) -> &[String] {
+        &self.allowed_hosts
     }
 
-    /// Whether `ws://` is allowed for the extra hosts.
+    /// Whether `ws://` is allowed for the allowed hosts.
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::HostPolicy;
     ///
-    /// assert!(!HostPolicy::zoom_only().allows_insecure_ws());
+    /// assert!(!HostPolicy::default().insecure_ws());
+    /// assert!(HostPolicy::default().with_insecure_ws(true).insecure_ws());
     /// ```
-    pub fn allows_insecure_ws(&self) -> bool {
+    pub fn insecure_ws(&self) -> bool {
         self.insecure_ws
     }
 
-    /// Whether this is the production policy (no escape hatch used).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// assert!(HostPolicy::zoom_only().is_zoom_only());
-    /// assert!(!HostPolicy::zoom_only().allow_host("localhost").is_zoom_only());
-    /// ```
-    pub fn is_zoom_only(&self) -> bool {
-        self.extra_hosts.is_empty() && !self.insecure_ws
-    }
-
     fn allows_extra(&self, key: &str) -> bool {
-        self.extra_hosts.iter().any(|h| h == key)
+        self.allowed_hosts.iter().any(|h| h == key)
     }
 }
 
@@ -448,16 +436,16 @@ fn echo(s: &str) -> String {
 
 /// A WebSocket URL that passed a [`HostPolicy`]: safe to dial.
 ///
-/// Built only by [`ServerUrl::parse`] (default, Zoom-only policy),
-/// [`ServerUrl::parse_with`] or [`parse_server_urls`]. The URL is kept in the
-/// form the [`url`] crate normalised it to (lower-case host, explicit `:443`
-/// removed, `/` path added); dial [`as_str`](ServerUrl::as_str) or
+/// Built only by [`ServerUrl::parse`] (and, for a whole `server_urls` field, by
+/// [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls)). The URL
+/// is kept in the form the [`url`] crate normalised it to (lower-case host,
+/// explicit `:443` removed, `/` path added); dial [`as_str`](ServerUrl::as_str) or
 /// [`url`](ServerUrl::url), not the original string.
 ///
 /// ```
-/// use zoom_rtms_webhooks::region::{Region, ServerUrl};
+/// use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
 ///
-/// let u = ServerUrl::parse("WSS://RTMS-SJC1.ZOOM.US:443").unwrap();
+/// let u = ServerUrl::parse("WSS://RTMS-SJC1.ZOOM.US:443", &HostPolicy::default()).unwrap();
 /// assert_eq!(u.as_str(), "wss://rtms-sjc1.zoom.us/");
 /// assert_eq!(u.host(), "rtms-sjc1.zoom.us");
 /// assert_eq!(u.region(), Some(Region::Sjc));
@@ -467,46 +455,38 @@ fn echo(s: &str) -> String {
 pub struct ServerUrl(url::Url);
 
 impl ServerUrl {
-    /// Parses and validates one URL under the default [`HostPolicy::zoom_only`].
+    /// Parses and validates one URL under `policy` (`&HostPolicy::default()`:
+    /// Zoom hosts only).
     ///
-    /// Leading and trailing whitespace is ignored (as `url` does).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::region::{ServerUrl, ServerUrlError};
-    ///
-    /// assert!(ServerUrl::parse("wss://sjc.zoom.us").is_ok());
-    /// assert!(matches!(
-    ///     ServerUrl::parse("wss://zoom.us@evil.com"),
-    ///     Err(ServerUrlError::UserInfo { .. })
-    /// ));
-    /// assert!(matches!(
-    ///     ServerUrl::parse("wss://evilzoom.us"),
-    ///     Err(ServerUrlError::HostNotAllowed { .. })
-    /// ));
-    /// ```
-    pub fn parse(s: &str) -> Result<Self, ServerUrlError> {
-        Self::parse_with(s, &HostPolicy::zoom_only())
-    }
-
-    /// Parses and validates one URL under `policy`.
-    ///
-    /// Checks, in order: the URL parses; the scheme is `wss` (or `ws` under
-    /// [`HostPolicy::allow_insecure_ws`]); there is no user name or password;
+    /// Leading and trailing whitespace is ignored (as `url` does). Checks, in
+    /// order: the URL parses; the scheme is `wss` (or `ws` under
+    /// [`HostPolicy::with_insecure_ws`]); there is no user name or password;
     /// there is no fragment; the host is a Zoom domain or one of the policy's
-    /// extra hosts (IP literals only if explicitly allowed); a Zoom host uses
+    /// allowed hosts (IP literals only if explicitly allowed); a Zoom host uses
     /// `wss` and the default port.
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
     ///
-    /// let p = HostPolicy::zoom_only().allow_host("127.0.0.1");
-    /// assert!(ServerUrl::parse_with("wss://127.0.0.1:8443", &p).is_ok());
+    /// let zoom_only = HostPolicy::default();
+    /// assert!(ServerUrl::parse("wss://sjc.zoom.us", &zoom_only).is_ok());
     /// assert!(matches!(
-    ///     ServerUrl::parse_with("ws://127.0.0.1:8443", &p),
+    ///     ServerUrl::parse("wss://zoom.us@evil.com", &zoom_only),
+    ///     Err(ServerUrlError::UserInfo { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     ServerUrl::parse("wss://evilzoom.us", &zoom_only),
+    ///     Err(ServerUrlError::HostNotAllowed { .. })
+    /// ));
+    ///
+    /// let local = HostPolicy::default().with_allowed_host("127.0.0.1");
+    /// assert!(ServerUrl::parse("wss://127.0.0.1:8443", &local).is_ok());
+    /// assert!(matches!(
+    ///     ServerUrl::parse("ws://127.0.0.1:8443", &local),
     ///     Err(ServerUrlError::NotWss { .. })
     /// ));
     /// ```
-    pub fn parse_with(s: &str, policy: &HostPolicy) -> Result<Self, ServerUrlError> {
+    pub fn parse(s: &str, policy: &HostPolicy) -> Result<Self, ServerUrlError> {
         let parsed = url::Url::parse(s).map_err(|e| ServerUrlError::Invalid {
             url: echo(s),
             reason: e.to_string(),
@@ -549,7 +529,7 @@ impl ServerUrl {
                 return Err(ServerUrlError::PortNotAllowed { url: echo(s), port });
             }
         } else if policy.allows_extra(&key) {
-            // Scheme already checked: wss, or ws under allow_insecure_ws.
+            // Scheme already checked: wss, or ws under with_insecure_ws.
         } else if matches!(host, url::Host::Domain(_)) {
             return Err(ServerUrlError::HostNotAllowed {
                 url: echo(s),
@@ -567,9 +547,9 @@ impl ServerUrl {
     /// The normalised URL as a string (what to dial).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::ServerUrl;
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// assert_eq!(ServerUrl::parse("wss://zoom.us").unwrap().as_str(), "wss://zoom.us/");
+    /// assert_eq!(ServerUrl::parse("wss://zoom.us", &HostPolicy::default()).unwrap().as_str(), "wss://zoom.us/");
     /// ```
     pub fn as_str(&self) -> &str {
         self.0.as_str()
@@ -578,9 +558,9 @@ impl ServerUrl {
     /// The parsed URL.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::ServerUrl;
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// let u = ServerUrl::parse("wss://sjc.zoom.us/signal?x=1").unwrap();
+    /// let u = ServerUrl::parse("wss://sjc.zoom.us/signal?x=1", &HostPolicy::default()).unwrap();
     /// assert_eq!(u.url().path(), "/signal");
     /// assert_eq!(u.url().query(), Some("x=1"));
     /// ```
@@ -591,9 +571,9 @@ impl ServerUrl {
     /// Consumes `self`, returning the parsed URL.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::ServerUrl;
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// let u: url::Url = ServerUrl::parse("wss://sjc.zoom.us").unwrap().into_url();
+    /// let u: url::Url = ServerUrl::parse("wss://sjc.zoom.us", &HostPolicy::default()).unwrap().into_url();
     /// assert_eq!(u.scheme(), "wss");
     /// ```
     pub fn into_url(self) -> url::Url {
@@ -603,9 +583,9 @@ impl ServerUrl {
     /// The normalised host (lower-case; IPv6 in brackets).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::ServerUrl;
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     ///
-    /// assert_eq!(ServerUrl::parse("wss://Media.IAD.zoom.us").unwrap().host(), "media.iad.zoom.us");
+    /// assert_eq!(ServerUrl::parse("wss://Media.IAD.zoom.us", &HostPolicy::default()).unwrap().host(), "media.iad.zoom.us");
     /// ```
     pub fn host(&self) -> &str {
         self.0.host_str().unwrap_or("")
@@ -614,10 +594,12 @@ impl ServerUrl {
     /// The region read from the host (see [`Region::from_host`]).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::{Region, ServerUrl};
+    /// use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
     ///
-    /// assert_eq!(ServerUrl::parse("wss://rtms-fra2.zoom.us").unwrap().region(), Some(Region::Fra));
-    /// assert_eq!(ServerUrl::parse("wss://zoom.us").unwrap().region(), None);
+    /// let zoom_only = HostPolicy::default();
+    /// let fra = ServerUrl::parse("wss://rtms-fra2.zoom.us", &zoom_only).unwrap();
+    /// assert_eq!(fra.region(), Some(Region::Fra));
+    /// assert_eq!(ServerUrl::parse("wss://zoom.us", &zoom_only).unwrap().region(), None);
     /// ```
     pub fn region(&self) -> Option<Region> {
         Region::from_host(self.host())
@@ -648,69 +630,15 @@ impl From<ServerUrl> for url::Url {
     }
 }
 
-impl FromStr for ServerUrl {
-    type Err = ServerUrlError;
-
-    /// Same as [`ServerUrl::parse`] (default, Zoom-only policy).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-/// Splits a `server_urls` value on commas and validates every URL under the
-/// default [`HostPolicy::zoom_only`].
-///
-/// Pieces are trimmed; empty pieces (`"a,,b"`, a trailing comma) are ignored.
-/// An empty list is [`ServerUrlError::Empty`]; the first refused URL fails the
-/// whole list, and its error names it.
-///
-/// ```
-/// use zoom_rtms_webhooks::region::{parse_server_urls, ServerUrlError};
-///
-/// let urls = parse_server_urls(" wss://sjc.zoom.us ,, wss://iad.zoom.us,").unwrap();
-/// assert_eq!(urls.len(), 2);
-/// assert_eq!(parse_server_urls(" , "), Err(ServerUrlError::Empty));
-/// let err = parse_server_urls("wss://sjc.zoom.us,wss://evil.com").unwrap_err();
-/// assert_eq!(err.url(), Some("wss://evil.com"));
-/// ```
-pub fn parse_server_urls(s: &str) -> Result<Vec<ServerUrl>, ServerUrlError> {
-    parse_server_urls_with(s, &HostPolicy::zoom_only())
-}
-
-/// [`parse_server_urls`] under a custom [`HostPolicy`].
-///
-/// ```
-/// use zoom_rtms_webhooks::region::{parse_server_urls_with, HostPolicy};
-///
-/// let p = HostPolicy::zoom_only().allow_host("localhost").allow_insecure_ws();
-/// let urls = parse_server_urls_with("ws://localhost:1234,wss://sjc.zoom.us", &p).unwrap();
-/// assert_eq!(urls[0].host(), "localhost");
-/// ```
-pub fn parse_server_urls_with(
-    s: &str,
-    policy: &HostPolicy,
-) -> Result<Vec<ServerUrl>, ServerUrlError> {
-    let urls = s
-        .split(',')
-        .map(str::trim)
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| ServerUrl::parse_with(piece, policy))
-        .collect::<Result<Vec<_>, _>>()?;
-    if urls.is_empty() {
-        return Err(ServerUrlError::Empty);
-    }
-    Ok(urls)
-}
-
 /// Why a server URL was refused.
 ///
 /// Every variant except [`Empty`](ServerUrlError::Empty) names the offending
 /// input (truncated to 200 bytes) so a refused entry in a list can be found.
 ///
 /// ```
-/// use zoom_rtms_webhooks::region::{ServerUrl, ServerUrlError};
+/// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 ///
-/// let err = ServerUrl::parse("https://sjc.zoom.us").unwrap_err();
+/// let err = ServerUrl::parse("https://sjc.zoom.us", &HostPolicy::default()).unwrap_err();
 /// assert!(matches!(err, ServerUrlError::NotWss { ref scheme, .. } if scheme == "https"));
 /// assert_eq!(
 ///     err.to_string(),
@@ -720,7 +648,8 @@ pub fn parse_server_urls_with(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerUrlError {
-    /// The list held no URL (empty, or only commas and whitespace).
+    /// A `server_urls` field held no URL (only commas, whitespace or empty
+    /// strings).
     #[error("no server URL given")]
     Empty,
     /// The text is not a URL at all, or it has no host.
@@ -776,9 +705,9 @@ impl ServerUrlError {
     /// The refused input (truncated), `None` for [`ServerUrlError::Empty`].
     ///
     /// ```
-    /// use zoom_rtms_webhooks::region::{ServerUrl, ServerUrlError};
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
     ///
-    /// assert_eq!(ServerUrl::parse("ws://zoom.us").unwrap_err().url(), Some("ws://zoom.us"));
+    /// assert_eq!(ServerUrl::parse("ws://zoom.us", &HostPolicy::default()).unwrap_err().url(), Some("ws://zoom.us"));
     /// assert_eq!(ServerUrlError::Empty.url(), None);
     /// ```
     pub fn url(&self) -> Option<&str> {

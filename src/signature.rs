@@ -8,40 +8,46 @@
 //! ```
 //!
 //! A [`Verifier`] holds one or more secrets (a Meetings/Webinars app, a Video SDK app, the old
-//! and new secret during a rotation), checks the timestamp window and the signature, and
-//! returns a [`Verified`] proof that tells which secret matched. Only a verified request can be
-//! parsed into a [`VerifiedEvent`], and only a [`VerifiedEvent`] can build the
+//! and new secret during a rotation) and a [`Clock`], checks the timestamp window and the
+//! signature, and returns a [`Verified`] proof that tells which secret matched. Only a verified
+//! request can be parsed into a [`VerifiedEvent`], and only a [`VerifiedEvent`] can build the
 //! [`ChallengeResponse`] for an `endpoint.url_validation` request.
 //!
+//! There are two entry points: [`Verifier::verify`] (headers and raw body to a [`Verified`]
+//! proof) and [`Verifier::verify_and_parse`] (the same, then [`Verified::parse`]). The two
+//! headers reach them as one [`SignatureHeaders`] value, built from plain strings, from an
+//! [`http::HeaderMap`], or from any framework's `(name, value)` pairs.
+//!
 //! ```
-//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
-//! use zoom_rtms_webhooks::signature::{sign, Verifier, VerifyError};
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, Verifier, VerifyError};
 //!
-//! let verifier = Verifier::new("my-webhook-secret-token")?;
+//! // Tests fix the time with a clock; production code leaves the default (the system clock).
+//! let verifier = Verifier::builder()
+//!     .with_secret("meeting-app", "my-webhook-secret-token")
+//!     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+//!     .build()?;
 //! let body = br#"{"event":"meeting.rtms_stopped","payload":{}}"#;
-//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 //! let signature = sign("my-webhook-secret-token", "1700000000", body);
+//! let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
 //!
-//! let verified = verifier.verify_at(Some(&signature), Some("1700000000"), body, now)?;
-//! assert_eq!(verified.secret_label(), "default");
+//! let verified = verifier.verify(headers, body)?;
+//! assert_eq!(verified.secret_label(), "meeting-app");
 //!
 //! // A tampered body is rejected.
-//! let err = verifier
-//!     .verify_at(Some(&signature), Some("1700000000"), b"{}", now)
-//!     .unwrap_err();
-//! assert_eq!(err, VerifyError::Mismatch);
+//! assert_eq!(verifier.verify(headers, b"{}").unwrap_err(), VerifyError::Mismatch);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # What is checked, in order
 //!
-//! 1. Both headers are present ([`VerifyError::MissingSignature`],
-//!    [`VerifyError::MissingTimestamp`]; with a [`http::HeaderMap`] a header sent twice is
-//!    [`VerifyError::AmbiguousHeader`], never "pick one").
+//! 1. Each header was sent at most once ([`VerifyError::AmbiguousHeader`], never "pick one"),
+//!    then both are present ([`VerifyError::MissingSignature`],
+//!    [`VerifyError::MissingTimestamp`]; a value that is not UTF-8 counts as missing).
 //! 2. The timestamp is ASCII digits only and fits a `u64` ([`VerifyError::InvalidTimestamp`]:
 //!    empty, `+1`, ` 1`, `1.0`, `-1` and overflowing values are all rejected).
-//! 3. The timestamp (Unix **seconds**) is within the tolerance of the current time, in both
-//!    directions, bounds included ([`DEFAULT_TOLERANCE`] is 300 s;
+//! 3. The timestamp (Unix **seconds**) is within the tolerance of the verifier's [`Clock`], in
+//!    both directions, bounds included ([`DEFAULT_TOLERANCE`] is 300 s;
 //!    [`VerifyError::TimestampOutOfTolerance`]). A millisecond timestamp lands here.
 //! 4. The signature is exactly `v0=` followed by 64 hex digits
 //!    ([`VerifyError::MissingPrefix`], [`VerifyError::EmptySignature`] for a bare `v0=`,
@@ -52,9 +58,49 @@
 //! 5. The MAC is compared in constant time (`hmac`'s `verify_slice`) against every configured
 //!    secret; the first secret that matches is reported ([`VerifyError::Mismatch`] if none).
 //!    All secrets are always tried, so the time taken does not reveal which one matched.
+//! 6. When the body is parsed ([`Verified::parse`], [`Verifier::verify_and_parse`]): the
+//!    product of an RTMS lifecycle event is one the matching secret may sign
+//!    ([`VerifyError::ProductNotAllowed`]; see below).
 //!
 //! The MAC covers the **raw body bytes** exactly as received. Never verify a re-serialised
 //! body: key order and non-ASCII text change the bytes.
+//!
+//! # Secrets bound to products
+//!
+//! Every app (a Meetings app, a Video SDK app, a Contact Center app) has its own Secret Token.
+//! When one endpoint serves several apps, a secret added with
+//! [`VerifierBuilder::with_secret`] may sign events of **every** product: whoever holds the
+//! Video SDK app's secret could then send a `meeting.rtms_started` that the endpoint accepts,
+//! and mark another app's stream as already seen. Bind each secret to the products its app
+//! sends with [`VerifierBuilder::with_secret_for`]:
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use zoom_rtms_webhooks::signature::{sign, Error, SignatureHeaders, Verifier, VerifyError};
+//! use zoom_rtms_webhooks::Product;
+//!
+//! let verifier = Verifier::builder()
+//!     .with_secret_for("meeting-app", "meeting-secret", [Product::Meeting, Product::Webinar])
+//!     .with_secret_for("video-sdk-app", "video-sdk-secret", [Product::VideoSdk])
+//!     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+//!     .build()?;
+//!
+//! // A meeting event signed with the Video SDK app's secret is refused (answer 401).
+//! let body = br#"{"event":"meeting.rtms_stopped","payload":{"meeting_uuid":"m","rtms_stream_id":"s"}}"#;
+//! let signature = sign("video-sdk-secret", "1700000000", body);
+//! let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
+//! assert!(matches!(
+//!     verifier.verify_and_parse(headers, body),
+//!     Err(Error::Verify(VerifyError::ProductNotAllowed { .. }))
+//! ));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The check applies to the RTMS lifecycle events (`*.rtms_started`, `*.rtms_stopped`,
+//! `*.rtms_interrupted` and their aliases), whose event name names the product. Events without
+//! a product of their own (`endpoint.url_validation`, the account-level `rtms.*` events, and
+//! event names this crate does not know) are accepted from any configured secret: each app
+//! validates its endpoint with its own secret.
 //!
 //! # Why a challenge reply requires a verified request
 //!
@@ -88,7 +134,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::event::{ParseError, WebhookEvent};
+use crate::event::{ParseError, Product, WebhookEvent};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -116,7 +162,8 @@ pub const TIMESTAMP_HEADER: &str = "x-zm-request-timestamp";
 ///
 /// ```
 /// use std::time::Duration;
-/// use zoom_rtms_webhooks::signature::{Verifier, DEFAULT_TOLERANCE};
+/// use zoom_rtms_webhooks::signature::DEFAULT_TOLERANCE;
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// assert_eq!(DEFAULT_TOLERANCE, Duration::from_secs(300));
 /// assert_eq!(Verifier::new("secret")?.tolerance(), DEFAULT_TOLERANCE);
@@ -152,9 +199,9 @@ impl SecretToken {
         self.0.as_bytes()
     }
 
-    /// Empty or whitespace only: almost certainly an unset environment variable.
+    /// See [`crate::secret::is_blank`].
     fn is_blank(&self) -> bool {
-        self.0.trim().is_empty()
+        crate::secret::is_blank(&self.0)
     }
 }
 
@@ -182,10 +229,296 @@ impl fmt::Debug for SecretToken {
     }
 }
 
-/// A secret keyed into its HMAC state once, with the label it is reported under.
+/// The current time, as a [`Verifier`] sees it when it checks the timestamp window.
+///
+/// Set once with [`VerifierBuilder::with_clock`]; the default is [`SystemClock`]. Any
+/// `Fn() -> SystemTime + Send + Sync + 'static` closure is a clock, which is how tests fix or
+/// move the time without waiting:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, VerifyError};
+/// use zoom_rtms_webhooks::Verifier;
+///
+/// let now = Arc::new(AtomicU64::new(1_700_000_000));
+/// let clock = Arc::clone(&now);
+/// let verifier = Verifier::builder()
+///     .with_secret("app", "secret")
+///     .with_clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::Relaxed)))
+///     .build()?;
+///
+/// let signature = sign("secret", "1700000000", b"{}");
+/// let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
+/// assert!(verifier.verify(headers, b"{}").is_ok());
+///
+/// now.store(1_700_000_301, Ordering::Relaxed); // five minutes and a second later
+/// assert!(matches!(
+///     verifier.verify(headers, b"{}"),
+///     Err(VerifyError::TimestampOutOfTolerance { .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// The current time. A time before the Unix epoch counts as the epoch.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::signature::{Clock, SystemClock};
+    ///
+    /// assert!(SystemClock.now() > std::time::UNIX_EPOCH);
+    /// ```
+    fn now(&self) -> SystemTime;
+}
+
+/// The system's wall clock ([`SystemTime::now`]): the default [`Clock`] of a [`Verifier`].
+///
+/// ```
+/// use zoom_rtms_webhooks::signature::{Clock, SystemClock};
+///
+/// let before = std::time::SystemTime::now();
+/// assert!(SystemClock.now() >= before);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+impl<F> Clock for F
+where
+    F: Fn() -> SystemTime + Send + Sync + 'static,
+{
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// One received header: absent, sent once (`None` if not UTF-8), or sent more than once.
+/// `Debug` is for this module's tests; [`SignatureHeaders`]' `Debug` never prints values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum HeaderSlot<'a> {
+    #[default]
+    Absent,
+    Once(Option<&'a str>),
+    Repeated,
+}
+
+impl<'a> HeaderSlot<'a> {
+    fn from_option(value: Option<&'a str>) -> Self {
+        value.map_or(HeaderSlot::Absent, |v| HeaderSlot::Once(Some(v)))
+    }
+
+    /// One more value of this header arrived.
+    fn add(&mut self, value: &'a [u8]) {
+        *self = match self {
+            HeaderSlot::Absent => HeaderSlot::Once(std::str::from_utf8(value).ok()),
+            HeaderSlot::Once(_) | HeaderSlot::Repeated => HeaderSlot::Repeated,
+        };
+    }
+
+    /// The single UTF-8 value, if there is exactly one.
+    fn single(self) -> Option<&'a str> {
+        match self {
+            HeaderSlot::Once(value) => value,
+            HeaderSlot::Absent | HeaderSlot::Repeated => None,
+        }
+    }
+
+    /// `Err` if repeated, otherwise the single UTF-8 value (`None` if absent or not UTF-8).
+    fn resolve(self, header: &'static str) -> Result<Option<&'a str>, VerifyError> {
+        match self {
+            HeaderSlot::Repeated => Err(VerifyError::AmbiguousHeader { header }),
+            other => Ok(other.single()),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            HeaderSlot::Absent => "absent",
+            HeaderSlot::Once(Some(_)) => "present",
+            HeaderSlot::Once(None) => "not UTF-8",
+            HeaderSlot::Repeated => "repeated",
+        }
+    }
+}
+
+/// The two headers a webhook is verified with, `x-zm-signature` and `x-zm-request-timestamp`,
+/// as received: each absent, sent once, or sent more than once.
+///
+/// The one input type of [`Verifier::verify`] and [`Verifier::verify_and_parse`]. Build it from
+/// the two values ([`new`](Self::new)), from an [`http::HeaderMap`] (http 1.x: axum, hyper;
+/// [`from_header_map`](Self::from_header_map)), or from the `(name, value)` pairs of any other
+/// framework (actix-web 4 is on http 0.2; [`from_pairs`](Self::from_pairs)). A header sent more
+/// than once is remembered as such and verification reports
+/// [`VerifyError::AmbiguousHeader`]; a value that is not valid UTF-8 counts as missing.
+///
+/// `Debug` says whether each header is present, never the signature itself.
+///
+/// ```
+/// use zoom_rtms_webhooks::signature::SignatureHeaders;
+///
+/// let headers = SignatureHeaders::new(Some("v0=abc"), Some("1700000000"));
+/// assert_eq!(headers.signature(), Some("v0=abc"));
+/// assert_eq!(headers.timestamp(), Some("1700000000"));
+/// assert!(!format!("{headers:?}").contains("abc"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignatureHeaders<'a> {
+    signature: HeaderSlot<'a>,
+    timestamp: HeaderSlot<'a>,
+}
+
+impl<'a> SignatureHeaders<'a> {
+    /// The two header values, each `None` if absent.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::signature::SignatureHeaders;
+    ///
+    /// let headers = SignatureHeaders::new(None, Some("1700000000"));
+    /// assert_eq!(headers.signature(), None);
+    /// ```
+    pub fn new(signature: Option<&'a str>, timestamp: Option<&'a str>) -> Self {
+        SignatureHeaders {
+            signature: HeaderSlot::from_option(signature),
+            timestamp: HeaderSlot::from_option(timestamp),
+        }
+    }
+
+    /// Reads the two headers from an [`http::HeaderMap`] (http 1.x). Names match
+    /// case-insensitively (as always with `HeaderMap`).
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use zoom_rtms_webhooks::signature::{SignatureHeaders, Verifier, VerifyError};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("X-ZM-Signature", "v0=abc".parse()?);
+    /// headers.insert("x-zm-request-timestamp", "1700000000".parse()?);
+    /// let read = SignatureHeaders::from_header_map(&headers);
+    /// assert_eq!(read.signature(), Some("v0=abc"));
+    ///
+    /// // Sent twice: no value is picked, and verification says why.
+    /// headers.append("x-zm-signature", "v0=def".parse()?);
+    /// let read = SignatureHeaders::from_header_map(&headers);
+    /// assert_eq!(read.signature(), None);
+    /// let verifier = Verifier::new("secret")?;
+    /// assert_eq!(
+    ///     verifier.verify(read, b"{}").unwrap_err(),
+    ///     VerifyError::AmbiguousHeader { header: "x-zm-signature" },
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_header_map(headers: &'a http::HeaderMap) -> Self {
+        let mut read = SignatureHeaders::default();
+        for value in headers.get_all(SIGNATURE_HEADER) {
+            read.signature.add(value.as_bytes());
+        }
+        for value in headers.get_all(TIMESTAMP_HEADER) {
+            read.timestamp.add(value.as_bytes());
+        }
+        read
+    }
+
+    /// Reads the two headers from `(name, value)` pairs: for frameworks whose header types are
+    /// not http 1.x's (actix-web 4). Names are compared ASCII case-insensitively; other headers
+    /// are skipped; a header that occurs twice is remembered as repeated.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::signature::SignatureHeaders;
+    ///
+    /// let pairs = [
+    ///     ("Content-Type", b"application/json".as_slice()),
+    ///     ("X-Zm-Signature", b"v0=abc".as_slice()),
+    ///     ("x-zm-request-timestamp", b"1700000000".as_slice()),
+    /// ];
+    /// let read = SignatureHeaders::from_pairs(pairs);
+    /// assert_eq!(read, SignatureHeaders::new(Some("v0=abc"), Some("1700000000")));
+    /// ```
+    ///
+    /// With actix-web 4 (`req: &HttpRequest`):
+    ///
+    /// ```text
+    /// let headers = SignatureHeaders::from_pairs(
+    ///     req.headers().iter().map(|(name, value)| (name.as_str(), value.as_bytes())),
+    /// );
+    /// ```
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        let mut read = SignatureHeaders::default();
+        for (name, value) in pairs {
+            if name.eq_ignore_ascii_case(SIGNATURE_HEADER) {
+                read.signature.add(value);
+            } else if name.eq_ignore_ascii_case(TIMESTAMP_HEADER) {
+                read.timestamp.add(value);
+            }
+        }
+        read
+    }
+
+    /// The `x-zm-signature` value: `None` if absent, not UTF-8, or sent more than once.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::signature::SignatureHeaders;
+    ///
+    /// let pairs = [("x-zm-signature", b"v0=a".as_slice()), ("x-zm-signature", b"v0=b".as_slice())];
+    /// assert_eq!(SignatureHeaders::from_pairs(pairs).signature(), None);
+    /// ```
+    pub fn signature(&self) -> Option<&'a str> {
+        self.signature.single()
+    }
+
+    /// The `x-zm-request-timestamp` value: `None` if absent, not UTF-8, or sent more than once.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::signature::SignatureHeaders;
+    ///
+    /// let pairs = [("x-zm-request-timestamp", b"\xff".as_slice())];
+    /// assert_eq!(SignatureHeaders::from_pairs(pairs).timestamp(), None);
+    /// ```
+    pub fn timestamp(&self) -> Option<&'a str> {
+        self.timestamp.single()
+    }
+
+    /// Both values, or why not: repeated headers first, then missing ones.
+    fn resolve(self) -> Result<(&'a str, &'a str), VerifyError> {
+        let signature = self.signature.resolve(SIGNATURE_HEADER)?;
+        let timestamp = self.timestamp.resolve(TIMESTAMP_HEADER)?;
+        let signature = signature.ok_or(VerifyError::MissingSignature)?;
+        let timestamp = timestamp.ok_or(VerifyError::MissingTimestamp)?;
+        Ok((signature, timestamp))
+    }
+}
+
+impl fmt::Debug for SignatureHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let timestamp = self
+            .timestamp
+            .single()
+            .unwrap_or_else(|| self.timestamp.describe());
+        f.debug_struct("SignatureHeaders")
+            .field("signature", &self.signature.describe())
+            .field("timestamp", &timestamp)
+            .finish()
+    }
+}
+
+/// A secret keyed into its HMAC state once, with the label it is reported under and the
+/// products it may sign (`None`: every product).
 struct KeyedSecret {
     label: String,
     mac: HmacSha256,
+    products: Option<Vec<Product>>,
+}
+
+impl KeyedSecret {
+    fn may_sign(&self, product: Product) -> bool {
+        self.products
+            .as_ref()
+            .is_none_or(|products| products.contains(&product))
+    }
 }
 
 /// HMAC-SHA256 keyed with `key`.
@@ -231,56 +564,12 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     out
 }
 
-/// Read the signature and timestamp header values from an [`http::HeaderMap`] (http 1.x).
-///
-/// Returns `(signature, timestamp)`. A header that is absent, **sent more than once**, or not
-/// valid UTF-8 gives `None`: a repeated signature header is never resolved by picking one of
-/// the values. [`Verifier::verify_headers`] reports a repeated header as
-/// [`VerifyError::AmbiguousHeader`] instead.
-///
-/// For frameworks on http 0.2 (actix-web 4), read the two headers yourself and call
-/// [`Verifier::verify`].
-///
-/// ```
-/// use http::HeaderMap;
-/// use zoom_rtms_webhooks::signature::header_values;
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert("X-ZM-Signature", "v0=abc".parse()?);
-/// headers.insert("x-zm-request-timestamp", "1700000000".parse()?);
-/// assert_eq!(header_values(&headers), (Some("v0=abc"), Some("1700000000")));
-///
-/// headers.append("x-zm-signature", "v0=def".parse()?);
-/// assert_eq!(header_values(&headers), (None, Some("1700000000")));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn header_values(headers: &http::HeaderMap) -> (Option<&str>, Option<&str>) {
-    (
-        single_header(headers, SIGNATURE_HEADER).ok().flatten(),
-        single_header(headers, TIMESTAMP_HEADER).ok().flatten(),
-    )
-}
-
-/// The single value of header `name`: `Ok(None)` if absent or not UTF-8, `Err` if repeated.
-fn single_header<'h>(
-    headers: &'h http::HeaderMap,
-    name: &'static str,
-) -> Result<Option<&'h str>, VerifyError> {
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(VerifyError::AmbiguousHeader { header: name });
-    }
-    Ok(std::str::from_utf8(first.as_bytes()).ok())
-}
-
 /// Why a [`Verifier`] could not be built. Every configuration mistake fails closed: a
 /// verifier that would accept unsigned traffic is never built.
 ///
 /// ```
-/// use zoom_rtms_webhooks::signature::{ConfigError, Verifier};
+/// use zoom_rtms_webhooks::signature::ConfigError;
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// let err = Verifier::new("").unwrap_err();
 /// assert!(matches!(err, ConfigError::EmptySecret { .. }));
@@ -288,7 +577,8 @@ fn single_header<'h>(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A secret is empty or whitespace only (typically an unset environment variable).
+    /// A secret is blank: empty after removing NUL bytes, whitespace and invisible format
+    /// characters (typically an unset environment variable or a zero-filled file).
     #[error("webhook secret token `{label}` is empty")]
     EmptySecret {
         /// Label of the offending secret.
@@ -303,6 +593,13 @@ pub enum ConfigError {
         /// The repeated label.
         label: String,
     },
+    /// [`VerifierBuilder::with_secret_for`] was given no product: the secret could sign no
+    /// RTMS event at all, which is a configuration mistake.
+    #[error("webhook secret token `{label}` is bound to no product")]
+    NoProducts {
+        /// Label of the offending secret.
+        label: String,
+    },
 }
 
 /// Why a request's signature did not verify. Every variant should be answered with
@@ -311,10 +608,12 @@ pub enum ConfigError {
 /// No variant carries a secret, the expected MAC or the received signature.
 ///
 /// ```
-/// use zoom_rtms_webhooks::signature::{Verifier, VerifyError};
+/// use zoom_rtms_webhooks::signature::{SignatureHeaders, VerifyError};
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// let verifier = Verifier::new("secret")?;
-/// let err = verifier.verify(None, Some("1700000000"), b"{}").unwrap_err();
+/// let headers = SignatureHeaders::new(None, Some("1700000000"));
+/// let err = verifier.verify(headers, b"{}").unwrap_err();
 /// assert_eq!(err, VerifyError::MissingSignature);
 /// assert_eq!(err.to_string(), "missing x-zm-signature header");
 /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
@@ -322,10 +621,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// The `x-zm-signature` header is absent (or, from a `HeaderMap`, not UTF-8).
+    /// The `x-zm-signature` header is absent or not UTF-8.
     #[error("missing x-zm-signature header")]
     MissingSignature,
-    /// The `x-zm-request-timestamp` header is absent (or, from a `HeaderMap`, not UTF-8).
+    /// The `x-zm-request-timestamp` header is absent or not UTF-8.
     #[error("missing x-zm-request-timestamp header")]
     MissingTimestamp,
     /// A header was sent more than once; no value is picked.
@@ -365,23 +664,35 @@ pub enum VerifyError {
     /// The signature is well formed but matches none of the configured secrets.
     #[error("x-zm-signature does not match")]
     Mismatch,
+    /// The signature matched a secret that is not bound to the event's product (see
+    /// [`VerifierBuilder::with_secret_for`]): for example a `meeting.*` event signed with the
+    /// Video SDK app's secret.
+    #[error("webhook secret token `{secret_label}` may not sign {product} events")]
+    ProductNotAllowed {
+        /// Label of the secret that matched.
+        secret_label: String,
+        /// The event's product.
+        product: Product,
+    },
 }
 
-/// Error of the one-call [`Verifier::verify_and_parse`]: either the signature failed
-/// (answer `401`) or the verified body is not a valid event (answer `400`).
+/// Error of [`Verifier::verify_and_parse`] and [`Verified::parse`]: either the request is not
+/// authentic (answer `401`) or the verified body is not a valid event (answer `400`).
 ///
 /// ```
-/// use zoom_rtms_webhooks::signature::{Error, Verifier, VerifyError};
+/// use zoom_rtms_webhooks::signature::{Error, SignatureHeaders, VerifyError};
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// let verifier = Verifier::new("secret")?;
-/// let err = verifier.verify_and_parse(None, None, b"{}").unwrap_err();
+/// let err = verifier.verify_and_parse(SignatureHeaders::new(None, None), b"{}").unwrap_err();
 /// assert!(matches!(err, Error::Verify(VerifyError::MissingSignature)));
 /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request's signature did not verify.
+    /// The request's signature did not verify, or its secret may not sign the event's
+    /// product.
     #[error(transparent)]
     Verify(#[from] VerifyError),
     /// The signature verified, but the body is not a valid webhook event.
@@ -389,43 +700,122 @@ pub enum Error {
     Parse(#[from] ParseError),
 }
 
-/// Builder for a [`Verifier`] with several secrets or a custom tolerance.
+/// One secret as configured on the builder.
+#[derive(Clone)]
+struct SecretConfig {
+    label: String,
+    secret: SecretToken,
+    products: Option<Vec<Product>>,
+}
+
+/// Builder for a [`Verifier`]: several secrets, secrets bound to products, a custom tolerance,
+/// or a [`Clock`]. [`build`](Self::build) is the only place the configuration is checked.
 ///
 /// ```
 /// use std::time::Duration;
-/// use zoom_rtms_webhooks::signature::Verifier;
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// let verifier = Verifier::builder()
-///     .secret("meeting-app", "meeting-secret")
-///     .secret("video-sdk-app", "video-sdk-secret")
-///     .tolerance(Duration::from_secs(120))
+///     .with_secret("meeting-app", "meeting-secret")
+///     .with_secret("video-sdk-app", "video-sdk-secret")
+///     .with_tolerance(Duration::from_secs(120))
 ///     .build()?;
 /// assert_eq!(verifier.tolerance(), Duration::from_secs(120));
 /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct VerifierBuilder {
-    secrets: Vec<(String, SecretToken)>,
-    tolerance: Option<Duration>,
+    secrets: Vec<SecretConfig>,
+    tolerance: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        VerifierBuilder {
+            secrets: Vec::new(),
+            tolerance: DEFAULT_TOLERANCE,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field(
+                "secrets",
+                &self
+                    .secrets
+                    .iter()
+                    .map(|s| (&s.label, &s.products))
+                    .collect::<Vec<_>>(),
+            )
+            .field("tolerance", &self.tolerance)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifierBuilder {
-    /// Add a secret under `label` (repeatable). Secrets are tried in the order added; the
-    /// label and position of the one that matched are reported by [`Verified`].
+    /// Add a secret under `label` that may sign events of every product (repeatable). Secrets
+    /// are tried in the order added; the label and position of the one that matched are
+    /// reported by [`Verified`].
+    ///
+    /// When one endpoint serves several apps, prefer [`with_secret_for`](Self::with_secret_for).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::signature::Verifier;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// // During a rotation, accept both the new and the old secret.
     /// let verifier = Verifier::builder()
-    ///     .secret("current", "new-secret")
-    ///     .secret("previous", "old-secret")
+    ///     .with_secret("current", "new-secret")
+    ///     .with_secret("previous", "old-secret")
     ///     .build()?;
     /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn secret(mut self, label: impl Into<String>, secret: impl Into<SecretToken>) -> Self {
-        self.secrets.push((label.into(), secret.into()));
+    pub fn with_secret(mut self, label: impl Into<String>, secret: impl Into<SecretToken>) -> Self {
+        self.secrets.push(SecretConfig {
+            label: label.into(),
+            secret: secret.into(),
+            products: None,
+        });
+        self
+    }
+
+    /// Add a secret under `label` that may sign the RTMS lifecycle events of `products` only
+    /// (repeatable). A `*.rtms_started` / `_stopped` / `_interrupted` event of another product
+    /// signed with it is refused with [`VerifyError::ProductNotAllowed`] (answer `401`) when
+    /// the body is parsed; events without a product (`endpoint.url_validation`, account-level
+    /// `rtms.*` events, unknown names) are accepted from it. See the
+    /// [module documentation](self#secrets-bound-to-products).
+    ///
+    /// An empty `products` fails [`build`](Self::build) with [`ConfigError::NoProducts`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::{Product, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .with_secret_for("meeting-app", "meeting-secret", [Product::Meeting, Product::Webinar])
+    ///     .with_secret_for("video-sdk-app", "video-sdk-secret", [Product::VideoSdk])
+    ///     .build()?;
+    /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_secret_for(
+        mut self,
+        label: impl Into<String>,
+        secret: impl Into<SecretToken>,
+        products: impl IntoIterator<Item = Product>,
+    ) -> Self {
+        let mut products: Vec<Product> = products.into_iter().collect();
+        products.sort_unstable();
+        products.dedup();
+        self.secrets.push(SecretConfig {
+            label: label.into(),
+            secret: secret.into(),
+            products: Some(products),
+        });
         self
     }
 
@@ -435,32 +825,59 @@ impl VerifierBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zoom_rtms_webhooks::signature::Verifier;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// let verifier = Verifier::builder()
-    ///     .secret("app", "secret")
-    ///     .tolerance(Duration::from_secs(60))
+    ///     .with_secret("app", "secret")
+    ///     .with_tolerance(Duration::from_secs(60))
     ///     .build()?;
     /// assert_eq!(verifier.tolerance(), Duration::from_secs(60));
     /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = Some(tolerance);
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Set the clock the timestamp window is checked against (default [`SystemClock`]). Any
+    /// `Fn() -> SystemTime + Send + Sync + 'static` closure is a [`Clock`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use zoom_rtms_webhooks::Verifier;
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
+    /// assert_eq!(verifier.clock().now(), UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
     /// Build the verifier, keying every secret once.
     ///
     /// Fails with [`ConfigError::NoSecrets`] if no secret was added,
-    /// [`ConfigError::EmptySecret`] if any secret is empty or whitespace only, and
-    /// [`ConfigError::DuplicateLabel`] if two secrets share a label.
+    /// [`ConfigError::EmptySecret`] if any secret is blank (empty after removing NUL bytes,
+    /// whitespace and invisible format characters), [`ConfigError::DuplicateLabel`] if two
+    /// secrets share a label, and [`ConfigError::NoProducts`] if a secret is bound to no
+    /// product.
+    ///
+    /// No minimum length is imposed: Zoom generates the Secret Token, a length says little
+    /// about its strength, and what a length check would be after (an unset variable, a
+    /// zero-filled file, a stray BOM or newline) is exactly what the blank check refuses.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::signature::{ConfigError, Verifier};
+    /// use zoom_rtms_webhooks::signature::ConfigError;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// assert_eq!(Verifier::builder().build().unwrap_err(), ConfigError::NoSecrets);
-    /// let err = Verifier::builder().secret("app", "").build().unwrap_err();
+    /// let err = Verifier::builder().with_secret("app", "\0\0").build().unwrap_err();
     /// assert_eq!(err, ConfigError::EmptySecret { label: "app".into() });
     /// ```
     pub fn build(self) -> Result<Verifier, ConfigError> {
@@ -468,20 +885,33 @@ impl VerifierBuilder {
             return Err(ConfigError::NoSecrets);
         }
         let mut keyed: Vec<Arc<KeyedSecret>> = Vec::with_capacity(self.secrets.len());
-        for (label, secret) in self.secrets {
+        for SecretConfig {
+            label,
+            secret,
+            products,
+        } in self.secrets
+        {
             if secret.is_blank() {
                 return Err(ConfigError::EmptySecret { label });
             }
             if keyed.iter().any(|k| k.label == label) {
                 return Err(ConfigError::DuplicateLabel { label });
             }
+            if products.as_ref().is_some_and(Vec::is_empty) {
+                return Err(ConfigError::NoProducts { label });
+            }
             let mac = keyed_mac(secret.as_bytes());
-            keyed.push(Arc::new(KeyedSecret { label, mac }));
+            keyed.push(Arc::new(KeyedSecret {
+                label,
+                mac,
+                products,
+            }));
         }
         Ok(Verifier {
             inner: Arc::new(VerifierInner {
                 secrets: keyed,
-                tolerance: self.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+                tolerance: self.tolerance,
+                clock: self.clock,
             }),
         })
     }
@@ -490,25 +920,29 @@ impl VerifierBuilder {
 struct VerifierInner {
     secrets: Vec<Arc<KeyedSecret>>,
     tolerance: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 /// Verifies Zoom webhook requests against one or more Secret Tokens.
 ///
-/// Cheap to clone (shared state). `Debug` shows the secret labels and the tolerance only.
+/// Cheap to clone (shared state). `Debug` shows the secret labels, their products and the
+/// tolerance only.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, Verifier};
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+/// use zoom_rtms_webhooks::Verifier;
 ///
 /// let verifier = Verifier::builder()
-///     .secret("meeting-app", "meeting-secret")
-///     .secret("video-sdk-app", "video-sdk-secret")
+///     .with_secret("meeting-app", "meeting-secret")
+///     .with_secret("video-sdk-app", "video-sdk-secret")
+///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_010))
 ///     .build()?;
 ///
 /// let body = br#"{"event":"session.rtms_stopped","payload":{}}"#;
 /// let signature = sign("video-sdk-secret", "1700000000", body);
-/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
-/// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), body, now)?;
+/// let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
+/// let verified = verifier.verify(headers, body)?;
 /// assert_eq!(verified.secret_label(), "video-sdk-app");
 /// assert_eq!(verified.secret_index(), 1);
 /// assert!(!format!("{verifier:?}").contains("meeting-secret"));
@@ -521,44 +955,48 @@ pub struct Verifier {
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Labels<'a>(&'a [Arc<KeyedSecret>]);
-        impl fmt::Debug for Labels<'_> {
+        struct Secrets<'a>(&'a [Arc<KeyedSecret>]);
+        impl fmt::Debug for Secrets<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_list()
-                    .entries(self.0.iter().map(|s| &s.label))
+                    .entries(self.0.iter().map(|s| (&s.label, &s.products)))
                     .finish()
             }
         }
         f.debug_struct("Verifier")
-            .field("secrets", &Labels(&self.inner.secrets))
+            .field("secrets", &Secrets(&self.inner.secrets))
             .field("tolerance", &self.inner.tolerance)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Verifier {
-    /// A verifier with a single secret, labelled `"default"`, and the default tolerance.
+    /// A verifier with a single secret, labelled `"default"`, that may sign every product,
+    /// with the default tolerance and the system clock.
     ///
-    /// Fails with [`ConfigError::EmptySecret`] if the secret is empty or whitespace only, so a
-    /// missing environment variable never turns into accepting unsigned traffic.
+    /// Fails with [`ConfigError::EmptySecret`] if the secret is blank (empty after removing
+    /// NUL bytes, whitespace and invisible format characters), so a missing environment
+    /// variable or a zero-filled secret file never turns into accepting forged traffic.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::signature::Verifier;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// let secret = std::env::var("ZOOM_WEBHOOK_SECRET_TOKEN").unwrap_or_default();
     /// let verifier = Verifier::new(secret); // Err if the variable is unset
     /// # assert!(verifier.is_err());
+    /// assert!(Verifier::new("\0").is_err()); // the same HMAC key as ""
     /// ```
     pub fn new(secret: impl Into<SecretToken>) -> Result<Self, ConfigError> {
-        Self::builder().secret(DEFAULT_LABEL, secret).build()
+        Self::builder().with_secret(DEFAULT_LABEL, secret).build()
     }
 
-    /// Start building a verifier with several secrets or a custom tolerance.
+    /// Start building a verifier with several secrets, product-bound secrets, a custom
+    /// tolerance or a clock.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::signature::Verifier;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::builder().secret("app", "secret").build()?;
+    /// let verifier = Verifier::builder().with_secret("app", "secret").build()?;
     /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
     /// ```
     pub fn builder() -> VerifierBuilder {
@@ -568,7 +1006,8 @@ impl Verifier {
     /// The timestamp tolerance this verifier applies in each direction.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::signature::{Verifier, DEFAULT_TOLERANCE};
+    /// use zoom_rtms_webhooks::signature::DEFAULT_TOLERANCE;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// assert_eq!(Verifier::new("secret")?.tolerance(), DEFAULT_TOLERANCE);
     /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
@@ -577,71 +1016,63 @@ impl Verifier {
         self.inner.tolerance
     }
 
-    /// Verify a request against the system clock.
-    ///
-    /// `signature` and `timestamp` are the raw values of the `x-zm-signature` and
-    /// `x-zm-request-timestamp` headers (`None` if absent); `body` is the raw request body.
-    /// See [`verify_at`](Self::verify_at) for the checks.
+    /// The clock the timestamp window is checked against.
     ///
     /// ```
-    /// use std::time::SystemTime;
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// use std::time::UNIX_EPOCH;
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::new("secret")?;
-    /// let now = SystemTime::now()
-    ///     .duration_since(SystemTime::UNIX_EPOCH)?
-    ///     .as_secs()
-    ///     .to_string();
-    /// let body = br#"{"event":"meeting.rtms_stopped","payload":{}}"#;
-    /// let signature = sign("secret", &now, body);
-    /// assert!(verifier.verify(Some(&signature), Some(&now), body).is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// assert!(Verifier::new("secret")?.clock().now() > UNIX_EPOCH);
+    /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
     /// ```
-    pub fn verify<'b>(
-        &self,
-        signature: Option<&str>,
-        timestamp: Option<&str>,
-        body: &'b [u8],
-    ) -> Result<Verified<'b>, VerifyError> {
-        self.verify_at(signature, timestamp, body, SystemTime::now())
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
     }
 
-    /// Verify a request against the given clock `now` (tests, replays).
+    /// Verify a request: the two headers and the raw body, exactly as received.
     ///
-    /// Checks, in order: both headers present, timestamp syntax, timestamp window, signature
-    /// syntax, then the MAC against every secret in constant time (see the
-    /// [module documentation](self)). A `now` before the Unix epoch counts as the epoch.
+    /// Checks, in order: each header sent at most once, both present, timestamp syntax,
+    /// timestamp window against the verifier's [`Clock`], signature syntax, then the MAC
+    /// against every secret in constant time (see the [module documentation](self)).
+    ///
+    /// The product binding of [`VerifierBuilder::with_secret_for`] needs the event, so it is
+    /// checked by [`Verified::parse`] (and [`verify_and_parse`](Self::verify_and_parse)).
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier, VerifyError};
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, VerifyError};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::new("secret")?;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_301))
+    ///     .build()?;
     /// let body = b"{}";
+    ///
+    /// let signature = sign("secret", "1700000001", body);
+    /// let headers = SignatureHeaders::new(Some(&signature), Some("1700000001"));
+    /// assert!(verifier.verify(headers, body).is_ok()); // 300 s old: still inside
+    ///
     /// let signature = sign("secret", "1700000000", body);
-    ///
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_300);
-    /// assert!(verifier.verify_at(Some(&signature), Some("1700000000"), body, now).is_ok());
-    ///
-    /// let later = UNIX_EPOCH + Duration::from_secs(1_700_000_301);
+    /// let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
     /// assert_eq!(
-    ///     verifier.verify_at(Some(&signature), Some("1700000000"), body, later).unwrap_err(),
+    ///     verifier.verify(headers, body).unwrap_err(),
     ///     VerifyError::TimestampOutOfTolerance { timestamp: 1_700_000_000, now: 1_700_000_301 },
     /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn verify_at<'b>(
+    pub fn verify<'b>(
         &self,
-        signature: Option<&str>,
-        timestamp: Option<&str>,
+        headers: SignatureHeaders<'_>,
         body: &'b [u8],
-        now: SystemTime,
     ) -> Result<Verified<'b>, VerifyError> {
-        let signature = signature.ok_or(VerifyError::MissingSignature)?;
-        let timestamp_raw = timestamp.ok_or(VerifyError::MissingTimestamp)?;
+        let (signature, timestamp_raw) = headers.resolve()?;
         let timestamp = parse_timestamp(timestamp_raw)?;
 
-        let now = now
+        let now = self
+            .inner
+            .clock
+            .now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since_epoch| since_epoch.as_secs());
         if now.abs_diff(timestamp) > self.inner.tolerance.as_secs() {
@@ -670,108 +1101,33 @@ impl Verifier {
         })
     }
 
-    /// Verify a request from an [`http::HeaderMap`] (http 1.x) against the system clock.
-    ///
-    /// Header names match case-insensitively. A header sent more than once is
-    /// [`VerifyError::AmbiguousHeader`]; a header that is not UTF-8 counts as missing.
-    ///
-    /// ```
-    /// use http::HeaderMap;
-    /// use zoom_rtms_webhooks::signature::{Verifier, VerifyError};
-    ///
-    /// let verifier = Verifier::new("secret")?;
-    /// let headers = HeaderMap::new();
-    /// assert_eq!(
-    ///     verifier.verify_headers(&headers, b"{}").unwrap_err(),
-    ///     VerifyError::MissingSignature,
-    /// );
-    /// # Ok::<(), zoom_rtms_webhooks::signature::ConfigError>(())
-    /// ```
-    pub fn verify_headers<'b>(
-        &self,
-        headers: &http::HeaderMap,
-        body: &'b [u8],
-    ) -> Result<Verified<'b>, VerifyError> {
-        self.verify_headers_at(headers, body, SystemTime::now())
-    }
-
-    /// Verify a request from an [`http::HeaderMap`] against the given clock `now`.
-    ///
-    /// ```
-    /// use std::time::{Duration, UNIX_EPOCH};
-    /// use http::HeaderMap;
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-    ///
-    /// let verifier = Verifier::new("secret")?;
-    /// let body = b"{}";
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert(SIGNATURE_HEADER, sign("secret", "1700000000", body).parse()?);
-    /// headers.insert(TIMESTAMP_HEADER, "1700000000".parse()?);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// assert!(verifier.verify_headers_at(&headers, body, now).is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn verify_headers_at<'b>(
-        &self,
-        headers: &http::HeaderMap,
-        body: &'b [u8],
-        now: SystemTime,
-    ) -> Result<Verified<'b>, VerifyError> {
-        let signature = single_header(headers, SIGNATURE_HEADER)?;
-        let timestamp = single_header(headers, TIMESTAMP_HEADER)?;
-        self.verify_at(signature, timestamp, body, now)
-    }
-
-    /// Verify a request against the system clock, then parse the verified body.
+    /// Verify a request, then parse the verified body ([`Verified::parse`], which also checks
+    /// the secret's product binding).
     ///
     /// The returned [`VerifiedEvent`] can answer an `endpoint.url_validation` challenge.
     ///
     /// ```
-    /// use std::time::SystemTime;
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::new("secret")?;
-    /// let now = SystemTime::now()
-    ///     .duration_since(SystemTime::UNIX_EPOCH)?
-    ///     .as_secs()
-    ///     .to_string();
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-    /// let signature = sign("secret", &now, body);
-    /// let event = verifier.verify_and_parse(Some(&signature), Some(&now), body)?;
+    /// let signature = sign("secret", "1700000000", body);
+    /// let headers = SignatureHeaders::new(Some(&signature), Some("1700000000"));
+    /// let event = verifier.verify_and_parse(headers, body)?;
     /// assert!(event.challenge_response().is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_and_parse(
         &self,
-        signature: Option<&str>,
-        timestamp: Option<&str>,
+        headers: SignatureHeaders<'_>,
         body: &[u8],
     ) -> Result<VerifiedEvent, Error> {
-        self.verify_and_parse_at(signature, timestamp, body, SystemTime::now())
-    }
-
-    /// Verify a request against the given clock `now`, then parse the verified body.
-    ///
-    /// ```
-    /// use std::time::{Duration, UNIX_EPOCH};
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
-    ///
-    /// let verifier = Verifier::new("secret")?;
-    /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-    /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
-    /// assert_eq!(event.event().name(), "endpoint.url_validation");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn verify_and_parse_at(
-        &self,
-        signature: Option<&str>,
-        timestamp: Option<&str>,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<VerifiedEvent, Error> {
-        Ok(self.verify_at(signature, timestamp, body, now)?.parse()?)
+        self.verify(headers, body)?.parse()
     }
 }
 
@@ -802,6 +1158,12 @@ fn decode_signature(signature: &str) -> Result<[u8; 32], VerifyError> {
     Ok(tag)
 }
 
+/// The product a secret must be bound to for it to sign `event`: the product of an RTMS
+/// lifecycle event (named by the event name), `None` for every other event.
+fn bound_product(event: &WebhookEvent) -> Option<Product> {
+    event.lifecycle().and(event.product())
+}
+
 /// Proof that a request's signature verified: which secret matched, the request's timestamp,
 /// and the body that was verified.
 ///
@@ -811,13 +1173,15 @@ fn decode_signature(signature: &str) -> Result<[u8; 32], VerifyError> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, Verifier};
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+/// use zoom_rtms_webhooks::Verifier;
 ///
-/// let verifier = Verifier::builder().secret("meeting-app", "secret").build()?;
-/// let body = b"{}";
-/// let signature = sign("secret", "1700000000", body);
-/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), body, now)?;
+/// let verifier = Verifier::builder()
+///     .with_secret("meeting-app", "secret")
+///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+///     .build()?;
+/// let signature = sign("secret", "1700000000", b"{}");
+/// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
 /// assert_eq!(verified.secret_label(), "meeting-app");
 /// assert_eq!(verified.secret_index(), 0);
 /// assert_eq!(verified.timestamp(), 1_700_000_000);
@@ -847,11 +1211,14 @@ impl<'b> Verified<'b> {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("default", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let signature = sign("secret", "1700000000", b"{}");
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), b"{}", now)?;
+    /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
     /// assert_eq!(verified.secret_label(), "default");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -863,11 +1230,15 @@ impl<'b> Verified<'b> {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::builder().secret("a", "one").secret("b", "two").build()?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("a", "one")
+    ///     .with_secret("b", "two")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let signature = sign("two", "1700000000", b"{}");
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), b"{}", now)?;
+    /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
     /// assert_eq!(verified.secret_index(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -879,11 +1250,14 @@ impl<'b> Verified<'b> {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let signature = sign("secret", "1700000000", b"{}");
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), b"{}", now)?;
+    /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
     /// assert_eq!(verified.timestamp(), 1_700_000_000);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -895,11 +1269,14 @@ impl<'b> Verified<'b> {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let signature = sign("secret", "1700000000", b"{}");
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), b"{}", now)?;
+    /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
     /// assert_eq!(verified.body(), b"{}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -909,21 +1286,37 @@ impl<'b> Verified<'b> {
 
     /// Parse the verified body into a [`VerifiedEvent`], which can answer a challenge.
     ///
+    /// Fails with [`Error::Parse`] (answer `400`) if the body is not a valid event, and with
+    /// [`Error::Verify`]`(`[`VerifyError::ProductNotAllowed`]`)` (answer `401`) if the event is
+    /// an RTMS lifecycle event of a product the matching secret is not bound to (see
+    /// [`VerifierBuilder::with_secret_for`]).
+    ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::new("secret")?;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let verified = verifier.verify_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// let event = verified.parse()?;
     /// assert_eq!(event.challenge_response().map(|r| r.plain_token), Some("abc".to_owned()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn parse(self) -> Result<VerifiedEvent, ParseError> {
+    pub fn parse(self) -> Result<VerifiedEvent, Error> {
         let event = WebhookEvent::parse(self.body)?;
+        if let Some(product) = bound_product(&event) {
+            if !self.secret.may_sign(product) {
+                return Err(Error::Verify(VerifyError::ProductNotAllowed {
+                    secret_label: self.secret.label.clone(),
+                    product,
+                }));
+            }
+        }
         Ok(VerifiedEvent {
             event,
             secret: self.secret,
@@ -942,14 +1335,16 @@ impl<'b> Verified<'b> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, Verifier};
-/// use zoom_rtms_webhooks::WebhookEvent;
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+/// use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 ///
-/// let verifier = Verifier::new("secret")?;
+/// let verifier = Verifier::builder()
+///     .with_secret("default", "secret")
+///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+///     .build()?;
 /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
 /// let signature = sign("secret", "1700000000", body);
-/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+/// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
 /// assert!(matches!(event.event(), WebhookEvent::UrlValidation(_)));
 /// assert_eq!(event.secret_label(), "default");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -977,12 +1372,15 @@ impl VerifiedEvent {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// # let verifier = Verifier::builder()
+    /// #     .with_secret("app", "secret")
+    /// #     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    /// #     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// assert_eq!(event.event().name(), "endpoint.url_validation");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -994,13 +1392,16 @@ impl VerifiedEvent {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
     /// use zoom_rtms_webhooks::WebhookEvent;
-    /// let verifier = Verifier::new("secret")?;
+    /// # let verifier = Verifier::builder()
+    /// #     .with_secret("app", "secret")
+    /// #     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    /// #     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// let event: WebhookEvent = event.into_event();
     /// assert!(matches!(event, WebhookEvent::UrlValidation(_)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1013,12 +1414,15 @@ impl VerifiedEvent {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::builder().secret("meeting-app", "secret").build()?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("meeting-app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// assert_eq!(event.secret_label(), "meeting-app");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1030,12 +1434,16 @@ impl VerifiedEvent {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::builder().secret("a", "one").secret("b", "two").build()?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("a", "one")
+    ///     .with_secret("b", "two")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("two", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// assert_eq!(event.secret_index(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1047,12 +1455,15 @@ impl VerifiedEvent {
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// # let verifier = Verifier::builder()
+    /// #     .with_secret("app", "secret")
+    /// #     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    /// #     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// assert_eq!(event.timestamp(), 1_700_000_000);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1069,13 +1480,16 @@ impl VerifiedEvent {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use zoom_rtms_webhooks::signature::{sign, Verifier};
+    /// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let verifier = Verifier::new("secret")?;
+    /// let verifier = Verifier::builder()
+    ///     .with_secret("app", "secret")
+    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    ///     .build()?;
     /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// let signature = sign("secret", "1700000000", body);
-    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// let reply = event.challenge_response().ok_or("not a challenge")?;
     /// assert_eq!(reply.plain_token, "abc");
     /// assert_eq!(reply.encrypted_token.len(), 64);
@@ -1106,22 +1520,29 @@ impl VerifiedEvent {
 /// let reply = ChallengeResponse { plain_token: "t".into(), encrypted_token: "e".into() };
 /// ```
 ///
+/// `Debug` shows the plain token and redacts the encrypted token: it is an HMAC keyed with the
+/// webhook secret over a value the requester chose, which is what a signature is.
+///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, Verifier};
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+/// use zoom_rtms_webhooks::Verifier;
 ///
-/// let verifier = Verifier::new("secret")?;
+/// let verifier = Verifier::builder()
+///     .with_secret("app", "secret")
+///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+///     .build()?;
 /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
 /// let signature = sign("secret", "1700000000", body);
-/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+/// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
 /// let reply = event.challenge_response().ok_or("not a challenge")?;
 /// let json: serde_json::Value = serde_json::from_slice(&reply.to_json())?;
 /// assert_eq!(json["plainToken"], "abc");
 /// assert_eq!(json["encryptedToken"], reply.encrypted_token.as_str());
+/// assert!(!format!("{reply:?}").contains(&reply.encrypted_token));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ChallengeResponse {
@@ -1132,18 +1553,30 @@ pub struct ChallengeResponse {
     pub encrypted_token: String,
 }
 
+impl fmt::Debug for ChallengeResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChallengeResponse")
+            .field("plain_token", &self.plain_token)
+            .field("encrypted_token", &"<redacted>")
+            .finish()
+    }
+}
+
 impl ChallengeResponse {
     /// The response body: `{"plainToken":"...","encryptedToken":"..."}` (send with
     /// `content-type: application/json` and status `200`).
     ///
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, Verifier};
-    /// # let verifier = Verifier::new("secret")?;
+    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
+    /// # use zoom_rtms_webhooks::Verifier;
+    /// # let verifier = Verifier::builder()
+    /// #     .with_secret("app", "secret")
+    /// #     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    /// #     .build()?;
     /// # let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
     /// # let signature = sign("secret", "1700000000", body);
-    /// # let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    /// # let event = verifier.verify_and_parse_at(Some(&signature), Some("1700000000"), body, now)?;
+    /// # let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
     /// let reply = event.challenge_response().ok_or("not a challenge")?;
     /// let json = String::from_utf8(reply.to_json())?;
     /// assert!(json.starts_with(r#"{"plainToken":"abc","encryptedToken":""#));
@@ -1166,16 +1599,17 @@ mod tests {
 
     #[test]
     fn keyed_state_matches_fresh_key() {
-        let verifier = Verifier::new("k").unwrap_or_else(|e| panic!("{e}"));
+        let verifier = Verifier::builder()
+            .with_secret("k", "k")
+            .with_clock(|| at(10))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
         let body = b"hello";
         let sig = sign("k", "10", body);
-        assert!(verifier
-            .verify_at(Some(&sig), Some("10"), body, at(10))
-            .is_ok());
+        let headers = SignatureHeaders::new(Some(&sig), Some("10"));
+        assert!(verifier.verify(headers, body).is_ok());
         // The keyed state is cloned, not consumed: a second request verifies too.
-        assert!(verifier
-            .verify_at(Some(&sig), Some("10"), body, at(10))
-            .is_ok());
+        assert!(verifier.verify(headers, body).is_ok());
     }
 
     #[test]
@@ -1229,11 +1663,31 @@ mod tests {
     }
 
     #[test]
+    fn header_slots() {
+        let mut slot = HeaderSlot::default();
+        assert_eq!(slot.resolve(SIGNATURE_HEADER), Ok(None));
+        slot.add(b"\xff");
+        assert_eq!(slot.resolve(SIGNATURE_HEADER), Ok(None));
+        assert_eq!(slot.describe(), "not UTF-8");
+        slot.add(b"v0=");
+        assert_eq!(
+            slot.resolve(SIGNATURE_HEADER),
+            Err(VerifyError::AmbiguousHeader {
+                header: SIGNATURE_HEADER
+            })
+        );
+        slot.add(b"v0=");
+        assert_eq!(slot, HeaderSlot::Repeated);
+    }
+
+    #[test]
     fn verifier_is_send_sync_and_cheap_to_clone() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Verifier>();
+        assert_send_sync::<VerifierBuilder>();
         assert_send_sync::<VerifiedEvent>();
         assert_send_sync::<Verified<'static>>();
+        assert_send_sync::<SignatureHeaders<'static>>();
         let verifier = Verifier::new("k").unwrap_or_else(|e| panic!("{e}"));
         let clone = verifier.clone();
         assert!(Arc::ptr_eq(&verifier.inner, &clone.inner));

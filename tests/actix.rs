@@ -22,8 +22,9 @@ use common::{
 };
 use zoom_rtms_webhooks::actix::{configure, VerifiedWebhook};
 use zoom_rtms_webhooks::dispatch::DispatcherConfig;
-use zoom_rtms_webhooks::receiver::ReceiverConfig;
-use zoom_rtms_webhooks::{sign, Verifier, WebhookEvent};
+use zoom_rtms_webhooks::receiver::{ReceiverConfig, Rejection};
+use zoom_rtms_webhooks::signature::{sign, VerifyError};
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 const PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
 /// `python3 -c 'import hmac,hashlib;print(hmac.new(b"test-secret-token",
@@ -89,7 +90,7 @@ async fn body_limit_above_the_actix_default_is_honoured() {
     let (dispatcher, deliveries) = recording_dispatcher(DispatcherConfig::default());
     let h = Harness::start(
         spawn,
-        ReceiverConfig::default().body_limit(LIMIT),
+        ReceiverConfig::default().with_body_limit(LIMIT),
         dispatcher,
     )
     .await;
@@ -192,7 +193,7 @@ async fn body_over_limit_is_413_without_length_and_before_verification() {
     let (dispatcher, deliveries) = recording_dispatcher(DispatcherConfig::default());
     let h = Harness::start(
         spawn,
-        ReceiverConfig::default().body_limit(LIMIT),
+        ReceiverConfig::default().with_body_limit(LIMIT),
         dispatcher,
     )
     .await;
@@ -255,6 +256,17 @@ async fn own_handler(hook: VerifiedWebhook) -> HttpResponse {
     ))
 }
 
+/// Reports what the extractor decided, rejection included (`Result<VerifiedWebhook, Rejection>`).
+async fn reason_handler(hook: Result<VerifiedWebhook, Rejection>) -> String {
+    match hook {
+        Ok(hook) => format!("ok {} {}", hook.event().name(), hook.body().len()),
+        Err(Rejection::Unauthorized(VerifyError::AmbiguousHeader { header })) => {
+            format!("ambiguous {header}")
+        }
+        Err(other) => format!("rejected {}", other.reason()),
+    }
+}
+
 fn start_extractor_app() -> (String, ServerHandle) {
     let verifier = web::Data::new(Verifier::new(SECRET).expect("secret"));
     serve(move || {
@@ -265,8 +277,14 @@ fn start_extractor_app() -> (String, ServerHandle) {
                     .app_data(verifier.clone())
                     .route(web::post().to(own_handler)),
             )
+            .service(
+                web::resource("/reason")
+                    .app_data(verifier.clone())
+                    .route(web::post().to(reason_handler)),
+            )
             // Misconfigured: no web::Data<Verifier> in scope.
             .route("/unconfigured", web::post().to(own_handler))
+            .route("/unconfigured-reason", web::post().to(reason_handler))
     })
 }
 
@@ -338,8 +356,55 @@ async fn extractor_verifies_parses_and_rejects() {
 
     // No verifier registered: fail closed.
     let url = format!("{base}/unconfigured");
-    let (status, _) = post_to(&client, url, &started_body("ex-2"), Some(SECRET)).await;
-    assert_eq!(status, 500);
+    let got = post_to(&client, url, &started_body("ex-2"), Some(SECRET)).await;
+    assert_eq!(got, (500, "internal server error".to_owned()));
+    let url = format!("{base}/unconfigured-reason");
+    let got = post_to(&client, url, &started_body("ex-2"), Some(SECRET)).await;
+    assert_eq!(got, (200, "rejected misconfigured".to_owned()));
 
+    server.stop(true).await;
+}
+
+#[actix_web::test]
+async fn extractor_reports_a_repeated_header_as_ambiguous() {
+    let (base, server) = start_extractor_app();
+    let client = reqwest::Client::new();
+    let body = started_body("ex-amb");
+    let (sig, ts) = signed(SECRET, &body);
+    let signature = ("x-zm-signature", sig.as_str());
+    let timestamp = ("x-zm-request-timestamp", ts.as_str());
+
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], (u16, String));
+    let cases: [Case<'_>; 4] = [
+        (
+            "/reason",
+            &[signature, signature, timestamp],
+            (200, "ambiguous x-zm-signature".to_owned()),
+        ),
+        (
+            "/reason",
+            &[signature, timestamp, timestamp],
+            (200, "ambiguous x-zm-request-timestamp".to_owned()),
+        ),
+        (
+            "/reason",
+            &[signature, timestamp],
+            (200, format!("ok meeting.rtms_started {}", body.len())),
+        ),
+        // Through the rejection's own response: 401 with the fixed body.
+        (
+            "/hook",
+            &[signature, signature, timestamp],
+            (401, "unauthorized".to_owned()),
+        ),
+    ];
+    for (path, headers, expected) in cases {
+        let mut request = client.post(format!("{base}{path}")).body(body.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let got = status_and_body(request.send().await.expect("request")).await;
+        assert_eq!(got, expected, "{path} {headers:?}");
+    }
     server.stop(true).await;
 }

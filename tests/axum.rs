@@ -9,9 +9,11 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
 use zoom_rtms_webhooks::axum::{webhook, VerifiedWebhook};
+use zoom_rtms_webhooks::receiver::Rejection;
+use zoom_rtms_webhooks::signature::VerifyError;
 use zoom_rtms_webhooks::Verifier;
 
 use common::http_suite::{self, TestReceiver, EXPECTED_ENCRYPTED_TOKEN};
@@ -52,10 +54,21 @@ impl FromRef<AppState> for Verifier {
 }
 
 /// Answers the challenge itself; otherwise echoes the verified event's name.
-async fn user_handler(VerifiedWebhook(event): VerifiedWebhook) -> Response {
-    match event.challenge_response() {
-        Some(reply) => Json(reply).into_response(),
-        None => event.event().name().to_owned().into_response(),
+async fn user_handler(hook: VerifiedWebhook) -> Response {
+    match hook.challenge_response() {
+        Some(reply) => reply,
+        None => hook.event().name().to_owned().into_response(),
+    }
+}
+
+/// Reports what the extractor decided, rejection included (`Result<VerifiedWebhook, Rejection>`).
+async fn reason_handler(hook: Result<VerifiedWebhook, Rejection>) -> String {
+    match hook {
+        Ok(hook) => format!("ok {} {}", hook.event().name(), hook.body().len()),
+        Err(Rejection::Unauthorized(VerifyError::AmbiguousHeader { header })) => {
+            format!("ambiguous {header}")
+        }
+        Err(other) => format!("rejected {}", other.reason()),
     }
 }
 
@@ -68,6 +81,7 @@ async fn spawn_user_app() -> (String, reqwest::Client) {
             "/hook",
             post(user_handler).layer(DefaultBodyLimit::max(EXTRACTOR_LIMIT)),
         )
+        .route("/reason", post(reason_handler))
         .with_state(state);
     (format!("{}/hook", serve(app).await), reqwest::Client::new())
 }
@@ -157,4 +171,35 @@ async fn extractor_honours_default_body_limit() {
     let at = http_suite::padded_unknown_body("zoom.big", EXTRACTOR_LIMIT);
     let (status, body) = post_signed(&client, &url, &at).await;
     assert_eq!((status, body.as_slice()), (200, &b"zoom.big"[..]));
+}
+
+#[tokio::test]
+async fn extractor_reports_a_repeated_header_as_ambiguous() {
+    let (url, client) = spawn_user_app().await;
+    let reason_url = url.replace("/hook", "/reason");
+    let body = started_body("stream-1");
+    let (sig, ts) = signed(SECRET, &body);
+    let signature = ("x-zm-signature", sig.as_str());
+    let timestamp = ("x-zm-request-timestamp", ts.as_str());
+
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[signature, signature, timestamp],
+            "ambiguous x-zm-signature",
+        ),
+        (
+            &[signature, timestamp, timestamp],
+            "ambiguous x-zm-request-timestamp",
+        ),
+        (&[signature, timestamp], "ok meeting.rtms_started"),
+    ];
+    for (headers, expected) in cases {
+        let (status, reply) = send(&client, &reason_url, &body, headers).await;
+        let reply = String::from_utf8(reply).expect("text");
+        assert_eq!(status, 200);
+        assert!(reply.starts_with(expected), "{headers:?}: {reply}");
+    }
+    // Through the rejection's own response: 401 with the fixed body.
+    let (status, reply) = send(&client, &url, &body, &[signature, signature, timestamp]).await;
+    assert_eq!((status, reply.as_slice()), (401, &b"unauthorized"[..]));
 }

@@ -78,8 +78,8 @@ async fn recv_n(rx: &mut mpsc::UnboundedReceiver<u32>, n: usize) -> Vec<u32> {
 #[test]
 fn config_defaults() {
     let config = DispatcherConfig::default();
-    assert_eq!(config.workers, DEFAULT_WORKERS);
-    assert_eq!(config.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+    assert_eq!(config.workers(), DEFAULT_WORKERS);
+    assert_eq!(config.queue_capacity(), DEFAULT_QUEUE_CAPACITY);
     assert_eq!(DEFAULT_QUEUE_CAPACITY, 1024);
 }
 
@@ -353,6 +353,10 @@ async fn at_most_workers_handlers_run_at_once() {
 
 #[tokio::test]
 async fn zero_config_values_are_treated_as_one() {
+    assert_eq!(
+        (config(0, 0).workers(), config(0, 0).queue_capacity()),
+        (1, 1)
+    );
     let (dispatcher, gate, mut started, mut done) = gated(0, 0);
     assert_eq!((dispatcher.workers(), dispatcher.capacity()), (1, 1));
     dispatcher.try_dispatch(1).expect("queue has room");

@@ -229,8 +229,9 @@ fn the_reference_model_matches_zooms_rules() {
 #[should_panic(expected = "accepted host")]
 fn the_url_oracle_rejects_a_non_zoom_host() {
     // The oracle must not be vacuous: under a policy that allows another host, it trips.
-    let policy = zoom_rtms_webhooks::region::HostPolicy::zoom_only().allow_host("evil.example");
-    let url = zoom_rtms_webhooks::region::ServerUrl::parse_with("wss://evil.example/", &policy)
+    let policy =
+        zoom_rtms_webhooks::region::HostPolicy::default().with_allowed_host("evil.example");
+    let url = zoom_rtms_webhooks::region::ServerUrl::parse("wss://evil.example/", &policy)
         .unwrap_or_else(|e| panic!("{e}"));
     oracles::check_zoom_url(&url);
 }

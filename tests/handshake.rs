@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use zoom_rtms_webhooks::event::{RtmsStarted, WebhookEvent};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zoom_rtms_webhooks::codes::{MsgType, StatusCode};
+use zoom_rtms_webhooks::event::{IdField, RtmsStarted, WebhookEvent};
 use zoom_rtms_webhooks::handshake::{
-    handshake_signature, media_type, Credentials, CredentialsError, HandshakeError,
-    HandshakeStatus, MsgType, SignalingHandshakeRequest, SignalingHandshakeResponse,
-    PROTOCOL_VERSION,
+    handshake_signature, Credentials, CredentialsError, HandshakeError, IdKeys, MediaKind,
+    MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse, PROTOCOL_VERSION,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrlError};
+use zoom_rtms_webhooks::Product;
 
 const CLIENT_ID: &str = "yQ7hqzxnRvG2Ij7U3tZxPg";
 const CLIENT_SECRET: &str = "Zx9pMbqK2sFvR4aLc8TeWn1oHu5JdYg3";
@@ -68,10 +71,27 @@ fn started(event: &str, id_field: &str, id: &str, stream: &str) -> RtmsStarted {
     }
 }
 
+/// The exact msg_type 1 JSON with the id under `meeting_uuid` (the 0.1 form, unchanged for
+/// meetings).
 fn expected_json(id: &str, stream: &str, sequence: u32, sig: &str) -> String {
     format!(
-        r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{id}","rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
+        r#"{{"msg_type":1,"protocol_version":1,"sequence":{sequence},"meeting_uuid":"{id}","rtms_stream_id":"{stream}","signature":"{sig}"}}"#
     )
+}
+
+/// The exact msg_type 1 JSON with the id under each of `keys`, in order.
+fn json_with_keys(keys: &[&str], id: &str, stream: &str, sequence: u32, sig: &str) -> String {
+    let ids: String = keys.iter().map(|k| format!(r#""{k}":"{id}","#)).collect();
+    format!(
+        r#"{{"msg_type":1,"protocol_version":1,"sequence":{sequence},{ids}"rtms_stream_id":"{stream}","signature":"{sig}"}}"#
+    )
+}
+
+/// HMAC-SHA256 hex, computed independently of the crate.
+fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    mac.update(msg);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 // ---------------------------------------------------------------- signature
@@ -154,6 +174,41 @@ fn credentials_reject_empty_values() {
     );
 }
 
+/// Regression (0.1 review): HMAC zero-pads keys, so a client secret of NUL bytes is the same
+/// key as the empty one; invisible characters are as good as empty. All are refused, for the
+/// client id too.
+#[test]
+fn credentials_reject_nul_and_invisible_only_values() {
+    for blank in [
+        "\0",
+        "\0\0\0\0",
+        "\u{FEFF}",
+        "\u{200B}\n",
+        "\u{00AD}\u{2060}",
+        "\u{00A0}\u{3000}",
+    ] {
+        assert_eq!(
+            Credentials::new(CLIENT_ID, blank).unwrap_err(),
+            CredentialsError::EmptyClientSecret,
+            "secret {blank:?}"
+        );
+        assert_eq!(
+            Credentials::new(blank, CLIENT_SECRET).unwrap_err(),
+            CredentialsError::EmptyClientId,
+            "client id {blank:?}"
+        );
+    }
+    // What the zero-padding means: the NUL secret would sign exactly like the empty one.
+    let nul = hmac_hex(b"\0", b"id,u,s");
+    assert_eq!(nul, hmac_hex(b"", b"id,u,s"));
+    // A real value with such characters around it is kept verbatim (not trimmed).
+    let padded = Credentials::new(CLIENT_ID, format!("\u{FEFF}{CLIENT_SECRET}\n")).unwrap();
+    assert_ne!(
+        handshake_signature(&padded, MEETING_UUID, MEETING_STREAM),
+        MEETING_SIG
+    );
+}
+
 #[test]
 fn credentials_debug_redacts_secret() {
     let c = creds();
@@ -173,14 +228,21 @@ fn credentials_debug_redacts_secret() {
 
 #[test]
 fn request_from_parts_exact_json() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
-        .with_sequence(123_456_789);
+    let req = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_sequence(123_456_789);
     assert_eq!(
         req.to_json(),
         expected_json(MEETING_UUID, MEETING_STREAM, 123_456_789, MEETING_SIG)
     );
     assert_eq!(req.signature(), MEETING_SIG);
-    assert_eq!(req.meeting_uuid(), MEETING_UUID);
+    assert_eq!(req.product(), Product::Meeting);
+    assert_eq!(req.instance_id(), MEETING_UUID);
+    assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
     assert_eq!(req.rtms_stream_id(), MEETING_STREAM);
     assert_eq!(req.sequence(), 123_456_789);
     assert_eq!(req.buffer_data(), None);
@@ -190,8 +252,13 @@ fn request_from_parts_exact_json() {
 
 #[test]
 fn request_buffer_data_is_last_and_only_when_set() {
-    let base = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM)
-        .with_sequence(1);
+    let base = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_sequence(1);
     assert!(!base.to_json().contains("buffer_data"));
     let expected_prefix = expected_json(MEETING_UUID, MEETING_STREAM, 1, MEETING_SIG);
     let expected_prefix = expected_prefix.trim_end_matches('}');
@@ -207,29 +274,39 @@ fn request_buffer_data_is_last_and_only_when_set() {
 
 #[test]
 fn request_escapes_json_in_ids() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), "a\"b\\c", "s\n1").with_sequence(0);
+    let req = SignalingHandshakeRequest::from_parts(&creds(), Product::VideoSdk, "a\"b\\c", "s\n1")
+        .with_sequence(0);
     let v: serde_json::Value = serde_json::from_str(&req.to_json()).unwrap();
+    assert_eq!(v["session_id"], "a\"b\\c");
     assert_eq!(v["meeting_uuid"], "a\"b\\c");
     assert_eq!(v["rtms_stream_id"], "s\n1");
 }
 
 #[test]
 fn request_debug_redacts_signature() {
-    let req = SignalingHandshakeRequest::from_parts(&creds(), MEETING_UUID, MEETING_STREAM);
+    let req = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    );
     let dbg = format!("{req:?}");
     assert!(!dbg.contains(MEETING_SIG), "{dbg}");
     assert!(dbg.contains(MEETING_UUID), "{dbg}");
 }
 
 #[test]
-fn request_sequence_is_random_enough() {
+fn request_sequence_starts_at_one() {
+    // The reference: "Must start at 1".
     let c = creds();
-    let seqs: std::collections::BTreeSet<u32> = (0..64)
-        .map(|_| SignalingHandshakeRequest::from_parts(&c, "u", "s").sequence())
-        .collect();
-    // 64 draws of a 32-bit value: a collision-free set is overwhelmingly likely;
-    // demand at least 60 distinct values to stay robust.
-    assert!(seqs.len() >= 60, "{}", seqs.len());
+    let req = SignalingHandshakeRequest::from_parts(&c, Product::Meeting, "u", "s");
+    assert_eq!(req.sequence(), 1);
+    assert!(req
+        .to_json()
+        .contains(r#""protocol_version":1,"sequence":1,"meeting_uuid""#));
+    let req = req.with_sequence(0);
+    assert_eq!(req.sequence(), 0);
+    assert!(req.to_json().contains(r#""sequence":0,"#));
 }
 
 #[test]
@@ -240,29 +317,36 @@ fn request_new_meeting() {
         MEETING_UUID,
         MEETING_STREAM,
     );
-    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(7);
+    let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(7);
     assert_eq!(
         req.to_json(),
         expected_json(MEETING_UUID, MEETING_STREAM, 7, MEETING_SIG)
     );
+    assert_eq!(req.id_keys(), [IdField::MeetingUuid]);
 }
 
 #[test]
-fn request_new_webinar_both_id_fields() {
+fn request_new_webinar_sends_webinar_uuid_whichever_field_the_webhook_used() {
     for field in ["webinar_uuid", "meeting_uuid"] {
         let s = started("webinar.rtms_started", field, WEBINAR_UUID, WEBINAR_STREAM);
-        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(8);
-        // The field stays `meeting_uuid` and carries the webinar's UUID.
+        let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(8);
         assert_eq!(
             req.to_json(),
-            expected_json(WEBINAR_UUID, WEBINAR_STREAM, 8, WEBINAR_SIG),
+            json_with_keys(
+                &["webinar_uuid"],
+                WEBINAR_UUID,
+                WEBINAR_STREAM,
+                8,
+                WEBINAR_SIG
+            ),
             "{field}"
         );
+        assert_eq!(req.id_keys(), [IdField::WebinarUuid]);
     }
 }
 
 #[test]
-fn request_new_video_sdk() {
+fn request_new_video_sdk_sends_session_id_and_meeting_uuid() {
     let s = started(
         "session.rtms_started",
         "session_id",
@@ -270,43 +354,158 @@ fn request_new_video_sdk() {
         SESSION_STREAM,
     );
     let sdk = Credentials::new(SDK_KEY, SDK_SECRET).unwrap();
-    let req = SignalingHandshakeRequest::new(&s, &sdk)
+    let req = SignalingHandshakeRequest::new(&sdk, &s)
         .with_sequence(9)
         .with_buffer_data(false);
     assert_eq!(
         req.to_json(),
         format!(
-            r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","sequence":9,"signature":"{SESSION_SIG}","buffer_data":false}}"#
+            r#"{{"msg_type":1,"protocol_version":1,"sequence":9,"session_id":"{SESSION_ID}","meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","signature":"{SESSION_SIG}","buffer_data":false}}"#
         )
     );
+    assert_eq!(req.id_keys(), [IdField::SessionId, IdField::MeetingUuid]);
 }
 
 #[test]
-fn request_new_contact_center() {
+fn request_new_contact_center_sends_engagement_id() {
     let s = started(
         "contact_center.voice_rtms_started",
         "engagement_id",
         ENGAGEMENT_ID,
         CC_STREAM,
     );
-    let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(10);
+    let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(10);
     assert_eq!(
         req.to_json(),
-        expected_json(ENGAGEMENT_ID, CC_STREAM, 10, CC_SIG)
+        json_with_keys(&["engagement_id"], ENGAGEMENT_ID, CC_STREAM, 10, CC_SIG)
     );
+    assert_eq!(req.id_keys(), [IdField::EngagementId]);
 }
 
 #[test]
-fn request_new_phone() {
+fn request_new_phone_sends_call_id() {
     for event in ["phone.rtms_started", "phone.call_rtms_started"] {
         let s = started(event, "call_id", CALL_ID, PHONE_STREAM);
-        let req = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(11);
+        let req = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(11);
         assert_eq!(
             req.to_json(),
-            expected_json(CALL_ID, PHONE_STREAM, 11, PHONE_SIG),
+            json_with_keys(&["call_id"], CALL_ID, PHONE_STREAM, 11, PHONE_SIG),
             "{event}"
         );
+        assert_eq!(req.id_keys(), [IdField::CallId]);
     }
+}
+
+#[test]
+fn default_id_keys_per_product() {
+    let keys = IdKeys::default();
+    let table = [
+        (Product::Meeting, vec![IdField::MeetingUuid]),
+        (Product::Webinar, vec![IdField::WebinarUuid]),
+        (
+            Product::VideoSdk,
+            vec![IdField::SessionId, IdField::MeetingUuid],
+        ),
+        (Product::ContactCenter, vec![IdField::EngagementId]),
+        (Product::Phone, vec![IdField::CallId]),
+    ];
+    for (product, expected) in table {
+        assert_eq!(keys.keys(product), expected.as_slice(), "{product}");
+        let req = SignalingHandshakeRequest::from_parts(&creds(), product, "id-1", "st-1")
+            .with_sequence(2);
+        assert_eq!(req.id_keys(), expected.as_slice(), "{product}");
+        assert_eq!(
+            req.to_json(),
+            json_with_keys(
+                &expected.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                "id-1",
+                "st-1",
+                2,
+                &handshake_signature(&creds(), "id-1", "st-1"),
+            ),
+            "{product}"
+        );
+        // `with_id_keys(&IdKeys::default())` is what `from_parts` already does.
+        assert_eq!(req.clone().with_id_keys(&keys), req, "{product}");
+    }
+}
+
+#[test]
+fn id_keys_can_be_overridden_per_product_and_the_signature_is_unchanged() {
+    let keys = IdKeys::default()
+        .with_keys(Product::Webinar, [IdField::MeetingUuid])
+        .with_keys(
+            Product::ContactCenter,
+            [
+                IdField::EngagementId,
+                IdField::SessionId,
+                IdField::EngagementId,
+            ],
+        );
+    // The override applies to its product only.
+    assert_eq!(keys.keys(Product::Webinar), [IdField::MeetingUuid]);
+    assert_eq!(
+        keys.keys(Product::ContactCenter),
+        [IdField::EngagementId, IdField::SessionId]
+    );
+    assert_eq!(keys.keys(Product::Meeting), [IdField::MeetingUuid]);
+    assert_eq!(keys.keys(Product::Phone), [IdField::CallId]);
+    assert_ne!(keys, IdKeys::default());
+    // An empty list changes nothing: a request always carries an id.
+    assert_eq!(keys.clone().with_keys(Product::Meeting, []), keys);
+
+    let s = started(
+        "webinar.rtms_started",
+        "webinar_uuid",
+        WEBINAR_UUID,
+        WEBINAR_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&creds(), &s)
+        .with_id_keys(&keys)
+        .with_sequence(8);
+    assert_eq!(
+        req.to_json(),
+        json_with_keys(
+            &["meeting_uuid"],
+            WEBINAR_UUID,
+            WEBINAR_STREAM,
+            8,
+            WEBINAR_SIG
+        )
+    );
+
+    let s = started(
+        "contact_center.voice_rtms_started",
+        "engagement_id",
+        ENGAGEMENT_ID,
+        CC_STREAM,
+    );
+    let req = SignalingHandshakeRequest::new(&creds(), &s)
+        .with_id_keys(&keys)
+        .with_sequence(10);
+    assert_eq!(
+        req.to_json(),
+        json_with_keys(
+            &["engagement_id", "session_id"],
+            ENGAGEMENT_ID,
+            CC_STREAM,
+            10,
+            CC_SIG
+        )
+    );
+    // A table without an override for the request's product keeps the defaults.
+    let meeting = SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        MEETING_UUID,
+        MEETING_STREAM,
+    )
+    .with_id_keys(&keys)
+    .with_sequence(7);
+    assert_eq!(
+        meeting.to_json(),
+        expected_json(MEETING_UUID, MEETING_STREAM, 7, MEETING_SIG)
+    );
 }
 
 #[test]
@@ -317,9 +516,10 @@ fn request_new_matches_from_parts() {
         SLASH_UUID,
         SLASH_STREAM,
     );
-    let a = SignalingHandshakeRequest::new(&s, &creds()).with_sequence(3);
+    let a = SignalingHandshakeRequest::new(&creds(), &s).with_sequence(3);
     let b =
-        SignalingHandshakeRequest::from_parts(&creds(), SLASH_UUID, SLASH_STREAM).with_sequence(3);
+        SignalingHandshakeRequest::from_parts(&creds(), Product::Meeting, SLASH_UUID, SLASH_STREAM)
+            .with_sequence(3);
     assert_eq!(a, b);
     assert_eq!(a.signature(), SLASH_SIG);
     assert_eq!(PROTOCOL_VERSION, 1);
@@ -345,7 +545,7 @@ fn response_ok_with_media_urls() {
     }"#;
     let r = SignalingHandshakeResponse::parse(body).unwrap();
     assert!(r.is_ok());
-    assert_eq!(r.status_code, HandshakeStatus::Ok);
+    assert_eq!(r.status_code, StatusCode::Ok);
     assert_eq!(r.protocol_version, Some(1));
     assert_eq!(r.reason, None);
     let expected: BTreeMap<String, String> = [
@@ -363,7 +563,7 @@ fn response_ok_with_media_urls() {
     assert!(!r.extra.contains_key("status_code"));
     assert!(!r.extra.contains_key("msg_type"));
 
-    let policy = HostPolicy::zoom_only();
+    let policy = HostPolicy::default();
     let all = r.media_server_url("all", &policy).unwrap().unwrap();
     assert_eq!(all.as_str(), "wss://rtms-sjc1.zoom.us/all");
     assert_eq!(all.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
@@ -385,7 +585,7 @@ fn response_media_urls_are_validated() {
     let r = SignalingHandshakeResponse::parse(body).unwrap();
     // Raw map keeps both.
     assert_eq!(r.media_server_urls.len(), 2);
-    let zoom_only = HostPolicy::zoom_only();
+    let zoom_only = HostPolicy::default();
     assert!(matches!(
         r.media_server_url("audio", &zoom_only),
         Err(ServerUrlError::NotWss { .. })
@@ -393,9 +593,9 @@ fn response_media_urls_are_validated() {
     assert!(r.validated_media_urls(&zoom_only).is_err());
     assert!(r.media_server_url("all", &zoom_only).unwrap().is_some());
     // The explicit test escape hatch accepts the local server.
-    let local = HostPolicy::zoom_only()
-        .allow_host("127.0.0.1")
-        .allow_insecure_ws();
+    let local = HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true);
     let urls = r.validated_media_urls(&local).unwrap();
     assert_eq!(urls["audio"].host(), "127.0.0.1");
 }
@@ -406,7 +606,7 @@ fn response_invalid_signature() {
         br#"{"msg_type":2,"protocol_version":1,"status_code":3,"reason":"invalid signature"}"#,
     )
     .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.status_code, StatusCode::InvalidSignature);
     assert_eq!(r.status_code.code(), 3);
     assert_eq!(r.reason.as_deref(), Some("invalid signature"));
     assert!(!r.is_ok());
@@ -419,8 +619,8 @@ fn response_duplicate_signal_request() {
         br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
     )
     .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
-    assert_eq!(r.status_code.to_string(), "8 (duplicate signal request)");
+    assert_eq!(r.status_code, StatusCode::DuplicateSignalRequest);
+    assert_eq!(r.status_code.to_string(), "duplicate signal request (8)");
     assert!(!r.is_ok());
     assert_eq!(r.protocol_version, None);
 }
@@ -428,15 +628,15 @@ fn response_duplicate_signal_request() {
 #[test]
 fn response_unknown_status_and_missing_reason() {
     let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":40}"#).unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::Other(40));
+    assert_eq!(r.status_code, StatusCode::Other(40));
     assert_eq!(r.status_code.code(), 40);
-    assert_eq!(r.status_code.to_string(), "40 (unknown status)");
+    assert_eq!(r.status_code.to_string(), "unknown status (40)");
     assert_eq!(r.reason, None);
     assert!(!r.is_ok());
 
     let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":-1,"reason":null}"#)
         .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::Other(-1));
+    assert_eq!(r.status_code, StatusCode::Other(-1));
     assert_eq!(r.reason, None);
 }
 
@@ -447,31 +647,44 @@ fn response_accepts_status_alias() {
     // status_code wins when both are present.
     let r =
         SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":3,"status":0}"#).unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.status_code, StatusCode::InvalidSignature);
     assert_eq!(r.extra["status"], 0);
 }
 
 #[test]
 fn response_named_status_codes_round_trip() {
     let named = [
-        (0, HandshakeStatus::Ok),
-        (1, HandshakeStatus::InvalidMessageType),
-        (2, HandshakeStatus::InvalidRtmsStreamId),
-        (3, HandshakeStatus::InvalidSignature),
-        (4, HandshakeStatus::InvalidPayload),
-        (5, HandshakeStatus::InvalidEvents),
-        (6, HandshakeStatus::InvalidEventType),
-        (7, HandshakeStatus::InvalidMediaType),
-        (8, HandshakeStatus::DuplicateSignalRequest),
+        (0, StatusCode::Ok),
+        (1, StatusCode::InvalidMessageType),
+        (2, StatusCode::InvalidRtmsStreamId),
+        (3, StatusCode::InvalidSignature),
+        (4, StatusCode::InvalidPayload),
+        (5, StatusCode::InvalidEvents),
+        (6, StatusCode::InvalidEventType),
+        (7, StatusCode::InvalidMediaType),
+        (8, StatusCode::DuplicateSignalRequest),
     ];
     for (code, status) in named {
-        assert_eq!(HandshakeStatus::from(code), status);
+        assert_eq!(StatusCode::from(code), status);
+        assert!(!matches!(StatusCode::from(code), StatusCode::Other(_)));
         assert_eq!(status.code(), code);
+        assert_eq!(i64::from(status), code);
         assert_eq!(status.is_ok(), code == 0);
+        assert!(status.is_known());
+        // Equality is by code: a hand-built `Other` of a named code is that variant.
+        assert_eq!(StatusCode::Other(code), status);
+        assert_eq!(
+            status.to_string(),
+            format!("{} ({code})", status.description())
+        );
     }
+    // The table stays 0-8 (the samples' codes); everything else is kept as received.
     for code in [-5, 9, 16, 17, 40, i64::MAX, i64::MIN] {
-        assert_eq!(HandshakeStatus::from(code), HandshakeStatus::Other(code));
-        assert_eq!(HandshakeStatus::from(code).code(), code);
+        let status = StatusCode::from(code);
+        assert!(matches!(status, StatusCode::Other(c) if c == code));
+        assert_eq!(status.code(), code);
+        assert!(!status.is_known());
+        assert_eq!(status.description(), "unknown status");
     }
 }
 
@@ -501,7 +714,7 @@ fn response_errors() {
         (br#"{"msg_type":2}"#, MissingStatusCode),
         (br#"{"msg_type":2,"reason":"x"}"#, MissingStatusCode),
         (
-            br#"{"msg_type":2,"status_code":"0"}"#,
+            br#"{"msg_type":2,"status_code":"OK"}"#,
             InvalidField {
                 field: "status_code",
             },
@@ -587,7 +800,7 @@ fn response_missing_or_null_media_server_is_empty() {
         let r = SignalingHandshakeResponse::parse(body).unwrap();
         assert!(r.media_server_urls.is_empty());
         assert!(r
-            .validated_media_urls(&HostPolicy::zoom_only())
+            .validated_media_urls(&HostPolicy::default())
             .unwrap()
             .is_empty());
     }
@@ -616,25 +829,46 @@ fn msg_types_and_media_bits() {
         (16, MsgType::MediaDataShare),
         (17, MsgType::MediaDataTranscript),
         (18, MsgType::MediaDataChat),
+        (19, MsgType::StreamStateRequest),
+        (20, MsgType::StreamStateResponse),
         (21, MsgType::StreamCloseRequest),
         (22, MsgType::StreamCloseResponse),
+        (23, MsgType::MetaDataAudio),
+        (24, MsgType::MetaDataVideo),
+        (25, MsgType::MetaDataShare),
+        (26, MsgType::MetaDataTranscript),
+        (27, MsgType::MetaDataChat),
+        (28, MsgType::VideoSubscriptionRequest),
+        (29, MsgType::VideoSubscriptionResponse),
     ];
     for (code, t) in named {
         assert_eq!(MsgType::from(code), t);
+        assert!(!matches!(MsgType::from(code), MsgType::Other(_)));
         assert_eq!(t.code(), code);
+        assert!(t.is_known());
+        assert_eq!(MsgType::Other(code), t);
     }
-    for code in [0, 19, 20, 23, -1] {
-        assert_eq!(MsgType::from(code), MsgType::Other(code));
+    for code in [0, 30, 99, -1] {
+        let t = MsgType::from(code);
+        assert!(matches!(t, MsgType::Other(c) if c == code));
+        assert!(!t.is_known());
+        assert_eq!(t.to_string(), format!("unknown message type ({code})"));
     }
     assert_eq!(
+        MsgType::SignalingHandshakeRequest.to_string(),
+        "signaling handshake request (1)"
+    );
+    assert_eq!(
         [
-            media_type::AUDIO,
-            media_type::VIDEO,
-            media_type::DESKSHARE,
-            media_type::TRANSCRIPT,
-            media_type::CHAT,
-            media_type::ALL
-        ],
+            MediaTypes::AUDIO,
+            MediaTypes::VIDEO,
+            MediaTypes::DESKSHARE,
+            MediaTypes::TRANSCRIPT,
+            MediaTypes::CHAT,
+            MediaTypes::ALL
+        ]
+        .map(MediaTypes::bits),
         [1, 2, 4, 8, 16, 32]
     );
+    assert_eq!(MediaKind::ALL.map(|k| k.flag().bits()), [1, 2, 4, 8, 16]);
 }

@@ -3,13 +3,16 @@
 #![cfg(feature = "protocol")]
 
 use serde_json::{json, Value};
+use zoom_rtms_webhooks::codes::*;
 use zoom_rtms_webhooks::event::{IdField, Product};
-use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
+use zoom_rtms_webhooks::handshake::{
+    handshake_signature, Credentials, IdKeys, MediaKind, MediaTypes, SignalingHandshakeRequest,
+};
 use zoom_rtms_webhooks::protocol::client::*;
-use zoom_rtms_webhooks::protocol::codes::*;
 use zoom_rtms_webhooks::protocol::events::*;
 use zoom_rtms_webhooks::protocol::media::*;
 use zoom_rtms_webhooks::protocol::server::*;
+use zoom_rtms_webhooks::region::HostPolicy;
 
 /// Same keys in the same order, same values.
 fn assert_exact(actual: &str, documented: &str) {
@@ -35,22 +38,26 @@ fn assert_exact(actual: &str, documented: &str) {
 
 #[test]
 fn msg_1_signalling_handshake_as_documented() {
-    let m = SignalingHandshake::new(
-        &[IdField::MeetingUuid],
-        "xxxxxxxxxx",
-        "xxxxxxxxxx",
-        "xxxxxxxxxx",
-    )
-    .with_buffer_data(false);
+    let creds = Credentials::new("client", "secret").unwrap();
+    let m =
+        SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "xxxxxxxxxx", "yyyyyyyyyy")
+            .with_buffer_data(false);
+    let sig = handshake_signature(&creds, "xxxxxxxxxx", "yyyyyyyyyy");
     assert_eq!(
         m.to_json(),
-        r#"{"msg_type":1,"protocol_version":1,"sequence":1,"meeting_uuid":"xxxxxxxxxx","rtms_stream_id":"xxxxxxxxxx","signature":"xxxxxxxxxx","buffer_data":false}"#
+        format!(
+            r#"{{"msg_type":1,"protocol_version":1,"sequence":1,"meeting_uuid":"xxxxxxxxxx","rtms_stream_id":"yyyyyyyyyy","signature":"{sig}","buffer_data":false}}"#
+        )
     );
+    assert_eq!(ClientMessage::to_json(&m), m.to_json());
+    assert_eq!(m.msg_type(), MsgType::SignalingHandshakeRequest);
     assert_exact(
         &m.to_json(),
-        r#"{ "msg_type": 1, "protocol_version": 1, "sequence": 1,
-  "meeting_uuid": "xxxxxxxxxx", "rtms_stream_id": "xxxxxxxxxx",
-  "signature": "xxxxxxxxxx", "buffer_data": false }"#,
+        &format!(
+            r#"{{ "msg_type": 1, "protocol_version": 1, "sequence": 1,
+  "meeting_uuid": "xxxxxxxxxx", "rtms_stream_id": "yyyyyyyyyy",
+  "signature": "{sig}", "buffer_data": false }}"#
+        ),
     );
 }
 
@@ -66,8 +73,7 @@ fn msg_1_id_key_per_product() {
     ];
     for (product, keys) in cases {
         let sig = handshake_signature(&creds, "id-1", "st-1");
-        let json =
-            SignalingHandshake::new(default_id_keys(product), "id-1", "st-1", &sig).to_json();
+        let json = SignalingHandshakeRequest::from_parts(&creds, product, "id-1", "st-1").to_json();
         let v: Value = serde_json::from_str(&json).unwrap();
         for key in &keys {
             assert_eq!(v[key], "id-1", "{product}: {json}");
@@ -84,9 +90,13 @@ fn msg_1_id_key_per_product() {
         assert_eq!(v["signature"], sig);
     }
     // A custom list overrides the default (both keys for a webinar, say).
-    let json =
-        SignalingHandshake::new(&[IdField::WebinarUuid, IdField::MeetingUuid], "w", "s", "x")
-            .to_json();
+    let keys = IdKeys::default().with_keys(
+        Product::Webinar,
+        [IdField::WebinarUuid, IdField::MeetingUuid],
+    );
+    let json = SignalingHandshakeRequest::from_parts(&creds, Product::Webinar, "w", "s")
+        .with_id_keys(&keys)
+        .to_json();
     assert!(json.contains(r#""webinar_uuid":"w","meeting_uuid":"w","rtms_stream_id""#));
 }
 
@@ -231,19 +241,25 @@ fn msg_2_signalling_response() {
     let ServerMessage::SignalingHandshakeResponse(r) = ServerMessage::parse(frame).unwrap() else {
         panic!()
     };
-    assert!(r.status.is_ok());
-    assert_eq!(r.status.reason.as_deref(), Some(""));
-    assert_eq!((r.protocol_version, r.sequence), (Some(1), Some(0)));
-    assert_eq!(r.media_url(MediaKind::Audio), Some("wss://a.zoom.us/a"));
-    assert_eq!(r.media_url(MediaKind::Video), Some("wss://v.zoom.us/v"));
-    assert_eq!(
-        r.media_url(MediaKind::Transcript),
-        Some("wss://t.zoom.us/t")
-    );
-    assert_eq!(r.media_url(MediaKind::Chat), Some("wss://all.zoom.us/x"));
-    assert_eq!(r.server_urls.len(), 4);
-    assert_eq!(r.datacenter_region.as_deref(), Some("sjc"));
-    assert!(r.media_server.unwrap().get().contains("srtp_keys"));
+    assert!(r.is_ok());
+    assert_eq!(r.reason.as_deref(), Some(""));
+    assert_eq!(r.protocol_version, Some(1));
+    assert_eq!(r.extra["sequence"], 0);
+    let policy = HostPolicy::default();
+    let url = |kind| {
+        r.media_url(kind, &policy)
+            .unwrap()
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    assert_eq!(url(MediaKind::Audio), "wss://a.zoom.us/a");
+    assert_eq!(url(MediaKind::Video), "wss://v.zoom.us/v");
+    assert_eq!(url(MediaKind::Transcript), "wss://t.zoom.us/t");
+    assert_eq!(url(MediaKind::Chat), "wss://all.zoom.us/x");
+    assert_eq!(r.media_server_urls.len(), 4);
+    assert_eq!(r.extra["media_server"]["datacenter_region"], "sjc");
+    assert_eq!(r.extra["media_server"]["srtp_keys"]["audio"], "k");
     assert!(!r.is_duplicate());
 
     // Failures, by code or by reason text.
@@ -256,7 +272,7 @@ fn msg_2_signalling_response() {
             panic!()
         };
         assert!(r.is_duplicate());
-        assert!(!r.status.is_ok());
+        assert!(!r.is_ok());
     }
     let ServerMessage::SignalingHandshakeResponse(r) =
         ServerMessage::parse(br#"{"msg_type":2,"status_code":3,"reason":"bad signature"}"#)
@@ -264,8 +280,8 @@ fn msg_2_signalling_response() {
     else {
         panic!()
     };
-    assert_eq!(r.status.code, Some(StatusCode::InvalidSignature));
-    assert_eq!(r.status.code.unwrap().category(), StatusCategory::Auth);
+    assert_eq!(r.status_code, StatusCode::InvalidSignature);
+    assert_eq!(r.status_code.category(), StatusCategory::Auth);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Every media-parameter validation rule, accepted and refused (the protocol notes' §3.2).
 #![cfg(feature = "protocol")]
 
-use zoom_rtms_webhooks::protocol::codes::StatusCode;
+use zoom_rtms_webhooks::codes::StatusCode;
+use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 use zoom_rtms_webhooks::protocol::media::*;
 
 fn audio(p: AudioParams) -> Result<(), ParamsError> {

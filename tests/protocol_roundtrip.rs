@@ -4,6 +4,7 @@
 #![cfg(feature = "protocol")]
 
 use zoom_rtms_webhooks::event::{IdField, Product};
+use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::protocol::client::*;
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 use zoom_rtms_webhooks::protocol::media::*;
@@ -11,11 +12,15 @@ use zoom_rtms_webhooks::protocol::server::ServerMessage;
 
 #[test]
 fn client_messages_read_back() {
-    let keys = default_id_keys(Product::VideoSdk);
-    let hello = SignalingHandshake::new(keys, "sess==", "st-1", "abcd")
+    let creds = Credentials::new("client", "secret").unwrap();
+    let hello = SignalingHandshakeRequest::from_parts(&creds, Product::VideoSdk, "sess==", "st-1")
         .with_sequence(3)
-        .with_buffer_data(false)
-        .to_json();
+        .with_buffer_data(false);
+    let keys = IdKeys::default();
+    let keys = keys.keys(Product::VideoSdk);
+    assert_eq!(hello.id_keys(), keys);
+    let sig = hello.signature().to_owned();
+    let hello = hello.to_json();
     let ClientRequest::SignalingHandshake(h) = ClientRequest::parse(hello.as_bytes()).unwrap()
     else {
         panic!()
@@ -24,7 +29,7 @@ fn client_messages_read_back() {
     assert_eq!(h.instance_id(), Some("sess=="));
     assert_eq!(h.id(IdField::MeetingUuid), Some("sess=="));
     assert_eq!(h.rtms_stream_id.as_deref(), Some("st-1"));
-    assert_eq!(h.signature.as_deref(), Some("abcd"));
+    assert_eq!(h.signature.as_deref(), Some(sig.as_str()));
     assert_eq!(
         (h.protocol_version, h.sequence, h.buffer_data),
         (Some(1), Some(3), Some(false))

@@ -5,19 +5,25 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use zoom_rtms_webhooks::codes::{StatusCode, StopReason};
 use zoom_rtms_webhooks::event::Product;
 use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
-use zoom_rtms_webhooks::protocol::codes::{StatusCode, StopReason};
+use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 use zoom_rtms_webhooks::protocol::media::*;
 use zoom_rtms_webhooks::protocol::server::ServerMessage;
 use zoom_rtms_webhooks::protocol::session::*;
+use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 const SIG_URL: &str = "wss://rtms-sjc1.zoom.us/signal";
 const OK_URLS: &[u8] = br#"{"msg_type":2,"protocol_version":1,"sequence":0,"status_code":0,"reason":"",
   "media_server":{"server_urls":{"audio":"wss://a.zoom.us/audio","transcript":"wss://t.zoom.us/tr","all":"wss://x.zoom.us/all"}}}"#;
 const DATA_OK: &[u8] = br#"{"msg_type":4,"status_code":0,"payload_encrypted":false,
   "media_params":{"audio":{"content_type":2,"sample_rate":1,"channel":1,"codec":1,"data_opt":1,"send_rate":20}}}"#;
+
+fn url(s: &str) -> ServerUrl {
+    ServerUrl::parse(s, &HostPolicy::default()).unwrap()
+}
 
 fn creds() -> Credentials {
     Credentials::new("client", "secret").unwrap()
@@ -37,7 +43,7 @@ struct Harness {
 impl Harness {
     fn new(config: SessionConfig) -> Self {
         let t0 = Instant::now();
-        let s = Session::connect(config, SIG_URL, t0).unwrap();
+        let s = Session::connect(config, url(SIG_URL), t0).unwrap();
         Harness { t0, now: t0, s }
     }
 
@@ -74,7 +80,7 @@ impl Harness {
                 role: Role::Signalling,
                 url,
             }] => {
-                assert_eq!(url, SIG_URL);
+                assert_eq!(url.as_str(), SIG_URL);
                 *socket
             }
             other => panic!("{other:?}"),
@@ -89,7 +95,7 @@ fn opens(outputs: &[Output]) -> Vec<(SocketId, Role, String)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Open { socket, role, url } => Some((*socket, *role, url.clone())),
+            Output::Open { socket, role, url } => Some((*socket, *role, url.as_str().to_owned())),
             _ => None,
         })
         .collect()
@@ -238,7 +244,7 @@ fn unified_socket_by_default_and_url_fallback() {
     // No `all` URL: the first kind's URL (as Zoom's Contact Center sample does).
     assert_eq!(
         (o[0].1, o[0].2.as_str()),
-        (Role::Media(MediaTypes::from_bits(9)), "wss://a.zoom.us")
+        (Role::Media(MediaTypes::from_bits(9)), "wss://a.zoom.us/")
     );
     let hs = h.opened(o[0].0);
     assert_eq!(hs["media_type"], 9);
@@ -433,7 +439,7 @@ fn failover_connects_to_the_new_server_at_once() {
     h.s.handle_webhook(
         h.now,
         Webhook::Started {
-            server_url: "wss://rtms-iad1.zoom.us/x".into(),
+            server_url: url("wss://rtms-iad1.zoom.us/x"),
         },
     );
     let out = h.drain();
@@ -462,7 +468,7 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
         ),
         (
             br#"{"msg_type":9,"state":5,"stop_reason":3}"#,
-            EndReason::SessionStopped(Some(StopReason::UserLeft)),
+            EndReason::SessionStopped(Some(StopReason::AppUserLeft)),
         ),
     ];
     for (frame, reason) in frames {
@@ -633,7 +639,7 @@ fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
     let bad = MediaParams::new().with_audio(AudioParams::new().with_channel(AudioChannel::Stereo));
     let err = Session::connect(
         config().with_media(MediaTypes::AUDIO, bad),
-        SIG_URL,
+        url(SIG_URL),
         Instant::now(),
     )
     .unwrap_err();
@@ -655,6 +661,40 @@ fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
             kind: MediaKind::Video
         })]
     );
+}
+
+#[test]
+fn media_urls_pass_the_host_policy_before_dialling() {
+    // A media URL off Zoom's domains is never dialled: the session fails instead.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://evil.example/x"}}}"#,
+    );
+    assert!(opens(&out).is_empty());
+    match events(&out).as_slice() {
+        [Event::Failed(SessionError::MediaUrl { kind, error })] => {
+            assert_eq!(*kind, MediaKind::Audio);
+            assert!(
+                matches!(error, ServerUrlError::HostNotAllowed { .. }),
+                "{error:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Allowed by the configuration's policy: dialled.
+    let policy = HostPolicy::default().with_allowed_host("rtms.example.com");
+    let mut h = Harness::new(config().with_host_policy(policy));
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://rtms.example.com/m"}}}"#,
+    );
+    let o = opens(&out);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].2, "wss://rtms.example.com/m");
 }
 
 #[test]

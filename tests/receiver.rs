@@ -1,26 +1,30 @@
 //! Tests of the framework-agnostic decision, `zoom_rtms_webhooks::receiver::Receiver`.
 //!
 //! No HTTP: every row of the status table in `src/receiver.rs` is exercised with
-//! `Receiver::receive_at` and an injected clock (`common::T0`). No sleeps, no wall clock.
+//! `Receiver::receive` and a verifier clock fixed at `common::T0`. No sleeps, no wall clock.
 
 mod common;
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
     at, broken_started_body, challenge_body, signed_at, started_body, started_body_with_ts,
-    stopped_body, unknown_body, MALFORMED_JSON, SECRET, T0,
+    stopped_body, unknown_body, verifier_at, MALFORMED_JSON, SECRET, T0,
 };
-use zoom_rtms_webhooks::dedup::{DedupError, Deduplicator, MemoryDeduplicator, Seen};
+use zoom_rtms_webhooks::dedup::{
+    BoxDeduplicator, DedupError, Deduplicator, MemoryDeduplicator, Seen, StoreError,
+};
+use zoom_rtms_webhooks::event::ParseError;
 use zoom_rtms_webhooks::receiver::{
-    Delivery, Handoff, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, StatsSnapshot,
+    BoxHandoff, Handoff, HandoffError, Outcome, ReceiverConfig, ReceiverStats, Rejection,
     WebhookRequest, WebhookResponse, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER,
 };
-use zoom_rtms_webhooks::{sign, ParseError, Verifier, VerifyError, WebhookEvent};
+use zoom_rtms_webhooks::signature::{sign, VerifyError};
+use zoom_rtms_webhooks::{Delivery, Receiver, Verifier, WebhookEvent};
 
 /// The challenge token used throughout (the one in Zoom's documentation).
 const PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
@@ -101,9 +105,9 @@ struct BrokenStore {
 impl Deduplicator for BrokenStore {
     async fn check_and_mark(&self, _key: &str) -> Result<Seen, DedupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(DedupError::Unavailable {
-            message: "connection refused".to_owned(),
-        })
+        Err(DedupError::Unavailable(StoreError::new(
+            "connection refused",
+        )))
     }
 
     async fn forget(&self, _key: &str) -> Result<(), DedupError> {
@@ -115,7 +119,7 @@ type TestReceiver = Receiver<MemoryDeduplicator, Arc<Queue>>;
 
 fn receiver_with(capacity: usize) -> (TestReceiver, Arc<Queue>) {
     let queue = Queue::new(capacity);
-    let verifier = Verifier::new(SECRET).expect("non-empty secret");
+    let verifier = verifier_at(SECRET, T0);
     (
         Receiver::new(verifier, MemoryDeduplicator::new(), Arc::clone(&queue)),
         queue,
@@ -126,7 +130,7 @@ fn receiver() -> (TestReceiver, Arc<Queue>) {
     receiver_with(64)
 }
 
-/// Sends `body` signed with `secret` at `T0`, and decides it at `T0`.
+/// Sends `body` signed with `secret` at `T0` (the receivers' verifier clock reads `T0`).
 async fn send<D: Deduplicator, H: Handoff>(
     receiver: &Receiver<D, H>,
     secret: &str,
@@ -134,7 +138,7 @@ async fn send<D: Deduplicator, H: Handoff>(
 ) -> Outcome {
     let (sig, ts) = signed_at(secret, body, T0);
     receiver
-        .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), body), at(T0))
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), body))
         .await
 }
 
@@ -142,7 +146,7 @@ fn response_of<D: Deduplicator, H: Handoff>(
     receiver: &Receiver<D, H>,
     outcome: &Outcome,
 ) -> WebhookResponse {
-    outcome.response(receiver.config().get_retry_after())
+    outcome.response(receiver.config().retry_after())
 }
 
 fn header<'r>(response: &'r WebhookResponse, name: &str) -> Option<&'r str> {
@@ -192,8 +196,9 @@ async fn verified_challenge_is_answered_with_the_hmac_of_the_plain_token() {
 #[tokio::test]
 async fn challenge_is_answered_with_the_secret_that_verified_it() {
     let verifier = Verifier::builder()
-        .secret("meeting-app", SECRET)
-        .secret("video-sdk-app", SECOND_SECRET)
+        .with_secret("meeting-app", SECRET)
+        .with_secret("video-sdk-app", SECOND_SECRET)
+        .with_clock(|| at(T0))
         .build()
         .expect("two secrets");
     let queue = Queue::new(8);
@@ -225,14 +230,14 @@ async fn unsigned_or_wrongly_signed_challenge_gets_401_and_no_token() {
     let body = challenge_body(PLAIN_TOKEN);
 
     let unsigned = receiver
-        .receive_at(WebhookRequest::post(None, None, &body), at(T0))
+        .receive(WebhookRequest::post(None, None, &body))
         .await;
     let wrong_secret = send(&receiver, "not-the-secret", &body).await;
     // Signed correctly, but for another body: the forged-token attack.
     let forged = {
         let (sig, ts) = signed_at(SECRET, b"{}", T0);
         receiver
-            .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), &body), at(T0))
+            .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
             .await
     };
 
@@ -283,7 +288,7 @@ async fn verified_event_is_accepted_and_handed_off_once() {
     }
     assert_empty_200(&response_of(&receiver, &outcome));
 
-    let delivery = queue.pop().expect("handed off before receive_at returned");
+    let delivery = queue.pop().expect("handed off before receive returned");
     assert_eq!(
         delivery.dedup_key,
         "started:meeting:stream-1:e16d07add418981e"
@@ -298,18 +303,27 @@ async fn verified_event_is_accepted_and_handed_off_once() {
 
 #[tokio::test]
 async fn retried_delivery_is_acknowledged_but_not_handed_off_again() {
-    let (receiver, queue) = receiver();
+    let now = Arc::new(AtomicU64::new(T0));
+    let clock = {
+        let now = Arc::clone(&now);
+        move || at(now.load(Ordering::Relaxed))
+    };
+    let verifier = Verifier::builder()
+        .with_secret("default", SECRET)
+        .with_clock(clock)
+        .build()
+        .expect("secret");
+    let queue = Queue::new(64);
+    let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), Arc::clone(&queue));
     let body = started_body("stream-retry");
 
     let first = send(&receiver, SECRET, &body).await;
-    // Zoom's retry: same body, later timestamp (5 minutes later, still in the window for T0+300).
+    // Zoom's retry: same body, signed and received 5 minutes later.
+    now.store(T0 + 300, Ordering::Relaxed);
     let retry = {
         let (sig, ts) = signed_at(SECRET, &body, T0 + 300);
         receiver
-            .receive_at(
-                WebhookRequest::post(Some(&sig), Some(&ts), &body),
-                at(T0 + 300),
-            )
+            .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
             .await
     };
 
@@ -481,9 +495,7 @@ async fn every_signature_failure_is_401_with_a_fixed_body() {
     ];
     let count = cases.len();
     for (sig, ts, body, expected) in cases {
-        let outcome = receiver
-            .receive_at(WebhookRequest::post(sig, ts, body), at(T0))
-            .await;
+        let outcome = receiver.receive(WebhookRequest::post(sig, ts, body)).await;
         match &outcome {
             Outcome::Rejected(Rejection::Unauthorized(err)) => assert_eq!(err, &expected),
             other => panic!("expected 401 {expected:?}, got {other:?}"),
@@ -494,10 +506,7 @@ async fn every_signature_failure_is_401_with_a_fixed_body() {
     }
     // The untampered request still verifies: the failures above are the headers' fault.
     let outcome = receiver
-        .receive_at(
-            WebhookRequest::post(Some(&good_sig), Some(&good_ts), &body),
-            at(T0),
-        )
+        .receive(WebhookRequest::post(Some(&good_sig), Some(&good_ts), &body))
         .await;
     assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
 
@@ -551,7 +560,7 @@ async fn unsigned_malformed_body_is_401_not_400() {
     let (receiver, _queue) = receiver();
     for body in [MALFORMED_JSON.to_vec(), broken_started_body()] {
         let outcome = receiver
-            .receive_at(WebhookRequest::post(None, None, &body), at(T0))
+            .receive(WebhookRequest::post(None, None, &body))
             .await;
         assert!(
             matches!(outcome, Outcome::Rejected(Rejection::Unauthorized(_))),
@@ -574,19 +583,19 @@ async fn body_over_the_limit_is_413_before_verification() {
     let limit = 512;
     let queue = Queue::new(8);
     let receiver = Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         MemoryDeduplicator::new(),
         Arc::clone(&queue),
     )
-    .with_config(ReceiverConfig::default().body_limit(limit));
-    assert_eq!(receiver.config().get_body_limit(), limit);
+    .with_config(ReceiverConfig::default().with_body_limit(limit));
+    assert_eq!(receiver.config().body_limit(), limit);
 
     // A valid started body padded with spaces (still valid JSON), one byte over the limit.
     let mut over = started_body("big");
     over.resize(limit + 1, b' ');
     let signed_over = send(&receiver, SECRET, &over).await;
     let unsigned_over = receiver
-        .receive_at(WebhookRequest::post(None, None, &over), at(T0))
+        .receive(WebhookRequest::post(None, None, &over))
         .await;
     for outcome in [&signed_over, &unsigned_over] {
         assert!(
@@ -667,7 +676,7 @@ async fn full_hand_off_is_503_with_retry_after_and_the_retry_is_accepted_later()
 async fn retry_after_follows_the_configuration_and_is_at_least_one_second() {
     for (configured, expected) in [(Duration::from_secs(30), "30"), (Duration::ZERO, "1")] {
         let (receiver, _queue) = receiver_with(0);
-        let receiver = receiver.with_config(ReceiverConfig::default().retry_after(configured));
+        let receiver = receiver.with_config(ReceiverConfig::default().with_retry_after(configured));
         let outcome = send(&receiver, SECRET, &started_body("s")).await;
         let response = response_of(&receiver, &outcome);
         assert_eq!(response.status, 503);
@@ -679,7 +688,7 @@ async fn retry_after_follows_the_configuration_and_is_at_least_one_second() {
 async fn deduplicator_failure_is_503_and_nothing_is_handed_off() {
     let queue = Queue::new(8);
     let receiver = Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         BrokenStore::default(),
         Arc::clone(&queue),
     );
@@ -722,7 +731,7 @@ async fn other_methods_are_405_with_allow_post() {
             method,
             ..WebhookRequest::post(Some(&sig), Some(&ts), &body)
         };
-        let outcome = receiver.receive_at(request, at(T0)).await;
+        let outcome = receiver.receive(request).await;
         assert!(
             matches!(outcome, Outcome::Rejected(Rejection::MethodNotAllowed)),
             "{method}: {outcome:?}"
@@ -743,7 +752,7 @@ async fn other_methods_are_405_with_allow_post() {
 #[tokio::test]
 async fn stats_count_every_outcome_once() {
     let (receiver, queue) = receiver_with(2);
-    assert_eq!(receiver.stats(), StatsSnapshot::default());
+    assert_eq!(receiver.stats(), ReceiverStats::default());
 
     send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await; // challenge
     send(&receiver, SECRET, &started_body("a")).await; // accepted
@@ -753,13 +762,14 @@ async fn stats_count_every_outcome_once() {
     send(&receiver, "wrong", &started_body("c")).await; // 401
     send(&receiver, SECRET, MALFORMED_JSON).await; // 400
     receiver.reject(Rejection::PayloadTooLarge); // 413
+    receiver.reject(Rejection::Misconfigured); // 500
     let get = WebhookRequest {
         method: "GET",
         ..WebhookRequest::post(None, None, b"")
     };
-    receiver.receive_at(get, at(T0)).await; // 405
+    receiver.receive(get).await; // 405
 
-    let mut expected = StatsSnapshot::default();
+    let mut expected = ReceiverStats::default();
     expected.challenges = 1;
     expected.accepted = 2;
     expected.duplicates = 1;
@@ -768,13 +778,19 @@ async fn stats_count_every_outcome_once() {
     expected.bad_request = 1;
     expected.too_large = 1;
     expected.method_not_allowed = 1;
+    expected.misconfigured = 1;
     assert_eq!(receiver.stats(), expected);
     assert_eq!(queue.len(), 2);
 }
 
 #[tokio::test]
 async fn respond_uses_the_system_clock_and_returns_only_the_response() {
-    let (receiver, queue) = receiver();
+    let queue = Queue::new(8);
+    let receiver = Receiver::new(
+        Verifier::new(SECRET).expect("secret"),
+        MemoryDeduplicator::new(),
+        Arc::clone(&queue),
+    );
     let body = started_body("live");
     let (sig, ts) = common::signed(SECRET, &body);
     let response = receiver
@@ -789,4 +805,173 @@ async fn respond_uses_the_system_clock_and_returns_only_the_response() {
         .respond(WebhookRequest::post(Some(&sig), Some(&ts), &body))
         .await;
     assert_unauthorized(&response);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one status table
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
+    let retry_after = Duration::from_secs(7);
+    /// `(rejection, status, body, extra header)`.
+    type Row = (
+        Rejection,
+        u16,
+        &'static str,
+        Option<(&'static str, &'static str)>,
+    );
+    let table: Vec<Row> = vec![
+        (
+            Rejection::MethodNotAllowed,
+            405,
+            "method not allowed",
+            Some(("allow", "POST")),
+        ),
+        (Rejection::PayloadTooLarge, 413, "payload too large", None),
+        (
+            Rejection::Unauthorized(VerifyError::Mismatch),
+            401,
+            "unauthorized",
+            None,
+        ),
+        (
+            Rejection::BadRequest(WebhookEvent::parse(MALFORMED_JSON).expect_err("not JSON")),
+            400,
+            "bad request",
+            None,
+        ),
+        (Rejection::UnreadableBody, 400, "bad request", None),
+        (
+            Rejection::DedupUnavailable(DedupError::Timeout),
+            503,
+            "unavailable",
+            Some(("retry-after", "7")),
+        ),
+        (
+            Rejection::HandoffUnavailable(HandoffError::Closed),
+            503,
+            "unavailable",
+            Some(("retry-after", "7")),
+        ),
+        (Rejection::Misconfigured, 500, "internal server error", None),
+    ];
+    for (rejection, status, body, extra) in table {
+        assert_eq!(rejection.status(), status, "{rejection:?}");
+        let response = WebhookResponse::for_rejection(&rejection, retry_after);
+        assert_eq!(response.status, status, "{rejection:?}");
+        assert_eq!(response.body, body.as_bytes(), "{rejection:?}");
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        let mut expected_headers = vec!["content-type"];
+        if let Some((name, value)) = extra {
+            assert_eq!(header(&response, name), Some(value), "{rejection:?}");
+            expected_headers.push(name);
+        }
+        let names: Vec<&str> = response.headers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, expected_headers, "{rejection:?}");
+        // The outcome answers with the same response.
+        let outcome = Outcome::Rejected(rejection);
+        assert_eq!(outcome.response(retry_after), response);
+    }
+}
+
+#[tokio::test]
+async fn debug_of_a_challenge_outcome_does_not_show_the_encrypted_token() {
+    let (receiver, _queue) = receiver();
+    let outcome = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
+    let response = response_of(&receiver, &outcome);
+    assert!(String::from_utf8_lossy(&response.body).contains(ENCRYPTED_WITH_SECRET));
+    for debug in [format!("{outcome:?}"), format!("{response:?}")] {
+        assert!(!debug.contains(ENCRYPTED_WITH_SECRET), "{debug}");
+        assert!(debug.contains("body_len"), "{debug}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store and hand-off chosen at run time
+// ---------------------------------------------------------------------------------------------
+
+/// What an application's configuration might say.
+enum HandoffConfig {
+    /// Hand events to a closure (here: it records the stream ids).
+    Closure(Arc<Mutex<Vec<String>>>),
+    /// A bounded queue.
+    Queue(Arc<Queue>),
+}
+
+fn boxed_receiver(handoff: HandoffConfig) -> Receiver<BoxDeduplicator, BoxHandoff> {
+    let handoff = match handoff {
+        HandoffConfig::Closure(seen) => BoxHandoff::new(move |d: Delivery| {
+            let stream = d.event.rtms_stream_id().unwrap_or("-").to_owned();
+            seen.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(stream);
+            Ok::<(), HandoffError>(())
+        }),
+        HandoffConfig::Queue(queue) => BoxHandoff::new(queue),
+    };
+    let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
+    Receiver::new(verifier_at(SECRET, T0), dedup, handoff)
+}
+
+#[tokio::test]
+async fn boxed_store_and_closure_hand_off_accept_once() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let receiver = boxed_receiver(HandoffConfig::Closure(Arc::clone(&seen)));
+    let body = started_body("boxed-1");
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Accepted { .. }
+    ));
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Duplicate { .. }
+    ));
+    assert!(matches!(
+        send(&receiver, "wrong", &started_body("boxed-2")).await,
+        Outcome::Rejected(Rejection::Unauthorized(_))
+    ));
+    assert_eq!(seen.lock().expect("not poisoned").as_slice(), ["boxed-1"]);
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.accepted, stats.duplicates, stats.unauthorized),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn boxed_hand_off_refusal_is_503_and_the_boxed_store_forgets_the_mark() {
+    let queue = Queue::new(1);
+    let receiver = boxed_receiver(HandoffConfig::Queue(Arc::clone(&queue)));
+    assert!(matches!(
+        send(&receiver, SECRET, &started_body("q-1")).await,
+        Outcome::Accepted { .. }
+    ));
+    let body = started_body("q-2");
+    let full = send(&receiver, SECRET, &body).await;
+    assert!(
+        matches!(
+            full,
+            Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Full))
+        ),
+        "{full:?}"
+    );
+    assert_eq!(response_of(&receiver, &full).status, 503);
+    // Room again: the retry is accepted, not taken for a duplicate (the mark was forgotten
+    // through the boxed store).
+    assert!(queue.pop().is_some());
+    assert!(matches!(
+        send(&receiver, SECRET, &body).await,
+        Outcome::Accepted { .. }
+    ));
+    assert_eq!(
+        queue
+            .pop()
+            .and_then(|d| d.event.rtms_stream_id().map(str::to_owned)),
+        Some("q-2".to_owned())
+    );
+    assert_eq!(format!("{:?}", receiver.handoff()), "BoxHandoff(..)");
 }

@@ -65,6 +65,65 @@ async fn marks_once_with_prefix_and_default_ttl_and_forget_deletes() {
     assert_eq!(dedup.errors(), 0);
 }
 
+/// `forget` is owner-checked, like the late-mark undo: a deduplicator deletes only marks it set
+/// itself (compare-and-delete on its token), so one replica cannot erase another's mark.
+#[tokio::test]
+async fn forget_deletes_only_marks_this_deduplicator_set() {
+    let server = RedisServer::start();
+    let mut admin = admin(&server).await;
+    let replica_a = RedisDeduplicator::new(connect(&server.url()).await.expect("connect"));
+    let replica_b = RedisDeduplicator::new(connect(&server.url()).await.expect("connect"));
+    let key = "zoom-rtms:dedup:started:meeting:owned";
+
+    assert_eq!(
+        replica_a.check_and_mark("started:meeting:owned").await,
+        Ok(Seen::New)
+    );
+    let mark: String = query(&mut admin, redis::cmd("GET").arg(key)).await;
+
+    // Another replica's forget leaves the mark (and is not an error).
+    replica_b
+        .forget("started:meeting:owned")
+        .await
+        .expect("forgetting someone else's mark is not an error");
+    let after: Option<String> = query(&mut admin, redis::cmd("GET").arg(key)).await;
+    assert_eq!(after.as_deref(), Some(mark.as_str()), "B erased A's mark");
+    assert_eq!(
+        replica_b.check_and_mark("started:meeting:owned").await,
+        Ok(Seen::Duplicate)
+    );
+
+    // The owner (any clone of it) deletes it.
+    replica_a
+        .clone()
+        .forget("started:meeting:owned")
+        .await
+        .expect("forget");
+    let exists: i64 = query(&mut admin, redis::cmd("EXISTS").arg(key)).await;
+    assert_eq!(exists, 0);
+    assert_eq!(
+        replica_b.check_and_mark("started:meeting:owned").await,
+        Ok(Seen::New)
+    );
+    // Now B owns it, and A cannot erase it either.
+    replica_a
+        .forget("started:meeting:owned")
+        .await
+        .expect("forget");
+    assert_eq!(
+        replica_a.check_and_mark("started:meeting:owned").await,
+        Ok(Seen::Duplicate)
+    );
+
+    // A mark written by something else (another application, a value without a token) stays.
+    let foreign = "zoom-rtms:dedup:foreign";
+    let _: () = query(&mut admin, redis::cmd("SET").arg(foreign).arg("1")).await;
+    replica_a.forget("foreign").await.expect("forget");
+    let exists: i64 = query(&mut admin, redis::cmd("EXISTS").arg(foreign)).await;
+    assert_eq!(exists, 1);
+    assert_eq!(replica_a.errors(), 0);
+}
+
 #[tokio::test]
 async fn prefixes_namespace_applications_and_ttl_is_configurable() {
     let server = RedisServer::start();
@@ -150,9 +209,9 @@ async fn errors_fail_closed_by_default_and_open_only_when_asked() {
     let closed = RedisDeduplicator::new(conn.clone()).with_timeout(Duration::from_millis(300));
     let open = RedisDeduplicator::new(conn)
         .with_timeout(Duration::from_millis(300))
-        .fail_open_on_error(true);
-    assert!(!closed.is_fail_open());
-    assert!(open.is_fail_open());
+        .with_fail_open_on_error(true);
+    assert!(!closed.fail_open_on_error());
+    assert!(open.fail_open_on_error());
 
     server.stop();
     assert!(closed.check_and_mark("k1").await.is_err());

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use redis_support::RedisServer;
 use zoom_rtms_webhooks::redis::{
-    connect, ConnectionManager, LeaseError, LeaseLost, StreamLeases, DEFAULT_LEASE_TTL,
-    DEFAULT_RENEW_INTERVAL,
+    connect, ConnectionManager, LeaseError, LeaseLost, StreamLeases, DEFAULT_FENCING_KEY,
+    DEFAULT_LEASE_TTL, DEFAULT_RENEW_INTERVAL,
 };
 
 /// Polls until `key` no longer exists (its TTL has passed). Bounded.
@@ -187,6 +187,67 @@ async fn fencing_tokens_strictly_increase_across_streams_and_contenders() {
     }
 }
 
+/// Redis's clock in microseconds (`TIME`).
+async fn redis_micros(conn: &mut ConnectionManager) -> u64 {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await.expect("TIME");
+    secs * 1_000_000 + micros
+}
+
+/// The fencing counter has no TTL, but its key can still be lost (`FLUSHDB`, eviction under an
+/// `allkeys-*` policy, a failover to a replica that missed the last `INCR`). Tokens are raised to
+/// Redis's clock, so the next token is still above every earlier one: a stale holder stays
+/// fenced off instead of the new holder.
+#[tokio::test]
+async fn fencing_tokens_keep_increasing_after_the_counter_is_lost() {
+    let server = RedisServer::start();
+    let mut admin = connect(&server.url()).await.expect("connect");
+    let a = leases(&server, "a").await;
+    assert_eq!(a.fencing_key(), DEFAULT_FENCING_KEY);
+
+    let before = redis_micros(&mut admin).await;
+    let first = a.acquire("s-1").await.expect("acquire");
+    assert!(
+        first.fencing_token() >= before,
+        "seeded from Redis's clock: {} < {before}",
+        first.fencing_token()
+    );
+    let second = a.acquire("s-2").await.expect("acquire");
+    assert!(second.fencing_token() > first.fencing_token());
+
+    // The counter key alone is lost (evicted, or a replica that missed the INCR is promoted).
+    let _: i64 = redis::cmd("DEL")
+        .arg(DEFAULT_FENCING_KEY)
+        .query_async(&mut admin)
+        .await
+        .expect("DEL");
+    let third = a.acquire("s-3").await.expect("acquire");
+    assert!(
+        third.fencing_token() > second.fencing_token(),
+        "{} after {}",
+        third.fencing_token(),
+        second.fencing_token()
+    );
+
+    // Everything is lost (FLUSHDB): the stream is free again, and its new lease is still fenced
+    // above the lost one.
+    let _: () = redis::cmd("FLUSHDB")
+        .query_async(&mut admin)
+        .await
+        .expect("FLUSHDB");
+    let again = a.acquire("s-1").await.expect("free after FLUSHDB");
+    assert!(again.fencing_token() > third.fencing_token());
+    let counter: u64 = redis::cmd("GET")
+        .arg(DEFAULT_FENCING_KEY)
+        .query_async(&mut admin)
+        .await
+        .expect("GET");
+    assert_eq!(counter, again.fencing_token(), "the counter is re-seeded");
+    // The old holder of s-1 can neither renew nor release the new lease.
+    assert_eq!(a.renew(&first).await, Err(LeaseError::NotHeld));
+    assert_eq!(a.release(&first).await, Err(LeaseError::NotHeld));
+    a.check(&again).await.expect("the new lease is held");
+}
+
 #[tokio::test]
 async fn acquire_within_waits_for_a_dead_holders_lease_to_expire() {
     let server = RedisServer::start();
@@ -215,11 +276,16 @@ async fn keeper_renews_past_the_ttl_reports_loss_and_releases() {
         .with_ttl(ttl)
         .with_renew_interval(Duration::from_millis(50));
 
-    // 1. Kept alive: still held after three TTLs have really passed.
+    // 1. Kept alive: still held, every time we look, until three TTLs have really passed (Redis
+    //    expires keys in real time, so the time must pass; we poll the lease, bounded).
     let lease = leases.acquire("kept").await.expect("acquire");
     let keeper = leases.keep_alive(lease.clone());
-    tokio::time::sleep(ttl * 3).await; // the TTL must actually pass to show renewal works
-    assert!(keeper.is_held());
+    let kept_since = Instant::now();
+    while kept_since.elapsed() < ttl * 3 {
+        leases.check(&lease).await.expect("renewed, not expired");
+        assert!(keeper.is_held());
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval
+    }
     leases.check(&lease).await.expect("renewed, not expired");
 
     // 2. Taken over behind its back: the keeper reports the loss.

@@ -427,6 +427,69 @@ async fn failures_are_retried_after_the_idle_time_then_dead_lettered() {
     assert!(entry.contains_key("source_id"));
 }
 
+/// A handler future that completes, then panics when dropped (the first time only).
+struct PanicsOnDrop {
+    armed: bool,
+}
+
+impl std::future::Future for PanicsOnDrop {
+    type Output = Result<(), &'static str>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            panic!("handler future panicked on drop (expected by the test)");
+        }
+    }
+}
+
+/// The worker runs handlers through the crate's one handler runner, like the dispatcher: a
+/// panic while the handler's future is dropped is caught too (it used to unwind through the
+/// worker's task, leaving the entry uncounted and `running` stuck at 1). The entry counts as
+/// failed and is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_panicking_on_drop_counts_as_failed_and_is_retried() {
+    let server = RedisServer::start();
+    let mut admin = connect(&server.url()).await.expect("connect");
+    let receiver = replica(&server).await;
+    assert!(matches!(
+        accept(&receiver, &started_body("drop-panic")).await,
+        Outcome::Accepted { .. }
+    ));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let worker = RedisStreamWorker::start(&server.client(), config("drop-panic"), {
+        let calls = Arc::clone(&calls);
+        move |_d: Delivery| PanicsOnDrop {
+            armed: calls.fetch_add(1, Ordering::SeqCst) == 0,
+        }
+    })
+    .await
+    .expect("start");
+    wait_for_stats(&worker, |s| s.processed == 1).await;
+    worker.shutdown().await;
+    let stats = worker.stats();
+    assert_eq!(
+        (
+            stats.read,
+            stats.failed,
+            stats.claimed,
+            stats.processed,
+            stats.acked
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    assert_eq!(stats.running, 0);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(pending(&mut admin).await, 0);
+}
+
 #[tokio::test]
 async fn an_unparseable_entry_is_dead_lettered_at_once() {
     let server = RedisServer::start();
@@ -517,7 +580,7 @@ async fn handoff_appends_the_raw_body_and_metadata_and_can_cap_the_stream() {
         .with_max_len(10);
     let body = stopped_body("meta");
     let event = zoom_rtms_webhooks::WebhookEvent::parse(&body).expect("parse");
-    let key = event.dedup_key(&body);
+    let key = zoom_rtms_webhooks::dedup::dedup_key(&event, &body);
     let delivery = Delivery::new(event, key.clone(), "primary", 1_700_000_123);
     let id = handoff.append(&delivery, &body).await.expect("append");
 

@@ -1,9 +1,7 @@
 //! Regions, server URL validation (SSRF guard) and the host policy escape hatch.
 
-use zoom_rtms_webhooks::region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, ParseRegionError, Region, ServerUrl,
-    ServerUrlError,
-};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RawServerUrls, RtmsStarted};
+use zoom_rtms_webhooks::region::{HostPolicy, ParseRegionError, Region, ServerUrl, ServerUrlError};
 
 const KNOWN: [(&str, Region); 10] = [
     ("sjc", Region::Sjc),
@@ -19,14 +17,14 @@ const KNOWN: [(&str, Region); 10] = [
 ];
 
 fn refused(s: &str) -> ServerUrlError {
-    match ServerUrl::parse(s) {
+    match ServerUrl::parse(s, &HostPolicy::default()) {
         Ok(u) => panic!("{s:?} was accepted as {u}"),
         Err(e) => e,
     }
 }
 
 fn accepted(s: &str) -> ServerUrl {
-    match ServerUrl::parse(s) {
+    match ServerUrl::parse(s, &HostPolicy::default()) {
         Ok(u) => {
             assert_eq!(u.url().scheme(), "wss", "{s:?}");
             let host = u.host();
@@ -38,6 +36,24 @@ fn accepted(s: &str) -> ServerUrl {
         }
         Err(e) => panic!("{s:?} was refused: {e}"),
     }
+}
+
+/// The dialable URLs of a started event whose `server_urls` is `urls`, under `policy`.
+fn started_urls(
+    urls: impl Into<RawServerUrls>,
+    policy: &HostPolicy,
+) -> Result<Vec<ServerUrl>, ServerUrlError> {
+    RtmsStarted::new(
+        Product::Meeting,
+        InstanceId::new(IdField::MeetingUuid, "m"),
+        "r",
+        urls,
+    )
+    .server_urls(policy)
+}
+
+fn zoom_urls(urls: &str) -> Result<Vec<ServerUrl>, ServerUrlError> {
+    started_urls(urls, &HostPolicy::default())
 }
 
 // ------------------------------------------------------------------ Region
@@ -407,36 +423,45 @@ fn error_messages_name_the_url_and_reason() {
     assert!(shown.ends_with('…'));
 }
 
-#[test]
-fn from_str_uses_default_policy() {
-    let u: ServerUrl = "wss://sjc.zoom.us".parse().unwrap();
-    assert_eq!(u.region(), Some(Region::Sjc));
-    assert!("ws://127.0.0.1".parse::<ServerUrl>().is_err());
-}
-
 // --------------------------------------------------------- server_urls list
 
 #[test]
 fn parses_comma_separated_lists() {
     let urls =
-        parse_server_urls("wss://rtms-sjc1.zoom.us,wss://rtms-iad1.zoom.us , wss://x.ams.zoom.us")
-            .unwrap();
+        zoom_urls("wss://rtms-sjc1.zoom.us,wss://rtms-iad1.zoom.us , wss://x.ams.zoom.us").unwrap();
     let regions: Vec<_> = urls.iter().map(|u| u.region()).collect();
     assert_eq!(
         regions,
         vec![Some(Region::Sjc), Some(Region::Iad), Some(Region::Ams)]
     );
-    let one = parse_server_urls("wss://rtms-fra1.zoom.us").unwrap();
+    let one = zoom_urls("wss://rtms-fra1.zoom.us").unwrap();
     assert_eq!(one.len(), 1);
 }
 
 #[test]
-fn empty_pieces_are_ignored() {
-    let urls = parse_server_urls(",, wss://sjc.zoom.us ,,\t, wss://iad.zoom.us,").unwrap();
-    assert_eq!(urls.len(), 2);
-    for empty in ["", " ", ",", " , ,, ", "\t\n"] {
+fn parses_arrays_like_comma_separated_lists() {
+    let list = |urls: &[&str]| -> RawServerUrls {
+        urls.iter()
+            .map(|u| (*u).to_owned())
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let policy = HostPolicy::default();
+    let from_array = started_urls(
+        list(&["wss://rtms-sjc1.zoom.us", " wss://x.ams.zoom.us ", ""]),
+        &policy,
+    )
+    .unwrap();
+    assert_eq!(
+        from_array,
+        zoom_urls("wss://rtms-sjc1.zoom.us,wss://x.ams.zoom.us").unwrap()
+    );
+    // Each element is one URL: a bad one fails the whole list and is named.
+    let err = started_urls(list(&["wss://sjc.zoom.us", "wss://evil.com"]), &policy).unwrap_err();
+    assert_eq!(err.url(), Some("wss://evil.com"));
+    for empty in [&[][..], &[""], &[" ", "\t"]] {
         assert_eq!(
-            parse_server_urls(empty),
+            started_urls(list(empty), &policy),
             Err(ServerUrlError::Empty),
             "{empty:?}"
         );
@@ -444,9 +469,18 @@ fn empty_pieces_are_ignored() {
 }
 
 #[test]
+fn empty_pieces_are_ignored() {
+    let urls = zoom_urls(",, wss://sjc.zoom.us ,,\t, wss://iad.zoom.us,").unwrap();
+    assert_eq!(urls.len(), 2);
+    for empty in ["", " ", ",", " , ,, ", "\t\n"] {
+        assert_eq!(zoom_urls(empty), Err(ServerUrlError::Empty), "{empty:?}");
+    }
+}
+
+#[test]
 fn one_bad_url_fails_the_list_and_is_named() {
-    let err = parse_server_urls("wss://sjc.zoom.us, wss://zoom.us.evil.com ,wss://iad.zoom.us")
-        .unwrap_err();
+    let err =
+        zoom_urls("wss://sjc.zoom.us, wss://zoom.us.evil.com ,wss://iad.zoom.us").unwrap_err();
     assert_eq!(
         err,
         ServerUrlError::HostNotAllowed {
@@ -458,7 +492,7 @@ fn one_bad_url_fails_the_list_and_is_named() {
     assert!(err.to_string().contains("wss://zoom.us.evil.com"));
     // The userinfo trick survives the comma split too.
     assert!(matches!(
-        parse_server_urls("wss://sjc.zoom.us,wss://zoom.us@evil.com"),
+        zoom_urls("wss://sjc.zoom.us,wss://zoom.us@evil.com"),
         Err(ServerUrlError::UserInfo { .. })
     ));
 }
@@ -468,58 +502,65 @@ fn one_bad_url_fails_the_list_and_is_named() {
 #[test]
 fn default_policy_is_zoom_only() {
     let p = HostPolicy::default();
-    assert_eq!(p, HostPolicy::zoom_only());
-    assert!(p.is_zoom_only());
-    assert!(!p.allows_insecure_ws());
-    assert!(p.extra_hosts().is_empty());
+    assert!(!p.insecure_ws());
+    assert!(p.allowed_hosts().is_empty());
+    assert!(ServerUrl::parse("wss://sjc.zoom.us", &p).is_ok());
+    assert!(matches!(
+        ServerUrl::parse("wss://127.0.0.1", &p),
+        Err(ServerUrlError::IpAddress { .. })
+    ));
+    // The setters can be undone: back to the default.
+    assert_eq!(p.clone().with_insecure_ws(true).with_insecure_ws(false), p);
 }
 
 #[test]
 fn escape_hatch_allows_local_test_server() {
-    let local = HostPolicy::zoom_only()
-        .allow_host("127.0.0.1")
-        .allow_insecure_ws();
-    assert!(!local.is_zoom_only());
-    let u = ServerUrl::parse_with("ws://127.0.0.1:9000/signal", &local).unwrap();
+    let local = HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true);
+    assert_ne!(local, HostPolicy::default());
+    assert!(local.insecure_ws());
+    let u = ServerUrl::parse("ws://127.0.0.1:9000/signal", &local).unwrap();
     assert_eq!(u.host(), "127.0.0.1");
     assert_eq!(u.url().port(), Some(9000));
     assert_eq!(u.region(), None);
     // wss to the same host, any port.
-    assert!(ServerUrl::parse_with("wss://127.0.0.1:8443", &local).is_ok());
+    assert!(ServerUrl::parse("wss://127.0.0.1:8443", &local).is_ok());
     // Other hosts remain refused.
     assert!(matches!(
-        ServerUrl::parse_with("ws://127.0.0.2:9000", &local),
+        ServerUrl::parse("ws://127.0.0.2:9000", &local),
         Err(ServerUrlError::IpAddress { .. })
     ));
     assert!(matches!(
-        ServerUrl::parse_with("ws://evil.com", &local),
+        ServerUrl::parse("ws://evil.com", &local),
         Err(ServerUrlError::HostNotAllowed { .. })
     ));
     // Zoom hosts still need wss and port 443, whatever the policy.
     assert!(matches!(
-        ServerUrl::parse_with("ws://rtms-sjc1.zoom.us", &local),
+        ServerUrl::parse("ws://rtms-sjc1.zoom.us", &local),
         Err(ServerUrlError::NotWss { .. })
     ));
     assert!(matches!(
-        ServerUrl::parse_with("wss://rtms-sjc1.zoom.us:8443", &local),
+        ServerUrl::parse("wss://rtms-sjc1.zoom.us:8443", &local),
         Err(ServerUrlError::PortNotAllowed { .. })
     ));
     // Userinfo is refused for allowed hosts too.
     assert!(matches!(
-        ServerUrl::parse_with("ws://u:p@127.0.0.1:9000", &local),
+        ServerUrl::parse("ws://u:p@127.0.0.1:9000", &local),
         Err(ServerUrlError::UserInfo { .. })
     ));
     // Lists use the policy.
-    let urls = parse_server_urls_with("ws://127.0.0.1:9000,wss://sjc.zoom.us", &local).unwrap();
+    let urls = started_urls("ws://127.0.0.1:9000,wss://sjc.zoom.us", &local).unwrap();
     assert_eq!(urls.len(), 2);
+    assert!(zoom_urls("ws://127.0.0.1:9000,wss://sjc.zoom.us").is_err());
 }
 
 #[test]
-fn allow_host_without_insecure_ws_still_requires_wss() {
-    let p = HostPolicy::zoom_only().allow_host("localhost");
-    assert!(ServerUrl::parse_with("wss://localhost:8443", &p).is_ok());
+fn allowed_host_without_insecure_ws_still_requires_wss() {
+    let p = HostPolicy::default().with_allowed_host("localhost");
+    assert!(ServerUrl::parse("wss://localhost:8443", &p).is_ok());
     assert_eq!(
-        ServerUrl::parse_with("ws://localhost:8080", &p),
+        ServerUrl::parse("ws://localhost:8080", &p),
         Err(ServerUrlError::NotWss {
             url: "ws://localhost:8080".into(),
             scheme: "ws".into()
@@ -527,27 +568,30 @@ fn allow_host_without_insecure_ws_still_requires_wss() {
     );
     // http is never allowed.
     assert!(matches!(
-        ServerUrl::parse_with("http://localhost:8080", &p.clone().allow_insecure_ws()),
+        ServerUrl::parse("http://localhost:8080", &p.clone().with_insecure_ws(true)),
         Err(ServerUrlError::NotWss { .. })
     ));
 }
 
 #[test]
-fn allow_host_is_normalised() {
-    let p = HostPolicy::zoom_only()
-        .allow_host("LocalHost")
-        .allow_host("[::1]")
-        .allow_host("::2")
-        .allow_host("localhost");
-    assert_eq!(p.extra_hosts(), ["localhost", "::1", "::2"]);
-    assert!(ServerUrl::parse_with("wss://LOCALHOST:1", &p).is_ok());
-    assert!(ServerUrl::parse_with("wss://[::1]:1", &p).is_ok());
-    assert!(ServerUrl::parse_with("wss://[0:0:0:0:0:0:0:2]:1", &p).is_ok());
+fn allowed_host_is_normalised() {
+    let p = HostPolicy::default()
+        .with_allowed_host("LocalHost")
+        .with_allowed_host("[::1]")
+        .with_allowed_host("::2")
+        .with_allowed_host("localhost");
+    assert_eq!(p.allowed_hosts(), ["localhost", "::1", "::2"]);
+    assert!(ServerUrl::parse("wss://LOCALHOST:1", &p).is_ok());
+    assert!(ServerUrl::parse("wss://[::1]:1", &p).is_ok());
+    assert!(ServerUrl::parse("wss://[0:0:0:0:0:0:0:2]:1", &p).is_ok());
     // An IPv4 spelled oddly in the URL matches the canonical allowed address.
-    let p4 = HostPolicy::zoom_only().allow_host("127.0.0.1");
-    assert!(ServerUrl::parse_with("wss://127.1:1", &p4).is_ok());
+    let p4 = HostPolicy::default().with_allowed_host("127.0.0.1");
+    assert!(ServerUrl::parse("wss://127.1:1", &p4).is_ok());
     // Empty input adds nothing.
-    assert!(HostPolicy::zoom_only().allow_host("  ").is_zoom_only());
+    assert_eq!(
+        HostPolicy::default().with_allowed_host("  "),
+        HostPolicy::default()
+    );
 }
 
 #[test]

@@ -2,7 +2,12 @@
 //! `wss://` on `zoom.us` (or a subdomain) is ever accepted by the default policy.
 
 use proptest::prelude::*;
-use zoom_rtms_webhooks::region::{parse_server_urls, HostPolicy, Region, ServerUrl};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, Product, RawServerUrls, RtmsStarted};
+use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
+
+fn zoom_only(s: &str) -> Result<ServerUrl, zoom_rtms_webhooks::region::ServerUrlError> {
+    ServerUrl::parse(s, &HostPolicy::default())
+}
 
 fn assert_safe(u: &ServerUrl) {
     assert_eq!(u.url().scheme(), "wss", "{u}");
@@ -16,7 +21,7 @@ fn assert_safe(u: &ServerUrl) {
     assert_eq!(u.url().username(), "", "{u}");
     assert_eq!(u.url().password(), None, "{u}");
     // Re-parsing the normalised form gives the same URL (what is dialled is stable).
-    assert_eq!(ServerUrl::parse(u.as_str()).as_ref(), Ok(u));
+    assert_eq!(zoom_only(u.as_str()).as_ref(), Ok(u));
 }
 
 /// Strings that look like URLs, built from fragments that matter for SSRF.
@@ -117,27 +122,32 @@ proptest! {
 
     #[test]
     fn server_url_parse_never_accepts_unsafe_arbitrary(s in any::<String>()) {
-        if let Ok(u) = ServerUrl::parse(&s) {
+        if let Ok(u) = zoom_only(&s) {
             assert_safe(&u);
         }
     }
 
     #[test]
     fn server_url_parse_never_accepts_unsafe_url_like(s in url_like()) {
-        if let Ok(u) = ServerUrl::parse(&s) {
+        if let Ok(u) = zoom_only(&s) {
             assert_safe(&u);
         }
     }
 
     #[test]
-    fn parse_server_urls_never_accepts_unsafe(
+    fn started_server_urls_never_accepts_unsafe(
         parts in prop::collection::vec(prop_oneof![url_like(), any::<String>()], 0..4)
     ) {
-        let joined = parts.join(",");
-        if let Ok(urls) = parse_server_urls(&joined) {
-            prop_assert!(!urls.is_empty());
-            for u in &urls {
-                assert_safe(u);
+        let id = InstanceId::new(IdField::MeetingUuid, "m");
+        let joined = RawServerUrls::from(parts.join(","));
+        let list = RawServerUrls::from(parts);
+        for urls in [joined, list] {
+            let started = RtmsStarted::new(Product::Meeting, id.clone(), "r", urls);
+            if let Ok(urls) = started.server_urls(&HostPolicy::default()) {
+                prop_assert!(!urls.is_empty());
+                for u in &urls {
+                    assert_safe(u);
+                }
             }
         }
     }
@@ -145,7 +155,7 @@ proptest! {
     #[test]
     fn zoom_subdomains_are_accepted(labels in prop::collection::vec("[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", 1..4)) {
         let host = format!("{}.zoom.us", labels.join("."));
-        let u = ServerUrl::parse(&format!("wss://{host}/"));
+        let u = zoom_only(&format!("wss://{host}/"));
         prop_assert!(u.is_ok(), "{} refused: {:?}", host, u);
         if let Ok(u) = u {
             prop_assert_eq!(u.host(), host.as_str());
@@ -154,8 +164,8 @@ proptest! {
 
     #[test]
     fn escape_hatch_never_widens_beyond_allowed_host(s in url_like()) {
-        let p = HostPolicy::zoom_only().allow_host("127.0.0.1").allow_insecure_ws();
-        if let Ok(u) = ServerUrl::parse_with(&s, &p) {
+        let p = HostPolicy::default().with_allowed_host("127.0.0.1").with_insecure_ws(true);
+        if let Ok(u) = ServerUrl::parse(&s, &p) {
             let host = u.host();
             let zoom = host == "zoom.us" || host.ends_with(".zoom.us");
             prop_assert!(zoom || host == "127.0.0.1", "{}", u);

@@ -16,13 +16,11 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Barrier};
 
-use common::{at, signed_at, started_body, SECRET, T0};
+use common::{signed_at, started_body, verifier_at, SECRET, T0};
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
-use zoom_rtms_webhooks::receiver::{
-    Delivery, HandoffError, Outcome, Receiver, Rejection, WebhookRequest,
-};
-use zoom_rtms_webhooks::Verifier;
+use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection, WebhookRequest};
+use zoom_rtms_webhooks::{Delivery, Receiver};
 
 type TestReceiver = Receiver<MemoryDeduplicator, Dispatcher<Delivery>>;
 
@@ -53,7 +51,7 @@ fn setup(config: DispatcherConfig, open: bool) -> Setup {
         }
     });
     let receiver = Arc::new(Receiver::new(
-        Verifier::new(SECRET).expect("secret"),
+        verifier_at(SECRET, T0),
         MemoryDeduplicator::new(),
         dispatcher.clone(),
     ));
@@ -70,7 +68,7 @@ async fn deliver(receiver: &TestReceiver, stream: &str) -> Outcome {
     let body = started_body(stream);
     let (sig, ts) = signed_at(SECRET, &body, T0);
     receiver
-        .receive_at(WebhookRequest::post(Some(&sig), Some(&ts), &body), at(T0))
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
         .await
 }
 
@@ -101,7 +99,7 @@ async fn every_acknowledged_event_is_processed_and_later_ones_get_503() {
     for i in 0..N {
         let outcome = deliver(&s.receiver, &format!("s-{i}")).await;
         assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
-        let response = outcome.response(s.receiver.config().get_retry_after());
+        let response = outcome.response(s.receiver.config().retry_after());
         assert_eq!(response.status, 200);
     }
     // Both workers are inside the handler, held by the gate.
@@ -124,7 +122,7 @@ async fn every_acknowledged_event_is_processed_and_later_ones_get_503() {
         ),
         "{late:?}"
     );
-    let response = late.response(s.receiver.config().get_retry_after());
+    let response = late.response(s.receiver.config().retry_after());
     assert_eq!(response.status, 503);
     assert!(response
         .headers

@@ -4,14 +4,16 @@
 //! above each constant (run in a UTF-8 shell; `python3 -c 'import hmac, hashlib; ...'` gives
 //! the same values).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use zoom_rtms_webhooks::signature::{
-    header_values, sign, ConfigError, Error, SecretToken, Verifier, VerifyError, DEFAULT_TOLERANCE,
-    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    sign, ConfigError, Error, SecretToken, SignatureHeaders, VerifiedEvent, Verifier, VerifyError,
+    DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::WebhookEvent;
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 const SECRET: &str = "zoom-rtms-test-secret-token";
 const SDK_SECRET: &str = "video-sdk-secret-token";
@@ -49,21 +51,53 @@ fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-fn verifier() -> Verifier {
-    Verifier::new(SECRET).expect("valid secret")
+/// A clock that always reads `now`.
+fn fixed(now: SystemTime) -> impl Fn() -> SystemTime + Send + Sync + 'static {
+    move || now
 }
 
-fn two_secrets() -> Verifier {
+/// A clock the test moves by storing Unix seconds into the returned counter.
+fn movable_clock(
+    start: u64,
+) -> (
+    Arc<AtomicU64>,
+    impl Fn() -> SystemTime + Send + Sync + 'static,
+) {
+    let now = Arc::new(AtomicU64::new(start));
+    let read = Arc::clone(&now);
+    (now, move || at(read.load(Ordering::Relaxed)))
+}
+
+/// One secret (label `"default"`), clock at `now`.
+fn verifier_at(now: SystemTime) -> Verifier {
     Verifier::builder()
-        .secret("meeting-app", SECRET)
-        .secret("video-sdk-app", SDK_SECRET)
+        .with_secret("default", SECRET)
+        .with_clock(fixed(now))
+        .build()
+        .expect("valid secret")
+}
+
+/// One secret, clock at the timestamp of the known-answer signatures.
+fn verifier() -> Verifier {
+    verifier_at(at(TS_SECS))
+}
+
+fn two_secrets_at(now: SystemTime) -> Verifier {
+    Verifier::builder()
+        .with_secret("meeting-app", SECRET)
+        .with_secret("video-sdk-app", SDK_SECRET)
+        .with_clock(fixed(now))
         .build()
         .expect("valid secrets")
 }
 
+fn two_secrets() -> Verifier {
+    two_secrets_at(at(TS_SECS))
+}
+
 fn verify_err(sig: Option<&str>, ts: Option<&str>, body: &[u8], now: u64) -> VerifyError {
-    verifier()
-        .verify_at(sig, ts, body, at(now))
+    verifier_at(at(now))
+        .verify(SignatureHeaders::new(sig, ts), body)
         .expect_err("must be rejected")
 }
 
@@ -108,11 +142,9 @@ fn sign_matches_openssl_for_challenge_body() {
 fn verify_accepts_known_answer_signatures() {
     let v = verifier();
     let ok = v
-        .verify_at(
-            Some(STOPPED_SIG),
-            Some(TS),
+        .verify(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
             STOPPED_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("valid");
     assert_eq!(ok.secret_label(), "default");
@@ -121,17 +153,15 @@ fn verify_accepts_known_answer_signatures() {
     assert_eq!(ok.body(), STOPPED_BODY.as_bytes());
 
     let ok = v
-        .verify_at(
-            Some(STARTED_UTF8_SIG),
-            Some(TS),
+        .verify(
+            SignatureHeaders::new(Some(STARTED_UTF8_SIG), Some(TS)),
             STARTED_UTF8_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("valid");
     assert_eq!(ok.body(), STARTED_UTF8_BODY.as_bytes());
 
     assert!(v
-        .verify_at(Some(EMPTY_BODY_SIG), Some(TS), b"", at(TS_SECS))
+        .verify(SignatureHeaders::new(Some(EMPTY_BODY_SIG), Some(TS)), b"")
         .is_ok());
 }
 
@@ -163,7 +193,10 @@ fn upper_case_hex_is_accepted_as_the_same_mac() {
     // Documented decision: Zoom sends lower case; upper case decodes to the same MAC bytes.
     let upper = format!("v0={}", mac_hex(STOPPED_SIG).to_uppercase());
     assert!(verifier()
-        .verify_at(Some(&upper), Some(TS), STOPPED_BODY.as_bytes(), at(TS_SECS))
+        .verify(
+            SignatureHeaders::new(Some(&upper), Some(TS)),
+            STOPPED_BODY.as_bytes()
+        )
         .is_ok());
 }
 
@@ -224,24 +257,27 @@ fn invalid_timestamps() {
 
 #[test]
 fn timestamp_window_boundaries_are_inclusive() {
-    let v = verifier();
+    let (now, clock) = movable_clock(TS_SECS);
+    let v = Verifier::builder()
+        .with_secret("default", SECRET)
+        .with_clock(clock)
+        .build()
+        .expect("valid secret");
     let body = STOPPED_BODY.as_bytes();
+    let headers = SignatureHeaders::new(Some(STOPPED_SIG), Some(TS));
     // Request timestamp 300 s in the past and 300 s in the future: accepted.
-    for now in [TS_SECS + 300, TS_SECS - 300] {
-        assert!(
-            v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(now))
-                .is_ok(),
-            "now = {now}"
-        );
+    for secs in [TS_SECS + 300, TS_SECS - 300] {
+        now.store(secs, Ordering::Relaxed);
+        assert!(v.verify(headers, body).is_ok(), "now = {secs}");
     }
     // One second further either way: rejected, with the values reported.
-    for now in [TS_SECS + 301, TS_SECS - 301] {
+    for secs in [TS_SECS + 301, TS_SECS - 301] {
+        now.store(secs, Ordering::Relaxed);
         assert_eq!(
-            v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(now))
-                .expect_err("outside window"),
+            v.verify(headers, body).expect_err("outside window"),
             VerifyError::TimestampOutOfTolerance {
                 timestamp: TS_SECS,
-                now
+                now: secs
             }
         );
     }
@@ -251,53 +287,60 @@ fn timestamp_window_boundaries_are_inclusive() {
 fn sub_second_clock_does_not_widen_the_window() {
     let body = STOPPED_BODY.as_bytes();
     let now = at(TS_SECS + 300) + Duration::from_millis(999);
-    assert!(verifier()
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, now)
+    assert!(verifier_at(now)
+        .verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body)
         .is_ok());
     let now = at(TS_SECS + 301) + Duration::from_millis(1);
     assert!(matches!(
-        verifier().verify_at(Some(STOPPED_SIG), Some(TS), body, now),
+        verifier_at(now).verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body),
         Err(VerifyError::TimestampOutOfTolerance { .. })
     ));
 }
 
 #[test]
 fn configurable_tolerance() {
+    let (now, clock) = movable_clock(TS_SECS);
     let v = Verifier::builder()
-        .secret("app", SECRET)
-        .tolerance(Duration::from_secs(60))
+        .with_secret("app", SECRET)
+        .with_tolerance(Duration::from_secs(60))
+        .with_clock(clock)
         .build()
         .expect("valid");
     assert_eq!(v.tolerance(), Duration::from_secs(60));
     let body = STOPPED_BODY.as_bytes();
-    assert!(v
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 60))
-        .is_ok());
-    assert!(v
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS - 60))
-        .is_ok());
-    assert!(matches!(
-        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 61)),
-        Err(VerifyError::TimestampOutOfTolerance { .. })
-    ));
-    assert!(matches!(
-        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS - 61)),
-        Err(VerifyError::TimestampOutOfTolerance { .. })
-    ));
+    let headers = SignatureHeaders::new(Some(STOPPED_SIG), Some(TS));
+    for (secs, inside) in [
+        (TS_SECS + 60, true),
+        (TS_SECS - 60, true),
+        (TS_SECS + 61, false),
+        (TS_SECS - 61, false),
+    ] {
+        now.store(secs, Ordering::Relaxed);
+        match v.verify(headers, body) {
+            Ok(_) => assert!(inside, "now = {secs}"),
+            Err(e) => {
+                assert!(!inside, "now = {secs}");
+                assert!(matches!(e, VerifyError::TimestampOutOfTolerance { .. }));
+            }
+        }
+    }
 
+    let (now, clock) = movable_clock(TS_SECS);
     let exact = Verifier::builder()
-        .secret("app", SECRET)
-        .tolerance(Duration::ZERO)
+        .with_secret("app", SECRET)
+        .with_tolerance(Duration::ZERO)
+        .with_clock(clock)
         .build()
         .expect("valid");
-    assert!(exact
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS))
-        .is_ok());
-    assert!(exact
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 1))
-        .is_err());
+    assert!(exact.verify(headers, body).is_ok());
+    now.store(TS_SECS + 1, Ordering::Relaxed);
+    assert!(exact.verify(headers, body).is_err());
     assert_eq!(verifier().tolerance(), DEFAULT_TOLERANCE);
     assert_eq!(DEFAULT_TOLERANCE, Duration::from_secs(300));
+    assert_eq!(
+        Verifier::new(SECRET).expect("valid").tolerance(),
+        DEFAULT_TOLERANCE
+    );
 }
 
 #[test]
@@ -320,8 +363,8 @@ fn clock_before_epoch_counts_as_epoch() {
     let body = STOPPED_BODY.as_bytes();
     let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
     assert_eq!(
-        verifier()
-            .verify_at(Some(STOPPED_SIG), Some(TS), body, before_epoch)
+        verifier_at(before_epoch)
+            .verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body)
             .expect_err("far outside window"),
         VerifyError::TimestampOutOfTolerance {
             timestamp: TS_SECS,
@@ -329,8 +372,8 @@ fn clock_before_epoch_counts_as_epoch() {
         }
     );
     let sig = sign(SECRET, "0", body);
-    assert!(verifier()
-        .verify_at(Some(&sig), Some("0"), body, before_epoch)
+    assert!(verifier_at(before_epoch)
+        .verify(SignatureHeaders::new(Some(&sig), Some("0")), body)
         .is_ok());
 }
 
@@ -365,7 +408,7 @@ fn bare_v0_is_rejected_svix_cve_2024_21491_regression() {
     );
     assert_eq!(
         two_secrets()
-            .verify_at(Some("v0="), Some(TS), b"", at(TS_SECS))
+            .verify(SignatureHeaders::new(Some("v0="), Some(TS)), b"")
             .expect_err("bare v0="),
         VerifyError::EmptySignature
     );
@@ -490,11 +533,14 @@ fn verify_uses_the_system_clock() {
         .to_string();
     let body = STOPPED_BODY.as_bytes();
     let sig = sign(SECRET, &now, body);
-    let v = verifier();
-    assert!(v.verify(Some(&sig), Some(&now), body).is_ok());
+    // `Verifier::new` and a builder without `with_clock` use the system clock.
+    let v = Verifier::new(SECRET).expect("valid");
+    assert!(v
+        .verify(SignatureHeaders::new(Some(&sig), Some(&now)), body)
+        .is_ok());
     // The fixed 2023 timestamp is far outside the window of the real clock.
     assert!(matches!(
-        v.verify(Some(STOPPED_SIG), Some(TS), body),
+        v.verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body),
         Err(VerifyError::TimestampOutOfTolerance { .. })
     ));
 }
@@ -502,6 +548,13 @@ fn verify_uses_the_system_clock() {
 // ---------------------------------------------------------------------------------------
 // Headers
 // ---------------------------------------------------------------------------------------
+
+/// The two values as `SignatureHeaders` reads them from `map` (`None`: absent, repeated or
+/// not UTF-8).
+fn header_values(map: &HeaderMap) -> (Option<&str>, Option<&str>) {
+    let read = SignatureHeaders::from_header_map(map);
+    (read.signature(), read.timestamp())
+}
 
 fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -526,7 +579,10 @@ fn header_values_reads_case_insensitively() {
     ]);
     assert_eq!(header_values(&map), (Some(STOPPED_SIG), Some(TS)));
     assert!(verifier()
-        .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+        .verify(
+            SignatureHeaders::from_header_map(&map),
+            STOPPED_BODY.as_bytes()
+        )
         .is_ok());
 }
 
@@ -536,13 +592,13 @@ fn header_values_absent() {
     let body = STOPPED_BODY.as_bytes();
     let v = verifier();
     assert_eq!(
-        v.verify_headers_at(&HeaderMap::new(), body, at(TS_SECS))
+        v.verify(SignatureHeaders::from_header_map(&HeaderMap::new()), body)
             .expect_err("no headers"),
         VerifyError::MissingSignature
     );
     let only_sig = headers(&[(SIGNATURE_HEADER, STOPPED_SIG.as_bytes())]);
     assert_eq!(
-        v.verify_headers_at(&only_sig, body, at(TS_SECS))
+        v.verify(SignatureHeaders::from_header_map(&only_sig), body)
             .expect_err("no timestamp"),
         VerifyError::MissingTimestamp
     );
@@ -559,7 +615,10 @@ fn repeated_signature_header_is_ambiguous_never_picked() {
     assert_eq!(header_values(&map), (None, Some(TS)));
     assert_eq!(
         verifier()
-            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .verify(
+                SignatureHeaders::from_header_map(&map),
+                STOPPED_BODY.as_bytes()
+            )
             .expect_err("ambiguous"),
         VerifyError::AmbiguousHeader {
             header: SIGNATURE_HEADER
@@ -572,7 +631,10 @@ fn repeated_signature_header_is_ambiguous_never_picked() {
         (TIMESTAMP_HEADER, TS.as_bytes()),
     ]);
     assert!(matches!(
-        verifier().verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS)),
+        verifier().verify(
+            SignatureHeaders::from_header_map(&map),
+            STOPPED_BODY.as_bytes()
+        ),
         Err(VerifyError::AmbiguousHeader { .. })
     ));
 }
@@ -587,7 +649,10 @@ fn repeated_timestamp_header_is_ambiguous() {
     assert_eq!(header_values(&map), (Some(STOPPED_SIG), None));
     assert_eq!(
         verifier()
-            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .verify(
+                SignatureHeaders::from_header_map(&map),
+                STOPPED_BODY.as_bytes()
+            )
             .expect_err("ambiguous"),
         VerifyError::AmbiguousHeader {
             header: TIMESTAMP_HEADER
@@ -604,20 +669,30 @@ fn non_utf8_header_counts_as_missing() {
     assert_eq!(header_values(&map), (None, Some(TS)));
     assert_eq!(
         verifier()
-            .verify_headers_at(&map, STOPPED_BODY.as_bytes(), at(TS_SECS))
+            .verify(
+                SignatureHeaders::from_header_map(&map),
+                STOPPED_BODY.as_bytes()
+            )
             .expect_err("not utf-8"),
         VerifyError::MissingSignature
     );
 }
 
 #[test]
-fn verify_headers_uses_the_system_clock() {
+fn header_map_with_the_default_clock() {
     let map = headers(&[
         (SIGNATURE_HEADER, STOPPED_SIG.as_bytes()),
         (TIMESTAMP_HEADER, TS.as_bytes()),
     ]);
     assert!(matches!(
-        verifier().verify_headers(&map, STOPPED_BODY.as_bytes()),
+        Verifier::builder()
+            .with_secret("app", SECRET)
+            .build()
+            .expect("valid")
+            .verify(
+                SignatureHeaders::from_header_map(&map),
+                STOPPED_BODY.as_bytes()
+            ),
         Err(VerifyError::TimestampOutOfTolerance { .. })
     ));
 }
@@ -632,20 +707,20 @@ fn second_secret_matches_and_is_reported() {
     let sig = sign(SDK_SECRET, TS, body);
     let v = two_secrets();
     let ok = v
-        .verify_at(Some(&sig), Some(TS), body, at(TS_SECS))
+        .verify(SignatureHeaders::new(Some(&sig), Some(TS)), body)
         .expect("second secret");
     assert_eq!(ok.secret_label(), "video-sdk-app");
     assert_eq!(ok.secret_index(), 1);
 
     let ok = v
-        .verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS))
+        .verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body)
         .expect("first secret");
     assert_eq!(ok.secret_label(), "meeting-app");
     assert_eq!(ok.secret_index(), 0);
 
     let third = sign("neither", TS, body);
     assert_eq!(
-        v.verify_at(Some(&third), Some(TS), body, at(TS_SECS))
+        v.verify(SignatureHeaders::new(Some(&third), Some(TS)), body)
             .expect_err("no secret matches"),
         VerifyError::Mismatch
     );
@@ -658,26 +733,28 @@ fn rotation_accepts_old_and_new_then_only_new() {
     let new_sig = sign("new-secret", TS, body);
 
     let during = Verifier::builder()
-        .secret("current", "new-secret")
-        .secret("previous", "old-secret")
+        .with_secret("current", "new-secret")
+        .with_secret("previous", "old-secret")
+        .with_clock(fixed(at(TS_SECS)))
         .build()
         .expect("valid");
     let ok = during
-        .verify_at(Some(&old_sig), Some(TS), body, at(TS_SECS))
+        .verify(SignatureHeaders::new(Some(&old_sig), Some(TS)), body)
         .expect("old secret still accepted");
     assert_eq!(ok.secret_label(), "previous");
     let ok = during
-        .verify_at(Some(&new_sig), Some(TS), body, at(TS_SECS))
+        .verify(SignatureHeaders::new(Some(&new_sig), Some(TS)), body)
         .expect("new secret accepted");
     assert_eq!(ok.secret_label(), "current");
 
     let after = Verifier::builder()
-        .secret("current", "new-secret")
+        .with_secret("current", "new-secret")
+        .with_clock(fixed(at(TS_SECS)))
         .build()
         .expect("valid");
     assert_eq!(
         after
-            .verify_at(Some(&old_sig), Some(TS), body, at(TS_SECS))
+            .verify(SignatureHeaders::new(Some(&old_sig), Some(TS)), body)
             .expect_err("old secret retired"),
         VerifyError::Mismatch
     );
@@ -686,16 +763,15 @@ fn rotation_accepts_old_and_new_then_only_new() {
 #[test]
 fn first_matching_secret_wins() {
     let v = Verifier::builder()
-        .secret("a", SECRET)
-        .secret("b", SECRET)
+        .with_secret("a", SECRET)
+        .with_secret("b", SECRET)
+        .with_clock(fixed(at(TS_SECS)))
         .build()
         .expect("valid");
     let ok = v
-        .verify_at(
-            Some(STOPPED_SIG),
-            Some(TS),
+        .verify(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
             STOPPED_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("valid");
     assert_eq!((ok.secret_label(), ok.secret_index()), ("a", 0));
@@ -718,11 +794,12 @@ fn empty_secret_fails_closed() {
     // An empty secret among good ones still fails the whole build.
     assert_eq!(
         Verifier::builder()
-            .secret("meeting-app", SECRET)
-            .secret(
+            .with_secret("meeting-app", SECRET)
+            .with_secret(
                 "video-sdk-app",
                 std::env::var("ZOOM_RTMS_TEST_UNSET_VAR").unwrap_or_default()
             )
+            .with_clock(fixed(at(TS_SECS)))
             .build()
             .expect_err("one empty"),
         ConfigError::EmptySecret {
@@ -734,12 +811,16 @@ fn empty_secret_fails_closed() {
 #[test]
 fn no_secrets_is_a_config_error() {
     assert_eq!(
-        Verifier::builder().build().expect_err("no secrets"),
+        Verifier::builder()
+            .with_clock(fixed(at(TS_SECS)))
+            .build()
+            .expect_err("no secrets"),
         ConfigError::NoSecrets
     );
     assert_eq!(
         Verifier::builder()
-            .tolerance(Duration::from_secs(1))
+            .with_tolerance(Duration::from_secs(1))
+            .with_clock(fixed(at(TS_SECS)))
             .build()
             .expect_err("no secrets"),
         ConfigError::NoSecrets
@@ -749,8 +830,9 @@ fn no_secrets_is_a_config_error() {
 #[test]
 fn duplicate_labels_are_a_config_error() {
     let err = Verifier::builder()
-        .secret("app", SECRET)
-        .secret("app", SDK_SECRET)
+        .with_secret("app", SECRET)
+        .with_secret("app", SDK_SECRET)
+        .with_clock(fixed(at(TS_SECS)))
         .build()
         .expect_err("duplicate");
     assert_eq!(
@@ -774,13 +856,15 @@ fn secret_token_conversions() {
         SecretToken::from(owned.clone()),
         SecretToken::from(&owned),
     ] {
-        let v = Verifier::new(token).expect("valid");
+        let v = Verifier::builder()
+            .with_secret("default", token)
+            .with_clock(fixed(at(TS_SECS)))
+            .build()
+            .expect("valid");
         assert!(v
-            .verify_at(
-                Some(STOPPED_SIG),
-                Some(TS),
-                STOPPED_BODY.as_bytes(),
-                at(TS_SECS)
+            .verify(
+                SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
+                STOPPED_BODY.as_bytes()
             )
             .is_ok());
     }
@@ -817,7 +901,7 @@ fn verifier_debug_shows_labels_not_secrets() {
     );
     assert!(text.contains("300s"), "{text}");
     assert_no_secret(&text, &[]);
-    let builder = Verifier::builder().secret("app", SECRET);
+    let builder = Verifier::builder().with_secret("app", SECRET);
     assert_no_secret(&format!("{builder:?}"), &[]);
 }
 
@@ -828,14 +912,15 @@ fn errors_never_show_the_secret_or_expected_mac() {
     let wrong = format!("v0={}", "0".repeat(64));
     let v = two_secrets();
     let errors = [
-        v.verify_at(Some(&wrong), Some(TS), body, at(TS_SECS)),
-        v.verify_at(Some("v0="), Some(TS), body, at(TS_SECS)),
-        v.verify_at(Some("v0=abc"), Some(TS), body, at(TS_SECS)),
-        v.verify_at(Some(expected), Some(TS), body, at(TS_SECS)),
-        v.verify_at(Some(STOPPED_SIG), Some(TS), body, at(TS_SECS + 301)),
-        v.verify_at(Some(STOPPED_SIG), Some("x"), body, at(TS_SECS)),
-        v.verify_at(None, Some(TS), body, at(TS_SECS)),
-        v.verify_at(Some(STOPPED_SIG), None, body, at(TS_SECS)),
+        v.verify(SignatureHeaders::new(Some(&wrong), Some(TS)), body),
+        v.verify(SignatureHeaders::new(Some("v0="), Some(TS)), body),
+        v.verify(SignatureHeaders::new(Some("v0=abc"), Some(TS)), body),
+        v.verify(SignatureHeaders::new(Some(expected), Some(TS)), body),
+        two_secrets_at(at(TS_SECS + 301))
+            .verify(SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)), body),
+        v.verify(SignatureHeaders::new(Some(STOPPED_SIG), Some("x")), body),
+        v.verify(SignatureHeaders::new(None, Some(TS)), body),
+        v.verify(SignatureHeaders::new(Some(STOPPED_SIG), None), body),
     ];
     for result in errors {
         let err = result.expect_err("rejected");
@@ -849,11 +934,9 @@ fn errors_never_show_the_secret_or_expected_mac() {
 fn verified_debug_is_redacted() {
     let v = two_secrets();
     let ok = v
-        .verify_at(
-            Some(STOPPED_SIG),
-            Some(TS),
+        .verify(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
             STOPPED_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("valid");
     let text = format!("{ok:?} {ok:#?}");
@@ -865,11 +948,9 @@ fn verified_debug_is_redacted() {
 fn verified_event_debug_is_redacted() {
     let v = two_secrets();
     let event = v
-        .verify_and_parse_at(
-            Some(CHALLENGE_SIG_SDK),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG_SDK), Some(TS)),
             CHALLENGE_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("valid challenge");
     let text = format!("{event:?} {event:#?}");
@@ -891,11 +972,9 @@ fn verified_event_debug_is_redacted() {
 #[test]
 fn challenge_reply_known_answer() {
     let event = verifier()
-        .verify_and_parse_at(
-            Some(CHALLENGE_SIG),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG), Some(TS)),
             CHALLENGE_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("verified challenge");
     assert!(matches!(event.event(), WebhookEvent::UrlValidation(_)));
@@ -915,11 +994,9 @@ fn challenge_reply_known_answer() {
 fn challenge_reply_uses_the_secret_that_verified_the_request() {
     let v = two_secrets();
     let from_sdk = v
-        .verify_and_parse_at(
-            Some(CHALLENGE_SIG_SDK),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG_SDK), Some(TS)),
             CHALLENGE_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("verified by second secret");
     assert_eq!(from_sdk.secret_label(), "video-sdk-app");
@@ -928,11 +1005,9 @@ fn challenge_reply_uses_the_secret_that_verified_the_request() {
     assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN_SDK);
 
     let from_meeting = v
-        .verify_and_parse_at(
-            Some(CHALLENGE_SIG),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG), Some(TS)),
             CHALLENGE_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("verified by first secret");
     let reply = from_meeting.challenge_response().expect("reply");
@@ -942,11 +1017,9 @@ fn challenge_reply_uses_the_secret_that_verified_the_request() {
 #[test]
 fn verified_parse_gives_the_same_reply() {
     let verified = verifier()
-        .verify_at(
-            Some(CHALLENGE_SIG),
-            Some(TS),
+        .verify(
+            SignatureHeaders::new(Some(CHALLENGE_SIG), Some(TS)),
             CHALLENGE_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("verified");
     let event = verified.parse().expect("parsed");
@@ -960,7 +1033,6 @@ fn verified_parse_gives_the_same_reply() {
 #[test]
 fn unverified_challenge_gets_no_reply() {
     // Unsigned, wrongly signed, stale, and bare-v0 challenges: no VerifiedEvent, no reply.
-    let v = verifier();
     let body = CHALLENGE_BODY.as_bytes();
     let wrong = sign("attacker-guess", TS, body);
     for (sig, ts, now) in [
@@ -970,7 +1042,7 @@ fn unverified_challenge_gets_no_reply() {
         (Some(CHALLENGE_SIG), Some(TS), TS_SECS + 301),
     ] {
         assert!(matches!(
-            v.verify_and_parse_at(sig, ts, body, at(now)),
+            verifier_at(at(now)).verify_and_parse(SignatureHeaders::new(sig, ts), body),
             Err(Error::Verify(_))
         ));
     }
@@ -993,11 +1065,9 @@ fn signing_oracle_attack_is_refused() {
     //    (Shown here with a request that *is* signed, as only Zoom could do.)
     let zoom_signed = sign(SECRET, TS, attack_body.as_bytes());
     let event = verifier()
-        .verify_and_parse_at(
-            Some(&zoom_signed),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(&zoom_signed), Some(TS)),
             attack_body.as_bytes(),
-            at(TS_SECS),
         )
         .expect("signed by the real secret");
     let leaked = event.challenge_response().expect("reply").encrypted_token;
@@ -1005,8 +1075,8 @@ fn signing_oracle_attack_is_refused() {
 
     // 2. The attacker cannot sign, so the crate gives no reply: verification fails first.
     for sig in [None, Some("v0="), Some(CHALLENGE_SIG)] {
-        let result =
-            verifier().verify_and_parse_at(sig, Some(TS), attack_body.as_bytes(), at(TS_SECS));
+        let result = verifier()
+            .verify_and_parse(SignatureHeaders::new(sig, Some(TS)), attack_body.as_bytes());
         assert!(matches!(result, Err(Error::Verify(_))), "{sig:?}");
     }
 }
@@ -1014,11 +1084,9 @@ fn signing_oracle_attack_is_refused() {
 #[test]
 fn non_challenge_event_has_no_reply() {
     let event = verifier()
-        .verify_and_parse_at(
-            Some(STOPPED_SIG),
-            Some(TS),
+        .verify_and_parse(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
             STOPPED_BODY.as_bytes(),
-            at(TS_SECS),
         )
         .expect("verified stopped event");
     assert!(event.challenge_response().is_none());
@@ -1030,12 +1098,12 @@ fn verify_and_parse_reports_parse_errors_separately() {
     let body = b"not json";
     let sig = sign(SECRET, TS, body);
     let err = verifier()
-        .verify_and_parse_at(Some(&sig), Some(TS), body, at(TS_SECS))
+        .verify_and_parse(SignatureHeaders::new(Some(&sig), Some(TS)), body)
         .expect_err("not an event");
     assert!(matches!(err, Error::Parse(_)), "{err:?}");
 
     let err = verifier()
-        .verify_and_parse_at(Some(&sig), Some(TS), b"tampered", at(TS_SECS))
+        .verify_and_parse(SignatureHeaders::new(Some(&sig), Some(TS)), b"tampered")
         .expect_err("bad signature");
     assert!(
         matches!(err, Error::Verify(VerifyError::Mismatch)),
@@ -1053,11 +1121,401 @@ fn verify_and_parse_with_system_clock() {
         .to_string();
     let body = CHALLENGE_BODY.as_bytes();
     let sig = sign(SECRET, &now, body);
-    let event = verifier()
-        .verify_and_parse(Some(&sig), Some(&now), body)
+    let event = Verifier::new(SECRET)
+        .expect("valid")
+        .verify_and_parse(SignatureHeaders::new(Some(&sig), Some(&now)), body)
         .expect("verified");
     assert_eq!(
         event.challenge_response().map(|r| r.encrypted_token),
         Some(ENCRYPTED_TOKEN.to_owned())
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Blank secrets (0.1 review: a NUL-only secret is the empty HMAC key)
+// ---------------------------------------------------------------------------------------
+
+/// Regression: `Verifier::new("\0")` used to be accepted. HMAC zero-pads its key, so the
+/// verifier accepted requests signed with the *empty* secret, and answered the URL validation
+/// challenge for them: a signing oracle for anyone. Invisible-only secrets are refused too.
+#[test]
+fn nul_and_invisible_only_secrets_are_refused() {
+    // Why: the NUL secret and the empty secret sign identically.
+    assert_eq!(
+        sign("\0", TS, CHALLENGE_BODY.as_bytes()),
+        sign("", TS, CHALLENGE_BODY.as_bytes())
+    );
+    assert_eq!(
+        sign("\0\0\0\0", TS, CHALLENGE_BODY.as_bytes()),
+        sign("", TS, CHALLENGE_BODY.as_bytes())
+    );
+    for blank in [
+        "\0",
+        "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+        "\u{FEFF}",
+        "\u{200B}\n",
+        "\u{200B}\u{200C}\u{200D}\u{200E}\u{200F}",
+        "\u{2060}\u{2061}\u{2062}\u{2063}\u{2064}",
+        "\u{00AD}\u{180E}",
+        "\u{00A0}\u{2003}\u{3000}",
+        "\r\n\t \u{000B}\u{000C}",
+    ] {
+        assert_eq!(
+            Verifier::new(blank).expect_err("blank secret"),
+            ConfigError::EmptySecret {
+                label: "default".into()
+            },
+            "{blank:?}"
+        );
+        assert_eq!(
+            Verifier::builder()
+                .with_secret("meeting-app", SECRET)
+                .with_secret_for("sdk-app", blank, [Product::VideoSdk])
+                .build()
+                .expect_err("blank secret among good ones"),
+            ConfigError::EmptySecret {
+                label: "sdk-app".into()
+            },
+            "{blank:?}"
+        );
+    }
+    // A real secret is used verbatim: surrounding invisible characters are part of it.
+    let padded = format!("\u{FEFF}{SECRET}\n");
+    let v = Verifier::builder()
+        .with_secret("default", padded.as_str())
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("not blank");
+    assert_eq!(
+        v.verify(
+            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
+            STOPPED_BODY.as_bytes()
+        )
+        .expect_err("a different key"),
+        VerifyError::Mismatch
+    );
+    let sig = sign(&padded, TS, STOPPED_BODY.as_bytes());
+    assert!(v
+        .verify(
+            SignatureHeaders::new(Some(&sig), Some(TS)),
+            STOPPED_BODY.as_bytes()
+        )
+        .is_ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets bound to products (0.1 review: every secret was trusted for every product)
+// ---------------------------------------------------------------------------------------
+
+const MEETING_SECRET: &str = "meeting-app-secret-token";
+const VIDEO_SDK_SECRET: &str = "video-sdk-app-secret-token";
+
+fn bound_verifier() -> Verifier {
+    Verifier::builder()
+        .with_secret_for(
+            "meeting-app",
+            MEETING_SECRET,
+            [Product::Meeting, Product::Webinar],
+        )
+        .with_secret_for("video-sdk-app", VIDEO_SDK_SECRET, [Product::VideoSdk])
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("valid secrets")
+}
+
+/// HMAC-SHA256 hex, computed independently of the crate.
+fn hmac_hex(key: &str, msg: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("any key");
+    mac.update(msg);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn signed_parse(v: &Verifier, secret: &str, body: &str) -> Result<VerifiedEvent, Error> {
+    let sig = sign(secret, TS, body.as_bytes());
+    v.verify_and_parse(SignatureHeaders::new(Some(&sig), Some(TS)), body.as_bytes())
+}
+
+#[test]
+fn a_secret_bound_to_the_video_sdk_cannot_sign_meeting_events() {
+    let v = bound_verifier();
+    for fixture in [
+        include_str!("fixtures/meeting_rtms_started_flat.json"),
+        include_str!("fixtures/meeting_rtms_stopped.json"),
+        include_str!("fixtures/meeting_rtms_interrupted.json"),
+        include_str!("fixtures/webinar_rtms_started_webinar_uuid.json"),
+        include_str!("fixtures/contact_center_voice_rtms_started.json"),
+        include_str!("fixtures/phone_rtms_started.json"),
+    ] {
+        let err = signed_parse(&v, VIDEO_SDK_SECRET, fixture).expect_err("refused");
+        let Error::Verify(VerifyError::ProductNotAllowed {
+            secret_label,
+            product,
+        }) = &err
+        else {
+            panic!("expected ProductNotAllowed, got {err:?}")
+        };
+        assert_eq!(secret_label, "video-sdk-app");
+        let event = WebhookEvent::parse(fixture.as_bytes()).expect("fixture parses");
+        assert_eq!(Some(*product), event.product());
+        assert!(!err.to_string().contains(VIDEO_SDK_SECRET), "{err}");
+        // The same bytes through `Verified::parse`: the signature itself is fine.
+        let sig = sign(VIDEO_SDK_SECRET, TS, fixture.as_bytes());
+        let verified = v
+            .verify(
+                SignatureHeaders::new(Some(&sig), Some(TS)),
+                fixture.as_bytes(),
+            )
+            .expect("the signature verifies");
+        assert!(matches!(
+            verified.parse(),
+            Err(Error::Verify(VerifyError::ProductNotAllowed { .. }))
+        ));
+    }
+    // The meeting app's secret may sign meetings and webinars, not Video SDK sessions.
+    for fixture in [
+        include_str!("fixtures/meeting_rtms_started_flat.json"),
+        include_str!("fixtures/webinar_rtms_stopped.json"),
+    ] {
+        let event = signed_parse(&v, MEETING_SECRET, fixture).expect("bound product");
+        assert_eq!(event.secret_label(), "meeting-app");
+    }
+    assert!(matches!(
+        signed_parse(
+            &v,
+            MEETING_SECRET,
+            include_str!("fixtures/session_rtms_started.json")
+        ),
+        Err(Error::Verify(VerifyError::ProductNotAllowed {
+            product: Product::VideoSdk,
+            ..
+        }))
+    ));
+    let event = signed_parse(
+        &v,
+        VIDEO_SDK_SECRET,
+        include_str!("fixtures/session_rtms_started.json"),
+    )
+    .expect("the Video SDK app's own event");
+    assert_eq!(event.secret_label(), "video-sdk-app");
+}
+
+#[test]
+fn events_without_a_product_are_accepted_from_any_secret() {
+    let v = bound_verifier();
+    for secret in [MEETING_SECRET, VIDEO_SDK_SECRET] {
+        // Each app validates the endpoint with its own secret.
+        let event = signed_parse(&v, secret, CHALLENGE_BODY).expect("url_validation");
+        let reply = event.challenge_response().expect("a challenge");
+        assert_eq!(
+            reply.encrypted_token,
+            hmac_hex(secret, PLAIN_TOKEN.as_bytes())
+        );
+        for fixture in [
+            include_str!("fixtures/rtms_concurrency_limited.json"),
+            include_str!("fixtures/rtms_concurrency_near_limit.json"),
+            include_str!("fixtures/rtms_start_failed.json"),
+            include_str!("fixtures/unknown_event.json"),
+        ] {
+            assert!(
+                signed_parse(&v, secret, fixture).is_ok(),
+                "{secret}: {fixture}"
+            );
+        }
+    }
+    // An unbound secret (`with_secret`) signs every product.
+    let any = Verifier::builder()
+        .with_secret("any", MEETING_SECRET)
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect("valid");
+    assert!(signed_parse(
+        &any,
+        MEETING_SECRET,
+        include_str!("fixtures/session_rtms_started.json")
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_secret_bound_to_no_product_is_a_config_error() {
+    assert_eq!(
+        Verifier::builder()
+            .with_secret_for("sdk-app", VIDEO_SDK_SECRET, [])
+            .build()
+            .expect_err("no product"),
+        ConfigError::NoProducts {
+            label: "sdk-app".into()
+        }
+    );
+    // Repeated products are harmless; Debug shows labels and products, never secrets.
+    let v = Verifier::builder()
+        .with_secret_for(
+            "sdk-app",
+            VIDEO_SDK_SECRET,
+            [Product::VideoSdk, Product::VideoSdk],
+        )
+        .build()
+        .expect("valid");
+    let text = format!("{v:?}");
+    assert!(
+        text.contains("sdk-app") && text.contains("VideoSdk"),
+        "{text}"
+    );
+    assert!(!text.contains(VIDEO_SDK_SECRET), "{text}");
+}
+
+/// Regression: with the Video SDK app's secret, a forged `meeting.rtms_started` could be
+/// accepted and mark another app's stream as seen, so Zoom's genuine start was dropped as a
+/// duplicate. Bound secrets refuse it with `401` before de-duplication.
+#[test]
+fn a_wrongly_bound_start_cannot_mark_a_stream_as_seen() {
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+    use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+    use zoom_rtms_webhooks::receiver::{
+        Delivery, HandoffError, Outcome, Receiver, Rejection, WebhookRequest,
+    };
+
+    fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("in-memory receiver pended"),
+        }
+    }
+
+    let handed: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let sink = Arc::clone(&handed);
+    let receiver = Receiver::new(
+        bound_verifier(),
+        MemoryDeduplicator::new(),
+        move |d: Delivery| -> Result<(), HandoffError> {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+            Ok(())
+        },
+    );
+    let body = include_str!("fixtures/meeting_rtms_started_flat.json").as_bytes();
+    let send = |secret: &str| {
+        let sig = sign(secret, TS, body);
+        block_on(receiver.receive(WebhookRequest::post(Some(&sig), Some(TS), body)))
+    };
+
+    let forged = send(VIDEO_SDK_SECRET);
+    assert!(
+        matches!(
+            forged,
+            Outcome::Rejected(Rejection::Unauthorized(
+                VerifyError::ProductNotAllowed { .. }
+            ))
+        ),
+        "{forged:?}"
+    );
+    assert_eq!(forged.response(Duration::from_secs(5)).status, 401);
+    assert!(handed.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+
+    // Zoom's genuine delivery of the same stream is processed, not taken for a duplicate.
+    let genuine = send(MEETING_SECRET);
+    assert!(matches!(genuine, Outcome::Accepted { .. }), "{genuine:?}");
+    let handed = handed.lock().unwrap_or_else(|p| p.into_inner());
+    assert_eq!(handed.len(), 1);
+    assert_eq!(handed[0].secret_label, "meeting-app");
+}
+
+// ---------------------------------------------------------------------------------------
+// SignatureHeaders
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn signature_headers_from_pairs() {
+    let read = SignatureHeaders::from_pairs([
+        ("Content-Type", b"application/json".as_slice()),
+        ("X-ZM-SIGNATURE", STOPPED_SIG.as_bytes()),
+        ("x-Zm-Request-Timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read, SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)));
+    assert!(verifier().verify(read, STOPPED_BODY.as_bytes()).is_ok());
+
+    // Repeated (in any spelling): ambiguous, never picked.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", STOPPED_SIG.as_bytes()),
+        ("X-ZM-Signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read.signature(), None);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::AmbiguousHeader {
+            header: SIGNATURE_HEADER
+        }
+    );
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+        ("x-zm-request-timestamp", b"\xff".as_slice()),
+    ]);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::AmbiguousHeader {
+            header: TIMESTAMP_HEADER
+        }
+    );
+    // Not UTF-8: missing.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature", b"v0=\xff".as_slice()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::MissingSignature
+    );
+    // Names that only look alike are other headers.
+    let read = SignatureHeaders::from_pairs([
+        ("x-zm-signature ", STOPPED_SIG.as_bytes()),
+        ("x_zm_signature", STOPPED_SIG.as_bytes()),
+        ("x-zm-request-timestamp", TS.as_bytes()),
+    ]);
+    assert_eq!(read.signature(), None);
+    assert_eq!(
+        verifier()
+            .verify(read, STOPPED_BODY.as_bytes())
+            .unwrap_err(),
+        VerifyError::MissingSignature
+    );
+}
+
+#[test]
+fn signature_headers_debug_hides_the_signature() {
+    let read = SignatureHeaders::new(Some(STOPPED_SIG), Some(TS));
+    let text = format!("{read:?}");
+    assert!(!text.contains(mac_hex(STOPPED_SIG)), "{text}");
+    assert!(text.contains(TS), "{text}");
+    let repeated = SignatureHeaders::from_pairs([
+        ("x-zm-signature", b"a".as_slice()),
+        ("x-zm-signature", b"b".as_slice()),
+    ]);
+    assert!(format!("{repeated:?}").contains("repeated"));
+}
+
+#[test]
+fn challenge_response_debug_redacts_the_encrypted_token() {
+    let event = verifier()
+        .verify_and_parse(
+            SignatureHeaders::new(Some(CHALLENGE_SIG), Some(TS)),
+            CHALLENGE_BODY.as_bytes(),
+        )
+        .expect("verified challenge");
+    let reply = event.challenge_response().expect("reply");
+    assert_eq!(reply.encrypted_token, ENCRYPTED_TOKEN);
+    for text in [format!("{reply:?}"), format!("{reply:#?}")] {
+        assert!(!text.contains(ENCRYPTED_TOKEN), "{text}");
+        assert!(text.contains(PLAIN_TOKEN), "{text}");
+        assert!(text.contains("redacted"), "{text}");
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Sends signed `meeting.rtms_started` requests, each with its own `rtms_stream_id` (so no
 //! request is a duplicate of another and de-duplication never short-cuts the work), signed
-//! with [`zoom_rtms_webhooks::sign`] and the current timestamp, from a fixed number of
+//! with [`zoom_rtms_webhooks::signature::sign`] and the current timestamp, from a fixed number of
 //! keep-alive connections, each with one request in flight. It stops by itself after a fixed
 //! duration (or request count) and prints requests/s and the acknowledgement latency
 //! (time from the first byte written to the last byte of the response read) p50/p90/p99/max.
@@ -184,7 +184,7 @@ fn event_body(out: &mut Vec<u8>, run_id: u64, n: u64) {
 
 fn build_request(out: &mut Vec<u8>, args: &Args, body: &[u8]) {
     let timestamp = unix_secs().to_string();
-    let signature = zoom_rtms_webhooks::sign(&args.secret, &timestamp, body);
+    let signature = zoom_rtms_webhooks::signature::sign(&args.secret, &timestamp, body);
     out.clear();
     let mut head = String::with_capacity(256);
     let _ = write!(

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Load benchmark: the axum example vs. a Node.js (express) server written the way Zoom's RTMS
-# brief shows, same load, same run, loopback only. See benches/load/loadgen.rs.
+# Load benchmark: the axum example (as benches/load/server.rs, with the knobs below) vs. a
+# Node.js (express) server written the way Zoom's RTMS brief shows, same load, same run, loopback
+# only. See benches/load/loadgen.rs.
 #
 #   benches/load/run.sh
 #
 # Rows (in this order):
-#   rust-2s    examples/axum.rs, handler takes HANDLER_DELAY_MS (2000) per event
+#   rust-2s    benches/load/server.rs, handler takes HANDLER_DELAY_MS (2000) per event
 #   node-2s    benches/peers/node/server.js, same 2 s async work, signature verified
-#   rust-0ms   examples/axum.rs with no delay (reference: ack latency must not depend on
+#   rust-0ms   benches/load/server.rs with no delay (reference: ack latency must not depend on
 #              the handler)                                   [skip with NO_BASELINE=1]
 #   node-2s-noverify   the Node server without signature checks [only with NODE_NOVERIFY=1]
 #
 # Knobs (environment): CONCURRENCY (64 connections, one request in flight each), DURATION (10 s
 # measured), WARMUP (2 s, not measured), LOADGEN_THREADS (1), HANDLER_DELAY_MS (2000),
 # DISPATCH_WORKERS / DISPATCH_QUEUE_CAPACITY (65536 / 65536: the dispatcher must hold
-# rate x 2 s events in flight, or it answers 503 by design), WAIT_FOR_EXAMPLE (seconds to keep
-# retrying the example's build, 0), KEEP_LOGS=1 (keep server logs), AXUM_BIN + LOADGEN_BIN
+# rate x 2 s events in flight, or it answers 503 by design), WAIT_FOR_BUILD (seconds to keep
+# retrying the server's build, 0), KEEP_LOGS=1 (keep server logs), SERVER_BIN + LOADGEN_BIN
 # (prebuilt binaries: skip the build).
 #
 # Every run stops by itself: the load generator runs WARMUP + DURATION seconds; each server is
@@ -34,7 +35,7 @@ LOADGEN_THREADS="${LOADGEN_THREADS:-1}"
 HANDLER_DELAY_MS="${HANDLER_DELAY_MS:-2000}"
 DISPATCH_WORKERS="${DISPATCH_WORKERS:-65536}"
 DISPATCH_QUEUE_CAPACITY="${DISPATCH_QUEUE_CAPACITY:-65536}"
-WAIT_FOR_EXAMPLE="${WAIT_FOR_EXAMPLE:-0}"
+WAIT_FOR_BUILD="${WAIT_FOR_BUILD:-0}"
 NO_BASELINE="${NO_BASELINE:-0}"
 NODE_NOVERIFY="${NODE_NOVERIFY:-0}"
 KEEP_LOGS="${KEEP_LOGS:-0}"
@@ -90,31 +91,23 @@ wait_for_port() {
 }
 
 # --- build ---------------------------------------------------------------------------------
-# AXUM_BIN / LOADGEN_BIN: use prebuilt binaries instead of building (both must be set).
-if [ -n "${AXUM_BIN:-}" ] && [ -n "${LOADGEN_BIN:-}" ]; then
-    echo "== using prebuilt $AXUM_BIN and $LOADGEN_BIN"
+# SERVER_BIN / LOADGEN_BIN: use prebuilt binaries instead of building (both must be set).
+if [ -n "${SERVER_BIN:-}" ] && [ -n "${LOADGEN_BIN:-}" ]; then
+    echo "== using prebuilt $SERVER_BIN and $LOADGEN_BIN"
 else
     echo "== building (release)"
-    deadline=$(( $(date +%s) + WAIT_FOR_EXAMPLE ))
-    until cargo build --release --example axum --features axum; do
+    deadline=$(( $(date +%s) + WAIT_FOR_BUILD ))
+    until cargo build --release --example load-server --features axum; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            echo "examples/axum.rs does not build (set WAIT_FOR_EXAMPLE=600 to keep polling)" >&2
+            echo "benches/load/server.rs does not build (set WAIT_FOR_BUILD=600 to keep polling)" >&2
             exit 1
         fi
-        echo "examples/axum.rs not ready yet; retrying in 15 s" >&2
+        echo "benches/load/server.rs not ready yet; retrying in 15 s" >&2
         sleep 15
     done
     cargo build --release --example loadgen
-    AXUM_BIN="$TARGET_DIR/release/examples/axum"
+    SERVER_BIN="$TARGET_DIR/release/examples/load-server"
     LOADGEN_BIN="$TARGET_DIR/release/examples/loadgen"
-    if ! grep -rqs HANDLER_DELAY_MS examples/; then
-        echo "WARNING: examples/ does not read HANDLER_DELAY_MS: the Rust rows run the example's" >&2
-        echo "         own handler with NO 2 s delay (the knob belongs in examples/common/mod.rs)." >&2
-    fi
-    if ! grep -rqs DISPATCH_WORKERS examples/; then
-        echo "WARNING: examples/ does not read DISPATCH_WORKERS: with a 2 s handler the default" >&2
-        echo "         dispatcher (8 workers, 1024 queued) answers 503 once ~1032 events wait." >&2
-    fi
 fi
 
 echo "== npm ci (benches/peers/node)"
@@ -148,10 +141,10 @@ export DISPATCH_WORKERS DISPATCH_QUEUE_CAPACITY
 NODE=(node benches/peers/node/server.js)
 
 echo "machine: $(nproc) cores, shared with other work: $(uptime)"
-run_row rust-2s "$HANDLER_DELAY_MS" -- "$AXUM_BIN"
+run_row rust-2s "$HANDLER_DELAY_MS" -- "$SERVER_BIN"
 run_row node-2s "$HANDLER_DELAY_MS" -- "${NODE[@]}"
 if [ "$NO_BASELINE" != 1 ]; then
-    run_row rust-0ms 0 -- "$AXUM_BIN"
+    run_row rust-0ms 0 -- "$SERVER_BIN"
 fi
 if [ "$NODE_NOVERIFY" = 1 ]; then
     VERIFY=0 run_row node-2s-noverify "$HANDLER_DELAY_MS" -- "${NODE[@]}"

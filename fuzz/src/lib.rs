@@ -39,21 +39,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
+use zoom_rtms_webhooks::codes::StatusCode;
+use zoom_rtms_webhooks::dedup::{dedup_key, MemoryDeduplicator};
+use zoom_rtms_webhooks::event::{
+    IdField, InstanceId, Lifecycle, ParseError, RawServerUrls, RtmsStarted,
+};
 use zoom_rtms_webhooks::handshake::{
-    Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use zoom_rtms_webhooks::receiver::{
     Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
     DEFAULT_BODY_LIMIT,
 };
-use zoom_rtms_webhooks::region::{
-    parse_server_urls, parse_server_urls_with, HostPolicy, Region, ServerUrl,
-};
+use zoom_rtms_webhooks::region::{HostPolicy, Region, ServerUrl};
 use zoom_rtms_webhooks::signature::{
-    sign, Verifier, VerifyError, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    sign, Error as SignatureError, SignatureHeaders, Verifier, VerifyError, SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
 };
-use zoom_rtms_webhooks::{Lifecycle, ParseError, WebhookEvent};
+use zoom_rtms_webhooks::{Product, WebhookEvent};
 
 /// The secret a request is signed with unless the head says otherwise.
 pub const DEFAULT_SECRET: &str = "fuzz-Secret-Token-7f3a";
@@ -202,6 +205,15 @@ impl<'a> Case<'a> {
         UNIX_EPOCH + Duration::from_secs(self.now)
     }
 
+    /// A verifier for the case's secret whose clock reads [`now_time`](Self::now_time).
+    pub fn verifier(&self) -> Result<Verifier, zoom_rtms_webhooks::signature::ConfigError> {
+        let now = self.now_time();
+        Verifier::builder()
+            .with_secret("default", self.secret.as_str())
+            .with_clock(move || now)
+            .build()
+    }
+
     /// Encodes a case as a raw fuzz input (for building seeds and regression inputs).
     pub fn encode(head: &[&str], body: &[u8]) -> Vec<u8> {
         let mut out = b"#!".to_vec();
@@ -327,12 +339,16 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
         "JSON whitespace around the body changed the result"
     );
 
-    let key = event.dedup_key(body);
+    let key = dedup_key(event, body);
     match event {
         WebhookEvent::RtmsStarted(s) => {
             assert!(!s.rtms_stream_id.is_empty());
             assert!(!s.instance.value.is_empty());
-            assert!(!s.server_urls.is_empty());
+            assert!(match &s.server_urls {
+                RawServerUrls::Text(text) => !text.is_empty(),
+                RawServerUrls::List(list) => !list.is_empty(),
+                _ => true,
+            });
             // One key per stream (and announced servers), whatever else the body holds.
             assert!(key.starts_with(&format!(
                 "started:{}:{}",
@@ -340,12 +356,12 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
                 s.rtms_stream_id
             )));
             assert_eq!(
-                event.dedup_key(b""),
+                dedup_key(event, b""),
                 key,
                 "a start's key depends on the raw body"
             );
             assert_eq!(event.lifecycle(), Some(Lifecycle::Started));
-            match s.server_urls() {
+            match s.server_urls(&HostPolicy::default()) {
                 Ok(urls) => {
                     assert!(!urls.is_empty());
                     for u in &urls {
@@ -357,21 +373,21 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
         }
         WebhookEvent::RtmsStopped(s) => {
             assert!(!s.rtms_stream_id.is_empty());
-            assert!(!s.instance.value.is_empty());
+            assert!(s.instance.as_ref().is_none_or(|i| !i.value.is_empty()));
             assert!(key.starts_with(&format!(
                 "stopped:{}:{}",
                 s.product.as_str(),
                 s.rtms_stream_id
             )));
             assert_eq!(
-                event.dedup_key(b""),
+                dedup_key(event, b""),
                 key,
                 "a stop's key depends on the raw body"
             );
         }
         WebhookEvent::RtmsInterrupted(s) => {
             assert!(!s.rtms_stream_id.is_empty());
-            assert!(!s.instance.value.is_empty());
+            assert!(s.instance.as_ref().is_none_or(|i| !i.value.is_empty()));
             assert_eq!(key.len(), name.len() + 1 + 64);
         }
         WebhookEvent::UrlValidation(v) => {
@@ -385,8 +401,10 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
     }
     if event.lifecycle().is_some() {
         assert!(event.product().is_some());
-        assert!(event.instance().is_some());
         assert!(event.rtms_stream_id().is_some());
+    }
+    if event.lifecycle() == Some(Lifecycle::Started) {
+        assert!(event.instance().is_some());
     }
 }
 
@@ -394,24 +412,18 @@ fn check_parsed_event(event: &WebhookEvent, body: &[u8]) {
 // Target: verify_parse
 // ---------------------------------------------------------------------------------------------
 
-/// `Verifier::verify_at` (and the `HeaderMap` path) against the reference model, then parse,
+/// `Verifier::verify` (and the `HeaderMap` path) against the reference model, then parse,
 /// then the challenge reply. Returns whether the request verified.
 pub fn verify_parse(data: &[u8]) -> bool {
     let case = Case::decode(data);
-    let verifier = match Verifier::new(case.secret.as_str()) {
+    let verifier = match case.verifier() {
         Ok(v) => v,
         Err(_) => {
-            assert!(
-                case.secret.trim().is_empty(),
-                "a non-blank secret was refused"
-            );
+            assert!(is_blank(&case.secret), "a non-blank secret was refused");
             return false;
         }
     };
-    assert!(
-        !case.secret.trim().is_empty(),
-        "a blank secret was accepted"
-    );
+    assert!(!is_blank(&case.secret), "a blank secret was accepted");
     if case.secret == DEFAULT_SECRET {
         assert!(!format!("{verifier:?}").contains(DEFAULT_SECRET));
     }
@@ -434,7 +446,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
     }
 
     let expected = expected_verify(&case.secret, sig, ts, case.body, case.now);
-    let got = verifier.verify_at(sig, ts, case.body, case.now_time());
+    let got = verifier.verify(SignatureHeaders::new(sig, ts), case.body);
     match (&got, &expected) {
         (Ok(v), Ok(t)) => {
             assert_eq!(v.timestamp(), *t);
@@ -448,7 +460,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
                 assert!(!g.to_string().contains(DEFAULT_SECRET));
             }
         }
-        (g, e) => panic!("verify_at: got {g:?}, reference model says {e:?}"),
+        (g, e) => panic!("verify: got {g:?}, reference model says {e:?}"),
     }
 
     check_header_map_path(&verifier, &case, sig, ts);
@@ -463,8 +475,11 @@ pub fn verify_parse(data: &[u8]) -> bool {
         verified_event
             .as_ref()
             .map(|v| v.event())
-            .map_err(Clone::clone),
-        parsed.as_ref().map_err(Clone::clone),
+            .map_err(|e| match e {
+                SignatureError::Parse(e) => Some(e.clone()),
+                _ => None,
+            }),
+        parsed.as_ref().map_err(|e| Some(e.clone())),
         "Verified::parse differs from WebhookEvent::parse"
     );
     let Ok(verified_event) = verified_event else {
@@ -473,7 +488,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
     check_challenge(&verified_event, &case.secret);
 
     // The one-call API agrees.
-    let one_call = verifier.verify_and_parse_at(sig, ts, case.body, case.now_time());
+    let one_call = verifier.verify_and_parse(SignatureHeaders::new(sig, ts), case.body);
     assert_eq!(
         one_call.ok().map(|v| v.into_event()),
         Some(verified_event.into_event())
@@ -481,7 +496,7 @@ pub fn verify_parse(data: &[u8]) -> bool {
     true
 }
 
-fn check_challenge(event: &zoom_rtms_webhooks::VerifiedEvent, secret: &str) {
+fn check_challenge(event: &zoom_rtms_webhooks::signature::VerifiedEvent, secret: &str) {
     match (event.event(), event.challenge_response()) {
         (WebhookEvent::UrlValidation(v), Some(reply)) => {
             assert_eq!(reply.plain_token, v.plain_token);
@@ -530,6 +545,12 @@ fn header_map(case: &Case<'_>, sig: Option<&str>, ts: Option<&str>) -> (http::He
     (headers, sig_count)
 }
 
+/// The two values as `SignatureHeaders` reads them (`None`: absent, repeated or not UTF-8).
+fn header_values(headers: &http::HeaderMap) -> (Option<&str>, Option<&str>) {
+    let read = SignatureHeaders::from_header_map(headers);
+    (read.signature(), read.timestamp())
+}
+
 fn check_header_map_path(
     verifier: &Verifier,
     case: &Case<'_>,
@@ -537,7 +558,7 @@ fn check_header_map_path(
     ts: Option<&str>,
 ) {
     let (headers, sig_count) = header_map(case, sig, ts);
-    let got = verifier.verify_headers_at(&headers, case.body, case.now_time());
+    let got = verifier.verify(SignatureHeaders::from_header_map(&headers), case.body);
     if sig_count >= 2 {
         assert_eq!(
             got.err(),
@@ -546,15 +567,15 @@ fn check_header_map_path(
             }),
             "a repeated signature header was not refused"
         );
-        assert_eq!(zoom_rtms_webhooks::header_values(&headers).0, None);
+        assert_eq!(header_values(&headers).0, None);
         return;
     }
-    let (hsig, hts) = zoom_rtms_webhooks::header_values(&headers);
+    let (hsig, hts) = header_values(&headers);
     let expected = expected_verify(&case.secret, hsig, hts, case.body, case.now);
     assert_eq!(
         got.map(|v| v.timestamp()),
         expected,
-        "verify_headers_at disagrees with the reference model"
+        "verify(from_header_map) disagrees with the reference model"
     );
 }
 
@@ -563,13 +584,13 @@ fn check_header_map_path(
 // ---------------------------------------------------------------------------------------------
 
 /// Polls a future that must complete without waiting: with `MemoryDeduplicator` and a closure
-/// hand-off nothing in `Receiver::receive_at` does I/O.
+/// hand-off nothing in `Receiver::receive` does I/O.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(Waker::noop());
     match fut.as_mut().poll(&mut cx) {
         Poll::Ready(out) => out,
-        Poll::Pending => panic!("Receiver::receive_at pended with in-memory types"),
+        Poll::Pending => panic!("Receiver::receive pended with in-memory types"),
     }
 }
 
@@ -587,7 +608,7 @@ fn deliveries(sink: &Sink) -> Vec<Delivery> {
 /// the secret was blank).
 pub fn receiver(data: &[u8]) -> u16 {
     let case = Case::decode(data);
-    let Ok(verifier) = Verifier::new(case.secret.as_str()) else {
+    let Ok(verifier) = case.verifier() else {
         return 0;
     };
     let sink: Sink = Arc::new(Mutex::new(Vec::new()));
@@ -607,7 +628,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         }
     };
     let receiver = Receiver::new(verifier, MemoryDeduplicator::new(), handoff)
-        .with_config(ReceiverConfig::default().body_limit(case.body_limit));
+        .with_config(ReceiverConfig::default().with_body_limit(case.body_limit));
     if case.secret == DEFAULT_SECRET {
         assert!(!format!("{receiver:?}").contains(DEFAULT_SECRET));
     }
@@ -617,11 +638,11 @@ pub fn receiver(data: &[u8]) -> u16 {
     // Through a HeaderMap, as the http-1.x adapters do: a repeated header counts as absent.
     let request = WebhookRequest::from_headers(&case.method, &headers, case.body);
     if sig_count >= 2 {
-        assert_eq!(request.signature, None);
+        assert_eq!(request.headers.signature(), None);
     }
 
-    let retry_after = receiver.config().get_retry_after();
-    let outcome = block_on(receiver.receive_at(request, case.now_time()));
+    let retry_after = receiver.config().retry_after();
+    let outcome = block_on(receiver.receive(request));
     let response = outcome.response(retry_after);
     assert!(
         !matches!(outcome, Outcome::Challenge(_)) || response.status == 200,
@@ -631,8 +652,8 @@ pub fn receiver(data: &[u8]) -> u16 {
     // The reference decision.
     let verdict = expected_verify(
         &case.secret,
-        request.signature,
-        request.timestamp,
+        request.headers.signature(),
+        request.headers.timestamp(),
         case.body,
         case.now,
     );
@@ -722,7 +743,10 @@ pub fn receiver(data: &[u8]) -> u16 {
             assert_eq!(handed.len(), 1, "accepted but not handed off exactly once");
             assert_eq!(handed[0].event, event);
             assert_eq!(&handed[0].dedup_key, dedup_key);
-            assert_eq!(dedup_key, &event.dedup_key(case.body));
+            assert_eq!(
+                dedup_key,
+                &zoom_rtms_webhooks::dedup::dedup_key(&event, case.body)
+            );
             assert_eq!(name, event.name());
             assert_eq!(handed[0].secret_label, "default");
         }
@@ -737,7 +761,7 @@ pub fn receiver(data: &[u8]) -> u16 {
     }
 
     // Zoom's retry of the same request.
-    let again = block_on(receiver.receive_at(request, case.now_time()));
+    let again = block_on(receiver.receive(request));
     match (&outcome, &again) {
         (Outcome::Accepted { dedup_key: a, .. }, Outcome::Duplicate { dedup_key: b }) => {
             assert_eq!(a, b);
@@ -792,7 +816,7 @@ pub fn check_zoom_url(u: &ServerUrl) {
     assert_eq!(u.host(), host);
     assert_eq!(u.region(), Region::from_host(host));
     // What is dialled is the normalised text: it must mean the same URL again.
-    match ServerUrl::parse(u.as_str()) {
+    match ServerUrl::parse(u.as_str(), &HostPolicy::default()) {
         Ok(again) => assert_eq!(&again, u, "normalised URL is not a fixed point"),
         Err(e) => panic!("the normalised form {u} is refused: {e}"),
     }
@@ -840,17 +864,18 @@ pub fn server_url(data: &[u8]) {
     }
 
     // One URL, default policy.
-    let single = ServerUrl::parse(s);
+    let zoom_only = HostPolicy::default();
+    let single = ServerUrl::parse(s, &zoom_only);
     match &single {
         Ok(u) => check_zoom_url(u),
         Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
     }
 
     // A test policy only ever adds its own host.
-    let local = HostPolicy::zoom_only()
-        .allow_host("127.0.0.1")
-        .allow_insecure_ws();
-    match ServerUrl::parse_with(s, &local) {
+    let local = HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true);
+    match ServerUrl::parse(s, &local) {
         Ok(u) => {
             if u.host() != "127.0.0.1" {
                 check_zoom_url(&u);
@@ -871,20 +896,31 @@ pub fn server_url(data: &[u8]) {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
-    match parse_server_urls(s) {
+    let started = RtmsStarted::new(
+        Product::Meeting,
+        InstanceId::new(IdField::MeetingUuid, "m"),
+        "r",
+        s,
+    );
+    match started.server_urls(&zoom_only) {
         Ok(urls) => {
             assert_eq!(urls.len(), pieces.len());
             for (u, piece) in urls.iter().zip(&pieces) {
                 check_zoom_url(u);
-                assert_eq!(ServerUrl::parse(piece).as_ref(), Ok(u));
+                assert_eq!(ServerUrl::parse(piece, &zoom_only).as_ref(), Ok(u));
             }
         }
         Err(e) => {
             check_error_text(&e.to_string(), &format!("{e:?}"));
-            assert!(pieces.is_empty() || pieces.iter().any(|p| ServerUrl::parse(p).is_err()));
+            assert!(
+                pieces.is_empty()
+                    || pieces
+                        .iter()
+                        .any(|p| ServerUrl::parse(p, &zoom_only).is_err())
+            );
         }
     }
-    let _ = parse_server_urls_with(s, &local);
+    let _ = started.server_urls(&local);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -896,11 +932,11 @@ pub fn handshake_response(data: &[u8]) {
     match SignalingHandshakeResponse::parse(data) {
         Ok(r) => {
             let code = r.status_code.code();
-            assert_eq!(HandshakeStatus::from(code), r.status_code);
+            assert_eq!(StatusCode::from(code), r.status_code);
             assert_eq!(r.is_ok(), code == 0);
             let _ = format!("{r:?}");
             let _ = r.status_code.to_string();
-            match r.validated_media_urls(&HostPolicy::zoom_only()) {
+            match r.validated_media_urls(&HostPolicy::default()) {
                 Ok(urls) => {
                     assert_eq!(urls.len(), r.media_server_urls.len());
                     for u in urls.values() {
@@ -910,8 +946,8 @@ pub fn handshake_response(data: &[u8]) {
                 Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
             }
             for (media, raw) in &r.media_server_urls {
-                let one = r.media_server_url(media, &HostPolicy::zoom_only());
-                assert_eq!(one, ServerUrl::parse(raw).map(Some));
+                let one = r.media_server_url(media, &HostPolicy::default());
+                assert_eq!(one, ServerUrl::parse(raw, &HostPolicy::default()).map(Some));
             }
             // Debug never shows the values of unmodelled fields (they may carry keys).
             let shown = format!("{r:?}");
@@ -939,7 +975,7 @@ pub fn handshake_response(data: &[u8]) {
         return;
     };
     let Ok(creds) = Credentials::new(id.as_ref(), secret.as_ref()) else {
-        assert!(id.trim().is_empty() || secret.trim().is_empty());
+        assert!(is_blank(&id) || is_blank(&secret));
         return;
     };
     if is_marker(&secret) {
@@ -955,9 +991,10 @@ pub fn handshake_response(data: &[u8]) {
     }
     // `is_multiple_of` needs Rust 1.87; the root crate (which includes this file) is 1.86.
     let buffer_data = data.len() & 1 == 0;
-    let request = SignalingHandshakeRequest::from_parts(&creds, &instance, &stream)
-        .with_sequence(7)
-        .with_buffer_data(buffer_data);
+    let request =
+        SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, &instance, &stream)
+            .with_sequence(7)
+            .with_buffer_data(buffer_data);
     let expected_sig = hmac_hex(
         secret.as_bytes(),
         &[
@@ -984,6 +1021,43 @@ pub fn handshake_response(data: &[u8]) {
     assert_eq!(json["sequence"], 7);
     assert_eq!(json["signature"].as_str(), Some(expected_sig.as_str()));
     assert_eq!(json["buffer_data"].as_bool(), Some(buffer_data));
+}
+
+/// Reference model of the crate's blank-secret rule: nothing left after removing control
+/// characters, whitespace, and invisible format / default-ignorable characters.
+fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{034F}'
+                    | '\u{0600}'..='\u{0605}'
+                    | '\u{061C}'
+                    | '\u{06DD}'
+                    | '\u{070F}'
+                    | '\u{0890}'..='\u{0891}'
+                    | '\u{08E2}'
+                    | '\u{115F}'..='\u{1160}'
+                    | '\u{17B4}'..='\u{17B5}'
+                    | '\u{180B}'..='\u{180F}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{206F}'
+                    | '\u{3164}'
+                    | '\u{FE00}'..='\u{FE0F}'
+                    | '\u{FEFF}'
+                    | '\u{FFA0}'
+                    | '\u{FFF0}'..='\u{FFFB}'
+                    | '\u{110BD}'
+                    | '\u{110CD}'
+                    | '\u{13430}'..='\u{1343F}'
+                    | '\u{1BCA0}'..='\u{1BCA3}'
+                    | '\u{1D173}'..='\u{1D17A}'
+                    | '\u{E0000}'..='\u{E0FFF}'
+            )
+    })
 }
 
 /// A value distinctive enough that finding it in a `Debug` string means it was printed: at

@@ -7,16 +7,17 @@ const MAX_MESSAGE_LEN: usize = 160;
 
 /// Why [`WebhookEvent::parse`] rejected a body.
 ///
-/// Only two things are errors: a body that is not a JSON object with an `event` name, and an
+/// Only these are errors: a body that is not a JSON object with an `event` name, and an
 /// event whose name this crate knows but whose payload lacks (or mistypes) a field the event
-/// cannot be used without. An **unknown** event name is never an error (it parses to
-/// [`WebhookEvent::Unknown`]), and unknown or extra payload fields never are either.
+/// cannot be used without, or repeats a field the crate reads. An **unknown** event name is
+/// never an error (it parses to [`WebhookEvent::Unknown`]), and unknown or extra payload
+/// fields never are either.
 ///
 /// `Display` names the event and the field concerned but never echoes field values or the
 /// body, so it is safe to log.
 ///
 /// ```
-/// use zoom_rtms_webhooks::{ParseError, WebhookEvent};
+/// use zoom_rtms_webhooks::event::{ParseError, WebhookEvent};
 ///
 /// let err = WebhookEvent::parse(
 ///     br#"{"event":"meeting.rtms_started","payload":{"meeting_uuid":"abc=="}}"#,
@@ -68,8 +69,8 @@ pub enum ParseError {
         found: &'static str,
     },
 
-    /// A known event's payload lacks a field the event requires (for lifecycle events: the
-    /// product's id field and `rtms_stream_id`; for `*rtms_started` also `server_urls`; for
+    /// A known event's payload lacks a field the event requires (`rtms_stream_id` for every
+    /// lifecycle event; for `*rtms_started` also the product's id field and `server_urls`; for
     /// `endpoint.url_validation`: `plainToken`). A field whose value is `null` counts as missing.
     #[error("`{event}` event: missing required payload field `{field}`")]
     MissingField {
@@ -77,6 +78,17 @@ pub enum ParseError {
         event: String,
         /// The field name; for webinars `webinar_uuid` (either `webinar_uuid` or
         /// `meeting_uuid` would have been accepted).
+        field: &'static str,
+    },
+
+    /// A known event's payload (or its `object`) repeats a field this crate reads, or repeats
+    /// `object`. The body is refused rather than guessing which copy was meant, whatever the
+    /// order of the keys.
+    #[error("`{event}` event: payload field `{field}` appears more than once")]
+    DuplicateField {
+        /// The event name, as sent.
+        event: String,
+        /// The repeated field name.
         field: &'static str,
     },
 
@@ -99,7 +111,7 @@ impl ParseError {
     /// The event name the error is about, if the body got that far.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::WebhookEvent;
+    /// use zoom_rtms_webhooks::event::WebhookEvent;
     ///
     /// let err = WebhookEvent::parse(b"[1, 2]").unwrap_err();
     /// assert_eq!(err.event(), None);
@@ -110,6 +122,7 @@ impl ParseError {
             ParseError::MissingPayload { event }
             | ParseError::PayloadNotAnObject { event, .. }
             | ParseError::MissingField { event, .. }
+            | ParseError::DuplicateField { event, .. }
             | ParseError::InvalidField { event, .. } => Some(event),
         }
     }
@@ -117,19 +130,25 @@ impl ParseError {
     /// The payload field the error is about, if any.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::WebhookEvent;
+    /// use zoom_rtms_webhooks::event::WebhookEvent;
     ///
     /// let err = WebhookEvent::parse(
-    ///     br#"{"event":"session.rtms_stopped","payload":{"session_id":7,"rtms_stream_id":"s"}}"#,
+    ///     br#"{"event":"session.rtms_stopped","payload":{"session_id":"a","rtms_stream_id":7}}"#,
     /// )
     /// .unwrap_err();
-    /// assert_eq!(err.field(), Some("session_id"));
+    /// assert_eq!(err.field(), Some("rtms_stream_id"));
+    ///
+    /// let err = WebhookEvent::parse(
+    ///     br#"{"event":"x.y","payload":{}}"#.as_slice().strip_suffix(b"}").unwrap(),
+    /// )
+    /// .unwrap_err();
+    /// assert_eq!(err.field(), None);
     /// ```
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            ParseError::MissingField { field, .. } | ParseError::InvalidField { field, .. } => {
-                Some(field)
-            }
+            ParseError::MissingField { field, .. }
+            | ParseError::DuplicateField { field, .. }
+            | ParseError::InvalidField { field, .. } => Some(field),
             _ => None,
         }
     }

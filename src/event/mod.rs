@@ -6,7 +6,7 @@
 //! | event name | variant |
 //! |---|---|
 //! | `endpoint.url_validation` | [`WebhookEvent::UrlValidation`] |
-//! | `meeting.rtms_started`, `webinar.rtms_started`, `session.rtms_started`, `contact_center.voice_rtms_started`, `phone.rtms_started`, `phone.call_rtms_started` | [`WebhookEvent::RtmsStarted`] |
+//! | `meeting.rtms_started`, `webinar.rtms_started`, `session.rtms_started`, `contact_center.voice_rtms_started`, `contactcenter.rtms_started`, `phone.rtms_started`, `phone.call_rtms_started` | [`WebhookEvent::RtmsStarted`] |
 //! | the same with `_stopped` | [`WebhookEvent::RtmsStopped`] |
 //! | the same with `_interrupted` | [`WebhookEvent::RtmsInterrupted`] |
 //! | `rtms.concurrency_near_limit` | [`WebhookEvent::ConcurrencyNearLimit`] |
@@ -14,9 +14,12 @@
 //! | `rtms.start_failed` | [`WebhookEvent::StartFailed`] |
 //! | anything else | [`WebhookEvent::Unknown`] (never an error) |
 //!
+//! Aliases (`contactcenter.rtms_*`, `phone.call_rtms_*`) parse as their product's events and
+//! keep the name as received ([`WebhookEvent::name`]).
+//!
 //! The lifecycle variants carry the [`Product`] (from the name) and the [`InstanceId`] (from
 //! the product's id field: `meeting_uuid`, `webinar_uuid` or `meeting_uuid` for webinars,
-//! `session_id`, `engagement_id`, `call_id`).
+//! `session_id`, `engagement_id`, `call_id`; optional on stopped / interrupted events).
 //!
 //! What is accepted:
 //!
@@ -24,18 +27,22 @@
 //!   documents). Both are merged: the fields of `object` plus the top-level payload fields such
 //!   as `account_id`; on a name clash the field inside `object` wins;
 //! - fields this crate does not model, kept in each type's `extra` map;
+//! - `server_urls` as a string (one URL or several separated by commas) or as a JSON array of
+//!   strings, kept as received ([`RawServerUrls`]);
 //! - numbers where an optional text field is expected (kept as decimal text), and numbers given
 //!   as strings of digits (`event_ts`, `stop_reason`, counts);
 //! - a missing `event_ts` (`None`).
 //!
 //! What is an error ([`ParseError`]): a body that is not a JSON object, a missing event name,
-//! and, for a known name only, a payload that is not an object or lacks a field the event
-//! cannot be used without (the id field and `rtms_stream_id` of lifecycle events,
-//! `server_urls` of `*rtms_started`, `plainToken` of the challenge). Required fields must be
-//! non-empty strings; a number there is an error, not a guess.
+//! and, for a known name only, a payload that is not an object, lacks a field the event
+//! cannot be acted on without (`rtms_stream_id` of lifecycle events; the id field and
+//! `server_urls` of `*rtms_started`; `plainToken` of the challenge), or repeats a field the
+//! crate reads (or `object`), whatever the order of the keys in the body. Required fields
+//! must be non-empty strings; a number there is an error, not a guess.
 //!
 //! ```
-//! use zoom_rtms_webhooks::{IdField, Lifecycle, Product, WebhookEvent};
+//! use zoom_rtms_webhooks::dedup::dedup_key;
+//! use zoom_rtms_webhooks::event::{IdField, Lifecycle, Product, WebhookEvent};
 //!
 //! let body = br#"{
 //!   "event": "webinar.rtms_started",
@@ -56,43 +63,40 @@
 //! assert_eq!(event.instance().map(|i| i.field), Some(IdField::MeetingUuid));
 //! assert_eq!(event.rtms_stream_id(), Some("03db704592624398931a588dd78200cb"));
 //! assert_eq!(
-//!     event.dedup_key(body),
+//!     dedup_key(&event, body),
 //!     "started:webinar:03db704592624398931a588dd78200cb:fe14e674e52238ab"
 //! );
-//! # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+//! # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 //! ```
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
 mod de;
 mod error;
 mod payload;
-mod stop_reason;
 
 pub use error::ParseError;
 pub use payload::{
-    ConcurrencyLimited, ConcurrencyNearLimit, RtmsInterrupted, RtmsStarted, RtmsStopped,
-    StartFailed, UnknownEvent, UrlValidation,
+    ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsInterrupted, RtmsStarted,
+    RtmsStopped, StartFailed, UnknownEvent, UrlValidation,
 };
-pub use stop_reason::StopReason;
 
 /// The Zoom product an RTMS stream belongs to.
 ///
 /// [`as_str`](Product::as_str) (also `Display` and `Serialize`) gives a stable lower-case name,
-/// used in [`WebhookEvent::dedup_key`].
+/// used in [`dedup_key`](crate::dedup::dedup_key).
 ///
 /// ```
-/// use zoom_rtms_webhooks::{Product, WebhookEvent};
+/// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"phone.call_rtms_stopped",
 ///   "payload":{"call_id":"7012345","rtms_stream_id":"r1"}}"#)?;
 /// assert_eq!(event.product(), Some(Product::Phone));
 /// assert_eq!(Product::VideoSdk.as_str(), "video_sdk");
 /// assert_eq!(Product::ContactCenter.to_string(), "contact_center");
-/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -103,7 +107,7 @@ pub enum Product {
     Webinar,
     /// Zoom Video SDK (`session.rtms_*`).
     VideoSdk,
-    /// Zoom Contact Center (`contact_center.voice_rtms_*`).
+    /// Zoom Contact Center (`contact_center.voice_rtms_*`, also seen as `contactcenter.rtms_*`).
     ContactCenter,
     /// Zoom Phone (`phone.rtms_*`, also seen as `phone.call_rtms_*`).
     Phone,
@@ -113,7 +117,7 @@ impl Product {
     /// A stable lower-case name: `meeting`, `webinar`, `video_sdk`, `contact_center`, `phone`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::Product;
+    /// use zoom_rtms_webhooks::event::Product;
     /// assert_eq!(Product::Meeting.as_str(), "meeting");
     /// ```
     pub fn as_str(&self) -> &'static str {
@@ -145,7 +149,7 @@ impl Serialize for Product {
 /// documents); [`InstanceId::field`] records which one was sent.
 ///
 /// ```
-/// use zoom_rtms_webhooks::IdField;
+/// use zoom_rtms_webhooks::event::IdField;
 /// assert_eq!(IdField::EngagementId.as_str(), "engagement_id");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,7 +171,7 @@ impl IdField {
     /// The JSON field name, for example `"meeting_uuid"`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::IdField;
+    /// use zoom_rtms_webhooks::event::IdField;
     /// assert_eq!(IdField::CallId.as_str(), "call_id");
     /// ```
     pub fn as_str(&self) -> &'static str {
@@ -198,15 +202,15 @@ impl Serialize for IdField {
 /// signature); it is never decoded or normalised.
 ///
 /// ```
-/// use zoom_rtms_webhooks::{IdField, InstanceId, WebhookEvent};
+/// use zoom_rtms_webhooks::event::{IdField, InstanceId, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"session.rtms_interrupted",
 ///   "payload":{"session_id":"a/b+c==","rtms_stream_id":"r1"}}"#)?;
 /// assert_eq!(
 ///     event.instance(),
-///     Some(&InstanceId { field: IdField::SessionId, value: "a/b+c==".to_owned() })
+///     Some(&InstanceId::new(IdField::SessionId, "a/b+c=="))
 /// );
-/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct InstanceId {
@@ -217,7 +221,28 @@ pub struct InstanceId {
 }
 
 impl InstanceId {
+    /// An id from its field and value.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId};
+    ///
+    /// let id = InstanceId::new(IdField::EngagementId, "e1");
+    /// assert_eq!((id.field, id.as_str()), (IdField::EngagementId, "e1"));
+    /// ```
+    pub fn new(field: IdField, value: impl Into<String>) -> Self {
+        InstanceId {
+            field,
+            value: value.into(),
+        }
+    }
+
     /// The id value.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId};
+    ///
+    /// assert_eq!(InstanceId::new(IdField::CallId, "c1").as_str(), "c1");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.value
     }
@@ -233,13 +258,13 @@ impl fmt::Display for InstanceId {
 /// Which stage of a stream's life an event reports.
 ///
 /// ```
-/// use zoom_rtms_webhooks::{Lifecycle, WebhookEvent};
+/// use zoom_rtms_webhooks::event::{Lifecycle, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"meeting.rtms_stopped",
 ///   "payload":{"meeting_uuid":"m","rtms_stream_id":"r"}}"#)?;
 /// assert_eq!(event.lifecycle(), Some(Lifecycle::Stopped));
 /// assert_eq!(Lifecycle::Stopped.as_str(), "stopped");
-/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -254,6 +279,11 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// `"started"`, `"stopped"` or `"interrupted"`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::Lifecycle;
+    /// assert_eq!(Lifecycle::Interrupted.as_str(), "interrupted");
+    /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
             Lifecycle::Started => "started",
@@ -280,14 +310,14 @@ impl Serialize for Lifecycle {
 /// See the [module documentation](self) for the names and the parsing rules.
 ///
 /// ```
-/// use zoom_rtms_webhooks::WebhookEvent;
+/// use zoom_rtms_webhooks::event::WebhookEvent;
 ///
 /// match WebhookEvent::parse(br#"{"event":"meeting.rtms_started","payload":{
 ///     "meeting_uuid":"m==","rtms_stream_id":"r1","server_urls":"wss://sjc.zoom.us"}}"#)? {
 ///     WebhookEvent::RtmsStarted(started) => assert_eq!(started.rtms_stream_id, "r1"),
 ///     other => panic!("unexpected {}", other.name()),
 /// }
-/// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -312,12 +342,36 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// Name of the validation challenge event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{UrlValidation, WebhookEvent};
+    /// let event = WebhookEvent::UrlValidation(UrlValidation::new("t"));
+    /// assert_eq!(event.name(), WebhookEvent::URL_VALIDATION);
+    /// ```
     pub const URL_VALIDATION: &'static str = "endpoint.url_validation";
     /// Name of the concurrency-near-limit event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{ConcurrencyNearLimit, WebhookEvent};
+    /// let event = WebhookEvent::ConcurrencyNearLimit(ConcurrencyNearLimit::new());
+    /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_NEAR_LIMIT);
+    /// ```
     pub const CONCURRENCY_NEAR_LIMIT: &'static str = "rtms.concurrency_near_limit";
     /// Name of the concurrency-limited event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{ConcurrencyLimited, WebhookEvent};
+    /// let event = WebhookEvent::ConcurrencyLimited(ConcurrencyLimited::new());
+    /// assert_eq!(event.name(), WebhookEvent::CONCURRENCY_LIMITED);
+    /// ```
     pub const CONCURRENCY_LIMITED: &'static str = "rtms.concurrency_limited";
     /// Name of the start-failed event.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{StartFailed, WebhookEvent};
+    /// let event = WebhookEvent::StartFailed(StartFailed::new());
+    /// assert_eq!(event.name(), WebhookEvent::START_FAILED);
+    /// ```
     pub const START_FAILED: &'static str = "rtms.start_failed";
 
     /// Parse a webhook request body (the raw bytes, after the signature verified).
@@ -326,7 +380,7 @@ impl WebhookEvent {
     /// name gives [`WebhookEvent::Unknown`]; see [`ParseError`] for what is rejected.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::{ParseError, WebhookEvent};
+    /// use zoom_rtms_webhooks::event::{ParseError, WebhookEvent};
     ///
     /// let event = WebhookEvent::parse(br#"{"event":"endpoint.url_validation",
     ///   "payload":{"plainToken":"abc"},"event_ts":1700000000000}"#)?;
@@ -342,6 +396,13 @@ impl WebhookEvent {
     }
 
     /// The event name exactly as sent (for example `"phone.call_rtms_started"`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, RtmsStopped, WebhookEvent};
+    ///
+    /// let stop = RtmsStopped::new(Product::ContactCenter, "r1").with_event("contactcenter.rtms_stopped");
+    /// assert_eq!(WebhookEvent::RtmsStopped(stop).name(), "contactcenter.rtms_stopped");
+    /// ```
     pub fn name(&self) -> &str {
         match self {
             WebhookEvent::UrlValidation(_) => Self::URL_VALIDATION,
@@ -355,7 +416,16 @@ impl WebhookEvent {
         }
     }
 
-    /// `event_ts`: when Zoom created the event, in milliseconds since the Unix epoch.
+    /// `event_ts`: when Zoom created the event, in milliseconds since the Unix epoch (kept
+    /// exactly, even above 2^53).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::WebhookEvent;
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"x.y","event_ts":9007199254740993}"#)?;
+    /// assert_eq!(event.event_ts(), Some(9_007_199_254_740_993));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn event_ts(&self) -> Option<u64> {
         match self {
             WebhookEvent::UrlValidation(e) => e.event_ts,
@@ -371,6 +441,15 @@ impl WebhookEvent {
 
     /// The product: always for lifecycle events, when inferable for
     /// `rtms.concurrency_limited` / `rtms.start_failed`, otherwise `None`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"contactcenter.rtms_interrupted",
+    ///   "payload":{"rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.product(), Some(Product::ContactCenter));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn product(&self) -> Option<Product> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(e.product),
@@ -383,6 +462,13 @@ impl WebhookEvent {
     }
 
     /// `rtms_stream_id`: always for lifecycle events, if present for `rtms.start_failed`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Product, RtmsInterrupted, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(Product::Meeting, "r1"));
+    /// assert_eq!(event.rtms_stream_id(), Some("r1"));
+    /// ```
     pub fn rtms_stream_id(&self) -> Option<&str> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(&e.rtms_stream_id),
@@ -393,13 +479,23 @@ impl WebhookEvent {
         }
     }
 
-    /// The meeting / webinar / session / engagement / call: always for lifecycle events, if
-    /// present for `rtms.concurrency_limited` / `rtms.start_failed`.
+    /// The meeting / webinar / session / engagement / call: always for `*rtms_started`, if
+    /// present for stopped / interrupted events, `rtms.concurrency_limited` and
+    /// `rtms.start_failed`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, WebhookEvent};
+    ///
+    /// let event = WebhookEvent::parse(br#"{"event":"phone.rtms_stopped",
+    ///   "payload":{"call_id":"c1","rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.instance(), Some(&InstanceId::new(IdField::CallId, "c1")));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn instance(&self) -> Option<&InstanceId> {
         match self {
             WebhookEvent::RtmsStarted(e) => Some(&e.instance),
-            WebhookEvent::RtmsStopped(e) => Some(&e.instance),
-            WebhookEvent::RtmsInterrupted(e) => Some(&e.instance),
+            WebhookEvent::RtmsStopped(e) => e.instance.as_ref(),
+            WebhookEvent::RtmsInterrupted(e) => e.instance.as_ref(),
             WebhookEvent::ConcurrencyLimited(e) => e.instance.as_ref(),
             WebhookEvent::StartFailed(e) => e.instance.as_ref(),
             _ => None,
@@ -407,63 +503,22 @@ impl WebhookEvent {
     }
 
     /// The lifecycle stage for `*rtms_started` / `_stopped` / `_interrupted`, else `None`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::{Lifecycle, StartFailed, WebhookEvent};
+    ///
+    /// assert_eq!(WebhookEvent::StartFailed(StartFailed::new()).lifecycle(), None);
+    /// let event = WebhookEvent::parse(br#"{"event":"session.rtms_stopped",
+    ///   "payload":{"rtms_stream_id":"r1"}}"#)?;
+    /// assert_eq!(event.lifecycle(), Some(Lifecycle::Stopped));
+    /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
+    /// ```
     pub fn lifecycle(&self) -> Option<Lifecycle> {
         match self {
             WebhookEvent::RtmsStarted(_) => Some(Lifecycle::Started),
             WebhookEvent::RtmsStopped(_) => Some(Lifecycle::Stopped),
             WebhookEvent::RtmsInterrupted(_) => Some(Lifecycle::Interrupted),
             _ => None,
-        }
-    }
-
-    /// The key under which to de-duplicate this delivery. `raw_body` must be the exact
-    /// request body this event was parsed from.
-    ///
-    /// - for [`RtmsStarted`]: `started:{product}:{rtms_stream_id}:{servers}`, where `{servers}`
-    ///   is the first 16 hex characters of the SHA-256 of the raw `server_urls` string, for
-    ///   example `started:meeting:03db7045...:3c77d3a8e9df88a9`. A second start of the same
-    ///   stream on the same servers is a duplicate, whatever its `event_ts`, body or name alias
-    ///   (`phone.rtms_started` and `phone.call_rtms_started` share a key): only one signalling
-    ///   connection per stream is allowed, and a second one kicks out the first. A start of an
-    ///   already-started stream with **different** `server_urls` is not a duplicate: it is how
-    ///   Zoom announces an RTMS server failover ("`rtms_started` arrives for an already-active
-    ///   stream": reconnect signalling and media to the new servers), and swallowing it would
-    ///   leave the stream on a dead server.
-    /// - for [`RtmsStopped`]: `stopped:{product}:{rtms_stream_id}`.
-    /// - everything else (interrupted, challenge, account events, unknown):
-    ///   `{name}:{hex}` where `{name}` is [`name()`](WebhookEvent::name) and `{hex}` is the
-    ///   lower-case hex SHA-256 of `raw_body` (64 characters): a retried delivery repeats the
-    ///   body byte for byte, while a new interruption of the same stream does not.
-    ///
-    /// `{product}` is [`Product::as_str`]; `{rtms_stream_id}` is used verbatim.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::WebhookEvent;
-    ///
-    /// let body = br#"{"event":"rtms.concurrency_near_limit","payload":{}}"#;
-    /// let key = WebhookEvent::parse(body)?.dedup_key(body);
-    /// assert!(key.starts_with("rtms.concurrency_near_limit:"));
-    /// assert_eq!(key.len(), "rtms.concurrency_near_limit:".len() + 64);
-    /// # Ok::<(), zoom_rtms_webhooks::ParseError>(())
-    /// ```
-    pub fn dedup_key(&self, raw_body: &[u8]) -> String {
-        match self {
-            WebhookEvent::RtmsStarted(e) => {
-                let servers = Sha256::digest(e.server_urls.as_bytes());
-                format!(
-                    "started:{}:{}:{}",
-                    e.product.as_str(),
-                    e.rtms_stream_id,
-                    hex::encode(&servers[..8])
-                )
-            }
-            WebhookEvent::RtmsStopped(e) => {
-                format!("stopped:{}:{}", e.product.as_str(), e.rtms_stream_id)
-            }
-            other => {
-                let digest = Sha256::digest(raw_body);
-                format!("{}:{}", other.name(), hex::encode(digest))
-            }
         }
     }
 }

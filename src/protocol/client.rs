@@ -4,16 +4,21 @@
 //! The messages borrow their strings, so building one allocates nothing; [`ClientMessage::to_json`]
 //! allocates the text, [`ClientMessage::write_json`] appends it to a reused buffer.
 //!
-//! ```
-//! use zoom_rtms_webhooks::event::IdField;
-//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck, SignalingHandshake};
+//! The signalling handshake (message type 1) is
+//! [`handshake::SignalingHandshakeRequest`](crate::handshake::SignalingHandshakeRequest), shared
+//! with the webhook half; it implements [`ClientMessage`] too.
 //!
-//! let hello = SignalingHandshake::new(&[IdField::MeetingUuid], "m-uuid==", "stream-1", "abc123")
+//! ```
+//! use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck};
+//! use zoom_rtms_webhooks::Product;
+//!
+//! let creds = Credentials::new("client_id", "client_secret").unwrap();
+//! let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid==", "stream-1")
 //!     .with_buffer_data(false);
-//! assert_eq!(
-//!     hello.to_json(),
-//!     r#"{"msg_type":1,"protocol_version":1,"sequence":1,"meeting_uuid":"m-uuid==","rtms_stream_id":"stream-1","signature":"abc123","buffer_data":false}"#
-//! );
+//! assert!(ClientMessage::to_json(&hello).starts_with(
+//!     r#"{"msg_type":1,"protocol_version":1,"sequence":1,"meeting_uuid":"m-uuid==","rtms_stream_id":"stream-1","signature":""#
+//! ));
 //!
 //! let mut buf = Vec::new();
 //! ClientReadyAck::new("stream-1").write_json(&mut buf);
@@ -27,38 +32,17 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::lenient::{Bool, Int, Obj, Str};
-use super::media::{MediaParams, MediaTypes};
+use super::media::MediaParams;
 use super::server::{KeepAliveRequest, ParseError};
-use crate::event::{IdField, Product};
-use crate::handshake::MsgType;
-
-/// The protocol version sent by default (`protocol_version`: 1, JSON v1).
-pub const PROTOCOL_VERSION: i64 = 1;
-
-/// The id key(s) sent for a product when nothing else is configured: Meeting `meeting_uuid`,
-/// Webinar `webinar_uuid`, Video SDK `session_id` and `meeting_uuid`, Contact Center
-/// `engagement_id`, Phone `call_id` (reference §2.2; the webinar, Video SDK and Phone keys are
-/// unconfirmed, so pass your own list to override).
-///
-/// ```
-/// use zoom_rtms_webhooks::event::{IdField, Product};
-/// use zoom_rtms_webhooks::protocol::client::default_id_keys;
-/// assert_eq!(default_id_keys(Product::VideoSdk), &[IdField::SessionId, IdField::MeetingUuid]);
-/// ```
-pub fn default_id_keys(product: Product) -> &'static [IdField] {
-    match product {
-        Product::Meeting => &[IdField::MeetingUuid],
-        Product::Webinar => &[IdField::WebinarUuid],
-        Product::VideoSdk => &[IdField::SessionId, IdField::MeetingUuid],
-        Product::ContactCenter => &[IdField::EngagementId],
-        Product::Phone => &[IdField::CallId],
-    }
-}
+use crate::codes::MsgType;
+use crate::event::IdField;
+use crate::handshake::MediaTypes;
+use crate::handshake::SignalingHandshakeRequest;
 
 /// A message the client sends: its type and its JSON text.
 ///
 /// ```
-/// use zoom_rtms_webhooks::handshake::MsgType;
+/// use zoom_rtms_webhooks::codes::MsgType;
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
 /// let close = StreamCloseRequest::new("s-1");
 /// assert_eq!(close.msg_type().code(), 21);
@@ -83,7 +67,13 @@ pub trait ClientMessage: Serialize {
     }
 }
 
-/// The shared header of the two handshakes: version, sequence, id key(s), stream id, signature.
+impl ClientMessage for SignalingHandshakeRequest {
+    fn msg_type(&self) -> MsgType {
+        MsgType::SignalingHandshakeRequest
+    }
+}
+
+/// The header of the data handshake (the fields it shares with message type 1): version, sequence, id key(s), stream id, signature.
 #[derive(Clone, Copy)]
 struct Header<'a> {
     protocol_version: i64,
@@ -201,124 +191,6 @@ macro_rules! header_setters {
     };
 }
 
-/// `SIGNALING_HAND_SHAKE_REQ` (message type 1, reference §2.2), the first message on the
-/// signalling socket:
-/// `{"msg_type":1,"protocol_version":1,"sequence":1,"<id key>":"…","rtms_stream_id":"…","signature":"…"}`
-/// and `"buffer_data"` when set (Zoom's default is `true`; every 2026 sample sends `false`).
-///
-/// The id is sent under each key of `id_keys`, in order (see [`default_id_keys`]; an empty
-/// list sends the documented `meeting_uuid`). `sequence` defaults to 1 (the docs say it "must
-/// start at 1"; samples send random values). The signature is
-/// [`handshake_signature`](crate::handshake::handshake_signature). `Debug` redacts it.
-///
-/// ```
-/// use zoom_rtms_webhooks::event::{IdField, Product};
-/// use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
-/// use zoom_rtms_webhooks::protocol::client::{default_id_keys, ClientMessage, SignalingHandshake};
-///
-/// let creds = Credentials::new("sdk_key", "sdk_secret").unwrap();
-/// let sig = handshake_signature(&creds, "sess-1", "st-1");
-/// let hello = SignalingHandshake::new(default_id_keys(Product::VideoSdk), "sess-1", "st-1", &sig);
-/// let json = hello.to_json();
-/// assert!(json.starts_with(
-///     r#"{"msg_type":1,"protocol_version":1,"sequence":1,"session_id":"sess-1","meeting_uuid":"sess-1","rtms_stream_id":"st-1","signature":""#
-/// ));
-/// assert!(!format!("{hello:?}").contains(&sig));
-/// ```
-#[derive(Clone, Copy)]
-pub struct SignalingHandshake<'a> {
-    header: Header<'a>,
-    buffer_data: Option<bool>,
-}
-
-impl<'a> SignalingHandshake<'a> {
-    /// The request for `instance_id` (sent under each of `id_keys`) and `rtms_stream_id`,
-    /// signed with `signature`.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::SignalingHandshake;
-    /// let m = SignalingHandshake::new(&[IdField::EngagementId], "eng", "st", "sig");
-    /// assert_eq!(m.sequence(), 1);
-    /// assert_eq!(m.buffer_data(), None);
-    /// ```
-    pub fn new(
-        id_keys: &'a [IdField],
-        instance_id: &'a str,
-        rtms_stream_id: &'a str,
-        signature: &'a str,
-    ) -> Self {
-        SignalingHandshake {
-            header: Header {
-                protocol_version: PROTOCOL_VERSION,
-                sequence: 1,
-                id_keys,
-                instance_id,
-                rtms_stream_id,
-                signature,
-            },
-            buffer_data: None,
-        }
-    }
-
-    /// Sets `buffer_data` (omitted unless set).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, SignalingHandshake};
-    /// let m = SignalingHandshake::new(&[IdField::MeetingUuid], "u", "s", "x").with_buffer_data(true);
-    /// assert!(m.to_json().ends_with(r#","buffer_data":true}"#));
-    /// ```
-    #[must_use]
-    pub fn with_buffer_data(mut self, buffer_data: bool) -> Self {
-        self.buffer_data = Some(buffer_data);
-        self
-    }
-
-    /// The `buffer_data` flag, `None` when omitted.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::SignalingHandshake;
-    /// assert_eq!(SignalingHandshake::new(&[], "u", "s", "x").buffer_data(), None);
-    /// ```
-    pub fn buffer_data(&self) -> Option<bool> {
-        self.buffer_data
-    }
-}
-
-header_setters!(
-    SignalingHandshake,
-    "SignalingHandshake::new(&[IdField::MeetingUuid], \"uuid\", \"stream\", \"sig\")"
-);
-
-impl Serialize for SignalingHandshake<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(
-            self.header.len() + usize::from(self.buffer_data.is_some()),
-        ))?;
-        self.header.write(&mut map, 1)?;
-        if let Some(b) = self.buffer_data {
-            map.serialize_entry("buffer_data", &b)?;
-        }
-        map.end()
-    }
-}
-
-impl ClientMessage for SignalingHandshake<'_> {
-    fn msg_type(&self) -> MsgType {
-        MsgType::SignalingHandshakeRequest
-    }
-}
-
-impl fmt::Debug for SignalingHandshake<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("SignalingHandshake");
-        self.header.debug(&mut d);
-        d.field("buffer_data", &self.buffer_data).finish()
-    }
-}
-
 /// `DATA_HAND_SHAKE_REQ` (message type 3, reference §3.2), the first message on a media socket:
 /// the handshake header (same signature as message type 1; `sequence` 0 as in the documented
 /// example), `media_type`, `payload_encryption` when set (omitted in the documented example;
@@ -362,7 +234,7 @@ impl<'a> DataHandshake<'a> {
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let m = DataHandshake::new(&[IdField::MeetingUuid], "m", "s", "sig", MediaTypes::ALL);
     /// assert_eq!(m.sequence(), 0);
     /// assert_eq!(m.media_type(), MediaTypes::ALL);
@@ -376,7 +248,7 @@ impl<'a> DataHandshake<'a> {
     ) -> Self {
         DataHandshake {
             header: Header {
-                protocol_version: PROTOCOL_VERSION,
+                protocol_version: i64::from(crate::handshake::PROTOCOL_VERSION),
                 sequence: 0,
                 id_keys,
                 instance_id,
@@ -389,12 +261,36 @@ impl<'a> DataHandshake<'a> {
         }
     }
 
+    /// The request for `media_type` on the stream of `hello`: the same id keys, ids and
+    /// signature as the signalling handshake.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, DataHandshake};
+    /// use zoom_rtms_webhooks::Product;
+    ///
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::ContactCenter, "e", "s");
+    /// let req = DataHandshake::for_stream(&hello, MediaTypes::AUDIO);
+    /// assert_eq!(req.instance_id(), "e");
+    /// assert!(req.to_json().contains(r#""engagement_id":"e","rtms_stream_id":"s","signature":""#));
+    /// ```
+    pub fn for_stream(hello: &'a SignalingHandshakeRequest, media_type: MediaTypes) -> Self {
+        DataHandshake::new(
+            hello.id_keys(),
+            hello.instance_id(),
+            hello.rtms_stream_id(),
+            hello.signature(),
+            media_type,
+        )
+    }
+
     /// Sets `payload_encryption` (omitted unless set).
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let m = DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).with_payload_encryption(false);
     /// assert_eq!(m.payload_encryption(), Some(false));
     /// ```
@@ -409,7 +305,8 @@ impl<'a> DataHandshake<'a> {
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::{MediaParams, MediaTypes};
+    /// use zoom_rtms_webhooks::protocol::media::MediaParams;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let params = MediaParams::new();
     /// let m = DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).with_media_params(&params);
     /// assert_eq!(m.media_params(), Some(&params));
@@ -424,7 +321,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
     /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", t).media_type().bits(), 9);
     /// ```
@@ -436,7 +333,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).payload_encryption(), None);
     /// ```
     pub fn payload_encryption(&self) -> Option<bool> {
@@ -447,7 +344,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// assert!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).media_params().is_none());
     /// ```
     pub fn media_params(&self) -> Option<&'a MediaParams> {
@@ -686,7 +583,7 @@ id_message!(
     /// ```
     StreamStateRequest,
     19,
-    MsgType::Other(19),
+    MsgType::StreamStateRequest,
     rtms_stream_id
 );
 
@@ -918,7 +815,7 @@ impl Serialize for VideoSubscriptionRequest {
 
 impl ClientMessage for VideoSubscriptionRequest {
     fn msg_type(&self) -> MsgType {
-        MsgType::Other(28)
+        MsgType::VideoSubscriptionRequest
     }
 }
 
@@ -1101,7 +998,8 @@ impl<'a> ClientRequest<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::ClientRequest;
-    /// use zoom_rtms_webhooks::protocol::media::{MediaTypes, SampleRate};
+    /// use zoom_rtms_webhooks::protocol::media::SampleRate;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let req = ClientRequest::parse(br#"{"msg_type":3,"meeting_uuid":"m","rtms_stream_id":"r","signature":"x",
     ///   "media_type":1,"media_params":{"audio":{"sample_rate":3}}}"#)?;
     /// let ClientRequest::DataHandshake(h) = req else { panic!() };

@@ -6,31 +6,6 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// Reads an integer code: a JSON integer, an integral float, or a string of digits.
-pub(crate) struct CodeVisitor;
-
-impl<'de> Visitor<'de> for CodeVisitor {
-    type Value = i64;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an integer code")
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
-        Ok(v)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
-        i64::try_from(v).map_err(|_| E::custom("integer code out of range"))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
-        v.trim()
-            .parse()
-            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-    }
-}
-
 /// Converts a float that holds an integer exactly.
 fn integral(v: f64) -> Option<i64> {
     // The range check keeps the cast exact; truncation is what `fract() == 0` already excludes.

@@ -27,15 +27,12 @@
 //! assert_eq!(err.to_string(), "audio: stereo needs the Opus codec, not L16 (1)");
 //! ```
 
-use std::fmt;
-use std::ops::{BitOr, BitOrAssign};
-
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::codes::StatusCode;
 use super::lenient::{Bool, Int, Obj};
-use crate::handshake::media_type;
+use crate::codes::StatusCode;
+use crate::handshake::{MediaKind, MediaTypes};
 
 code_enum! {
     /// `MEDIA_CONTENT_TYPE`: the `content_type` of every media parameter object.
@@ -328,230 +325,6 @@ serde_code!(
     Resolution,
     TranscriptLanguage
 );
-
-/// One kind of media, with its `media_type` flag and its key in `media_params` and in the
-/// signalling response's `server_urls`.
-///
-/// ```
-/// use zoom_rtms_webhooks::protocol::media::{MediaKind, MediaTypes};
-/// assert_eq!(MediaKind::Transcript.flag(), MediaTypes::TRANSCRIPT);
-/// assert_eq!(MediaKind::Deskshare.params_key(), "deskshare");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum MediaKind {
-    /// Audio (flag 1).
-    Audio,
-    /// Video (flag 2).
-    Video,
-    /// Screen share (flag 4).
-    Deskshare,
-    /// Transcript (flag 8).
-    Transcript,
-    /// Chat (flag 16).
-    Chat,
-}
-
-impl MediaKind {
-    /// Every kind, in flag order.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaKind;
-    /// assert_eq!(MediaKind::ALL.len(), 5);
-    /// ```
-    pub const ALL: [MediaKind; 5] = [
-        MediaKind::Audio,
-        MediaKind::Video,
-        MediaKind::Deskshare,
-        MediaKind::Transcript,
-        MediaKind::Chat,
-    ];
-
-    /// The kind's `media_type` flag.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::{MediaKind, MediaTypes};
-    /// assert_eq!(MediaKind::Audio.flag().bits(), 1);
-    /// ```
-    pub fn flag(self) -> MediaTypes {
-        MediaTypes(match self {
-            MediaKind::Audio => media_type::AUDIO,
-            MediaKind::Video => media_type::VIDEO,
-            MediaKind::Deskshare => media_type::DESKSHARE,
-            MediaKind::Transcript => media_type::TRANSCRIPT,
-            MediaKind::Chat => media_type::CHAT,
-        })
-    }
-
-    /// The key of the kind's object in `media_params`.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaKind;
-    /// assert_eq!(MediaKind::Chat.params_key(), "chat");
-    /// ```
-    pub fn params_key(self) -> &'static str {
-        match self {
-            MediaKind::Audio => "audio",
-            MediaKind::Video => "video",
-            MediaKind::Deskshare => "deskshare",
-            MediaKind::Transcript => "transcript",
-            MediaKind::Chat => "chat",
-        }
-    }
-
-    /// The keys looked up, in order, in the signalling response's `server_urls` for this kind
-    /// (before falling back to `all`). Only `audio`, `video` and `transcript` are documented;
-    /// Zoom's samples look for `sharescreen` and `chat`, and `deskshare` is tried as well.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaKind;
-    /// assert_eq!(MediaKind::Deskshare.url_keys(), &["deskshare", "sharescreen"]);
-    /// ```
-    pub fn url_keys(self) -> &'static [&'static str] {
-        match self {
-            MediaKind::Audio => &["audio"],
-            MediaKind::Video => &["video"],
-            MediaKind::Deskshare => &["deskshare", "sharescreen"],
-            MediaKind::Transcript => &["transcript"],
-            MediaKind::Chat => &["chat"],
-        }
-    }
-}
-
-impl fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.params_key())
-    }
-}
-
-/// The `media_type` bitmask (`MEDIA_DATA_TYPE`, reference §2.4): a set of [`MediaKind`]s, or
-/// [`ALL`](MediaTypes::ALL) (32, a flag of its own, not the union of the others). Unknown bits
-/// are kept.
-///
-/// ```
-/// use zoom_rtms_webhooks::protocol::media::{MediaKind, MediaTypes};
-///
-/// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
-/// assert_eq!(t.bits(), 9);
-/// assert!(t.contains(MediaTypes::AUDIO));
-/// assert_eq!(t.kinds().collect::<Vec<_>>(), [MediaKind::Audio, MediaKind::Transcript]);
-/// assert!(MediaTypes::ALL.includes(MediaKind::Chat));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct MediaTypes(u32);
-
-impl MediaTypes {
-    /// No media (0, `UNDEFINED`; refused by [`MediaParams::validate`]).
-    pub const NONE: MediaTypes = MediaTypes(0);
-    /// Audio (1).
-    pub const AUDIO: MediaTypes = MediaTypes(media_type::AUDIO);
-    /// Video (2).
-    pub const VIDEO: MediaTypes = MediaTypes(media_type::VIDEO);
-    /// Screen share (4).
-    pub const DESKSHARE: MediaTypes = MediaTypes(media_type::DESKSHARE);
-    /// Transcript (8).
-    pub const TRANSCRIPT: MediaTypes = MediaTypes(media_type::TRANSCRIPT);
-    /// Chat (16).
-    pub const CHAT: MediaTypes = MediaTypes(media_type::CHAT);
-    /// Everything the app's scopes allow, over one connection (32).
-    pub const ALL: MediaTypes = MediaTypes(media_type::ALL);
-
-    const KNOWN: u32 = media_type::AUDIO
-        | media_type::VIDEO
-        | media_type::DESKSHARE
-        | media_type::TRANSCRIPT
-        | media_type::CHAT
-        | media_type::ALL;
-
-    /// The bitmask from its integer, unknown bits kept.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
-    /// assert_eq!(MediaTypes::from_bits(9), MediaTypes::AUDIO | MediaTypes::TRANSCRIPT);
-    /// ```
-    pub fn from_bits(bits: u32) -> Self {
-        MediaTypes(bits)
-    }
-
-    /// The integer sent on the wire.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
-    /// assert_eq!(MediaTypes::ALL.bits(), 32);
-    /// ```
-    pub fn bits(self) -> u32 {
-        self.0
-    }
-
-    /// Whether every bit of `other` is set.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
-    /// assert!(!MediaTypes::AUDIO.contains(MediaTypes::VIDEO));
-    /// ```
-    pub fn contains(self, other: MediaTypes) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// Whether the set covers `kind`: its flag is set, or the set has the `ALL` flag.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::{MediaKind, MediaTypes};
-    /// assert!(MediaTypes::ALL.includes(MediaKind::Video));
-    /// assert!(!MediaTypes::AUDIO.includes(MediaKind::Video));
-    /// ```
-    pub fn includes(self, kind: MediaKind) -> bool {
-        self.contains(kind.flag()) || self.contains(MediaTypes::ALL)
-    }
-
-    /// Bits that no known flag names.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
-    /// assert_eq!(MediaTypes::from_bits(65 | 1).unknown_bits(), 64);
-    /// ```
-    pub fn unknown_bits(self) -> u32 {
-        self.0 & !Self::KNOWN
-    }
-
-    /// The kinds whose own flag is set, in flag order (the `ALL` flag is not expanded).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::{MediaKind, MediaTypes};
-    /// let kinds: Vec<_> = (MediaTypes::VIDEO | MediaTypes::CHAT).kinds().collect();
-    /// assert_eq!(kinds, [MediaKind::Video, MediaKind::Chat]);
-    /// ```
-    pub fn kinds(self) -> impl Iterator<Item = MediaKind> {
-        MediaKind::ALL
-            .into_iter()
-            .filter(move |k| self.contains(k.flag()))
-    }
-}
-
-impl BitOr for MediaTypes {
-    type Output = MediaTypes;
-    fn bitor(self, rhs: MediaTypes) -> MediaTypes {
-        MediaTypes(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for MediaTypes {
-    fn bitor_assign(&mut self, rhs: MediaTypes) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl From<MediaKind> for MediaTypes {
-    fn from(kind: MediaKind) -> Self {
-        kind.flag()
-    }
-}
-
-impl Serialize for MediaTypes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u32(self.0)
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Parameter objects
@@ -1047,7 +820,8 @@ impl MediaParams {
     /// The kinds that have an object, in flag order.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::media::{ChatParams, MediaKind, MediaParams};
+    /// use zoom_rtms_webhooks::protocol::media::{ChatParams, MediaParams};
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
     /// let p = MediaParams::new().with_chat(ChatParams::new());
     /// assert_eq!(p.kinds().collect::<Vec<_>>(), [MediaKind::Chat]);
     /// ```
@@ -1400,7 +1174,7 @@ impl Rules {
 /// gives the status a server answers for the same fault (a simulator uses it).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+/// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::protocol::media::*;
 ///
 /// let p = MediaParams::new().with_audio(AudioParams::new().with_codec(Codec::Opus));
@@ -1529,7 +1303,7 @@ impl ParamsError {
     /// The status code a server answers for this fault (reference §5.2).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+    /// use zoom_rtms_webhooks::codes::StatusCode;
     /// use zoom_rtms_webhooks::protocol::media::ParamsError;
     /// assert_eq!(ParamsError::SendRate { value: 7 }.status_code(), StatusCode::InvalidMediaAudioSendRate);
     /// ```

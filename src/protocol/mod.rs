@@ -2,7 +2,8 @@
 //! the signalling and media WebSockets, and the media parameters, following the protocol notes
 //! (`reference/rtms-protocol.md`, JSON protocol v1). No sockets, no clock, no runtime.
 //!
-//! - [`codes`]: status codes (0–47), stop reasons (0–26), stream and session states;
+//! - the code tables (message types, status codes, stop reasons, states) are shared with the
+//!   webhook half, in [`crate::codes`];
 //! - [`media`]: media kinds and the `media_type` bitmask, media parameters with their enums,
 //!   validated before dialling;
 //! - [`events`]: event types interpreted per product, and event payloads;
@@ -28,30 +29,9 @@
 //! # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
 //! ```
 
-/// Implements `Serialize` (as the integer) and a tolerant `Deserialize` (an integer or a string
-/// of digits) for `code_enum!` tables.
-macro_rules! serde_code {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            impl ::serde::Serialize for $name {
-                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    s.serialize_i64(self.code())
-                }
-            }
-
-            impl<'de> ::serde::Deserialize<'de> for $name {
-                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    d.deserialize_any($crate::protocol::lenient::CodeVisitor).map($name::from)
-                }
-            }
-        )+
-    };
-}
-
 mod lenient;
 
 pub mod client;
-pub mod codes;
 pub mod events;
 pub mod media;
 pub mod server;

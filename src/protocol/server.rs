@@ -35,11 +35,12 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::codes::{SessionState, StatusCode, StopReason, StreamState};
 use super::events::Event;
 use super::lenient::{Bool, Int, Obj, Scalar, Str};
-use super::media::{AudioFormat, AudioParams, MediaKind, MediaParams, TranscriptLanguage};
-use crate::handshake::MsgType;
+use super::media::{AudioFormat, AudioParams, MediaParams, TranscriptLanguage};
+use crate::codes::MsgType;
+use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
+use crate::handshake::SignalingHandshakeResponse;
 
 /// Standard base64, padding optional.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -91,7 +92,7 @@ pub enum DecodeError {
 /// A message from the RTMS server, borrowing from the frame it was parsed from.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::{StopReason, StreamState};
+/// use zoom_rtms_webhooks::codes::{StopReason, StreamState};
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
 ///
 /// let msg = ServerMessage::parse(br#"{"msg_type":8,"state":4,"reason":6,"timestamp":1727384349123}"#)?;
@@ -107,8 +108,11 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage<'a> {
-    /// 2: `SIGNALING_HAND_SHAKE_RESP`.
-    SignalingHandshakeResponse(SignalingResponse<'a>),
+    /// 2: `SIGNALING_HAND_SHAKE_RESP`, read by
+    /// [`handshake::SignalingHandshakeResponse::parse`](crate::handshake::SignalingHandshakeResponse::parse)
+    /// (boxed: rare and large). A type-2 frame that it refuses (no status, a field of the
+    /// wrong type) is [`ServerMessage::Other`].
+    SignalingHandshakeResponse(Box<SignalingHandshakeResponse>),
     /// 4: `DATA_HAND_SHAKE_RESP` (boxed: rare, and the largest; keeps the media variants'
     /// enum small).
     DataHandshakeResponse(Box<DataResponse<'a>>),
@@ -152,7 +156,7 @@ pub enum ServerMessage<'a> {
 /// `reason`.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+/// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
 /// let msg = ServerMessage::parse(br#"{"msg_type":22,"rtms_stream_id":"s","status":"0","reason":"OK"}"#)?;
 /// let ServerMessage::StreamCloseResponse(r) = msg else { panic!() };
@@ -179,103 +183,6 @@ impl Status<'_> {
     /// ```
     pub fn is_ok(&self) -> bool {
         self.code.is_some_and(StatusCode::is_ok)
-    }
-}
-
-/// 2: `SIGNALING_HAND_SHAKE_RESP` (reference §2.3).
-///
-/// ```
-/// use zoom_rtms_webhooks::protocol::media::MediaKind;
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
-/// let msg = ServerMessage::parse(br#"{"msg_type":2,"protocol_version":1,"sequence":0,"status_code":0,"reason":"",
-///   "media_server":{"server_urls":{"audio":"wss://a.zoom.us","all":"wss://all.zoom.us"}}}"#)?;
-/// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
-/// assert!(r.status.is_ok());
-/// assert_eq!(r.media_url(MediaKind::Audio), Some("wss://a.zoom.us"));
-/// assert_eq!(r.media_url(MediaKind::Video), Some("wss://all.zoom.us")); // falls back to `all`
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
-/// ```
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct SignalingResponse<'a> {
-    /// `protocol_version`.
-    pub protocol_version: Option<i64>,
-    /// `sequence`.
-    pub sequence: Option<i64>,
-    /// `status_code` and `reason`.
-    pub status: Status<'a>,
-    /// `media_server.server_urls` (or the legacy `media_urls`): `(key, url)` pairs as sent,
-    /// in order. The URLs are remote input: check them against the host policy before dialling.
-    pub server_urls: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// `media_server.datacenter_region` (unconfirmed field).
-    pub datacenter_region: Option<Cow<'a, str>>,
-    /// The raw `media_server` object (for `srtp_keys` and other unmodelled fields).
-    pub media_server: Option<&'a RawValue>,
-}
-
-impl PartialEq for SignalingResponse<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.protocol_version == other.protocol_version
-            && self.sequence == other.sequence
-            && self.status == other.status
-            && self.server_urls == other.server_urls
-            && self.datacenter_region == other.datacenter_region
-            && self.media_server.map(RawValue::get) == other.media_server.map(RawValue::get)
-    }
-}
-
-impl SignalingResponse<'_> {
-    /// The URL under `key` in `server_urls`.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
-    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":0,"media_urls":{"all":"wss://x.zoom.us"}}"#)?;
-    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
-    /// assert_eq!(r.server_url("all"), Some("wss://x.zoom.us"));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
-    /// ```
-    pub fn server_url(&self, key: &str) -> Option<&str> {
-        self.server_urls
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
-    }
-
-    /// The URL to dial for `kind`: its own key(s) ([`MediaKind::url_keys`]), else `all`.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::media::MediaKind;
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
-    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"sharescreen":"wss://s.zoom.us"}}}"#)?;
-    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
-    /// assert_eq!(r.media_url(MediaKind::Deskshare), Some("wss://s.zoom.us"));
-    /// assert_eq!(r.media_url(MediaKind::Audio), None);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
-    /// ```
-    pub fn media_url(&self, kind: MediaKind) -> Option<&str> {
-        kind.url_keys()
-            .iter()
-            .find_map(|k| self.server_url(k))
-            .or_else(|| self.server_url("all"))
-    }
-
-    /// Whether the server refused a duplicate signalling connection: status 8, or a `reason`
-    /// containing "duplicate signal request" (as Zoom's samples check).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
-    /// let msg = ServerMessage::parse(br#"{"msg_type":2,"status_code":8}"#)?;
-    /// let ServerMessage::SignalingHandshakeResponse(r) = msg else { panic!() };
-    /// assert!(r.is_duplicate());
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
-    /// ```
-    pub fn is_duplicate(&self) -> bool {
-        self.status.code == Some(StatusCode::DuplicateSignalRequest)
-            || self
-                .status
-                .reason
-                .as_deref()
-                .is_some_and(|r| r.to_ascii_lowercase().contains("duplicate signal request"))
     }
 }
 
@@ -327,7 +234,7 @@ impl DataResponse<'_> {
 /// 8 `STREAM_STATE_UPDATE` and 20 `STREAM_STATE_RESP` (reference §4.3).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::{StopReason, StreamState};
+/// use zoom_rtms_webhooks::codes::{StopReason, StreamState};
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
 /// let msg = ServerMessage::parse(br#"{"msg_type":20,"state":1,"rtms_stream_id":"s","timestamp":1694204592}"#)?;
 /// let ServerMessage::StreamStateResponse(r) = msg else { panic!() };
@@ -351,7 +258,7 @@ pub struct StreamStateInfo<'a> {
 /// 9 `SESSION_STATE_UPDATE` and 11 `SESSION_STATE_RESP` (reference §4.4).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::{SessionState, StopReason};
+/// use zoom_rtms_webhooks::codes::{SessionState, StopReason};
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
 /// // The field table says `reason`, the example `stop_reason`: both are read.
 /// for frame in [
@@ -1009,70 +916,6 @@ fn merge_media<'a>(
     }
 }
 
-/// `media_server`.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawMediaServer<'a> {
-    #[serde(borrow)]
-    server_urls: UrlMap<'a>,
-    #[serde(borrow)]
-    datacenter_region: Str<'a>,
-}
-
-/// A `{key: url}` object (non-string values skipped); a lone string is read as `all`.
-#[derive(Default)]
-struct UrlMap<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for UrlMap<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UrlMap<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UrlMap<'de>, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<Str<'de>, Str<'de>>()? {
-                    if let (Some(k), Some(v)) = (k.0, v.0) {
-                        out.push((k, v));
-                    }
-                }
-                Ok(UrlMap(out))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap(vec![(Cow::Borrowed("all"), Cow::Borrowed(v))]))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap(vec![(
-                    Cow::Borrowed("all"),
-                    Cow::Owned(v.to_owned()),
-                )]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UrlMap<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(UrlMap::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap::default())
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap::default())
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<UrlMap<'de>, E> {
-                Ok(UrlMap::default())
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// Every top-level field of every server message, read in one pass.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -1102,10 +945,6 @@ struct Envelope<'a> {
     subscribe: Bool,
     payload_encrypted: Bool,
     payload_encryption: Bool,
-    #[serde(borrow)]
-    media_server: Option<&'a RawValue>,
-    #[serde(borrow)]
-    media_urls: UrlMap<'a>,
     media_params: Obj<MediaParams>,
     #[serde(borrow)]
     event: Option<&'a RawValue>,
@@ -1232,27 +1071,13 @@ impl<'a> ServerMessage<'a> {
         let mut env: Envelope<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = env.msg_type.0.ok_or(ParseError::MissingMsgType)?;
         Ok(match code {
-            2 => {
-                let ms: Option<RawMediaServer<'a>> = env
-                    .media_server
-                    .and_then(|raw| serde_json::from_str::<Obj<_>>(raw.get()).ok())
-                    .and_then(|o| o.0);
-                let (mut server_urls, datacenter_region) = match ms {
-                    Some(ms) => (ms.server_urls.0, ms.datacenter_region.0),
-                    None => (Vec::new(), None),
-                };
-                if server_urls.is_empty() {
-                    server_urls = std::mem::take(&mut env.media_urls.0);
-                }
-                ServerMessage::SignalingHandshakeResponse(SignalingResponse {
-                    protocol_version: env.protocol_version.0,
-                    sequence: env.sequence.0,
-                    status: env.status(),
-                    server_urls,
-                    datacenter_region,
-                    media_server: env.media_server,
-                })
-            }
+            2 => match SignalingHandshakeResponse::parse(frame) {
+                Ok(r) => ServerMessage::SignalingHandshakeResponse(Box::new(r)),
+                Err(_) => ServerMessage::Other {
+                    msg_type: MsgType::from(code),
+                    raw: frame,
+                },
+            },
             4 => ServerMessage::DataHandshakeResponse(Box::new(DataResponse {
                 protocol_version: env.protocol_version.0,
                 sequence: env.sequence.0,
@@ -1369,7 +1194,7 @@ impl<'a> ServerMessage<'a> {
     /// The message type.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::handshake::MsgType;
+    /// use zoom_rtms_webhooks::codes::MsgType;
     /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
     /// let m = ServerMessage::parse(br#"{"msg_type":12}"#)?;
     /// assert_eq!(m.msg_type(), MsgType::KeepAliveRequest);
@@ -1416,38 +1241,6 @@ fn opt<M: SerializeMap, T: Serialize + ?Sized>(
 fn write_status<M: SerializeMap>(map: &mut M, status: &Status<'_>) -> Result<(), M::Error> {
     opt(map, "status_code", status.code.as_ref())?;
     opt(map, "reason", status.reason.as_deref())
-}
-
-/// `server_urls` as an object, in order.
-struct Urls<'s, 'a>(&'s [(Cow<'a, str>, Cow<'a, str>)]);
-
-impl Serialize for Urls<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            map.serialize_entry(k.as_ref(), v.as_ref())?;
-        }
-        map.end()
-    }
-}
-
-/// `media_server`: the raw object when kept, else `server_urls` and `datacenter_region`.
-struct MediaServer<'s, 'a>(&'s SignalingResponse<'a>);
-
-impl Serialize for MediaServer<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if let Some(raw) = self.0.media_server {
-            return raw.serialize(s);
-        }
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("server_urls", &Urls(&self.0.server_urls))?;
-        opt(
-            &mut map,
-            "datacenter_region",
-            self.0.datacenter_region.as_deref(),
-        )?;
-        map.end()
-    }
 }
 
 /// A media message's `content` object.
@@ -1529,10 +1322,17 @@ impl Serialize for ServerMessage<'_> {
         match self {
             ServerMessage::SignalingHandshakeResponse(r) => {
                 opt(&mut map, "protocol_version", r.protocol_version.as_ref())?;
-                opt(&mut map, "sequence", r.sequence.as_ref())?;
-                write_status(&mut map, &r.status)?;
-                if r.media_server.is_some() || !r.server_urls.is_empty() {
-                    map.serialize_entry("media_server", &MediaServer(r))?;
+                map.serialize_entry("status_code", &r.status_code)?;
+                opt(&mut map, "reason", r.reason.as_deref())?;
+                if !r.extra.contains_key("media_server") && !r.extra.contains_key("media_urls") {
+                    // Built rather than parsed: the URLs as `media_server.server_urls`.
+                    if !r.media_server_urls.is_empty() {
+                        let urls = serde_json::json!({ "server_urls": r.media_server_urls });
+                        map.serialize_entry("media_server", &urls)?;
+                    }
+                }
+                for (key, value) in &r.extra {
+                    map.serialize_entry(key, value)?;
                 }
             }
             ServerMessage::DataHandshakeResponse(r) => {

@@ -20,7 +20,8 @@
 //! use std::time::{Duration, Instant};
 //! use zoom_rtms_webhooks::event::Product;
 //! use zoom_rtms_webhooks::handshake::Credentials;
-//! use zoom_rtms_webhooks::protocol::media::{MediaParams, MediaTypes};
+//! use zoom_rtms_webhooks::protocol::media::MediaParams;
+//! use zoom_rtms_webhooks::handshake::MediaTypes;
 //! use zoom_rtms_webhooks::protocol::session::{Event, Output, Session, SessionConfig};
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
@@ -60,14 +61,19 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::client::{
-    default_id_keys, ClientMessage, ClientReadyAck, DataHandshake, EventSubscription,
-    KeepAliveResponse, SignalingHandshake, StreamCloseRequest, VideoSubscriptionRequest,
+    ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
+    StreamCloseRequest, VideoSubscriptionRequest,
 };
-use super::codes::{StatusCode, StopReason};
-use super::media::{MediaKind, MediaParams, MediaTypes, ParamsError, Rules};
+use super::media::{MediaParams, ParamsError, Rules};
 use super::server::{ParseError, ServerMessage};
+use crate::codes::{MsgType, StreamState};
+use crate::codes::{StatusCode, StopReason};
 use crate::event::{IdField, Product};
-use crate::handshake::{handshake_signature, Credentials};
+use crate::handshake::{
+    Credentials, IdKeys, SignalingHandshakeRequest, SignalingHandshakeResponse,
+};
+use crate::handshake::{MediaKind, MediaTypes};
+use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// The timing of a session. Defaults follow the protocol notes (§4.7, §6).
 ///
@@ -241,7 +247,8 @@ impl Timing {
 /// use zoom_rtms_webhooks::event::{IdField, Product};
 /// use zoom_rtms_webhooks::handshake::Credentials;
 /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
-/// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams, MediaTypes};
+/// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams};
+/// use zoom_rtms_webhooks::handshake::MediaTypes;
 /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
@@ -254,17 +261,13 @@ impl Timing {
 /// ```
 #[derive(Clone)]
 pub struct SessionConfig {
-    product: Product,
-    instance_id: String,
-    rtms_stream_id: String,
-    signature: String,
-    id_keys: Vec<IdField>,
+    hello: SignalingHandshakeRequest,
+    policy: HostPolicy,
     media_types: MediaTypes,
     params: MediaParams,
     rules: Rules,
     split: bool,
     events: Vec<i64>,
-    buffer_data: Option<bool>,
     payload_encryption: Option<bool>,
     timing: Timing,
 }
@@ -272,11 +275,8 @@ pub struct SessionConfig {
 impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")
-            .field("product", &self.product)
-            .field("instance_id", &self.instance_id)
-            .field("rtms_stream_id", &self.rtms_stream_id)
-            .field("signature", &"<redacted>")
-            .field("id_keys", &self.id_keys)
+            .field("hello", &self.hello)
+            .field("policy", &self.policy)
             .field("media_types", &self.media_types)
             .field("params", &self.params)
             .field("split", &self.split)
@@ -292,7 +292,7 @@ impl SessionConfig {
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let c = SessionConfig::new(&creds, Product::ContactCenter, "eng-1", "s-1");
@@ -305,20 +305,39 @@ impl SessionConfig {
         instance_id: impl Into<String>,
         rtms_stream_id: impl Into<String>,
     ) -> Self {
-        let instance_id = instance_id.into();
-        let rtms_stream_id = rtms_stream_id.into();
-        SessionConfig {
+        let hello = SignalingHandshakeRequest::from_parts(
+            creds,
             product,
-            signature: handshake_signature(creds, &instance_id, &rtms_stream_id),
-            instance_id,
-            rtms_stream_id,
-            id_keys: default_id_keys(product).to_vec(),
+            &instance_id.into(),
+            &rtms_stream_id.into(),
+        );
+        SessionConfig::with_handshake(hello)
+    }
+
+    /// A configuration for the stream of `hello`, the signalling handshake to send (message
+    /// type 1: its id keys, `sequence` and `buffer_data` are sent as set; the data
+    /// handshakes use the same id keys and signature).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Phone, "call-1", "s-1")
+    ///     .with_sequence(7);
+    /// let c = SessionConfig::with_handshake(hello);
+    /// assert_eq!(c.handshake().sequence(), 7);
+    /// assert_eq!(c.rtms_stream_id(), "s-1");
+    /// ```
+    pub fn with_handshake(hello: SignalingHandshakeRequest) -> Self {
+        SessionConfig {
+            hello,
+            policy: HostPolicy::default(),
             media_types: MediaTypes::AUDIO,
             params: MediaParams::new(),
             rules: Rules::default(),
             split: false,
             events: Vec::new(),
-            buffer_data: None,
             payload_encryption: None,
             timing: Timing::default(),
         }
@@ -329,7 +348,8 @@ impl SessionConfig {
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::media::{MediaParams, MediaTypes};
+    /// use zoom_rtms_webhooks::protocol::media::MediaParams;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
@@ -393,19 +413,41 @@ impl SessionConfig {
         self
     }
 
-    /// The id key(s) of the handshakes (default [`default_id_keys`] of the product).
+    /// The id key(s) of the handshakes: the keys `keys` gives for the stream's product
+    /// (default [`IdKeys::default`]).
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::{IdField, Product};
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_id_keys(vec![IdField::MeetingUuid]);
-    /// assert_eq!(c.id_keys(), &[IdField::MeetingUuid]);
+    /// let keys = IdKeys::default().with_keys(Product::Meeting, [IdField::MeetingUuid, IdField::SessionId]);
+    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_id_keys(&keys);
+    /// assert_eq!(c.id_keys(), &[IdField::MeetingUuid, IdField::SessionId]);
     /// ```
     #[must_use]
-    pub fn with_id_keys(mut self, keys: Vec<IdField>) -> Self {
-        self.id_keys = keys;
+    pub fn with_id_keys(mut self, keys: &IdKeys) -> Self {
+        self.hello = self.hello.with_id_keys(keys);
+        self
+    }
+
+    /// The host policy every media URL of the signalling response is checked against
+    /// ([`ServerUrl::parse`]) before it is dialled (default [`HostPolicy::default`]: `wss://`
+    /// on Zoom's domains only).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
+    /// use zoom_rtms_webhooks::region::HostPolicy;
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let policy = HostPolicy::default().with_allowed_host("rtms.example.com");
+    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_host_policy(policy.clone());
+    /// assert_eq!(c.host_policy(), &policy);
+    /// ```
+    #[must_use]
+    pub fn with_host_policy(mut self, policy: HostPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -420,7 +462,7 @@ impl SessionConfig {
     /// ```
     #[must_use]
     pub fn with_buffer_data(mut self, buffer: bool) -> Self {
-        self.buffer_data = Some(buffer);
+        self.hello = self.hello.with_buffer_data(buffer);
         self
     }
 
@@ -464,7 +506,36 @@ impl SessionConfig {
     /// assert_eq!(SessionConfig::new(&creds, Product::Phone, "c", "s").product(), Product::Phone);
     /// ```
     pub fn product(&self) -> Product {
-        self.product
+        self.hello.product()
+    }
+
+    /// The signalling handshake sent on every signalling connection.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_buffer_data(false);
+    /// assert_eq!(c.handshake().buffer_data(), Some(false));
+    /// assert_eq!(c.handshake().sequence(), 1);
+    /// ```
+    pub fn handshake(&self) -> &SignalingHandshakeRequest {
+        &self.hello
+    }
+
+    /// The host policy for media URLs.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::Product;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
+    /// use zoom_rtms_webhooks::region::HostPolicy;
+    /// let creds = Credentials::new("id", "secret").unwrap();
+    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").host_policy(), &HostPolicy::default());
+    /// ```
+    pub fn host_policy(&self) -> &HostPolicy {
+        &self.policy
     }
 
     /// The stream id.
@@ -477,7 +548,7 @@ impl SessionConfig {
     /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").rtms_stream_id(), "s");
     /// ```
     pub fn rtms_stream_id(&self) -> &str {
-        &self.rtms_stream_id
+        self.hello.rtms_stream_id()
     }
 
     /// The media types asked for.
@@ -485,7 +556,7 @@ impl SessionConfig {
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").media_types(), MediaTypes::AUDIO);
@@ -530,7 +601,7 @@ impl SessionConfig {
     /// assert_eq!(SessionConfig::new(&creds, Product::Webinar, "w", "s").id_keys(), &[IdField::WebinarUuid]);
     /// ```
     pub fn id_keys(&self) -> &[IdField] {
-        &self.id_keys
+        self.hello.id_keys()
     }
 }
 
@@ -569,7 +640,7 @@ impl SocketId {
 /// What a socket is for.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::media::MediaTypes;
+/// use zoom_rtms_webhooks::handshake::MediaTypes;
 /// use zoom_rtms_webhooks::protocol::session::Role;
 /// assert_ne!(Role::Signalling, Role::Media(MediaTypes::AUDIO));
 /// ```
@@ -599,8 +670,10 @@ pub enum Output {
         socket: SocketId,
         /// What it is for.
         role: Role,
-        /// Where to.
-        url: String,
+        /// Where to: a URL that passed [`ServerUrl::parse`] (the signalling URL as given to
+        /// [`Session::connect`] or [`Webhook::Started`], media URLs under the configuration's
+        /// [host policy](SessionConfig::with_host_policy)).
+        url: ServerUrl,
     },
     /// Send `text` as one text frame on `socket`.
     Send {
@@ -665,7 +738,7 @@ pub enum Scope {
 /// Why a stream ended.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::StopReason;
+/// use zoom_rtms_webhooks::codes::StopReason;
 /// use zoom_rtms_webhooks::protocol::session::EndReason;
 /// let r = EndReason::StreamTerminated(Some(StopReason::MeetingEnded));
 /// assert_ne!(r, EndReason::Closed);
@@ -686,7 +759,7 @@ pub enum EndReason {
 /// Why a session gave up.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+/// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::protocol::session::SessionError;
 /// let e = SessionError::Refused { status: StatusCode::InvalidSignature, reason: "bad".into() };
 /// assert_eq!(e.to_string(), "the server refused the handshake: invalid signature (3): bad");
@@ -713,6 +786,16 @@ pub enum SessionError {
     NoMediaUrl {
         /// The kind.
         kind: MediaKind,
+    },
+    /// The signalling response's media URL for a media type was refused by the host policy
+    /// (it is never dialled).
+    #[error("the server's media URL for {kind} was refused")]
+    MediaUrl {
+        /// The kind.
+        kind: MediaKind,
+        /// Why the URL was refused.
+        #[source]
+        error: ServerUrlError,
     },
 }
 
@@ -767,8 +850,9 @@ pub enum Webhook {
     /// `*.rtms_started` again for this stream: a server failover; reconnect to `server_url`
     /// at once.
     Started {
-        /// The new signalling URL.
-        server_url: String,
+        /// The new signalling URL (from
+        /// [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls)).
+        server_url: ServerUrl,
     },
     /// `*.rtms_interrupted`: redo everything.
     Interrupted,
@@ -811,12 +895,12 @@ enum Phase {
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
-    signalling_url: String,
+    signalling_url: ServerUrl,
     phase: Phase,
     signalling: Option<Sock>,
     media: Vec<Sock>,
     /// Media URLs from the last signalling response, by `MediaKind` (`None`: use `all`).
-    media_urls: Vec<(MediaTypes, String)>,
+    media_urls: Vec<(MediaTypes, ServerUrl)>,
     outputs: VecDeque<Output>,
     next_socket: u64,
     duplicate_retries: usize,
@@ -841,7 +925,7 @@ impl Session {
     /// ```
     pub fn connect(
         config: SessionConfig,
-        signalling_url: &str,
+        signalling_url: ServerUrl,
         now: Instant,
     ) -> Result<Self, ConnectError> {
         config
@@ -849,7 +933,7 @@ impl Session {
             .validate_with(config.media_types, &config.rules)?;
         let mut s = Session {
             config,
-            signalling_url: signalling_url.to_owned(),
+            signalling_url,
             phase: Phase::Running,
             signalling: None,
             media: Vec::new(),
@@ -949,7 +1033,7 @@ impl Session {
         }
     }
 
-    fn new_socket(&mut self, role: Role, url: String, now: Instant) -> Sock {
+    fn new_socket(&mut self, role: Role, url: ServerUrl, now: Instant) -> Sock {
         self.next_socket += 1;
         let id = SocketId(self.next_socket);
         self.outputs.push_back(Output::Open {
@@ -1045,16 +1129,7 @@ impl Session {
             }
             sig.state = SockState::Handshaking;
             sig.last_rx = now;
-            let mut hello = SignalingHandshake::new(
-                &c.id_keys,
-                &c.instance_id,
-                &c.rtms_stream_id,
-                &c.signature,
-            );
-            if let Some(b) = c.buffer_data {
-                hello = hello.with_buffer_data(b);
-            }
-            let text = hello.to_json();
+            let text = c.hello.to_json();
             self.outputs.push_back(Output::Send { socket, text });
             return;
         }
@@ -1066,13 +1141,7 @@ impl Session {
             m.last_rx = now;
             let Role::Media(types) = m.role else { return };
             let params = c.params.only(types);
-            let mut req = DataHandshake::new(
-                &c.id_keys,
-                &c.instance_id,
-                &c.rtms_stream_id,
-                &c.signature,
-                types,
-            );
+            let mut req = DataHandshake::for_stream(&c.hello, types);
             if !params.is_empty() {
                 req = req.with_media_params(&params);
             }
@@ -1185,7 +1254,7 @@ impl Session {
         {
             Some(sig) => {
                 let id = sig.id;
-                let text = StreamCloseRequest::new(&self.config.rtms_stream_id).to_json();
+                let text = StreamCloseRequest::new(self.config.hello.rtms_stream_id()).to_json();
                 self.outputs.push_back(Output::Send { socket: id, text });
                 self.phase = Phase::Closing {
                     deadline: now + self.config.timing.close_timeout,
@@ -1313,27 +1382,34 @@ impl Session {
         }
     }
 
-    /// Plans the media sockets from the signalling response.
-    fn plan_media(
-        &mut self,
-        resp: &super::server::SignalingResponse<'_>,
-    ) -> Result<(), SessionError> {
+    /// Plans the media sockets from the signalling response; every URL is checked against the
+    /// host policy.
+    fn plan_media(&mut self, resp: &SignalingHandshakeResponse) -> Result<(), SessionError> {
         let types = self.config.media_types;
+        let policy = &self.config.policy;
+        let refused = |kind| move |error| SessionError::MediaUrl { kind, error };
         let mut plan = Vec::new();
         if self.config.split && !types.contains(MediaTypes::ALL) {
             for kind in types.kinds() {
                 let url = resp
-                    .media_url(kind)
+                    .media_url(kind, policy)
+                    .map_err(refused(kind))?
                     .ok_or(SessionError::NoMediaUrl { kind })?;
-                plan.push((kind.flag(), url.to_owned()));
+                plan.push((kind.flag(), url));
             }
         } else {
             let first = types.kinds().next().unwrap_or(MediaKind::Audio);
-            let url = resp
-                .server_url("all")
-                .or_else(|| resp.media_url(first))
-                .ok_or(SessionError::NoMediaUrl { kind: first })?;
-            plan.push((types, url.to_owned()));
+            let url = match resp
+                .media_server_url("all", policy)
+                .map_err(refused(first))?
+            {
+                Some(url) => url,
+                None => resp
+                    .media_url(first, policy)
+                    .map_err(refused(first))?
+                    .ok_or(SessionError::NoMediaUrl { kind: first })?,
+            };
+            plan.push((types, url));
         }
         self.media_urls = plan;
         Ok(())
@@ -1390,6 +1466,14 @@ impl Session {
                 self.on_signalling_response(now, socket, &resp);
                 Ok(Delivery::Handled)
             }
+            ServerMessage::Other {
+                msg_type: MsgType::SignalingHandshakeResponse,
+                ..
+            } if on_signalling => {
+                // A response without a readable status: a refusal.
+                self.refused(None, None);
+                Ok(Delivery::Handled)
+            }
             ServerMessage::DataHandshakeResponse(resp) => {
                 if let Some(i) = media_index {
                     self.on_data_response(now, i, *resp);
@@ -1404,7 +1488,7 @@ impl Session {
             }
             ServerMessage::EventUpdate(ref e)
                 if on_signalling
-                    && e.event_type(self.config.product)
+                    && e.event_type(self.config.hello.product())
                         .is_media_connection_interrupted() =>
             {
                 if matches!(self.phase, Phase::Running) {
@@ -1415,7 +1499,7 @@ impl Session {
             ServerMessage::StreamStateUpdate(ref u) => {
                 if u.state.is_some_and(|s| s.is_terminated()) {
                     self.finish(Event::Ended(EndReason::StreamTerminated(u.reason)));
-                } else if u.state == Some(super::codes::StreamState::Interrupted)
+                } else if u.state == Some(StreamState::Interrupted)
                     && u.reason == Some(StopReason::DataConnectionInterrupted)
                     && matches!(self.phase, Phase::Running)
                 {
@@ -1437,9 +1521,9 @@ impl Session {
         &mut self,
         now: Instant,
         socket: SocketId,
-        resp: &super::server::SignalingResponse<'_>,
+        resp: &SignalingHandshakeResponse,
     ) {
-        if resp.status.is_ok() {
+        if resp.is_ok() {
             if let Some(sig) = self.signalling.as_mut() {
                 sig.state = SockState::Ready;
             }
@@ -1474,7 +1558,7 @@ impl Session {
                 }
             }
         } else {
-            self.refused(resp.status.code, resp.status.reason.as_deref());
+            self.refused(Some(resp.status_code), resp.reason.as_deref());
         }
     }
 
@@ -1502,7 +1586,7 @@ impl Session {
         self.media[index].state = SockState::Ready;
         self.confirmed = Some(resp.media_params);
         if let Some(sig) = self.signalling.as_ref().map(|s| s.id) {
-            let text = ClientReadyAck::new(&self.config.rtms_stream_id).to_json();
+            let text = ClientReadyAck::new(self.config.hello.rtms_stream_id()).to_json();
             self.outputs.push_back(Output::Send { socket: sig, text });
         }
         if self.media.iter().all(|m| m.state == SockState::Ready) {

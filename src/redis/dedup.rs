@@ -1,12 +1,13 @@
 //! [`RedisDeduplicator`]: one `SET NX PX` per request, shared by every replica.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::Value;
 
-use super::{timed, ConnectionManager, OpError, DEFAULT_OP_TIMEOUT};
+use super::{compare_and_delete, timed, ConnectionManager, Expected, OpError, DEFAULT_OP_TIMEOUT};
 use crate::dedup::{DedupError, Deduplicator, Seen, DEFAULT_TTL};
 
 /// Default key prefix of [`RedisDeduplicator`]: `zoom-rtms:dedup:`.
@@ -21,23 +22,29 @@ pub const DEFAULT_DEDUP_PREFIX: &str = "zoom-rtms:dedup:";
 /// [`check_and_mark`](Deduplicator::check_and_mark) is **one atomic command**,
 /// `SET {prefix}{key} {token} NX PX {ttl_ms}`: Redis sets the key only if it does not exist, so
 /// of any number of concurrent deliveries of the same event, on any number of replicas, exactly
-/// one gets [`Seen::New`]. [`forget`](Deduplicator::forget) is `DEL {prefix}{key}`. The value is
-/// a token unique to the call (not just `1`) so that a mark applied *after* its `SET` timed out
-/// can be told apart and undone (see [`settle`](RedisDeduplicator::settle)).
+/// one gets [`Seen::New`]. The value is a token `{instance}:{n}`: `instance`
+/// (`{HOSTNAME}-{pid}-{random}`) is unique to this deduplicator and its clones, `n` to the call.
 ///
+/// - **Owner-checked deletes**: [`forget`](Deduplicator::forget) deletes the mark only if *this*
+///   deduplicator set it (compare-and-delete on the `{instance}:` prefix of the value, in one Lua
+///   script). One replica cannot erase another replica's mark: the receiver's undo after a
+///   failed hand-off never re-opens an event that another replica accepted. Forgetting a mark
+///   set by someone else leaves it in place and is not an error.
 /// - **TTL**: [`DEFAULT_TTL`] (2 hours), like the in-memory one; keep it at 90 minutes or more
 ///   (Zoom retries up to about 85 minutes after the first attempt). Redis expires keys itself,
 ///   so memory is bounded by the event rate times the TTL (about 120 bytes per key).
 /// - **Timeout**: every call gives up after [`DEFAULT_OP_TIMEOUT`] (500 ms) by default.
-/// - **Failure**: an unreachable Redis, an error reply or a timeout is a [`DedupError`], which
-///   makes the receiver answer `503` so that Zoom retries later. The opposite, accepting the
-///   event without de-duplication, is available only through
-///   [`fail_open_on_error`](RedisDeduplicator::fail_open_on_error).
+/// - **Failure**: an unreachable Redis or an error reply is
+///   [`DedupError::Unavailable`] (its [`StoreError`](crate::dedup::StoreError) holds the
+///   [`RedisError`](super::RedisError)), a timeout is [`DedupError::Timeout`]; both make the
+///   receiver answer `503` so that Zoom retries later. The opposite, accepting the event without
+///   de-duplication, is available only through
+///   [`with_fail_open_on_error`](RedisDeduplicator::with_fail_open_on_error).
 /// - **Late marks**: when the `SET` times out, the receiver answers `503` and Zoom retries; but
 ///   a slow Redis may still apply that `SET` later, which would make the retry a "duplicate" and
-///   lose the event. So after a failed `SET` a compare-and-`DEL` on the call's token is queued
-///   behind it on the same connection, undoing that mark (and only that one) whenever Redis
-///   gets to it.
+///   lose the event. So after a failed `SET` a compare-and-delete on the call's exact token is
+///   queued behind it on the same connection, undoing that mark (and only that one) whenever
+///   Redis gets to it (see [`settle`](RedisDeduplicator::settle)).
 /// - **Recovery**: the [`ConnectionManager`] reconnects by itself when Redis comes back.
 ///
 /// # Example
@@ -64,15 +71,8 @@ pub struct RedisDeduplicator {
     ttl: Duration,
     timeout: Duration,
     fail_open: bool,
-    counters: std::sync::Arc<Counters>,
+    counters: Arc<Counters>,
 }
-
-/// Compare-and-DEL: `KEYS[1]` key, `ARGV[1]` the token of our own mark.
-static UNDO_SCRIPT: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
-    ::redis::Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-    )
-});
 
 /// How long a background undo of a late mark may wait for Redis.
 const UNDO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,14 +80,13 @@ const UNDO_TIMEOUT: Duration = Duration::from_secs(30);
 struct Counters {
     /// Unique per deduplicator instance (and its clones): the first part of every token.
     instance: String,
+    /// `{instance}:`, what every token of this instance starts with.
+    token_prefix: String,
     tokens: AtomicU64,
     failed_open: AtomicU64,
     errors: AtomicU64,
     late_marks_undone: AtomicU64,
     undo_in_flight: tokio::sync::watch::Sender<usize>,
-    /// Set once a fail-open warning was printed without `tracing`.
-    #[cfg_attr(feature = "tracing", allow(dead_code))]
-    warned: AtomicBool,
 }
 
 impl RedisDeduplicator {
@@ -103,20 +102,21 @@ impl RedisDeduplicator {
     /// # }
     /// ```
     pub fn new(conn: ConnectionManager) -> Self {
+        let instance = crate::random::unique_name();
         RedisDeduplicator {
             conn,
             prefix: super::DEFAULT_DEDUP_PREFIX.to_owned(),
             ttl: DEFAULT_TTL,
             timeout: DEFAULT_OP_TIMEOUT,
             fail_open: false,
-            counters: std::sync::Arc::new(Counters {
-                instance: super::unique_name(),
+            counters: Arc::new(Counters {
+                token_prefix: format!("{instance}:"),
+                instance,
                 tokens: AtomicU64::new(0),
                 failed_open: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 late_marks_undone: AtomicU64::new(0),
                 undo_in_flight: tokio::sync::watch::Sender::new(0),
-                warned: AtomicBool::new(false),
             }),
         }
     }
@@ -184,19 +184,19 @@ impl RedisDeduplicator {
     /// RTMS connection**, which kicks out the first. Use it only if you also hold a
     /// [`StreamLeases`](super::StreamLeases) lease per stream (which then fails closed on its own)
     /// or can tolerate duplicates. Every such decision is counted in
-    /// [`failed_open`](RedisDeduplicator::failed_open) and logged at `warn` level with the
-    /// `tracing` feature. The default is `false` (fail closed).
+    /// [`failed_open`](RedisDeduplicator::failed_open) (alert on it) and logged at `warn` level
+    /// with the `tracing` feature. The default is `false` (fail closed).
     ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let dedup = RedisDeduplicator::new(connect("redis://127.0.0.1/").await?)
-    ///     .fail_open_on_error(true);
-    /// assert!(dedup.is_fail_open());
+    ///     .with_fail_open_on_error(true);
+    /// assert!(dedup.fail_open_on_error());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn fail_open_on_error(mut self, fail_open: bool) -> Self {
+    pub fn with_fail_open_on_error(mut self, fail_open: bool) -> Self {
         self.fail_open = fail_open;
         self
     }
@@ -243,16 +243,16 @@ impl RedisDeduplicator {
         self.timeout
     }
 
-    /// `true` if [`fail_open_on_error`](RedisDeduplicator::fail_open_on_error) is on.
+    /// `true` if [`with_fail_open_on_error`](RedisDeduplicator::with_fail_open_on_error) is on.
     ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// assert!(!RedisDeduplicator::new(connect("redis://127.0.0.1/").await?).is_fail_open());
+    /// assert!(!RedisDeduplicator::new(connect("redis://127.0.0.1/").await?).fail_open_on_error());
     /// # Ok(())
     /// # }
     /// ```
-    pub fn is_fail_open(&self) -> bool {
+    pub fn fail_open_on_error(&self) -> bool {
         self.fail_open
     }
 
@@ -271,8 +271,8 @@ impl RedisDeduplicator {
     }
 
     /// How many failed calls were answered as if they had succeeded because
-    /// [`fail_open_on_error`](RedisDeduplicator::fail_open_on_error) is on. Each one is an event
-    /// accepted without de-duplication: alert on growth.
+    /// [`with_fail_open_on_error`](RedisDeduplicator::with_fail_open_on_error) is on. Each one
+    /// is an event accepted without de-duplication: alert on growth.
     ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator};
@@ -303,21 +303,20 @@ impl RedisDeduplicator {
     /// A value unique to this mark: `{instance}:{counter}`.
     fn next_token(&self) -> String {
         let n = self.counters.tokens.fetch_add(1, Ordering::Relaxed);
-        format!("{}:{n:x}", self.counters.instance)
+        format!("{}{n:x}", self.counters.token_prefix)
     }
 
     /// In the background, deletes `redis_key` if it still holds `token` (a `SET` that timed
     /// out but was applied late). The command is queued on the same connection after the
     /// `SET`, so Redis runs it after the `SET` whenever that runs.
     fn undo_late_mark(&self, redis_key: String, token: String) {
-        let mut conn = self.conn.clone();
-        let counters = std::sync::Arc::clone(&self.counters);
+        let conn = self.conn.clone();
+        let counters = Arc::clone(&self.counters);
         counters.undo_in_flight.send_modify(|n| *n += 1);
         tokio::spawn(async move {
-            let mut invocation = UNDO_SCRIPT.key(redis_key);
-            invocation.arg(token);
-            let undone = timed(UNDO_TIMEOUT, invocation.invoke_async::<i64>(&mut conn)).await;
-            if let Ok(1) = undone {
+            let expected = Expected::Exactly(&token);
+            let undone = compare_and_delete(&conn, &redis_key, expected, UNDO_TIMEOUT).await;
+            if let Ok(true) = undone {
                 counters.late_marks_undone.fetch_add(1, Ordering::Relaxed);
             }
             counters
@@ -362,12 +361,7 @@ impl RedisDeduplicator {
     /// Turns a failure into the error to return, or into `None` when failing open.
     fn failure(&self, error: OpError) -> Option<DedupError> {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        let error = match error {
-            OpError::Timeout => DedupError::Timeout,
-            OpError::Redis(e) => DedupError::Unavailable {
-                message: e.to_string(),
-            },
-        };
+        let error = DedupError::from(error);
         if self.fail_open {
             self.counters.failed_open.fetch_add(1, Ordering::Relaxed);
             #[cfg(feature = "tracing")]
@@ -375,13 +369,6 @@ impl RedisDeduplicator {
                 error = %error,
                 "Redis de-duplication failed: accepting WITHOUT de-duplication (fail_open_on_error)"
             );
-            #[cfg(not(feature = "tracing"))]
-            if !self.counters.warned.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "zoom-rtms-webhooks: Redis de-duplication failed ({error}); accepting events \
-                     WITHOUT de-duplication because fail_open_on_error(true) is set"
-                );
-            }
             None
         } else {
             Some(error)
@@ -395,6 +382,7 @@ impl fmt::Debug for RedisDeduplicator {
             .field("prefix", &self.prefix)
             .field("ttl", &self.ttl)
             .field("timeout", &self.timeout)
+            .field("instance", &self.counters.instance)
             .field("fail_open", &self.fail_open)
             .field("errors", &self.errors())
             .field("failed_open", &self.failed_open())
@@ -438,12 +426,14 @@ impl Deduplicator for RedisDeduplicator {
         }
     }
 
+    /// Deletes the mark on `key` only if this deduplicator (or a clone) set it: a
+    /// compare-and-delete on the `{instance}:` prefix of the value. A mark set by another
+    /// deduplicator (another replica) is left in place; that is not an error.
     async fn forget(&self, key: &str) -> Result<(), DedupError> {
-        let mut conn = self.conn.clone();
-        let mut cmd = ::redis::cmd("DEL");
-        cmd.arg(self.redis_key(key));
-        match timed(self.timeout, cmd.query_async::<i64>(&mut conn)).await {
-            Ok(_) => Ok(()),
+        let redis_key = self.redis_key(key);
+        let ours = Expected::StartsWith(&self.counters.token_prefix);
+        match compare_and_delete(&self.conn, &redis_key, ours, self.timeout).await {
+            Ok(_deleted) => Ok(()),
             Err(e) => self.failure(e).map_or(Ok(()), Err),
         }
     }

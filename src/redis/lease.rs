@@ -1,14 +1,16 @@
 //! Stream ownership: one lease per `rtms_stream_id`, with a fencing token.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use ::redis::Script;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{timed, unique_name, ConnectionManager, OpError, DEFAULT_OP_TIMEOUT};
+use super::{
+    compare_and_delete, timed, ConnectionManager, Expected, OpError, RedisError, DEFAULT_OP_TIMEOUT,
+};
 
 /// Default key prefix of a lease: `zoom-rtms:lease:` (the key is `{prefix}{rtms_stream_id}`).
 ///
@@ -19,8 +21,9 @@ pub const DEFAULT_LEASE_PREFIX: &str = "zoom-rtms:lease:";
 
 /// Default key of the fencing counter: `zoom-rtms:lease-fencing`.
 ///
-/// One counter for every stream (`INCR`), so fencing tokens are strictly increasing across all
-/// leases ever granted, and the counter never expires.
+/// One counter for every stream, so fencing tokens are strictly increasing across all leases
+/// ever granted. The counter has no TTL; each grant raises it to at least Redis's clock in
+/// microseconds, so that a lost counter does not restart at 1 (see [`Lease::fencing_token`]).
 ///
 /// ```
 /// assert_eq!(zoom_rtms_webhooks::redis::DEFAULT_FENCING_KEY, "zoom-rtms:lease-fencing");
@@ -60,31 +63,43 @@ pub const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `KEYS[1]` lease key, `KEYS[2]` fencing counter; `ARGV[1]` owner, `ARGV[2]` TTL in ms.
 /// Returns `{1, token, "", -1}` when granted, `{0, 0, current value, pttl}` when held.
-const ACQUIRE: &str = r"
+///
+/// The token is `INCR` of the counter, raised to Redis's clock in microseconds (`TIME`) when the
+/// counter is behind it: if the counter is lost (`FLUSHDB`, eviction, a failover to a replica
+/// that missed the last `INCR`), the next token is still above every token granted before, as
+/// long as the Redis server's clock has not gone back. Exact in a Lua number (a double) until
+/// the year 2255.
+static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local current = redis.call('GET', KEYS[1])
 if current then
   return {0, 0, current, redis.call('PTTL', KEYS[1])}
 end
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local token = redis.call('INCR', KEYS[2])
+if token < clock then
+  token = clock
+  redis.call('SET', KEYS[2], string.format('%d', token))
+end
 redis.call('SET', KEYS[1], string.format('%d:%s', token, ARGV[1]), 'NX', 'PX', ARGV[2])
 return {1, token, '', -1}
-";
+",
+    )
+});
 
 /// `KEYS[1]` lease key; `ARGV[1]` expected value, `ARGV[2]` TTL in ms. 1 if renewed, else 0.
-const RENEW: &str = r"
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
-";
-
-/// `KEYS[1]` lease key; `ARGV[1]` expected value. 1 if deleted, else 0.
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
+",
+    )
+});
 
 /// Who holds a lease, as read from Redis. Carried by [`LeaseError::Held`].
 ///
@@ -121,13 +136,17 @@ impl LeaseHolder {
 
 /// Why a lease operation failed.
 ///
+/// Two errors are equal when they are the same variant with equal contents; two
+/// [`Unavailable`](LeaseError::Unavailable) errors when their Redis errors have the same kind and
+/// message.
+///
 /// ```
 /// use zoom_rtms_webhooks::redis::LeaseError;
 /// assert_eq!(LeaseError::NotHeld.to_string(), "the lease is not held by this owner (expired or taken over)");
 /// assert!(LeaseError::Timeout.is_transient());
 /// assert!(!LeaseError::NotHeld.is_transient());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LeaseError {
     /// [`acquire`](StreamLeases::acquire): another owner (or another lease of the same owner)
@@ -139,12 +158,9 @@ pub enum LeaseError {
     /// and was taken by someone else. Stop using the stream (close the connection).
     #[error("the lease is not held by this owner (expired or taken over)")]
     NotHeld,
-    /// Redis could not be reached or returned an error.
-    #[error("lease store unavailable: {message}")]
-    Unavailable {
-        /// Description of the failure (for logs).
-        message: String,
-    },
+    /// Redis could not be reached, returned an error or an unexpected reply: the Redis error.
+    #[error("lease store unavailable: {0}")]
+    Unavailable(#[source] RedisError),
     /// Redis did not answer within the timeout.
     #[error("lease store timed out")]
     Timeout,
@@ -155,21 +171,36 @@ impl LeaseError {
     /// the answer is unknown, trying again may succeed.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::redis::LeaseError;
-    /// assert!(LeaseError::Unavailable { message: "down".into() }.is_transient());
+    /// use zoom_rtms_webhooks::redis::{LeaseError, RedisError};
+    /// let down = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+    /// assert!(LeaseError::Unavailable(down).is_transient());
     /// ```
     pub fn is_transient(&self) -> bool {
-        matches!(self, LeaseError::Unavailable { .. } | LeaseError::Timeout)
+        matches!(self, LeaseError::Unavailable(_) | LeaseError::Timeout)
     }
 }
+
+impl PartialEq for LeaseError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (LeaseError::Held(a), LeaseError::Held(b)) => a == b,
+            (LeaseError::NotHeld, LeaseError::NotHeld)
+            | (LeaseError::Timeout, LeaseError::Timeout) => true,
+            (LeaseError::Unavailable(a), LeaseError::Unavailable(b)) => {
+                a.kind() == b.kind() && a.to_string() == b.to_string()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for LeaseError {}
 
 impl From<OpError> for LeaseError {
     fn from(e: OpError) -> Self {
         match e {
             OpError::Timeout => LeaseError::Timeout,
-            OpError::Redis(e) => LeaseError::Unavailable {
-                message: e.to_string(),
-            },
+            OpError::Redis(e) => LeaseError::Unavailable(e),
         }
     }
 }
@@ -232,6 +263,15 @@ impl Lease {
     /// replica that lost its lease (a long pause, a partition) then cannot overwrite the work of
     /// the replica that took over.
     ///
+    /// Tokens come from one counter ([`DEFAULT_FENCING_KEY`]), raised on every grant to at least
+    /// Redis's clock in microseconds since the Unix epoch (so they are large numbers, about
+    /// 1.7 × 10¹⁵, exact in a JSON / JavaScript number until the year 2255). If the counter key
+    /// is lost (`FLUSHDB`, eviction under an `allkeys-*` policy, a failover to a replica that
+    /// missed the last `INCR`), the next token is still higher than every earlier one, **provided
+    /// the clock of the Redis server granting it is not behind** the one that granted the
+    /// earlier tokens (keep the Redis hosts NTP-synchronised). See the
+    /// [module documentation](super#redis-requirements).
+    ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::{connect, StreamLeases};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -250,7 +290,8 @@ impl Lease {
 /// Leases on `rtms_stream_id`s, so that exactly one replica holds each stream's RTMS connection.
 ///
 /// - [`acquire`](StreamLeases::acquire): one Lua script: if the lease key exists, return its
-///   holder ([`LeaseError::Held`]); otherwise `INCR` the fencing counter and
+///   holder ([`LeaseError::Held`]); otherwise `INCR` the fencing counter (raised to Redis's
+///   clock, see [`Lease::fencing_token`]) and
 ///   `SET {prefix}{stream_id} "{token}:{owner}" NX PX {ttl}`.
 /// - [`renew`](StreamLeases::renew): compare-and-`PEXPIRE` (Lua); fails with
 ///   [`LeaseError::NotHeld`] if the value is not exactly this lease's.
@@ -327,13 +368,6 @@ pub struct StreamLeases {
     ttl: Duration,
     renew_interval: Duration,
     timeout: Duration,
-    scripts: Arc<Scripts>,
-}
-
-struct Scripts {
-    acquire: Script,
-    renew: Script,
-    release: Script,
 }
 
 impl fmt::Debug for StreamLeases {
@@ -368,17 +402,12 @@ impl StreamLeases {
     pub fn new(conn: ConnectionManager) -> Self {
         StreamLeases {
             conn,
-            owner: unique_name().into(),
+            owner: crate::random::unique_name().into(),
             prefix: DEFAULT_LEASE_PREFIX.into(),
             fencing_key: DEFAULT_FENCING_KEY.into(),
             ttl: DEFAULT_LEASE_TTL,
             renew_interval: DEFAULT_RENEW_INTERVAL,
             timeout: DEFAULT_OP_TIMEOUT,
-            scripts: Arc::new(Scripts {
-                acquire: Script::new(ACQUIRE),
-                renew: Script::new(RENEW),
-                release: Script::new(RELEASE),
-            }),
         }
     }
 
@@ -421,7 +450,7 @@ impl StreamLeases {
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let leases = StreamLeases::new(connect("redis://127.0.0.1/").await?)
     ///     .with_fencing_key("app:fencing");
-    /// # let _ = leases;
+    /// assert_eq!(leases.fencing_key(), "app:fencing");
     /// # Ok(())
     /// # }
     /// ```
@@ -511,6 +540,20 @@ impl StreamLeases {
         &self.prefix
     }
 
+    /// The key of the fencing counter.
+    ///
+    /// ```no_run
+    /// # use zoom_rtms_webhooks::redis::{connect, StreamLeases, DEFAULT_FENCING_KEY};
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let leases = StreamLeases::new(connect("redis://127.0.0.1/").await?);
+    /// assert_eq!(leases.fencing_key(), DEFAULT_FENCING_KEY);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fencing_key(&self) -> &str {
+        &self.fencing_key
+    }
+
     /// The lease time to live.
     ///
     /// ```no_run
@@ -591,7 +634,7 @@ impl StreamLeases {
     /// ```
     pub async fn acquire(&self, stream_id: &str) -> Result<Lease, LeaseError> {
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.acquire.key(self.key(stream_id));
+        let mut invocation = ACQUIRE.key(self.key(stream_id));
         invocation
             .key(&*self.fencing_key)
             .arg(&*self.owner)
@@ -599,8 +642,12 @@ impl StreamLeases {
         let (granted, token, current, pttl): (i64, i64, String, i64) =
             timed(self.timeout, invocation.invoke_async(&mut conn)).await?;
         if granted == 1 {
-            let fencing_token = u64::try_from(token).map_err(|_| LeaseError::Unavailable {
-                message: "negative fencing token".to_owned(),
+            let fencing_token = u64::try_from(token).map_err(|_| {
+                LeaseError::Unavailable(RedisError::from((
+                    ::redis::ErrorKind::UnexpectedReturnType,
+                    "negative fencing token",
+                    token.to_string(),
+                )))
             })?;
             Ok(Lease {
                 stream_id: stream_id.to_owned(),
@@ -684,7 +731,7 @@ impl StreamLeases {
     /// ```
     pub async fn renew(&self, lease: &Lease) -> Result<(), LeaseError> {
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.renew.key(self.key(&lease.stream_id));
+        let mut invocation = RENEW.key(self.key(&lease.stream_id));
         invocation.arg(&lease.value).arg(millis(self.ttl));
         let renewed: i64 = timed(self.timeout, invocation.invoke_async(&mut conn)).await?;
         if renewed == 1 {
@@ -713,11 +760,9 @@ impl StreamLeases {
     /// # }
     /// ```
     pub async fn release(&self, lease: &Lease) -> Result<(), LeaseError> {
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.release.key(self.key(&lease.stream_id));
-        invocation.arg(&lease.value);
-        let deleted: i64 = timed(self.timeout, invocation.invoke_async(&mut conn)).await?;
-        if deleted == 1 {
+        let key = self.key(&lease.stream_id);
+        let ours = Expected::Exactly(&lease.value);
+        if compare_and_delete(&self.conn, &key, ours, self.timeout).await? {
             Ok(())
         } else {
             Err(LeaseError::NotHeld)

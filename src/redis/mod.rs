@@ -10,8 +10,8 @@
 //!
 //! | piece | Redis commands | what it guarantees |
 //! |---|---|---|
-//! | [`RedisDeduplicator`] | `SET {prefix}{key} {token} NX PX {ttl}` (one atomic command), `DEL` | a delivery is accepted by exactly one replica, for 2 hours by default |
-//! | [`StreamLeases`] / [`LeaseKeeper`] | Lua: `GET` + `INCR` + `SET PX` (acquire), compare-and-`PEXPIRE` (renew), compare-and-`DEL` (release) | at most one replica holds an `rtms_stream_id`; a fencing token tells a replica that lost it |
+//! | [`RedisDeduplicator`] | `SET {prefix}{key} {token} NX PX {ttl}` (one atomic command); compare-and-`DEL` (Lua) to forget its own mark | a delivery is accepted by exactly one replica, for 2 hours by default |
+//! | [`StreamLeases`] / [`LeaseKeeper`] | Lua: `GET` + `TIME` + `INCR` + `SET PX` (acquire), compare-and-`PEXPIRE` (renew), compare-and-`DEL` (release) | at most one replica holds an `rtms_stream_id`; a fencing token tells a replica that lost it |
 //! | [`RedisStreamHandoff`] | `XADD [MAXLEN ~ n]` | an event is in Redis before Zoom gets its `200` |
 //! | [`RedisStreamWorker`] | `XGROUP CREATE MKSTREAM`, `XREADGROUP`, `XACK`, `XAUTOCLAIM` | every accepted event is handled on some replica, even if the one that accepted it dies |
 //!
@@ -48,13 +48,19 @@
 //! # Failure semantics
 //!
 //! - **Redis down or slower than the timeout** (default [`DEFAULT_OP_TIMEOUT`], 500 ms): the
-//!   de-duplicator returns [`DedupError`](crate::dedup::DedupError) and the hand-off returns
-//!   [`HandoffError::Unavailable`](crate::receiver::HandoffError), so the receiver answers `503`
-//!   with `Retry-After` and Zoom delivers the event again later. Nothing is accepted without
-//!   de-duplication or durability: accepting would risk a second RTMS connection (dedup) or a
-//!   lost event (hand-off). The [`ConnectionManager`] reconnects by itself; when Redis is back,
-//!   the next request is accepted without restarting anything. The opposite choice exists only as
-//!   the loudly named [`RedisDeduplicator::fail_open_on_error`].
+//!   de-duplicator returns [`DedupError`] and the hand-off returns [`HandoffError`], so the
+//!   receiver answers `503` with `Retry-After` and Zoom delivers the event again later. Nothing
+//!   is accepted without de-duplication or durability: accepting would risk a second RTMS
+//!   connection (dedup) or a lost event (hand-off). The [`ConnectionManager`] reconnects by
+//!   itself; when Redis is back, the next request is accepted without restarting anything. The
+//!   opposite choice exists only as the loudly named
+//!   [`RedisDeduplicator::with_fail_open_on_error`].
+//! - **Errors keep their cause**: an error reply or a connection failure is an `Unavailable`
+//!   variant holding the [`RedisError`] itself: in [`LeaseError`] directly, in [`DedupError`] and
+//!   [`HandoffError`] inside a [`StoreError`] (get it back with
+//!   [`StoreError::downcast_ref`]). No answer within the timeout is a separate `Timeout` variant:
+//!   the command may then still run later (see [`RedisDeduplicator`] for how a late mark is
+//!   undone, and [`RedisStreamHandoff`] for a late append).
 //! - **The replica dies after `200`**: with [`RedisStreamHandoff`] the event is already in the
 //!   stream; a [`RedisStreamWorker`] on any replica reads it. If a worker dies while handling an
 //!   entry, the entry stays pending and another worker claims it after
@@ -66,8 +72,51 @@
 //!   TTL ([`DEFAULT_LEASE_TTL`], 30 s), so the replica that handles Zoom's `rtms_interrupted` (or
 //!   the re-claimed `rtms_started`) can take the stream over with a higher fencing token.
 //!
-//! One Redis (or a primary with replicas and failover) is assumed; Redis Cluster is not
-//! supported (the lease script touches two keys).
+//! # Redis requirements
+//!
+//! - **Version and topology**: Redis 6.2 or later (`XAUTOCLAIM`). One Redis, or a primary with
+//!   replicas and failover; Redis Cluster is not supported (the lease script touches two keys).
+//!   Every replica of the application must use the same Redis, database and key prefixes.
+//! - **`maxmemory-policy`: `noeviction`** (recommended), or a `volatile-*` policy, never
+//!   `allkeys-*`. The fencing counter ([`DEFAULT_FENCING_KEY`]), the stream and its consumer
+//!   group have no TTL and must never be evicted: under `allkeys-*` Redis may delete accepted
+//!   events that no worker handled yet (lost after Zoom got its `200`) or the fencing counter.
+//!   Under `noeviction` a full Redis refuses writes, which the receiver turns into `503` (Zoom
+//!   retries); size `maxmemory` for the de-duplication marks (about 120 bytes per event for 2
+//!   hours) plus the stream backlog. Under `volatile-*` Redis may still evict de-duplication marks
+//!   and leases (they have TTLs) under memory pressure: an evicted mark lets a retry be processed
+//!   again, an evicted lease lets a second replica take a stream (the holder's [`LeaseKeeper`]
+//!   then reports [`LeaseLost::NotHeld`] at its next renewal).
+//! - **Persistence**: with [`RedisStreamHandoff`], an acknowledged event exists only in Redis
+//!   until a worker handled it, so Redis must persist it: AOF (`appendonly yes`;
+//!   `appendfsync everysec` can lose the last second of writes in a crash of the Redis host,
+//!   `always` loses nothing). Without persistence a Redis restart loses the backlog, the
+//!   de-duplication marks (retries then run again) and the fencing counter. Replication to a
+//!   replica is asynchronous: a failover can lose the last writes the same way.
+//! - **Fencing counter loss**: if the counter key is lost (`FLUSHDB` / `FLUSHALL`, eviction under
+//!   `allkeys-*`, a restart without persistence, a failover to a replica that missed the last
+//!   `INCR`), a plain counter would restart at 1, below the tokens already handed out: the
+//!   external systems that check tokens would then refuse the *new* holder of a stream and keep
+//!   accepting the stale one, the opposite of fencing. So every grant also raises the counter to
+//!   at least Redis's clock in microseconds (`TIME`, see [`Lease::fencing_token`]): after a loss
+//!   the next token is still above every earlier one, as long as the clock of the Redis server
+//!   granting it is not behind the clock that granted the earlier ones. Keep the Redis hosts'
+//!   clocks synchronised (NTP), and prefer a failover that promotes an up-to-date replica.
+//!
+//! # Trust boundary
+//!
+//! Redis is **inside** the trust boundary: anyone who can write to it can act as Zoom. Stream
+//! entries are not authenticated (the signature was checked by the receiver that appended the
+//! entry and is not stored), so a [`RedisStreamWorker`] runs your handler on whatever an entry
+//! holds: a forged `rtms_started` makes a replica connect to the stream it names (the
+//! `server_urls` host check of [`region`](crate::region) still refuses hosts outside Zoom's). A
+//! writer can also mark events as duplicates (they are then never processed), delete or take
+//! leases, and read every event. Protect Redis like a database holding the application's secrets:
+//! a private network, `requirepass` or ACL users (put the password in the URL,
+//! `redis://:password@host/`), no access for other tenants. This crate builds its Redis client
+//! without TLS; to use `rediss://` URLs, enable one of the `redis` crate's TLS features (for
+//! example `tokio-native-tls-comp`) in your own `Cargo.toml`, or reach Redis through a TLS
+//! tunnel.
 //!
 //! # Example: two replicas sharing one Redis
 //!
@@ -97,23 +146,28 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 pub use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use ::redis::{Client, RedisError};
 
+use crate::dedup::{DedupError, StoreError};
+use crate::receiver::HandoffError;
+
 mod dedup;
+mod handoff;
 mod lease;
-mod stream;
+mod worker;
 
 pub use dedup::{RedisDeduplicator, DEFAULT_DEDUP_PREFIX};
+pub use handoff::{RedisStreamHandoff, DEFAULT_STREAM_KEY};
 pub use lease::{
     Lease, LeaseError, LeaseHolder, LeaseKeeper, LeaseLost, StreamLeases, DEFAULT_FENCING_KEY,
     DEFAULT_LEASE_PREFIX, DEFAULT_LEASE_TTL, DEFAULT_RENEW_INTERVAL,
 };
-pub use stream::{
-    RedisStreamHandoff, RedisStreamWorker, StreamWorkerConfig, StreamWorkerStats,
-    DEFAULT_CLAIM_IDLE, DEFAULT_GROUP, DEFAULT_STREAM_KEY,
+pub use worker::{
+    RedisStreamWorker, StreamWorkerConfig, StreamWorkerStats, DEFAULT_CLAIM_IDLE, DEFAULT_GROUP,
 };
 
 /// Default time every Redis call of this module may take before it counts as a failure:
@@ -211,6 +265,24 @@ impl fmt::Display for OpError {
     }
 }
 
+impl From<OpError> for DedupError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Redis(e) => DedupError::Unavailable(StoreError::new(e)),
+            OpError::Timeout => DedupError::Timeout,
+        }
+    }
+}
+
+impl From<OpError> for HandoffError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Redis(e) => HandoffError::Unavailable(StoreError::new(e)),
+            OpError::Timeout => HandoffError::Timeout,
+        }
+    }
+}
+
 /// Runs one Redis call with a timeout.
 pub(crate) async fn timed<T>(
     timeout: Duration,
@@ -223,22 +295,44 @@ pub(crate) async fn timed<T>(
     }
 }
 
-/// A name unique to this process with high probability: `{host}-{pid}-{random hex}`.
-pub(crate) fn unique_name() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
+/// What the value of a key must be for [`compare_and_delete`] to delete it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expected<'a> {
+    /// Exactly this value (a lease, one de-duplication mark).
+    Exactly(&'a str),
+    /// Any value starting with this (every mark of one de-duplicator).
+    StartsWith(&'a str),
+}
 
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) {
-        hasher.write_u128(now.as_nanos());
-    }
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty() && h.len() <= 64)
-        .unwrap_or_else(|| "replica".to_owned());
-    format!("{host}-{}-{:016x}", std::process::id(), hasher.finish())
+/// The crate's one compare-and-delete: `KEYS[1]` the key, `ARGV[1]` the expected value,
+/// `ARGV[2]` `exact` or `prefix`. Deletes the key and returns 1 if its value is `ARGV[1]` (or, in
+/// `prefix` mode, starts with it); otherwise leaves it and returns 0.
+static COMPARE_AND_DELETE: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+local value = redis.call('GET', KEYS[1])
+if value and (value == ARGV[1]
+    or (ARGV[2] == 'prefix' and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1])) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// Deletes `key` if its value is `expected`, atomically (one Lua script). `Ok(true)` if deleted.
+pub(crate) async fn compare_and_delete(
+    conn: &ConnectionManager,
+    key: &str,
+    expected: Expected<'_>,
+    timeout: Duration,
+) -> Result<bool, OpError> {
+    let (value, mode) = match expected {
+        Expected::Exactly(value) => (value, "exact"),
+        Expected::StartsWith(prefix) => (prefix, "prefix"),
+    };
+    let mut invocation = COMPARE_AND_DELETE.key(key);
+    invocation.arg(value).arg(mode);
+    let deleted: i64 = timed(timeout, invocation.invoke_async(&mut conn.clone())).await?;
+    Ok(deleted == 1)
 }

@@ -5,17 +5,27 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use zoom_rtms_webhooks::sign;
+use zoom_rtms_webhooks::signature::sign;
+use zoom_rtms_webhooks::Verifier;
 
 /// The webhook Secret Token the tests sign with.
 pub const SECRET: &str = "test-secret-token";
 
-/// A fixed "now" (Unix seconds) for tests that inject the clock (`receive_at`, `verify_at`).
+/// A fixed "now" (Unix seconds) for tests that inject the clock ([`verifier_at`]).
 pub const T0: u64 = 1_700_000_000;
 
 /// `SystemTime` for `secs` Unix seconds.
 pub fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A verifier for `secret` (label `"default"`) whose clock always reads `secs` Unix seconds.
+pub fn verifier_at(secret: &str, secs: u64) -> Verifier {
+    Verifier::builder()
+        .with_secret("default", secret)
+        .with_clock(move || at(secs))
+        .build()
+        .expect("non-blank secret")
 }
 
 /// The current Unix time in seconds, as the `x-zm-request-timestamp` header value.
@@ -98,6 +108,9 @@ macro_rules! http_suite_tests {
             broken_payload_is_400,
             wrong_method_is_405_with_allow,
             body_over_limit_is_413,
+            declared_oversized_body_is_413_before_it_is_read,
+            oversized_non_post_is_405,
+            repeated_signature_headers_are_401,
             full_queue_is_503_with_retry_after,
             verified_challenge_is_answered,
             unverified_challenge_gets_no_reply,
@@ -129,8 +142,8 @@ pub mod http_suite {
     use tokio::sync::watch;
     use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
     use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
-    use zoom_rtms_webhooks::receiver::{Delivery, Receiver, ReceiverConfig};
-    use zoom_rtms_webhooks::{Verifier, WebhookEvent};
+    use zoom_rtms_webhooks::receiver::ReceiverConfig;
+    use zoom_rtms_webhooks::{Delivery, Receiver, Verifier, WebhookEvent};
 
     use super::{
         broken_started_body, challenge_body, now_ts, signed, signed_at, started_body,
@@ -485,7 +498,8 @@ pub mod http_suite {
         Fut: Future<Output = String>,
     {
         const LIMIT: usize = 1024;
-        let (h, deliveries) = recording(spawn, ReceiverConfig::default().body_limit(LIMIT)).await;
+        let (h, deliveries) =
+            recording(spawn, ReceiverConfig::default().with_body_limit(LIMIT)).await;
         let at_limit = padded_unknown_body("zoom.test_at_limit", LIMIT);
         let over_limit = padded_unknown_body("zoom.test_over_limit", LIMIT + 1);
 
@@ -502,6 +516,148 @@ pub mod http_suite {
         assert_eq!(names, ["zoom.test_at_limit"]);
         let stats = h.receiver.stats();
         assert_eq!((stats.too_large, stats.accepted), (1, 1));
+    }
+
+    /// A request that announces a body far over the limit and sends none of it, then closes
+    /// its sending side: `413` at once. An adapter that read (or waited for) the body would see
+    /// it end early and answer `400`, or nothing.
+    pub async fn declared_oversized_body_is_413_before_it_is_read<F, Fut>(spawn: F)
+    where
+        F: FnOnce(Arc<TestReceiver>) -> Fut,
+        Fut: Future<Output = String>,
+    {
+        const LIMIT: usize = 1024;
+        let config = ReceiverConfig::default().with_body_limit(LIMIT);
+        let (h, deliveries) = recording(spawn, config).await;
+        let body = started_body("stream-1");
+        let (signature, timestamp) = signed(SECRET, &body);
+        let response = raw_exchange(
+            &h.url,
+            "POST",
+            &[
+                ("content-length", &(100 * LIMIT).to_string()),
+                ("x-zm-signature", &signature),
+                ("x-zm-request-timestamp", &timestamp),
+            ],
+        )
+        .await;
+        assert!(response.starts_with("HTTP/1.1 413"), "got: {response}");
+        assert!(response.ends_with("payload too large"), "got: {response}");
+        assert!(drain(&h.dispatcher, deliveries).await.is_empty());
+        let stats = h.receiver.stats();
+        assert_eq!((stats.too_large, stats.bad_request), (1, 0));
+    }
+
+    /// The method is checked before the size, as in the receiver: a body over the limit sent
+    /// with another method than `POST` gets `405`, whether its length is declared or not read.
+    pub async fn oversized_non_post_is_405<F, Fut>(spawn: F)
+    where
+        F: FnOnce(Arc<TestReceiver>) -> Fut,
+        Fut: Future<Output = String>,
+    {
+        const LIMIT: usize = 1024;
+        let config = ReceiverConfig::default().with_body_limit(LIMIT);
+        let (h, deliveries) = recording(spawn, config).await;
+        let over = padded_unknown_body("zoom.test_over_limit", LIMIT + 1);
+        let (signature, timestamp) = signed(SECRET, &over);
+        let response = h
+            .client
+            .put(&h.url)
+            .header("x-zm-signature", &signature)
+            .header("x-zm-request-timestamp", &timestamp)
+            .body(over)
+            .send()
+            .await
+            .expect("request sent");
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|v| v.as_bytes().to_vec());
+        assert_eq!(allow.as_deref(), Some(&b"POST"[..]));
+        assert_eq!(
+            status_and_text(response).await,
+            (405, "method not allowed".to_owned())
+        );
+        // Declared far over the limit and never sent: still 405, at once.
+        let response = raw_exchange(
+            &h.url,
+            "PATCH",
+            &[("content-length", &(100 * LIMIT).to_string())],
+        )
+        .await;
+        assert!(response.starts_with("HTTP/1.1 405"), "got: {response}");
+        assert!(response.ends_with("method not allowed"), "got: {response}");
+        assert!(drain(&h.dispatcher, deliveries).await.is_empty());
+        let stats = h.receiver.stats();
+        assert_eq!((stats.method_not_allowed, stats.too_large), (2, 0));
+    }
+
+    /// A repeated `x-zm-signature` or `x-zm-request-timestamp` is ambiguous: `401`, even when
+    /// every copy is valid (an adapter must not pick one).
+    pub async fn repeated_signature_headers_are_401<F, Fut>(spawn: F)
+    where
+        F: FnOnce(Arc<TestReceiver>) -> Fut,
+        Fut: Future<Output = String>,
+    {
+        let (h, deliveries) = recording(spawn, ReceiverConfig::default()).await;
+        let body = started_body("stream-1");
+        let (signature, timestamp) = signed(SECRET, &body);
+        let repeated: [[(&str, &str); 3]; 2] = [
+            [
+                ("x-zm-signature", &signature),
+                ("x-zm-signature", &signature),
+                ("x-zm-request-timestamp", &timestamp),
+            ],
+            [
+                ("x-zm-signature", &signature),
+                ("x-zm-request-timestamp", &timestamp),
+                ("x-zm-request-timestamp", &timestamp),
+            ],
+        ];
+        for headers in repeated {
+            let response = h.post(&body, &headers).await;
+            assert_eq!(
+                status_and_text(response).await,
+                (401, "unauthorized".to_owned()),
+                "{headers:?}"
+            );
+        }
+        // The same request with each header once is accepted.
+        let response = h
+            .post(
+                &body,
+                &[
+                    ("x-zm-signature", &signature),
+                    ("x-zm-request-timestamp", &timestamp),
+                ],
+            )
+            .await;
+        assert_eq!(status_and_text(response).await, (200, String::new()));
+        assert_eq!(drain(&h.dispatcher, deliveries).await.len(), 1);
+        let stats = h.receiver.stats();
+        assert_eq!((stats.unauthorized, stats.accepted), (2, 1));
+    }
+
+    /// Writes a request head with the given method and headers (no body) to the server behind
+    /// `url` on a fresh connection, closes the sending side, and returns everything the server
+    /// wrote back before closing the connection.
+    pub async fn raw_exchange(url: &str, method: &str, headers: &[(&str, &str)]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let rest = url.trim_start_matches("http://");
+        let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        stream.shutdown().await.expect("close the sending side");
+        let mut raw = Vec::new();
+        // A reset after the response was written is fine: what arrived is what is checked.
+        let _ = stream.read_to_end(&mut raw).await;
+        String::from_utf8_lossy(&raw).into_owned()
     }
 
     /// An unknown-event body of exactly `len` bytes.

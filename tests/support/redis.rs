@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use zoom_rtms_webhooks::sign;
+use zoom_rtms_webhooks::signature::sign;
 
 /// The webhook secret the Redis tests sign with.
 pub const SECRET: &str = "redis-test-secret";

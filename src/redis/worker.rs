@@ -1,35 +1,25 @@
-//! Durable hand-off: [`RedisStreamHandoff`] appends accepted events to a Redis Stream before the
-//! `2xx` is sent; [`RedisStreamWorker`]s on any replica consume them through a consumer group.
+//! [`RedisStreamWorker`]: consumes the events that
+//! [`RedisStreamHandoff`](super::RedisStreamHandoff) appended, through a consumer group, and runs
+//! the user's handler on each (through the crate's one handler runner).
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ::redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use ::redis::Value;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use super::handoff::{decode, DEFAULT_STREAM_KEY};
 use super::{
-    connection_config, timed, unique_name, Client, ConnectionManager, OpError, RedisError,
-    DEFAULT_OP_TIMEOUT,
+    connection_config, timed, Client, ConnectionManager, OpError, RedisError, DEFAULT_OP_TIMEOUT,
 };
-use crate::event::WebhookEvent;
-use crate::receiver::{Delivery, Handoff, HandoffError};
-
-/// Default stream key: `zoom-rtms:events`.
-///
-/// ```
-/// assert_eq!(zoom_rtms_webhooks::redis::DEFAULT_STREAM_KEY, "zoom-rtms:events");
-/// ```
-pub const DEFAULT_STREAM_KEY: &str = "zoom-rtms:events";
+use crate::receiver::Delivery;
+use crate::run::{run_handler, Outcome, Runner};
 
 /// Default consumer group: `zoom-rtms-workers`.
 ///
@@ -52,246 +42,7 @@ pub const DEFAULT_GROUP: &str = "zoom-rtms-workers";
 /// ```
 pub const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(60);
 
-/// Version of the entry layout written by [`RedisStreamHandoff`].
-const ENTRY_VERSION: &str = "1";
-
-/// A [`Handoff`] that appends each accepted event to a Redis Stream, so that an event
-/// acknowledged to Zoom survives the death of the process that acknowledged it.
-///
-/// The receiver awaits [`hand_off`](Handoff::hand_off) before it answers, so the `200` is sent
-/// only after Redis stored the entry:
-///
-/// `XADD {stream_key} [MAXLEN ~ {max_len}] * v 1 body {raw body} dedup_key {key}
-/// secret_label {label} timestamp {x-zm-request-timestamp} received_at_ms {now}`
-///
-/// The raw body is stored, not a re-serialisation: a worker re-parses it with
-/// [`WebhookEvent::parse`], so nothing the typed model does not keep is lost. The secret label is
-/// a name, never a secret.
-///
-/// If Redis fails or does not answer within the timeout ([`DEFAULT_OP_TIMEOUT`]), the hand-off
-/// returns [`HandoffError::Unavailable`], the receiver undoes the de-duplication mark and
-/// answers `503`, and Zoom delivers the event again later. (If Redis stored the entry but the
-/// answer came too late, the retry is stored again: handlers see events at least once.)
-///
-/// `MAXLEN ~` is off by default: a trimmed entry that no worker has handled yet is lost. Set
-/// [`with_max_len`](RedisStreamHandoff::with_max_len) well above any backlog you expect, as a
-/// guard against unbounded growth when no worker runs. With the default
-/// [`StreamWorkerConfig::delete_on_ack`], handled entries are deleted and the stream only holds
-/// the backlog.
-///
-/// # Example
-///
-/// ```no_run
-/// use zoom_rtms_webhooks::receiver::Receiver;
-/// use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator, RedisStreamHandoff};
-/// use zoom_rtms_webhooks::Verifier;
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let conn = connect("redis://127.0.0.1:6379/").await?;
-/// let receiver = Receiver::new(
-///     Verifier::new("secret")?,
-///     RedisDeduplicator::new(conn.clone()),
-///     RedisStreamHandoff::new(conn).with_max_len(1_000_000),
-/// );
-/// // Serve `receiver`; run a RedisStreamWorker (on this or any replica) to handle the events.
-/// # let _ = receiver;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct RedisStreamHandoff {
-    conn: ConnectionManager,
-    stream_key: Arc<str>,
-    max_len: Option<usize>,
-    timeout: Duration,
-}
-
-impl fmt::Debug for RedisStreamHandoff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStreamHandoff")
-            .field("stream_key", &self.stream_key)
-            .field("max_len", &self.max_len)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisStreamHandoff {
-    /// A hand-off to [`DEFAULT_STREAM_KEY`] on `conn`, without trimming, with
-    /// [`DEFAULT_OP_TIMEOUT`].
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff, DEFAULT_STREAM_KEY};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
-    /// assert_eq!(handoff.stream_key(), DEFAULT_STREAM_KEY);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn new(conn: ConnectionManager) -> Self {
-        RedisStreamHandoff {
-            conn,
-            stream_key: DEFAULT_STREAM_KEY.into(),
-            max_len: None,
-            timeout: DEFAULT_OP_TIMEOUT,
-        }
-    }
-
-    /// Sets the stream key (default [`DEFAULT_STREAM_KEY`]); the workers must read the same key
-    /// ([`StreamWorkerConfig::stream_key`]).
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?)
-    ///     .with_stream_key("app:events");
-    /// assert_eq!(handoff.stream_key(), "app:events");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_stream_key(mut self, key: impl Into<String>) -> Self {
-        self.stream_key = key.into().into();
-        self
-    }
-
-    /// Trims the stream to about `max_len` entries on every append (`MAXLEN ~`). See the type's
-    /// documentation: entries not yet handled can be trimmed too.
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?)
-    ///     .with_max_len(100_000);
-    /// assert_eq!(handoff.max_len(), Some(100_000));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_max_len(mut self, max_len: usize) -> Self {
-        self.max_len = Some(max_len);
-        self
-    }
-
-    /// Sets how long an append may take (default [`DEFAULT_OP_TIMEOUT`]).
-    ///
-    /// ```no_run
-    /// # use std::time::Duration;
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?)
-    ///     .with_timeout(Duration::from_millis(800));
-    /// assert_eq!(handoff.timeout(), Duration::from_millis(800));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The stream key.
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
-    /// assert_eq!(handoff.stream_key(), "zoom-rtms:events");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn stream_key(&self) -> &str {
-        &self.stream_key
-    }
-
-    /// The `MAXLEN ~` cap, if any.
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// assert_eq!(RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?).max_len(), None);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn max_len(&self) -> Option<usize> {
-        self.max_len
-    }
-
-    /// The per-append timeout.
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff, DEFAULT_OP_TIMEOUT};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// assert_eq!(RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?).timeout(), DEFAULT_OP_TIMEOUT);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// Appends one delivery and returns the new entry's id (what [`Handoff::hand_off`] does).
-    ///
-    /// # Errors
-    ///
-    /// [`HandoffError::Unavailable`] when Redis fails or times out.
-    ///
-    /// ```no_run
-    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # use zoom_rtms_webhooks::{receiver::Delivery, WebhookEvent};
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
-    /// let body = br#"{"event":"x.y","payload":{}}"#;
-    /// let event = WebhookEvent::parse(body)?;
-    /// let key = event.dedup_key(body);
-    /// let id = handoff.append(&Delivery::new(event, key, "default", 1_700_000_000), body).await?;
-    /// println!("stored as {id}");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn append(
-        &self,
-        delivery: &Delivery,
-        raw_body: &[u8],
-    ) -> Result<String, HandoffError> {
-        let received_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let mut cmd = ::redis::cmd("XADD");
-        cmd.arg(&*self.stream_key);
-        if let Some(max_len) = self.max_len {
-            cmd.arg("MAXLEN").arg("~").arg(max_len);
-        }
-        cmd.arg("*")
-            .arg("v")
-            .arg(ENTRY_VERSION)
-            .arg("body")
-            .arg(raw_body)
-            .arg("dedup_key")
-            .arg(&delivery.dedup_key)
-            .arg("secret_label")
-            .arg(&delivery.secret_label)
-            .arg("timestamp")
-            .arg(delivery.timestamp)
-            .arg("received_at_ms")
-            .arg(received_at_ms.to_string());
-        let mut conn = self.conn.clone();
-        timed(self.timeout, cmd.query_async::<String>(&mut conn))
-            .await
-            .map_err(|e| HandoffError::Unavailable(format!("Redis stream append: {e}")))
-    }
-}
-
-impl Handoff for RedisStreamHandoff {
-    async fn hand_off<'a>(
-        &'a self,
-        delivery: Delivery,
-        raw_body: &'a [u8],
-    ) -> Result<(), HandoffError> {
-        self.append(&delivery, raw_body).await.map(|_id| ())
-    }
-}
-
-/// Configuration of a [`RedisStreamWorker`].
+/// Configuration of a [`RedisStreamWorker`]: `with_*` setters, getters of the same names.
 ///
 /// ```
 /// use std::time::Duration;
@@ -302,46 +53,23 @@ impl Handoff for RedisStreamHandoff {
 ///     .with_consumer("pod-7")
 ///     .with_concurrency(16)
 ///     .with_claim_idle(Duration::from_secs(120));
-/// assert_eq!(config.group, "zoom-rtms-workers");
+/// assert_eq!(config.group(), "zoom-rtms-workers");
+/// assert_eq!(config.consumer(), "pod-7");
 /// assert_eq!(config.dead_letter_key(), "app:events:dead");
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct StreamWorkerConfig {
-    /// Stream to read ([`DEFAULT_STREAM_KEY`]); the same as the hand-off's.
-    pub stream_key: String,
-    /// Consumer group ([`DEFAULT_GROUP`]): every worker of the group shares the events, each
-    /// event goes to one of them. Created (with the stream) if missing.
-    pub group: String,
-    /// This worker's consumer name, unique among live workers (default
-    /// `{HOSTNAME}-{pid}-{random}`). A worker restarted with the same name first re-handles the
-    /// entries it had read but not acknowledged.
-    pub consumer: String,
-    /// Maximum number of handler calls running at once (default 8; `0` is treated as `1`).
-    pub concurrency: usize,
-    /// How long one `XREADGROUP` waits for new entries (default 1 s). It bounds how long
-    /// [`shutdown`](RedisStreamWorker::shutdown) waits for the reader.
-    pub block: Duration,
-    /// Idle time after which another worker's unacknowledged entry is claimed
-    /// ([`DEFAULT_CLAIM_IDLE`]).
-    pub claim_idle: Duration,
-    /// How often to look for entries to claim (default 5 s).
-    pub claim_interval: Duration,
-    /// After this many deliveries (first read plus claims) an entry whose handler keeps failing
-    /// is moved to the dead-letter stream and acknowledged (default `Some(5)`; `None` retries
-    /// forever).
-    pub max_deliveries: Option<u64>,
-    /// Dead-letter stream (default `None`: `{stream_key}:dead`, see
-    /// [`dead_letter_key`](StreamWorkerConfig::dead_letter_key)). Entries whose body cannot be
-    /// parsed go there at once.
-    pub dead_letter_stream: Option<String>,
-    /// Delete an entry from the stream when it is acknowledged (`XACK` + `XDEL` in one
-    /// `MULTI`), so the stream holds only the backlog (default `true`). Turn it off if other
-    /// consumer groups read the same stream, and trim it with
-    /// [`RedisStreamHandoff::with_max_len`].
-    pub delete_on_ack: bool,
-    /// Timeout of every Redis call other than the blocking read ([`DEFAULT_OP_TIMEOUT`]).
-    pub timeout: Duration,
+    stream_key: String,
+    group: String,
+    consumer: String,
+    concurrency: usize,
+    block: Duration,
+    claim_idle: Duration,
+    claim_interval: Duration,
+    max_deliveries: Option<u64>,
+    dead_letter_stream: Option<String>,
+    delete_on_ack: bool,
+    timeout: Duration,
 }
 
 impl Default for StreamWorkerConfig {
@@ -349,7 +77,7 @@ impl Default for StreamWorkerConfig {
         StreamWorkerConfig {
             stream_key: DEFAULT_STREAM_KEY.to_owned(),
             group: DEFAULT_GROUP.to_owned(),
-            consumer: unique_name(),
+            consumer: crate::random::unique_name(),
             concurrency: 8,
             block: Duration::from_secs(1),
             claim_idle: DEFAULT_CLAIM_IDLE,
@@ -363,105 +91,117 @@ impl Default for StreamWorkerConfig {
 }
 
 impl StreamWorkerConfig {
-    /// Sets [`stream_key`](StreamWorkerConfig::stream_key).
+    /// Sets the stream to read (default [`DEFAULT_STREAM_KEY`]): the same as the hand-off's
+    /// ([`RedisStreamHandoff::with_stream_key`](super::RedisStreamHandoff::with_stream_key)).
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert_eq!(StreamWorkerConfig::default().with_stream_key("k").stream_key, "k");
+    /// assert_eq!(StreamWorkerConfig::default().with_stream_key("k").stream_key(), "k");
     /// ```
     pub fn with_stream_key(mut self, key: impl Into<String>) -> Self {
         self.stream_key = key.into();
         self
     }
 
-    /// Sets [`group`](StreamWorkerConfig::group).
+    /// Sets the consumer group (default [`DEFAULT_GROUP`]): every worker of the group shares the
+    /// events, each event goes to one of them. Created (with the stream) if missing.
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert_eq!(StreamWorkerConfig::default().with_group("g").group, "g");
+    /// assert_eq!(StreamWorkerConfig::default().with_group("g").group(), "g");
     /// ```
     pub fn with_group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
         self
     }
 
-    /// Sets [`consumer`](StreamWorkerConfig::consumer).
+    /// Sets this worker's consumer name, unique among live workers (default
+    /// `{HOSTNAME}-{pid}-{random}`). A worker restarted with the same name first re-handles the
+    /// entries it had read but not acknowledged.
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert_eq!(StreamWorkerConfig::default().with_consumer("c").consumer, "c");
+    /// assert_eq!(StreamWorkerConfig::default().with_consumer("c").consumer(), "c");
     /// ```
     pub fn with_consumer(mut self, consumer: impl Into<String>) -> Self {
         self.consumer = consumer.into();
         self
     }
 
-    /// Sets [`concurrency`](StreamWorkerConfig::concurrency).
+    /// Sets the maximum number of handler calls running at once (default 8; `0` is treated as
+    /// `1`).
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert_eq!(StreamWorkerConfig::default().with_concurrency(2).concurrency, 2);
+    /// assert_eq!(StreamWorkerConfig::default().with_concurrency(2).concurrency(), 2);
     /// ```
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency;
         self
     }
 
-    /// Sets [`block`](StreamWorkerConfig::block).
+    /// Sets how long one `XREADGROUP` waits for new entries (default 1 s). It bounds how long
+    /// [`shutdown`](RedisStreamWorker::shutdown) waits for the reader.
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
     /// let c = StreamWorkerConfig::default().with_block(Duration::from_millis(200));
-    /// assert_eq!(c.block, Duration::from_millis(200));
+    /// assert_eq!(c.block(), Duration::from_millis(200));
     /// ```
     pub fn with_block(mut self, block: Duration) -> Self {
         self.block = block;
         self
     }
 
-    /// Sets [`claim_idle`](StreamWorkerConfig::claim_idle).
+    /// Sets the idle time after which another worker's unacknowledged entry is claimed (default
+    /// [`DEFAULT_CLAIM_IDLE`]).
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
     /// let c = StreamWorkerConfig::default().with_claim_idle(Duration::from_secs(90));
-    /// assert_eq!(c.claim_idle, Duration::from_secs(90));
+    /// assert_eq!(c.claim_idle(), Duration::from_secs(90));
     /// ```
     pub fn with_claim_idle(mut self, idle: Duration) -> Self {
         self.claim_idle = idle;
         self
     }
 
-    /// Sets [`claim_interval`](StreamWorkerConfig::claim_interval).
+    /// Sets how often to look for entries to claim (default 5 s).
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
     /// let c = StreamWorkerConfig::default().with_claim_interval(Duration::from_secs(1));
-    /// assert_eq!(c.claim_interval, Duration::from_secs(1));
+    /// assert_eq!(c.claim_interval(), Duration::from_secs(1));
     /// ```
     pub fn with_claim_interval(mut self, interval: Duration) -> Self {
         self.claim_interval = interval;
         self
     }
 
-    /// Sets [`max_deliveries`](StreamWorkerConfig::max_deliveries).
+    /// Sets after how many deliveries (first read plus claims) an entry whose handler keeps
+    /// failing is moved to the dead-letter stream and acknowledged (default `Some(5)`; `None`
+    /// retries forever).
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert_eq!(StreamWorkerConfig::default().with_max_deliveries(None).max_deliveries, None);
+    /// assert_eq!(StreamWorkerConfig::default().with_max_deliveries(None).max_deliveries(), None);
     /// ```
     pub fn with_max_deliveries(mut self, max: Option<u64>) -> Self {
         self.max_deliveries = max;
         self
     }
 
-    /// Sets [`dead_letter_stream`](StreamWorkerConfig::dead_letter_stream).
+    /// Sets the dead-letter stream (default: `{stream_key}:dead`, see
+    /// [`dead_letter_key`](StreamWorkerConfig::dead_letter_key)). Entries whose body cannot be
+    /// parsed go there at once.
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
     /// let c = StreamWorkerConfig::default().with_dead_letter_stream("app:dead");
+    /// assert_eq!(c.dead_letter_stream(), Some("app:dead"));
     /// assert_eq!(c.dead_letter_key(), "app:dead");
     /// ```
     pub fn with_dead_letter_stream(mut self, key: impl Into<String>) -> Self {
@@ -469,28 +209,143 @@ impl StreamWorkerConfig {
         self
     }
 
-    /// Sets [`delete_on_ack`](StreamWorkerConfig::delete_on_ack).
+    /// Sets whether an entry is deleted from the stream when it is acknowledged (`XACK` + `XDEL`
+    /// in one `MULTI`), so the stream holds only the backlog (default `true`). Turn it off if
+    /// other consumer groups read the same stream, and trim it with
+    /// [`RedisStreamHandoff::with_max_len`](super::RedisStreamHandoff::with_max_len).
     ///
     /// ```
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
-    /// assert!(!StreamWorkerConfig::default().with_delete_on_ack(false).delete_on_ack);
+    /// assert!(!StreamWorkerConfig::default().with_delete_on_ack(false).delete_on_ack());
     /// ```
     pub fn with_delete_on_ack(mut self, delete: bool) -> Self {
         self.delete_on_ack = delete;
         self
     }
 
-    /// Sets [`timeout`](StreamWorkerConfig::timeout).
+    /// Sets the timeout of every Redis call other than the blocking read (default
+    /// [`DEFAULT_OP_TIMEOUT`]).
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
     /// let c = StreamWorkerConfig::default().with_timeout(Duration::from_secs(1));
-    /// assert_eq!(c.timeout, Duration::from_secs(1));
+    /// assert_eq!(c.timeout(), Duration::from_secs(1));
     /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The stream read.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::{StreamWorkerConfig, DEFAULT_STREAM_KEY};
+    /// assert_eq!(StreamWorkerConfig::default().stream_key(), DEFAULT_STREAM_KEY);
+    /// ```
+    pub fn stream_key(&self) -> &str {
+        &self.stream_key
+    }
+
+    /// The consumer group.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::{StreamWorkerConfig, DEFAULT_GROUP};
+    /// assert_eq!(StreamWorkerConfig::default().group(), DEFAULT_GROUP);
+    /// ```
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// This worker's consumer name.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_ne!(StreamWorkerConfig::default().consumer(), StreamWorkerConfig::default().consumer());
+    /// ```
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// The maximum number of handler calls running at once, as set (`0` runs as `1`).
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_eq!(StreamWorkerConfig::default().concurrency(), 8);
+    /// ```
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// How long one `XREADGROUP` waits.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_eq!(StreamWorkerConfig::default().block(), std::time::Duration::from_secs(1));
+    /// ```
+    pub fn block(&self) -> Duration {
+        self.block
+    }
+
+    /// The idle time after which an unacknowledged entry is claimed.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::{StreamWorkerConfig, DEFAULT_CLAIM_IDLE};
+    /// assert_eq!(StreamWorkerConfig::default().claim_idle(), DEFAULT_CLAIM_IDLE);
+    /// ```
+    pub fn claim_idle(&self) -> Duration {
+        self.claim_idle
+    }
+
+    /// How often to look for entries to claim.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_eq!(StreamWorkerConfig::default().claim_interval(), std::time::Duration::from_secs(5));
+    /// ```
+    pub fn claim_interval(&self) -> Duration {
+        self.claim_interval
+    }
+
+    /// The number of deliveries after which a failing entry is dead-lettered (`None`: never).
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_eq!(StreamWorkerConfig::default().max_deliveries(), Some(5));
+    /// ```
+    pub fn max_deliveries(&self) -> Option<u64> {
+        self.max_deliveries
+    }
+
+    /// The dead-letter stream as set, if any (see
+    /// [`dead_letter_key`](StreamWorkerConfig::dead_letter_key) for the one used).
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert_eq!(StreamWorkerConfig::default().dead_letter_stream(), None);
+    /// ```
+    pub fn dead_letter_stream(&self) -> Option<&str> {
+        self.dead_letter_stream.as_deref()
+    }
+
+    /// Whether acknowledged entries are deleted from the stream.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::StreamWorkerConfig;
+    /// assert!(StreamWorkerConfig::default().delete_on_ack());
+    /// ```
+    pub fn delete_on_ack(&self) -> bool {
+        self.delete_on_ack
+    }
+
+    /// The timeout of every Redis call other than the blocking read.
+    ///
+    /// ```
+    /// # use zoom_rtms_webhooks::redis::{StreamWorkerConfig, DEFAULT_OP_TIMEOUT};
+    /// assert_eq!(StreamWorkerConfig::default().timeout(), DEFAULT_OP_TIMEOUT);
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The dead-letter stream key: [`dead_letter_stream`](StreamWorkerConfig::dead_letter_stream)
@@ -571,8 +426,8 @@ impl Counters {
     }
 }
 
-/// Consumes the events appended by [`RedisStreamHandoff`] through a consumer group and runs your
-/// handler on each, on any replica.
+/// Consumes the events appended by [`RedisStreamHandoff`](super::RedisStreamHandoff) through a
+/// consumer group and runs your handler on each, on any replica.
 ///
 /// - One reader task reads up to `concurrency` entries at a time (`XREADGROUP ... BLOCK`, on a
 ///   connection of its own) and runs the handler on each in its own task, at most
@@ -722,7 +577,7 @@ impl RedisStreamWorker {
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::RedisStreamWorker;
     /// # fn show(worker: &RedisStreamWorker) {
-    /// println!("consumer {}", worker.config().consumer);
+    /// println!("consumer {}", worker.config().consumer());
     /// # }
     /// ```
     pub fn config(&self) -> &StreamWorkerConfig {
@@ -1067,14 +922,18 @@ where
             }
             Ok(delivery) => {
                 counters.running.fetch_add(1, Ordering::Relaxed);
-                let outcome = run_handler(&shared.handler, delivery).await;
+                let outcome =
+                    run_handler(Runner::RedisStreamWorker, &shared.handler, delivery).await;
                 counters.running.fetch_sub(1, Ordering::Relaxed);
-                if outcome {
-                    counters.processed.fetch_add(1, Ordering::Relaxed);
-                    Verdict::Ack
-                } else {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
-                    Verdict::Retry
+                match outcome {
+                    Outcome::Ok => {
+                        counters.processed.fetch_add(1, Ordering::Relaxed);
+                        Verdict::Ack
+                    }
+                    Outcome::Failed | Outcome::Panicked => {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        Verdict::Retry
+                    }
                 }
             }
         },
@@ -1093,46 +952,6 @@ where
                 counters.acked.fetch_add(1, Ordering::Relaxed);
                 counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
             }
-        }
-    }
-}
-
-/// Rebuilds the [`Delivery`] from a stream entry.
-fn decode(entry: &StreamId) -> Result<Delivery, String> {
-    let body: Vec<u8> = entry
-        .get("body")
-        .ok_or_else(|| "entry has no body".to_owned())?;
-    let event = WebhookEvent::parse(&body).map_err(|e| format!("body does not parse: {e}"))?;
-    let dedup_key = entry
-        .get::<String>("dedup_key")
-        .unwrap_or_else(|| event.dedup_key(&body));
-    let secret_label = entry.get::<String>("secret_label").unwrap_or_default();
-    let timestamp = entry.get::<u64>("timestamp").unwrap_or(0);
-    Ok(Delivery::new(event, dedup_key, secret_label, timestamp))
-}
-
-/// Runs the handler; `true` if it returned `Ok`. An `Err` or a panic is `false`.
-async fn run_handler<H, Fut, E>(handler: &H, delivery: Delivery) -> bool
-where
-    H: Fn(Delivery) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    E: fmt::Display,
-{
-    let result = match catch_unwind(AssertUnwindSafe(|| handler(delivery))) {
-        Ok(future) => CatchUnwind(Box::pin(future)).await,
-        Err(panic) => Err(panic),
-    };
-    match result {
-        Ok(Ok(())) => true,
-        Ok(Err(_error)) => {
-            #[cfg(feature = "tracing")]
-            tracing::warn!(error = %_error, "stream worker handler returned an error");
-            false
-        }
-        Err(_panic) => {
-            #[cfg(feature = "tracing")]
-            tracing::error!("stream worker handler panicked");
-            false
         }
     }
 }
@@ -1197,21 +1016,5 @@ fn value_bytes(value: &Value) -> Option<Vec<u8>> {
         Value::SimpleString(s) => Some(s.clone().into_bytes()),
         Value::Int(i) => Some(i.to_string().into_bytes()),
         _ => None,
-    }
-}
-
-/// Polls a future, converting a panic during `poll` into an `Err`.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
     }
 }

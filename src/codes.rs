@@ -1,13 +1,14 @@
-//! The integer code tables of the RTMS protocol: status codes, stop reasons, stream and session
-//! states (reference §4.3, §4.4, §5.2, §5.3).
+//! The integer code tables of RTMS, shared by the webhook events and the protocol: message
+//! types, status codes, stop reasons, stream and session states (reference §4.3, §4.4, §5.1–§5.3).
 //!
 //! Every table is an open enum: a code this crate does not name is kept as `Other(code)`, never
 //! rejected, and equality compares codes (`StatusCode::Other(8) == StatusCode::DuplicateSignalRequest`).
 //! Each serialises as its integer and deserialises from an integer or a string of digits.
 //!
 //! ```
-//! use zoom_rtms_webhooks::protocol::codes::{StatusCode, StopReason, StreamState};
+//! use zoom_rtms_webhooks::codes::{MsgType, StatusCode, StopReason, StreamState};
 //!
+//! assert_eq!(MsgType::from(12), MsgType::KeepAliveRequest);
 //! assert_eq!(StatusCode::from(3), StatusCode::InvalidSignature);
 //! assert!(StatusCode::DuplicateSignalRequest.is_retryable());
 //! assert_eq!(StopReason::from(20), StopReason::ReceiverRequestClose);
@@ -15,11 +16,93 @@
 //! ```
 
 code_enum! {
+    /// `RTMS_MESSAGE_TYPE` (reference §5.1): the `msg_type` of every RTMS message, 1–29; open for
+    /// codes this crate does not name.
+    ///
+    /// Equality and hashing are by code: `MsgType::Other(2)` equals
+    /// `MsgType::SignalingHandshakeResponse`; [`From<i64>`](MsgType::from) always gives the
+    /// named variant.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::codes::MsgType;
+    ///
+    /// assert_eq!(MsgType::from(2), MsgType::SignalingHandshakeResponse);
+    /// assert_eq!(MsgType::KeepAliveRequest.code(), 12);
+    /// assert_eq!(MsgType::from(29), MsgType::VideoSubscriptionResponse);
+    /// assert_eq!(MsgType::from(99), MsgType::Other(99));
+    /// assert_eq!(MsgType::KeepAliveRequest.to_string(), "keep-alive request (12)");
+    /// ```
+    pub enum MsgType ("zoom_rtms_webhooks::codes::MsgType") {
+        /// 1: `SIGNALING_HAND_SHAKE_REQ`
+        /// ([`SignalingHandshakeRequest`](crate::handshake::SignalingHandshakeRequest)).
+        SignalingHandshakeRequest = 1 => "signaling handshake request",
+        /// 2: `SIGNALING_HAND_SHAKE_RESP`
+        /// ([`SignalingHandshakeResponse`](crate::handshake::SignalingHandshakeResponse)).
+        SignalingHandshakeResponse = 2 => "signaling handshake response",
+        /// 3: `DATA_HAND_SHAKE_REQ`: media (data) connection handshake request.
+        DataHandshakeRequest = 3 => "data handshake request",
+        /// 4: `DATA_HAND_SHAKE_RESP`: media (data) connection handshake response.
+        DataHandshakeResponse = 4 => "data handshake response",
+        /// 5: `EVENT_SUBSCRIPTION` (subscribe / unsubscribe).
+        EventSubscription = 5 => "event subscription",
+        /// 6: `EVENT_UPDATE` (an event occurred).
+        EventUpdate = 6 => "event update",
+        /// 7: `CLIENT_READY_ACK`: client ready to receive media.
+        ClientReadyAck = 7 => "client ready ack",
+        /// 8: `STREAM_STATE_UPDATE`.
+        StreamStateUpdate = 8 => "stream state update",
+        /// 9: `SESSION_STATE_UPDATE` (e.g. paused / resumed).
+        SessionStateUpdate = 9 => "session state update",
+        /// 10: `SESSION_STATE_REQ`.
+        SessionStateRequest = 10 => "session state request",
+        /// 11: `SESSION_STATE_RESP`.
+        SessionStateResponse = 11 => "session state response",
+        /// 12: `KEEP_ALIVE_REQ` (answer with 13).
+        KeepAliveRequest = 12 => "keep-alive request",
+        /// 13: `KEEP_ALIVE_RESP`.
+        KeepAliveResponse = 13 => "keep-alive response",
+        /// 14: `MEDIA_DATA_AUDIO`.
+        MediaDataAudio = 14 => "audio data",
+        /// 15: `MEDIA_DATA_VIDEO`.
+        MediaDataVideo = 15 => "video data",
+        /// 16: `MEDIA_DATA_SHARE`.
+        MediaDataShare = 16 => "screen-share data",
+        /// 17: `MEDIA_DATA_TRANSCRIPT`.
+        MediaDataTranscript = 17 => "transcript data",
+        /// 18: `MEDIA_DATA_CHAT`.
+        MediaDataChat = 18 => "chat data",
+        /// 19: `STREAM_STATE_REQ`.
+        StreamStateRequest = 19 => "stream state request",
+        /// 20: `STREAM_STATE_RESP`.
+        StreamStateResponse = 20 => "stream state response",
+        /// 21: `STREAM_CLOSE_REQ`.
+        StreamCloseRequest = 21 => "stream close request",
+        /// 22: `STREAM_CLOSE_RESP`.
+        StreamCloseResponse = 22 => "stream close response",
+        /// 23: `META_DATA_AUDIO` (payload undocumented).
+        MetaDataAudio = 23 => "audio metadata",
+        /// 24: `META_DATA_VIDEO` (reserved).
+        MetaDataVideo = 24 => "video metadata",
+        /// 25: `META_DATA_SHARE` (reserved).
+        MetaDataShare = 25 => "screen-share metadata",
+        /// 26: `META_DATA_TRANSCRIPT` (reserved).
+        MetaDataTranscript = 26 => "transcript metadata",
+        /// 27: `META_DATA_CHAT` (reserved).
+        MetaDataChat = 27 => "chat metadata",
+        /// 28: `VIDEO_SUBSCRIPTION_REQ`.
+        VideoSubscriptionRequest = 28 => "video subscription request",
+        /// 29: `VIDEO_SUBSCRIPTION_RESP`.
+        VideoSubscriptionResponse = 29 => "video subscription response",
+    }
+    other = "unknown message type";
+}
+
+code_enum! {
     /// `RTMS_STATUS_CODE`: the `status_code` of handshake, close and subscription responses
     /// (reference §5.2, the current table; the beta mock's 0–75 numbering is not used).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::{StatusCategory, StatusCode};
+    /// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
     ///
     /// let s = StatusCode::from(16);
     /// assert_eq!(s, StatusCode::DuplicateMediaDataConnection);
@@ -28,7 +111,7 @@ code_enum! {
     /// assert_eq!(StatusCode::from(99), StatusCode::Other(99));
     /// assert_eq!(StatusCode::InvalidSignature.to_string(), "invalid signature (3)");
     /// ```
-    pub enum StatusCode ("zoom_rtms_webhooks::protocol::codes::StatusCode") {
+    pub enum StatusCode ("zoom_rtms_webhooks::codes::StatusCode") {
         /// 0: `STATUS_OK`.
         Ok = 0 => "ok",
         /// 1: `INVALID_MESSAGE_TYPE`.
@@ -134,7 +217,7 @@ code_enum! {
 /// (reference §5.2). The samples never retry `Auth`, `Request` or `Stream` errors.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::codes::{StatusCategory, StatusCode};
+/// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
 ///
 /// assert_eq!(StatusCode::InvalidSignature.category(), StatusCategory::Auth);
 /// assert_eq!(StatusCode::InvalidMediaAudioSendRate.category(), StatusCategory::Request);
@@ -164,7 +247,7 @@ impl StatusCode {
     /// Whether this is `STATUS_OK` (0).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+    /// use zoom_rtms_webhooks::codes::StatusCode;
     /// assert!(StatusCode::from(0).is_ok());
     /// assert!(!StatusCode::from(3).is_ok());
     /// ```
@@ -175,7 +258,7 @@ impl StatusCode {
     /// The category of the code (reference §5.2).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::{StatusCategory, StatusCode};
+    /// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
     /// assert_eq!(StatusCode::MediaTypeVideoNotSupported.category(), StatusCategory::Media);
     /// assert_eq!(StatusCode::from(1000).category(), StatusCategory::Unknown);
     /// ```
@@ -198,7 +281,7 @@ impl StatusCode {
     /// included).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StatusCode;
+    /// use zoom_rtms_webhooks::codes::StatusCode;
     /// assert!(StatusCode::from(8).is_retryable());
     /// assert!(!StatusCode::from(15).is_retryable());
     /// ```
@@ -213,28 +296,39 @@ code_enum! {
     /// `*.rtms_interrupted` webhooks. Zoom's names are prefixed `STOP_BC_`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StopReason;
+    /// use zoom_rtms_webhooks::codes::StopReason;
     ///
     /// assert_eq!(StopReason::from(14), StopReason::DataConnectionInterrupted);
     /// assert_eq!(StopReason::KeepAliveTimeout.code(), 24);
     /// assert!(StopReason::from(14).calls_for_restart());
     /// assert!(!StopReason::MeetingEnded.calls_for_restart());
+    ///
+    /// Deserializes from an integer or a string of decimal digits (`"6"`, `" 6 "`); serializes
+    /// as an integer.
+    ///
     /// ```
-    pub enum StopReason ("zoom_rtms_webhooks::protocol::codes::StopReason") {
+    /// use zoom_rtms_webhooks::codes::StopReason;
+    ///
+    /// let r: StopReason = serde_json::from_str("\"22\"").unwrap();
+    /// assert_eq!(r, StopReason::AgentDisconnected);
+    /// assert_eq!(StopReason::from(6).description(), "meeting, webinar or session ended");
+    /// assert_eq!(StopReason::Other(6), StopReason::MeetingEnded);
+    /// ```
+    pub enum StopReason ("zoom_rtms_webhooks::codes::StopReason") {
         /// 0: `UNDEFINED`.
         Undefined = 0 => "undefined",
         /// 1: the host stopped the stream.
         HostTriggered = 1 => "host triggered",
         /// 2: the app's user stopped the stream.
-        UserTriggered = 2 => "user triggered",
+        AppUserTriggered = 2 => "app user triggered",
         /// 3: the app's user left.
-        UserLeft = 3 => "user left",
+        AppUserLeft = 3 => "app user left",
         /// 4: the app's user was removed.
-        UserEjected = 4 => "user ejected",
+        AppUserEjected = 4 => "app user ejected",
         /// 5: the host disabled the app.
         HostDisabledApp = 5 => "host disabled the app",
         /// 6: the meeting, webinar or session ended.
-        MeetingEnded = 6 => "meeting ended",
+        MeetingEnded = 6 => "meeting, webinar or session ended",
         /// 7: the stream was canceled.
         StreamCanceled = 7 => "stream canceled",
         /// 8: the stream was revoked ("assets must be deleted immediately").
@@ -284,7 +378,7 @@ impl StopReason {
     /// `*.rtms_stopped` with this reason: 10–19 and 24 (reference §6.1, scenario 4).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StopReason;
+    /// use zoom_rtms_webhooks::codes::StopReason;
     /// assert!(StopReason::from(24).calls_for_restart());
     /// assert!(!StopReason::from(20).calls_for_restart());
     /// ```
@@ -297,11 +391,11 @@ code_enum! {
     /// `RTMS_STREAM_STATE` (reference §4.3): the `state` of message types 8 and 20.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StreamState;
+    /// use zoom_rtms_webhooks::codes::StreamState;
     /// assert_eq!(StreamState::from(2), StreamState::Interrupted);
     /// assert!(StreamState::Terminated.is_terminated());
     /// ```
-    pub enum StreamState ("zoom_rtms_webhooks::protocol::codes::StreamState") {
+    pub enum StreamState ("zoom_rtms_webhooks::codes::StreamState") {
         /// 0: inactive.
         Inactive = 0 => "inactive",
         /// 1: media data has started to flow.
@@ -324,7 +418,7 @@ impl StreamState {
     /// Whether the stream has ended (4, `TERMINATED`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::StreamState;
+    /// use zoom_rtms_webhooks::codes::StreamState;
     /// assert!(StreamState::from(4).is_terminated());
     /// assert!(!StreamState::Terminating.is_terminated());
     /// ```
@@ -338,11 +432,11 @@ code_enum! {
     /// wire values, not the SDK's callback constants.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::SessionState;
+    /// use zoom_rtms_webhooks::codes::SessionState;
     /// assert_eq!(SessionState::from(5), SessionState::Stopped);
     /// assert!(SessionState::Stopped.is_stopped());
     /// ```
-    pub enum SessionState ("zoom_rtms_webhooks::protocol::codes::SessionState") {
+    pub enum SessionState ("zoom_rtms_webhooks::codes::SessionState") {
         /// 0: inactive.
         Inactive = 0 => "inactive",
         /// 1: initialising.
@@ -363,7 +457,7 @@ impl SessionState {
     /// Whether the session stopped (5).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::codes::SessionState;
+    /// use zoom_rtms_webhooks::codes::SessionState;
     /// assert!(SessionState::from(5).is_stopped());
     /// ```
     pub fn is_stopped(self) -> bool {
@@ -371,11 +465,27 @@ impl SessionState {
     }
 }
 
-serde_code!(StatusCode, StopReason, StreamState, SessionState);
+impl StopReason {
+    /// Parses a string of decimal digits (optionally signed, surrounding spaces allowed).
+    pub(crate) fn from_numeric_str(s: &str) -> Option<Self> {
+        s.trim().parse::<i64>().ok().map(StopReason::from)
+    }
+}
+
+serde_code!(MsgType, StatusCode, StopReason, StreamState, SessionState);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msg_type_table_is_complete() {
+        for code in 1..=29 {
+            assert!(MsgType::from(code).is_known(), "{code}");
+        }
+        assert!(!MsgType::from(0).is_known());
+        assert!(!MsgType::from(30).is_known());
+    }
 
     #[test]
     fn status_table_is_complete_and_categorised() {
@@ -391,14 +501,16 @@ mod tests {
 
     #[test]
     fn stop_reason_table_is_complete() {
-        for code in 0..=26 {
-            assert!(StopReason::from(code).is_known(), "{code}");
+        for code in -2..=40 {
+            let reason = StopReason::from(code);
+            assert_eq!(reason.code(), code);
+            assert_eq!(reason.is_known(), (0..=26).contains(&code), "{code}");
+            assert_eq!(reason, StopReason::Other(code));
         }
-        assert!(!StopReason::from(27).is_known());
     }
 
     #[test]
-    fn serde_as_integers() {
+    fn serde_integer_and_string() {
         assert_eq!(
             serde_json::to_string(&StatusCode::InvalidSignature).unwrap(),
             "3"
@@ -407,6 +519,15 @@ mod tests {
         assert_eq!(s, StatusCode::DuplicateSignalRequest);
         let s: StreamState = serde_json::from_str("4").unwrap();
         assert!(s.is_terminated());
+        let r: StopReason = serde_json::from_str("8").unwrap();
+        assert_eq!(r, StopReason::StreamRevoked);
+        let r: StopReason = serde_json::from_str("\" 3 \"").unwrap();
+        assert_eq!(r, StopReason::AppUserLeft);
         assert!(serde_json::from_str::<StopReason>("\"x\"").is_err());
+        assert!(serde_json::from_str::<StopReason>("1.5").is_err());
+        assert!(serde_json::from_str::<StopReason>("18446744073709551615").is_err());
+        assert_eq!(serde_json::to_string(&StopReason::Other(77)).unwrap(), "77");
+        let m: MsgType = serde_json::from_str("28").unwrap();
+        assert_eq!(m, MsgType::VideoSubscriptionRequest);
     }
 }
