@@ -627,10 +627,10 @@ fn response_duplicate_signal_request() {
 
 #[test]
 fn response_unknown_status_and_missing_reason() {
-    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":40}"#).unwrap();
-    assert_eq!(r.status_code, StatusCode::Other(40));
-    assert_eq!(r.status_code.code(), 40);
-    assert_eq!(r.status_code.to_string(), "unknown status (40)");
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":48}"#).unwrap();
+    assert_eq!(r.status_code, StatusCode::Other(48));
+    assert_eq!(r.status_code.code(), 48);
+    assert_eq!(r.status_code.to_string(), "unknown status (48)");
     assert_eq!(r.reason, None);
     assert!(!r.is_ok());
 
@@ -678,8 +678,11 @@ fn response_named_status_codes_round_trip() {
             format!("{} ({code})", status.description())
         );
     }
-    // The table stays 0-8 (the samples' codes); everything else is kept as received.
-    for code in [-5, 9, 16, 17, 40, i64::MAX, i64::MIN] {
+    // The table is 0-47 (the reference's §5.2); everything else is kept as received.
+    for code in 9..=47 {
+        assert!(StatusCode::from(code).is_known(), "{code}");
+    }
+    for code in [-5, 48, 75, i64::MAX, i64::MIN] {
         let status = StatusCode::from(code);
         assert!(matches!(status, StatusCode::Other(c) if c == code));
         assert_eq!(status.code(), code);

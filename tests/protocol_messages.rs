@@ -576,7 +576,7 @@ fn other_message_types_are_kept() {
 #[test]
 fn every_parsed_variant_reports_its_type() {
     let frames: [&[u8]; 15] = [
-        br#"{"msg_type":2}"#,
+        br#"{"msg_type":2,"status_code":0}"#,
         br#"{"msg_type":4}"#,
         br#"{"msg_type":6,"event":{}}"#,
         br#"{"msg_type":8}"#,

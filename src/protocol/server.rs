@@ -1321,18 +1321,27 @@ impl Serialize for ServerMessage<'_> {
         map.serialize_entry("msg_type", &self.msg_type().code())?;
         match self {
             ServerMessage::SignalingHandshakeResponse(r) => {
+                // The documented order; the legacy `status` and `media_urls` are written as
+                // `status_code` and `media_server.server_urls`.
                 opt(&mut map, "protocol_version", r.protocol_version.as_ref())?;
+                opt(&mut map, "sequence", r.extra.get("sequence"))?;
                 map.serialize_entry("status_code", &r.status_code)?;
                 opt(&mut map, "reason", r.reason.as_deref())?;
-                if !r.extra.contains_key("media_server") && !r.extra.contains_key("media_urls") {
-                    // Built rather than parsed: the URLs as `media_server.server_urls`.
-                    if !r.media_server_urls.is_empty() {
+                match r.extra.get("media_server") {
+                    Some(media_server) => map.serialize_entry("media_server", media_server)?,
+                    None if !r.media_server_urls.is_empty() => {
                         let urls = serde_json::json!({ "server_urls": r.media_server_urls });
                         map.serialize_entry("media_server", &urls)?;
                     }
+                    None => {}
                 }
                 for (key, value) in &r.extra {
-                    map.serialize_entry(key, value)?;
+                    if !matches!(
+                        key.as_str(),
+                        "sequence" | "media_server" | "media_urls" | "status"
+                    ) {
+                        map.serialize_entry(key, value)?;
+                    }
                 }
             }
             ServerMessage::DataHandshakeResponse(r) => {
