@@ -302,6 +302,7 @@ code_enum! {
     /// assert_eq!(StopReason::KeepAliveTimeout.code(), 24);
     /// assert!(StopReason::from(14).calls_for_restart());
     /// assert!(!StopReason::MeetingEnded.calls_for_restart());
+    /// ```
     ///
     /// Deserializes from an integer or a string of decimal digits (`"6"`, `" 6 "`); serializes
     /// as an integer.

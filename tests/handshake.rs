@@ -875,3 +875,64 @@ fn msg_types_and_media_bits() {
     );
     assert_eq!(MediaKind::ALL.map(|k| k.flag().bits()), [1, 2, 4, 8, 16]);
 }
+
+// ------------------------------------------------ response: per-kind URLs, duplicates
+
+#[test]
+fn response_media_url_per_kind_falls_back_to_all() {
+    let policy = HostPolicy::default();
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{
+            "audio":"wss://a.zoom.us/a","sharescreen":"wss://s.zoom.us/s","all":"wss://x.zoom.us/all"}}}"#,
+    )
+    .unwrap();
+    let url = |kind| {
+        r.media_url(kind, &policy)
+            .unwrap()
+            .map(|u| u.as_str().to_owned())
+    };
+    assert_eq!(url(MediaKind::Audio).as_deref(), Some("wss://a.zoom.us/a"));
+    assert_eq!(
+        url(MediaKind::Deskshare).as_deref(),
+        Some("wss://s.zoom.us/s")
+    );
+    assert_eq!(
+        url(MediaKind::Video).as_deref(),
+        Some("wss://x.zoom.us/all")
+    );
+
+    // Without `all`, a missing kind has no URL; a refused URL is an error, never a URL.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://evil.example/a"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.media_url(MediaKind::Chat, &policy), Ok(None));
+    assert!(r.media_url(MediaKind::Audio, &policy).is_err());
+}
+
+#[test]
+fn response_duplicate_by_code_or_reason_and_tolerant_status() {
+    for (frame, duplicate) in [
+        (&br#"{"msg_type":2,"status_code":8}"#[..], true),
+        (&br#"{"msg_type":2,"status":" 8 "}"#[..], true),
+        (
+            &br#"{"msg_type":2,"status_code":45,"reason":"DUPLICATE SIGNAL REQUEST"}"#[..],
+            true,
+        ),
+        (
+            &br#"{"msg_type":2,"status_code":3,"reason":"bad"}"#[..],
+            false,
+        ),
+        (&br#"{"msg_type":2,"status_code":"0"}"#[..], false),
+    ] {
+        let r = SignalingHandshakeResponse::parse(frame).unwrap();
+        assert_eq!(
+            r.is_duplicate(),
+            duplicate,
+            "{}",
+            String::from_utf8_lossy(frame)
+        );
+    }
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"0"}"#).unwrap();
+    assert!(r.is_ok());
+}

@@ -202,6 +202,7 @@ macro_rules! header_setters {
 /// use zoom_rtms_webhooks::event::IdField;
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, DataHandshake};
 /// use zoom_rtms_webhooks::protocol::media::*;
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 ///
 /// let params = MediaParams::new().with_audio(
 ///     AudioParams::new()
@@ -354,7 +355,7 @@ impl<'a> DataHandshake<'a> {
 
 header_setters!(
     DataHandshake,
-    "DataHandshake::new(&[IdField::MeetingUuid], \"uuid\", \"stream\", \"sig\", zoom_rtms_webhooks::protocol::media::MediaTypes::AUDIO)"
+    "DataHandshake::new(&[IdField::MeetingUuid], \"uuid\", \"stream\", \"sig\", zoom_rtms_webhooks::handshake::MediaTypes::AUDIO)"
 );
 
 impl Serialize for DataHandshake<'_> {
@@ -1008,14 +1009,7 @@ impl<'a> ClientRequest<'a> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
-        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
-                    Ok(_) => ParseError::NotAnObject,
-                    Err(e) => ParseError::Json(e),
-                },
-            );
-        }
+        super::server::expect_object(frame)?;
         let r: RawRequest<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = r.msg_type.0.ok_or(ParseError::MissingMsgType)?;
         Ok(match code {

@@ -7,9 +7,8 @@
 //! tolerantly: a field of an odd type is read as absent.
 //!
 //! ```
-//! use zoom_rtms_webhooks::protocol::media::{
-//!     AudioChannel, AudioParams, Codec, DataOption, MediaParams, MediaTypes, SampleRate,
-//! };
+//! use zoom_rtms_webhooks::protocol::media::{AudioChannel, AudioParams, Codec, DataOption, MediaParams, SampleRate};
+//! use zoom_rtms_webhooks::handshake::{MediaTypes};
 //!
 //! let params = MediaParams::new().with_audio(
 //!     AudioParams::new()
@@ -409,6 +408,7 @@ macro_rules! accessors {
                 ///
                 /// ```
                 #[doc = concat!("use zoom_rtms_webhooks::protocol::media::*;")]
+                #[doc = "use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};"]
                 #[doc = concat!("let p = ", stringify!($ty), "::new().", stringify!($setter), "(", stringify!($example), ");")]
                 #[doc = concat!("assert_eq!(p.", stringify!($field), "(), Some(", stringify!($example), "));")]
                 /// ```
@@ -736,6 +736,7 @@ impl<'de> Deserialize<'de> for ChatParams {
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::*;
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 ///
 /// let params = MediaParams::new()
 ///     .with_audio(AudioParams::new().with_send_rate(20))
@@ -765,6 +766,7 @@ macro_rules! params_accessors {
                 ///
                 /// ```
                 /// use zoom_rtms_webhooks::protocol::media::*;
+                /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
                 #[doc = concat!("let p = MediaParams::new().", stringify!($setter), "(", stringify!($fty), "::new());")]
                 #[doc = concat!("assert!(p.", stringify!($field), "().is_some());")]
                 /// ```
@@ -843,6 +845,7 @@ impl MediaParams {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::media::*;
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
     /// let p = MediaParams::new().with_audio(AudioParams::new()).with_video(VideoParams::new());
     /// assert!(p.only(MediaTypes::VIDEO).audio().is_none());
     /// assert_eq!(p.only(MediaTypes::ALL), p);
@@ -878,6 +881,7 @@ impl MediaParams {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::media::*;
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
     /// let p = MediaParams::new().with_audio(AudioParams::new().with_send_rate(30));
     /// assert_eq!(
     ///     p.validate(MediaTypes::AUDIO).unwrap_err(),
@@ -901,6 +905,7 @@ impl MediaParams {
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::media::*;
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
     ///
     /// let share = VideoParams::new().with_codec(Codec::Jpg).with_fps(5);
     /// let p = MediaParams::new().with_deskshare(share);
@@ -1176,6 +1181,7 @@ impl Rules {
 /// ```
 /// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::protocol::media::*;
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 ///
 /// let p = MediaParams::new().with_audio(AudioParams::new().with_codec(Codec::Opus));
 /// let err = p.validate(MediaTypes::AUDIO).unwrap_err();

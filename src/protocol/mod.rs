@@ -1,11 +1,11 @@
-//! The sans-I/O RTMS protocol core (feature `protocol`): the code tables, the typed messages of
-//! the signalling and media WebSockets, and the media parameters, following the protocol notes
+//! The sans-I/O RTMS protocol core (feature `protocol`): the typed messages of the signalling
+//! and media WebSockets, and the media parameters, following the protocol notes
 //! (`reference/rtms-protocol.md`, JSON protocol v1). No sockets, no clock, no runtime.
 //!
-//! - the code tables (message types, status codes, stop reasons, states) are shared with the
-//!   webhook half, in [`crate::codes`];
-//! - [`media`]: media kinds and the `media_type` bitmask, media parameters with their enums,
-//!   validated before dialling;
+//! - shared with the webhook half, in the core: the code tables (message types, status codes,
+//!   stop reasons, states) in [`crate::codes`]; the signalling handshake (message types 1 and
+//!   2), the media kinds and the `media_type` bitmask in [`crate::handshake`];
+//! - [`media`]: media parameters with their enums, validated before dialling;
 //! - [`events`]: event types interpreted per product, and event payloads;
 //! - [`client`]: the client→server messages, serialised exactly as documented;
 //! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed

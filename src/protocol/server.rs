@@ -355,6 +355,19 @@ pub enum Speaker<'b> {
     Channel(&'b str),
 }
 
+impl<'b> Speaker<'b> {
+    /// A Contact Center channel when only `channel_id` is sent, else a participant.
+    fn of(channel_id: Option<&'b str>, user_id: Option<i64>, user_name: Option<&'b str>) -> Self {
+        match (channel_id, user_id) {
+            (Some(ch), None) => Speaker::Channel(ch),
+            _ => Speaker::User {
+                id: user_id,
+                name: user_name,
+            },
+        }
+    }
+}
+
 /// 14–16: audio, video and screen-share data (reference §4.5). The payload stays base64 text
 /// borrowed from the frame until [`decode_into`](MediaData::decode_into).
 ///
@@ -396,13 +409,11 @@ impl MediaData<'_> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn speaker(&self) -> Speaker<'_> {
-        match (&self.channel_id, self.user_id) {
-            (Some(ch), None) => Speaker::Channel(ch),
-            _ => Speaker::User {
-                id: self.user_id,
-                name: self.user_name.as_deref(),
-            },
-        }
+        Speaker::of(
+            self.channel_id.as_deref(),
+            self.user_id,
+            self.user_name.as_deref(),
+        )
     }
 
     /// Decodes the payload into `buf`, replacing its contents and reusing its capacity (no
@@ -507,13 +518,11 @@ impl Transcript<'_> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn speaker(&self) -> Speaker<'_> {
-        match (&self.channel_id, self.user_id) {
-            (Some(ch), None) => Speaker::Channel(ch),
-            _ => Speaker::User {
-                id: self.user_id,
-                name: self.user_name.as_deref(),
-            },
-        }
+        Speaker::of(
+            self.channel_id.as_deref(),
+            self.user_id,
+            self.user_name.as_deref(),
+        )
     }
 }
 
@@ -1036,6 +1045,20 @@ fn leading_msg_type(frame: &[u8]) -> Option<i64> {
     }
 }
 
+/// Refuses a frame that is not a JSON object (the derived readers would also accept an array):
+/// [`ParseError::NotAnObject`] for other JSON, [`ParseError::Json`] for invalid JSON.
+pub(crate) fn expect_object(frame: &[u8]) -> Result<(), ParseError> {
+    if frame.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(());
+    }
+    Err(
+        match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
+            Ok(_) => ParseError::NotAnObject,
+            Err(e) => ParseError::Json(e),
+        },
+    )
+}
+
 impl<'a> ServerMessage<'a> {
     /// Parses one frame (the bytes of a text or a binary WebSocket message).
     ///
@@ -1046,15 +1069,7 @@ impl<'a> ServerMessage<'a> {
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
-        // The derived reader would also accept an array; a message is an object.
-        if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
-                    Ok(_) => ParseError::NotAnObject,
-                    Err(e) => ParseError::Json(e),
-                },
-            );
-        }
+        expect_object(frame)?;
         if let Some(code @ 14..=18) = leading_msg_type(frame) {
             // The hot path: read in place, no intermediate envelope.
             let (mut content, mut text, mut top) = Default::default();

@@ -12,27 +12,31 @@
 //! - **Time** is an [`Instant`] passed with every input; the machine never reads a clock, so
 //!   tests drive it with a fake one and no sockets.
 //!
-//! The driver (tokio, or anything else) owns the sockets: it dials what `Open` asks for (after
-//! its host-policy check: a refused URL is reported with [`Session::handle_closed`] and never
-//! dialled), writes what `Send` asks for, and feeds back what happens.
+//! The driver (tokio, or anything else) owns the sockets: it dials what `Open` asks for, writes
+//! what `Send` asks for, and feeds back what happens. Every URL the session asks to dial is a
+//! [`ServerUrl`]: the signalling URL is given as one (from
+//! [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls)), and the media URLs of
+//! the signalling response are checked against the configuration's
+//! [host policy](SessionConfig::with_host_policy) (a refused one fails the session with
+//! [`SessionError::MediaUrl`] and is never dialled).
 //!
 //! ```
+//! use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 //! use std::time::{Duration, Instant};
 //! use zoom_rtms_webhooks::event::Product;
-//! use zoom_rtms_webhooks::handshake::Credentials;
+//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
 //! use zoom_rtms_webhooks::protocol::media::MediaParams;
-//! use zoom_rtms_webhooks::handshake::MediaTypes;
 //! use zoom_rtms_webhooks::protocol::session::{Event, Output, Session, SessionConfig};
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
 //! let config = SessionConfig::new(&creds, Product::Meeting, "m-uuid", "stream-1")
 //!     .with_media(MediaTypes::AUDIO, MediaParams::new());
 //! let start = Instant::now();
-//! let mut session = Session::connect(config, "wss://rtms.zoom.us", start).unwrap();
+//! let mut session = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), start).unwrap();
 //!
 //! // 1. Dial signalling; once open, the handshake (msg 1) goes out.
 //! let Some(Output::Open { socket: sig, url, .. }) = session.poll_output() else { panic!() };
-//! assert_eq!(url, "wss://rtms.zoom.us");
+//! assert_eq!(url.as_str(), "wss://rtms.zoom.us/");
 //! session.handle_opened(start, sig);
 //! let Some(Output::Send { text, .. }) = session.poll_output() else { panic!() };
 //! assert!(text.starts_with(r#"{"msg_type":1,"#));
@@ -41,7 +45,7 @@
 //! session.handle_message(start, sig, br#"{"msg_type":2,"status_code":0,
 //!     "media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#).unwrap();
 //! let Some(Output::Open { socket: media, url, .. }) = session.poll_output() else { panic!() };
-//! assert_eq!(url, "wss://a.zoom.us");
+//! assert_eq!(url.as_str(), "wss://a.zoom.us/");
 //! session.handle_opened(start, media);
 //! let Some(Output::Send { text, .. }) = session.poll_output() else { panic!() };
 //! assert!(text.starts_with(r#"{"msg_type":3,"#));
@@ -245,18 +249,18 @@ impl Timing {
 ///
 /// ```
 /// use zoom_rtms_webhooks::event::{IdField, Product};
-/// use zoom_rtms_webhooks::handshake::Credentials;
+/// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes};
 /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 /// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams};
-/// use zoom_rtms_webhooks::handshake::MediaTypes;
 /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
+/// let keys = IdKeys::default().with_keys(Product::Webinar, [IdField::WebinarUuid, IdField::MeetingUuid]);
 /// let config = SessionConfig::new(&creds, Product::Webinar, "w-uuid", "s-1")
 ///     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new().with_audio(AudioParams::new()))
 ///     .with_split_sockets(true)
 ///     .with_events([MeetingEventType::ActiveSpeakerChange])
-///     .with_id_keys(vec![IdField::WebinarUuid, IdField::MeetingUuid]);
+///     .with_id_keys(&keys);
 /// assert_eq!(config.id_keys(), &[IdField::WebinarUuid, IdField::MeetingUuid]);
 /// ```
 #[derive(Clone)]
@@ -291,8 +295,7 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let c = SessionConfig::new(&creds, Product::ContactCenter, "eng-1", "s-1");
@@ -347,9 +350,8 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
     /// use zoom_rtms_webhooks::protocol::media::MediaParams;
-    /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
@@ -555,8 +557,7 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").media_types(), MediaTypes::AUDIO);
@@ -663,7 +664,7 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
-    /// Dial `url` (after the host-policy check) and report with
+    /// Dial `url` (already checked: a [`ServerUrl`]) and report with
     /// [`Session::handle_opened`] or [`Session::handle_closed`].
     Open {
         /// The new socket.
@@ -802,15 +803,16 @@ pub enum SessionError {
 /// Why [`Session::connect`] refused to start.
 ///
 /// ```
+/// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 /// use zoom_rtms_webhooks::event::Product;
-/// use zoom_rtms_webhooks::handshake::Credentials;
+/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes};
 /// use zoom_rtms_webhooks::protocol::media::*;
 /// use zoom_rtms_webhooks::protocol::session::{ConnectError, Session, SessionConfig};
 /// use std::time::Instant;
 /// let creds = Credentials::new("id", "secret").unwrap();
 /// let params = MediaParams::new().with_audio(AudioParams::new().with_send_rate(15));
 /// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::AUDIO, params);
-/// let err = Session::connect(config, "wss://x.zoom.us", Instant::now()).unwrap_err();
+/// let err = Session::connect(config, ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap_err();
 /// assert!(matches!(err, ConnectError::Params(ParamsError::SendRate { value: 15 })));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -841,7 +843,9 @@ pub enum Delivery<'a> {
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::session::Webhook;
-/// let w = Webhook::Started { server_url: "wss://rtms.zoom.us".into() };
+/// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
+/// let server_url = ServerUrl::parse("wss://rtms-iad1.zoom.us", &HostPolicy::default()).unwrap();
+/// let w = Webhook::Started { server_url };
 /// assert!(matches!(w, Webhook::Started { .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -914,13 +918,14 @@ impl Session {
     /// signalling socket to `signalling_url`.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Output, Role, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s");
-    /// let mut s = Session::connect(config, "wss://rtms.zoom.us", Instant::now()).unwrap();
+    /// let mut s = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(matches!(s.poll_output(), Some(Output::Open { role: Role::Signalling, .. })));
     /// ```
     pub fn connect(
@@ -952,12 +957,13 @@ impl Session {
     /// The next output, `None` when there is nothing to do until the next input.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.poll_output().is_some());
     /// assert!(s.poll_output().is_none());
     /// ```
@@ -969,13 +975,14 @@ impl Session {
     /// session is done.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(10))); // the dial must complete
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -993,12 +1000,13 @@ impl Session {
     /// Whether the session has ended or failed (nothing more will happen).
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.is_done());
     /// ```
     pub fn is_done(&self) -> bool {
@@ -1009,12 +1017,13 @@ impl Session {
     /// format of the payloads), once known.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.confirmed_params().is_none());
     /// ```
     pub fn confirmed_params(&self) -> Option<&MediaParams> {
@@ -1107,13 +1116,14 @@ impl Session {
     /// A socket opened: its handshake goes out.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// assert!(matches!(s.poll_output(), Some(Output::Send { .. })));
@@ -1158,13 +1168,14 @@ impl Session {
     /// reconnect.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_closed(now, socket);
     /// assert_eq!(s.poll_output(), Some(Output::Event(Event::Reconnecting { scope: Scope::Everything, attempt: 0 })));
@@ -1195,13 +1206,14 @@ impl Session {
     /// A webhook for this stream.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig, Webhook};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.handle_webhook(now, Webhook::Stopped);
     /// assert!(s.is_done());
     /// ```
@@ -1233,13 +1245,14 @@ impl Session {
     /// [`EndReason::Closed`] is emitted. Without a live signalling socket, closes at once.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.close(now);
     /// assert!(s.is_done());
     /// ```
@@ -1270,12 +1283,13 @@ impl Session {
     /// while signalling is not ready.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.subscribe_video(16778240, true, None)); // not connected yet
     /// ```
     pub fn subscribe_video(
@@ -1308,13 +1322,14 @@ impl Session {
     /// early is harmless).
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.poll_output();
     /// s.handle_timeout(now + Duration::from_secs(10)); // the dial never completed
     /// assert!(matches!(s.poll_output(), Some(Output::Close { .. })));
@@ -1420,13 +1435,14 @@ impl Session {
     /// the frame. A frame from a socket the session no longer uses is ignored.
     ///
     /// ```
+    /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::event::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
     /// use zoom_rtms_webhooks::protocol::session::{Delivery, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), "wss://x.zoom.us", now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// s.poll_output();
