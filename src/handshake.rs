@@ -4,7 +4,7 @@
 //! one of the event's `server_urls` (validated as [`ServerUrl`]s) and sends a
 //! signed [`SignalingHandshakeRequest`] (message type 1). The server answers
 //! with a [`SignalingHandshakeResponse`] (message type 2) carrying a
-//! [`StatusCode`](crate::codes::StatusCode) and, on success, the media server URLs.
+//! [`StatusCode`] and, on success, the media server URLs.
 //!
 //! This module builds and parses those two messages; it does no I/O, so any
 //! WebSocket client can be used.
