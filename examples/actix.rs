@@ -36,8 +36,8 @@ use actix_web::{App, HttpServer};
 use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
-use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
 use zoom_rtms_webhooks::region::HostPolicy;
+use zoom_rtms_webhooks::{Delivery, Receiver};
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 #[actix_web::main]

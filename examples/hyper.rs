@@ -42,8 +42,8 @@ use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::hyper::WebhookService;
-use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
 use zoom_rtms_webhooks::region::HostPolicy;
+use zoom_rtms_webhooks::{Delivery, Receiver};
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 #[tokio::main]

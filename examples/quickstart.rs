@@ -38,9 +38,9 @@ use axum::Router;
 use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
-use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::signature::sign;
+use zoom_rtms_webhooks::{Delivery, Receiver};
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
 // Demo values, used for whatever the environment does not set. Never use them for a real app:

@@ -12,15 +12,13 @@
 /// ```text
 /// code_enum! {
 ///     /// Docs of the enum.
-///     pub enum StopReason ("zoom_rtms_webhooks::event::StopReason") {
+///     pub enum StopReason ("zoom_rtms_webhooks::codes::StopReason") {
 ///         /// 1: the host stopped the stream.
 ///         HostTriggered = 1 => "host triggered",
 ///     }
 ///     other = "unknown";
 /// }
 /// ```
-// Until every table uses it (the 0.2 integration), a build may have no caller.
-#[allow(unused_macros)]
 macro_rules! code_enum {
     (
         $(#[$meta:meta])*
@@ -119,6 +117,51 @@ macro_rules! code_enum {
             }
         }
     };
+}
+
+/// Implements `Serialize` (as the integer) and a tolerant `Deserialize` (an integer or a string
+/// of decimal digits, surrounding spaces allowed) for `code_enum!` tables.
+macro_rules! serde_code {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            impl ::serde::Serialize for $name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    s.serialize_i64(self.code())
+                }
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for $name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    d.deserialize_any($crate::code_enum::CodeVisitor).map($name::from)
+                }
+            }
+        )+
+    };
+}
+
+/// Reads an integer code: a JSON integer, or a string of decimal digits.
+pub(crate) struct CodeVisitor;
+
+impl ::serde::de::Visitor<'_> for CodeVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str("an integer code")
+    }
+
+    fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("integer code out of range"))
+    }
+
+    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<i64, E> {
+        v.trim()
+            .parse()
+            .map_err(|_| E::invalid_value(::serde::de::Unexpected::Str(v), &self))
+    }
 }
 
 #[cfg(test)]

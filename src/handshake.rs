@@ -4,7 +4,7 @@
 //! one of the event's `server_urls` (validated as [`ServerUrl`]s) and sends a
 //! signed [`SignalingHandshakeRequest`] (message type 1). The server answers
 //! with a [`SignalingHandshakeResponse`] (message type 2) carrying a
-//! [`HandshakeStatus`] and, on success, the media server URLs.
+//! [`StatusCode`] and, on success, the media server URLs.
 //!
 //! This module builds and parses those two messages; it does no I/O, so any
 //! WebSocket client can be used.
@@ -49,41 +49,237 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::{BitOr, BitOrAssign};
 
 use hmac::{Hmac, Mac};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::codes::{MsgType, StatusCode};
 use crate::event::{IdField, Product, RtmsStarted};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// The protocol version this crate speaks in the handshake (`protocol_version`).
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Media type bitmask values (`media_type` fields of the RTMS protocol).
-///
-/// Combine with `|`: audio and transcript is `AUDIO | TRANSCRIPT` (9).
+/// One kind of media, with its `media_type` flag and its key in `media_params` and in the
+/// signalling response's `server_urls`.
 ///
 /// ```
-/// use zoom_rtms_webhooks::handshake::media_type;
-///
-/// assert_eq!(media_type::AUDIO | media_type::TRANSCRIPT, 9);
-/// assert_eq!(media_type::ALL, 32);
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+/// assert_eq!(MediaKind::Transcript.flag(), MediaTypes::TRANSCRIPT);
+/// assert_eq!(MediaKind::Deskshare.params_key(), "deskshare");
 /// ```
-pub mod media_type {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum MediaKind {
+    /// Audio (flag 1).
+    Audio,
+    /// Video (flag 2).
+    Video,
+    /// Screen share (flag 4).
+    Deskshare,
+    /// Transcript (flag 8).
+    Transcript,
+    /// Chat (flag 16).
+    Chat,
+}
+
+impl MediaKind {
+    /// Every kind, in flag order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::ALL.len(), 5);
+    /// ```
+    pub const ALL: [MediaKind; 5] = [
+        MediaKind::Audio,
+        MediaKind::Video,
+        MediaKind::Deskshare,
+        MediaKind::Transcript,
+        MediaKind::Chat,
+    ];
+
+    /// The kind's `media_type` flag.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// assert_eq!(MediaKind::Audio.flag().bits(), 1);
+    /// ```
+    pub fn flag(self) -> MediaTypes {
+        match self {
+            MediaKind::Audio => MediaTypes::AUDIO,
+            MediaKind::Video => MediaTypes::VIDEO,
+            MediaKind::Deskshare => MediaTypes::DESKSHARE,
+            MediaKind::Transcript => MediaTypes::TRANSCRIPT,
+            MediaKind::Chat => MediaTypes::CHAT,
+        }
+    }
+
+    /// The key of the kind's object in `media_params`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::Chat.params_key(), "chat");
+    /// ```
+    pub fn params_key(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Deskshare => "deskshare",
+            MediaKind::Transcript => "transcript",
+            MediaKind::Chat => "chat",
+        }
+    }
+
+    /// The keys looked up, in order, in the signalling response's `server_urls` for this kind
+    /// (before falling back to `all`). Only `audio`, `video` and `transcript` are documented;
+    /// Zoom's samples look for `sharescreen` and `chat`, and `deskshare` is tried as well.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaKind;
+    /// assert_eq!(MediaKind::Deskshare.url_keys(), &["deskshare", "sharescreen"]);
+    /// ```
+    pub fn url_keys(self) -> &'static [&'static str] {
+        match self {
+            MediaKind::Audio => &["audio"],
+            MediaKind::Video => &["video"],
+            MediaKind::Deskshare => &["deskshare", "sharescreen"],
+            MediaKind::Transcript => &["transcript"],
+            MediaKind::Chat => &["chat"],
+        }
+    }
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.params_key())
+    }
+}
+
+/// The `media_type` bitmask (`MEDIA_DATA_TYPE`, reference §2.4): a set of [`MediaKind`]s, or
+/// [`ALL`](MediaTypes::ALL) (32, a flag of its own, not the union of the others). Unknown bits
+/// are kept.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+///
+/// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+/// assert_eq!(t.bits(), 9);
+/// assert!(t.contains(MediaTypes::AUDIO));
+/// assert_eq!(t.kinds().collect::<Vec<_>>(), [MediaKind::Audio, MediaKind::Transcript]);
+/// assert!(MediaTypes::ALL.includes(MediaKind::Chat));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MediaTypes(u32);
+
+impl MediaTypes {
+    /// No media (0, `UNDEFINED`; refused by the protocol's parameter validation).
+    pub const NONE: MediaTypes = MediaTypes(0);
     /// Audio (1).
-    pub const AUDIO: u32 = 1;
+    pub const AUDIO: MediaTypes = MediaTypes(1);
     /// Video (2).
-    pub const VIDEO: u32 = 1 << 1;
+    pub const VIDEO: MediaTypes = MediaTypes(1 << 1);
     /// Screen share (4).
-    pub const DESKSHARE: u32 = 1 << 2;
+    pub const DESKSHARE: MediaTypes = MediaTypes(1 << 2);
     /// Transcript (8).
-    pub const TRANSCRIPT: u32 = 1 << 3;
+    pub const TRANSCRIPT: MediaTypes = MediaTypes(1 << 3);
     /// Chat (16).
-    pub const CHAT: u32 = 1 << 4;
-    /// Everything over a single data connection (32).
-    pub const ALL: u32 = 1 << 5;
+    pub const CHAT: MediaTypes = MediaTypes(1 << 4);
+    /// Everything the app's scopes allow, over one connection (32).
+    pub const ALL: MediaTypes = MediaTypes(1 << 5);
+
+    const KNOWN: u32 = 0b11_1111;
+
+    /// The bitmask from its integer, unknown bits kept.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::from_bits(9), MediaTypes::AUDIO | MediaTypes::TRANSCRIPT);
+    /// ```
+    pub fn from_bits(bits: u32) -> Self {
+        MediaTypes(bits)
+    }
+
+    /// The integer sent on the wire.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::ALL.bits(), 32);
+    /// ```
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is set.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert!(!MediaTypes::AUDIO.contains(MediaTypes::VIDEO));
+    /// ```
+    pub fn contains(self, other: MediaTypes) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether the set covers `kind`: its flag is set, or the set has the `ALL` flag.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// assert!(MediaTypes::ALL.includes(MediaKind::Video));
+    /// assert!(!MediaTypes::AUDIO.includes(MediaKind::Video));
+    /// ```
+    pub fn includes(self, kind: MediaKind) -> bool {
+        self.contains(kind.flag()) || self.contains(MediaTypes::ALL)
+    }
+
+    /// Bits that no known flag names.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// assert_eq!(MediaTypes::from_bits(65 | 1).unknown_bits(), 64);
+    /// ```
+    pub fn unknown_bits(self) -> u32 {
+        self.0 & !Self::KNOWN
+    }
+
+    /// The kinds whose own flag is set, in flag order (the `ALL` flag is not expanded).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+    /// let kinds: Vec<_> = (MediaTypes::VIDEO | MediaTypes::CHAT).kinds().collect();
+    /// assert_eq!(kinds, [MediaKind::Video, MediaKind::Chat]);
+    /// ```
+    pub fn kinds(self) -> impl Iterator<Item = MediaKind> {
+        MediaKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(k.flag()))
+    }
+}
+
+impl BitOr for MediaTypes {
+    type Output = MediaTypes;
+    fn bitor(self, rhs: MediaTypes) -> MediaTypes {
+        MediaTypes(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for MediaTypes {
+    fn bitor_assign(&mut self, rhs: MediaTypes) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl From<MediaKind> for MediaTypes {
+    fn from(kind: MediaKind) -> Self {
+        kind.flag()
+    }
+}
+
+impl Serialize for MediaTypes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.0)
+    }
 }
 
 /// The credentials that sign the handshake: a client id and its client secret.
@@ -216,15 +412,6 @@ pub fn handshake_signature(creds: &Credentials, instance_id: &str, rtms_stream_i
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// A fresh pseudo-random `sequence` number.
-///
-/// From the crate's one random helper (`RandomState`-keyed, not cryptographic).
-/// The sequence only correlates messages; it is **not** security-relevant.
-fn random_sequence() -> u32 {
-    // Truncation intended: keep the low 32 bits.
-    (crate::random::random_u64() & u64::from(u32::MAX)) as u32
-}
-
 /// The key(s) under which each product's id is sent in the handshake request.
 ///
 /// [`Default`] is what Zoom's samples and SDK send (see the
@@ -322,8 +509,10 @@ impl IdKeys {
 /// The first message on the signalling WebSocket (message type 1).
 ///
 /// Serialises exactly as
-/// `{"msg_type":1,"protocol_version":1,"<id key>":"<id>",...,"rtms_stream_id":"...","sequence":<n>,"signature":"<hex>"}`:
-/// the product's id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a
+/// `{"msg_type":1,"protocol_version":1,"sequence":<n>,"<id key>":"<id>",...,"rtms_stream_id":"...","signature":"<hex>"}`
+/// (the documented field order): `sequence` 1 unless set with
+/// [`with_sequence`](SignalingHandshakeRequest::with_sequence) (the reference: "must start at
+/// 1"), the product's id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a
 /// meeting, `session_id` then `meeting_uuid` for the Video SDK, ...), then
 /// `"buffer_data":<bool>` only when set with
 /// [`with_buffer_data`](SignalingHandshakeRequest::with_buffer_data) (Zoom's
@@ -341,7 +530,7 @@ impl IdKeys {
 ///     .with_buffer_data(false);
 /// let json = req.to_json();
 /// assert!(json.starts_with(
-///     r#"{"msg_type":1,"protocol_version":1,"meeting_uuid":"m-uuid","rtms_stream_id":"s-id","sequence":42,"signature":""#
+///     r#"{"msg_type":1,"protocol_version":1,"sequence":42,"meeting_uuid":"m-uuid","rtms_stream_id":"s-id","signature":""#
 /// ));
 /// assert!(json.ends_with(r#"","buffer_data":false}"#));
 /// ```
@@ -362,11 +551,11 @@ impl Serialize for SignalingHandshakeRequest {
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("msg_type", &MsgType::SignalingHandshakeRequest.code())?;
         map.serialize_entry("protocol_version", &PROTOCOL_VERSION)?;
+        map.serialize_entry("sequence", &self.sequence)?;
         for key in &self.id_keys {
             map.serialize_entry(key.as_str(), &self.instance_id)?;
         }
         map.serialize_entry("rtms_stream_id", &self.rtms_stream_id)?;
-        map.serialize_entry("sequence", &self.sequence)?;
         map.serialize_entry("signature", &self.signature)?;
         if let Some(buffer_data) = self.buffer_data {
             map.serialize_entry("buffer_data", &buffer_data)?;
@@ -377,7 +566,7 @@ impl Serialize for SignalingHandshakeRequest {
 
 impl SignalingHandshakeRequest {
     /// Builds the signed request for an `rtms_started` event, with the default
-    /// id keys of the event's product and a random sequence number.
+    /// id keys of the event's product and `sequence` 1.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
@@ -406,7 +595,7 @@ impl SignalingHandshakeRequest {
 
     /// Builds the signed request from the product, its id (meeting UUID,
     /// webinar UUID, session id, engagement id or call id) and the stream id,
-    /// with the product's default id keys and a random sequence number.
+    /// with the product's default id keys and `sequence` 1.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
@@ -428,7 +617,7 @@ impl SignalingHandshakeRequest {
             id_keys: IdKeys::default().keys(product).to_vec(),
             instance_id: instance_id.to_owned(),
             rtms_stream_id: rtms_stream_id.to_owned(),
-            sequence: random_sequence(),
+            sequence: 1,
             signature: handshake_signature(creds, instance_id, rtms_stream_id),
             buffer_data: None,
         }
@@ -455,16 +644,16 @@ impl SignalingHandshakeRequest {
         self
     }
 
-    /// Replaces the random sequence number.
+    /// Replaces the `sequence` (default 1).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s")
-    ///     .with_sequence(5);
-    /// assert_eq!(req.sequence(), 5);
+    /// let req = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "u", "s");
+    /// assert_eq!(req.sequence(), 1);
+    /// assert_eq!(req.with_sequence(5).sequence(), 5);
     /// ```
     #[must_use]
     pub fn with_sequence(mut self, sequence: u32) -> Self {
@@ -625,132 +814,19 @@ impl fmt::Debug for SignalingHandshakeRequest {
     }
 }
 
-code_enum! {
-    /// RTMS message types (`msg_type`), open for codes this crate does not name.
-    ///
-    /// Equality and hashing are by code: `MsgType::Other(2)` equals
-    /// `MsgType::SignalingHandshakeResponse`; [`From<i64>`](MsgType::from) always gives the
-    /// named variant.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::MsgType;
-    ///
-    /// assert_eq!(MsgType::from(2), MsgType::SignalingHandshakeResponse);
-    /// assert_eq!(MsgType::KeepAliveRequest.code(), 12);
-    /// assert_eq!(MsgType::from(99), MsgType::Other(99));
-    /// assert_eq!(MsgType::KeepAliveRequest.to_string(), "keep-alive request (12)");
-    /// ```
-    pub enum MsgType ("zoom_rtms_webhooks::handshake::MsgType") {
-        /// 1: signalling handshake request ([`SignalingHandshakeRequest`]).
-        SignalingHandshakeRequest = 1 => "signaling handshake request",
-        /// 2: signalling handshake response ([`SignalingHandshakeResponse`]).
-        SignalingHandshakeResponse = 2 => "signaling handshake response",
-        /// 3: media (data) connection handshake request.
-        DataHandshakeRequest = 3 => "data handshake request",
-        /// 4: media (data) connection handshake response.
-        DataHandshakeResponse = 4 => "data handshake response",
-        /// 5: event subscription (subscribe / unsubscribe).
-        EventSubscription = 5 => "event subscription",
-        /// 6: event update (an event occurred).
-        EventUpdate = 6 => "event update",
-        /// 7: client ready to receive media.
-        ClientReadyAck = 7 => "client ready ack",
-        /// 8: stream state changed.
-        StreamStateUpdate = 8 => "stream state update",
-        /// 9: session state changed (e.g. paused / resumed).
-        SessionStateUpdate = 9 => "session state update",
-        /// 10: session state request.
-        SessionStateRequest = 10 => "session state request",
-        /// 11: session state response.
-        SessionStateResponse = 11 => "session state response",
-        /// 12: keep-alive request (answer with 13).
-        KeepAliveRequest = 12 => "keep-alive request",
-        /// 13: keep-alive response.
-        KeepAliveResponse = 13 => "keep-alive response",
-        /// 14: audio data.
-        MediaDataAudio = 14 => "audio data",
-        /// 15: video data.
-        MediaDataVideo = 15 => "video data",
-        /// 16: screen-share data.
-        MediaDataShare = 16 => "screen-share data",
-        /// 17: transcript data.
-        MediaDataTranscript = 17 => "transcript data",
-        /// 18: chat data.
-        MediaDataChat = 18 => "chat data",
-        /// 21: stream close request.
-        StreamCloseRequest = 21 => "stream close request",
-        /// 22: stream close response.
-        StreamCloseResponse = 22 => "stream close response",
-    }
-    other = "unknown message type";
-}
-
-code_enum! {
-    /// The `status_code` of a handshake response, open for codes this crate does
-    /// not name.
-    ///
-    /// Named codes are the ones used consistently by Zoom's RTMS samples. Equality and
-    /// hashing are by code: `HandshakeStatus::Other(3)` equals
-    /// `HandshakeStatus::InvalidSignature`; [`From<i64>`](HandshakeStatus::from) always gives
-    /// the named variant.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-    ///
-    /// assert_eq!(HandshakeStatus::from(3), HandshakeStatus::InvalidSignature);
-    /// assert_eq!(HandshakeStatus::DuplicateSignalRequest.code(), 8);
-    /// assert_eq!(HandshakeStatus::from(77), HandshakeStatus::Other(77));
-    /// assert!(HandshakeStatus::Ok.is_ok());
-    /// assert_eq!(HandshakeStatus::InvalidSignature.to_string(), "invalid signature (3)");
-    /// ```
-    pub enum HandshakeStatus ("zoom_rtms_webhooks::handshake::HandshakeStatus") {
-        /// 0: success.
-        Ok = 0 => "ok",
-        /// 1: invalid message type.
-        InvalidMessageType = 1 => "invalid message type",
-        /// 2: invalid RTMS stream id (stream ended, or ids mixed up).
-        InvalidRtmsStreamId = 2 => "invalid RTMS stream id",
-        /// 3: invalid signature (wrong client id/secret, or wrong id signed).
-        InvalidSignature = 3 => "invalid signature",
-        /// 4: invalid payload.
-        InvalidPayload = 4 => "invalid payload",
-        /// 5: invalid events.
-        InvalidEvents = 5 => "invalid events",
-        /// 6: invalid event type.
-        InvalidEventType = 6 => "invalid event type",
-        /// 7: invalid media type.
-        InvalidMediaType = 7 => "invalid media type",
-        /// 8: duplicate signal request: another signalling connection for this
-        /// stream exists (typically a duplicate `rtms_started` delivery).
-        DuplicateSignalRequest = 8 => "duplicate signal request",
-    }
-    other = "unknown status";
-}
-
-impl HandshakeStatus {
-    /// Whether this is success (code 0).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::HandshakeStatus;
-    ///
-    /// assert!(HandshakeStatus::from(0).is_ok());
-    /// assert!(HandshakeStatus::Other(0).is_ok());
-    /// assert!(!HandshakeStatus::from(8).is_ok());
-    /// ```
-    pub fn is_ok(self) -> bool {
-        self.code() == 0
-    }
-}
-
 /// The server's reply to the handshake (message type 2).
 ///
-/// * `status_code` (or, leniently, `status`) is required;
+/// * `status_code` (or, leniently, `status`) is required: an integer or a
+///   string of decimal digits;
 /// * `reason` and `protocol_version` are optional;
 /// * `media_server.server_urls` (an object keyed by media type, `all` being the
 ///   most used) is read into [`media_server_urls`](Self::media_server_urls) as
 ///   raw strings; validate them with
 ///   [`validated_media_urls`](Self::validated_media_urls) or
-///   [`media_server_url`](Self::media_server_url) before dialling;
+///   [`media_server_url`](Self::media_server_url) or
+///   [`media_url`](Self::media_url) (per media kind, falling back to `all`)
+///   before dialling; the old mocks' top-level `media_urls` object is read when
+///   `media_server.server_urls` is absent;
 /// * every other top-level field (including the raw `media_server` object,
 ///   which may carry more than URLs) is kept in [`extra`](Self::extra).
 ///
@@ -758,12 +834,13 @@ impl HandshakeStatus {
 /// may carry keys).
 ///
 /// ```
-/// use zoom_rtms_webhooks::handshake::{HandshakeStatus, SignalingHandshakeResponse};
+/// use zoom_rtms_webhooks::codes::StatusCode;
+/// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
 ///
 /// let r = SignalingHandshakeResponse::parse(
 ///     br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
 /// ).unwrap();
-/// assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
+/// assert_eq!(r.status_code, StatusCode::DuplicateSignalRequest);
 /// assert_eq!(r.reason.as_deref(), Some("duplicate signal request"));
 /// assert!(!r.is_ok());
 /// assert!(r.media_server_urls.is_empty());
@@ -774,7 +851,7 @@ pub struct SignalingHandshakeResponse {
     /// `protocol_version`, if sent.
     pub protocol_version: Option<u64>,
     /// `status_code`.
-    pub status_code: HandshakeStatus,
+    pub status_code: StatusCode,
     /// `reason`, if sent (absent or `null` is `None`).
     pub reason: Option<String>,
     /// `media_server.server_urls`: media type key (`all`, `audio`, ...) to the
@@ -799,6 +876,12 @@ impl SignalingHandshakeResponse {
     ///     SignalingHandshakeResponse::parse(br#"{"msg_type":2}"#).unwrap_err(),
     ///     HandshakeError::MissingStatusCode
     /// );
+    /// // Tolerated: `status` for `status_code`, digit strings, the legacy `media_urls`.
+    /// let r = SignalingHandshakeResponse::parse(
+    ///     br#"{"msg_type":2,"status":"8","media_urls":{"all":"wss://x.zoom.us"}}"#,
+    /// ).unwrap();
+    /// assert!(r.is_duplicate());
+    /// assert_eq!(r.media_server_urls["all"], "wss://x.zoom.us");
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, HandshakeError> {
         let value: Value = serde_json::from_slice(bytes)
@@ -825,13 +908,15 @@ impl SignalingHandshakeResponse {
                     .ok_or(HandshakeError::MissingStatusCode)?,
             ),
         };
-        let status_code =
-            status
-                .as_i64()
-                .map(HandshakeStatus::from)
-                .ok_or(HandshakeError::InvalidField {
-                    field: status_field,
-                })?;
+        let status_code = match &status {
+            Value::Number(n) => n.as_i64(),
+            Value::String(text) => text.trim().parse::<i64>().ok(),
+            _ => None,
+        }
+        .map(StatusCode::from)
+        .ok_or(HandshakeError::InvalidField {
+            field: status_field,
+        })?;
 
         let protocol_version = match obj.remove("protocol_version") {
             None | Some(Value::Null) => None,
@@ -846,7 +931,10 @@ impl SignalingHandshakeResponse {
             Some(_) => return Err(HandshakeError::InvalidField { field: "reason" }),
         };
 
-        let media_server_urls = media_urls_of(obj.get("media_server"))?;
+        let mut media_server_urls = media_urls_of(obj.get("media_server"))?;
+        if media_server_urls.is_empty() {
+            media_server_urls = url_object(obj.get("media_urls"), "media_urls")?;
+        }
 
         Ok(Self {
             protocol_version,
@@ -913,37 +1001,88 @@ impl SignalingHandshakeResponse {
             .map(|u| ServerUrl::parse(u, policy))
             .transpose()
     }
+
+    /// The media server URL to dial for `kind`, validated under `policy`: the
+    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (as Zoom's
+    /// samples do: the keys for screen share and chat are undocumented);
+    /// `Ok(None)` when neither is present.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};
+    /// use zoom_rtms_webhooks::region::HostPolicy;
+    ///
+    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
+    ///     "media_server":{"server_urls":{"audio":"wss://a.zoom.us","all":"wss://all.zoom.us"}}}"#).unwrap();
+    /// let policy = HostPolicy::default();
+    /// assert_eq!(r.media_url(MediaKind::Audio, &policy).unwrap().unwrap().as_str(), "wss://a.zoom.us/");
+    /// // No `video` key: the `all` URL.
+    /// assert_eq!(r.media_url(MediaKind::Video, &policy).unwrap().unwrap().as_str(), "wss://all.zoom.us/");
+    /// ```
+    pub fn media_url(
+        &self,
+        kind: MediaKind,
+        policy: &HostPolicy,
+    ) -> Result<Option<ServerUrl>, ServerUrlError> {
+        kind.url_keys()
+            .iter()
+            .chain(&["all"])
+            .find_map(|key| self.media_server_urls.get(*key))
+            .map(|u| ServerUrl::parse(u, policy))
+            .transpose()
+    }
+
+    /// Whether the server refused a duplicate signalling connection: status 8
+    /// (`DUPLICATE_SIGNAL_REQUEST`), or a `reason` containing "duplicate signal
+    /// request" (as Zoom's samples check). Retry later: the previous connection
+    /// has not fully closed.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
+    ///
+    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":8}"#).unwrap();
+    /// assert!(r.is_duplicate());
+    /// let r = SignalingHandshakeResponse::parse(
+    ///     br#"{"msg_type":2,"status_code":99,"reason":"Duplicate signal request"}"#,
+    /// ).unwrap();
+    /// assert!(r.is_duplicate());
+    /// ```
+    pub fn is_duplicate(&self) -> bool {
+        self.status_code == StatusCode::DuplicateSignalRequest
+            || self
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().contains("duplicate signal request"))
+    }
 }
 
 fn media_urls_of(media_server: Option<&Value>) -> Result<BTreeMap<String, String>, HandshakeError> {
-    let mut out = BTreeMap::new();
-    let server = match media_server {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Object(server)) => server,
-        Some(_) => {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server",
-            })
+    match media_server {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(server)) => {
+            url_object(server.get("server_urls"), "media_server.server_urls")
         }
-    };
-    let urls = match server.get("server_urls") {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Object(urls)) => urls,
-        Some(_) => {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server.server_urls",
-            })
-        }
-    };
-    for (media, url) in urls {
-        let Value::String(url) = url else {
-            return Err(HandshakeError::InvalidField {
-                field: "media_server.server_urls",
-            });
-        };
-        out.insert(media.clone(), url.clone());
+        Some(_) => Err(HandshakeError::InvalidField {
+            field: "media_server",
+        }),
     }
-    Ok(out)
+}
+
+/// A `{media key: URL}` object; absent or `null` is empty.
+fn url_object(
+    urls: Option<&Value>,
+    field: &'static str,
+) -> Result<BTreeMap<String, String>, HandshakeError> {
+    let urls = match urls {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(urls)) => urls,
+        Some(_) => return Err(HandshakeError::InvalidField { field }),
+    };
+    urls.iter()
+        .map(|(media, url)| match url {
+            Value::String(url) => Ok((media.clone(), url.clone())),
+            _ => Err(HandshakeError::InvalidField { field }),
+        })
+        .collect()
 }
 
 impl fmt::Debug for SignalingHandshakeResponse {
@@ -968,7 +1107,7 @@ impl fmt::Debug for SignalingHandshakeResponse {
 ///     Err(HandshakeError::InvalidJson(_))
 /// ));
 /// assert_eq!(
-///     SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"0"}"#).unwrap_err().to_string(),
+///     SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"OK"}"#).unwrap_err().to_string(),
 ///     "handshake response field `status_code` has the wrong type"
 /// );
 /// ```
@@ -993,7 +1132,8 @@ pub enum HandshakeError {
     /// No `status_code` (nor `status`) field.
     #[error("handshake response has no `status_code`")]
     MissingStatusCode,
-    /// A field has the wrong type (e.g. a string `status_code`).
+    /// A field has the wrong type (e.g. a `status_code` that is not an integer
+    /// nor a string of digits).
     #[error("handshake response field `{field}` has the wrong type")]
     InvalidField {
         /// The field's name (`media_server.server_urls` for nested ones).

@@ -13,11 +13,16 @@
 //!   oracle;
 //! - [`event`]: every RTMS product's events typed, flat or nested payloads, unknown names kept;
 //! - [`region`]: `server_urls` parsed and refused unless `wss://` on `zoom.us` (an SSRF guard);
-//! - [`handshake`]: the RTMS signalling handshake signature and first message per product;
+//! - [`handshake`]: the RTMS signalling handshake signature and first message per product, and
+//!   its response (status, media server URLs per media kind);
+//! - [`codes`]: the RTMS code tables, written once and shared by the webhook events and the
+//!   protocol (message types, status codes, stop reasons, stream and session states);
 //! - [`receiver`], [`dedup`], `dispatch`: acknowledge first, process after, once per event even
 //!   across retries, with bounded queues and nothing acknowledged lost;
 //! - features `axum`, `actix`, `hyper`: thin adapters; `redis`: several replicas sharing one
-//!   Redis, so a retry landing on another replica still never opens a second connection.
+//!   Redis, so a retry landing on another replica still never opens a second connection;
+//!   `protocol`: the sans-I/O RTMS WebSocket protocol (messages, media parameters, session
+//!   state machine) for whatever WebSocket client the app uses.
 //!
 //! # Quick start
 //!
@@ -71,12 +76,13 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | *(none)* | the core: verification, events, regions, handshake, receiver, in-memory de-duplication |
+//! | *(none)* | the core: verification, events, code tables, regions, handshake, receiver, in-memory de-duplication |
 //! | `dispatch` | the ack-first worker pool (`dispatch::Dispatcher`, tokio) |
 //! | `axum` | `axum::webhook` route and `VerifiedWebhook` extractor (axum 0.8) |
 //! | `actix` | `actix::configure` and `VerifiedWebhook` extractor (actix-web 4) |
 //! | `hyper` | `hyper::WebhookService` (hyper 1) |
 //! | `redis` | Redis de-duplication, stream leases and a durable hand-off |
+//! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed client and server messages, media parameters, the session state machine (no sockets, no runtime) |
 //! | `tracing` | `tracing` events for every decision (no secrets in any field) |
 //!
 //! # MSRV
@@ -93,6 +99,7 @@ mod code_enum;
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod codes;
 pub mod dedup;
 #[cfg(feature = "dispatch")]
 pub mod dispatch;
@@ -100,6 +107,9 @@ pub mod event;
 pub mod handshake;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(feature = "protocol")]
+pub mod protocol;
+#[cfg(feature = "redis")]
 mod random;
 pub mod receiver;
 #[cfg(feature = "redis")]

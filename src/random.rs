@@ -1,8 +1,8 @@
-//! The crate's one source of randomness: [`random_u64`], and [`unique_name`] built on it
-//! (feature `redis`).
+//! The crate's one source of randomness (feature `redis`): [`random_u64`], and [`unique_name`]
+//! built on it.
 //!
 //! Nothing here is security-relevant: the values tell apart processes, replicas and calls
-//! (Redis consumer names, lease owners, de-duplication mark tokens, the handshake `sequence`),
+//! (Redis consumer names, lease owners, de-duplication mark tokens),
 //! they never protect anything. The standard library's randomly keyed hasher is enough, and
 //! the crate needs no RNG dependency.
 
@@ -29,7 +29,6 @@ pub(crate) fn random_u64() -> u64 {
 /// A name unique to this process and call with high probability:
 /// `{HOSTNAME}-{pid}-{16 hex digits}` (`replica` when `HOSTNAME` is unset, empty or longer than
 /// 64 bytes). Never contains `:` unless `HOSTNAME` does.
-#[cfg(feature = "redis")]
 pub(crate) fn unique_name() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()

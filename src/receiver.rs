@@ -289,7 +289,8 @@ impl<H: Handoff> Handoff for Arc<H> {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
-/// use zoom_rtms_webhooks::receiver::{BoxHandoff, Delivery, HandoffError};
+/// use zoom_rtms_webhooks::receiver::{BoxHandoff, HandoffError};
+/// use zoom_rtms_webhooks::Delivery;
 /// use zoom_rtms_webhooks::{Receiver, Verifier};
 ///
 /// let use_log = std::env::var("HANDOFF").as_deref() == Ok("log");
@@ -315,7 +316,8 @@ impl BoxHandoff {
     /// Boxes `handoff`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::receiver::{BoxHandoff, Delivery, HandoffError};
+    /// use zoom_rtms_webhooks::receiver::{BoxHandoff, HandoffError};
+    /// use zoom_rtms_webhooks::Delivery;
     /// let handoff = BoxHandoff::new(|_: Delivery| Ok::<(), HandoffError>(()));
     /// # let _ = handoff;
     /// ```

@@ -20,7 +20,8 @@
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
-//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, Verifier, VerifyError};
+//! use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, VerifyError};
+//! use zoom_rtms_webhooks::Verifier;
 //!
 //! // Tests fix the time with a clock; production code leaves the default (the system clock).
 //! let verifier = Verifier::builder()
@@ -76,7 +77,8 @@
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
-//! use zoom_rtms_webhooks::signature::{sign, Error, SignatureHeaders, Verifier, VerifyError};
+//! use zoom_rtms_webhooks::signature::{sign, Error, SignatureHeaders, VerifyError};
+//! use zoom_rtms_webhooks::Verifier;
 //! use zoom_rtms_webhooks::Product;
 //!
 //! let verifier = Verifier::builder()
@@ -393,7 +395,8 @@ impl<'a> SignatureHeaders<'a> {
     ///
     /// ```
     /// use http::HeaderMap;
-    /// use zoom_rtms_webhooks::signature::{SignatureHeaders, Verifier, VerifyError};
+    /// use zoom_rtms_webhooks::signature::{SignatureHeaders, VerifyError};
+    /// use zoom_rtms_webhooks::Verifier;
     ///
     /// let mut headers = HeaderMap::new();
     /// headers.insert("X-ZM-Signature", "v0=abc".parse()?);

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zoom_rtms_webhooks::codes::{MsgType, StatusCode};
 use zoom_rtms_webhooks::event::{IdField, RtmsStarted, WebhookEvent};
 use zoom_rtms_webhooks::handshake::{
-    handshake_signature, media_type, Credentials, CredentialsError, HandshakeError,
-    HandshakeStatus, IdKeys, MsgType, SignalingHandshakeRequest, SignalingHandshakeResponse,
-    PROTOCOL_VERSION,
+    handshake_signature, Credentials, CredentialsError, HandshakeError, IdKeys, MediaKind,
+    MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse, PROTOCOL_VERSION,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrlError};
 use zoom_rtms_webhooks::Product;
@@ -75,7 +75,7 @@ fn started(event: &str, id_field: &str, id: &str, stream: &str) -> RtmsStarted {
 /// meetings).
 fn expected_json(id: &str, stream: &str, sequence: u32, sig: &str) -> String {
     format!(
-        r#"{{"msg_type":1,"protocol_version":1,"meeting_uuid":"{id}","rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
+        r#"{{"msg_type":1,"protocol_version":1,"sequence":{sequence},"meeting_uuid":"{id}","rtms_stream_id":"{stream}","signature":"{sig}"}}"#
     )
 }
 
@@ -83,7 +83,7 @@ fn expected_json(id: &str, stream: &str, sequence: u32, sig: &str) -> String {
 fn json_with_keys(keys: &[&str], id: &str, stream: &str, sequence: u32, sig: &str) -> String {
     let ids: String = keys.iter().map(|k| format!(r#""{k}":"{id}","#)).collect();
     format!(
-        r#"{{"msg_type":1,"protocol_version":1,{ids}"rtms_stream_id":"{stream}","sequence":{sequence},"signature":"{sig}"}}"#
+        r#"{{"msg_type":1,"protocol_version":1,"sequence":{sequence},{ids}"rtms_stream_id":"{stream}","signature":"{sig}"}}"#
     )
 }
 
@@ -296,14 +296,17 @@ fn request_debug_redacts_signature() {
 }
 
 #[test]
-fn request_sequence_is_random_enough() {
+fn request_sequence_starts_at_one() {
+    // The reference: "Must start at 1".
     let c = creds();
-    let seqs: std::collections::BTreeSet<u32> = (0..64)
-        .map(|_| SignalingHandshakeRequest::from_parts(&c, Product::Meeting, "u", "s").sequence())
-        .collect();
-    // 64 draws of a 32-bit value: a collision-free set is overwhelmingly likely;
-    // demand at least 60 distinct values to stay robust.
-    assert!(seqs.len() >= 60, "{}", seqs.len());
+    let req = SignalingHandshakeRequest::from_parts(&c, Product::Meeting, "u", "s");
+    assert_eq!(req.sequence(), 1);
+    assert!(req
+        .to_json()
+        .contains(r#""protocol_version":1,"sequence":1,"meeting_uuid""#));
+    let req = req.with_sequence(0);
+    assert_eq!(req.sequence(), 0);
+    assert!(req.to_json().contains(r#""sequence":0,"#));
 }
 
 #[test]
@@ -357,7 +360,7 @@ fn request_new_video_sdk_sends_session_id_and_meeting_uuid() {
     assert_eq!(
         req.to_json(),
         format!(
-            r#"{{"msg_type":1,"protocol_version":1,"session_id":"{SESSION_ID}","meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","sequence":9,"signature":"{SESSION_SIG}","buffer_data":false}}"#
+            r#"{{"msg_type":1,"protocol_version":1,"sequence":9,"session_id":"{SESSION_ID}","meeting_uuid":"{SESSION_ID}","rtms_stream_id":"{SESSION_STREAM}","signature":"{SESSION_SIG}","buffer_data":false}}"#
         )
     );
     assert_eq!(req.id_keys(), [IdField::SessionId, IdField::MeetingUuid]);
@@ -542,7 +545,7 @@ fn response_ok_with_media_urls() {
     }"#;
     let r = SignalingHandshakeResponse::parse(body).unwrap();
     assert!(r.is_ok());
-    assert_eq!(r.status_code, HandshakeStatus::Ok);
+    assert_eq!(r.status_code, StatusCode::Ok);
     assert_eq!(r.protocol_version, Some(1));
     assert_eq!(r.reason, None);
     let expected: BTreeMap<String, String> = [
@@ -603,7 +606,7 @@ fn response_invalid_signature() {
         br#"{"msg_type":2,"protocol_version":1,"status_code":3,"reason":"invalid signature"}"#,
     )
     .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.status_code, StatusCode::InvalidSignature);
     assert_eq!(r.status_code.code(), 3);
     assert_eq!(r.reason.as_deref(), Some("invalid signature"));
     assert!(!r.is_ok());
@@ -616,7 +619,7 @@ fn response_duplicate_signal_request() {
         br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
     )
     .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::DuplicateSignalRequest);
+    assert_eq!(r.status_code, StatusCode::DuplicateSignalRequest);
     assert_eq!(r.status_code.to_string(), "duplicate signal request (8)");
     assert!(!r.is_ok());
     assert_eq!(r.protocol_version, None);
@@ -624,16 +627,16 @@ fn response_duplicate_signal_request() {
 
 #[test]
 fn response_unknown_status_and_missing_reason() {
-    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":40}"#).unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::Other(40));
-    assert_eq!(r.status_code.code(), 40);
-    assert_eq!(r.status_code.to_string(), "unknown status (40)");
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":48}"#).unwrap();
+    assert_eq!(r.status_code, StatusCode::Other(48));
+    assert_eq!(r.status_code.code(), 48);
+    assert_eq!(r.status_code.to_string(), "unknown status (48)");
     assert_eq!(r.reason, None);
     assert!(!r.is_ok());
 
     let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":-1,"reason":null}"#)
         .unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::Other(-1));
+    assert_eq!(r.status_code, StatusCode::Other(-1));
     assert_eq!(r.reason, None);
 }
 
@@ -644,44 +647,44 @@ fn response_accepts_status_alias() {
     // status_code wins when both are present.
     let r =
         SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":3,"status":0}"#).unwrap();
-    assert_eq!(r.status_code, HandshakeStatus::InvalidSignature);
+    assert_eq!(r.status_code, StatusCode::InvalidSignature);
     assert_eq!(r.extra["status"], 0);
 }
 
 #[test]
 fn response_named_status_codes_round_trip() {
     let named = [
-        (0, HandshakeStatus::Ok),
-        (1, HandshakeStatus::InvalidMessageType),
-        (2, HandshakeStatus::InvalidRtmsStreamId),
-        (3, HandshakeStatus::InvalidSignature),
-        (4, HandshakeStatus::InvalidPayload),
-        (5, HandshakeStatus::InvalidEvents),
-        (6, HandshakeStatus::InvalidEventType),
-        (7, HandshakeStatus::InvalidMediaType),
-        (8, HandshakeStatus::DuplicateSignalRequest),
+        (0, StatusCode::Ok),
+        (1, StatusCode::InvalidMessageType),
+        (2, StatusCode::InvalidRtmsStreamId),
+        (3, StatusCode::InvalidSignature),
+        (4, StatusCode::InvalidPayload),
+        (5, StatusCode::InvalidEvents),
+        (6, StatusCode::InvalidEventType),
+        (7, StatusCode::InvalidMediaType),
+        (8, StatusCode::DuplicateSignalRequest),
     ];
     for (code, status) in named {
-        assert_eq!(HandshakeStatus::from(code), status);
-        assert!(!matches!(
-            HandshakeStatus::from(code),
-            HandshakeStatus::Other(_)
-        ));
+        assert_eq!(StatusCode::from(code), status);
+        assert!(!matches!(StatusCode::from(code), StatusCode::Other(_)));
         assert_eq!(status.code(), code);
         assert_eq!(i64::from(status), code);
         assert_eq!(status.is_ok(), code == 0);
         assert!(status.is_known());
         // Equality is by code: a hand-built `Other` of a named code is that variant.
-        assert_eq!(HandshakeStatus::Other(code), status);
+        assert_eq!(StatusCode::Other(code), status);
         assert_eq!(
             status.to_string(),
             format!("{} ({code})", status.description())
         );
     }
-    // The table stays 0-8 (the samples' codes); everything else is kept as received.
-    for code in [-5, 9, 16, 17, 40, i64::MAX, i64::MIN] {
-        let status = HandshakeStatus::from(code);
-        assert!(matches!(status, HandshakeStatus::Other(c) if c == code));
+    // The table is 0-47 (the reference's §5.2); everything else is kept as received.
+    for code in 9..=47 {
+        assert!(StatusCode::from(code).is_known(), "{code}");
+    }
+    for code in [-5, 48, 75, i64::MAX, i64::MIN] {
+        let status = StatusCode::from(code);
+        assert!(matches!(status, StatusCode::Other(c) if c == code));
         assert_eq!(status.code(), code);
         assert!(!status.is_known());
         assert_eq!(status.description(), "unknown status");
@@ -714,7 +717,7 @@ fn response_errors() {
         (br#"{"msg_type":2}"#, MissingStatusCode),
         (br#"{"msg_type":2,"reason":"x"}"#, MissingStatusCode),
         (
-            br#"{"msg_type":2,"status_code":"0"}"#,
+            br#"{"msg_type":2,"status_code":"OK"}"#,
             InvalidField {
                 field: "status_code",
             },
@@ -829,8 +832,17 @@ fn msg_types_and_media_bits() {
         (16, MsgType::MediaDataShare),
         (17, MsgType::MediaDataTranscript),
         (18, MsgType::MediaDataChat),
+        (19, MsgType::StreamStateRequest),
+        (20, MsgType::StreamStateResponse),
         (21, MsgType::StreamCloseRequest),
         (22, MsgType::StreamCloseResponse),
+        (23, MsgType::MetaDataAudio),
+        (24, MsgType::MetaDataVideo),
+        (25, MsgType::MetaDataShare),
+        (26, MsgType::MetaDataTranscript),
+        (27, MsgType::MetaDataChat),
+        (28, MsgType::VideoSubscriptionRequest),
+        (29, MsgType::VideoSubscriptionResponse),
     ];
     for (code, t) in named {
         assert_eq!(MsgType::from(code), t);
@@ -839,7 +851,7 @@ fn msg_types_and_media_bits() {
         assert!(t.is_known());
         assert_eq!(MsgType::Other(code), t);
     }
-    for code in [0, 19, 20, 23, -1] {
+    for code in [0, 30, 99, -1] {
         let t = MsgType::from(code);
         assert!(matches!(t, MsgType::Other(c) if c == code));
         assert!(!t.is_known());
@@ -851,13 +863,76 @@ fn msg_types_and_media_bits() {
     );
     assert_eq!(
         [
-            media_type::AUDIO,
-            media_type::VIDEO,
-            media_type::DESKSHARE,
-            media_type::TRANSCRIPT,
-            media_type::CHAT,
-            media_type::ALL
-        ],
+            MediaTypes::AUDIO,
+            MediaTypes::VIDEO,
+            MediaTypes::DESKSHARE,
+            MediaTypes::TRANSCRIPT,
+            MediaTypes::CHAT,
+            MediaTypes::ALL
+        ]
+        .map(MediaTypes::bits),
         [1, 2, 4, 8, 16, 32]
     );
+    assert_eq!(MediaKind::ALL.map(|k| k.flag().bits()), [1, 2, 4, 8, 16]);
+}
+
+// ------------------------------------------------ response: per-kind URLs, duplicates
+
+#[test]
+fn response_media_url_per_kind_falls_back_to_all() {
+    let policy = HostPolicy::default();
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{
+            "audio":"wss://a.zoom.us/a","sharescreen":"wss://s.zoom.us/s","all":"wss://x.zoom.us/all"}}}"#,
+    )
+    .unwrap();
+    let url = |kind| {
+        r.media_url(kind, &policy)
+            .unwrap()
+            .map(|u| u.as_str().to_owned())
+    };
+    assert_eq!(url(MediaKind::Audio).as_deref(), Some("wss://a.zoom.us/a"));
+    assert_eq!(
+        url(MediaKind::Deskshare).as_deref(),
+        Some("wss://s.zoom.us/s")
+    );
+    assert_eq!(
+        url(MediaKind::Video).as_deref(),
+        Some("wss://x.zoom.us/all")
+    );
+
+    // Without `all`, a missing kind has no URL; a refused URL is an error, never a URL.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://evil.example/a"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.media_url(MediaKind::Chat, &policy), Ok(None));
+    assert!(r.media_url(MediaKind::Audio, &policy).is_err());
+}
+
+#[test]
+fn response_duplicate_by_code_or_reason_and_tolerant_status() {
+    for (frame, duplicate) in [
+        (&br#"{"msg_type":2,"status_code":8}"#[..], true),
+        (&br#"{"msg_type":2,"status":" 8 "}"#[..], true),
+        (
+            &br#"{"msg_type":2,"status_code":45,"reason":"DUPLICATE SIGNAL REQUEST"}"#[..],
+            true,
+        ),
+        (
+            &br#"{"msg_type":2,"status_code":3,"reason":"bad"}"#[..],
+            false,
+        ),
+        (&br#"{"msg_type":2,"status_code":"0"}"#[..], false),
+    ] {
+        let r = SignalingHandshakeResponse::parse(frame).unwrap();
+        assert_eq!(
+            r.is_duplicate(),
+            duplicate,
+            "{}",
+            String::from_utf8_lossy(frame)
+        );
+    }
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":"0"}"#).unwrap();
+    assert!(r.is_ok());
 }

@@ -39,12 +39,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::dedup::{dedup_key, MemoryDeduplicator};
 use zoom_rtms_webhooks::event::{
     IdField, InstanceId, Lifecycle, ParseError, RawServerUrls, RtmsStarted,
 };
 use zoom_rtms_webhooks::handshake::{
-    Credentials, HandshakeStatus, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use zoom_rtms_webhooks::receiver::{
     Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
@@ -931,7 +932,7 @@ pub fn handshake_response(data: &[u8]) {
     match SignalingHandshakeResponse::parse(data) {
         Ok(r) => {
             let code = r.status_code.code();
-            assert_eq!(HandshakeStatus::from(code), r.status_code);
+            assert_eq!(StatusCode::from(code), r.status_code);
             assert_eq!(r.is_ok(), code == 0);
             let _ = format!("{r:?}");
             let _ = r.status_code.to_string();

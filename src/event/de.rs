@@ -34,7 +34,8 @@ use super::payload::{
     ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsInterrupted, RtmsStarted,
     RtmsStopped, StartFailed, UnknownEvent, UrlValidation,
 };
-use super::{IdField, InstanceId, Lifecycle, ParseError, Product, StopReason, WebhookEvent};
+use super::{IdField, InstanceId, Lifecycle, ParseError, Product, WebhookEvent};
+use crate::codes::StopReason;
 
 /// What an event name means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

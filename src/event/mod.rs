@@ -77,14 +77,12 @@ use serde::{Serialize, Serializer};
 mod de;
 mod error;
 mod payload;
-mod stop_reason;
 
 pub use error::ParseError;
 pub use payload::{
     ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsInterrupted, RtmsStarted,
     RtmsStopped, StartFailed, UnknownEvent, UrlValidation,
 };
-pub use stop_reason::StopReason;
 
 /// The Zoom product an RTMS stream belongs to.
 ///

@@ -27,7 +27,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::de::canonical_name;
-use super::{InstanceId, Lifecycle, Product, StopReason};
+use super::{InstanceId, Lifecycle, Product};
+use crate::codes::StopReason;
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// `with_*` setters, each with its doc example. `$new` is the expression (as text) that builds
@@ -42,6 +43,7 @@ macro_rules! setters {
                 #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($ty), "::", stringify!($field), ").")]
                 ///
                 /// ```
+                /// use zoom_rtms_webhooks::codes::StopReason;
                 /// use zoom_rtms_webhooks::event::*;
                 /// use zoom_rtms_webhooks::Product;
                 ///
@@ -361,7 +363,7 @@ setters! {
 /// it would make Zoom retry for 85 minutes while the app never learns the stream ended.
 ///
 /// ```
-/// use zoom_rtms_webhooks::event::StopReason;
+/// use zoom_rtms_webhooks::codes::StopReason;
 /// use zoom_rtms_webhooks::WebhookEvent;
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"webinar.rtms_stopped","payload":{
@@ -406,7 +408,8 @@ impl RtmsStopped {
     /// name (for example `meeting.rtms_stopped`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStopped, StopReason};
+    /// use zoom_rtms_webhooks::codes::StopReason;
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStopped};
     /// use zoom_rtms_webhooks::Product;
     ///
     /// let stopped = RtmsStopped::new(Product::Phone, "r1")

@@ -85,7 +85,7 @@ pub(super) fn decode(stream_entry: &StreamId) -> Result<Delivery, String> {
 /// # Example
 ///
 /// ```no_run
-/// use zoom_rtms_webhooks::receiver::Receiver;
+/// use zoom_rtms_webhooks::Receiver;
 /// use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator, RedisStreamHandoff};
 /// use zoom_rtms_webhooks::Verifier;
 ///
@@ -241,7 +241,7 @@ impl RedisStreamHandoff {
     ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamHandoff};
-    /// # use zoom_rtms_webhooks::{receiver::Delivery, WebhookEvent};
+    /// # use zoom_rtms_webhooks::{Delivery, WebhookEvent};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let handoff = RedisStreamHandoff::new(connect("redis://127.0.0.1/").await?);
     /// let body = br#"{"event":"x.y","payload":{}}"#;

@@ -123,7 +123,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
-//! use zoom_rtms_webhooks::receiver::{Delivery, Receiver};
+//! use zoom_rtms_webhooks::{Delivery, Receiver};
 //! use zoom_rtms_webhooks::redis::RedisDeduplicator;
 //! use zoom_rtms_webhooks::Verifier;
 //!

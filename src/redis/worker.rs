@@ -451,7 +451,7 @@ impl Counters {
 /// # Example
 ///
 /// ```no_run
-/// use zoom_rtms_webhooks::receiver::Delivery;
+/// use zoom_rtms_webhooks::Delivery;
 /// use zoom_rtms_webhooks::redis::{Client, RedisStreamWorker, StreamWorkerConfig};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -508,7 +508,7 @@ impl RedisStreamWorker {
     /// Redis unreachable at start, or the group cannot be created.
     ///
     /// ```no_run
-    /// # use zoom_rtms_webhooks::receiver::Delivery;
+    /// # use zoom_rtms_webhooks::Delivery;
     /// # use zoom_rtms_webhooks::redis::{Client, RedisStreamWorker, StreamWorkerConfig};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = Client::open("redis://127.0.0.1:6379/")?;

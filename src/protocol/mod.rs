@@ -1,0 +1,38 @@
+//! The sans-I/O RTMS protocol core (feature `protocol`): the typed messages of the signalling
+//! and media WebSockets, and the media parameters, following the protocol notes
+//! (`reference/rtms-protocol.md`, JSON protocol v1). No sockets, no clock, no runtime.
+//!
+//! - shared with the webhook half, in the core: the code tables (message types, status codes,
+//!   stop reasons, states) in [`crate::codes`]; the signalling handshake (message types 1 and
+//!   2), the media kinds and the `media_type` bitmask in [`crate::handshake`];
+//! - [`media`]: media parameters with their enums, validated before dialling;
+//! - [`events`]: event types interpreted per product, and event payloads;
+//! - [`client`]: the client→server messages, serialised exactly as documented;
+//! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed
+//!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers;
+//! - [`session`]: one stream's state machine (handshakes, keep-alives, watchdog, retries,
+//!   reconnects, failover, close), driven by inputs with an injected time, polled for outputs.
+//!
+//! The server's side is here too, for a simulator: [`server::ServerMessage`] serialises, and
+//! [`client::ClientRequest`] reads what a client sent.
+//!
+//! ```
+//! use zoom_rtms_webhooks::protocol::server::ServerMessage;
+//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
+//!
+//! let frame = br#"{"msg_type":12,"timestamp":1727384349123}"#;
+//! let ServerMessage::KeepAliveRequest(ping) = ServerMessage::parse(frame)? else { panic!() };
+//! assert_eq!(
+//!     KeepAliveResponse::echo(&ping).to_json(),
+//!     r#"{"msg_type":13,"timestamp":1727384349123}"#
+//! );
+//! # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+//! ```
+
+mod lenient;
+
+pub mod client;
+pub mod events;
+pub mod media;
+pub mod server;
+pub mod session;

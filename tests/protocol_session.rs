@@ -1,0 +1,777 @@
+//! The sans-I/O session driven with a fake clock and no sockets (issue 9 part 1; the
+//! protocol notes' §8 scenarios that need no real server).
+#![cfg(feature = "protocol")]
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use zoom_rtms_webhooks::codes::{StatusCode, StopReason};
+use zoom_rtms_webhooks::event::Product;
+use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
+use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
+use zoom_rtms_webhooks::protocol::events::MeetingEventType;
+use zoom_rtms_webhooks::protocol::media::*;
+use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::session::*;
+use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
+
+const SIG_URL: &str = "wss://rtms-sjc1.zoom.us/signal";
+const OK_URLS: &[u8] = br#"{"msg_type":2,"protocol_version":1,"sequence":0,"status_code":0,"reason":"",
+  "media_server":{"server_urls":{"audio":"wss://a.zoom.us/audio","transcript":"wss://t.zoom.us/tr","all":"wss://x.zoom.us/all"}}}"#;
+const DATA_OK: &[u8] = br#"{"msg_type":4,"status_code":0,"payload_encrypted":false,
+  "media_params":{"audio":{"content_type":2,"sample_rate":1,"channel":1,"codec":1,"data_opt":1,"send_rate":20}}}"#;
+
+fn url(s: &str) -> ServerUrl {
+    ServerUrl::parse(s, &HostPolicy::default()).unwrap()
+}
+
+fn creds() -> Credentials {
+    Credentials::new("client", "secret").unwrap()
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new(&creds(), Product::Meeting, "m-uuid==", "stream-1")
+}
+
+/// A fake clock and the session's outputs.
+struct Harness {
+    t0: Instant,
+    now: Instant,
+    s: Session,
+}
+
+impl Harness {
+    fn new(config: SessionConfig) -> Self {
+        let t0 = Instant::now();
+        let s = Session::connect(config, url(SIG_URL), t0).unwrap();
+        Harness { t0, now: t0, s }
+    }
+
+    fn at(&mut self, secs: f64) {
+        self.now = self.t0 + Duration::from_secs_f64(secs);
+        self.s.handle_timeout(self.now);
+    }
+
+    fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.s.poll_output()).collect()
+    }
+
+    fn opened(&mut self, socket: SocketId) -> Value {
+        self.s.handle_opened(self.now, socket);
+        match self.drain().as_slice() {
+            [Output::Send { socket: s, text }] if *s == socket => {
+                serde_json::from_str(text).unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn msg(&mut self, socket: SocketId, frame: &[u8]) -> Vec<Output> {
+        let d = self.s.handle_message(self.now, socket, frame).unwrap();
+        let _ = d;
+        self.drain()
+    }
+
+    /// Signalling up: returns its socket.
+    fn signalling(&mut self) -> SocketId {
+        let sig = match self.drain().as_slice() {
+            [Output::Open {
+                socket,
+                role: Role::Signalling,
+                url,
+            }] => {
+                assert_eq!(url.as_str(), SIG_URL);
+                *socket
+            }
+            other => panic!("{other:?}"),
+        };
+        let hello = self.opened(sig);
+        assert_eq!(hello["msg_type"], 1);
+        sig
+    }
+}
+
+fn opens(outputs: &[Output]) -> Vec<(SocketId, Role, String)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Open { socket, role, url } => Some((*socket, *role, url.as_str().to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sends(outputs: &[Output]) -> Vec<(SocketId, Value)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { socket, text } => Some((*socket, serde_json::from_str(text).unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(outputs: &[Output]) -> Vec<Event> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closes(outputs: &[Output]) -> Vec<SocketId> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Close { socket } => Some(*socket),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Unified (default): one media socket to `all`, returns (signalling, media).
+fn connect_unified(h: &mut Harness) -> (SocketId, SocketId) {
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    let o = opens(&out);
+    assert_eq!(o.len(), 1, "{out:?}");
+    let media = o[0].0;
+    h.opened(media);
+    let out = h.msg(media, DATA_OK);
+    assert_eq!(sends(&out)[0].0, sig);
+    assert!(
+        matches!(events(&out).as_slice(), [Event::Connected { .. }]),
+        "{out:?}"
+    );
+    (sig, media)
+}
+
+#[test]
+fn happy_path_split_sockets_with_events() {
+    let params = MediaParams::new()
+        .with_audio(
+            AudioParams::new()
+                .with_codec(Codec::L16)
+                .with_sample_rate(SampleRate::Sr16k)
+                .with_send_rate(20),
+        )
+        .with_transcript(TranscriptParams::new().with_src_language(TranscriptLanguage::English));
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, params)
+            .with_split_sockets(true)
+            .with_buffer_data(false)
+            .with_events([
+                MeetingEventType::ActiveSpeakerChange,
+                MeetingEventType::ParticipantJoin,
+            ]),
+    );
+    let sig = match h.drain().as_slice() {
+        [Output::Open { socket, .. }] => *socket,
+        other => panic!("{other:?}"),
+    };
+    let hello = h.opened(sig);
+    assert_eq!(hello["meeting_uuid"], "m-uuid==");
+    assert_eq!(hello["rtms_stream_id"], "stream-1");
+    assert_eq!(
+        hello["signature"],
+        handshake_signature(&creds(), "m-uuid==", "stream-1")
+    );
+    assert_eq!(hello["buffer_data"], false);
+
+    let out = h.msg(sig, OK_URLS);
+    // Subscription first, on signalling; then one socket per kind, each at its own URL.
+    let s = sends(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, sig);
+    assert_eq!(s[0].1["msg_type"], 5);
+    assert_eq!(s[0].1["events"][1]["event_type"], 3);
+    let o = opens(&out);
+    assert_eq!(o.len(), 2);
+    assert_eq!(
+        (o[0].1, o[0].2.as_str()),
+        (Role::Media(MediaTypes::AUDIO), "wss://a.zoom.us/audio")
+    );
+    assert_eq!(
+        (o[1].1, o[1].2.as_str()),
+        (Role::Media(MediaTypes::TRANSCRIPT), "wss://t.zoom.us/tr")
+    );
+
+    // Each data handshake carries only its kind's params and the same signature.
+    let audio = h.opened(o[0].0);
+    assert_eq!(audio["msg_type"], 3);
+    assert_eq!(audio["media_type"], 1);
+    assert_eq!(audio["signature"], hello["signature"]);
+    assert!(audio["media_params"]["transcript"].is_null());
+    assert_eq!(audio["media_params"]["audio"]["send_rate"], 20);
+    let tr = h.opened(o[1].0);
+    assert_eq!(tr["media_type"], 8);
+    assert!(tr["media_params"]["audio"].is_null());
+
+    // A client-ready ack per data handshake, on signalling; ready after the last.
+    let out = h.msg(o[0].0, DATA_OK);
+    assert_eq!(
+        sends(&out),
+        vec![(
+            sig,
+            serde_json::json!({"msg_type":7,"rtms_stream_id":"stream-1"})
+        )]
+    );
+    assert!(events(&out).is_empty());
+    let out = h.msg(o[1].0, br#"{"msg_type":4,"status_code":0}"#);
+    assert_eq!(sends(&out).len(), 1);
+    assert_eq!(events(&out), vec![Event::Connected { connects: 1 }]);
+    assert!(h.s.confirmed_params().is_some());
+
+    // Media is handed back, borrowed.
+    let frame = br#"{"msg_type":14,"content":{"user_id":0,"data":"AAAA","timestamp":1}}"#;
+    let d = h.s.handle_message(h.now, o[0].0, frame).unwrap();
+    assert!(matches!(d, Delivery::User(ServerMessage::Audio(_))));
+}
+
+#[test]
+fn unified_socket_by_default_and_url_fallback() {
+    let mut h = Harness::new(config().with_media(
+        MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+        MediaParams::new(),
+    ));
+    let sig = h.signalling();
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#);
+    let o = opens(&out);
+    assert_eq!(o.len(), 1);
+    // No `all` URL: the first kind's URL (as Zoom's Contact Center sample does).
+    assert_eq!(
+        (o[0].1, o[0].2.as_str()),
+        (Role::Media(MediaTypes::from_bits(9)), "wss://a.zoom.us/")
+    );
+    let hs = h.opened(o[0].0);
+    assert_eq!(hs["media_type"], 9);
+    assert!(hs.get("media_params").is_none());
+
+    // Split mode falls back to `all` per kind.
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::AUDIO | MediaTypes::VIDEO, MediaParams::new())
+            .with_split_sockets(true),
+    );
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    let urls: Vec<String> = opens(&out).into_iter().map(|o| o.2).collect();
+    assert_eq!(urls, ["wss://a.zoom.us/audio", "wss://x.zoom.us/all"]);
+}
+
+#[test]
+fn keep_alives_answered_on_every_socket() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    for socket in [sig, media] {
+        let out = h.msg(socket, br#"{"msg_type":12,"timestamp":1727384349123}"#);
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                socket,
+                text: r#"{"msg_type":13,"timestamp":1727384349123}"#.into()
+            }]
+        );
+    }
+}
+
+#[test]
+fn duplicate_signal_request_retried_at_1_5_3_6_then_failed() {
+    let mut h = Harness::new(config());
+    let mut sig = h.signalling();
+    let mut t = 0.0;
+    for delay in [1.5, 3.0, 6.0] {
+        let out = h.msg(
+            sig,
+            br#"{"msg_type":2,"status_code":8,"reason":"duplicate signal request"}"#,
+        );
+        assert_eq!(closes(&out), vec![sig]);
+        t += delay;
+        // Nothing before the delay...
+        h.at(t - 0.001);
+        assert!(h.drain().is_empty());
+        assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs_f64(t)));
+        // ...then a new signalling connection.
+        h.at(t);
+        let o = opens(&h.drain());
+        assert_eq!(o.len(), 1);
+        sig = o[0].0;
+        h.opened(sig);
+    }
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
+    assert_eq!(
+        events(&out),
+        vec![Event::Failed(SessionError::Duplicate { retries: 3 })]
+    );
+    assert!(h.s.is_done());
+    assert_eq!(h.s.poll_timeout(), None);
+}
+
+#[test]
+fn duplicate_then_accepted() {
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
+    h.at(1.5);
+    let sig = opens(&h.drain())[0].0;
+    h.opened(sig);
+    let out = h.msg(sig, OK_URLS);
+    assert_eq!(opens(&out).len(), 1);
+}
+
+#[test]
+fn refused_handshakes_are_final() {
+    for (code, reason) in [(3, "bad signature"), (2, "no such stream"), (1, "what")] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let frame = format!(r#"{{"msg_type":2,"status_code":{code},"reason":"{reason}"}}"#);
+        let out = h.msg(sig, frame.as_bytes());
+        assert_eq!(
+            events(&out),
+            vec![Event::Failed(SessionError::Refused {
+                status: StatusCode::from(code),
+                reason: reason.into()
+            })]
+        );
+        assert_eq!(closes(&out), vec![sig]);
+    }
+    for code in [14, 15, 16, 17, 24] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let media = opens(&h.msg(sig, OK_URLS))[0].0;
+        h.opened(media);
+        let frame = format!(r#"{{"msg_type":4,"status_code":{code}}}"#);
+        let out = h.msg(media, frame.as_bytes());
+        assert!(
+            matches!(events(&out).as_slice(), [Event::Failed(SessionError::Refused { status, .. })] if status.code() == code)
+        );
+        let mut closed = closes(&out);
+        closed.sort();
+        assert_eq!(closed, vec![sig, media]);
+    }
+}
+
+#[test]
+fn media_interrupted_redials_media_only_with_backoff() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    // Event 7 on signalling.
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":6,"event":{"event_type":7,"timestamp":1}}"#,
+    );
+    assert_eq!(closes(&out), vec![media]);
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+    // A second trigger (stream state 2/14) does not schedule a second reconnect.
+    let out = h.msg(sig, br#"{"msg_type":8,"state":2,"reason":14}"#);
+    assert!(events(&out).is_empty());
+    h.at(2.9);
+    assert!(opens(&h.drain()).is_empty());
+    h.at(3.0);
+    let o = opens(&h.drain());
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].2, "wss://x.zoom.us/all");
+    h.opened(o[0].0);
+    let out = h.msg(o[0].0, DATA_OK);
+    assert_eq!(events(&out), vec![Event::Connected { connects: 2 }]);
+    assert!(!closes(&out).contains(&sig));
+}
+
+#[test]
+fn stream_state_2_reason_14_redials_media() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":8,"state":2,"reason":14,"timestamp":1}"#,
+    );
+    assert_eq!(closes(&out), vec![media]);
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+    // State 2 with reason 13 waits for the webhook instead.
+    let mut h = Harness::new(config());
+    let (sig, _) = connect_unified(&mut h);
+    assert!(events(&h.msg(sig, br#"{"msg_type":8,"state":2,"reason":13}"#)).is_empty());
+}
+
+#[test]
+fn interrupted_webhook_redoes_everything() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    h.s.handle_webhook(h.now, Webhook::Interrupted);
+    let out = h.drain();
+    let mut closed = closes(&out);
+    closed.sort();
+    assert_eq!(closed, vec![sig, media]);
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+    h.at(3.0);
+    let o = opens(&h.drain());
+    assert_eq!(
+        (o.len(), o[0].1, o[0].2.as_str()),
+        (1, Role::Signalling, SIG_URL)
+    );
+}
+
+#[test]
+fn failover_connects_to_the_new_server_at_once() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    h.s.handle_webhook(
+        h.now,
+        Webhook::Started {
+            server_url: url("wss://rtms-iad1.zoom.us/x"),
+        },
+    );
+    let out = h.drain();
+    let mut closed = closes(&out);
+    closed.sort();
+    assert_eq!(closed, vec![sig, media]);
+    let o = opens(&out);
+    assert_eq!((o.len(), o[0].2.as_str()), (1, "wss://rtms-iad1.zoom.us/x"));
+    // Frames from the old sockets are ignored.
+    assert_eq!(
+        h.s.handle_message(h.now, sig, br#"{"msg_type":12,"timestamp":1}"#)
+            .unwrap(),
+        Delivery::Handled
+    );
+    assert!(h.drain().is_empty());
+    h.s.handle_closed(h.now, media);
+    assert!(h.drain().is_empty());
+}
+
+#[test]
+fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
+    let frames: [(&[u8], EndReason); 2] = [
+        (
+            br#"{"msg_type":8,"state":4,"reason":6}"#,
+            EndReason::StreamTerminated(Some(StopReason::MeetingEnded)),
+        ),
+        (
+            br#"{"msg_type":9,"state":5,"stop_reason":3}"#,
+            EndReason::SessionStopped(Some(StopReason::AppUserLeft)),
+        ),
+    ];
+    for (frame, reason) in frames {
+        let mut h = Harness::new(config());
+        let (sig, media) = connect_unified(&mut h);
+        let out = h.msg(sig, frame);
+        assert_eq!(events(&out), vec![Event::Ended(reason)]);
+        let mut closed = closes(&out);
+        closed.sort();
+        assert_eq!(closed, vec![sig, media]);
+        assert!(h.s.is_done());
+        // Nothing after the end.
+        h.s.handle_webhook(h.now, Webhook::Interrupted);
+        h.at(100.0);
+        assert!(h.drain().is_empty());
+    }
+    let mut h = Harness::new(config());
+    connect_unified(&mut h);
+    h.s.handle_webhook(h.now, Webhook::Stopped);
+    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Stopped)]);
+}
+
+#[test]
+fn close_sends_21_and_waits_for_22_bounded() {
+    let mut h = Harness::new(config());
+    let (sig, _) = connect_unified(&mut h);
+    h.s.close(h.now);
+    let out = h.drain();
+    assert_eq!(
+        sends(&out),
+        vec![(
+            sig,
+            serde_json::json!({"msg_type":21,"rtms_stream_id":"stream-1"})
+        )]
+    );
+    assert!(!h.s.is_done());
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":22,"rtms_stream_id":"stream-1","status_code":0,"reason":"OK"}"#,
+    );
+    assert_eq!(events(&out), vec![Event::Ended(EndReason::Closed)]);
+
+    // No answer: closed after the timeout.
+    let mut h = Harness::new(config());
+    connect_unified(&mut h);
+    h.s.close(h.now);
+    h.drain();
+    assert_eq!(h.s.poll_timeout(), Some(h.now + Duration::from_secs(5)));
+    h.at(4.9);
+    assert!(events(&h.drain()).is_empty());
+    h.at(5.0);
+    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Closed)]);
+}
+
+#[test]
+fn watchdog_counts_any_inbound_traffic() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    // Media flows without keep-alives: the media socket stays alive; signalling gets pings.
+    for t in (10..=120).step_by(10) {
+        h.at(t as f64);
+        h.msg(media, br#"{"msg_type":14,"content":{"data":"AAAA"}}"#);
+        h.msg(sig, br#"{"msg_type":12,"timestamp":1}"#);
+    }
+    assert!(events(&h.drain()).is_empty());
+    // Media goes silent: 65 s after its last frame, media only is redialled.
+    h.at(184.9);
+    h.msg(sig, br#"{"msg_type":12,"timestamp":2}"#);
+    assert!(events(&h.drain()).is_empty());
+    h.at(185.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![media]);
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+    // The media redial comes after the backoff (3 s).
+    h.at(187.9);
+    assert!(opens(&h.drain()).is_empty());
+    h.at(188.0);
+    let media = opens(&h.drain())[0].0;
+    h.opened(media);
+    assert_eq!(
+        events(&h.msg(media, DATA_OK)),
+        vec![Event::Connected { connects: 2 }]
+    );
+    // Signalling goes silent too: 65 s after its last frame (184.9 s), everything.
+    h.at(249.8);
+    assert!(events(&h.drain()).is_empty());
+    h.at(200.0); // (an early call is harmless)
+    h.at(249.9);
+    let out = h.drain();
+    assert!(closes(&out).contains(&sig));
+    assert!(closes(&out).contains(&media));
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+}
+
+#[test]
+fn backoff_doubles_to_30_and_resets_after_success() {
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    h.s.handle_closed(h.now, sig);
+    let mut t = 0.0;
+    for (attempt, delay) in [3.0, 6.0, 12.0, 24.0, 30.0, 30.0].into_iter().enumerate() {
+        if attempt > 0 {
+            // The new signalling socket fails to open.
+            let o = opens(&h.drain());
+            h.s.handle_closed(h.now, o[0].0);
+        }
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![Event::Reconnecting {
+                scope: Scope::Everything,
+                attempt: attempt as u32
+            }]
+        );
+        t += delay;
+        h.at(t);
+    }
+    // Success resets the series.
+    let sig = opens(&h.drain())[0].0;
+    h.opened(sig);
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    assert_eq!(
+        events(&h.msg(media, DATA_OK)),
+        vec![Event::Connected { connects: 1 }]
+    );
+    h.s.handle_closed(h.now, media);
+    assert_eq!(
+        events(&h.drain()),
+        vec![Event::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+}
+
+#[test]
+fn a_dial_or_handshake_that_hangs_times_out() {
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    // No answer to msg 1 within 10 s.
+    h.at(10.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![sig]);
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+}
+
+#[test]
+fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
+    let bad = MediaParams::new().with_audio(AudioParams::new().with_channel(AudioChannel::Stereo));
+    let err = Session::connect(
+        config().with_media(MediaTypes::AUDIO, bad),
+        url(SIG_URL),
+        Instant::now(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        ConnectError::Params(ParamsError::StereoNeedsOpus { .. })
+    ));
+
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::VIDEO, MediaParams::new())
+            .with_split_sockets(true),
+    );
+    let sig = h.signalling();
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#);
+    assert_eq!(
+        events(&out),
+        vec![Event::Failed(SessionError::NoMediaUrl {
+            kind: MediaKind::Video
+        })]
+    );
+}
+
+#[test]
+fn media_urls_pass_the_host_policy_before_dialling() {
+    // A media URL off Zoom's domains is never dialled: the session fails instead.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://evil.example/x"}}}"#,
+    );
+    assert!(opens(&out).is_empty());
+    match events(&out).as_slice() {
+        [Event::Failed(SessionError::MediaUrl { kind, error })] => {
+            assert_eq!(*kind, MediaKind::Audio);
+            assert!(
+                matches!(error, ServerUrlError::HostNotAllowed { .. }),
+                "{error:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Allowed by the configuration's policy: dialled.
+    let policy = HostPolicy::default().with_allowed_host("rtms.example.com");
+    let mut h = Harness::new(config().with_host_policy(policy));
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://rtms.example.com/m"}}}"#,
+    );
+    let o = opens(&out);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].2, "wss://rtms.example.com/m");
+}
+
+#[test]
+fn contact_center_id_key_and_event_7() {
+    let config = SessionConfig::new(&creds(), Product::ContactCenter, "eng-1", "s-1");
+    let mut h = Harness::new(config);
+    let sig = match h.drain().as_slice() {
+        [Output::Open { socket, .. }] => *socket,
+        other => panic!("{other:?}"),
+    };
+    let hello = h.opened(sig);
+    assert_eq!(hello["engagement_id"], "eng-1");
+    assert!(hello.get("meeting_uuid").is_none());
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    h.msg(media, DATA_OK);
+    // Contact Center event 8 is not a video event and changes nothing; 7 redials media.
+    assert!(events(&h.msg(
+        sig,
+        br#"{"msg_type":6,"event":{"event_type":8,"event_ts":1}}"#
+    ))
+    .is_empty());
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":6,"event":{"event_type":7,"event_ts":2}}"#,
+    );
+    assert_eq!(
+        events(&out),
+        vec![Event::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+}
+
+#[test]
+fn individual_video_subscription() {
+    let params = MediaParams::new()
+        .with_video(VideoParams::new().with_data_opt(DataOption::VideoSingleIndividualStream));
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::VIDEO, params)
+            .with_events([8, 9]),
+    );
+    assert!(!h.s.subscribe_video(1, true, None));
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    assert_eq!(
+        sends(&out)[0].1,
+        serde_json::json!({"msg_type":5,"events":[{"event_type":8,"subscribe":true},{"event_type":9,"subscribe":true}]})
+    );
+    let media = opens(&out)[0].0;
+    let hs = h.opened(media);
+    assert_eq!(hs["media_params"]["video"]["data_opt"], 4);
+    h.msg(media, br#"{"msg_type":4,"status_code":0}"#);
+    assert!(h.s.subscribe_video(16778240, true, Some(1738392033699)));
+    assert_eq!(
+        h.drain(),
+        vec![Output::Send {
+            socket: sig,
+            text:
+                r#"{"msg_type":28,"user_id":16778240,"subscribe":true,"timestamp":1738392033699}"#
+                    .into()
+        }]
+    );
+    let d =
+        h.s.handle_message(
+            h.now,
+            sig,
+            br#"{"msg_type":29,"user_id":16778240,"status_code":0,"reason":"OK"}"#,
+        )
+        .unwrap();
+    assert!(
+        matches!(d, Delivery::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
+    );
+    let video = br#"{"msg_type":15,"content":{"user_id":16778240,"data":"/9j/","timestamp":40}}"#;
+    assert!(
+        matches!(h.s.handle_message(h.now, media, video).unwrap(), Delivery::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
+    );
+}
