@@ -545,7 +545,9 @@ impl MemoryDeduplicator {
     }
 
     /// Set the clock the TTL is measured with (default `Instant::now`): a test or a
-    /// simulation moves time forward without waiting. The clock should not go backwards; if
+    /// simulation moves time forward without waiting. It is a monotonic [`Instant`] on purpose,
+    /// unlike the verifier's wall clock ([`crate::signature::Clock`], which must match Zoom's
+    /// timestamps): a TTL must not jump when the system time is adjusted. The clock should not go backwards; if
     /// it does, keys simply do not expire until it has caught up.
     ///
     /// ```

@@ -596,6 +596,17 @@ pub enum ConfigError {
         /// The repeated label.
         label: String,
     },
+    /// The same secret is configured under two labels. Only the first entry could ever match,
+    /// so the second one's product binding would silently never apply: configure the secret
+    /// once, with every product it signs
+    /// (`with_secret_for(label, secret, [Product::Meeting, Product::VideoSdk])`).
+    #[error("webhook secret token `{label}` is the same secret as `{first}`")]
+    DuplicateSecret {
+        /// Label of the later entry.
+        label: String,
+        /// Label of the earlier entry with the same secret.
+        first: String,
+    },
     /// [`VerifierBuilder::with_secret_for`] was given no product: the secret could sign no
     /// RTMS event at all, which is a configuration mistake.
     #[error("webhook secret token `{label}` is bound to no product")]
@@ -887,6 +898,19 @@ impl VerifierBuilder {
         if self.secrets.is_empty() {
             return Err(ConfigError::NoSecrets);
         }
+        // The same secret under two entries would verify as the first one only, so the second
+        // entry's products could never be reached: refuse it and ask for one entry.
+        for (i, later) in self.secrets.iter().enumerate() {
+            if let Some(earlier) = self.secrets[..i]
+                .iter()
+                .find(|earlier| earlier.secret.as_bytes() == later.secret.as_bytes())
+            {
+                return Err(ConfigError::DuplicateSecret {
+                    label: later.label.clone(),
+                    first: earlier.label.clone(),
+                });
+            }
+        }
         let mut keyed: Vec<Arc<KeyedSecret>> = Vec::with_capacity(self.secrets.len());
         for SecretConfig {
             label,
@@ -984,9 +1008,8 @@ impl Verifier {
     /// ```
     /// use zoom_rtms_webhooks::Verifier;
     ///
-    /// let secret = std::env::var("ZOOM_WEBHOOK_SECRET_TOKEN").unwrap_or_default();
-    /// let verifier = Verifier::new(secret); // Err if the variable is unset
-    /// # assert!(verifier.is_err());
+    /// // What `std::env::var("ZOOM_SECRET_TOKEN").unwrap_or_default()` gives when it is unset:
+    /// assert!(Verifier::new("").is_err());
     /// assert!(Verifier::new("\0").is_err()); // the same HMAC key as ""
     /// ```
     pub fn new(secret: impl Into<SecretToken>) -> Result<Self, ConfigError> {

@@ -156,6 +156,9 @@ async fn store_errors_keep_the_redis_error_and_timeouts_stay_distinct() {
     let timeout = Duration::from_millis(200);
     let dedup = RedisDeduplicator::new(conn.clone()).with_timeout(timeout);
     let handoff = RedisStreamHandoff::new(conn.clone()).with_timeout(timeout);
+    let failing_open = RedisDeduplicator::new(conn.clone())
+        .with_timeout(timeout)
+        .with_fail_open_on_error(true);
     let leases = StreamLeases::new(conn).with_timeout(timeout);
     let body = started_body("errors");
     let event = zoom_rtms_webhooks::WebhookEvent::parse(&body).expect("parse");
@@ -230,6 +233,14 @@ async fn store_errors_keep_the_redis_error_and_timeouts_stay_distinct() {
         Err(HandoffError::Timeout)
     ));
     assert_eq!(leases.acquire("paused").await, Err(LeaseError::Timeout));
+    // Failing open is about accepting a delivery: an undo that failed is still an error, and is
+    // not counted as "failed open".
+    assert_eq!(
+        failing_open.forget("started:meeting:paused").await,
+        Err(DedupError::Timeout)
+    );
+    assert_eq!(failing_open.failed_open(), 0);
+    assert_eq!(failing_open.errors(), 1);
     let _: () = redis::cmd("CLIENT")
         .arg("UNPAUSE")
         .query_async(&mut admin)

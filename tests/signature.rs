@@ -761,23 +761,6 @@ fn rotation_accepts_old_and_new_then_only_new() {
 }
 
 #[test]
-fn first_matching_secret_wins() {
-    let v = Verifier::builder()
-        .with_secret("a", SECRET)
-        .with_secret("b", SECRET)
-        .with_clock(fixed(at(TS_SECS)))
-        .build()
-        .expect("valid");
-    let ok = v
-        .verify(
-            SignatureHeaders::new(Some(STOPPED_SIG), Some(TS)),
-            STOPPED_BODY.as_bytes(),
-        )
-        .expect("valid");
-    assert_eq!((ok.secret_label(), ok.secret_index()), ("a", 0));
-}
-
-#[test]
 fn empty_secret_fails_closed() {
     assert_eq!(
         Verifier::new("").expect_err("empty"),
@@ -825,6 +808,32 @@ fn no_secrets_is_a_config_error() {
             .expect_err("no secrets"),
         ConfigError::NoSecrets
     );
+}
+
+#[test]
+fn the_same_secret_under_two_labels_is_a_config_error() {
+    // Only the first entry could ever match, so the second entry's products would never apply
+    // (a `session.*` event would be refused although a secret bound to Video SDK matched).
+    let err = Verifier::builder()
+        .with_secret_for("meetings", SECRET, [Product::Meeting])
+        .with_secret_for("video-sdk", SECRET, [Product::VideoSdk])
+        .with_clock(fixed(at(TS_SECS)))
+        .build()
+        .expect_err("same secret twice");
+    assert_eq!(
+        err,
+        ConfigError::DuplicateSecret {
+            label: "video-sdk".into(),
+            first: "meetings".into(),
+        }
+    );
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains(SECRET), "{text}");
+    // One entry bound to both products is the way to say it.
+    let verifier = Verifier::builder()
+        .with_secret_for("app", SECRET, [Product::Meeting, Product::VideoSdk])
+        .build();
+    assert!(verifier.is_ok());
 }
 
 #[test]

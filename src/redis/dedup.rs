@@ -26,8 +26,8 @@ pub const DEFAULT_DEDUP_PREFIX: &str = "zoom-rtms:dedup:";
 /// (`{HOSTNAME}-{pid}-{random}`) is unique to this deduplicator and its clones, `n` to the call.
 ///
 /// - **Owner-checked deletes**: [`forget`](Deduplicator::forget) deletes the mark only if *this*
-///   deduplicator set it (compare-and-delete on the `{instance}:` prefix of the value, in one Lua
-///   script). One replica cannot erase another replica's mark: the receiver's undo after a
+///   deduplicator (or a clone of it) set it (compare-and-delete on the `{instance}:` prefix of the
+///   value, in one Lua script: the check is per deduplicator instance, not per call). One replica cannot erase another replica's mark: the receiver's undo after a
 ///   failed hand-off never re-opens an event that another replica accepted. Forgetting a mark
 ///   set by someone else leaves it in place and is not an error.
 /// - **TTL**: [`DEFAULT_TTL`] (2 hours), like the in-memory one; keep it at 90 minutes or more
@@ -175,8 +175,8 @@ impl RedisDeduplicator {
         self
     }
 
-    /// **Dangerous**: with `true`, a Redis failure or timeout is treated as [`Seen::New`] (and a
-    /// failed `forget` as done) instead of an error, so the receiver accepts the event **without
+    /// **Dangerous**: with `true`, a Redis failure or timeout of `check_and_mark` is treated as
+    /// [`Seen::New`] instead of an error (a failed `forget` is still an error), so the receiver accepts the event **without
     /// de-duplication** rather than answering `503`.
     ///
     /// This keeps webhooks flowing during a Redis outage at the price of processing Zoom's
@@ -434,7 +434,12 @@ impl Deduplicator for RedisDeduplicator {
         let ours = Expected::StartsWith(&self.counters.token_prefix);
         match compare_and_delete(&self.conn, &redis_key, ours, self.timeout).await {
             Ok(_deleted) => Ok(()),
-            Err(e) => self.failure(e).map_or(Ok(()), Err),
+            // Failing open is about accepting a delivery; an undo that failed is reported as
+            // such whatever that setting (the receiver logs it), never counted as failed open.
+            Err(e) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                Err(DedupError::from(e))
+            }
         }
     }
 }
