@@ -775,3 +775,26 @@ fn individual_video_subscription() {
         matches!(h.s.handle_message(h.now, media, video).unwrap(), Delivery::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
     );
 }
+
+#[test]
+fn watchdog_counts_unparseable_frames_as_traffic() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    // At 60 s both sockets get a frame that does not parse: still inbound traffic.
+    h.at(60.0);
+    for socket in [sig, media] {
+        assert!(h.s.handle_message(h.now, socket, b"not json").is_err());
+    }
+    // Without it the watchdog would fire at 65 s (the last parsed traffic was at 0 s).
+    h.at(124.9);
+    assert!(events(&h.drain()).is_empty());
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(125)));
+    h.at(125.0);
+    assert_eq!(
+        events(&h.drain()),
+        vec![Event::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+}

@@ -1467,7 +1467,7 @@ impl Session {
         if !on_signalling && media_index.is_none() {
             return Ok(Delivery::Handled);
         }
-        let msg = ServerMessage::parse(frame)?;
+        // Any inbound frame is traffic for the watchdog, even one that does not parse.
         if on_signalling {
             if let Some(s) = self.signalling.as_mut() {
                 s.last_rx = now;
@@ -1475,6 +1475,7 @@ impl Session {
         } else if let Some(i) = media_index {
             self.media[i].last_rx = now;
         }
+        let msg = ServerMessage::parse(frame)?;
         match msg {
             ServerMessage::KeepAliveRequest(req) => {
                 let reply = KeepAliveResponse::echo(&req);
