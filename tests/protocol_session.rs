@@ -798,3 +798,44 @@ fn watchdog_counts_unparseable_frames_as_traffic() {
         }]
     );
 }
+
+#[test]
+fn debug_never_shows_the_signature() {
+    use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    let signature = handshake_signature(&creds(), "m-uuid==", "stream-1");
+    let mut h = Harness::new(config());
+    let sig = match h.drain().as_slice() {
+        [Output::Open { socket, .. }] => *socket,
+        other => panic!("{other:?}"),
+    };
+    // Message 1 queued, not yet polled: in the session's Debug only as type and length.
+    h.s.handle_opened(h.now, sig);
+    let session = format!("{:?}", h.s);
+    assert!(!session.contains(&signature), "{session}");
+    assert!(session.contains("SignalingHandshakeRequest"), "{session}");
+    let hello = h.s.poll_output().unwrap();
+    let shown = format!("{hello:?}");
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(shown.contains("SignalingHandshakeRequest"), "{shown}");
+    let Output::Send { text, .. } = &hello else {
+        panic!("{hello:?}")
+    };
+    assert!(text.contains(&signature));
+    let shown = format!("{:?}", ClientRequest::parse(text.as_bytes()).unwrap());
+    assert!(!shown.contains(&signature), "{shown}");
+
+    // Message 3 on the media socket.
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.s.handle_opened(h.now, media);
+    let session = format!("{:#?}", h.s);
+    assert!(!session.contains(&signature), "{session}");
+    let data = h.s.poll_output().unwrap();
+    let shown = format!("{data:?}");
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(shown.contains("DataHandshakeRequest"), "{shown}");
+    let Output::Send { text, .. } = &data else {
+        panic!("{data:?}")
+    };
+    let shown = format!("{:?}", ClientRequest::parse(text.as_bytes()).unwrap());
+    assert!(!shown.contains(&signature), "{shown}");
+}

@@ -664,7 +664,10 @@ pub enum Role {
 /// let o = Output::Close { socket: SocketId::from_raw(1) };
 /// assert!(matches!(o, Output::Close { .. }));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows a [`Send`](Output::Send) as its message type and length, not its text (the
+/// handshakes carry the signature, which authorises a connection to the stream).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
     /// Dial `url` (already checked: a [`ServerUrl`]) and report with
@@ -693,6 +696,38 @@ pub enum Output {
     },
     /// Tell the user.
     Event(Event),
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::Open { socket, role, url } => f
+                .debug_struct("Open")
+                .field("socket", socket)
+                .field("role", role)
+                .field("url", url)
+                .finish(),
+            Output::Send { socket, text } => f
+                .debug_struct("Send")
+                .field("socket", socket)
+                .field("msg_type", &sent_msg_type(text))
+                .field("len", &text.len())
+                .finish_non_exhaustive(),
+            Output::Close { socket } => f.debug_struct("Close").field("socket", socket).finish(),
+            Output::Event(event) => f.debug_tuple("Event").field(event).finish(),
+        }
+    }
+}
+
+/// The `msg_type` of a frame the session sends (it always writes it first).
+fn sent_msg_type(text: &str) -> Option<MsgType> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        msg_type: i64,
+    }
+    serde_json::from_str::<Head>(text)
+        .ok()
+        .map(|h| MsgType::from(h.msg_type))
 }
 
 /// What happened to the stream, for the user.
@@ -899,7 +934,9 @@ enum Phase {
 }
 
 /// One stream's protocol state machine. See the [module documentation](self).
-#[derive(Debug)]
+///
+/// `Debug` redacts the signature: the configuration's handshake and the queued outputs show
+/// no frame text.
 pub struct Session {
     config: SessionConfig,
     signalling_url: ServerUrl,
@@ -914,6 +951,23 @@ pub struct Session {
     backoff_attempt: u32,
     connects: u32,
     confirmed: Option<MediaParams>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("config", &self.config)
+            .field("signalling_url", &self.signalling_url)
+            .field("phase", &self.phase)
+            .field("signalling", &self.signalling)
+            .field("media", &self.media)
+            .field("media_urls", &self.media_urls)
+            .field("outputs", &self.outputs)
+            .field("duplicate_retries", &self.duplicate_retries)
+            .field("backoff_attempt", &self.backoff_attempt)
+            .field("connects", &self.connects)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
