@@ -105,6 +105,7 @@ pub mod dedup;
 pub mod dispatch;
 pub mod event;
 pub mod handshake;
+mod lenient;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 #[cfg(feature = "protocol")]

@@ -707,7 +707,7 @@ fn response_errors() {
             UnexpectedMsgType { found: 12 },
         ),
         (
-            br#"{"msg_type":"2","status_code":0}"#,
+            br#"{"msg_type":"x","status_code":0}"#,
             InvalidField { field: "msg_type" },
         ),
         (
@@ -733,31 +733,9 @@ fn response_errors() {
             InvalidField { field: "status" },
         ),
         (
-            br#"{"msg_type":2,"status_code":0,"reason":5}"#,
-            InvalidField { field: "reason" },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"protocol_version":"1"}"#,
+            br#"{"msg_type":2,"status_code":"","reason":"x"}"#,
             InvalidField {
-                field: "protocol_version",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":"wss://x.zoom.us"}"#,
-            InvalidField {
-                field: "media_server",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":"wss://x.zoom.us"}}"#,
-            InvalidField {
-                field: "media_server.server_urls",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":1}}}"#,
-            InvalidField {
-                field: "media_server.server_urls",
+                field: "status_code",
             },
         ),
     ];
@@ -790,6 +768,44 @@ fn response_errors() {
         MissingStatusCode.to_string(),
         "handshake response has no `status_code`"
     );
+}
+
+#[test]
+fn response_optional_fields_of_another_type_are_absent() {
+    // Each of these failed the whole reply before; only the status is required.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"reason":5,"protocol_version":"1",
+        "media_server":{"server_urls":{"audio":1,"video":null,"transcript":["wss://t.zoom.us"],
+        "all":"wss://rtms-sjc1.zoom.us/all"}}}"#,
+    )
+    .unwrap();
+    assert!(r.is_ok());
+    assert_eq!(r.reason.as_deref(), Some("5"));
+    assert_eq!(r.protocol_version, Some(1));
+    let only_all: BTreeMap<String, String> = [("all".to_string(), "wss://rtms-sjc1.zoom.us/all".to_string())].into();
+    assert_eq!(r.media_server_urls, only_all);
+
+    for body in [
+        &br#"{"msg_type":2,"status_code":3,"reason":{"text":"x"},"protocol_version":-1}"#[..],
+        br#"{"msg_type":2,"status_code":3,"reason":true,"protocol_version":1.5,"media_server":"wss://x.zoom.us"}"#,
+        br#"{"msg_type":2,"status_code":3,"media_server":{"server_urls":"wss://x.zoom.us"}}"#,
+        br#"{"msg_type":2,"status_code":3,"media_server":[],"media_urls":7}"#,
+    ] {
+        let r = SignalingHandshakeResponse::parse(body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)));
+        assert_eq!(r.status_code, StatusCode::InvalidSignature);
+        assert_eq!((r.reason.as_deref(), r.protocol_version), (None, None));
+        assert!(r.media_server_urls.is_empty());
+    }
+    // A string msg_type and an integral float status, as every server message is read.
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":"2","status_code":8.0}"#).unwrap();
+    assert!(r.is_duplicate());
+    // The legacy media_urls when media_server.server_urls holds no URL.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":1}},"media_urls":{"all":"wss://x.zoom.us"}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.media_server_urls["all"], "wss://x.zoom.us");
 }
 
 #[test]

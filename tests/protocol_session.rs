@@ -839,3 +839,47 @@ fn debug_never_shows_the_signature() {
     let shown = format!("{:?}", ClientRequest::parse(text.as_bytes()).unwrap());
     assert!(!shown.contains(&signature), "{shown}");
 }
+
+#[test]
+fn odd_optional_fields_of_the_signalling_response_are_tolerated() {
+    for frame in [
+        &br#"{"msg_type":2,"status_code":0,"reason":5,"media_server":{"server_urls":{"all":"wss://x.zoom.us/all"}}}"#[..],
+        br#"{"msg_type":2,"status_code":0,"protocol_version":"1","media_server":{"server_urls":{"all":"wss://x.zoom.us/all"}}}"#,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":5,"all":"wss://x.zoom.us/all"}}}"#,
+    ] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let out = h.msg(sig, frame);
+        assert!(events(&out).is_empty(), "{out:?}");
+        let o = opens(&out);
+        assert_eq!(o.len(), 1, "{out:?}");
+        assert_eq!(o[0].1, Role::Media(MediaTypes::AUDIO));
+        assert_eq!(o[0].2, "wss://x.zoom.us/all");
+    }
+}
+
+#[test]
+fn an_unusable_signalling_response_is_its_own_error() {
+    use zoom_rtms_webhooks::handshake::HandshakeError;
+    for (frame, error) in [
+        (
+            &br#"{"msg_type":2,"reason":"x"}"#[..],
+            HandshakeError::MissingStatusCode,
+        ),
+        (
+            br#"{"msg_type":2,"status_code":"OK"}"#,
+            HandshakeError::InvalidField {
+                field: "status_code",
+            },
+        ),
+    ] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let out = h.msg(sig, frame);
+        assert_eq!(
+            events(&out),
+            vec![Event::Failed(SessionError::InvalidHandshakeResponse(error))]
+        );
+        assert_eq!(closes(&out), vec![sig]);
+    }
+}

@@ -31,7 +31,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::lenient::{Bool, Int, Obj, Str};
+use crate::lenient::{Bool, Int, Obj, Str};
 use super::media::MediaParams;
 use super::server::{KeepAliveRequest, ParseError};
 use crate::codes::MsgType;
@@ -670,7 +670,7 @@ impl<'a> KeepAliveResponse<'a> {
     pub fn timestamp(&self) -> Option<i64> {
         match self.timestamp? {
             Stamp::Int(v) => Some(v),
-            Stamp::Raw(raw) => serde_json::from_str::<super::lenient::Int>(raw.get())
+            Stamp::Raw(raw) => serde_json::from_str::<crate::lenient::Int>(raw.get())
                 .ok()
                 .and_then(|i| i.0),
         }

@@ -25,7 +25,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::lenient::{Int, Obj, Str};
+use crate::lenient::{Int, Obj, Str};
 use crate::event::Product;
 
 code_enum! {

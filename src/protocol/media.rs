@@ -29,7 +29,7 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::lenient::{Bool, Int, Obj};
+use crate::lenient::{Bool, Int, Obj};
 use crate::codes::StatusCode;
 use crate::handshake::{MediaKind, MediaTypes};
 

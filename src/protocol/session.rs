@@ -74,7 +74,7 @@ use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
 use crate::event::{IdField, Product};
 use crate::handshake::{
-    Credentials, IdKeys, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    Credentials, HandshakeError, IdKeys, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use crate::handshake::{MediaKind, MediaTypes};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
@@ -814,6 +814,10 @@ pub enum SessionError {
         /// The `reason` text.
         reason: String,
     },
+    /// The signalling handshake response (message type 2) is unusable: no readable status
+    /// (optional fields of another type are read as absent and never fail it).
+    #[error("the signalling handshake response is unusable")]
+    InvalidHandshakeResponse(#[source] HandshakeError),
     /// Status 8 (duplicate signal request) after every retry.
     #[error("another connection to the stream stayed active after {retries} retries")]
     Duplicate {
@@ -1542,10 +1546,15 @@ impl Session {
             }
             ServerMessage::Other {
                 msg_type: MsgType::SignalingHandshakeResponse,
-                ..
+                raw,
             } if on_signalling => {
-                // A response without a readable status: a refusal.
-                self.refused(None, None);
+                // A response without a readable status: unusable, not a refusal.
+                match SignalingHandshakeResponse::parse(raw) {
+                    Ok(resp) => self.on_signalling_response(now, socket, &resp),
+                    Err(error) => self.finish(Event::Failed(
+                        SessionError::InvalidHandshakeResponse(error),
+                    )),
+                }
                 Ok(Delivery::Handled)
             }
             ServerMessage::DataHandshakeResponse(resp) => {
