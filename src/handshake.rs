@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{
-//!     Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
+//!     Credentials, MediaKind, SignalingHandshakeRequest, SignalingHandshakeResponse,
 //! };
 //! use zoom_rtms_webhooks::region::HostPolicy;
 //! use zoom_rtms_webhooks::Product;
@@ -26,7 +26,8 @@
 //!     "media_server":{"server_urls":{"all":"wss://rtms-sjc1.zoom.us/media"}}}"#;
 //! let response = SignalingHandshakeResponse::parse(reply).unwrap();
 //! assert!(response.is_ok());
-//! let media = response.media_server_url("all", &HostPolicy::default()).unwrap();
+//! // No `audio` key: the `all` URL (the reference: `server_urls[type] || server_urls.all`).
+//! let media = response.media_url(MediaKind::Audio, &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
 //!
@@ -829,11 +830,9 @@ impl fmt::Debug for SignalingHandshakeRequest {
 /// * `media_server.server_urls` (an object keyed by media type, `all` being the
 ///   most used) is read into [`media_server_urls`](Self::media_server_urls) as
 ///   raw strings (an entry that is not a string is skipped, a `media_server` or
-///   `server_urls` that is not an object is read as absent); validate them with
-///   [`validated_media_urls`](Self::validated_media_urls) or
-///   [`media_server_url`](Self::media_server_url) or
-///   [`media_url`](Self::media_url) (per media kind, falling back to `all`)
-///   before dialling; the old mocks' top-level `media_urls` object is read when
+///   `server_urls` that is not an object is read as absent); get the one to dial
+///   for a media kind with [`media_url`](Self::media_url) (the kind's URL, else
+///   `all`, validated under a host policy); the old mocks' top-level `media_urls` object is read when
 ///   `media_server.server_urls` is absent;
 /// * every other top-level field (including the raw `media_server` object,
 ///   which may carry more than URLs) is kept in [`extra`](Self::extra).
@@ -970,55 +969,12 @@ impl SignalingHandshakeResponse {
         self.status_code.is_ok()
     }
 
-    /// Every media server URL, validated under `policy`; the first refused URL
-    /// fails the whole map.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
-    ///     "media_server":{"server_urls":{"audio":"wss://a.sjc.zoom.us","all":"wss://b.sjc.zoom.us"}}}"#).unwrap();
-    /// let urls = r.validated_media_urls(&HostPolicy::default()).unwrap();
-    /// assert_eq!(urls["all"].host(), "b.sjc.zoom.us");
-    /// ```
-    pub fn validated_media_urls(
-        &self,
-        policy: &HostPolicy,
-    ) -> Result<BTreeMap<String, ServerUrl>, ServerUrlError> {
-        self.media_server_urls
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse(v, policy)?)))
-            .collect()
-    }
-
-    /// The media server URL for one media type key (`"all"`, `"audio"`, ...),
-    /// validated under `policy`; `Ok(None)` when the key is absent.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
-    ///     "media_server":{"server_urls":{"all":"wss://evil.example"}}}"#).unwrap();
-    /// assert!(r.media_server_url("all", &HostPolicy::default()).is_err());
-    /// assert_eq!(r.media_server_url("video", &HostPolicy::default()), Ok(None));
-    /// ```
-    pub fn media_server_url(
-        &self,
-        media: &str,
-        policy: &HostPolicy,
-    ) -> Result<Option<ServerUrl>, ServerUrlError> {
-        self.media_server_urls
-            .get(media)
-            .map(|u| ServerUrl::parse(u, policy))
-            .transpose()
-    }
-
     /// The media server URL to dial for `kind`, validated under `policy`: the
-    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (as Zoom's
-    /// samples do: the keys for screen share and chat are undocumented);
-    /// `Ok(None)` when neither is present.
+    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (the reference's
+    /// `server_urls[type] || server_urls.all`, as Zoom's samples do: the keys for
+    /// screen share and chat are undocumented); `Ok(None)` when neither is
+    /// present. The one way to get a media URL to dial (the protocol session
+    /// uses it too).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};

@@ -564,13 +564,12 @@ fn response_ok_with_media_urls() {
     assert!(!r.extra.contains_key("msg_type"));
 
     let policy = HostPolicy::default();
-    let all = r.media_server_url("all", &policy).unwrap().unwrap();
-    assert_eq!(all.as_str(), "wss://rtms-sjc1.zoom.us/all");
-    assert_eq!(all.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
-    assert_eq!(r.media_server_url("chat", &policy), Ok(None));
-    let validated = r.validated_media_urls(&policy).unwrap();
-    assert_eq!(validated.len(), 3);
-    assert_eq!(validated["video"].url().path(), "/video");
+    // The kind's own URL, else `all`.
+    let video = r.media_url(MediaKind::Video, &policy).unwrap().unwrap();
+    assert_eq!(video.url().path(), "/video");
+    let chat = r.media_url(MediaKind::Chat, &policy).unwrap().unwrap();
+    assert_eq!(chat.as_str(), "wss://rtms-sjc1.zoom.us/all");
+    assert_eq!(chat.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
 
     // Debug never prints the extra values (they may carry keys).
     let dbg = format!("{r:?}");
@@ -587,17 +586,17 @@ fn response_media_urls_are_validated() {
     assert_eq!(r.media_server_urls.len(), 2);
     let zoom_only = HostPolicy::default();
     assert!(matches!(
-        r.media_server_url("audio", &zoom_only),
+        r.media_url(MediaKind::Audio, &zoom_only),
         Err(ServerUrlError::NotWss { .. })
     ));
-    assert!(r.validated_media_urls(&zoom_only).is_err());
-    assert!(r.media_server_url("all", &zoom_only).unwrap().is_some());
+    // A refused kind's URL is not replaced by `all`; other kinds still get `all`.
+    assert!(r.media_url(MediaKind::Video, &zoom_only).unwrap().is_some());
     // The explicit test escape hatch accepts the local server.
     let local = HostPolicy::default()
         .with_allowed_host("127.0.0.1")
         .with_insecure_ws(true);
-    let urls = r.validated_media_urls(&local).unwrap();
-    assert_eq!(urls["audio"].host(), "127.0.0.1");
+    let audio = r.media_url(MediaKind::Audio, &local).unwrap().unwrap();
+    assert_eq!(audio.host(), "127.0.0.1");
 }
 
 #[test]
@@ -818,10 +817,7 @@ fn response_missing_or_null_media_server_is_empty() {
     ] {
         let r = SignalingHandshakeResponse::parse(body).unwrap();
         assert!(r.media_server_urls.is_empty());
-        assert!(r
-            .validated_media_urls(&HostPolicy::default())
-            .unwrap()
-            .is_empty());
+        assert_eq!(r.media_url(MediaKind::Audio, &HostPolicy::default()), Ok(None));
     }
 }
 

@@ -379,7 +379,8 @@ fn media_interrupted_redials_media_only_with_backoff() {
     h.at(3.0);
     let o = opens(&h.drain());
     assert_eq!(o.len(), 1);
-    assert_eq!(o[0].2, "wss://x.zoom.us/all");
+    // The audio URL (the kind's URL before `all`, as `media_url` gives it).
+    assert_eq!(o[0].2, "wss://a.zoom.us/audio");
     h.opened(o[0].0);
     let out = h.msg(o[0].0, DATA_OK);
     assert_eq!(events(&out), vec![Event::Connected { connects: 2 }]);
@@ -882,4 +883,40 @@ fn an_unusable_signalling_response_is_its_own_error() {
         );
         assert_eq!(closes(&out), vec![sig]);
     }
+}
+
+#[test]
+fn media_urls_follow_the_one_rule_kind_then_all() {
+    let policy = HostPolicy::default();
+    let ServerMessage::SignalingHandshakeResponse(resp) = ServerMessage::parse(OK_URLS).unwrap()
+    else {
+        panic!()
+    };
+    for (types, split) in [
+        (MediaTypes::AUDIO, false),
+        (MediaTypes::TRANSCRIPT, false),
+        (MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, false),
+        (MediaTypes::VIDEO, false),
+        (MediaTypes::ALL, false),
+        (MediaTypes::AUDIO | MediaTypes::VIDEO, true),
+    ] {
+        let mut h = Harness::new(config().with_media(types, MediaParams::new()).with_split_sockets(split));
+        let sig = h.signalling();
+        let dialled: Vec<String> = opens(&h.msg(sig, OK_URLS)).into_iter().map(|o| o.2).collect();
+        // Split: each kind's `media_url`; unified: the first kind's (audio for ALL).
+        let kinds: Vec<MediaKind> = if split {
+            types.kinds().collect()
+        } else {
+            vec![types.kinds().next().unwrap_or(MediaKind::Audio)]
+        };
+        let expected: Vec<String> = kinds
+            .into_iter()
+            .map(|k| resp.media_url(k, &policy).unwrap().unwrap().as_str().to_owned())
+            .collect();
+        assert_eq!(dialled, expected, "{types:?} split={split}");
+    }
+    // A single kind on one socket: its own URL, not `all`.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    assert_eq!(opens(&h.msg(sig, OK_URLS))[0].2, "wss://a.zoom.us/audio");
 }

@@ -1458,34 +1458,25 @@ impl Session {
         }
     }
 
-    /// Plans the media sockets from the signalling response; every URL is checked against the
-    /// host policy.
+    /// Plans the media sockets from the signalling response with
+    /// [`SignalingHandshakeResponse::media_url`] (the kind's URL, else `all`), every URL
+    /// checked against the host policy: split, one socket per kind; unified, one socket for
+    /// every kind at the URL of the first kind asked for (audio for `ALL`).
     fn plan_media(&mut self, resp: &SignalingHandshakeResponse) -> Result<(), SessionError> {
         let types = self.config.media_types;
-        let policy = &self.config.policy;
-        let refused = |kind| move |error| SessionError::MediaUrl { kind, error };
-        let mut plan = Vec::new();
-        if self.config.split && !types.contains(MediaTypes::ALL) {
-            for kind in types.kinds() {
-                let url = resp
-                    .media_url(kind, policy)
-                    .map_err(refused(kind))?
-                    .ok_or(SessionError::NoMediaUrl { kind })?;
-                plan.push((kind.flag(), url));
-            }
+        let split = self.config.split && !types.contains(MediaTypes::ALL);
+        let sockets: Vec<(MediaKind, MediaTypes)> = if split {
+            types.kinds().map(|kind| (kind, kind.flag())).collect()
         } else {
-            let first = types.kinds().next().unwrap_or(MediaKind::Audio);
-            let url = match resp
-                .media_server_url("all", policy)
-                .map_err(refused(first))?
-            {
-                Some(url) => url,
-                None => resp
-                    .media_url(first, policy)
-                    .map_err(refused(first))?
-                    .ok_or(SessionError::NoMediaUrl { kind: first })?,
-            };
-            plan.push((types, url));
+            vec![(types.kinds().next().unwrap_or(MediaKind::Audio), types)]
+        };
+        let mut plan = Vec::with_capacity(sockets.len());
+        for (kind, carried) in sockets {
+            let url = resp
+                .media_url(kind, &self.config.policy)
+                .map_err(|error| SessionError::MediaUrl { kind, error })?
+                .ok_or(SessionError::NoMediaUrl { kind })?;
+            plan.push((carried, url));
         }
         self.media_urls = plan;
         Ok(())
