@@ -105,9 +105,9 @@ pub mod dedup;
 pub mod dispatch;
 pub mod event;
 pub mod handshake;
-mod lenient;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod lenient;
 #[cfg(feature = "protocol")]
 pub mod protocol;
 #[cfg(feature = "redis")]

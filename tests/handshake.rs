@@ -781,7 +781,8 @@ fn response_optional_fields_of_another_type_are_absent() {
     assert!(r.is_ok());
     assert_eq!(r.reason.as_deref(), Some("5"));
     assert_eq!(r.protocol_version, Some(1));
-    let only_all: BTreeMap<String, String> = [("all".to_string(), "wss://rtms-sjc1.zoom.us/all".to_string())].into();
+    let only_all: BTreeMap<String, String> =
+        [("all".to_string(), "wss://rtms-sjc1.zoom.us/all".to_string())].into();
     assert_eq!(r.media_server_urls, only_all);
 
     for body in [
@@ -817,7 +818,10 @@ fn response_missing_or_null_media_server_is_empty() {
     ] {
         let r = SignalingHandshakeResponse::parse(body).unwrap();
         assert!(r.media_server_urls.is_empty());
-        assert_eq!(r.media_url(MediaKind::Audio, &HostPolicy::default()), Ok(None));
+        assert_eq!(
+            r.media_url(MediaKind::Audio, &HostPolicy::default()),
+            Ok(None)
+        );
     }
 }
 

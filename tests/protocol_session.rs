@@ -111,7 +111,7 @@ fn sends(outputs: &[Output]) -> Vec<(SocketId, Value)> {
         .collect()
 }
 
-fn events(outputs: &[Output]) -> Vec<Event> {
+fn events(outputs: &[Output]) -> Vec<SessionEvent> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -142,7 +142,7 @@ fn connect_unified(h: &mut Harness) -> (SocketId, SocketId) {
     let out = h.msg(media, DATA_OK);
     assert_eq!(sends(&out)[0].0, sig);
     assert!(
-        matches!(events(&out).as_slice(), [Event::Connected { .. }]),
+        matches!(events(&out).as_slice(), [SessionEvent::Connected { .. }]),
         "{out:?}"
     );
     (sig, media)
@@ -222,13 +222,13 @@ fn happy_path_split_sockets_with_events() {
     assert!(events(&out).is_empty());
     let out = h.msg(o[1].0, br#"{"msg_type":4,"status_code":0}"#);
     assert_eq!(sends(&out).len(), 1);
-    assert_eq!(events(&out), vec![Event::Connected { connects: 1 }]);
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 1 }]);
     assert!(h.s.confirmed_params().is_some());
 
     // Media is handed back, borrowed.
     let frame = br#"{"msg_type":14,"content":{"user_id":0,"data":"AAAA","timestamp":1}}"#;
     let d = h.s.handle_message(h.now, o[0].0, frame).unwrap();
-    assert!(matches!(d, Delivery::User(ServerMessage::Audio(_))));
+    assert!(matches!(d, Inbound::User(ServerMessage::Audio(_))));
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn duplicate_signal_request_retried_at_1_5_3_6_then_failed() {
     let out = h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
     assert_eq!(
         events(&out),
-        vec![Event::Failed(SessionError::Duplicate { retries: 3 })]
+        vec![SessionEvent::Failed(SessionError::Duplicate { retries: 3 })]
     );
     assert!(h.s.is_done());
     assert_eq!(h.s.poll_timeout(), None);
@@ -331,7 +331,7 @@ fn refused_handshakes_are_final() {
         let out = h.msg(sig, frame.as_bytes());
         assert_eq!(
             events(&out),
-            vec![Event::Failed(SessionError::Refused {
+            vec![SessionEvent::Failed(SessionError::Refused {
                 status: StatusCode::from(code),
                 reason: reason.into()
             })]
@@ -346,7 +346,7 @@ fn refused_handshakes_are_final() {
         let frame = format!(r#"{{"msg_type":4,"status_code":{code}}}"#);
         let out = h.msg(media, frame.as_bytes());
         assert!(
-            matches!(events(&out).as_slice(), [Event::Failed(SessionError::Refused { status, .. })] if status.code() == code)
+            matches!(events(&out).as_slice(), [SessionEvent::Failed(SessionError::Refused { status, .. })] if status.code() == code)
         );
         let mut closed = closes(&out);
         closed.sort();
@@ -366,7 +366,7 @@ fn media_interrupted_redials_media_only_with_backoff() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -383,7 +383,7 @@ fn media_interrupted_redials_media_only_with_backoff() {
     assert_eq!(o[0].2, "wss://a.zoom.us/audio");
     h.opened(o[0].0);
     let out = h.msg(o[0].0, DATA_OK);
-    assert_eq!(events(&out), vec![Event::Connected { connects: 2 }]);
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 2 }]);
     assert!(!closes(&out).contains(&sig));
 }
 
@@ -398,7 +398,7 @@ fn stream_state_2_reason_14_redials_media() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -420,7 +420,7 @@ fn interrupted_webhook_redoes_everything() {
     assert_eq!(closed, vec![sig, media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -453,7 +453,7 @@ fn failover_connects_to_the_new_server_at_once() {
     assert_eq!(
         h.s.handle_message(h.now, sig, br#"{"msg_type":12,"timestamp":1}"#)
             .unwrap(),
-        Delivery::Handled
+        Inbound::Handled
     );
     assert!(h.drain().is_empty());
     h.s.handle_closed(h.now, media);
@@ -476,7 +476,7 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
         let mut h = Harness::new(config());
         let (sig, media) = connect_unified(&mut h);
         let out = h.msg(sig, frame);
-        assert_eq!(events(&out), vec![Event::Ended(reason)]);
+        assert_eq!(events(&out), vec![SessionEvent::Ended(reason)]);
         let mut closed = closes(&out);
         closed.sort();
         assert_eq!(closed, vec![sig, media]);
@@ -489,7 +489,10 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
     let mut h = Harness::new(config());
     connect_unified(&mut h);
     h.s.handle_webhook(h.now, Webhook::Stopped);
-    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Stopped)]);
+    assert_eq!(
+        events(&h.drain()),
+        vec![SessionEvent::Ended(EndReason::Stopped)]
+    );
 }
 
 #[test]
@@ -510,7 +513,7 @@ fn close_sends_21_and_waits_for_22_bounded() {
         sig,
         br#"{"msg_type":22,"rtms_stream_id":"stream-1","status_code":0,"reason":"OK"}"#,
     );
-    assert_eq!(events(&out), vec![Event::Ended(EndReason::Closed)]);
+    assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
 
     // No answer: closed after the timeout.
     let mut h = Harness::new(config());
@@ -521,7 +524,10 @@ fn close_sends_21_and_waits_for_22_bounded() {
     h.at(4.9);
     assert!(events(&h.drain()).is_empty());
     h.at(5.0);
-    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Closed)]);
+    assert_eq!(
+        events(&h.drain()),
+        vec![SessionEvent::Ended(EndReason::Closed)]
+    );
 }
 
 #[test]
@@ -544,7 +550,7 @@ fn watchdog_counts_any_inbound_traffic() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -557,7 +563,7 @@ fn watchdog_counts_any_inbound_traffic() {
     h.opened(media);
     assert_eq!(
         events(&h.msg(media, DATA_OK)),
-        vec![Event::Connected { connects: 2 }]
+        vec![SessionEvent::Connected { connects: 2 }]
     );
     // Signalling goes silent too: 65 s after its last frame (184.9 s), everything.
     h.at(249.8);
@@ -569,7 +575,7 @@ fn watchdog_counts_any_inbound_traffic() {
     assert!(closes(&out).contains(&media));
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -591,7 +597,7 @@ fn backoff_doubles_to_30_and_resets_after_success() {
         let out = h.drain();
         assert_eq!(
             events(&out),
-            vec![Event::Reconnecting {
+            vec![SessionEvent::Reconnecting {
                 scope: Scope::Everything,
                 attempt: attempt as u32
             }]
@@ -606,12 +612,12 @@ fn backoff_doubles_to_30_and_resets_after_success() {
     h.opened(media);
     assert_eq!(
         events(&h.msg(media, DATA_OK)),
-        vec![Event::Connected { connects: 1 }]
+        vec![SessionEvent::Connected { connects: 1 }]
     );
     h.s.handle_closed(h.now, media);
     assert_eq!(
         events(&h.drain()),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -628,7 +634,7 @@ fn a_dial_or_handshake_that_hangs_times_out() {
     assert_eq!(closes(&out), vec![sig]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -658,7 +664,7 @@ fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
     let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#);
     assert_eq!(
         events(&out),
-        vec![Event::Failed(SessionError::NoMediaUrl {
+        vec![SessionEvent::Failed(SessionError::NoMediaUrl {
             kind: MediaKind::Video
         })]
     );
@@ -675,7 +681,7 @@ fn media_urls_pass_the_host_policy_before_dialling() {
     );
     assert!(opens(&out).is_empty());
     match events(&out).as_slice() {
-        [Event::Failed(SessionError::MediaUrl { kind, error })] => {
+        [SessionEvent::Failed(SessionError::MediaUrl { kind, error })] => {
             assert_eq!(*kind, MediaKind::Audio);
             assert!(
                 matches!(error, ServerUrlError::HostNotAllowed { .. }),
@@ -724,7 +730,7 @@ fn contact_center_id_key_and_event_7() {
     );
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -769,11 +775,11 @@ fn individual_video_subscription() {
         )
         .unwrap();
     assert!(
-        matches!(d, Delivery::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
+        matches!(d, Inbound::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
     );
     let video = br#"{"msg_type":15,"content":{"user_id":16778240,"data":"/9j/","timestamp":40}}"#;
     assert!(
-        matches!(h.s.handle_message(h.now, media, video).unwrap(), Delivery::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
+        matches!(h.s.handle_message(h.now, media, video).unwrap(), Inbound::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
     );
 }
 
@@ -793,7 +799,7 @@ fn watchdog_counts_unparseable_frames_as_traffic() {
     h.at(125.0);
     assert_eq!(
         events(&h.drain()),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -879,7 +885,9 @@ fn an_unusable_signalling_response_is_its_own_error() {
         let out = h.msg(sig, frame);
         assert_eq!(
             events(&out),
-            vec![Event::Failed(SessionError::InvalidHandshakeResponse(error))]
+            vec![SessionEvent::Failed(
+                SessionError::InvalidHandshakeResponse(error)
+            )]
         );
         assert_eq!(closes(&out), vec![sig]);
     }
@@ -900,9 +908,16 @@ fn media_urls_follow_the_one_rule_kind_then_all() {
         (MediaTypes::ALL, false),
         (MediaTypes::AUDIO | MediaTypes::VIDEO, true),
     ] {
-        let mut h = Harness::new(config().with_media(types, MediaParams::new()).with_split_sockets(split));
+        let mut h = Harness::new(
+            config()
+                .with_media(types, MediaParams::new())
+                .with_split_sockets(split),
+        );
         let sig = h.signalling();
-        let dialled: Vec<String> = opens(&h.msg(sig, OK_URLS)).into_iter().map(|o| o.2).collect();
+        let dialled: Vec<String> = opens(&h.msg(sig, OK_URLS))
+            .into_iter()
+            .map(|o| o.2)
+            .collect();
         // Split: each kind's `media_url`; unified: the first kind's (audio for ALL).
         let kinds: Vec<MediaKind> = if split {
             types.kinds().collect()
@@ -911,7 +926,13 @@ fn media_urls_follow_the_one_rule_kind_then_all() {
         };
         let expected: Vec<String> = kinds
             .into_iter()
-            .map(|k| resp.media_url(k, &policy).unwrap().unwrap().as_str().to_owned())
+            .map(|k| {
+                resp.media_url(k, &policy)
+                    .unwrap()
+                    .unwrap()
+                    .as_str()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(dialled, expected, "{types:?} split={split}");
     }

@@ -31,13 +31,13 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::lenient::{Bool, Int, Obj, Str};
 use super::media::MediaParams;
 use super::server::{KeepAliveRequest, ParseError};
 use crate::codes::MsgType;
 use crate::event::IdField;
 use crate::handshake::MediaTypes;
 use crate::handshake::SignalingHandshakeRequest;
+use crate::lenient::{Bool, Int, Obj, Str};
 
 /// A message the client sends: its type and its JSON text.
 ///

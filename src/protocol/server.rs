@@ -36,11 +36,11 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::events::Event;
-use crate::lenient::{Bool, Int, Obj, Scalar, Str};
 use super::media::{AudioFormat, AudioParams, MediaParams, TranscriptLanguage};
 use crate::codes::MsgType;
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::handshake::SignalingHandshakeResponse;
+use crate::lenient::{Bool, Int, Obj, Scalar, Str};
 
 /// Standard base64, padding optional.
 const BASE64: GeneralPurpose = GeneralPurpose::new(

@@ -7,7 +7,7 @@
 //!   asked for by [`Session::poll_timeout`] has come), [`Session::handle_webhook`]
 //!   (`rtms_started` again, `rtms_interrupted`, `rtms_stopped`), [`Session::close`].
 //! - **Outputs:** [`Session::poll_output`] yields [`Output`]s: open a socket to a URL, send a
-//!   text frame, close a socket, or an [`Event`] for the user. Media messages are not copied
+//!   text frame, close a socket, or an [`SessionEvent`] for the user. Media messages are not copied
 //!   into outputs: [`Session::handle_message`] hands them back borrowed from the frame.
 //! - **Time** is an [`Instant`] passed with every input; the machine never reads a clock, so
 //!   tests drive it with a fake one and no sockets.
@@ -26,7 +26,7 @@
 //! use zoom_rtms_webhooks::Product;
 //! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
 //! use zoom_rtms_webhooks::protocol::media::MediaParams;
-//! use zoom_rtms_webhooks::protocol::session::{Event, Output, Session, SessionConfig};
+//! use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Session, SessionConfig};
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
 //! let config = SessionConfig::new(&creds, Product::Meeting, "m-uuid", "stream-1")
@@ -54,7 +54,7 @@
 //! session.handle_message(start, media, br#"{"msg_type":4,"status_code":0}"#).unwrap();
 //! let Some(Output::Send { socket, text }) = session.poll_output() else { panic!() };
 //! assert_eq!((socket, text.as_str()), (sig, r#"{"msg_type":7,"rtms_stream_id":"stream-1"}"#));
-//! assert!(matches!(session.poll_output(), Some(Output::Event(Event::Connected { .. }))));
+//! assert!(matches!(session.poll_output(), Some(Output::Event(SessionEvent::Connected { .. }))));
 //!
 //! // The watchdog: no inbound traffic for 65 s on a socket is a dead socket.
 //! assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(65)));
@@ -695,7 +695,7 @@ pub enum Output {
         socket: SocketId,
     },
     /// Tell the user.
-    Event(Event),
+    Event(SessionEvent),
 }
 
 impl fmt::Debug for Output {
@@ -733,13 +733,13 @@ fn sent_msg_type(text: &str) -> Option<MsgType> {
 /// What happened to the stream, for the user.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::session::{Event, Scope};
-/// let e = Event::Reconnecting { scope: Scope::Media, attempt: 0 };
-/// assert!(matches!(e, Event::Reconnecting { scope: Scope::Media, .. }));
+/// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Scope};
+/// let e = SessionEvent::Reconnecting { scope: Scope::Media, attempt: 0 };
+/// assert!(matches!(e, SessionEvent::Reconnecting { scope: Scope::Media, .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum SessionEvent {
     /// Every media handshake is done and client-ready was sent: media flows. Sent again after
     /// every reconnect or failover (`connects` counts them, from 1).
     Connected {
@@ -868,12 +868,12 @@ pub enum ConnectError {
 /// What [`Session::handle_message`] hands back.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::session::Delivery;
-/// assert!(matches!(Delivery::Handled, Delivery::Handled));
+/// use zoom_rtms_webhooks::protocol::session::Inbound;
+/// assert!(matches!(Inbound::Handled, Inbound::Handled));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Delivery<'a> {
+pub enum Inbound<'a> {
     /// Protocol traffic, handled (or stale, ignored): nothing for the user.
     Handled,
     /// For the user: media (14–18), event updates (6), stream and session state (8, 9, 11,
@@ -1138,7 +1138,7 @@ impl Session {
         }
     }
 
-    fn finish(&mut self, event: Event) {
+    fn finish(&mut self, event: SessionEvent) {
         self.close_all();
         self.phase = Phase::Done;
         self.outputs.push_back(Output::Event(event));
@@ -1164,7 +1164,7 @@ impl Session {
             at: now + self.config.timing.backoff(attempt),
         };
         self.outputs
-            .push_back(Output::Event(Event::Reconnecting { scope, attempt }));
+            .push_back(Output::Event(SessionEvent::Reconnecting { scope, attempt }));
     }
 
     fn send(&mut self, socket: SocketId, msg: &impl ClientMessage) {
@@ -1233,13 +1233,13 @@ impl Session {
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
     /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_closed(now, socket);
-    /// assert_eq!(s.poll_output(), Some(Output::Event(Event::Reconnecting { scope: Scope::Everything, attempt: 0 })));
+    /// assert_eq!(s.poll_output(), Some(Output::Event(SessionEvent::Reconnecting { scope: Scope::Everything, attempt: 0 })));
     /// ```
     pub fn handle_closed(&mut self, now: Instant, socket: SocketId) {
         match self.phase {
@@ -1247,7 +1247,7 @@ impl Session {
             Phase::Closing { .. } => {
                 if self.signalling.as_ref().is_some_and(|s| s.id == socket) {
                     self.signalling = None;
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 } else {
                     self.media.retain(|s| s.id != socket);
                 }
@@ -1271,7 +1271,7 @@ impl Session {
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig, Webhook};
+    /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig, Webhook};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
     /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
@@ -1283,7 +1283,7 @@ impl Session {
             return;
         }
         match webhook {
-            Webhook::Stopped => self.finish(Event::Ended(EndReason::Stopped)),
+            Webhook::Stopped => self.finish(SessionEvent::Ended(EndReason::Stopped)),
             Webhook::Interrupted => {
                 if !matches!(self.phase, Phase::Closing { .. }) {
                     self.schedule(Scope::Everything, now);
@@ -1310,7 +1310,7 @@ impl Session {
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
     /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
@@ -1334,13 +1334,13 @@ impl Session {
                     deadline: now + self.config.timing.close_timeout,
                 };
             }
-            None => self.finish(Event::Ended(EndReason::Closed)),
+            None => self.finish(SessionEvent::Ended(EndReason::Closed)),
         }
     }
 
     /// Chooses the one participant whose video a `data_opt` 4 (individual video) connection
     /// carries, or unsubscribes (message type 28 on signalling; the answer, 29, comes back as a
-    /// [`Delivery::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
+    /// [`Inbound::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
     /// while signalling is not ready.
     ///
     /// ```
@@ -1387,21 +1387,21 @@ impl Session {
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
     /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.poll_output();
     /// s.handle_timeout(now + Duration::from_secs(10)); // the dial never completed
     /// assert!(matches!(s.poll_output(), Some(Output::Close { .. })));
-    /// assert!(matches!(s.poll_output(), Some(Output::Event(Event::Reconnecting { scope: Scope::Everything, .. }))));
+    /// assert!(matches!(s.poll_output(), Some(Output::Event(SessionEvent::Reconnecting { scope: Scope::Everything, .. }))));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Done => return,
             Phase::Closing { deadline } => {
                 if now >= deadline {
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
                 return;
             }
@@ -1491,7 +1491,7 @@ impl Session {
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
     /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Delivery, Output, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::protocol::session::{Inbound, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
     /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
@@ -1499,7 +1499,7 @@ impl Session {
     /// s.handle_opened(now, socket);
     /// s.poll_output();
     /// let d = s.handle_message(now, socket, br#"{"msg_type":12,"timestamp":77}"#).unwrap();
-    /// assert_eq!(d, Delivery::Handled);
+    /// assert_eq!(d, Inbound::Handled);
     /// assert_eq!(s.poll_output(), Some(Output::Send { socket, text: r#"{"msg_type":13,"timestamp":77}"#.into() }));
     /// ```
     pub fn handle_message<'a>(
@@ -1507,14 +1507,14 @@ impl Session {
         now: Instant,
         socket: SocketId,
         frame: &'a [u8],
-    ) -> Result<Delivery<'a>, ParseError> {
+    ) -> Result<Inbound<'a>, ParseError> {
         if self.phase == Phase::Done {
-            return Ok(Delivery::Handled);
+            return Ok(Inbound::Handled);
         }
         let on_signalling = self.signalling.as_ref().is_some_and(|s| s.id == socket);
         let media_index = self.media.iter().position(|s| s.id == socket);
         if !on_signalling && media_index.is_none() {
-            return Ok(Delivery::Handled);
+            return Ok(Inbound::Handled);
         }
         // Any inbound frame is traffic for the watchdog, even one that does not parse.
         if on_signalling {
@@ -1529,11 +1529,11 @@ impl Session {
             ServerMessage::KeepAliveRequest(req) => {
                 let reply = KeepAliveResponse::echo(&req);
                 self.send(socket, &reply);
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::SignalingHandshakeResponse(resp) if on_signalling => {
                 self.on_signalling_response(now, socket, &resp);
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::Other {
                 msg_type: MsgType::SignalingHandshakeResponse,
@@ -1542,23 +1542,23 @@ impl Session {
                 // A response without a readable status: unusable, not a refusal.
                 match SignalingHandshakeResponse::parse(raw) {
                     Ok(resp) => self.on_signalling_response(now, socket, &resp),
-                    Err(error) => self.finish(Event::Failed(
+                    Err(error) => self.finish(SessionEvent::Failed(
                         SessionError::InvalidHandshakeResponse(error),
                     )),
                 }
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::DataHandshakeResponse(resp) => {
                 if let Some(i) = media_index {
                     self.on_data_response(now, i, *resp);
                 }
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::StreamCloseResponse(_) if on_signalling => {
                 if matches!(self.phase, Phase::Closing { .. }) {
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::EventUpdate(ref e)
                 if on_signalling
@@ -1568,26 +1568,28 @@ impl Session {
                 if matches!(self.phase, Phase::Running) {
                     self.schedule(Scope::Media, now);
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
             ServerMessage::StreamStateUpdate(ref u) => {
                 if u.state.is_some_and(|s| s.is_terminated()) {
-                    self.finish(Event::Ended(EndReason::StreamTerminated(u.reason)));
+                    self.finish(SessionEvent::Ended(EndReason::StreamTerminated(u.reason)));
                 } else if u.state == Some(StreamState::Interrupted)
                     && u.reason == Some(StopReason::DataConnectionInterrupted)
                     && matches!(self.phase, Phase::Running)
                 {
                     self.schedule(Scope::Media, now);
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
             ServerMessage::SessionStateUpdate(ref u) => {
                 if u.state.is_some_and(|s| s.is_stopped()) {
-                    self.finish(Event::Ended(EndReason::SessionStopped(u.stop_reason)));
+                    self.finish(SessionEvent::Ended(EndReason::SessionStopped(
+                        u.stop_reason,
+                    )));
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
-            other => Ok(Delivery::User(other)),
+            other => Ok(Inbound::User(other)),
         }
     }
 
@@ -1603,7 +1605,7 @@ impl Session {
             }
             self.duplicate_retries = 0;
             if let Err(e) = self.plan_media(resp) {
-                self.finish(Event::Failed(e));
+                self.finish(SessionEvent::Failed(e));
                 return;
             }
             if !self.config.events.is_empty() {
@@ -1628,7 +1630,7 @@ impl Session {
                 }
                 None => {
                     let retries = self.duplicate_retries;
-                    self.finish(Event::Failed(SessionError::Duplicate { retries }));
+                    self.finish(SessionEvent::Failed(SessionError::Duplicate { retries }));
                 }
             }
         } else {
@@ -1637,7 +1639,7 @@ impl Session {
     }
 
     fn refused(&mut self, code: Option<StatusCode>, reason: Option<&str>) {
-        self.finish(Event::Failed(SessionError::Refused {
+        self.finish(SessionEvent::Failed(SessionError::Refused {
             status: code.unwrap_or(StatusCode::Other(-1)),
             reason: reason.unwrap_or_default().to_owned(),
         }));
@@ -1666,9 +1668,10 @@ impl Session {
         if self.media.iter().all(|m| m.state == SockState::Ready) {
             self.backoff_attempt = 0;
             self.connects += 1;
-            self.outputs.push_back(Output::Event(Event::Connected {
-                connects: self.connects,
-            }));
+            self.outputs
+                .push_back(Output::Event(SessionEvent::Connected {
+                    connects: self.connects,
+                }));
         }
     }
 }
