@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use zoom_rtms_webhooks::codes::{StatusCode, StopReason};
 use zoom_rtms_webhooks::event::Product;
-use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
+use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 use zoom_rtms_webhooks::protocol::media::*;
@@ -30,7 +30,12 @@ fn creds() -> Credentials {
 }
 
 fn config() -> SessionConfig {
-    SessionConfig::new(&creds(), Product::Meeting, "m-uuid==", "stream-1")
+    SessionConfig::new(SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        "m-uuid==",
+        "stream-1",
+    ))
 }
 
 /// A fake clock and the session's outputs.
@@ -158,11 +163,13 @@ fn happy_path_split_sockets_with_events() {
                 .with_send_rate(20),
         )
         .with_transcript(TranscriptParams::new().with_src_language(TranscriptLanguage::English));
+    let hello =
+        SignalingHandshakeRequest::from_parts(&creds(), Product::Meeting, "m-uuid==", "stream-1")
+            .with_buffer_data(false);
     let mut h = Harness::new(
-        config()
+        SessionConfig::new(hello)
             .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, params)
             .with_split_sockets(true)
-            .with_buffer_data(false)
             .with_events([
                 MeetingEventType::ActiveSpeakerChange,
                 MeetingEventType::ParticipantJoin,
@@ -706,7 +713,12 @@ fn media_urls_pass_the_host_policy_before_dialling() {
 
 #[test]
 fn contact_center_id_key_and_event_7() {
-    let config = SessionConfig::new(&creds(), Product::ContactCenter, "eng-1", "s-1");
+    let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::ContactCenter,
+        "eng-1",
+        "s-1",
+    ));
     let mut h = Harness::new(config);
     let sig = match h.drain().as_slice() {
         [Output::Open { socket, .. }] => *socket,

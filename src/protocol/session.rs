@@ -24,12 +24,12 @@
 //! use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 //! use std::time::{Duration, Instant};
 //! use zoom_rtms_webhooks::Product;
-//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
 //! use zoom_rtms_webhooks::protocol::media::MediaParams;
 //! use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Session, SessionConfig};
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
-//! let config = SessionConfig::new(&creds, Product::Meeting, "m-uuid", "stream-1")
+//! let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "stream-1"))
 //!     .with_media(MediaTypes::AUDIO, MediaParams::new());
 //! let start = Instant::now();
 //! let mut session = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), start).unwrap();
@@ -72,10 +72,7 @@ use super::media::{MediaParams, ParamsError, Rules};
 use super::server::{ParseError, ServerMessage};
 use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
-use crate::event::{IdField, Product};
-use crate::handshake::{
-    Credentials, HandshakeError, IdKeys, SignalingHandshakeRequest, SignalingHandshakeResponse,
-};
+use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHandshakeResponse};
 use crate::handshake::{MediaKind, MediaTypes};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
@@ -250,19 +247,22 @@ impl Timing {
 /// ```
 /// use zoom_rtms_webhooks::event::IdField;
 /// use zoom_rtms_webhooks::Product;
-/// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes};
+/// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest};
 /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 /// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams};
 /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
 /// let keys = IdKeys::default().with_keys(Product::Webinar, [IdField::WebinarUuid, IdField::MeetingUuid]);
-/// let config = SessionConfig::new(&creds, Product::Webinar, "w-uuid", "s-1")
+/// // The handshake (message type 1) as it is sent: id keys, sequence, buffer_data.
+/// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Webinar, "w-uuid", "s-1")
+///     .with_id_keys(&keys)
+///     .with_buffer_data(false);
+/// let config = SessionConfig::new(hello)
 ///     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new().with_audio(AudioParams::new()))
 ///     .with_split_sockets(true)
-///     .with_events([MeetingEventType::ActiveSpeakerChange])
-///     .with_id_keys(&keys);
-/// assert_eq!(config.id_keys(), &[IdField::WebinarUuid, IdField::MeetingUuid]);
+///     .with_events([MeetingEventType::ActiveSpeakerChange]);
+/// assert_eq!(config.handshake().id_keys(), &[IdField::WebinarUuid, IdField::MeetingUuid]);
 /// ```
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -291,49 +291,25 @@ impl fmt::Debug for SessionConfig {
 }
 
 impl SessionConfig {
-    /// A configuration for one stream, signed with `creds`: audio over one socket with the
-    /// server's default parameters, the product's default id key(s), no event subscription.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::ContactCenter, "eng-1", "s-1");
-    /// assert_eq!(c.media_types(), MediaTypes::AUDIO);
-    /// assert!(!c.split_sockets());
-    /// ```
-    pub fn new(
-        creds: &Credentials,
-        product: Product,
-        instance_id: impl Into<String>,
-        rtms_stream_id: impl Into<String>,
-    ) -> Self {
-        let hello = SignalingHandshakeRequest::from_parts(
-            creds,
-            product,
-            &instance_id.into(),
-            &rtms_stream_id.into(),
-        );
-        SessionConfig::with_handshake(hello)
-    }
-
     /// A configuration for the stream of `hello`, the signalling handshake to send (message
     /// type 1: its id keys, `sequence` and `buffer_data` are sent as set; the data
-    /// handshakes use the same id keys and signature).
+    /// handshakes use the same id keys and signature): audio over one socket with the
+    /// server's default parameters, no event subscription.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Phone, "call-1", "s-1")
     ///     .with_sequence(7);
-    /// let c = SessionConfig::with_handshake(hello);
+    /// let c = SessionConfig::new(hello);
     /// assert_eq!(c.handshake().sequence(), 7);
-    /// assert_eq!(c.rtms_stream_id(), "s-1");
+    /// assert_eq!(c.handshake().rtms_stream_id(), "s-1");
+    /// assert_eq!(c.media_types(), MediaTypes::AUDIO);
+    /// assert!(!c.split_sockets());
     /// ```
-    pub fn with_handshake(hello: SignalingHandshakeRequest) -> Self {
+    pub fn new(hello: SignalingHandshakeRequest) -> Self {
         SessionConfig {
             hello,
             policy: HostPolicy::default(),
@@ -351,11 +327,11 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::media::MediaParams;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
     /// assert_eq!(c.media_types(), MediaTypes::TRANSCRIPT);
     /// ```
     #[must_use]
@@ -369,11 +345,11 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::media::Rules;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_rules(Rules::default());
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_rules(Rules::default());
     /// ```
     #[must_use]
     pub fn with_rules(mut self, rules: Rules) -> Self {
@@ -388,10 +364,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(SessionConfig::new(&creds, Product::Meeting, "m", "s").with_split_sockets(true).split_sockets());
+    /// assert!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_split_sockets(true).split_sockets());
     /// ```
     #[must_use]
     pub fn with_split_sockets(mut self, split: bool) -> Self {
@@ -404,34 +380,15 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_events([2, 3]);
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_events([2, 3]);
     /// assert_eq!(c.events(), &[2, 3]);
     /// ```
     #[must_use]
     pub fn with_events<E: Into<i64>>(mut self, events: impl IntoIterator<Item = E>) -> Self {
         self.events = events.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The id key(s) of the handshakes: the keys `keys` gives for the stream's product
-    /// (default [`IdKeys::default`]).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys};
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let keys = IdKeys::default().with_keys(Product::Meeting, [IdField::MeetingUuid, IdField::SessionId]);
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_id_keys(&keys);
-    /// assert_eq!(c.id_keys(), &[IdField::MeetingUuid, IdField::SessionId]);
-    /// ```
-    #[must_use]
-    pub fn with_id_keys(mut self, keys: &IdKeys) -> Self {
-        self.hello = self.hello.with_id_keys(keys);
         self
     }
 
@@ -441,12 +398,12 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// use zoom_rtms_webhooks::region::HostPolicy;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let policy = HostPolicy::default().with_allowed_host("rtms.example.com");
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_host_policy(policy.clone());
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_host_policy(policy.clone());
     /// assert_eq!(c.host_policy(), &policy);
     /// ```
     #[must_use]
@@ -455,29 +412,14 @@ impl SessionConfig {
         self
     }
 
-    /// `buffer_data` of the signalling handshake (omitted unless set; Zoom's default `true`).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_buffer_data(false);
-    /// ```
-    #[must_use]
-    pub fn with_buffer_data(mut self, buffer: bool) -> Self {
-        self.hello = self.hello.with_buffer_data(buffer);
-        self
-    }
-
     /// `payload_encryption` of the data handshake (omitted unless set).
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_payload_encryption(false);
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_payload_encryption(false);
     /// ```
     #[must_use]
     pub fn with_payload_encryption(mut self, encrypt: bool) -> Self {
@@ -489,10 +431,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{SessionConfig, Timing};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_timing(Timing::default());
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_timing(Timing::default());
     /// ```
     #[must_use]
     pub fn with_timing(mut self, timing: Timing) -> Self {
@@ -500,27 +442,16 @@ impl SessionConfig {
         self
     }
 
-    /// The product.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Phone, "c", "s").product(), Product::Phone);
-    /// ```
-    pub fn product(&self) -> Product {
-        self.hello.product()
-    }
-
     /// The signalling handshake sent on every signalling connection.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_buffer_data(false);
+    /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")
+    ///     .with_buffer_data(false);
+    /// let c = SessionConfig::new(hello);
     /// assert_eq!(c.handshake().buffer_data(), Some(false));
     /// assert_eq!(c.handshake().sequence(), 1);
     /// ```
@@ -532,37 +463,24 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// use zoom_rtms_webhooks::region::HostPolicy;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").host_policy(), &HostPolicy::default());
+    /// assert_eq!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).host_policy(), &HostPolicy::default());
     /// ```
     pub fn host_policy(&self) -> &HostPolicy {
         &self.policy
-    }
-
-    /// The stream id.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").rtms_stream_id(), "s");
-    /// ```
-    pub fn rtms_stream_id(&self) -> &str {
-        self.hello.rtms_stream_id()
     }
 
     /// The media types asked for.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").media_types(), MediaTypes::AUDIO);
+    /// assert_eq!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).media_types(), MediaTypes::AUDIO);
     /// ```
     pub fn media_types(&self) -> MediaTypes {
         self.media_types
@@ -572,10 +490,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(!SessionConfig::new(&creds, Product::Meeting, "m", "s").split_sockets());
+    /// assert!(!SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).split_sockets());
     /// ```
     pub fn split_sockets(&self) -> bool {
         self.split
@@ -585,27 +503,13 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(SessionConfig::new(&creds, Product::Meeting, "m", "s").events().is_empty());
+    /// assert!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).events().is_empty());
     /// ```
     pub fn events(&self) -> &[i64] {
         &self.events
-    }
-
-    /// The id key(s).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Webinar, "w", "s").id_keys(), &[IdField::WebinarUuid]);
-    /// ```
-    pub fn id_keys(&self) -> &[IdField] {
-        self.hello.id_keys()
     }
 }
 
@@ -847,13 +751,13 @@ pub enum SessionError {
 /// ```
 /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 /// use zoom_rtms_webhooks::Product;
-/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes};
+/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes, SignalingHandshakeRequest};
 /// use zoom_rtms_webhooks::protocol::media::*;
 /// use zoom_rtms_webhooks::protocol::session::{ConnectError, Session, SessionConfig};
 /// use std::time::Instant;
 /// let creds = Credentials::new("id", "secret").unwrap();
 /// let params = MediaParams::new().with_audio(AudioParams::new().with_send_rate(15));
-/// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::AUDIO, params);
+/// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::AUDIO, params);
 /// let err = Session::connect(config, ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap_err();
 /// assert!(matches!(err, ConnectError::Params(ParamsError::SendRate { value: 15 })));
 /// ```
@@ -982,10 +886,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Output, Role, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s");
+    /// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s"));
     /// let mut s = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(matches!(s.poll_output(), Some(Output::Open { role: Role::Signalling, .. })));
     /// ```
@@ -1021,10 +925,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.poll_output().is_some());
     /// assert!(s.poll_output().is_none());
     /// ```
@@ -1039,11 +943,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(10))); // the dial must complete
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -1064,10 +968,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.is_done());
     /// ```
     pub fn is_done(&self) -> bool {
@@ -1081,10 +985,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.confirmed_params().is_none());
     /// ```
     pub fn confirmed_params(&self) -> Option<&MediaParams> {
@@ -1180,11 +1084,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// assert!(matches!(s.poll_output(), Some(Output::Send { .. })));
@@ -1232,11 +1136,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_closed(now, socket);
     /// assert_eq!(s.poll_output(), Some(Output::Event(SessionEvent::Reconnecting { scope: Scope::Everything, attempt: 0 })));
@@ -1270,11 +1174,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig, Webhook};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.handle_webhook(now, Webhook::Stopped);
     /// assert!(s.is_done());
     /// ```
@@ -1309,11 +1213,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.close(now);
     /// assert!(s.is_done());
     /// ```
@@ -1347,10 +1251,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.subscribe_video(16778240, true, None)); // not connected yet
     /// ```
     pub fn subscribe_video(
@@ -1386,11 +1290,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.poll_output();
     /// s.handle_timeout(now + Duration::from_secs(10)); // the dial never completed
     /// assert!(matches!(s.poll_output(), Some(Output::Close { .. })));
@@ -1490,11 +1394,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Inbound, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// s.poll_output();
