@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{
-//!     Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
+//!     Credentials, MediaKind, SignalingHandshakeRequest, SignalingHandshakeResponse,
 //! };
 //! use zoom_rtms_webhooks::region::HostPolicy;
 //! use zoom_rtms_webhooks::Product;
@@ -26,7 +26,8 @@
 //!     "media_server":{"server_urls":{"all":"wss://rtms-sjc1.zoom.us/media"}}}"#;
 //! let response = SignalingHandshakeResponse::parse(reply).unwrap();
 //! assert!(response.is_ok());
-//! let media = response.media_server_url("all", &HostPolicy::default()).unwrap();
+//! // No `audio` key: the `all` URL (the reference: `server_urls[type] || server_urls.all`).
+//! let media = response.media_url(MediaKind::Audio, &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
 //!
@@ -47,17 +48,20 @@
 //! [`IdKeys::with_keys`] and [`SignalingHandshakeRequest::with_id_keys`]. The signature does
 //! not depend on the keys: it always signs `"{client_id},{id},{rtms_stream_id}"`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign};
 
 use hmac::{Hmac, Mac};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::codes::{MsgType, StatusCode};
 use crate::event::{IdField, Product, RtmsStarted};
+use crate::lenient::{Int, Str};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
 /// The protocol version this crate speaks in the handshake (`protocol_version`).
@@ -816,16 +820,19 @@ impl fmt::Debug for SignalingHandshakeRequest {
 
 /// The server's reply to the handshake (message type 2).
 ///
-/// * `status_code` (or, leniently, `status`) is required: an integer or a
-///   string of decimal digits;
-/// * `reason` and `protocol_version` are optional;
+/// Read tolerantly, as the protocol core reads every server message:
+///
+/// * `status_code` (or, leniently, `status`) is required: an integer, an
+///   integral float or a string of decimal digits; it is the only field whose
+///   absence or type fails the parse (with `msg_type`);
+/// * `reason` and `protocol_version` are optional; one of another type is read
+///   as absent (a numeric `reason` is kept as its decimal text);
 /// * `media_server.server_urls` (an object keyed by media type, `all` being the
 ///   most used) is read into [`media_server_urls`](Self::media_server_urls) as
-///   raw strings; validate them with
-///   [`validated_media_urls`](Self::validated_media_urls) or
-///   [`media_server_url`](Self::media_server_url) or
-///   [`media_url`](Self::media_url) (per media kind, falling back to `all`)
-///   before dialling; the old mocks' top-level `media_urls` object is read when
+///   raw strings (an entry that is not a string is skipped, a `media_server` or
+///   `server_urls` that is not an object is read as absent); get the one to dial
+///   for a media kind with [`media_url`](Self::media_url) (the kind's URL, else
+///   `all`, validated under a host policy); the old mocks' top-level `media_urls` object is read when
 ///   `media_server.server_urls` is absent;
 /// * every other top-level field (including the raw `media_server` object,
 ///   which may carry more than URLs) is kept in [`extra`](Self::extra).
@@ -862,7 +869,8 @@ pub struct SignalingHandshakeResponse {
 }
 
 impl SignalingHandshakeResponse {
-    /// Parses a message-type-2 reply.
+    /// Parses a message-type-2 reply. Only an unusable message fails: not a JSON
+    /// object, no readable `msg_type` 2, no readable status.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{HandshakeError, SignalingHandshakeResponse};
@@ -882,6 +890,13 @@ impl SignalingHandshakeResponse {
     /// ).unwrap();
     /// assert!(r.is_duplicate());
     /// assert_eq!(r.media_server_urls["all"], "wss://x.zoom.us");
+    /// // Optional fields of another type are read as absent, odd URL entries skipped.
+    /// let r = SignalingHandshakeResponse::parse(
+    ///     br#"{"msg_type":2,"status_code":0,"protocol_version":"one","reason":[],
+    ///     "media_server":{"server_urls":{"audio":7,"all":"wss://x.zoom.us"}}}"#,
+    /// ).unwrap();
+    /// assert_eq!((r.protocol_version, r.reason), (None, None));
+    /// assert_eq!(r.media_server_urls.len(), 1);
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, HandshakeError> {
         let value: Value = serde_json::from_slice(bytes)
@@ -890,17 +905,20 @@ impl SignalingHandshakeResponse {
             return Err(HandshakeError::NotAnObject);
         };
 
+        // Read as the protocol core reads every server message (`lenient`): an integer, an
+        // integral float or a string of digits.
         let msg_type = obj
             .remove("msg_type")
             .ok_or(HandshakeError::MissingMsgType)?;
-        let msg_type = msg_type
-            .as_i64()
+        let msg_type = lenient::<Int>(&msg_type)
+            .0
             .ok_or(HandshakeError::InvalidField { field: "msg_type" })?;
         if msg_type != MsgType::SignalingHandshakeResponse.code() {
             return Err(HandshakeError::UnexpectedMsgType { found: msg_type });
         }
 
-        let (status_field, status) = match obj.remove("status_code") {
+        // The status is the one required field: `status_code`, else the legacy `status`.
+        let (field, status) = match obj.remove("status_code") {
             Some(v) => ("status_code", v),
             None => (
                 "status",
@@ -908,33 +926,27 @@ impl SignalingHandshakeResponse {
                     .ok_or(HandshakeError::MissingStatusCode)?,
             ),
         };
-        let status_code = match &status {
-            Value::Number(n) => n.as_i64(),
-            Value::String(text) => text.trim().parse::<i64>().ok(),
-            _ => None,
+        let status_code = lenient::<Int>(&status)
+            .0
+            .map(StatusCode::from)
+            .ok_or(HandshakeError::InvalidField { field })?;
+
+        // Optional fields of another type are read as absent.
+        let protocol_version = obj
+            .remove("protocol_version")
+            .and_then(|v| lenient::<Int>(&v).0)
+            .and_then(|v| u64::try_from(v).ok());
+        let reason = obj
+            .remove("reason")
+            .and_then(|v| lenient::<Str<'_>>(&v).into_inner().map(Cow::into_owned));
+
+        let mut media_server_urls = obj
+            .get("media_server")
+            .and_then(|server| url_object(server.get("server_urls")));
+        if media_server_urls.as_ref().is_none_or(BTreeMap::is_empty) {
+            media_server_urls = url_object(obj.get("media_urls"));
         }
-        .map(StatusCode::from)
-        .ok_or(HandshakeError::InvalidField {
-            field: status_field,
-        })?;
-
-        let protocol_version = match obj.remove("protocol_version") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or(HandshakeError::InvalidField {
-                field: "protocol_version",
-            })?),
-        };
-
-        let reason = match obj.remove("reason") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(HandshakeError::InvalidField { field: "reason" }),
-        };
-
-        let mut media_server_urls = media_urls_of(obj.get("media_server"))?;
-        if media_server_urls.is_empty() {
-            media_server_urls = url_object(obj.get("media_urls"), "media_urls")?;
-        }
+        let media_server_urls = media_server_urls.unwrap_or_default();
 
         Ok(Self {
             protocol_version,
@@ -957,55 +969,12 @@ impl SignalingHandshakeResponse {
         self.status_code.is_ok()
     }
 
-    /// Every media server URL, validated under `policy`; the first refused URL
-    /// fails the whole map.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
-    ///     "media_server":{"server_urls":{"audio":"wss://a.sjc.zoom.us","all":"wss://b.sjc.zoom.us"}}}"#).unwrap();
-    /// let urls = r.validated_media_urls(&HostPolicy::default()).unwrap();
-    /// assert_eq!(urls["all"].host(), "b.sjc.zoom.us");
-    /// ```
-    pub fn validated_media_urls(
-        &self,
-        policy: &HostPolicy,
-    ) -> Result<BTreeMap<String, ServerUrl>, ServerUrlError> {
-        self.media_server_urls
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), ServerUrl::parse(v, policy)?)))
-            .collect()
-    }
-
-    /// The media server URL for one media type key (`"all"`, `"audio"`, ...),
-    /// validated under `policy`; `Ok(None)` when the key is absent.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
-    /// use zoom_rtms_webhooks::region::HostPolicy;
-    ///
-    /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
-    ///     "media_server":{"server_urls":{"all":"wss://evil.example"}}}"#).unwrap();
-    /// assert!(r.media_server_url("all", &HostPolicy::default()).is_err());
-    /// assert_eq!(r.media_server_url("video", &HostPolicy::default()), Ok(None));
-    /// ```
-    pub fn media_server_url(
-        &self,
-        media: &str,
-        policy: &HostPolicy,
-    ) -> Result<Option<ServerUrl>, ServerUrlError> {
-        self.media_server_urls
-            .get(media)
-            .map(|u| ServerUrl::parse(u, policy))
-            .transpose()
-    }
-
     /// The media server URL to dial for `kind`, validated under `policy`: the
-    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (as Zoom's
-    /// samples do: the keys for screen share and chat are undocumented);
-    /// `Ok(None)` when neither is present.
+    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (the reference's
+    /// `server_urls[type] || server_urls.all`, as Zoom's samples do: the keys for
+    /// screen share and chat are undocumented); `Ok(None)` when neither is
+    /// present. The one way to get a media URL to dial (the protocol session
+    /// uses it too).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};
@@ -1055,34 +1024,20 @@ impl SignalingHandshakeResponse {
     }
 }
 
-fn media_urls_of(media_server: Option<&Value>) -> Result<BTreeMap<String, String>, HandshakeError> {
-    match media_server {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(server)) => {
-            url_object(server.get("server_urls"), "media_server.server_urls")
-        }
-        Some(_) => Err(HandshakeError::InvalidField {
-            field: "media_server",
-        }),
-    }
+/// A `{media key: URL}` object, its entries that are not strings skipped; `None` when `urls`
+/// is absent or not an object.
+fn url_object(urls: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    let urls = urls?.as_object()?;
+    Some(
+        urls.iter()
+            .filter_map(|(media, url)| Some((media.clone(), url.as_str()?.to_owned())))
+            .collect(),
+    )
 }
 
-/// A `{media key: URL}` object; absent or `null` is empty.
-fn url_object(
-    urls: Option<&Value>,
-    field: &'static str,
-) -> Result<BTreeMap<String, String>, HandshakeError> {
-    let urls = match urls {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::Object(urls)) => urls,
-        Some(_) => return Err(HandshakeError::InvalidField { field }),
-    };
-    urls.iter()
-        .map(|(media, url)| match url {
-            Value::String(url) => Ok((media.clone(), url.clone())),
-            _ => Err(HandshakeError::InvalidField { field }),
-        })
-        .collect()
+/// A field read with a never-failing reader of [`crate::lenient`].
+fn lenient<'v, T: Deserialize<'v> + Default>(value: &'v Value) -> T {
+    T::deserialize(value).unwrap_or_default()
 }
 
 impl fmt::Debug for SignalingHandshakeResponse {
@@ -1132,11 +1087,12 @@ pub enum HandshakeError {
     /// No `status_code` (nor `status`) field.
     #[error("handshake response has no `status_code`")]
     MissingStatusCode,
-    /// A field has the wrong type (e.g. a `status_code` that is not an integer
-    /// nor a string of digits).
+    /// A required field is unreadable: a `msg_type` or `status_code` (`status`)
+    /// that is not an integer nor a string of digits. Optional fields are never
+    /// refused (one of another type is read as absent).
     #[error("handshake response field `{field}` has the wrong type")]
     InvalidField {
-        /// The field's name (`media_server.server_urls` for nested ones).
+        /// The field's name (`msg_type`, `status_code` or `status`).
         field: &'static str,
     },
 }

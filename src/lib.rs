@@ -107,6 +107,7 @@ pub mod event;
 pub mod handshake;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod lenient;
 #[cfg(feature = "protocol")]
 pub mod protocol;
 #[cfg(feature = "redis")]

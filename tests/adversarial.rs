@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
 use zoom_rtms_webhooks::event::{IdField, InstanceId, ParseError, RtmsStarted};
-use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
+use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};
 use zoom_rtms_webhooks::receiver::{
     HandoffError, Outcome, ReceiverConfig, Rejection, WebhookRequest, WebhookResponse,
     DEFAULT_BODY_LIMIT,
@@ -1191,15 +1191,15 @@ fn handshake_media_urls_are_checked_too() {
         .to_string();
         let r =
             SignalingHandshakeResponse::parse(reply.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        // `video` falls back to the refused `all`; `audio` has its own good URL.
         assert!(
-            r.validated_media_urls(&HostPolicy::default()).is_err(),
+            r.media_url(MediaKind::Video, &HostPolicy::default())
+                .is_err(),
             "{bad}"
         );
-        assert!(
-            r.media_server_url("all", &HostPolicy::default()).is_err(),
-            "{bad}"
-        );
-        assert!(r.media_server_url("audio", &HostPolicy::default()).is_ok());
+        assert!(r
+            .media_url(MediaKind::Audio, &HostPolicy::default())
+            .is_ok_and(|u| u.is_some()));
     }
 }
 

@@ -564,13 +564,12 @@ fn response_ok_with_media_urls() {
     assert!(!r.extra.contains_key("msg_type"));
 
     let policy = HostPolicy::default();
-    let all = r.media_server_url("all", &policy).unwrap().unwrap();
-    assert_eq!(all.as_str(), "wss://rtms-sjc1.zoom.us/all");
-    assert_eq!(all.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
-    assert_eq!(r.media_server_url("chat", &policy), Ok(None));
-    let validated = r.validated_media_urls(&policy).unwrap();
-    assert_eq!(validated.len(), 3);
-    assert_eq!(validated["video"].url().path(), "/video");
+    // The kind's own URL, else `all`.
+    let video = r.media_url(MediaKind::Video, &policy).unwrap().unwrap();
+    assert_eq!(video.url().path(), "/video");
+    let chat = r.media_url(MediaKind::Chat, &policy).unwrap().unwrap();
+    assert_eq!(chat.as_str(), "wss://rtms-sjc1.zoom.us/all");
+    assert_eq!(chat.region(), Some(zoom_rtms_webhooks::region::Region::Sjc));
 
     // Debug never prints the extra values (they may carry keys).
     let dbg = format!("{r:?}");
@@ -587,17 +586,17 @@ fn response_media_urls_are_validated() {
     assert_eq!(r.media_server_urls.len(), 2);
     let zoom_only = HostPolicy::default();
     assert!(matches!(
-        r.media_server_url("audio", &zoom_only),
+        r.media_url(MediaKind::Audio, &zoom_only),
         Err(ServerUrlError::NotWss { .. })
     ));
-    assert!(r.validated_media_urls(&zoom_only).is_err());
-    assert!(r.media_server_url("all", &zoom_only).unwrap().is_some());
+    // A refused kind's URL is not replaced by `all`; other kinds still get `all`.
+    assert!(r.media_url(MediaKind::Video, &zoom_only).unwrap().is_some());
     // The explicit test escape hatch accepts the local server.
     let local = HostPolicy::default()
         .with_allowed_host("127.0.0.1")
         .with_insecure_ws(true);
-    let urls = r.validated_media_urls(&local).unwrap();
-    assert_eq!(urls["audio"].host(), "127.0.0.1");
+    let audio = r.media_url(MediaKind::Audio, &local).unwrap().unwrap();
+    assert_eq!(audio.host(), "127.0.0.1");
 }
 
 #[test]
@@ -707,7 +706,7 @@ fn response_errors() {
             UnexpectedMsgType { found: 12 },
         ),
         (
-            br#"{"msg_type":"2","status_code":0}"#,
+            br#"{"msg_type":"x","status_code":0}"#,
             InvalidField { field: "msg_type" },
         ),
         (
@@ -733,31 +732,9 @@ fn response_errors() {
             InvalidField { field: "status" },
         ),
         (
-            br#"{"msg_type":2,"status_code":0,"reason":5}"#,
-            InvalidField { field: "reason" },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"protocol_version":"1"}"#,
+            br#"{"msg_type":2,"status_code":"","reason":"x"}"#,
             InvalidField {
-                field: "protocol_version",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":"wss://x.zoom.us"}"#,
-            InvalidField {
-                field: "media_server",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":"wss://x.zoom.us"}}"#,
-            InvalidField {
-                field: "media_server.server_urls",
-            },
-        ),
-        (
-            br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":1}}}"#,
-            InvalidField {
-                field: "media_server.server_urls",
+                field: "status_code",
             },
         ),
     ];
@@ -793,6 +770,45 @@ fn response_errors() {
 }
 
 #[test]
+fn response_optional_fields_of_another_type_are_absent() {
+    // Each of these failed the whole reply before; only the status is required.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"reason":5,"protocol_version":"1",
+        "media_server":{"server_urls":{"audio":1,"video":null,"transcript":["wss://t.zoom.us"],
+        "all":"wss://rtms-sjc1.zoom.us/all"}}}"#,
+    )
+    .unwrap();
+    assert!(r.is_ok());
+    assert_eq!(r.reason.as_deref(), Some("5"));
+    assert_eq!(r.protocol_version, Some(1));
+    let only_all: BTreeMap<String, String> =
+        [("all".to_string(), "wss://rtms-sjc1.zoom.us/all".to_string())].into();
+    assert_eq!(r.media_server_urls, only_all);
+
+    for body in [
+        &br#"{"msg_type":2,"status_code":3,"reason":{"text":"x"},"protocol_version":-1}"#[..],
+        br#"{"msg_type":2,"status_code":3,"reason":true,"protocol_version":1.5,"media_server":"wss://x.zoom.us"}"#,
+        br#"{"msg_type":2,"status_code":3,"media_server":{"server_urls":"wss://x.zoom.us"}}"#,
+        br#"{"msg_type":2,"status_code":3,"media_server":[],"media_urls":7}"#,
+    ] {
+        let r = SignalingHandshakeResponse::parse(body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)));
+        assert_eq!(r.status_code, StatusCode::InvalidSignature);
+        assert_eq!((r.reason.as_deref(), r.protocol_version), (None, None));
+        assert!(r.media_server_urls.is_empty());
+    }
+    // A string msg_type and an integral float status, as every server message is read.
+    let r = SignalingHandshakeResponse::parse(br#"{"msg_type":"2","status_code":8.0}"#).unwrap();
+    assert!(r.is_duplicate());
+    // The legacy media_urls when media_server.server_urls holds no URL.
+    let r = SignalingHandshakeResponse::parse(
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":1}},"media_urls":{"all":"wss://x.zoom.us"}}"#,
+    )
+    .unwrap();
+    assert_eq!(r.media_server_urls["all"], "wss://x.zoom.us");
+}
+
+#[test]
 fn response_missing_or_null_media_server_is_empty() {
     for body in [
         &br#"{"msg_type":2,"status_code":0}"#[..],
@@ -802,10 +818,10 @@ fn response_missing_or_null_media_server_is_empty() {
     ] {
         let r = SignalingHandshakeResponse::parse(body).unwrap();
         assert!(r.media_server_urls.is_empty());
-        assert!(r
-            .validated_media_urls(&HostPolicy::default())
-            .unwrap()
-            .is_empty());
+        assert_eq!(
+            r.media_url(MediaKind::Audio, &HostPolicy::default()),
+            Ok(None)
+        );
     }
 }
 

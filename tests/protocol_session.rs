@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use zoom_rtms_webhooks::codes::{StatusCode, StopReason};
 use zoom_rtms_webhooks::event::Product;
-use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials};
+use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 use zoom_rtms_webhooks::protocol::media::*;
@@ -30,7 +30,12 @@ fn creds() -> Credentials {
 }
 
 fn config() -> SessionConfig {
-    SessionConfig::new(&creds(), Product::Meeting, "m-uuid==", "stream-1")
+    SessionConfig::new(SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::Meeting,
+        "m-uuid==",
+        "stream-1",
+    ))
 }
 
 /// A fake clock and the session's outputs.
@@ -111,7 +116,7 @@ fn sends(outputs: &[Output]) -> Vec<(SocketId, Value)> {
         .collect()
 }
 
-fn events(outputs: &[Output]) -> Vec<Event> {
+fn events(outputs: &[Output]) -> Vec<SessionEvent> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -142,7 +147,7 @@ fn connect_unified(h: &mut Harness) -> (SocketId, SocketId) {
     let out = h.msg(media, DATA_OK);
     assert_eq!(sends(&out)[0].0, sig);
     assert!(
-        matches!(events(&out).as_slice(), [Event::Connected { .. }]),
+        matches!(events(&out).as_slice(), [SessionEvent::Connected { .. }]),
         "{out:?}"
     );
     (sig, media)
@@ -158,11 +163,13 @@ fn happy_path_split_sockets_with_events() {
                 .with_send_rate(20),
         )
         .with_transcript(TranscriptParams::new().with_src_language(TranscriptLanguage::English));
+    let hello =
+        SignalingHandshakeRequest::from_parts(&creds(), Product::Meeting, "m-uuid==", "stream-1")
+            .with_buffer_data(false);
     let mut h = Harness::new(
-        config()
+        SessionConfig::new(hello)
             .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, params)
             .with_split_sockets(true)
-            .with_buffer_data(false)
             .with_events([
                 MeetingEventType::ActiveSpeakerChange,
                 MeetingEventType::ParticipantJoin,
@@ -222,13 +229,13 @@ fn happy_path_split_sockets_with_events() {
     assert!(events(&out).is_empty());
     let out = h.msg(o[1].0, br#"{"msg_type":4,"status_code":0}"#);
     assert_eq!(sends(&out).len(), 1);
-    assert_eq!(events(&out), vec![Event::Connected { connects: 1 }]);
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 1 }]);
     assert!(h.s.confirmed_params().is_some());
 
     // Media is handed back, borrowed.
     let frame = br#"{"msg_type":14,"content":{"user_id":0,"data":"AAAA","timestamp":1}}"#;
     let d = h.s.handle_message(h.now, o[0].0, frame).unwrap();
-    assert!(matches!(d, Delivery::User(ServerMessage::Audio(_))));
+    assert!(matches!(d, Inbound::User(ServerMessage::Audio(_))));
 }
 
 #[test]
@@ -304,7 +311,7 @@ fn duplicate_signal_request_retried_at_1_5_3_6_then_failed() {
     let out = h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
     assert_eq!(
         events(&out),
-        vec![Event::Failed(SessionError::Duplicate { retries: 3 })]
+        vec![SessionEvent::Failed(SessionError::Duplicate { retries: 3 })]
     );
     assert!(h.s.is_done());
     assert_eq!(h.s.poll_timeout(), None);
@@ -331,7 +338,7 @@ fn refused_handshakes_are_final() {
         let out = h.msg(sig, frame.as_bytes());
         assert_eq!(
             events(&out),
-            vec![Event::Failed(SessionError::Refused {
+            vec![SessionEvent::Failed(SessionError::Refused {
                 status: StatusCode::from(code),
                 reason: reason.into()
             })]
@@ -346,7 +353,7 @@ fn refused_handshakes_are_final() {
         let frame = format!(r#"{{"msg_type":4,"status_code":{code}}}"#);
         let out = h.msg(media, frame.as_bytes());
         assert!(
-            matches!(events(&out).as_slice(), [Event::Failed(SessionError::Refused { status, .. })] if status.code() == code)
+            matches!(events(&out).as_slice(), [SessionEvent::Failed(SessionError::Refused { status, .. })] if status.code() == code)
         );
         let mut closed = closes(&out);
         closed.sort();
@@ -366,7 +373,7 @@ fn media_interrupted_redials_media_only_with_backoff() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -379,10 +386,11 @@ fn media_interrupted_redials_media_only_with_backoff() {
     h.at(3.0);
     let o = opens(&h.drain());
     assert_eq!(o.len(), 1);
-    assert_eq!(o[0].2, "wss://x.zoom.us/all");
+    // The audio URL (the kind's URL before `all`, as `media_url` gives it).
+    assert_eq!(o[0].2, "wss://a.zoom.us/audio");
     h.opened(o[0].0);
     let out = h.msg(o[0].0, DATA_OK);
-    assert_eq!(events(&out), vec![Event::Connected { connects: 2 }]);
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 2 }]);
     assert!(!closes(&out).contains(&sig));
 }
 
@@ -397,7 +405,7 @@ fn stream_state_2_reason_14_redials_media() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -419,7 +427,7 @@ fn interrupted_webhook_redoes_everything() {
     assert_eq!(closed, vec![sig, media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -452,7 +460,7 @@ fn failover_connects_to_the_new_server_at_once() {
     assert_eq!(
         h.s.handle_message(h.now, sig, br#"{"msg_type":12,"timestamp":1}"#)
             .unwrap(),
-        Delivery::Handled
+        Inbound::Handled
     );
     assert!(h.drain().is_empty());
     h.s.handle_closed(h.now, media);
@@ -475,7 +483,7 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
         let mut h = Harness::new(config());
         let (sig, media) = connect_unified(&mut h);
         let out = h.msg(sig, frame);
-        assert_eq!(events(&out), vec![Event::Ended(reason)]);
+        assert_eq!(events(&out), vec![SessionEvent::Ended(reason)]);
         let mut closed = closes(&out);
         closed.sort();
         assert_eq!(closed, vec![sig, media]);
@@ -488,7 +496,10 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
     let mut h = Harness::new(config());
     connect_unified(&mut h);
     h.s.handle_webhook(h.now, Webhook::Stopped);
-    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Stopped)]);
+    assert_eq!(
+        events(&h.drain()),
+        vec![SessionEvent::Ended(EndReason::Stopped)]
+    );
 }
 
 #[test]
@@ -509,7 +520,7 @@ fn close_sends_21_and_waits_for_22_bounded() {
         sig,
         br#"{"msg_type":22,"rtms_stream_id":"stream-1","status_code":0,"reason":"OK"}"#,
     );
-    assert_eq!(events(&out), vec![Event::Ended(EndReason::Closed)]);
+    assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
 
     // No answer: closed after the timeout.
     let mut h = Harness::new(config());
@@ -520,7 +531,10 @@ fn close_sends_21_and_waits_for_22_bounded() {
     h.at(4.9);
     assert!(events(&h.drain()).is_empty());
     h.at(5.0);
-    assert_eq!(events(&h.drain()), vec![Event::Ended(EndReason::Closed)]);
+    assert_eq!(
+        events(&h.drain()),
+        vec![SessionEvent::Ended(EndReason::Closed)]
+    );
 }
 
 #[test]
@@ -543,7 +557,7 @@ fn watchdog_counts_any_inbound_traffic() {
     assert_eq!(closes(&out), vec![media]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -556,7 +570,7 @@ fn watchdog_counts_any_inbound_traffic() {
     h.opened(media);
     assert_eq!(
         events(&h.msg(media, DATA_OK)),
-        vec![Event::Connected { connects: 2 }]
+        vec![SessionEvent::Connected { connects: 2 }]
     );
     // Signalling goes silent too: 65 s after its last frame (184.9 s), everything.
     h.at(249.8);
@@ -568,7 +582,7 @@ fn watchdog_counts_any_inbound_traffic() {
     assert!(closes(&out).contains(&media));
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -590,7 +604,7 @@ fn backoff_doubles_to_30_and_resets_after_success() {
         let out = h.drain();
         assert_eq!(
             events(&out),
-            vec![Event::Reconnecting {
+            vec![SessionEvent::Reconnecting {
                 scope: Scope::Everything,
                 attempt: attempt as u32
             }]
@@ -605,12 +619,12 @@ fn backoff_doubles_to_30_and_resets_after_success() {
     h.opened(media);
     assert_eq!(
         events(&h.msg(media, DATA_OK)),
-        vec![Event::Connected { connects: 1 }]
+        vec![SessionEvent::Connected { connects: 1 }]
     );
     h.s.handle_closed(h.now, media);
     assert_eq!(
         events(&h.drain()),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -627,7 +641,7 @@ fn a_dial_or_handshake_that_hangs_times_out() {
     assert_eq!(closes(&out), vec![sig]);
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Everything,
             attempt: 0
         }]
@@ -657,7 +671,7 @@ fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
     let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#);
     assert_eq!(
         events(&out),
-        vec![Event::Failed(SessionError::NoMediaUrl {
+        vec![SessionEvent::Failed(SessionError::NoMediaUrl {
             kind: MediaKind::Video
         })]
     );
@@ -674,7 +688,7 @@ fn media_urls_pass_the_host_policy_before_dialling() {
     );
     assert!(opens(&out).is_empty());
     match events(&out).as_slice() {
-        [Event::Failed(SessionError::MediaUrl { kind, error })] => {
+        [SessionEvent::Failed(SessionError::MediaUrl { kind, error })] => {
             assert_eq!(*kind, MediaKind::Audio);
             assert!(
                 matches!(error, ServerUrlError::HostNotAllowed { .. }),
@@ -699,7 +713,12 @@ fn media_urls_pass_the_host_policy_before_dialling() {
 
 #[test]
 fn contact_center_id_key_and_event_7() {
-    let config = SessionConfig::new(&creds(), Product::ContactCenter, "eng-1", "s-1");
+    let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(
+        &creds(),
+        Product::ContactCenter,
+        "eng-1",
+        "s-1",
+    ));
     let mut h = Harness::new(config);
     let sig = match h.drain().as_slice() {
         [Output::Open { socket, .. }] => *socket,
@@ -723,7 +742,7 @@ fn contact_center_id_key_and_event_7() {
     );
     assert_eq!(
         events(&out),
-        vec![Event::Reconnecting {
+        vec![SessionEvent::Reconnecting {
             scope: Scope::Media,
             attempt: 0
         }]
@@ -768,10 +787,169 @@ fn individual_video_subscription() {
         )
         .unwrap();
     assert!(
-        matches!(d, Delivery::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
+        matches!(d, Inbound::User(ServerMessage::VideoSubscriptionResponse(r)) if r.status.is_ok())
     );
     let video = br#"{"msg_type":15,"content":{"user_id":16778240,"data":"/9j/","timestamp":40}}"#;
     assert!(
-        matches!(h.s.handle_message(h.now, media, video).unwrap(), Delivery::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
+        matches!(h.s.handle_message(h.now, media, video).unwrap(), Inbound::User(ServerMessage::Video(v)) if v.user_id == Some(16778240))
     );
+}
+
+#[test]
+fn watchdog_counts_unparseable_frames_as_traffic() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    // At 60 s both sockets get a frame that does not parse: still inbound traffic.
+    h.at(60.0);
+    for socket in [sig, media] {
+        assert!(h.s.handle_message(h.now, socket, b"not json").is_err());
+    }
+    // Without it the watchdog would fire at 65 s (the last parsed traffic was at 0 s).
+    h.at(124.9);
+    assert!(events(&h.drain()).is_empty());
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(125)));
+    h.at(125.0);
+    assert_eq!(
+        events(&h.drain()),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+}
+
+#[test]
+fn debug_never_shows_the_signature() {
+    use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    let signature = handshake_signature(&creds(), "m-uuid==", "stream-1");
+    let mut h = Harness::new(config());
+    let sig = match h.drain().as_slice() {
+        [Output::Open { socket, .. }] => *socket,
+        other => panic!("{other:?}"),
+    };
+    // Message 1 queued, not yet polled: in the session's Debug only as type and length.
+    h.s.handle_opened(h.now, sig);
+    let session = format!("{:?}", h.s);
+    assert!(!session.contains(&signature), "{session}");
+    assert!(session.contains("SignalingHandshakeRequest"), "{session}");
+    let hello = h.s.poll_output().unwrap();
+    let shown = format!("{hello:?}");
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(shown.contains("SignalingHandshakeRequest"), "{shown}");
+    let Output::Send { text, .. } = &hello else {
+        panic!("{hello:?}")
+    };
+    assert!(text.contains(&signature));
+    let shown = format!("{:?}", ClientRequest::parse(text.as_bytes()).unwrap());
+    assert!(!shown.contains(&signature), "{shown}");
+
+    // Message 3 on the media socket.
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.s.handle_opened(h.now, media);
+    let session = format!("{:#?}", h.s);
+    assert!(!session.contains(&signature), "{session}");
+    let data = h.s.poll_output().unwrap();
+    let shown = format!("{data:?}");
+    assert!(!shown.contains(&signature), "{shown}");
+    assert!(shown.contains("DataHandshakeRequest"), "{shown}");
+    let Output::Send { text, .. } = &data else {
+        panic!("{data:?}")
+    };
+    let shown = format!("{:?}", ClientRequest::parse(text.as_bytes()).unwrap());
+    assert!(!shown.contains(&signature), "{shown}");
+}
+
+#[test]
+fn odd_optional_fields_of_the_signalling_response_are_tolerated() {
+    for frame in [
+        &br#"{"msg_type":2,"status_code":0,"reason":5,"media_server":{"server_urls":{"all":"wss://x.zoom.us/all"}}}"#[..],
+        br#"{"msg_type":2,"status_code":0,"protocol_version":"1","media_server":{"server_urls":{"all":"wss://x.zoom.us/all"}}}"#,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":5,"all":"wss://x.zoom.us/all"}}}"#,
+    ] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let out = h.msg(sig, frame);
+        assert!(events(&out).is_empty(), "{out:?}");
+        let o = opens(&out);
+        assert_eq!(o.len(), 1, "{out:?}");
+        assert_eq!(o[0].1, Role::Media(MediaTypes::AUDIO));
+        assert_eq!(o[0].2, "wss://x.zoom.us/all");
+    }
+}
+
+#[test]
+fn an_unusable_signalling_response_is_its_own_error() {
+    use zoom_rtms_webhooks::handshake::HandshakeError;
+    for (frame, error) in [
+        (
+            &br#"{"msg_type":2,"reason":"x"}"#[..],
+            HandshakeError::MissingStatusCode,
+        ),
+        (
+            br#"{"msg_type":2,"status_code":"OK"}"#,
+            HandshakeError::InvalidField {
+                field: "status_code",
+            },
+        ),
+    ] {
+        let mut h = Harness::new(config());
+        let sig = h.signalling();
+        let out = h.msg(sig, frame);
+        assert_eq!(
+            events(&out),
+            vec![SessionEvent::Failed(
+                SessionError::InvalidHandshakeResponse(error)
+            )]
+        );
+        assert_eq!(closes(&out), vec![sig]);
+    }
+}
+
+#[test]
+fn media_urls_follow_the_one_rule_kind_then_all() {
+    let policy = HostPolicy::default();
+    let ServerMessage::SignalingHandshakeResponse(resp) = ServerMessage::parse(OK_URLS).unwrap()
+    else {
+        panic!()
+    };
+    for (types, split) in [
+        (MediaTypes::AUDIO, false),
+        (MediaTypes::TRANSCRIPT, false),
+        (MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, false),
+        (MediaTypes::VIDEO, false),
+        (MediaTypes::ALL, false),
+        (MediaTypes::AUDIO | MediaTypes::VIDEO, true),
+    ] {
+        let mut h = Harness::new(
+            config()
+                .with_media(types, MediaParams::new())
+                .with_split_sockets(split),
+        );
+        let sig = h.signalling();
+        let dialled: Vec<String> = opens(&h.msg(sig, OK_URLS))
+            .into_iter()
+            .map(|o| o.2)
+            .collect();
+        // Split: each kind's `media_url`; unified: the first kind's (audio for ALL).
+        let kinds: Vec<MediaKind> = if split {
+            types.kinds().collect()
+        } else {
+            vec![types.kinds().next().unwrap_or(MediaKind::Audio)]
+        };
+        let expected: Vec<String> = kinds
+            .into_iter()
+            .map(|k| {
+                resp.media_url(k, &policy)
+                    .unwrap()
+                    .unwrap()
+                    .as_str()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(dialled, expected, "{types:?} split={split}");
+    }
+    // A single kind on one socket: its own URL, not `all`.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    assert_eq!(opens(&h.msg(sig, OK_URLS))[0].2, "wss://a.zoom.us/audio");
 }

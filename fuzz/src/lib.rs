@@ -45,7 +45,7 @@ use zoom_rtms_webhooks::event::{
     IdField, InstanceId, Lifecycle, ParseError, RawServerUrls, RtmsStarted,
 };
 use zoom_rtms_webhooks::handshake::{
-    Credentials, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    Credentials, MediaKind, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use zoom_rtms_webhooks::receiver::{
     Delivery, HandoffError, Outcome, Receiver, ReceiverConfig, Rejection, WebhookRequest,
@@ -936,18 +936,23 @@ pub fn handshake_response(data: &[u8]) {
             assert_eq!(r.is_ok(), code == 0);
             let _ = format!("{r:?}");
             let _ = r.status_code.to_string();
-            match r.validated_media_urls(&HostPolicy::default()) {
-                Ok(urls) => {
-                    assert_eq!(urls.len(), r.media_server_urls.len());
-                    for u in urls.values() {
-                        check_zoom_url(u);
-                    }
+            for kind in MediaKind::ALL {
+                let one = r.media_url(kind, &HostPolicy::default());
+                // The kind's own URL, else `all`.
+                let raw = kind
+                    .url_keys()
+                    .iter()
+                    .chain(&["all"])
+                    .find_map(|key| r.media_server_urls.get(*key));
+                let expected = raw
+                    .map(|raw| ServerUrl::parse(raw, &HostPolicy::default()))
+                    .transpose();
+                assert_eq!(one, expected);
+                match one {
+                    Ok(Some(u)) => check_zoom_url(&u),
+                    Ok(None) => {}
+                    Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
                 }
-                Err(e) => check_error_text(&e.to_string(), &format!("{e:?}")),
-            }
-            for (media, raw) in &r.media_server_urls {
-                let one = r.media_server_url(media, &HostPolicy::default());
-                assert_eq!(one, ServerUrl::parse(raw, &HostPolicy::default()).map(Some));
             }
             // Debug never shows the values of unmodelled fields (they may carry keys).
             let shown = format!("{r:?}");

@@ -31,13 +31,13 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::lenient::{Bool, Int, Obj, Str};
 use super::media::MediaParams;
 use super::server::{KeepAliveRequest, ParseError};
 use crate::codes::MsgType;
 use crate::event::IdField;
 use crate::handshake::MediaTypes;
 use crate::handshake::SignalingHandshakeRequest;
+use crate::lenient::{Bool, Int, Obj, Str};
 
 /// A message the client sends: its type and its JSON text.
 ///
@@ -670,7 +670,7 @@ impl<'a> KeepAliveResponse<'a> {
     pub fn timestamp(&self) -> Option<i64> {
         match self.timestamp? {
             Stamp::Int(v) => Some(v),
-            Stamp::Raw(raw) => serde_json::from_str::<super::lenient::Int>(raw.get())
+            Stamp::Raw(raw) => serde_json::from_str::<crate::lenient::Int>(raw.get())
                 .ok()
                 .and_then(|i| i.0),
         }
@@ -836,7 +836,9 @@ impl ClientMessage for VideoSubscriptionRequest {
 /// assert_eq!((h.sequence, h.signature.as_deref()), (Some(7), Some("ab")));
 /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Debug` redacts the signature (it authorises a connection to the stream).
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceivedHandshake<'a> {
     /// `protocol_version`.
@@ -858,6 +860,22 @@ pub struct ReceivedHandshake<'a> {
     pub payload_encryption: Option<bool>,
     /// `media_params` (message type 3), `None` when absent.
     pub media_params: Option<MediaParams>,
+}
+
+impl fmt::Debug for ReceivedHandshake<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceivedHandshake")
+            .field("protocol_version", &self.protocol_version)
+            .field("sequence", &self.sequence)
+            .field("ids", &self.ids)
+            .field("rtms_stream_id", &self.rtms_stream_id)
+            .field("signature", &self.signature.as_ref().map(|_| "<redacted>"))
+            .field("buffer_data", &self.buffer_data)
+            .field("media_type", &self.media_type)
+            .field("payload_encryption", &self.payload_encryption)
+            .field("media_params", &self.media_params)
+            .finish()
+    }
 }
 
 impl ReceivedHandshake<'_> {

@@ -25,8 +25,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::lenient::{Int, Obj, Str};
 use crate::event::Product;
+use crate::lenient::{Int, Obj, Str};
 
 code_enum! {
     /// `RTMS_EVENT_TYPE` for meetings, webinars and Video SDK sessions (reference §4.2).

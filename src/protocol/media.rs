@@ -29,9 +29,9 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::lenient::{Bool, Int, Obj};
 use crate::codes::StatusCode;
 use crate::handshake::{MediaKind, MediaTypes};
+use crate::lenient::{Bool, Int, Obj};
 
 code_enum! {
     /// `MEDIA_CONTENT_TYPE`: the `content_type` of every media parameter object.

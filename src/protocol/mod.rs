@@ -29,8 +29,6 @@
 //! # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
 //! ```
 
-mod lenient;
-
 pub mod client;
 pub mod events;
 pub mod media;

@@ -36,11 +36,11 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::events::Event;
-use super::lenient::{Bool, Int, Obj, Scalar, Str};
 use super::media::{AudioFormat, AudioParams, MediaParams, TranscriptLanguage};
 use crate::codes::MsgType;
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::handshake::SignalingHandshakeResponse;
+use crate::lenient::{Bool, Int, Obj, Scalar, Str};
 
 /// Standard base64, padding optional.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -110,8 +110,8 @@ pub enum DecodeError {
 pub enum ServerMessage<'a> {
     /// 2: `SIGNALING_HAND_SHAKE_RESP`, read by
     /// [`handshake::SignalingHandshakeResponse::parse`](crate::handshake::SignalingHandshakeResponse::parse)
-    /// (boxed: rare and large). A type-2 frame that it refuses (no status, a field of the
-    /// wrong type) is [`ServerMessage::Other`].
+    /// (boxed: rare and large). A type-2 frame that it refuses (no readable status) is
+    /// [`ServerMessage::Other`].
     SignalingHandshakeResponse(Box<SignalingHandshakeResponse>),
     /// 4: `DATA_HAND_SHAKE_RESP` (boxed: rare, and the largest; keeps the media variants'
     /// enum small).

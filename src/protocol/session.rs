@@ -7,7 +7,7 @@
 //!   asked for by [`Session::poll_timeout`] has come), [`Session::handle_webhook`]
 //!   (`rtms_started` again, `rtms_interrupted`, `rtms_stopped`), [`Session::close`].
 //! - **Outputs:** [`Session::poll_output`] yields [`Output`]s: open a socket to a URL, send a
-//!   text frame, close a socket, or an [`Event`] for the user. Media messages are not copied
+//!   text frame, close a socket, or an [`SessionEvent`] for the user. Media messages are not copied
 //!   into outputs: [`Session::handle_message`] hands them back borrowed from the frame.
 //! - **Time** is an [`Instant`] passed with every input; the machine never reads a clock, so
 //!   tests drive it with a fake one and no sockets.
@@ -24,12 +24,12 @@
 //! use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 //! use std::time::{Duration, Instant};
 //! use zoom_rtms_webhooks::Product;
-//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
 //! use zoom_rtms_webhooks::protocol::media::MediaParams;
-//! use zoom_rtms_webhooks::protocol::session::{Event, Output, Session, SessionConfig};
+//! use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Session, SessionConfig};
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
-//! let config = SessionConfig::new(&creds, Product::Meeting, "m-uuid", "stream-1")
+//! let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "stream-1"))
 //!     .with_media(MediaTypes::AUDIO, MediaParams::new());
 //! let start = Instant::now();
 //! let mut session = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), start).unwrap();
@@ -54,7 +54,7 @@
 //! session.handle_message(start, media, br#"{"msg_type":4,"status_code":0}"#).unwrap();
 //! let Some(Output::Send { socket, text }) = session.poll_output() else { panic!() };
 //! assert_eq!((socket, text.as_str()), (sig, r#"{"msg_type":7,"rtms_stream_id":"stream-1"}"#));
-//! assert!(matches!(session.poll_output(), Some(Output::Event(Event::Connected { .. }))));
+//! assert!(matches!(session.poll_output(), Some(Output::Event(SessionEvent::Connected { .. }))));
 //!
 //! // The watchdog: no inbound traffic for 65 s on a socket is a dead socket.
 //! assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(65)));
@@ -72,10 +72,7 @@ use super::media::{MediaParams, ParamsError, Rules};
 use super::server::{ParseError, ServerMessage};
 use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
-use crate::event::{IdField, Product};
-use crate::handshake::{
-    Credentials, IdKeys, SignalingHandshakeRequest, SignalingHandshakeResponse,
-};
+use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHandshakeResponse};
 use crate::handshake::{MediaKind, MediaTypes};
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
 
@@ -250,19 +247,22 @@ impl Timing {
 /// ```
 /// use zoom_rtms_webhooks::event::IdField;
 /// use zoom_rtms_webhooks::Product;
-/// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes};
+/// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest};
 /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 /// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams};
 /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
 ///
 /// let creds = Credentials::new("id", "secret").unwrap();
 /// let keys = IdKeys::default().with_keys(Product::Webinar, [IdField::WebinarUuid, IdField::MeetingUuid]);
-/// let config = SessionConfig::new(&creds, Product::Webinar, "w-uuid", "s-1")
+/// // The handshake (message type 1) as it is sent: id keys, sequence, buffer_data.
+/// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Webinar, "w-uuid", "s-1")
+///     .with_id_keys(&keys)
+///     .with_buffer_data(false);
+/// let config = SessionConfig::new(hello)
 ///     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new().with_audio(AudioParams::new()))
 ///     .with_split_sockets(true)
-///     .with_events([MeetingEventType::ActiveSpeakerChange])
-///     .with_id_keys(&keys);
-/// assert_eq!(config.id_keys(), &[IdField::WebinarUuid, IdField::MeetingUuid]);
+///     .with_events([MeetingEventType::ActiveSpeakerChange]);
+/// assert_eq!(config.handshake().id_keys(), &[IdField::WebinarUuid, IdField::MeetingUuid]);
 /// ```
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -291,49 +291,25 @@ impl fmt::Debug for SessionConfig {
 }
 
 impl SessionConfig {
-    /// A configuration for one stream, signed with `creds`: audio over one socket with the
-    /// server's default parameters, the product's default id key(s), no event subscription.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::ContactCenter, "eng-1", "s-1");
-    /// assert_eq!(c.media_types(), MediaTypes::AUDIO);
-    /// assert!(!c.split_sockets());
-    /// ```
-    pub fn new(
-        creds: &Credentials,
-        product: Product,
-        instance_id: impl Into<String>,
-        rtms_stream_id: impl Into<String>,
-    ) -> Self {
-        let hello = SignalingHandshakeRequest::from_parts(
-            creds,
-            product,
-            &instance_id.into(),
-            &rtms_stream_id.into(),
-        );
-        SessionConfig::with_handshake(hello)
-    }
-
     /// A configuration for the stream of `hello`, the signalling handshake to send (message
     /// type 1: its id keys, `sequence` and `buffer_data` are sent as set; the data
-    /// handshakes use the same id keys and signature).
+    /// handshakes use the same id keys and signature): audio over one socket with the
+    /// server's default parameters, no event subscription.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Phone, "call-1", "s-1")
     ///     .with_sequence(7);
-    /// let c = SessionConfig::with_handshake(hello);
+    /// let c = SessionConfig::new(hello);
     /// assert_eq!(c.handshake().sequence(), 7);
-    /// assert_eq!(c.rtms_stream_id(), "s-1");
+    /// assert_eq!(c.handshake().rtms_stream_id(), "s-1");
+    /// assert_eq!(c.media_types(), MediaTypes::AUDIO);
+    /// assert!(!c.split_sockets());
     /// ```
-    pub fn with_handshake(hello: SignalingHandshakeRequest) -> Self {
+    pub fn new(hello: SignalingHandshakeRequest) -> Self {
         SessionConfig {
             hello,
             policy: HostPolicy::default(),
@@ -351,11 +327,11 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::media::MediaParams;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
     /// assert_eq!(c.media_types(), MediaTypes::TRANSCRIPT);
     /// ```
     #[must_use]
@@ -369,11 +345,11 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::media::Rules;
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_rules(Rules::default());
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_rules(Rules::default());
     /// ```
     #[must_use]
     pub fn with_rules(mut self, rules: Rules) -> Self {
@@ -388,10 +364,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(SessionConfig::new(&creds, Product::Meeting, "m", "s").with_split_sockets(true).split_sockets());
+    /// assert!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_split_sockets(true).split_sockets());
     /// ```
     #[must_use]
     pub fn with_split_sockets(mut self, split: bool) -> Self {
@@ -404,34 +380,15 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_events([2, 3]);
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_events([2, 3]);
     /// assert_eq!(c.events(), &[2, 3]);
     /// ```
     #[must_use]
     pub fn with_events<E: Into<i64>>(mut self, events: impl IntoIterator<Item = E>) -> Self {
         self.events = events.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The id key(s) of the handshakes: the keys `keys` gives for the stream's product
-    /// (default [`IdKeys::default`]).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, IdKeys};
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let keys = IdKeys::default().with_keys(Product::Meeting, [IdField::MeetingUuid, IdField::SessionId]);
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_id_keys(&keys);
-    /// assert_eq!(c.id_keys(), &[IdField::MeetingUuid, IdField::SessionId]);
-    /// ```
-    #[must_use]
-    pub fn with_id_keys(mut self, keys: &IdKeys) -> Self {
-        self.hello = self.hello.with_id_keys(keys);
         self
     }
 
@@ -441,12 +398,12 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// use zoom_rtms_webhooks::region::HostPolicy;
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let policy = HostPolicy::default().with_allowed_host("rtms.example.com");
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_host_policy(policy.clone());
+    /// let c = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_host_policy(policy.clone());
     /// assert_eq!(c.host_policy(), &policy);
     /// ```
     #[must_use]
@@ -455,29 +412,14 @@ impl SessionConfig {
         self
     }
 
-    /// `buffer_data` of the signalling handshake (omitted unless set; Zoom's default `true`).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_buffer_data(false);
-    /// ```
-    #[must_use]
-    pub fn with_buffer_data(mut self, buffer: bool) -> Self {
-        self.hello = self.hello.with_buffer_data(buffer);
-        self
-    }
-
     /// `payload_encryption` of the data handshake (omitted unless set).
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_payload_encryption(false);
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_payload_encryption(false);
     /// ```
     #[must_use]
     pub fn with_payload_encryption(mut self, encrypt: bool) -> Self {
@@ -489,10 +431,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{SessionConfig, Timing};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let _ = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_timing(Timing::default());
+    /// let _ = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_timing(Timing::default());
     /// ```
     #[must_use]
     pub fn with_timing(mut self, timing: Timing) -> Self {
@@ -500,27 +442,16 @@ impl SessionConfig {
         self
     }
 
-    /// The product.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Phone, "c", "s").product(), Product::Phone);
-    /// ```
-    pub fn product(&self) -> Product {
-        self.hello.product()
-    }
-
     /// The signalling handshake sent on every signalling connection.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let c = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_buffer_data(false);
+    /// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")
+    ///     .with_buffer_data(false);
+    /// let c = SessionConfig::new(hello);
     /// assert_eq!(c.handshake().buffer_data(), Some(false));
     /// assert_eq!(c.handshake().sequence(), 1);
     /// ```
@@ -532,37 +463,24 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// use zoom_rtms_webhooks::region::HostPolicy;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").host_policy(), &HostPolicy::default());
+    /// assert_eq!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).host_policy(), &HostPolicy::default());
     /// ```
     pub fn host_policy(&self) -> &HostPolicy {
         &self.policy
-    }
-
-    /// The stream id.
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").rtms_stream_id(), "s");
-    /// ```
-    pub fn rtms_stream_id(&self) -> &str {
-        self.hello.rtms_stream_id()
     }
 
     /// The media types asked for.
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Meeting, "m", "s").media_types(), MediaTypes::AUDIO);
+    /// assert_eq!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).media_types(), MediaTypes::AUDIO);
     /// ```
     pub fn media_types(&self) -> MediaTypes {
         self.media_types
@@ -572,10 +490,10 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(!SessionConfig::new(&creds, Product::Meeting, "m", "s").split_sockets());
+    /// assert!(!SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).split_sockets());
     /// ```
     pub fn split_sockets(&self) -> bool {
         self.split
@@ -585,27 +503,13 @@ impl SessionConfig {
     ///
     /// ```
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert!(SessionConfig::new(&creds, Product::Meeting, "m", "s").events().is_empty());
+    /// assert!(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).events().is_empty());
     /// ```
     pub fn events(&self) -> &[i64] {
         &self.events
-    }
-
-    /// The id key(s).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::SessionConfig;
-    /// let creds = Credentials::new("id", "secret").unwrap();
-    /// assert_eq!(SessionConfig::new(&creds, Product::Webinar, "w", "s").id_keys(), &[IdField::WebinarUuid]);
-    /// ```
-    pub fn id_keys(&self) -> &[IdField] {
-        self.hello.id_keys()
     }
 }
 
@@ -664,7 +568,10 @@ pub enum Role {
 /// let o = Output::Close { socket: SocketId::from_raw(1) };
 /// assert!(matches!(o, Output::Close { .. }));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows a [`Send`](Output::Send) as its message type and length, not its text (the
+/// handshakes carry the signature, which authorises a connection to the stream).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Output {
     /// Dial `url` (already checked: a [`ServerUrl`]) and report with
@@ -692,19 +599,51 @@ pub enum Output {
         socket: SocketId,
     },
     /// Tell the user.
-    Event(Event),
+    Event(SessionEvent),
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::Open { socket, role, url } => f
+                .debug_struct("Open")
+                .field("socket", socket)
+                .field("role", role)
+                .field("url", url)
+                .finish(),
+            Output::Send { socket, text } => f
+                .debug_struct("Send")
+                .field("socket", socket)
+                .field("msg_type", &sent_msg_type(text))
+                .field("len", &text.len())
+                .finish_non_exhaustive(),
+            Output::Close { socket } => f.debug_struct("Close").field("socket", socket).finish(),
+            Output::Event(event) => f.debug_tuple("Event").field(event).finish(),
+        }
+    }
+}
+
+/// The `msg_type` of a frame the session sends (it always writes it first).
+fn sent_msg_type(text: &str) -> Option<MsgType> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        msg_type: i64,
+    }
+    serde_json::from_str::<Head>(text)
+        .ok()
+        .map(|h| MsgType::from(h.msg_type))
 }
 
 /// What happened to the stream, for the user.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::session::{Event, Scope};
-/// let e = Event::Reconnecting { scope: Scope::Media, attempt: 0 };
-/// assert!(matches!(e, Event::Reconnecting { scope: Scope::Media, .. }));
+/// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Scope};
+/// let e = SessionEvent::Reconnecting { scope: Scope::Media, attempt: 0 };
+/// assert!(matches!(e, SessionEvent::Reconnecting { scope: Scope::Media, .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum SessionEvent {
     /// Every media handshake is done and client-ready was sent: media flows. Sent again after
     /// every reconnect or failover (`connects` counts them, from 1).
     Connected {
@@ -779,6 +718,10 @@ pub enum SessionError {
         /// The `reason` text.
         reason: String,
     },
+    /// The signalling handshake response (message type 2) is unusable: no readable status
+    /// (optional fields of another type are read as absent and never fail it).
+    #[error("the signalling handshake response is unusable")]
+    InvalidHandshakeResponse(#[source] HandshakeError),
     /// Status 8 (duplicate signal request) after every retry.
     #[error("another connection to the stream stayed active after {retries} retries")]
     Duplicate {
@@ -808,13 +751,13 @@ pub enum SessionError {
 /// ```
 /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 /// use zoom_rtms_webhooks::Product;
-/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes};
+/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes, SignalingHandshakeRequest};
 /// use zoom_rtms_webhooks::protocol::media::*;
 /// use zoom_rtms_webhooks::protocol::session::{ConnectError, Session, SessionConfig};
 /// use std::time::Instant;
 /// let creds = Credentials::new("id", "secret").unwrap();
 /// let params = MediaParams::new().with_audio(AudioParams::new().with_send_rate(15));
-/// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s").with_media(MediaTypes::AUDIO, params);
+/// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::AUDIO, params);
 /// let err = Session::connect(config, ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap_err();
 /// assert!(matches!(err, ConnectError::Params(ParamsError::SendRate { value: 15 })));
 /// ```
@@ -829,12 +772,12 @@ pub enum ConnectError {
 /// What [`Session::handle_message`] hands back.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::session::Delivery;
-/// assert!(matches!(Delivery::Handled, Delivery::Handled));
+/// use zoom_rtms_webhooks::protocol::session::Inbound;
+/// assert!(matches!(Inbound::Handled, Inbound::Handled));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Delivery<'a> {
+pub enum Inbound<'a> {
     /// Protocol traffic, handled (or stale, ignored): nothing for the user.
     Handled,
     /// For the user: media (14–18), event updates (6), stream and session state (8, 9, 11,
@@ -899,7 +842,9 @@ enum Phase {
 }
 
 /// One stream's protocol state machine. See the [module documentation](self).
-#[derive(Debug)]
+///
+/// `Debug` redacts the signature: the configuration's handshake and the queued outputs show
+/// no frame text.
 pub struct Session {
     config: SessionConfig,
     signalling_url: ServerUrl,
@@ -916,6 +861,23 @@ pub struct Session {
     confirmed: Option<MediaParams>,
 }
 
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("config", &self.config)
+            .field("signalling_url", &self.signalling_url)
+            .field("phase", &self.phase)
+            .field("signalling", &self.signalling)
+            .field("media", &self.media)
+            .field("media_urls", &self.media_urls)
+            .field("outputs", &self.outputs)
+            .field("duplicate_retries", &self.duplicate_retries)
+            .field("backoff_attempt", &self.backoff_attempt)
+            .field("connects", &self.connects)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
     /// Validates the configuration's media parameters and starts: the first output opens the
     /// signalling socket to `signalling_url`.
@@ -924,10 +886,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Output, Role, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let config = SessionConfig::new(&creds, Product::Meeting, "m", "s");
+    /// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s"));
     /// let mut s = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(matches!(s.poll_output(), Some(Output::Open { role: Role::Signalling, .. })));
     /// ```
@@ -963,10 +925,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.poll_output().is_some());
     /// assert!(s.poll_output().is_none());
     /// ```
@@ -981,11 +943,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(10))); // the dial must complete
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -1006,10 +968,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.is_done());
     /// ```
     pub fn is_done(&self) -> bool {
@@ -1023,10 +985,10 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(s.confirmed_params().is_none());
     /// ```
     pub fn confirmed_params(&self) -> Option<&MediaParams> {
@@ -1080,7 +1042,7 @@ impl Session {
         }
     }
 
-    fn finish(&mut self, event: Event) {
+    fn finish(&mut self, event: SessionEvent) {
         self.close_all();
         self.phase = Phase::Done;
         self.outputs.push_back(Output::Event(event));
@@ -1106,7 +1068,7 @@ impl Session {
             at: now + self.config.timing.backoff(attempt),
         };
         self.outputs
-            .push_back(Output::Event(Event::Reconnecting { scope, attempt }));
+            .push_back(Output::Event(SessionEvent::Reconnecting { scope, attempt }));
     }
 
     fn send(&mut self, socket: SocketId, msg: &impl ClientMessage) {
@@ -1122,11 +1084,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// assert!(matches!(s.poll_output(), Some(Output::Send { .. })));
@@ -1174,14 +1136,14 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_closed(now, socket);
-    /// assert_eq!(s.poll_output(), Some(Output::Event(Event::Reconnecting { scope: Scope::Everything, attempt: 0 })));
+    /// assert_eq!(s.poll_output(), Some(Output::Event(SessionEvent::Reconnecting { scope: Scope::Everything, attempt: 0 })));
     /// ```
     pub fn handle_closed(&mut self, now: Instant, socket: SocketId) {
         match self.phase {
@@ -1189,7 +1151,7 @@ impl Session {
             Phase::Closing { .. } => {
                 if self.signalling.as_ref().is_some_and(|s| s.id == socket) {
                     self.signalling = None;
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 } else {
                     self.media.retain(|s| s.id != socket);
                 }
@@ -1212,11 +1174,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig, Webhook};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig, Webhook};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.handle_webhook(now, Webhook::Stopped);
     /// assert!(s.is_done());
     /// ```
@@ -1225,7 +1187,7 @@ impl Session {
             return;
         }
         match webhook {
-            Webhook::Stopped => self.finish(Event::Ended(EndReason::Stopped)),
+            Webhook::Stopped => self.finish(SessionEvent::Ended(EndReason::Stopped)),
             Webhook::Interrupted => {
                 if !matches!(self.phase, Phase::Closing { .. }) {
                     self.schedule(Scope::Everything, now);
@@ -1251,11 +1213,11 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{EndReason, Event, Output, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::{EndReason, SessionEvent, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.close(now);
     /// assert!(s.is_done());
     /// ```
@@ -1276,23 +1238,23 @@ impl Session {
                     deadline: now + self.config.timing.close_timeout,
                 };
             }
-            None => self.finish(Event::Ended(EndReason::Closed)),
+            None => self.finish(SessionEvent::Ended(EndReason::Closed)),
         }
     }
 
     /// Chooses the one participant whose video a `data_opt` 4 (individual video) connection
     /// carries, or unsubscribes (message type 28 on signalling; the answer, 29, comes back as a
-    /// [`Delivery::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
+    /// [`Inbound::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
     /// while signalling is not ready.
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
     /// use zoom_rtms_webhooks::protocol::session::{Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(!s.subscribe_video(16778240, true, None)); // not connected yet
     /// ```
     pub fn subscribe_video(
@@ -1328,22 +1290,22 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::{Duration, Instant};
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Event, Output, Scope, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::{SessionEvent, Output, Scope, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// s.poll_output();
     /// s.handle_timeout(now + Duration::from_secs(10)); // the dial never completed
     /// assert!(matches!(s.poll_output(), Some(Output::Close { .. })));
-    /// assert!(matches!(s.poll_output(), Some(Output::Event(Event::Reconnecting { scope: Scope::Everything, .. }))));
+    /// assert!(matches!(s.poll_output(), Some(Output::Event(SessionEvent::Reconnecting { scope: Scope::Everything, .. }))));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Done => return,
             Phase::Closing { deadline } => {
                 if now >= deadline {
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
                 return;
             }
@@ -1400,34 +1362,25 @@ impl Session {
         }
     }
 
-    /// Plans the media sockets from the signalling response; every URL is checked against the
-    /// host policy.
+    /// Plans the media sockets from the signalling response with
+    /// [`SignalingHandshakeResponse::media_url`] (the kind's URL, else `all`), every URL
+    /// checked against the host policy: split, one socket per kind; unified, one socket for
+    /// every kind at the URL of the first kind asked for (audio for `ALL`).
     fn plan_media(&mut self, resp: &SignalingHandshakeResponse) -> Result<(), SessionError> {
         let types = self.config.media_types;
-        let policy = &self.config.policy;
-        let refused = |kind| move |error| SessionError::MediaUrl { kind, error };
-        let mut plan = Vec::new();
-        if self.config.split && !types.contains(MediaTypes::ALL) {
-            for kind in types.kinds() {
-                let url = resp
-                    .media_url(kind, policy)
-                    .map_err(refused(kind))?
-                    .ok_or(SessionError::NoMediaUrl { kind })?;
-                plan.push((kind.flag(), url));
-            }
+        let split = self.config.split && !types.contains(MediaTypes::ALL);
+        let sockets: Vec<(MediaKind, MediaTypes)> = if split {
+            types.kinds().map(|kind| (kind, kind.flag())).collect()
         } else {
-            let first = types.kinds().next().unwrap_or(MediaKind::Audio);
-            let url = match resp
-                .media_server_url("all", policy)
-                .map_err(refused(first))?
-            {
-                Some(url) => url,
-                None => resp
-                    .media_url(first, policy)
-                    .map_err(refused(first))?
-                    .ok_or(SessionError::NoMediaUrl { kind: first })?,
-            };
-            plan.push((types, url));
+            vec![(types.kinds().next().unwrap_or(MediaKind::Audio), types)]
+        };
+        let mut plan = Vec::with_capacity(sockets.len());
+        for (kind, carried) in sockets {
+            let url = resp
+                .media_url(kind, &self.config.policy)
+                .map_err(|error| SessionError::MediaUrl { kind, error })?
+                .ok_or(SessionError::NoMediaUrl { kind })?;
+            plan.push((carried, url));
         }
         self.media_urls = plan;
         Ok(())
@@ -1441,16 +1394,16 @@ impl Session {
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
     /// use std::time::Instant;
     /// use zoom_rtms_webhooks::Product;
-    /// use zoom_rtms_webhooks::handshake::Credentials;
-    /// use zoom_rtms_webhooks::protocol::session::{Delivery, Output, Session, SessionConfig};
+    /// use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
+    /// use zoom_rtms_webhooks::protocol::session::{Inbound, Output, Session, SessionConfig};
     /// let creds = Credentials::new("id", "secret").unwrap();
     /// let now = Instant::now();
-    /// let mut s = Session::connect(SessionConfig::new(&creds, Product::Meeting, "m", "s"), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
+    /// let mut s = Session::connect(SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")), ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), now).unwrap();
     /// let Some(Output::Open { socket, .. }) = s.poll_output() else { panic!() };
     /// s.handle_opened(now, socket);
     /// s.poll_output();
     /// let d = s.handle_message(now, socket, br#"{"msg_type":12,"timestamp":77}"#).unwrap();
-    /// assert_eq!(d, Delivery::Handled);
+    /// assert_eq!(d, Inbound::Handled);
     /// assert_eq!(s.poll_output(), Some(Output::Send { socket, text: r#"{"msg_type":13,"timestamp":77}"#.into() }));
     /// ```
     pub fn handle_message<'a>(
@@ -1458,16 +1411,16 @@ impl Session {
         now: Instant,
         socket: SocketId,
         frame: &'a [u8],
-    ) -> Result<Delivery<'a>, ParseError> {
+    ) -> Result<Inbound<'a>, ParseError> {
         if self.phase == Phase::Done {
-            return Ok(Delivery::Handled);
+            return Ok(Inbound::Handled);
         }
         let on_signalling = self.signalling.as_ref().is_some_and(|s| s.id == socket);
         let media_index = self.media.iter().position(|s| s.id == socket);
         if !on_signalling && media_index.is_none() {
-            return Ok(Delivery::Handled);
+            return Ok(Inbound::Handled);
         }
-        let msg = ServerMessage::parse(frame)?;
+        // Any inbound frame is traffic for the watchdog, even one that does not parse.
         if on_signalling {
             if let Some(s) = self.signalling.as_mut() {
                 s.last_rx = now;
@@ -1475,35 +1428,41 @@ impl Session {
         } else if let Some(i) = media_index {
             self.media[i].last_rx = now;
         }
+        let msg = ServerMessage::parse(frame)?;
         match msg {
             ServerMessage::KeepAliveRequest(req) => {
                 let reply = KeepAliveResponse::echo(&req);
                 self.send(socket, &reply);
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::SignalingHandshakeResponse(resp) if on_signalling => {
                 self.on_signalling_response(now, socket, &resp);
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::Other {
                 msg_type: MsgType::SignalingHandshakeResponse,
-                ..
+                raw,
             } if on_signalling => {
-                // A response without a readable status: a refusal.
-                self.refused(None, None);
-                Ok(Delivery::Handled)
+                // A response without a readable status: unusable, not a refusal.
+                match SignalingHandshakeResponse::parse(raw) {
+                    Ok(resp) => self.on_signalling_response(now, socket, &resp),
+                    Err(error) => self.finish(SessionEvent::Failed(
+                        SessionError::InvalidHandshakeResponse(error),
+                    )),
+                }
+                Ok(Inbound::Handled)
             }
             ServerMessage::DataHandshakeResponse(resp) => {
                 if let Some(i) = media_index {
                     self.on_data_response(now, i, *resp);
                 }
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::StreamCloseResponse(_) if on_signalling => {
                 if matches!(self.phase, Phase::Closing { .. }) {
-                    self.finish(Event::Ended(EndReason::Closed));
+                    self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
-                Ok(Delivery::Handled)
+                Ok(Inbound::Handled)
             }
             ServerMessage::EventUpdate(ref e)
                 if on_signalling
@@ -1513,26 +1472,28 @@ impl Session {
                 if matches!(self.phase, Phase::Running) {
                     self.schedule(Scope::Media, now);
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
             ServerMessage::StreamStateUpdate(ref u) => {
                 if u.state.is_some_and(|s| s.is_terminated()) {
-                    self.finish(Event::Ended(EndReason::StreamTerminated(u.reason)));
+                    self.finish(SessionEvent::Ended(EndReason::StreamTerminated(u.reason)));
                 } else if u.state == Some(StreamState::Interrupted)
                     && u.reason == Some(StopReason::DataConnectionInterrupted)
                     && matches!(self.phase, Phase::Running)
                 {
                     self.schedule(Scope::Media, now);
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
             ServerMessage::SessionStateUpdate(ref u) => {
                 if u.state.is_some_and(|s| s.is_stopped()) {
-                    self.finish(Event::Ended(EndReason::SessionStopped(u.stop_reason)));
+                    self.finish(SessionEvent::Ended(EndReason::SessionStopped(
+                        u.stop_reason,
+                    )));
                 }
-                Ok(Delivery::User(msg))
+                Ok(Inbound::User(msg))
             }
-            other => Ok(Delivery::User(other)),
+            other => Ok(Inbound::User(other)),
         }
     }
 
@@ -1548,7 +1509,7 @@ impl Session {
             }
             self.duplicate_retries = 0;
             if let Err(e) = self.plan_media(resp) {
-                self.finish(Event::Failed(e));
+                self.finish(SessionEvent::Failed(e));
                 return;
             }
             if !self.config.events.is_empty() {
@@ -1573,7 +1534,7 @@ impl Session {
                 }
                 None => {
                     let retries = self.duplicate_retries;
-                    self.finish(Event::Failed(SessionError::Duplicate { retries }));
+                    self.finish(SessionEvent::Failed(SessionError::Duplicate { retries }));
                 }
             }
         } else {
@@ -1582,7 +1543,7 @@ impl Session {
     }
 
     fn refused(&mut self, code: Option<StatusCode>, reason: Option<&str>) {
-        self.finish(Event::Failed(SessionError::Refused {
+        self.finish(SessionEvent::Failed(SessionError::Refused {
             status: code.unwrap_or(StatusCode::Other(-1)),
             reason: reason.unwrap_or_default().to_owned(),
         }));
@@ -1611,9 +1572,10 @@ impl Session {
         if self.media.iter().all(|m| m.state == SockState::Ready) {
             self.backoff_attempt = 0;
             self.connects += 1;
-            self.outputs.push_back(Output::Event(Event::Connected {
-                connects: self.connects,
-            }));
+            self.outputs
+                .push_back(Output::Event(SessionEvent::Connected {
+                    connects: self.connects,
+                }));
         }
     }
 }
