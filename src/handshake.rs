@@ -969,32 +969,47 @@ impl SignalingHandshakeResponse {
         self.status_code.is_ok()
     }
 
-    /// The media server URL to dial for `kind`, validated under `policy`: the
-    /// kind's own key(s) ([`MediaKind::url_keys`]), else `all` (the reference's
-    /// `server_urls[type] || server_urls.all`, as Zoom's samples do: the keys for
-    /// screen share and chat are undocumented); `Ok(None)` when neither is
-    /// present. The one way to get a media URL to dial (the protocol session
-    /// uses it too).
+    /// The media server URL to dial for a socket carrying `carried`, validated under `policy`:
+    /// the one rule for picking a media URL (the protocol session uses it too).
+    ///
+    /// - One kind (split sockets, or a unified socket for one kind): the kind's own key(s)
+    ///   ([`MediaKind::url_keys`]), else `all` — the reference's
+    ///   `server_urls[type] || server_urls.all`, as Zoom's samples do (the keys for screen share
+    ///   and chat are undocumented).
+    /// - Several kinds, or the `ALL` flag (one unified socket): `all`, the unified endpoint,
+    ///   else the first kind's key(s).
+    ///
+    /// `Ok(None)` when none is present.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::handshake::{MediaKind, SignalingHandshakeResponse};
+    /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes, SignalingHandshakeResponse};
     /// use zoom_rtms_webhooks::region::HostPolicy;
     ///
     /// let r = SignalingHandshakeResponse::parse(br#"{"msg_type":2,"status_code":0,
     ///     "media_server":{"server_urls":{"audio":"wss://a.zoom.us","all":"wss://all.zoom.us"}}}"#).unwrap();
     /// let policy = HostPolicy::default();
-    /// assert_eq!(r.media_url(MediaKind::Audio, &policy).unwrap().unwrap().as_str(), "wss://a.zoom.us/");
+    /// let url = |carried: MediaTypes| r.media_url(carried, &policy).unwrap().unwrap();
+    /// assert_eq!(url(MediaKind::Audio.into()).as_str(), "wss://a.zoom.us/");
     /// // No `video` key: the `all` URL.
     /// assert_eq!(r.media_url(MediaKind::Video, &policy).unwrap().unwrap().as_str(), "wss://all.zoom.us/");
+    /// // Audio and transcript on one socket: the unified endpoint.
+    /// assert_eq!(url(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT).as_str(), "wss://all.zoom.us/");
     /// ```
     pub fn media_url(
         &self,
-        kind: MediaKind,
+        carried: impl Into<MediaTypes>,
         policy: &HostPolicy,
     ) -> Result<Option<ServerUrl>, ServerUrlError> {
-        kind.url_keys()
+        let carried = carried.into();
+        let mut kinds = carried.kinds();
+        let first = kinds.next();
+        let unified = carried.contains(MediaTypes::ALL) || kinds.next().is_some();
+        let own: &[&str] = first.map_or(&[], MediaKind::url_keys);
+        let all: &[&str] = &["all"];
+        let (preferred, fallback) = if unified { (all, own) } else { (own, all) };
+        preferred
             .iter()
-            .chain(&["all"])
+            .chain(fallback)
             .find_map(|key| self.media_server_urls.get(*key))
             .map(|u| ServerUrl::parse(u, policy))
             .transpose()

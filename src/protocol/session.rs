@@ -1377,7 +1377,7 @@ impl Session {
         let mut plan = Vec::with_capacity(sockets.len());
         for (kind, carried) in sockets {
             let url = resp
-                .media_url(kind, &self.config.policy)
+                .media_url(carried, &self.config.policy)
                 .map_err(|error| SessionError::MediaUrl { kind, error })?
                 .ok_or(SessionError::NoMediaUrl { kind })?;
             plan.push((carried, url));
