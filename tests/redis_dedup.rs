@@ -224,7 +224,10 @@ async fn errors_fail_closed_by_default_and_open_only_when_asked() {
     );
     assert_eq!(open.failed_open(), 2);
     assert_eq!(open.errors(), 2);
-    assert!(open.forget("k2").await.is_ok());
+    // Failing open is about accepting a delivery: a failed undo is still an error.
+    assert!(open.forget("k2").await.is_err());
+    assert_eq!(open.failed_open(), 2);
+    assert_eq!(open.errors(), 3);
 }
 
 /// Four replicas, each its own `Receiver`, `RedisDeduplicator` (own connection), `Dispatcher`
