@@ -74,10 +74,7 @@ pub(crate) fn spawn<T: Transport>(
         out,
         convert: Converter::new(product),
     };
-    runtime.spawn(async move {
-        driver.run().await;
-        let _ = finished_tx.send(true);
-    });
+    runtime.spawn(driver.run(finished_tx));
     let handle = StreamHandle {
         commands: commands_tx,
         finished,
@@ -92,7 +89,7 @@ pub(crate) fn spawn<T: Transport>(
 }
 
 impl<T: Transport> Driver<T> {
-    async fn run(mut self) {
+    async fn run(mut self, finished: watch::Sender<bool>) {
         let mut commands_open = true;
         let mut receiver_alive = true;
         loop {
@@ -137,6 +134,7 @@ impl<T: Transport> Driver<T> {
         // Closing the outboxes makes each socket task send its close frame and stop.
         self.outboxes.clear();
         self.out.close();
+        let _ = finished.send(true);
         let _ = tokio::time::timeout(LINGER, async {
             while self.tasks.join_next().await.is_some() {}
         })
