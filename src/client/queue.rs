@@ -148,3 +148,52 @@ impl futures_core::Stream for Receiver {
         self.poll_recv(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::session::EndReason;
+    use std::future::Future;
+    use std::task::Poll;
+
+    fn poll(rx: &mut Receiver) -> Poll<Option<Item>> {
+        let waker = std::task::Waker::noop();
+        rx.poll_recv(&mut Context::from_waker(waker))
+    }
+
+    fn lagged(n: u64) -> Poll<Option<Item>> {
+        Poll::Ready(Some(Item::Lagged { dropped: n }))
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_and_reports_the_gap_first() {
+        let (tx, shared) = channel(2);
+        let mut rx = Receiver(shared.clone());
+        for n in 1..=5 {
+            tx.push(Item::Lagged { dropped: 100 + n });
+        }
+        assert_eq!(shared.dropped(), 3);
+        assert_eq!(poll(&mut rx), lagged(3));
+        assert_eq!(poll(&mut rx), lagged(104));
+        assert_eq!(poll(&mut rx), lagged(105));
+        assert_eq!(poll(&mut rx), Poll::Pending);
+        tx.push(Item::Ended(EndReason::Closed));
+        tx.close();
+        assert_eq!(
+            poll(&mut rx),
+            Poll::Ready(Some(Item::Ended(EndReason::Closed)))
+        );
+        assert_eq!(poll(&mut rx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
+        let (tx, shared) = channel(2);
+        drop(Receiver(shared.clone()));
+        tx.push(Item::Lagged { dropped: 1 });
+        assert_eq!(shared.lock().items.len(), 0);
+        let gone = std::pin::pin!(tx.receiver_gone());
+        let waker = std::task::Waker::noop();
+        assert!(gone.poll(&mut Context::from_waker(waker)).is_ready());
+    }
+}
