@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use fake::{audio, config, handshake, next, policy, signalling_ok, Endpoint};
+use fake::{audio, config, handshake, hold_time, next, policy, signalling_ok, Endpoint};
 use zoom_rtms_webhooks::client::{self, Item, Options, Source};
 use zoom_rtms_webhooks::handshake::MediaKind;
 use zoom_rtms_webhooks::protocol::session::{EndReason, SessionError};
@@ -150,6 +150,7 @@ async fn duplicate_status_8_is_retried_then_succeeds() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let _hold = hold_time();
     let start = tokio::time::Instant::now();
     let (_handle, mut items) = client::connect(config(), url).unwrap();
 
@@ -162,6 +163,7 @@ async fn duplicate_status_8_is_retried_then_succeeds() {
     assert!(first.recv().await.is_none(), "the refused socket is closed");
 
     // The retry comes after 1.5 s (paused time), on a new signalling socket.
+    tokio::time::advance(Duration::from_millis(1500)).await;
     let mut sig = sig_ep.accept().await;
     assert!(start.elapsed() >= Duration::from_millis(1500));
     let _media = handshake(&mut sig, &media_ep).await;

@@ -21,9 +21,10 @@ use zoom_rtms_webhooks::protocol::session::SessionConfig;
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::Product;
 
-/// Generous bound on any one wait, so that a broken client fails instead of hanging. Tests
+/// Generous bound on any one wait (longer than the 65 s watchdog, for paused-time tests), so
+/// that a broken client fails instead of hanging. Tests
 /// never sleep.
-pub const BOUND: Duration = Duration::from_secs(20);
+pub const BOUND: Duration = Duration::from_secs(300);
 
 pub fn policy() -> HostPolicy {
     HostPolicy::default()
@@ -144,4 +145,31 @@ pub async fn handshake(sig: &mut Peer, media_ep: &Endpoint) -> Peer {
     let ready = sig.expect(7).await;
     assert_eq!(ready["rtms_stream_id"], "stream-1");
     media
+}
+
+/// Paused time with real sockets: tokio moves a paused clock to the next timer whenever the
+/// runtime idles, even while loopback data is on its way, so a quiet socket's watchdog (or a
+/// handshake timeout) could fire between two frames of a test. While a `TimeHold` lives, that
+/// auto-advance is off (tokio holds it off while a blocking task runs) and time moves only by
+/// `tokio::time::advance`: every timer fires exactly when the test says. A test stuck for 120
+/// real seconds with time held aborts (its timeouts cannot fire).
+pub struct TimeHold(Option<std::sync::mpsc::Sender<()>>);
+
+pub fn hold_time() -> TimeHold {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            rx.recv_timeout(Duration::from_secs(120))
+        {
+            eprintln!("a client test hung for 120 s with paused time held");
+            std::process::abort();
+        }
+    });
+    TimeHold(Some(tx))
+}
+
+impl Drop for TimeHold {
+    fn drop(&mut self) {
+        self.0.take();
+    }
 }
