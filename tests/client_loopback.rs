@@ -172,3 +172,44 @@ async fn duplicate_status_8_is_retried_then_succeeds() {
     };
     assert_eq!(connects, 1);
 }
+
+#[tokio::test]
+async fn split_sockets_each_handshake_and_answer_keep_alives() {
+    use zoom_rtms_webhooks::handshake::MediaTypes;
+    use zoom_rtms_webhooks::protocol::media::MediaParams;
+
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let config = config()
+        .with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+            MediaParams::new(),
+        )
+        .with_split_sockets(true);
+    let (_handle, mut items) = client::connect(config, url).unwrap();
+    let mut sig = sig_ep.accept().await;
+    sig.expect(1).await;
+    // No `transcript` key: that socket takes the `all` URL (the same endpoint here).
+    sig.send(signalling_ok(&media_ep.url())).await;
+
+    let mut a = media_ep.accept().await;
+    let mut b = media_ep.accept().await;
+    let mut kinds = Vec::new();
+    for m in [&mut a, &mut b] {
+        kinds.push(m.expect(3).await["media_type"].as_i64().unwrap());
+        m.send(fake::data_ok()).await;
+        // A 7 after each successful data handshake.
+        sig.expect(7).await;
+    }
+    kinds.sort_unstable();
+    assert_eq!(kinds, [1, 8], "one socket per kind");
+    let Item::Connected { connects: 1, .. } = next(&mut items).await else {
+        panic!("expected Connected")
+    };
+
+    for (i, m) in [&mut a, &mut b].into_iter().enumerate() {
+        m.send(json!({"msg_type":12,"timestamp":i})).await;
+        assert_eq!(m.expect(13).await["timestamp"], i);
+    }
+}

@@ -17,7 +17,7 @@
 //!   the queue is full the **oldest item is dropped**; the user then receives
 //!   [`Item::Lagged`] with the number dropped before the next item, and
 //!   [`StreamHandle::dropped`] counts every drop.
-//! - Media payloads are decoded from base64 once, straight into shared [`Bytes`] carved from
+//! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
 //!   a reused buffer (no copy of the decoded data).
 //!
 //! ```no_run
