@@ -115,3 +115,29 @@ where
         let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::HostPolicy;
+
+    #[test]
+    fn the_tls_configuration_builds_without_a_process_default_provider() {
+        // The ring provider is passed explicitly: nothing needs to be installed first.
+        assert!(Tws::new().is_ok());
+    }
+
+    #[tokio::test]
+    async fn wss_to_a_server_without_tls_fails_instead_of_falling_back() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        });
+        let policy = HostPolicy::default().with_allowed_host("127.0.0.1");
+        let url = ServerUrl::parse(&format!("wss://127.0.0.1:{port}"), &policy).unwrap();
+        assert!(Tws::new().unwrap().dial(&url).await.is_err());
+    }
+}
