@@ -16,7 +16,11 @@
 //!   hands user items to a bounded queue ([`Options::with_queue_capacity`], default 1024). When
 //!   the queue is full the **oldest item is dropped**; the user then receives
 //!   [`Item::Lagged`] with the number dropped before the next item, and
-//!   [`StreamHandle::dropped`] counts every drop.
+//!   [`StreamHandle::dropped`] counts every drop. Any item but the last ([`Item::Ended`] or
+//!   [`Item::Failed`], after which nothing is queued) can be dropped this way.
+//! - One driver task per stream owns the session; one small task per socket relays frames to
+//!   it. Dropping [`Items`] closes the stream gracefully; dropping every [`StreamHandle`]
+//!   does not.
 //! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
 //!   a reused buffer (no copy of the decoded data).
 //!
