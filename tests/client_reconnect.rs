@@ -204,3 +204,32 @@ async fn events_video_subscription_and_chat_reach_the_user() {
     };
     assert_eq!(c.text(), Some("hi"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_signalling_server_is_retried_after_the_backoff() {
+    let _hold = hold_time();
+    // A free loopback port with nobody listening: the dial is refused.
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let url = ServerUrl::parse(&format!("ws://{addr}"), &policy()).unwrap();
+    let (_handle, mut items) = client::connect(config(), url).unwrap();
+    assert_eq!(
+        next(&mut items).await,
+        Item::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }
+    );
+
+    // The server comes up; the retry after 3 s finds it.
+    let sig_ep = Endpoint {
+        listener: tokio::net::TcpListener::bind(addr).await.unwrap(),
+    };
+    let media_ep = Endpoint::bind().await;
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let mut sig = sig_ep.accept().await;
+    let _media = handshake(&mut sig, &media_ep).await;
+    assert_eq!(connected(&mut items).await, 1);
+}
