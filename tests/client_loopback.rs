@@ -213,3 +213,49 @@ async fn split_sockets_each_handshake_and_answer_keep_alives() {
         assert_eq!(m.expect(13).await["timestamp"], i);
     }
 }
+
+#[tokio::test]
+async fn invalid_media_parameters_are_refused_before_any_dial() {
+    use zoom_rtms_webhooks::handshake::MediaTypes;
+    use zoom_rtms_webhooks::protocol::media::{AudioChannel, AudioParams, MediaParams};
+
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let url = ServerUrl::parse(&format!("ws://{}", trap.local_addr().unwrap()), &policy()).unwrap();
+    let stereo =
+        MediaParams::new().with_audio(AudioParams::new().with_channel(AudioChannel::Stereo));
+    let config = config().with_media(MediaTypes::AUDIO, stereo);
+    let err = client::connect(config, url).unwrap_err();
+    assert!(matches!(err, client::ConnectError::Session(_)), "{err}");
+    tokio::task::yield_now().await;
+    assert!(trap.accept().is_err(), "nothing was dialled");
+}
+
+#[test]
+fn connect_outside_a_runtime_is_an_error() {
+    let url = ServerUrl::parse("ws://127.0.0.1:9", &policy()).unwrap();
+    let err = client::connect(config(), url).unwrap_err();
+    assert!(matches!(err, client::ConnectError::NoRuntime));
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_without_an_answer_ends_after_the_close_timeout() {
+    let _hold = hold_time();
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let mut sig = sig_ep.accept().await;
+    let _media = handshake(&mut sig, &media_ep).await;
+    assert!(matches!(next(&mut items).await, Item::Connected { .. }));
+
+    let closing = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.close().await }
+    });
+    sig.expect(21).await;
+    // No 22: the session gives up waiting after 5 s.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(next(&mut items).await, Item::Ended(EndReason::Closed));
+    closing.await.unwrap();
+}
