@@ -189,6 +189,8 @@ impl<T: Transport> Driver<T> {
 
     /// Dials `url`: the only place a connection is made, and `url` is the session's.
     fn open(&mut self, socket: SocketId, url: ServerUrl) {
+        // Reap the tasks of sockets already gone (reconnects would otherwise pile them up).
+        while self.tasks.try_join_next().is_some() {}
         let (outbox, rx) = mpsc::unbounded_channel();
         self.outboxes.insert(socket, outbox);
         let transport = self.transport.clone();
