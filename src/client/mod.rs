@@ -80,12 +80,14 @@ use crate::region::ServerUrl;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     queue_capacity: usize,
+    roots: Vec<Vec<u8>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             queue_capacity: 1024,
+            roots: Vec::new(),
         }
     }
 }
@@ -112,6 +114,32 @@ impl Options {
     /// ```
     pub fn queue_capacity(&self) -> usize {
         self.queue_capacity
+    }
+
+    /// Trusts one more root certificate (DER) besides the webpki roots: for a TLS-inspecting
+    /// proxy or a local simulator served over `wss`. An invalid certificate makes [`connect`]
+    /// fail with [`ConnectError::Tls`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// let der: Vec<u8> = vec![0x30, 0x82]; // a DER certificate, read from a file
+    /// let o = Options::default().with_root_certificate(der);
+    /// assert_eq!(o.root_certificates().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(der.into());
+        self
+    }
+
+    /// See [`with_root_certificate`](Options::with_root_certificate).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// assert!(Options::default().root_certificates().is_empty());
+    /// ```
+    pub fn root_certificates(&self) -> &[Vec<u8>] {
+        &self.roots
     }
 }
 
@@ -167,7 +195,7 @@ pub fn connect_with(
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
-    let transport = transport::Tws::new().map_err(ConnectError::Tls)?;
+    let transport = transport::Tws::new(options.root_certificates()).map_err(ConnectError::Tls)?;
     driver::spawn(&runtime, transport, config, server_url, options)
 }
 

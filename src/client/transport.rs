@@ -55,10 +55,14 @@ pub(crate) struct Tws {
 }
 
 impl Tws {
-    pub(crate) fn new() -> Result<Self, TransportError> {
+    /// `extra_roots`: DER certificates trusted besides the webpki roots.
+    pub(crate) fn new(extra_roots: &[Vec<u8>]) -> Result<Self, TransportError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for der in extra_roots {
+            roots.add(rustls::pki_types::CertificateDer::from(der.clone()))?;
+        }
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -124,7 +128,8 @@ mod tests {
     #[test]
     fn the_tls_configuration_builds_without_a_process_default_provider() {
         // The ring provider is passed explicitly: nothing needs to be installed first.
-        assert!(Tws::new().is_ok());
+        assert!(Tws::new(&[]).is_ok());
+        assert!(Tws::new(&[vec![1, 2, 3]]).is_err(), "not a certificate");
     }
 
     #[tokio::test]
@@ -138,6 +143,6 @@ mod tests {
         });
         let policy = HostPolicy::default().with_allowed_host("127.0.0.1");
         let url = ServerUrl::parse(&format!("wss://127.0.0.1:{port}"), &policy).unwrap();
-        assert!(Tws::new().unwrap().dial(&url).await.is_err());
+        assert!(Tws::new(&[]).unwrap().dial(&url).await.is_err());
     }
 }
