@@ -67,12 +67,12 @@ impl Endpoint {
     }
 }
 
-/// One accepted WebSocket, server side.
-pub struct Peer {
-    pub ws: WebSocketStream<TcpStream>,
+/// One accepted WebSocket, server side (over TCP, or TLS for the `wss` tests).
+pub struct Peer<S = TcpStream> {
+    pub ws: WebSocketStream<S>,
 }
 
-impl Peer {
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Peer<S> {
     pub async fn send(&mut self, v: Value) {
         let ws = &mut self.ws;
         poll_fn(|cx| Pin::new(&mut *ws).poll_ready(cx))
