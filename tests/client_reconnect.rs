@@ -233,3 +233,29 @@ async fn an_unreachable_signalling_server_is_retried_after_the_backoff() {
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn rtms_interrupted_redoes_everything_after_the_backoff() {
+    let _hold = hold_time();
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let mut sig = sig_ep.accept().await;
+    let mut media = handshake(&mut sig, &media_ep).await;
+    assert_eq!(connected(&mut items).await, 1);
+
+    handle.webhook(Webhook::Interrupted);
+    assert_eq!(
+        next(&mut items).await,
+        Item::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }
+    );
+    assert!(sig.recv().await.is_none(), "signalling is closed");
+    assert!(media.recv().await.is_none(), "media is closed");
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let mut sig = sig_ep.accept().await;
+    let _media = handshake(&mut sig, &media_ep).await;
+    assert_eq!(connected(&mut items).await, 2);
+}
