@@ -83,6 +83,7 @@
 //! | `hyper` | `hyper::WebhookService` (hyper 1) |
 //! | `redis` | Redis de-duplication, stream leases and a durable hand-off |
 //! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed client and server messages, media parameters, the session state machine (no sockets, no runtime) |
+//! | `client` | `client`: the tokio RTMS client (`client::connect`): signalling and media WebSockets over rustls, keep-alives, reconnects, typed media frames |
 //! | `tracing` | `tracing` events for every decision (no secrets in any field) |
 //!
 //! # MSRV
@@ -99,6 +100,8 @@ mod code_enum;
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod codes;
 pub mod dedup;
 #[cfg(feature = "dispatch")]

@@ -43,7 +43,7 @@ use crate::handshake::SignalingHandshakeResponse;
 use crate::lenient::{Bool, Int, Obj, Scalar, Str};
 
 /// Standard base64, padding optional.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

@@ -1,0 +1,266 @@
+//! The driver task: owns the [`Session`], one task per socket, and the user queue. It moves
+//! bytes and time only; every decision is the session's.
+//!
+//! Socket tasks forward frames to the driver; the driver feeds them to the session at once and
+//! writes what the session asks (keep-alive answers included) to the socket tasks' unbounded
+//! outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
+//! consumer cannot delay a keep-alive.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::item::{Converter, Item};
+use super::queue::{self, Sender};
+use super::transport::{Conn, Transport};
+use super::{Command, ConnectError, Items, Options, StreamHandle};
+use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
+use crate::region::ServerUrl;
+
+/// Frames in flight from the socket tasks to the driver (the driver never waits on the user,
+/// so this only smooths bursts).
+const INBOUND: usize = 256;
+/// How long finished socket tasks get to send their close frames.
+const LINGER: Duration = Duration::from_secs(1);
+
+enum SockEvent {
+    Opened,
+    Frame(Bytes),
+    Closed,
+}
+
+struct Driver<T: Transport> {
+    session: Session,
+    transport: Arc<T>,
+    outboxes: HashMap<SocketId, mpsc::UnboundedSender<String>>,
+    tasks: JoinSet<()>,
+    inbound_tx: mpsc::Sender<(SocketId, SockEvent)>,
+    inbound_rx: mpsc::Receiver<(SocketId, SockEvent)>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    out: Sender,
+    convert: Converter,
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+pub(crate) fn spawn<T: Transport>(
+    runtime: &tokio::runtime::Handle,
+    transport: T,
+    config: SessionConfig,
+    server_url: ServerUrl,
+    options: Options,
+) -> Result<(StreamHandle, Items), ConnectError> {
+    let product = config.handshake().product();
+    let session = Session::connect(config, server_url, now())?;
+    let (out, shared) = queue::channel(options.queue_capacity());
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let (finished_tx, finished) = watch::channel(false);
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND);
+    let driver = Driver {
+        session,
+        transport: Arc::new(transport),
+        outboxes: HashMap::new(),
+        tasks: JoinSet::new(),
+        inbound_tx,
+        inbound_rx,
+        commands,
+        out,
+        convert: Converter::new(product),
+    };
+    runtime.spawn(driver.run(finished_tx));
+    let handle = StreamHandle {
+        commands: commands_tx,
+        finished,
+        queue: shared.clone(),
+    };
+    Ok((
+        handle,
+        Items {
+            rx: queue::Receiver(shared),
+        },
+    ))
+}
+
+impl<T: Transport> Driver<T> {
+    async fn run(mut self, finished: watch::Sender<bool>) {
+        let mut commands_open = true;
+        let mut receiver_alive = true;
+        loop {
+            self.flush();
+            if self.session.is_done() {
+                break;
+            }
+            let deadline = self.session.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                Some((socket, event)) = self.inbound_rx.recv() => {
+                    let now = now();
+                    match event {
+                        SockEvent::Opened => self.session.handle_opened(now, socket),
+                        SockEvent::Frame(frame) => self.on_frame(now, socket, frame),
+                        SockEvent::Closed => {
+                            self.outboxes.remove(&socket);
+                            self.session.handle_closed(now, socket);
+                        }
+                    }
+                }
+                command = self.commands.recv(), if commands_open => {
+                    let now = now();
+                    match command {
+                        Some(Command::Close) => self.session.close(now),
+                        Some(Command::Webhook(w)) => self.session.handle_webhook(now, w),
+                        Some(Command::SubscribeVideo { user_id, subscribe }) => {
+                            self.session.subscribe_video(user_id, subscribe, None);
+                        }
+                        // Every handle dropped: the stream goes on for the items' reader.
+                        None => commands_open = false,
+                    }
+                }
+                () = self.out.receiver_gone(), if receiver_alive => {
+                    receiver_alive = false;
+                    self.session.close(now());
+                }
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.session.handle_timeout(now());
+                }
+            }
+        }
+        // Closing the outboxes makes each socket task send its close frame and stop.
+        self.outboxes.clear();
+        self.out.close();
+        let _ = finished.send(true);
+        let _ = tokio::time::timeout(LINGER, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+    }
+
+    /// Carries out everything the session asked for.
+    fn flush(&mut self) {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Open { socket, url, .. } => self.open(socket, url),
+                Output::Send { socket, text } => {
+                    if let Some(outbox) = self.outboxes.get(&socket) {
+                        let _ = outbox.send(text);
+                    }
+                }
+                Output::Close { socket } => {
+                    self.outboxes.remove(&socket);
+                }
+                Output::Event(event) => {
+                    let item = match event {
+                        SessionEvent::Connected { connects } => Item::Connected {
+                            connects,
+                            params: self.session.confirmed_params().cloned().unwrap_or_default(),
+                        },
+                        SessionEvent::Reconnecting { scope, attempt } => {
+                            Item::Reconnecting { scope, attempt }
+                        }
+                        SessionEvent::Ended(reason) => Item::Ended(reason),
+                        SessionEvent::Failed(error) => Item::Failed(error),
+                    };
+                    self.out.push(item);
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, now: std::time::Instant, socket: SocketId, frame: Bytes) {
+        match self.session.handle_message(now, socket, &frame) {
+            Ok(Inbound::User(msg)) => {
+                if let Some(item) = self.convert.convert(msg, &frame) {
+                    self.out.push(item);
+                }
+            }
+            Ok(_) => {}
+            Err(_error) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(socket = socket.raw(), error = %_error, "unreadable RTMS frame");
+            }
+        }
+    }
+
+    /// Dials `url`: the only place a connection is made, and `url` is the session's.
+    fn open(&mut self, socket: SocketId, url: ServerUrl) {
+        // Reap the tasks of sockets already gone (reconnects would otherwise pile them up).
+        while self.tasks.try_join_next().is_some() {}
+        let (outbox, rx) = mpsc::unbounded_channel();
+        self.outboxes.insert(socket, outbox);
+        let transport = self.transport.clone();
+        let events = self.inbound_tx.clone();
+        self.tasks
+            .spawn(socket_task(transport, url, socket, rx, events));
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One socket: dial, report, then relay frames in and text out until the driver drops the
+/// outbox (close) or the peer goes away (report closed).
+async fn socket_task<T: Transport>(
+    transport: Arc<T>,
+    url: ServerUrl,
+    socket: SocketId,
+    mut outbox: mpsc::UnboundedReceiver<String>,
+    events: mpsc::Sender<(SocketId, SockEvent)>,
+) {
+    let dialled = tokio::select! {
+        r = transport.dial(&url) => r,
+        // Closed by the session before it opened (handshake timeout, failover).
+        () = outbox_closed(&mut outbox) => return,
+    };
+    let mut conn = match dialled {
+        Ok(conn) => conn,
+        Err(_error) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(socket = socket.raw(), url = url.as_str(), error = %_error, "RTMS dial failed");
+            let _ = events.send((socket, SockEvent::Closed)).await;
+            return;
+        }
+    };
+    if events.send((socket, SockEvent::Opened)).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            biased;
+            text = outbox.recv() => match text {
+                Some(text) => {
+                    if conn.send_text(text).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    conn.close().await;
+                    return;
+                }
+            },
+            frame = conn.recv() => match frame {
+                Some(Ok(frame)) => {
+                    if events.send((socket, SockEvent::Frame(frame))).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    let _ = events.send((socket, SockEvent::Closed)).await;
+}
+
+/// Resolves once the outbox's sender is dropped (nothing is sent before a socket opens).
+async fn outbox_closed(outbox: &mut mpsc::UnboundedReceiver<String>) {
+    while outbox.recv().await.is_some() {}
+}

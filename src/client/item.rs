@@ -1,0 +1,435 @@
+//! What the user receives, and the conversion from the borrowed server messages.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+
+use crate::codes::MsgType;
+use crate::event::Product;
+use crate::protocol::events::{Event, EventType};
+use crate::protocol::media::MediaParams;
+use crate::protocol::server::{
+    Chat, ChatData, MediaData, ServerMessage, SessionStateInfo, Status, StreamStateInfo,
+    Transcript, VideoSubscriptionResponse, BASE64,
+};
+use crate::protocol::session::{EndReason, Scope, SessionError};
+
+/// One thing that happened on a stream, in order.
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Item;
+/// let item = Item::Lagged { dropped: 3 };
+/// assert!(!item.is_terminal());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Item {
+    /// Every media socket finished its data handshake (after each connect and reconnect).
+    Connected {
+        /// How many times the stream has connected (1 the first time).
+        connects: u32,
+        /// The media parameters the server confirmed (message type 4): how to read payloads.
+        params: MediaParams,
+    },
+    /// 14: audio.
+    Audio(MediaFrame),
+    /// 15: video.
+    Video(MediaFrame),
+    /// 16: screen share.
+    Share(MediaFrame),
+    /// 17: a transcript utterance.
+    Transcript(Transcript<'static>),
+    /// 18: a chat message (its `data` kept as JSON).
+    Chat(Chat<'static>),
+    /// 6: an event update (participant joined or left, active speaker, ...).
+    Event(EventUpdate),
+    /// 8 or 20: a stream state update or response.
+    StreamState(StreamStateInfo<'static>),
+    /// 9 or 11: a session state update or response.
+    SessionState(SessionStateInfo<'static>),
+    /// 29: the answer to [`StreamHandle::subscribe_video`](super::StreamHandle::subscribe_video).
+    VideoSubscription(VideoSubscriptionResponse<'static>),
+    /// Any other server message (metadata 23–27, unknown types), the frame as received.
+    Other {
+        /// Its message type.
+        msg_type: MsgType,
+        /// The whole frame.
+        raw: Bytes,
+    },
+    /// The user was too slow: `dropped` older items were dropped just before this point.
+    Lagged {
+        /// How many.
+        dropped: u64,
+    },
+    /// Sockets were lost; the session reconnects after a backoff.
+    Reconnecting {
+        /// Media only, or everything.
+        scope: Scope,
+        /// 0-based attempt (the backoff step).
+        attempt: u32,
+    },
+    /// The stream ended (last item).
+    Ended(EndReason),
+    /// The stream failed for good (last item).
+    Failed(SessionError),
+}
+
+impl Item {
+    /// Whether this is the last item ([`Item::Ended`] or [`Item::Failed`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Item;
+    /// use zoom_rtms_webhooks::protocol::session::EndReason;
+    /// assert!(Item::Ended(EndReason::Closed).is_terminal());
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Item::Ended(_) | Item::Failed(_))
+    }
+}
+
+/// Who a media frame or utterance is from.
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Source;
+/// let s = Source::User { id: Some(0), name: None };
+/// assert_ne!(s, Source::Channel("ch-1".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// A participant (`user_id` 0: the mixed stream, sent without a name).
+    User {
+        /// `user_id`.
+        id: Option<i64>,
+        /// `user_name` (shared between the frames of one participant).
+        name: Option<Arc<str>>,
+    },
+    /// A Contact Center channel (`channel_id`).
+    Channel(Arc<str>),
+}
+
+/// Decoded audio, video or screen-share data (14–16). Read it with the parameters of the last
+/// [`Item::Connected`].
+///
+/// ```
+/// use zoom_rtms_webhooks::client::{MediaFrame, Source};
+/// let f = MediaFrame::new(Source::User { id: Some(1), name: None }, Some(20), bytes::Bytes::from_static(b"pcm"));
+/// assert_eq!(&f.data[..], b"pcm");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaFrame {
+    /// Who it is from.
+    pub source: Source,
+    /// `timestamp` (ms, server side).
+    pub timestamp: Option<i64>,
+    /// The decoded payload.
+    pub data: Bytes,
+}
+
+impl MediaFrame {
+    /// A frame (for tests and simulators).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{MediaFrame, Source};
+    /// let _ = MediaFrame::new(Source::Channel("c".into()), None, bytes::Bytes::new());
+    /// ```
+    pub fn new(source: Source, timestamp: Option<i64>, data: Bytes) -> Self {
+        MediaFrame {
+            source,
+            timestamp,
+            data,
+        }
+    }
+}
+
+/// An event update (6), its type read with the stream's product; the event itself is kept as
+/// its JSON text and read again with [`event`](EventUpdate::event).
+///
+/// ```
+/// use zoom_rtms_webhooks::client::EventUpdate;
+/// use zoom_rtms_webhooks::Product;
+/// let e = EventUpdate::new(Product::Meeting, r#"{"event_type":2,"user_id":5}"#).unwrap();
+/// assert_eq!(e.event().unwrap().user_id(), Some(5));
+/// assert_eq!(e.event_type_code(), Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventUpdate {
+    event_type: EventType,
+    code: Option<i64>,
+    timestamp: Option<i64>,
+    raw: Box<str>,
+}
+
+impl EventUpdate {
+    /// Reads `raw` (the `event` object) for `product`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::Product;
+    /// assert!(EventUpdate::new(Product::Meeting, "{").is_err());
+    /// ```
+    pub fn new(product: Product, raw: &str) -> Result<Self, serde_json::Error> {
+        let e = Event::parse(raw)?;
+        Ok(Self::of(product, &e))
+    }
+
+    fn of(product: Product, e: &Event<'_>) -> Self {
+        EventUpdate {
+            event_type: e.event_type(product),
+            code: e.event_type_code(),
+            timestamp: e.timestamp(),
+            raw: e.raw().into(),
+        }
+    }
+
+    /// The event type, read with the stream's product's table.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::protocol::events::{EventType, MeetingEventType};
+    /// use zoom_rtms_webhooks::Product;
+    /// let e = EventUpdate::new(Product::Meeting, r#"{"event_type":2}"#).unwrap();
+    /// assert!(matches!(e.event_type(), EventType::Meeting(_)));
+    /// ```
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// The raw `event_type` code.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::Product;
+    /// assert_eq!(EventUpdate::new(Product::Meeting, "{}").unwrap().event_type_code(), None);
+    /// ```
+    pub fn event_type_code(&self) -> Option<i64> {
+        self.code
+    }
+
+    /// `timestamp` (ms).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::Product;
+    /// assert_eq!(EventUpdate::new(Product::Meeting, r#"{"timestamp":9}"#).unwrap().timestamp(), Some(9));
+    /// ```
+    pub fn timestamp(&self) -> Option<i64> {
+        self.timestamp
+    }
+
+    /// The event's JSON text.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::Product;
+    /// assert_eq!(EventUpdate::new(Product::Meeting, "{}").unwrap().raw(), "{}");
+    /// ```
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The event, typed (participants, user, ...).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::EventUpdate;
+    /// use zoom_rtms_webhooks::Product;
+    /// let e = EventUpdate::new(Product::Meeting, r#"{"event_type":2,"participants":[{"user_id":1}]}"#).unwrap();
+    /// assert_eq!(e.event().unwrap().participants().len(), 1);
+    /// ```
+    pub fn event(&self) -> Result<Event<'_>, serde_json::Error> {
+        Event::parse(&self.raw)
+    }
+}
+
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+fn own_status(s: Status<'_>) -> Status<'static> {
+    Status {
+        code: s.code,
+        reason: s.reason.map(own),
+    }
+}
+
+fn own_stream_state(u: StreamStateInfo<'_>) -> StreamStateInfo<'static> {
+    StreamStateInfo {
+        state: u.state,
+        reason: u.reason,
+        timestamp: u.timestamp,
+        rtms_stream_id: u.rtms_stream_id.map(own),
+    }
+}
+
+fn own_session_state(u: SessionStateInfo<'_>) -> SessionStateInfo<'static> {
+    SessionStateInfo {
+        state: u.state,
+        stop_reason: u.stop_reason,
+        timestamp: u.timestamp,
+        rtms_session_id: u.rtms_session_id.map(own),
+    }
+}
+
+/// Turns borrowed server messages into items: names shared per participant, media decoded
+/// into [`Bytes`] split off one reused buffer.
+pub(crate) struct Converter {
+    product: Product,
+    names: HashSet<Arc<str>>,
+    arena: BytesMut,
+}
+
+/// Past this many distinct names or channels the cache starts again.
+const NAMES_MAX: usize = 4096;
+/// The buffer media is decoded into, grown to at least this at a time.
+const ARENA_CHUNK: usize = 64 * 1024;
+
+impl Converter {
+    pub(crate) fn new(product: Product) -> Self {
+        Converter {
+            product,
+            names: HashSet::new(),
+            arena: BytesMut::new(),
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.names.get(s) {
+            return a.clone();
+        }
+        if self.names.len() >= NAMES_MAX {
+            self.names.clear();
+        }
+        let a: Arc<str> = s.into();
+        self.names.insert(a.clone());
+        a
+    }
+
+    fn source(
+        &mut self,
+        channel_id: Option<&str>,
+        user_id: Option<i64>,
+        user_name: Option<&str>,
+    ) -> Source {
+        match (channel_id, user_id) {
+            (Some(ch), None) => Source::Channel(self.intern(ch)),
+            _ => Source::User {
+                id: user_id,
+                name: user_name.map(|n| self.intern(n)),
+            },
+        }
+    }
+
+    /// Decodes base64 straight into the arena and splits the result off as `Bytes`: one
+    /// decode, no copy; the arena's allocation is reclaimed once the user drops old frames.
+    fn decode(&mut self, b64: &str) -> Option<Bytes> {
+        let max = b64.len().div_ceil(4) * 3;
+        if self.arena.capacity() < max {
+            self.arena.reserve(max.max(ARENA_CHUNK));
+        }
+        self.arena.resize(max, 0);
+        match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
+            Ok(n) => {
+                self.arena.truncate(n);
+                Some(self.arena.split().freeze())
+            }
+            Err(_) => {
+                self.arena.clear();
+                None
+            }
+        }
+    }
+
+    fn media(&mut self, m: &MediaData<'_>) -> Option<MediaFrame> {
+        let data = self.decode(m.data.as_deref()?)?;
+        let source = self.source(m.channel_id.as_deref(), m.user_id, m.user_name.as_deref());
+        Some(MediaFrame {
+            source,
+            timestamp: m.timestamp,
+            data,
+        })
+    }
+
+    /// The item for a message the session handed to the user; `None` for a media frame whose
+    /// payload is missing or not base64 (nothing to hand over).
+    pub(crate) fn convert(&mut self, msg: ServerMessage<'_>, frame: &Bytes) -> Option<Item> {
+        Some(match msg {
+            ServerMessage::Audio(m) => Item::Audio(self.media(&m)?),
+            ServerMessage::Video(m) => Item::Video(self.media(&m)?),
+            ServerMessage::Share(m) => Item::Share(self.media(&m)?),
+            ServerMessage::Transcript(t) => Item::Transcript(Transcript {
+                user_id: t.user_id,
+                user_name: t.user_name.map(own),
+                channel_id: t.channel_id.map(own),
+                text: t.text.map(own),
+                language: t.language,
+                start_time: t.start_time,
+                end_time: t.end_time,
+                timestamp: t.timestamp,
+                attribute: t.attribute,
+            }),
+            ServerMessage::Chat(c) => Item::Chat(Chat {
+                user_id: c.user_id,
+                user_name: c.user_name.map(own),
+                timestamp: c.timestamp,
+                data: c.data.map(|d| match d {
+                    ChatData::Text(t) => ChatData::Text(own(t)),
+                    ChatData::Json(v) => ChatData::Json(v),
+                }),
+            }),
+            ServerMessage::EventUpdate(e) => Item::Event(EventUpdate::of(self.product, &e)),
+            ServerMessage::StreamStateUpdate(u) | ServerMessage::StreamStateResponse(u) => {
+                Item::StreamState(own_stream_state(u))
+            }
+            ServerMessage::SessionStateUpdate(u) | ServerMessage::SessionStateResponse(u) => {
+                Item::SessionState(own_session_state(u))
+            }
+            ServerMessage::VideoSubscriptionResponse(v) => {
+                Item::VideoSubscription(VideoSubscriptionResponse {
+                    user_id: v.user_id,
+                    status: own_status(v.status),
+                    subscribe: v.subscribe,
+                    timestamp: v.timestamp,
+                })
+            }
+            other => Item::Other {
+                msg_type: other.msg_type(),
+                raw: frame.clone(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_splits_without_copy_and_reuses() {
+        let mut c = Converter::new(Product::Meeting);
+        let a = c.decode("AAEC").unwrap();
+        let b = c.decode("AwQF").unwrap();
+        assert_eq!((&a[..], &b[..]), (&[0u8, 1, 2][..], &[3u8, 4, 5][..]));
+        assert!(c.decode("!!").is_none());
+        assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
+    }
+
+    #[test]
+    fn names_are_shared() {
+        let mut c = Converter::new(Product::Meeting);
+        let Source::User { name: Some(a), .. } = c.source(None, Some(1), Some("Ann")) else {
+            panic!()
+        };
+        let Source::User { name: Some(b), .. } = c.source(None, Some(1), Some("Ann")) else {
+            panic!()
+        };
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(
+            c.source(Some("ch"), None, None),
+            Source::Channel("ch".into())
+        );
+    }
+}

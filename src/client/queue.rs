@@ -1,0 +1,199 @@
+//! The bounded queue between a stream's driver and its user: pushing never waits; when full,
+//! the oldest item is dropped and the user is handed [`Item::Lagged`] before the next one.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use tokio::sync::Notify;
+
+use super::Item;
+
+struct State {
+    items: VecDeque<Item>,
+    /// Dropped since the user last saw a `Lagged`.
+    lagged: u64,
+    closed: bool,
+    receiver_alive: bool,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    capacity: usize,
+    dropped: AtomicU64,
+    receiver_gone: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a consistent queue: keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The driver's end.
+pub(crate) struct Sender(Arc<Shared>);
+
+pub(crate) fn channel(capacity: usize) -> (Sender, Arc<Shared>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::with_capacity(capacity.min(1024)),
+            lagged: 0,
+            closed: false,
+            receiver_alive: true,
+            waker: None,
+        }),
+        capacity: capacity.max(1),
+        dropped: AtomicU64::new(0),
+        receiver_gone: Notify::new(),
+    });
+    (Sender(shared.clone()), shared)
+}
+
+impl Sender {
+    /// Queues `item`, dropping the oldest when full. Never waits.
+    pub(crate) fn push(&self, item: Item) {
+        let waker = {
+            let mut s = self.0.lock();
+            if !s.receiver_alive {
+                return;
+            }
+            if s.items.len() >= self.0.capacity {
+                s.items.pop_front();
+                s.lagged += 1;
+                self.0.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            s.items.push_back(item);
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// No more items: the user's stream ends once drained.
+    pub(crate) fn close(&self) {
+        let waker = {
+            let mut s = self.0.lock();
+            s.closed = true;
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Resolves once the user dropped the receiving end.
+    pub(crate) async fn receiver_gone(&self) {
+        self.0.receiver_gone.notified().await;
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The user's end (see [`Items`](super::Items)).
+pub(crate) struct Receiver(pub(crate) Arc<Shared>);
+
+impl Receiver {
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let mut s = self.0.lock();
+        if s.lagged > 0 {
+            let dropped = std::mem::take(&mut s.lagged);
+            return Poll::Ready(Some(Item::Lagged { dropped }));
+        }
+        if let Some(item) = s.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if s.closed {
+            return Poll::Ready(None);
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().items.len()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        {
+            let mut s = self.0.lock();
+            s.receiver_alive = false;
+            s.items.clear();
+        }
+        self.0.receiver_gone.notify_one();
+    }
+}
+
+impl futures_core::Stream for Receiver {
+    type Item = Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        self.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::session::EndReason;
+    use std::future::Future;
+    use std::task::Poll;
+
+    fn poll(rx: &mut Receiver) -> Poll<Option<Item>> {
+        let waker = std::task::Waker::noop();
+        rx.poll_recv(&mut Context::from_waker(waker))
+    }
+
+    fn lagged(n: u64) -> Poll<Option<Item>> {
+        Poll::Ready(Some(Item::Lagged { dropped: n }))
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_and_reports_the_gap_first() {
+        let (tx, shared) = channel(2);
+        let mut rx = Receiver(shared.clone());
+        for n in 1..=5 {
+            tx.push(Item::Lagged { dropped: 100 + n });
+        }
+        assert_eq!(shared.dropped(), 3);
+        assert_eq!(poll(&mut rx), lagged(3));
+        assert_eq!(poll(&mut rx), lagged(104));
+        assert_eq!(poll(&mut rx), lagged(105));
+        assert_eq!(poll(&mut rx), Poll::Pending);
+        tx.push(Item::Ended(EndReason::Closed));
+        tx.close();
+        assert_eq!(
+            poll(&mut rx),
+            Poll::Ready(Some(Item::Ended(EndReason::Closed)))
+        );
+        assert_eq!(poll(&mut rx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
+        let (tx, shared) = channel(2);
+        drop(Receiver(shared.clone()));
+        tx.push(Item::Lagged { dropped: 1 });
+        assert_eq!(shared.lock().items.len(), 0);
+        let gone = std::pin::pin!(tx.receiver_gone());
+        let waker = std::task::Waker::noop();
+        assert!(gone.poll(&mut Context::from_waker(waker)).is_ready());
+    }
+}

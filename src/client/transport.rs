@@ -1,0 +1,148 @@
+//! The private seam between the driver and the WebSocket crate: dial a [`ServerUrl`], send
+//! text, receive data frames, close. The only implementation is tokio-websockets over rustls;
+//! swapping the crate means one more `impl Transport`.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_websockets::{
+    ClientBuilder, CloseCode, Connector, MaybeTlsStream, Message, WebSocketStream,
+};
+
+use crate::region::ServerUrl;
+
+/// Any transport failure (the session only learns that the socket closed).
+pub(crate) type TransportError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Dials WebSockets.
+pub(crate) trait Transport: Send + Sync + 'static {
+    /// An open WebSocket.
+    type Conn: Conn;
+
+    /// Opens a WebSocket to `url` (already checked against the host policy by the session).
+    fn dial(
+        &self,
+        url: &ServerUrl,
+    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send;
+}
+
+/// One open WebSocket.
+pub(crate) trait Conn: Send + 'static {
+    /// Sends one text frame.
+    fn send_text(
+        &mut self,
+        text: String,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
+
+    /// Sends a close frame (best effort, bounded).
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// tokio-websockets over rustls (ring provider, webpki roots, TLS 1.2 and 1.3), with its own
+/// TLS configuration: no process-wide crypto provider is installed.
+pub(crate) struct Tws {
+    tls: Connector,
+}
+
+impl Tws {
+    /// `extra_roots`: DER certificates trusted besides the webpki roots.
+    pub(crate) fn new(extra_roots: &[Vec<u8>]) -> Result<Self, TransportError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for der in extra_roots {
+            roots.add(rustls::pki_types::CertificateDer::from(der.clone()))?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tws {
+            tls: Connector::Rustls(tokio_rustls::TlsConnector::from(Arc::new(config))),
+        })
+    }
+}
+
+impl Transport for Tws {
+    type Conn = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+    async fn dial(&self, url: &ServerUrl) -> Result<Self::Conn, TransportError> {
+        let (ws, _) = ClientBuilder::new()
+            .uri(url.as_str())?
+            .connector(&self.tls)
+            .connect()
+            .await?;
+        Ok(ws)
+    }
+}
+
+impl<S> Conn for WebSocketStream<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    async fn send_text(&mut self, text: String) -> Result<(), TransportError> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        Pin::new(&mut *self).start_send(Message::text(text))?;
+        poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await?;
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Option<Result<Bytes, TransportError>> {
+        loop {
+            match poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await? {
+                Ok(msg) if msg.is_text() || msg.is_binary() => {
+                    return Some(Ok(Bytes::from(msg.into_payload())))
+                }
+                // Pings are answered by tokio-websockets; a close ends the stream next.
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        let close = async {
+            poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+            Pin::new(&mut *self).start_send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""))?;
+            poll_fn(|cx| Pin::new(&mut *self).poll_close(cx)).await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::HostPolicy;
+
+    #[test]
+    fn the_tls_configuration_builds_without_a_process_default_provider() {
+        // The ring provider is passed explicitly: nothing needs to be installed first.
+        assert!(Tws::new(&[]).is_ok());
+        assert!(Tws::new(&[vec![1, 2, 3]]).is_err(), "not a certificate");
+    }
+
+    #[tokio::test]
+    async fn wss_to_a_server_without_tls_fails_instead_of_falling_back() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        });
+        let policy = HostPolicy::default().with_allowed_host("127.0.0.1");
+        let url = ServerUrl::parse(&format!("wss://127.0.0.1:{port}"), &policy).unwrap();
+        assert!(Tws::new(&[]).unwrap().dial(&url).await.is_err());
+    }
+}

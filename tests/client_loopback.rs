@@ -1,0 +1,261 @@
+//! The tokio client against a fake RTMS server on loopback (tokio-websockets' server side,
+//! 127.0.0.1 only). The fake follows the protocol notes (reference §2–§6), not the client.
+#![cfg(feature = "client")]
+
+#[path = "support/fake_rtms.rs"]
+mod fake;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use fake::{audio, config, handshake, hold_time, next, policy, signalling_ok, Endpoint};
+use zoom_rtms_webhooks::client::{self, Item, Options, Source};
+use zoom_rtms_webhooks::handshake::MediaKind;
+use zoom_rtms_webhooks::protocol::session::{EndReason, SessionError};
+use zoom_rtms_webhooks::region::ServerUrl;
+
+#[tokio::test]
+async fn happy_path_handshakes_then_media() {
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let (handle, mut items) = client::connect(config(), url).unwrap();
+
+    let mut sig = sig_ep.accept().await;
+    let mut media = handshake(&mut sig, &media_ep).await;
+
+    let Item::Connected { connects, params } = next(&mut items).await else {
+        panic!("expected Connected")
+    };
+    assert_eq!(connects, 1);
+    assert!(
+        params.audio().is_some(),
+        "the confirmed parameters are handed over"
+    );
+
+    media.send(audio(7)).await;
+    media
+        .send(
+            json!({"msg_type":17,"content":{"user_id":16778240,"user_name":"Ann","data":"Hello",
+            "start_time":1000,"end_time":2500,"timestamp":1000,"language":9}}),
+        )
+        .await;
+    let Item::Audio(frame) = next(&mut items).await else {
+        panic!("expected audio")
+    };
+    assert_eq!(&frame.data[..], &[7, 7, 7, 7]);
+    assert_eq!(frame.timestamp, Some(1140));
+    let Source::User { id, name } = &frame.source else {
+        panic!()
+    };
+    assert_eq!((*id, name.as_deref()), (Some(16778240), Some("Ann")));
+    let Item::Transcript(t) = next(&mut items).await else {
+        panic!("expected a transcript")
+    };
+    assert_eq!(t.text.as_deref(), Some("Hello"));
+    assert_eq!((t.start_time, t.end_time), (Some(1000), Some(2500)));
+
+    // A graceful close: 21 on signalling, 22 back, the stream ends.
+    let closing = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.close().await }
+    });
+    let req = sig.expect(21).await;
+    assert_eq!(req["rtms_stream_id"], "stream-1");
+    sig.send(json!({"msg_type":22,"rtms_stream_id":"stream-1","status_code":0,"reason":""}))
+        .await;
+    closing.await.unwrap();
+    assert_eq!(next(&mut items).await, Item::Ended(EndReason::Closed));
+    assert!(items.next().await.is_none());
+    assert!(handle.is_finished());
+}
+
+#[tokio::test]
+async fn keep_alives_echoed_on_both_sockets_while_the_consumer_is_stalled() {
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let options = Options::default().with_queue_capacity(4);
+    let (handle, mut items) = client::connect_with(config(), url, options).unwrap();
+
+    let mut sig = sig_ep.accept().await;
+    let mut media = handshake(&mut sig, &media_ep).await;
+
+    // Nobody reads `items`: 20 frames overflow the queue of 4.
+    for i in 0..20 {
+        media.send(audio(i)).await;
+    }
+    media
+        .send(json!({"msg_type":12,"timestamp":1727384349123_i64}))
+        .await;
+    let echo = media.expect(13).await;
+    assert_eq!(echo["timestamp"], 1727384349123_i64);
+    sig.send(json!({"msg_type":12,"timestamp":42})).await;
+    let echo = sig.expect(13).await;
+    assert_eq!(echo["timestamp"], 42);
+
+    // Connected and the first 16 frames were dropped (oldest first); the user is told so,
+    // then gets the newest 4 in order.
+    assert_eq!(handle.dropped(), 17);
+    assert_eq!(next(&mut items).await, Item::Lagged { dropped: 17 });
+    for i in 16..20 {
+        let Item::Audio(frame) = next(&mut items).await else {
+            panic!("expected audio")
+        };
+        assert_eq!(frame.data[0], i);
+    }
+    assert!(items.is_empty());
+}
+
+#[tokio::test]
+async fn a_media_url_on_a_refused_host_is_never_dialled() {
+    let sig_ep = Endpoint::bind().await;
+    // A listener that would accept the dial: `localhost` resolves to it, but the policy only
+    // allows 127.0.0.1.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let refused = format!("ws://localhost:{}", trap.local_addr().unwrap().port());
+
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let mut sig = sig_ep.accept().await;
+    sig.expect(1).await;
+    sig.send(signalling_ok(&refused)).await;
+
+    let item = next(&mut items).await;
+    assert!(
+        matches!(
+            item,
+            Item::Failed(SessionError::MediaUrl {
+                kind: MediaKind::Audio,
+                ..
+            })
+        ),
+        "{item:?}"
+    );
+    assert!(items.next().await.is_none());
+    handle.finished().await;
+    // The driver and its socket tasks are gone; a dial would sit in the listener's backlog.
+    assert_eq!(
+        trap.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    // The signalling socket is closed too.
+    assert!(sig.recv().await.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_status_8_is_retried_then_succeeds() {
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let _hold = hold_time();
+    let start = tokio::time::Instant::now();
+    let (_handle, mut items) = client::connect(config(), url).unwrap();
+
+    // Another connection to the stream is still active: status 8 (duplicate signal request).
+    let mut first = sig_ep.accept().await;
+    first.expect(1).await;
+    first
+        .send(json!({"msg_type":2,"protocol_version":1,"status_code":8,"reason":"duplicate"}))
+        .await;
+    assert!(first.recv().await.is_none(), "the refused socket is closed");
+
+    // The retry comes after 1.5 s (paused time), on a new signalling socket.
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    let mut sig = sig_ep.accept().await;
+    assert!(start.elapsed() >= Duration::from_millis(1500));
+    let _media = handshake(&mut sig, &media_ep).await;
+    let Item::Connected { connects, .. } = next(&mut items).await else {
+        panic!("expected Connected")
+    };
+    assert_eq!(connects, 1);
+}
+
+#[tokio::test]
+async fn split_sockets_each_handshake_and_answer_keep_alives() {
+    use zoom_rtms_webhooks::handshake::MediaTypes;
+    use zoom_rtms_webhooks::protocol::media::MediaParams;
+
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let config = config()
+        .with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+            MediaParams::new(),
+        )
+        .with_split_sockets(true);
+    let (_handle, mut items) = client::connect(config, url).unwrap();
+    let mut sig = sig_ep.accept().await;
+    sig.expect(1).await;
+    // No `transcript` key: that socket takes the `all` URL (the same endpoint here).
+    sig.send(signalling_ok(&media_ep.url())).await;
+
+    let mut a = media_ep.accept().await;
+    let mut b = media_ep.accept().await;
+    let mut kinds = Vec::new();
+    for m in [&mut a, &mut b] {
+        kinds.push(m.expect(3).await["media_type"].as_i64().unwrap());
+        m.send(fake::data_ok()).await;
+        // A 7 after each successful data handshake.
+        sig.expect(7).await;
+    }
+    kinds.sort_unstable();
+    assert_eq!(kinds, [1, 8], "one socket per kind");
+    let Item::Connected { connects: 1, .. } = next(&mut items).await else {
+        panic!("expected Connected")
+    };
+
+    for (i, m) in [&mut a, &mut b].into_iter().enumerate() {
+        m.send(json!({"msg_type":12,"timestamp":i})).await;
+        assert_eq!(m.expect(13).await["timestamp"], i);
+    }
+}
+
+#[tokio::test]
+async fn invalid_media_parameters_are_refused_before_any_dial() {
+    use zoom_rtms_webhooks::handshake::MediaTypes;
+    use zoom_rtms_webhooks::protocol::media::{AudioChannel, AudioParams, MediaParams};
+
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let url = ServerUrl::parse(&format!("ws://{}", trap.local_addr().unwrap()), &policy()).unwrap();
+    let stereo =
+        MediaParams::new().with_audio(AudioParams::new().with_channel(AudioChannel::Stereo));
+    let config = config().with_media(MediaTypes::AUDIO, stereo);
+    let err = client::connect(config, url).unwrap_err();
+    assert!(matches!(err, client::ConnectError::Session(_)), "{err}");
+    tokio::task::yield_now().await;
+    assert!(trap.accept().is_err(), "nothing was dialled");
+}
+
+#[test]
+fn connect_outside_a_runtime_is_an_error() {
+    let url = ServerUrl::parse("ws://127.0.0.1:9", &policy()).unwrap();
+    let err = client::connect(config(), url).unwrap_err();
+    assert!(matches!(err, client::ConnectError::NoRuntime));
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_without_an_answer_ends_after_the_close_timeout() {
+    let _hold = hold_time();
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let mut sig = sig_ep.accept().await;
+    let _media = handshake(&mut sig, &media_ep).await;
+    assert!(matches!(next(&mut items).await, Item::Connected { .. }));
+
+    let closing = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.close().await }
+    });
+    sig.expect(21).await;
+    // No 22: the session gives up waiting after 5 s.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(next(&mut items).await, Item::Ended(EndReason::Closed));
+    closing.await.unwrap();
+}
