@@ -1,0 +1,294 @@
+//! A hand-written RTMS client for the simulator's tests: plain tokio-websockets, the protocol
+//! types for the messages, and knobs to misbehave. Not this crate's client: the simulator is
+//! checked against the protocol notes, by a client written from them.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
+use zoom_rtms_webhooks::codes::{StatusCode, StreamState};
+use zoom_rtms_webhooks::event::RtmsStarted;
+use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse};
+use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck, DataHandshake, KeepAliveResponse};
+use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams};
+use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::region::HostPolicy;
+use zoom_rtms_webhooks::signature::SignatureHeaders;
+use zoom_rtms_webhooks::simulator::SignedWebhook;
+use zoom_rtms_webhooks::{Verifier, WebhookEvent};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How the client behaves; `Default` is a well-behaved client.
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Never send CLIENT_READY_ACK.
+    pub skip_ready_ack: bool,
+    /// Sign the handshakes with another client secret.
+    pub bad_signature: bool,
+    /// Never answer KEEP_ALIVE_REQ.
+    pub ignore_keep_alive: bool,
+    /// Open a second signalling connection once connected.
+    pub second_signaling: bool,
+    /// Retry at once after status 8 (no backoff).
+    pub eager_retry: bool,
+    /// Redial after a fatal data-handshake status.
+    pub retry_fatal: bool,
+    /// Keep the sockets open after `rtms_stopped`.
+    pub ignore_stopped: bool,
+    /// The audio parameters (default: L16 16 kHz mono mixed 20 ms).
+    pub audio: Option<AudioParams>,
+}
+
+/// What the client saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub audio_frames: u64,
+    pub audio_sha256: String,
+    pub transcripts: u64,
+    pub connected: u32,
+    pub data_status: Option<StatusCode>,
+    pub ended: bool,
+    hasher: Option<Sha256>,
+}
+
+enum SessionEnd {
+    Ended,
+    Lost,
+    Failed,
+}
+
+fn policy() -> HostPolicy {
+    HostPolicy::default()
+        .with_allowed_host("127.0.0.1")
+        .with_insecure_ws(true)
+}
+
+async fn dial(url: &str) -> Option<Ws> {
+    ClientBuilder::new().uri(url).ok()?.connect().await.ok().map(|(ws, _)| ws)
+}
+
+async fn recv(ws: &mut Ws) -> Option<Vec<u8>> {
+    while let Some(Ok(msg)) = ws.next().await {
+        if msg.is_close() {
+            return None;
+        }
+        if msg.is_text() || msg.is_binary() {
+            return Some(msg.into_payload().to_vec());
+        }
+    }
+    None
+}
+
+async fn send(ws: &mut Ws, text: String) {
+    let _ = ws.send(Message::text(text)).await;
+}
+
+/// Starts the client: it reads the simulator's webhooks (verifying them with `secret`) and acts
+/// on them. Returns what it saw, updated as it goes.
+pub fn spawn(
+    behaviour: Behaviour,
+    creds: Credentials,
+    secret: &str,
+    mut hooks: mpsc::UnboundedReceiver<SignedWebhook>,
+) -> Arc<Mutex<Outcome>> {
+    let verifier = Verifier::new(secret).expect("secret");
+    let out = Arc::new(Mutex::new(Outcome {
+        hasher: Some(Sha256::new()),
+        ..Outcome::default()
+    }));
+    let outcome = Arc::clone(&out);
+    tokio::spawn(async move {
+        let mut current: Option<(RtmsStarted, tokio::task::JoinHandle<()>)> = None;
+        let mut stopped_sockets: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        while let Some(hook) = hooks.recv().await {
+            let headers = SignatureHeaders::new(Some(&hook.signature), Some(&hook.timestamp));
+            let event = verifier
+                .verify_and_parse(headers, &hook.body)
+                .expect("the simulator's webhook verifies")
+                .into_event();
+            let start = |started: RtmsStarted, delay: Duration| {
+                let (b, c, o) = (behaviour.clone(), creds.clone(), Arc::clone(&out));
+                let s = started.clone();
+                let task = tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = session(&b, &c, &s, &o).await;
+                });
+                (started, task)
+            };
+            match event {
+                WebhookEvent::RtmsStarted(started) => {
+                    if let Some((_, task)) = current.take() {
+                        task.abort();
+                    }
+                    current = Some(start(started, Duration::ZERO));
+                }
+                WebhookEvent::RtmsInterrupted(_) => {
+                    if let Some((started, task)) = current.take() {
+                        task.abort();
+                        current = Some(start(started, Duration::from_secs(3)));
+                    }
+                }
+                WebhookEvent::RtmsStopped(_) => {
+                    if let Some((_, task)) = current.take() {
+                        if behaviour.ignore_stopped {
+                            stopped_sockets.push(task);
+                        } else {
+                            task.abort();
+                        }
+                    }
+                    out.lock().unwrap().ended = true;
+                }
+                _ => {}
+            }
+        }
+    });
+    outcome
+}
+
+impl Outcome {
+    /// Hex SHA-256 of the audio received so far.
+    pub fn sha256(&self) -> String {
+        hex::encode(self.hasher.clone().unwrap_or_default().finalize())
+    }
+}
+
+async fn session(b: &Behaviour, creds: &Credentials, started: &RtmsStarted, out: &Mutex<Outcome>) -> SessionEnd {
+    let Ok(urls) = started.server_urls(&policy()) else {
+        return SessionEnd::Failed;
+    };
+    let url = urls[0].as_str().to_owned();
+    let signer = if b.bad_signature {
+        Credentials::new(creds.client_id(), "not the client secret").unwrap()
+    } else {
+        creds.clone()
+    };
+    let hello = SignalingHandshakeRequest::new(&signer, started).with_buffer_data(false);
+    let mut delay = Duration::from_millis(1500);
+    let mut attempts = 0;
+    let (mut sig, resp) = loop {
+        let Some(mut ws) = dial(&url).await else {
+            return SessionEnd::Failed;
+        };
+        send(&mut ws, ClientMessage::to_json(&hello)).await;
+        let Some(frame) = recv(&mut ws).await else {
+            return SessionEnd::Failed;
+        };
+        let Ok(resp) = SignalingHandshakeResponse::parse(&frame) else {
+            return SessionEnd::Failed;
+        };
+        if resp.is_duplicate() && attempts < 3 {
+            attempts += 1;
+            if !b.eager_retry {
+                tokio::time::sleep(delay).await;
+            }
+            delay *= 2;
+            continue;
+        }
+        if !resp.is_ok() {
+            return SessionEnd::Failed;
+        }
+        break (ws, resp);
+    };
+    let mut second = None;
+    if b.second_signaling {
+        if let Some(mut ws) = dial(&url).await {
+            send(&mut ws, ClientMessage::to_json(&hello)).await;
+            let _ = recv(&mut ws).await;
+            second = Some(ws);
+        }
+    }
+    let types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+    let Some(media_url) = resp.media_url(types, &policy()).ok().flatten() else {
+        return SessionEnd::Failed;
+    };
+    let params = MediaParams::new()
+        .with_audio(b.audio.clone().unwrap_or_else(|| AudioParams::new().with_send_rate(20)))
+        .with_transcript(
+            TranscriptParams::new()
+                .with_content_type(MediaContentType::Text)
+                .with_src_language(TranscriptLanguage::English),
+        );
+    let stream_id = hello.rtms_stream_id().to_owned();
+    let mut buf = Vec::new();
+    loop {
+        let Some(mut media) = dial(media_url.as_str()).await else {
+            return SessionEnd::Failed;
+        };
+        let req = DataHandshake::for_stream(&hello, types)
+            .with_media_params(&params)
+            .with_payload_encryption(false);
+        send(&mut media, req.to_json()).await;
+        let Some(frame) = recv(&mut media).await else {
+            return SessionEnd::Failed;
+        };
+        let Ok(ServerMessage::DataHandshakeResponse(r)) = ServerMessage::parse(&frame) else {
+            return SessionEnd::Failed;
+        };
+        if !r.status.is_ok() {
+            out.lock().unwrap().data_status = r.status.code;
+            if b.retry_fatal {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                continue;
+            }
+            return SessionEnd::Failed;
+        }
+        if !b.skip_ready_ack {
+            send(&mut sig, ClientReadyAck::new(&stream_id).to_json()).await;
+        }
+        out.lock().unwrap().connected += 1;
+        let mut media_open = true;
+        loop {
+            tokio::select! {
+                f = recv(&mut sig) => {
+                    let Some(f) = f else { return SessionEnd::Lost };
+                    let reply = match ServerMessage::parse(&f) {
+                        Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
+                            Some(KeepAliveResponse::echo(&k).to_json())
+                        }
+                        Ok(ServerMessage::EventUpdate(e)) if e.event_type_code() == Some(7) => {
+                            break;
+                        }
+                        Ok(ServerMessage::StreamStateUpdate(u)) if u.state == Some(StreamState::Terminated) => {
+                            return SessionEnd::Ended;
+                        }
+                        _ => None,
+                    };
+                    if let Some(reply) = reply {
+                        send(&mut sig, reply).await;
+                    }
+                }
+                f = recv(&mut media), if media_open => {
+                    let Some(f) = f else {
+                        media_open = false;
+                        continue;
+                    };
+                    match ServerMessage::parse(&f) {
+                        Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
+                            send(&mut media, KeepAliveResponse::echo(&k).to_json()).await;
+                        }
+                        Ok(ServerMessage::Audio(a)) => {
+                            a.decode_into(&mut buf).expect("base64");
+                            let mut o = out.lock().unwrap();
+                            o.audio_frames += 1;
+                            if let Some(h) = o.hasher.as_mut() {
+                                h.update(&buf);
+                            }
+                        }
+                        Ok(ServerMessage::Transcript(_)) => out.lock().unwrap().transcripts += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        // Event 7: redial media only, after the first backoff step.
+        drop(media);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = &second;
+    }
+}

@@ -1,0 +1,161 @@
+//! The simulator's conduct checks: a well-behaved client passes every check and receives what
+//! was sent; a client that skips the ready ack, signs wrongly, misses keep-alives or opens a
+//! second signalling connection gets the matching `FAIL`. Paused tokio time: no sleeps.
+#![cfg(feature = "simulator")]
+
+#[path = "sim_client/mod.rs"]
+mod sim_client;
+
+use std::time::Duration;
+
+use sim_client::Behaviour;
+use zoom_rtms_webhooks::handshake::Credentials;
+use zoom_rtms_webhooks::simulator::{Report, SimConfig, Simulator, StreamSpec};
+use zoom_rtms_webhooks::{Product, Verifier, WebhookEvent};
+
+const SECRET: &str = "webhook secret token";
+
+fn creds() -> Credentials {
+    Credentials::new("client-id", "client-secret").unwrap()
+}
+
+fn spec(id: &str) -> StreamSpec {
+    StreamSpec::new(Product::Meeting, "m-uuid/+==", id, SECRET, creds())
+        .with_audio_frames(100)
+        .with_transcript_every(25)
+}
+
+/// Runs one stream against a client with `behaviour`; the report and what the client saw.
+async fn run(
+    config: SimConfig,
+    spec: StreamSpec,
+    behaviour: Behaviour,
+) -> (Report, std::sync::Arc<std::sync::Mutex<sim_client::Outcome>>) {
+    let sim = Simulator::start(config).await.unwrap();
+    let id = spec.rtms_stream_id().to_owned();
+    sim.register(spec).unwrap();
+    let hooks = sim.take_webhooks().unwrap();
+    let outcome = sim_client::spawn(behaviour, creds(), SECRET, hooks);
+    sim.start_stream(&id).await.unwrap();
+    sim.finished(&id).await;
+    (sim.report(), outcome)
+}
+
+fn failure<'r>(report: &'r Report, check: &str, stream: &str) -> &'r str {
+    report
+        .check(check, stream)
+        .and_then(|c| c.failure.as_deref())
+        .unwrap_or_else(|| panic!("expected FAIL {check}, got:\n{report}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn well_behaved_client_passes_and_receives_the_audio_sent() {
+    let config = SimConfig::default().with_keep_alive_interval(Duration::from_millis(500));
+    let (report, outcome) = run(config, spec("s-good"), Behaviour::default()).await;
+    assert!(report.passed(), "{report}");
+    let sent = &report.streams[0];
+    assert_eq!(sent.audio_frames, 100);
+    assert_eq!(sent.transcripts, 4);
+    let got = outcome.lock().unwrap();
+    assert_eq!(got.audio_frames, 100);
+    assert_eq!(got.sha256(), sent.audio_sha256, "{report}");
+    assert_eq!(got.transcripts, 4);
+    for check in [
+        "signaling_signature",
+        "id_key",
+        "data_signature",
+        "media_params",
+        "media_url",
+        "client_ready_ack",
+        "keep_alive_signaling",
+        "keep_alive_media",
+        "one_signaling_connection",
+        "audio_delivered",
+        "stops_after_end",
+    ] {
+        assert!(
+            report.check(check, "s-good").is_some_and(|c| c.failure.is_none()),
+            "{check} missing or failed:\n{report}"
+        );
+    }
+    let text = report.to_string();
+    assert!(text.starts_with("sent stream=s-good audio_frames=100 audio_sha256="));
+    assert!(text.contains("ok client_ready_ack stream=s-good\n"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn skipping_the_ready_ack_fails_client_ready_ack() {
+    let behaviour = Behaviour {
+        skip_ready_ack: true,
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), spec("s-noack"), behaviour).await;
+    assert!(!report.passed());
+    assert!(failure(&report, "client_ready_ack", "s-noack").contains("no CLIENT_READY_ACK"));
+    // No media without the ack.
+    assert_eq!(report.streams[0].audio_frames, 0);
+    assert_eq!(outcome.lock().unwrap().audio_frames, 0);
+    failure(&report, "media_ready", "s-noack");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_signature_fails_and_is_answered_with_status_3() {
+    let behaviour = Behaviour {
+        bad_signature: true,
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), spec("s-badsig"), behaviour).await;
+    assert!(failure(&report, "signaling_signature", "s-badsig").contains("HMAC-SHA256"));
+    assert_eq!(outcome.lock().unwrap().connected, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn missed_keep_alives_fail_on_each_socket() {
+    let behaviour = Behaviour {
+        ignore_keep_alive: true,
+        ..Behaviour::default()
+    };
+    let config = SimConfig::default().with_keep_alive_interval(Duration::from_millis(500));
+    let (report, _) = run(config, spec("s-noka"), behaviour).await;
+    assert!(failure(&report, "keep_alive_signaling", "s-noka").contains("not answered"));
+    assert!(failure(&report, "keep_alive_media", "s-noka").contains("not answered"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_signaling_connection_fails() {
+    let behaviour = Behaviour {
+        second_signaling: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(SimConfig::default(), spec("s-two"), behaviour).await;
+    assert!(failure(&report, "one_signaling_connection", "s-two").contains("second"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn webhooks_are_signed_for_the_app_and_name_the_product() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.register(
+        StreamSpec::new(Product::ContactCenter, "eng-1", "s-cc", SECRET, creds()).with_audio_frames(1),
+    )
+    .unwrap();
+    let hook = sim.start_stream("s-cc").await.unwrap();
+    assert_eq!(hook.event, "contact_center.voice_rtms_started");
+    let verifier = Verifier::new(SECRET).unwrap();
+    let headers = zoom_rtms_webhooks::signature::SignatureHeaders::new(
+        Some(&hook.signature),
+        Some(&hook.timestamp),
+    );
+    let event = verifier.verify_and_parse(headers, &hook.body).unwrap().into_event();
+    let WebhookEvent::RtmsStarted(started) = event else {
+        panic!("not started")
+    };
+    assert_eq!(started.instance.value, "eng-1");
+    assert_eq!(
+        started.server_urls.joined(),
+        sim.signaling_url("s-cc").unwrap()
+    );
+    assert!(Verifier::new("another secret")
+        .unwrap()
+        .verify_and_parse(headers, &hook.body)
+        .is_err());
+}
