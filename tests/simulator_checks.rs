@@ -30,7 +30,10 @@ async fn run(
     config: SimConfig,
     spec: StreamSpec,
     behaviour: Behaviour,
-) -> (Report, std::sync::Arc<std::sync::Mutex<sim_client::Outcome>>) {
+) -> (
+    Report,
+    std::sync::Arc<std::sync::Mutex<sim_client::Outcome>>,
+) {
     let sim = Simulator::start(config).await.unwrap();
     let id = spec.rtms_stream_id().to_owned();
     sim.register(spec).unwrap();
@@ -74,7 +77,9 @@ async fn well_behaved_client_passes_and_receives_the_audio_sent() {
         "stops_after_end",
     ] {
         assert!(
-            report.check(check, "s-good").is_some_and(|c| c.failure.is_none()),
+            report
+                .check(check, "s-good")
+                .is_some_and(|c| c.failure.is_none()),
             "{check} missing or failed:\n{report}"
         );
     }
@@ -135,7 +140,8 @@ async fn a_second_signaling_connection_fails() {
 async fn webhooks_are_signed_for_the_app_and_name_the_product() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     sim.register(
-        StreamSpec::new(Product::ContactCenter, "eng-1", "s-cc", SECRET, creds()).with_audio_frames(1),
+        StreamSpec::new(Product::ContactCenter, "eng-1", "s-cc", SECRET, creds())
+            .with_audio_frames(1),
     )
     .unwrap();
     let hook = sim.start_stream("s-cc").await.unwrap();
@@ -145,7 +151,10 @@ async fn webhooks_are_signed_for_the_app_and_name_the_product() {
         Some(&hook.signature),
         Some(&hook.timestamp),
     );
-    let event = verifier.verify_and_parse(headers, &hook.body).unwrap().into_event();
+    let event = verifier
+        .verify_and_parse(headers, &hook.body)
+        .unwrap()
+        .into_event();
     let WebhookEvent::RtmsStarted(started) = event else {
         panic!("not started")
     };

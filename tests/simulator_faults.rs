@@ -62,8 +62,11 @@ fn all_audio(report: &Report, outcome: &Mutex<Outcome>) {
 
 #[tokio::test(start_paused = true)]
 async fn dropped_media_and_event_7_are_survived_by_redialling_media() {
-    let (report, outcome) =
-        run(spec("s-media", [Fault::DropMedia { after_frames: 40 }]), Behaviour::default()).await;
+    let (report, outcome) = run(
+        spec("s-media", [Fault::DropMedia { after_frames: 40 }]),
+        Behaviour::default(),
+    )
+    .await;
     assert!(report.passed(), "{report}");
     passed(&report, "media_reconnect", "s-media");
     all_audio(&report, &outcome);
@@ -84,7 +87,11 @@ async fn dropped_signaling_and_rtms_interrupted_are_survived_by_a_full_reconnect
 
 #[tokio::test(start_paused = true)]
 async fn status_8_then_accept_is_retried_after_the_backoff() {
-    let (report, outcome) = run(spec("s-dup", [Fault::DuplicateSignal]), Behaviour::default()).await;
+    let (report, outcome) = run(
+        spec("s-dup", [Fault::DuplicateSignal]),
+        Behaviour::default(),
+    )
+    .await;
     assert!(report.passed(), "{report}");
     passed(&report, "duplicate_retry", "s-dup");
     all_audio(&report, &outcome);
@@ -111,7 +118,10 @@ async fn fatal_data_statuses_14_15_16_make_the_client_give_up() {
         .await;
         assert!(report.passed(), "{report}");
         passed(&report, "gives_up", &id);
-        assert_eq!(outcome.lock().unwrap().data_status, Some(StatusCode::from(code)));
+        assert_eq!(
+            outcome.lock().unwrap().data_status,
+            Some(StatusCode::from(code))
+        );
         assert_eq!(report.streams[0].audio_frames, 0);
     }
 }

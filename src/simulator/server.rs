@@ -160,7 +160,8 @@ fn check_header(
         Some(_) => st.record(&id, "id_key", None),
     }
     if h.signature.as_deref() != Some(expected.as_str()) {
-        let why = "signature is not hex(HMAC-SHA256(client_secret, \"client_id,id,rtms_stream_id\"))";
+        let why =
+            "signature is not hex(HMAC-SHA256(client_secret, \"client_id,id,rtms_stream_id\"))";
         st.record(&id, signature_check, Some(why.into()));
         return Err(StatusCode::InvalidSignature);
     }
@@ -182,7 +183,10 @@ fn late_handshake(st: &mut State, id: &str, gen: u64, what: &str) -> Option<Stat
         );
         Some(("gives_up", why))
     } else if gen < s.gen {
-        Some(("failover", format!("{what} to the old server after the failover")))
+        Some((
+            "failover",
+            format!("{what} to the old server after the failover"),
+        ))
     } else {
         None
     };
@@ -250,7 +254,10 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
         }
         st.next_conn += 1;
         let cid = st.next_conn;
-        let s = st.streams.get_mut(&id).ok_or(StatusCode::InvalidRtmsStreamId)?;
+        let s = st
+            .streams
+            .get_mut(&id)
+            .ok_or(StatusCode::InvalidRtmsStreamId)?;
         if s.duplicate_pending {
             s.duplicate_pending = false;
             s.awaiting = Some((Awaiting::DuplicateRetry, now));
@@ -436,7 +443,10 @@ async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'
         let dialled = format!("ws://{}{}", shared.addr, path);
         match expected {
             Some(url) if url != dialled => {
-                let why = format!("dialled {dialled} for media_type {}, not {url}", media_type.bits());
+                let why = format!(
+                    "dialled {dialled} for media_type {}, not {url}",
+                    media_type.bits()
+                );
                 st.record(&id, "media_url", Some(why));
             }
             _ => st.record(&id, "media_url", None),
@@ -451,7 +461,10 @@ async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'
         st.next_conn += 1;
         let cid = st.next_conn;
         let deadline = shared.config.ready_ack_deadline;
-        let s = st.streams.get_mut(&id).ok_or(StatusCode::InvalidRtmsStreamId)?;
+        let s = st
+            .streams
+            .get_mut(&id)
+            .ok_or(StatusCode::InvalidRtmsStreamId)?;
         let kinds = carried(media_type);
         let clash = s
             .media
@@ -846,7 +859,10 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
             }
         }
         waited = true;
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             // Re-check once more, then time out.
             continue;
         }
@@ -863,7 +879,12 @@ async fn play(shared: Arc<Shared>, id: String) {
             .cloned()
             .collect();
         faults.sort_by_key(|f| f.after_frames());
-        (s.spec.audio_frames, s.spec.transcript_every, faults, s.spec.end)
+        (
+            s.spec.audio_frames,
+            s.spec.transcript_every,
+            faults,
+            s.spec.end,
+        )
     }) else {
         return;
     };
@@ -985,7 +1006,11 @@ async fn play(shared: Arc<Shared>, id: String) {
             };
             let _ = shared.deliver(hook).await;
             let deadline = Instant::now() + CLOSE_ON_STOPPED;
-            let mut rx = shared.lock().streams.get(&id).map(|s| s.changed.subscribe());
+            let mut rx = shared
+                .lock()
+                .streams
+                .get(&id)
+                .map(|s| s.changed.subscribe());
             loop {
                 let open = shared
                     .lock()

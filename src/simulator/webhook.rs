@@ -56,13 +56,15 @@ fn build(
     let event = match lifecycle {
         Lifecycle::Stopped => RtmsStopped::new(spec.product, id.as_str()).event,
         Lifecycle::Interrupted => RtmsInterrupted::new(spec.product, id.as_str()).event,
-        _ => crate::event::RtmsStarted::new(
-            spec.product,
-            crate::event::InstanceId::new(id_field(spec.product), spec.instance_id.as_str()),
-            id.as_str(),
-            String::new(),
-        )
-        .event,
+        _ => {
+            crate::event::RtmsStarted::new(
+                spec.product,
+                crate::event::InstanceId::new(id_field(spec.product), spec.instance_id.as_str()),
+                id.as_str(),
+                String::new(),
+            )
+            .event
+        }
     };
     let mut payload = serde_json::Map::new();
     payload.insert(

@@ -13,9 +13,15 @@ use tokio::sync::mpsc;
 use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
 use zoom_rtms_webhooks::codes::{StatusCode, StreamState};
 use zoom_rtms_webhooks::event::RtmsStarted;
-use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse};
-use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck, DataHandshake, KeepAliveResponse};
-use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams};
+use zoom_rtms_webhooks::handshake::{
+    Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
+};
+use zoom_rtms_webhooks::protocol::client::{
+    ClientMessage, ClientReadyAck, DataHandshake, KeepAliveResponse,
+};
+use zoom_rtms_webhooks::protocol::media::{
+    AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams,
+};
 use zoom_rtms_webhooks::protocol::server::ServerMessage;
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::signature::SignatureHeaders;
@@ -70,7 +76,13 @@ fn policy() -> HostPolicy {
 }
 
 async fn dial(url: &str) -> Option<Ws> {
-    ClientBuilder::new().uri(url).ok()?.connect().await.ok().map(|(ws, _)| ws)
+    ClientBuilder::new()
+        .uri(url)
+        .ok()?
+        .connect()
+        .await
+        .ok()
+        .map(|(ws, _)| ws)
 }
 
 async fn recv(ws: &mut Ws) -> Option<Vec<u8>> {
@@ -158,7 +170,12 @@ impl Outcome {
     }
 }
 
-async fn session(b: &Behaviour, creds: &Credentials, started: &RtmsStarted, out: &Mutex<Outcome>) -> SessionEnd {
+async fn session(
+    b: &Behaviour,
+    creds: &Credentials,
+    started: &RtmsStarted,
+    out: &Mutex<Outcome>,
+) -> SessionEnd {
     let Ok(urls) = started.server_urls(&policy()) else {
         return SessionEnd::Failed;
     };
@@ -208,7 +225,11 @@ async fn session(b: &Behaviour, creds: &Credentials, started: &RtmsStarted, out:
         return SessionEnd::Failed;
     };
     let params = MediaParams::new()
-        .with_audio(b.audio.clone().unwrap_or_else(|| AudioParams::new().with_send_rate(20)))
+        .with_audio(
+            b.audio
+                .clone()
+                .unwrap_or_else(|| AudioParams::new().with_send_rate(20)),
+        )
         .with_transcript(
             TranscriptParams::new()
                 .with_content_type(MediaContentType::Text)
