@@ -7,10 +7,12 @@
 mod sim_client;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sim_client::{Behaviour, Outcome};
 use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::handshake::Credentials;
+use zoom_rtms_webhooks::protocol::media::AudioParams;
 use zoom_rtms_webhooks::simulator::{End, Fault, Report, SimConfig, Simulator, StreamSpec};
 use zoom_rtms_webhooks::Product;
 
@@ -195,4 +197,106 @@ async fn every_fault_in_one_stream() {
         passed(&report, check, "s-all");
     }
     all_audio(&report, &outcome);
+}
+
+#[tokio::test(start_paused = true)]
+async fn redialling_without_backoff_fails_the_reconnect_checks() {
+    let behaviour = Behaviour {
+        redial_at_once: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(
+        spec("s-hasty", [Fault::DropMedia { after_frames: 10 }]),
+        behaviour.clone(),
+    )
+    .await;
+    assert!(failure(&report, "media_reconnect", "s-hasty").contains("before"));
+    let (report, _) = run(
+        spec("s-hasty2", [Fault::DropSignaling { after_frames: 10 }]),
+        behaviour,
+    )
+    .await;
+    assert!(failure(&report, "signaling_reconnect", "s-hasty2").contains("before"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_media_url_on_a_refused_host_is_never_dialled() {
+    let (report, outcome) = run(
+        spec("s-ssrf", [Fault::RefusableMediaUrl]),
+        Behaviour::default(),
+    )
+    .await;
+    assert!(report.passed(), "{report}");
+    passed(&report, "refused_url", "s-ssrf");
+    assert_eq!(outcome.lock().unwrap().connected, 0);
+
+    let behaviour = Behaviour {
+        dial_any_media_url: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(spec("s-ssrf-bad", [Fault::RefusableMediaUrl]), behaviour).await;
+    assert!(failure(&report, "refused_url", "s-ssrf-bad").contains("ws://localhost:"));
+}
+
+/// 1000 frames of 100 ms (100 s of audio), keep-alives paused for 70 s after 10 s.
+fn paused_spec(id: &str) -> StreamSpec {
+    spec(
+        id,
+        [Fault::PauseKeepAlives {
+            after_frames: 100,
+            duration: Duration::from_secs(70),
+        }],
+    )
+    .with_audio_frames(1000)
+    .with_transcript_every(0)
+}
+
+fn slow_audio() -> Option<AudioParams> {
+    Some(AudioParams::new().with_send_rate(100))
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_keep_alives_while_media_flows_do_not_fire_the_watchdog() {
+    let behaviour = Behaviour {
+        audio: slow_audio(),
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(paused_spec("s-pause"), behaviour).await;
+    assert!(report.passed(), "{report}");
+    passed(&report, "watchdog_not_early", "s-pause");
+    assert_eq!(outcome.lock().unwrap().connected, 1);
+
+    let behaviour = Behaviour {
+        audio: slow_audio(),
+        keep_alive_watchdog: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(paused_spec("s-pause-bad"), behaviour).await;
+    assert!(failure(&report, "watchdog_not_early", "s-pause-bad").contains("keep-alive pause"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn silence_fires_the_watchdog_after_65_s() {
+    let silent = |id: &str| {
+        spec(
+            id,
+            [Fault::Silence {
+                after_frames: 50,
+                duration: Duration::from_secs(90),
+            }],
+        )
+    };
+    let (report, outcome) = run(silent("s-quiet"), Behaviour::default()).await;
+    assert!(report.passed(), "{report}");
+    passed(&report, "watchdog_fires", "s-quiet");
+    all_audio(&report, &outcome);
+
+    let behaviour = Behaviour {
+        no_watchdog: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(silent("s-quiet-bad"), behaviour).await;
+    assert!(
+        failure(&report, "watchdog_fires", "s-quiet-bad").contains("no new signalling handshake")
+    );
 }

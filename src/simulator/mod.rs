@@ -76,6 +76,7 @@ pub struct SimConfig {
     keep_alive_interval: Duration,
     ready_ack_deadline: Duration,
     reconnect_window: Duration,
+    reconnect_delay_min: Duration,
     observe_window: Duration,
     rules: Rules,
 }
@@ -88,6 +89,7 @@ impl Default for SimConfig {
             keep_alive_interval: Duration::from_secs(10),
             ready_ack_deadline: Duration::from_secs(10),
             reconnect_window: Duration::from_secs(65),
+            reconnect_delay_min: Duration::from_millis(2400),
             observe_window: Duration::from_secs(30),
             rules: Rules::default(),
         }
@@ -130,6 +132,14 @@ impl SimConfig {
         self.reconnect_window = window;
         self
     }
+    /// The earliest acceptable reconnect after a dropped socket (event 7 or
+    /// `rtms_interrupted`): the documented first backoff step, 3 s, less 20 % for jitter
+    /// (default 2.4 s; zero accepts an immediate reconnect).
+    #[must_use]
+    pub fn with_reconnect_delay_min(mut self, delay: Duration) -> Self {
+        self.reconnect_delay_min = delay;
+        self
+    }
     /// How long, after a fatal status or the end of the stream, the client is watched for a
     /// reconnect it must not make (default 30 s).
     #[must_use]
@@ -162,6 +172,10 @@ impl SimConfig {
     /// The reconnect window.
     pub fn reconnect_window(&self) -> Duration {
         self.reconnect_window
+    }
+    /// The earliest acceptable reconnect after a dropped socket.
+    pub fn reconnect_delay_min(&self) -> Duration {
+        self.reconnect_delay_min
     }
     /// The observation window.
     pub fn observe_window(&self) -> Duration {
@@ -212,6 +226,28 @@ pub enum Fault {
         /// Audio frames sent before the failover.
         after_frames: u64,
     },
+    /// Hand out media URLs on `localhost` (the simulator's port, a host outside a
+    /// `127.0.0.1` allowlist) in the signalling response: the client must refuse them and never
+    /// dial one (check `refused_url`; the simulator sees the `Host` it was dialled with).
+    RefusableMediaUrl,
+    /// After this many audio frames, stop the keep-alives on every socket for `duration` while
+    /// media goes on flowing: the client's watchdog (inbound traffic, not keep-alives) must not
+    /// fire (check `watchdog_not_early`: no new signalling handshake meanwhile).
+    PauseKeepAlives {
+        /// Audio frames sent before the pause.
+        after_frames: u64,
+        /// How long keep-alives pause.
+        duration: Duration,
+    },
+    /// After this many audio frames, send nothing at all on any socket for up to `duration`:
+    /// the client's watchdog must fire after 65 s without inbound traffic and redo the
+    /// signalling handshake (check `watchdog_fires`: not before 60 s, within `duration`).
+    Silence {
+        /// Audio frames sent before the silence.
+        after_frames: u64,
+        /// The longest the silence lasts (it ends when the client reconnects).
+        duration: Duration,
+    },
 }
 
 impl Fault {
@@ -219,7 +255,9 @@ impl Fault {
         match self {
             Fault::DropMedia { after_frames }
             | Fault::DropSignaling { after_frames }
-            | Fault::Failover { after_frames } => Some(*after_frames),
+            | Fault::Failover { after_frames }
+            | Fault::PauseKeepAlives { after_frames, .. }
+            | Fault::Silence { after_frames, .. } => Some(*after_frames),
             _ => None,
         }
     }
@@ -689,6 +727,7 @@ enum Awaiting {
     MediaRedial,
     SignalingRedial,
     Failover,
+    Watchdog,
 }
 
 impl Awaiting {
@@ -698,6 +737,7 @@ impl Awaiting {
             Awaiting::MediaRedial => "media_reconnect",
             Awaiting::SignalingRedial => "signaling_reconnect",
             Awaiting::Failover => "failover",
+            Awaiting::Watchdog => "watchdog_fires",
         }
     }
 }
@@ -733,6 +773,9 @@ struct Stream {
     awaiting: Option<(Awaiting, Instant)>,
     ended: Option<Instant>,
     closed_by_client: bool,
+    refusable_media: bool,
+    keep_alives_paused_until: Option<Instant>,
+    silent: bool,
     player: bool,
     frames_sent: u64,
     transcripts_sent: u64,
@@ -744,6 +787,7 @@ struct Stream {
 impl Stream {
     fn new(spec: StreamSpec, gen: u64) -> Self {
         let duplicate_pending = spec.faults.contains(&Fault::DuplicateSignal);
+        let refusable_media = spec.faults.contains(&Fault::RefusableMediaUrl);
         let reject_pending = spec.faults.iter().find_map(|f| match f {
             Fault::RejectData(code) => Some(*code),
             _ => None,
@@ -760,6 +804,9 @@ impl Stream {
             awaiting: None,
             ended: None,
             closed_by_client: false,
+            refusable_media,
+            keep_alives_paused_until: None,
+            silent: false,
             player: false,
             frames_sent: 0,
             transcripts_sent: 0,

@@ -40,6 +40,9 @@ const CLOSE_ON_STOPPED: Duration = Duration::from_secs(5);
 /// The speaker of the transcripts (and of multi-stream audio).
 const USER_ID: i64 = 16_778_240;
 const USER_NAME: &str = "Ann";
+/// The earliest acceptable watchdog reconnect into a silence (the documented 65 s, less some
+/// slack for when the last message arrived).
+const WATCHDOG_MIN: Duration = Duration::from_secs(60);
 
 pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
@@ -94,6 +97,12 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
         return;
     };
     let path = request.uri().path().to_owned();
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let Some((gen, role)) = route(&path) else {
         close(&mut ws).await;
         return;
@@ -106,7 +115,9 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
         (Role::Signaling, Ok(ClientRequest::SignalingHandshake(h))) => {
             signaling(shared, ws, gen, h).await
         }
-        (Role::Media, Ok(ClientRequest::DataHandshake(h))) => media(shared, ws, gen, h, path).await,
+        (Role::Media, Ok(ClientRequest::DataHandshake(h))) => {
+            media(shared, ws, gen, h, &host, path).await
+        }
         (role, other) => {
             let expected = if role == Role::Signaling { 1 } else { 3 };
             let found = other.map_or_else(|e| e.to_string(), |r| r.msg_type().to_string());
@@ -195,14 +206,17 @@ fn late_handshake(st: &mut State, id: &str, gen: u64, what: &str) -> Option<Stat
     Some(StatusCode::InvalidRtmsStreamId)
 }
 
-fn signaling_response(shared: &Shared, gen: u64, code: StatusCode) -> String {
+/// The signalling response; with `refusable`, the media URLs are on `localhost`.
+fn signaling_response(shared: &Shared, gen: u64, code: StatusCode, refusable: bool) -> String {
     let mut urls = BTreeMap::new();
     if code.is_ok() {
+        let base = if refusable {
+            format!("ws://localhost:{}/rtms/{gen}", shared.addr.port())
+        } else {
+            shared.base_url(gen)
+        };
         for key in ["audio", "transcript", "all"] {
-            urls.insert(
-                key.to_owned(),
-                format!("{}/media/{key}", shared.base_url(gen)),
-            );
+            urls.insert(key.to_owned(), format!("{base}/media/{key}"));
         }
     }
     let mut extra = serde_json::Map::new();
@@ -246,7 +260,8 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
     let now = Instant::now();
     let window = shared.config.reconnect_window;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let decision: Result<(String, u64), StatusCode> = (|| {
+    let min = shared.config.reconnect_delay_min;
+    let decision: Result<(String, u64, bool), StatusCode> = (|| {
         let mut st = shared.lock();
         let id = check_header(&mut st, &h, "signaling_signature")?;
         if let Some(code) = late_handshake(&mut st, &id, gen, "signalling handshake") {
@@ -264,7 +279,12 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
             return Err(StatusCode::DuplicateSignalRequest);
         }
         let mut results: Vec<(&'static str, Option<String>)> = Vec::new();
-        if let Some(old) = &s.signaling {
+        if s.keep_alives_paused_until.is_some_and(|until| now < until) {
+            let why = "redid the signalling handshake during a keep-alive pause while media flowed";
+            results.push(("watchdog_not_early", Some(why.into())));
+        }
+        let watchdog = matches!(s.awaiting, Some((Awaiting::Watchdog, _)));
+        if let Some(old) = s.signaling.as_ref().filter(|_| !watchdog) {
             if old.gen == gen {
                 let why = "a second signalling connection while one is open";
                 st.record(&id, "one_signaling_connection", Some(why.into()));
@@ -285,12 +305,42 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
                 let why = "redid the signalling handshake after event 7 (only media is redialled)";
                 results.push(("media_reconnect", Some(why.into())));
             }
-            Some((a @ (Awaiting::SignalingRedial | Awaiting::Failover), t0)) => {
+            Some((Awaiting::SignalingRedial, t0)) => {
                 let after = now - t0;
-                let failure = (after > window)
-                    .then(|| format!("reconnected {after:?} after the fault, beyond {window:?}"));
-                results.push((a.check(), failure));
+                let failure = if after > window {
+                    Some(format!(
+                        "reconnected {after:?} after rtms_interrupted, beyond {window:?}"
+                    ))
+                } else if after < min {
+                    Some(format!(
+                        "reconnected {after:?} after rtms_interrupted, before the {min:?} backoff"
+                    ))
+                } else {
+                    None
+                };
+                results.push(("signaling_reconnect", failure));
                 s.awaiting = None;
+            }
+            Some((Awaiting::Failover, t0)) => {
+                let after = now - t0;
+                let failure = (after > window).then(|| {
+                    format!("reconnected {after:?} after the failover, beyond {window:?}")
+                });
+                results.push(("failover", failure));
+                s.awaiting = None;
+            }
+            Some((Awaiting::Watchdog, t0)) => {
+                let after = now - t0;
+                let failure = (after < WATCHDOG_MIN).then(|| {
+                    format!("redid the signalling handshake {after:?} into the silence; the watchdog is 65 s")
+                });
+                results.push(("watchdog_fires", failure));
+                s.awaiting = None;
+                s.silent = false;
+                for m in s.media.drain(..) {
+                    let _ = m.conn.tx.send(Out::Close);
+                }
+                s.unacked.clear();
             }
             None => {}
         }
@@ -311,23 +361,29 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
             tx: tx.clone(),
         });
         results.push(("signaling_handshake", None));
+        let refusable = s.refusable_media;
         s.notify();
         for (check, failure) in results {
             st.record(&id, check, failure);
         }
-        Ok((id, cid))
+        Ok((id, cid, refusable))
     })();
-    let (id, cid) = match decision {
+    let (id, cid, refusable) = match decision {
         Ok(v) => v,
         Err(code) => {
             let _ = ws
-                .send(Message::text(signaling_response(&shared, gen, code)))
+                .send(Message::text(signaling_response(&shared, gen, code, false)))
                 .await;
             close(&mut ws).await;
             return;
         }
     };
-    let _ = tx.send(Out::Text(signaling_response(&shared, gen, StatusCode::Ok)));
+    let _ = tx.send(Out::Text(signaling_response(
+        &shared,
+        gen,
+        StatusCode::Ok,
+        refusable,
+    )));
     let _ = tx.send(Out::Text(event_frame(&shared, 1)));
     run_socket(&shared, &mut ws, &id, cid, &mut rx, Role::Signaling).await;
     unregister(&shared, &id, cid);
@@ -411,7 +467,14 @@ fn carried(types: MediaTypes) -> MediaTypes {
         .fold(MediaTypes::NONE, |acc, k| acc | k.flag())
 }
 
-async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'_>, path: String) {
+async fn media(
+    shared: Arc<Shared>,
+    mut ws: Ws,
+    gen: u64,
+    h: ReceivedHandshake<'_>,
+    host: &str,
+    path: String,
+) {
     let now = Instant::now();
     let window = shared.config.reconnect_window;
     let media_type = h.media_type.unwrap_or(MediaTypes::NONE);
@@ -420,6 +483,11 @@ async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'
     let decision: Result<(String, u64, MediaParams), StatusCode> = (|| {
         let mut st = shared.lock();
         let id = check_header(&mut st, &h, "data_signature")?;
+        if host.starts_with("localhost") {
+            let why = format!("dialled ws://{host}{path}, a media URL on a host it must refuse");
+            st.record(&id, "refused_url", Some(why));
+            return Err(StatusCode::InvalidRtmsStreamId);
+        }
         if let Some(code) = late_handshake(&mut st, &id, gen, "data handshake") {
             return Err(code);
         }
@@ -431,7 +499,7 @@ async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'
         st.record(&id, "handshake_order", None);
         // The URL dialled is the one the signalling response names for these kinds.
         let response = SignalingHandshakeResponse::parse(
-            signaling_response(&shared, gen, StatusCode::Ok).as_bytes(),
+            signaling_response(&shared, gen, StatusCode::Ok, false).as_bytes(),
         );
         let policy = HostPolicy::default()
             .with_allowed_host("127.0.0.1")
@@ -496,8 +564,18 @@ async fn media(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'
             vec![("one_media_connection_per_kind", None)];
         if let Some((Awaiting::MediaRedial, t0)) = s.awaiting {
             let after = now - t0;
-            let failure = (after > window)
-                .then(|| format!("media redialled {after:?} after event 7, beyond {window:?}"));
+            let min = shared.config.reconnect_delay_min;
+            let failure = if after > window {
+                Some(format!(
+                    "media redialled {after:?} after event 7, beyond {window:?}"
+                ))
+            } else if after < min {
+                Some(format!(
+                    "media redialled {after:?} after event 7, before the {min:?} backoff"
+                ))
+            } else {
+                None
+            };
             results.push(("media_reconnect", failure));
             s.awaiting = None;
         }
@@ -754,6 +832,13 @@ async fn run_socket(
                 }
             },
             _ = keep_alive.tick() => {
+                let quiet = shared.lock().streams.get(id).is_some_and(|s| {
+                    s.silent || s.keep_alives_paused_until.is_some_and(|t| Instant::now() < t)
+                });
+                if quiet {
+                    pending = None;
+                    continue;
+                }
                 if let Some(p) = pending.take() {
                     misses += 1;
                     shared.fail(id, check, format!("KEEP_ALIVE_REQ {p} not answered within {interval:?}"));
@@ -837,7 +922,7 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
             if s.closed_by_client {
                 return (Ready::ClosedByClient, waited);
             }
-            if s.rejected.is_some() {
+            if s.rejected.is_some() || s.refusable_media {
                 return (Ready::Rejected, waited);
             }
             let usable = |kind| {
@@ -845,7 +930,7 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
                     .iter()
                     .find(|m| m.conn.gen == s.gen && m.acked && m.kinds.includes(kind))
             };
-            if let Some(m) = usable(MediaKind::Audio) {
+            if let Some(m) = usable(MediaKind::Audio).filter(|_| !s.silent) {
                 let ready = Ready::Go {
                     audio: m.conn.tx.clone(),
                     format: m.format,
@@ -893,16 +978,21 @@ async fn play(shared: Arc<Shared>, id: String) {
     let mut first_ts: Option<i64> = None;
     let mut active = false;
     let mut next_at = Instant::now();
+    let mut wait_window = window;
     loop {
         if faults.first().and_then(Fault::after_frames) == Some(sent) {
             let fault = faults.remove(0);
-            inject(&shared, &id, &fault).await;
+            if let Some(w) = inject(&shared, &id, &fault).await {
+                wait_window = w;
+            }
             continue;
         }
         if sent >= frames {
             break;
         }
-        let (ready, waited) = wait_ready(&shared, &id, window).await;
+        let (ready, waited) = wait_ready(&shared, &id, wait_window).await;
+        let silence = wait_window;
+        wait_window = window;
         let (audio, format, transcript, signaling) = match ready {
             Ready::Go {
                 audio,
@@ -911,8 +1001,13 @@ async fn play(shared: Arc<Shared>, id: String) {
                 signaling,
             } => (audio, format, transcript, signaling),
             Ready::Rejected => {
+                let refusable = shared
+                    .lock()
+                    .streams
+                    .get(&id)
+                    .is_some_and(|s| s.refusable_media);
                 tokio::time::sleep(shared.config.observe_window).await;
-                shared.ok(&id, "gives_up");
+                shared.ok(&id, if refusable { "refused_url" } else { "gives_up" });
                 close_all(&shared, &id);
                 finish(&shared, &id);
                 return;
@@ -921,6 +1016,16 @@ async fn play(shared: Arc<Shared>, id: String) {
                 shared.ok(&id, "stream_close");
                 finish(&shared, &id);
                 return;
+            }
+            Ready::Timeout(Some(Awaiting::Watchdog)) => {
+                let why = format!("no new signalling handshake within {silence:?} of silence");
+                shared.fail(&id, "watchdog_fires", why);
+                if let Some(s) = shared.lock().streams.get_mut(&id) {
+                    s.silent = false;
+                    s.awaiting = None;
+                    s.notify();
+                }
+                continue;
             }
             Ready::Timeout(awaiting) => {
                 let check = awaiting.map_or("media_ready", Awaiting::check);
@@ -1079,22 +1184,43 @@ async fn terminate(shared: &Shared, id: &str, reason: StopReason) {
 
 fn finish(shared: &Shared, id: &str) {
     let mut st = shared.lock();
+    let paused = st.streams.get(id).is_some_and(|s| {
+        s.spec
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::PauseKeepAlives { .. }))
+    });
+    if paused {
+        st.record(id, "watchdog_not_early", None);
+    }
     if let Some(s) = st.streams.get_mut(id) {
         s.done = true;
         s.notify();
     }
 }
 
-async fn inject(shared: &Shared, id: &str, fault: &Fault) {
+/// Applies a fault; `Some(window)` when the next wait for a ready socket lasts `window`.
+async fn inject(shared: &Shared, id: &str, fault: &Fault) -> Option<Duration> {
     let now = Instant::now();
     let hook = {
         let mut st = shared.lock();
         st.next_gen += 1;
         let next_gen = st.next_gen;
         let Some(s) = st.streams.get_mut(id) else {
-            return;
+            return None;
         };
         match fault {
+            Fault::PauseKeepAlives { duration, .. } => {
+                s.keep_alives_paused_until = Some(now + *duration);
+                None
+            }
+            Fault::Silence { duration, .. } => {
+                s.silent = true;
+                s.awaiting = Some((Awaiting::Watchdog, now));
+                s.notify();
+                drop(st);
+                return Some(*duration);
+            }
             Fault::DropMedia { .. } => {
                 s.media.retain(|m| {
                     let drop = m.kinds.includes(MediaKind::Audio);
@@ -1131,4 +1257,5 @@ async fn inject(shared: &Shared, id: &str, fault: &Fault) {
     if let Some(hook) = hook {
         let _ = shared.deliver(hook).await;
     }
+    None
 }

@@ -49,7 +49,18 @@ pub struct Behaviour {
     pub ignore_stopped: bool,
     /// The audio parameters (default: L16 16 kHz mono mixed 20 ms).
     pub audio: Option<AudioParams>,
+    /// No watchdog at all.
+    pub no_watchdog: bool,
+    /// A watchdog fed by keep-alives only (fires while media flows without keep-alives).
+    pub keep_alive_watchdog: bool,
+    /// Dial media URLs on any host (no allowlist).
+    pub dial_any_media_url: bool,
+    /// Reconnect at once after event 7 or `rtms_interrupted` (no backoff).
+    pub redial_at_once: bool,
 }
+
+/// No inbound traffic for this long: redo the whole handshake.
+const WATCHDOG: Duration = Duration::from_secs(65);
 
 /// What the client saw.
 #[derive(Debug, Default)]
@@ -67,6 +78,7 @@ enum SessionEnd {
     Ended,
     Lost,
     Failed,
+    Watchdog,
 }
 
 fn policy() -> HostPolicy {
@@ -143,7 +155,12 @@ pub fn spawn(
                 WebhookEvent::RtmsInterrupted(_) => {
                     if let Some((started, task)) = current.take() {
                         task.abort();
-                        current = Some(start(started, Duration::from_secs(3)));
+                        let backoff = if behaviour.redial_at_once {
+                            Duration::ZERO
+                        } else {
+                            Duration::from_secs(3)
+                        };
+                        current = Some(start(started, backoff));
                     }
                 }
                 WebhookEvent::RtmsStopped(_) => {
@@ -171,6 +188,20 @@ impl Outcome {
 }
 
 async fn session(
+    b: &Behaviour,
+    creds: &Credentials,
+    started: &RtmsStarted,
+    out: &Mutex<Outcome>,
+) -> SessionEnd {
+    loop {
+        match session_once(b, creds, started, out).await {
+            SessionEnd::Watchdog => continue,
+            end => return end,
+        }
+    }
+}
+
+async fn session_once(
     b: &Behaviour,
     creds: &Credentials,
     started: &RtmsStarted,
@@ -221,7 +252,12 @@ async fn session(
         }
     }
     let types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
-    let Some(media_url) = resp.media_url(types, &policy()).ok().flatten() else {
+    let media_policy = if b.dial_any_media_url {
+        policy().with_allowed_host("localhost")
+    } else {
+        policy()
+    };
+    let Some(media_url) = resp.media_url(types, &media_policy).ok().flatten() else {
         return SessionEnd::Failed;
     };
     let params = MediaParams::new()
@@ -264,11 +300,18 @@ async fn session(
         }
         out.lock().unwrap().connected += 1;
         let mut media_open = true;
+        let mut last_inbound = tokio::time::Instant::now();
         loop {
+            let watchdog = tokio::time::sleep_until(last_inbound + WATCHDOG);
             tokio::select! {
+                _ = watchdog, if !b.no_watchdog => return SessionEnd::Watchdog,
                 f = recv(&mut sig) => {
                     let Some(f) = f else { return SessionEnd::Lost };
-                    let reply = match ServerMessage::parse(&f) {
+                    let parsed = ServerMessage::parse(&f);
+                    if !b.keep_alive_watchdog || matches!(parsed, Ok(ServerMessage::KeepAliveRequest(_))) {
+                        last_inbound = tokio::time::Instant::now();
+                    }
+                    let reply = match parsed {
                         Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
                             Some(KeepAliveResponse::echo(&k).to_json())
                         }
@@ -289,7 +332,11 @@ async fn session(
                         media_open = false;
                         continue;
                     };
-                    match ServerMessage::parse(&f) {
+                    let parsed = ServerMessage::parse(&f);
+                    if !b.keep_alive_watchdog || matches!(parsed, Ok(ServerMessage::KeepAliveRequest(_))) {
+                        last_inbound = tokio::time::Instant::now();
+                    }
+                    match parsed {
                         Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
                             send(&mut media, KeepAliveResponse::echo(&k).to_json()).await;
                         }
@@ -309,7 +356,9 @@ async fn session(
         }
         // Event 7: redial media only, after the first backoff step.
         drop(media);
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        if !b.redial_at_once {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
         let _ = &second;
     }
 }
