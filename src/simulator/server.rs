@@ -1206,9 +1206,7 @@ async fn inject(shared: &Shared, id: &str, fault: &Fault) -> Option<Duration> {
         let mut st = shared.lock();
         st.next_gen += 1;
         let next_gen = st.next_gen;
-        let Some(s) = st.streams.get_mut(id) else {
-            return None;
-        };
+        let s = st.streams.get_mut(id)?;
         match fault {
             Fault::PauseKeepAlives { duration, .. } => {
                 s.keep_alives_paused_until = Some(now + *duration);
