@@ -168,3 +168,49 @@ async fn webhooks_are_signed_for_the_app_and_name_the_product() {
         .verify_and_parse(headers, &hook.body)
         .is_err());
 }
+
+/// A webhook endpoint on loopback that verifies every request and records the event names;
+/// it answers `status`.
+async fn endpoint(status: u16) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let route = axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+        let record = std::sync::Arc::clone(&record);
+        async move {
+            let verifier = Verifier::new(SECRET).unwrap();
+            let headers =
+                zoom_rtms_webhooks::signature::SignatureHeaders::from_header_map(&headers);
+            let event = verifier.verify_and_parse(headers, &body).expect("verifies");
+            record.lock().unwrap().push(event.event().name().to_owned());
+            StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/webhook", route);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn webhooks_are_posted_signed_to_the_configured_url() {
+    let (url, seen) = endpoint(200).await;
+    let sim = Simulator::start(SimConfig::default().with_webhook_url(&url))
+        .await
+        .unwrap();
+    sim.register(spec("s-post")).unwrap();
+    let hook = sim.start_stream("s-post").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["meeting.rtms_started"]);
+    // Also handed out.
+    let mut hooks = sim.take_webhooks().unwrap();
+    assert_eq!(hooks.recv().await.unwrap(), hook);
+
+    let (url, _) = endpoint(500).await;
+    let sim = Simulator::start(SimConfig::default().with_webhook_url(url))
+        .await
+        .unwrap();
+    sim.register(spec("s-refused")).unwrap();
+    let err = sim.start_stream("s-refused").await.unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+}
