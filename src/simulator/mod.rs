@@ -494,7 +494,39 @@ impl fmt::Display for Report {
 }
 
 /// The simulator: a loopback server for the signalling and media sockets of every registered
-/// stream, and a webhook sender. Dropping it stops the server.
+/// stream, and a webhook sender. Dropping it stops accepting connections.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::Credentials;
+/// use zoom_rtms_webhooks::signature::SignatureHeaders;
+/// use zoom_rtms_webhooks::simulator::{SimConfig, Simulator, StreamSpec};
+/// use zoom_rtms_webhooks::{Product, Verifier, WebhookEvent};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let sim = Simulator::start(SimConfig::default()).await?;
+/// let creds = Credentials::new("client id", "client secret")?;
+/// sim.register(StreamSpec::new(Product::Webinar, "w-uuid==", "s-1", "webhook secret", creds))?;
+/// let mut webhooks = sim.take_webhooks().unwrap();
+///
+/// let sent = sim.start_stream("s-1").await?;
+/// assert_eq!(webhooks.recv().await, Some(sent.clone()));
+/// assert_eq!(sent.event, "webinar.rtms_started");
+///
+/// // Signed for the app: it verifies with the app's webhook secret.
+/// let headers = SignatureHeaders::new(Some(&sent.signature), Some(&sent.timestamp));
+/// let event = Verifier::new("webhook secret")?.verify_and_parse(headers, &sent.body)?;
+/// let WebhookEvent::RtmsStarted(started) = event.event() else { panic!() };
+/// let url = sim.signaling_url("s-1").unwrap();
+/// assert_eq!(started.server_urls.joined(), url);
+/// assert!(url.starts_with(&format!("ws://{}/", sim.local_addr())));
+///
+/// // Nothing connected yet: no audio sent, no check failed.
+/// let report = sim.report();
+/// assert_eq!(report.streams[0].audio_frames, 0);
+/// assert_eq!(report.failures().count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct Simulator {
     shared: Arc<Shared>,
     accept: tokio::task::JoinHandle<()>,
