@@ -214,3 +214,47 @@ async fn webhooks_are_posted_signed_to_the_configured_url() {
     let err = sim.start_stream("s-refused").await.unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn participant_events_follow_the_subscription_per_product() {
+    let (report, outcome) = run(SimConfig::default(), spec("s-events"), Behaviour::default()).await;
+    assert!(report.passed(), "{report}");
+    let got = outcome.lock().unwrap();
+    assert_eq!(
+        got.events,
+        [1, 3, 2],
+        "first packet, participant join, active speaker"
+    );
+    assert_eq!(got.channel_audio, 0);
+    drop(got);
+
+    let cc = StreamSpec::new(
+        Product::ContactCenter,
+        "eng-1",
+        "s-cc-audio",
+        SECRET,
+        creds(),
+    )
+    .with_audio_frames(20);
+    let (report, outcome) = run(SimConfig::default(), cc, Behaviour::default()).await;
+    assert!(report.passed(), "{report}");
+    let got = outcome.lock().unwrap();
+    assert_eq!(
+        got.events,
+        [1, 10, 8],
+        "first packet, user answered, consumer answered"
+    );
+    assert_eq!(
+        got.channel_audio, 20,
+        "Contact Center audio carries channel_id"
+    );
+    assert_eq!(got.sha256(), report.streams[0].audio_sha256);
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicated_webhooks_still_make_one_connection() {
+    let config = SimConfig::default().with_duplicate_webhooks(true);
+    let (report, outcome) = run(config, spec("s-twice"), Behaviour::default()).await;
+    assert!(report.passed(), "{report}");
+    assert_eq!(outcome.lock().unwrap().connected, 1);
+}

@@ -78,6 +78,7 @@ pub struct SimConfig {
     reconnect_window: Duration,
     reconnect_delay_min: Duration,
     observe_window: Duration,
+    duplicate_webhooks: bool,
     rules: Rules,
 }
 
@@ -91,6 +92,7 @@ impl Default for SimConfig {
             reconnect_window: Duration::from_secs(65),
             reconnect_delay_min: Duration::from_millis(2400),
             observe_window: Duration::from_secs(30),
+            duplicate_webhooks: false,
             rules: Rules::default(),
         }
     }
@@ -147,6 +149,13 @@ impl SimConfig {
         self.observe_window = window;
         self
     }
+    /// Deliver every webhook twice, the same request each time, as Zoom's retries do (default
+    /// no): the app must acknowledge both and still open one connection per stream.
+    #[must_use]
+    pub fn with_duplicate_webhooks(mut self, duplicate: bool) -> Self {
+        self.duplicate_webhooks = duplicate;
+        self
+    }
     /// The media-parameter rules the data handshake is validated with (default: Zoom's docs).
     #[must_use]
     pub fn with_rules(mut self, rules: Rules) -> Self {
@@ -180,6 +189,10 @@ impl SimConfig {
     /// The observation window.
     pub fn observe_window(&self) -> Duration {
         self.observe_window
+    }
+    /// Whether every webhook is delivered twice.
+    pub fn duplicate_webhooks(&self) -> bool {
+        self.duplicate_webhooks
     }
     /// The media-parameter rules.
     pub fn rules(&self) -> &Rules {
@@ -544,6 +557,15 @@ impl fmt::Debug for Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.accept.abort();
+        // Close every socket and stop every player.
+        let ids: Vec<String> = self.shared.lock().streams.keys().cloned().collect();
+        for id in ids {
+            server::close_all(&self.shared, &id);
+            if let Some(s) = self.shared.lock().streams.get_mut(&id) {
+                s.done = true;
+                s.notify();
+            }
+        }
     }
 }
 
@@ -705,11 +727,14 @@ impl Shared {
     }
 
     async fn deliver(&self, hook: SignedWebhook) -> Result<(), SimError> {
-        let _ = self.webhook_tx.send(hook.clone());
-        match &self.config.webhook_url {
-            Some(url) => webhook::post(url, &hook).await,
-            None => Ok(()),
+        let times = if self.config.duplicate_webhooks { 2 } else { 1 };
+        for _ in 0..times {
+            let _ = self.webhook_tx.send(hook.clone());
+            if let Some(url) = &self.config.webhook_url {
+                webhook::post(url, &hook).await?;
+            }
         }
+        Ok(())
     }
 
     fn ok(&self, stream: &str, name: &'static str) {
@@ -806,6 +831,7 @@ struct Stream {
     ended: Option<Instant>,
     closed_by_client: bool,
     refusable_media: bool,
+    subscribed: Vec<i64>,
     keep_alives_paused_until: Option<Instant>,
     silent: bool,
     player: bool,
@@ -837,6 +863,7 @@ impl Stream {
             ended: None,
             closed_by_client: false,
             refusable_media,
+            subscribed: Vec::new(),
             keep_alives_paused_until: None,
             silent: false,
             player: false,

@@ -16,6 +16,7 @@ use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
 
 use super::{webhook, Awaiting, Conn, End, Fault, MediaConn, Out, Shared, State};
 use crate::codes::{StatusCode, StopReason, StreamState};
+use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
 use crate::protocol::client::{ClientRequest, ReceivedHandshake};
 use crate::protocol::events::Event;
@@ -40,9 +41,19 @@ const CLOSE_ON_STOPPED: Duration = Duration::from_secs(5);
 /// The speaker of the transcripts (and of multi-stream audio).
 const USER_ID: i64 = 16_778_240;
 const USER_NAME: &str = "Ann";
+/// The Contact Center channel of the audio and transcripts.
+const CHANNEL_ID: &str = "sim-channel-1";
 /// The earliest acceptable watchdog reconnect into a silence (the documented 65 s, less some
 /// slack for when the last message arrived).
 const WATCHDOG_MIN: Duration = Duration::from_secs(60);
+
+/// Lets the tasks that I/O woke run before a deadline is judged: with paused tokio time the
+/// clock may jump to the deadline in the same turn as the message that meets it arrives.
+async fn settle() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+}
 
 pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
@@ -602,6 +613,7 @@ async fn media(
         let stream = id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(deadline).await;
+            settle().await;
             let mut st = watcher.lock();
             let unacked = st
                 .streams
@@ -711,6 +723,17 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
             );
             Reply::SendAndClose(vec![close, state])
         }
+        ClientRequest::EventSubscription(events) => {
+            if let Some(s) = st.streams.get_mut(id) {
+                for (event_type, subscribe) in events {
+                    s.subscribed.retain(|t| *t != event_type);
+                    if subscribe {
+                        s.subscribed.push(event_type);
+                    }
+                }
+            }
+            Reply::None
+        }
         ClientRequest::StreamStateRequest { .. } => {
             let state = ServerMessage::StreamStateResponse(StreamStateInfo {
                 state: Some(StreamState::Active),
@@ -762,6 +785,8 @@ async fn run_socket(
     let _ = cid;
     loop {
         tokio::select! {
+            // What the client sent first: an answer that arrived with the timer is no miss.
+            biased;
             frame = ws.next() => {
                 let msg = match frame {
                     Some(Ok(msg)) => msg,
@@ -862,6 +887,58 @@ async fn run_socket(
 // The player
 // ---------------------------------------------------------------------------------------------
 
+/// The events subscribed to, sent when media starts: meetings and the like get participant
+/// join (3) and active speaker (2); Contact Center gets user answered (10) and consumer
+/// answered (8) with `participant_info`.
+fn participant_events(shared: &Shared, id: &str) -> Vec<String> {
+    let (product, subscribed) = match shared.lock().streams.get(id) {
+        Some(s) => (s.spec.product, s.subscribed.clone()),
+        None => return Vec::new(),
+    };
+    let ts = shared.now_ms();
+    let events: Vec<(i64, String)> = if product == Product::ContactCenter {
+        let info = |mode: &str, name: &str| {
+            format!(
+                r#""event_ts":{ts},"participant_info":{{"channel_id":"{CHANNEL_ID}","participant_mode":"{mode}","display_name":"{name}"}}"#
+            )
+        };
+        vec![
+            (
+                10,
+                format!(r#"{{"event_type":10,{}}}"#, info("agent", "Agent")),
+            ),
+            (
+                8,
+                format!(r#"{{"event_type":8,{}}}"#, info("caller", "Caller")),
+            ),
+        ]
+    } else {
+        vec![
+            (
+                3,
+                format!(
+                    r#"{{"event_type":3,"timestamp":{ts},"participants":[{{"user_id":{USER_ID},"user_name":"{USER_NAME}"}}]}}"#
+                ),
+            ),
+            (
+                2,
+                format!(
+                    r#"{{"event_type":2,"timestamp":{ts},"user_id":{USER_ID},"user_name":"{USER_NAME}"}}"#
+                ),
+            ),
+        ]
+    };
+    events
+        .into_iter()
+        .filter(|(t, _)| subscribed.contains(t))
+        .filter_map(|(_, json)| {
+            Event::parse(&json)
+                .ok()
+                .map(|e| ServerMessage::EventUpdate(e).to_json())
+        })
+        .collect()
+}
+
 pub(super) fn ensure_player(shared: &Arc<Shared>, id: &str) {
     let mut st = shared.lock();
     if let Some(s) = st.streams.get_mut(id) {
@@ -903,6 +980,7 @@ enum Ready {
     },
     Rejected,
     ClosedByClient,
+    Stopped,
     Timeout(Option<Awaiting>),
 }
 
@@ -919,6 +997,9 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
             let Some(s) = st.streams.get(id) else {
                 return (Ready::ClosedByClient, waited);
             };
+            if s.done {
+                return (Ready::Stopped, waited);
+            }
             if s.closed_by_client {
                 return (Ready::ClosedByClient, waited);
             }
@@ -955,6 +1036,11 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
 }
 
 async fn play(shared: Arc<Shared>, id: String) {
+    let contact_center = shared
+        .lock()
+        .streams
+        .get(&id)
+        .is_some_and(|s| s.spec.product == Product::ContactCenter);
     let Some((frames, every, mut faults, end)) = shared.lock().streams.get(&id).map(|s| {
         let mut faults: Vec<Fault> = s
             .spec
@@ -1012,6 +1098,7 @@ async fn play(shared: Arc<Shared>, id: String) {
                 finish(&shared, &id);
                 return;
             }
+            Ready::Stopped => return,
             Ready::ClosedByClient => {
                 shared.ok(&id, "stream_close");
                 finish(&shared, &id);
@@ -1043,6 +1130,9 @@ async fn play(shared: Arc<Shared>, id: String) {
             active = true;
             if let Some(sig) = &signaling {
                 let _ = sig.send(Out::Text(stream_state(&shared, StreamState::Active, None)));
+                for event in participant_events(&shared, &id) {
+                    let _ = sig.send(Out::Text(event));
+                }
             }
         }
         let send_rate = format.send_rate_ms.max(20);
@@ -1052,9 +1142,9 @@ async fn play(shared: Arc<Shared>, id: String) {
         let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
         let multi = format.data_opt == DataOption::AudioMultiStreams;
         let frame = ServerMessage::Audio(MediaData {
-            user_id: Some(if multi { USER_ID } else { 0 }),
-            user_name: multi.then_some(Cow::Borrowed(USER_NAME)),
-            channel_id: None,
+            user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+            user_name: (multi && !contact_center).then_some(Cow::Borrowed(USER_NAME)),
+            channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
             data: Some(Cow::Borrowed(&data)),
             length: Some(pcm.len() as i64),
             timestamp: Some(ts),
@@ -1077,9 +1167,9 @@ async fn play(shared: Arc<Shared>, id: String) {
                 let span = every as i64 * send_rate;
                 let text = format!("utterance {n} of stream {id}");
                 let msg = ServerMessage::Transcript(Transcript {
-                    user_id: Some(USER_ID),
-                    user_name: Some(Cow::Borrowed(USER_NAME)),
-                    channel_id: None,
+                    user_id: (!contact_center).then_some(USER_ID),
+                    user_name: (!contact_center).then_some(Cow::Borrowed(USER_NAME)),
+                    channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
                     text: Some(Cow::Owned(text)),
                     language: Some(TranscriptLanguage::English),
                     start_time: Some(ts - span + send_rate),
@@ -1133,6 +1223,16 @@ async fn play(shared: Arc<Shared>, id: String) {
                     }
                 };
                 if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    settle().await;
+                    let open = shared
+                        .lock()
+                        .streams
+                        .get(&id)
+                        .is_some_and(|s| s.signaling.is_some() || !s.media.is_empty());
+                    if !open {
+                        shared.ok(&id, "closes_on_stopped");
+                        break;
+                    }
                     let why = format!("sockets still open {CLOSE_ON_STOPPED:?} after rtms_stopped");
                     shared.fail(&id, "closes_on_stopped", why);
                     close_all(&shared, &id);
@@ -1147,7 +1247,7 @@ async fn play(shared: Arc<Shared>, id: String) {
     finish(&shared, &id);
 }
 
-fn close_all(shared: &Shared, id: &str) {
+pub(super) fn close_all(shared: &Shared, id: &str) {
     let mut st = shared.lock();
     if let Some(s) = st.streams.get_mut(id) {
         if let Some(c) = s.signaling.take() {

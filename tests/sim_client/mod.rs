@@ -17,7 +17,7 @@ use zoom_rtms_webhooks::handshake::{
     Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use zoom_rtms_webhooks::protocol::client::{
-    ClientMessage, ClientReadyAck, DataHandshake, KeepAliveResponse,
+    ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
 };
 use zoom_rtms_webhooks::protocol::media::{
     AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams,
@@ -71,6 +71,10 @@ pub struct Outcome {
     pub connected: u32,
     pub data_status: Option<StatusCode>,
     pub ended: bool,
+    /// The event types received, in order.
+    pub events: Vec<i64>,
+    /// Audio messages that carried a Contact Center `channel_id` (and no user).
+    pub channel_audio: u64,
     hasher: Option<Sha256>,
 }
 
@@ -130,7 +134,12 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut current: Option<(RtmsStarted, tokio::task::JoinHandle<()>)> = None;
         let mut stopped_sockets: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         while let Some(hook) = hooks.recv().await {
+            // Zoom retries a webhook with the same request: act once.
+            if !seen.insert(hook.body.clone()) {
+                continue;
+            }
             let headers = SignatureHeaders::new(Some(&hook.signature), Some(&hook.timestamp));
             let event = verifier
                 .verify_and_parse(headers, &hook.body)
@@ -243,6 +252,12 @@ async fn session_once(
         }
         break (ws, resp);
     };
+    // Subscribe to the participant events (meetings: 2, 3; Contact Center: 8, 10).
+    let mut subscription = EventSubscription::new();
+    for event_type in [2, 3, 8, 10] {
+        subscription = subscription.subscribe(event_type);
+    }
+    send(&mut sig, subscription.to_json()).await;
     let mut second = None;
     if b.second_signaling {
         if let Some(mut ws) = dial(&url).await {
@@ -318,6 +333,10 @@ async fn session_once(
                         Ok(ServerMessage::EventUpdate(e)) if e.event_type_code() == Some(7) => {
                             break;
                         }
+                        Ok(ServerMessage::EventUpdate(e)) => {
+                            out.lock().unwrap().events.extend(e.event_type_code());
+                            None
+                        }
                         Ok(ServerMessage::StreamStateUpdate(u)) if u.state == Some(StreamState::Terminated) => {
                             return SessionEnd::Ended;
                         }
@@ -344,6 +363,9 @@ async fn session_once(
                             a.decode_into(&mut buf).expect("base64");
                             let mut o = out.lock().unwrap();
                             o.audio_frames += 1;
+                            if a.channel_id.is_some() && a.user_id.is_none() {
+                                o.channel_audio += 1;
+                            }
                             if let Some(h) = o.hasher.as_mut() {
                                 h.update(&buf);
                             }
