@@ -219,14 +219,15 @@ async fn webhooks_are_posted_signed_to_the_configured_url() {
 async fn participant_events_follow_the_subscription_per_product() {
     let (report, outcome) = run(SimConfig::default(), spec("s-events"), Behaviour::default()).await;
     assert!(report.passed(), "{report}");
-    let got = outcome.lock().unwrap();
-    assert_eq!(
-        got.events,
-        [1, 3, 2],
-        "first packet, participant join, active speaker"
-    );
-    assert_eq!(got.channel_audio, 0);
-    drop(got);
+    {
+        let got = outcome.lock().unwrap();
+        assert_eq!(
+            got.events,
+            [1, 3, 2],
+            "first packet, participant join, active speaker"
+        );
+        assert_eq!(got.channel_audio, 0);
+    }
 
     let cc = StreamSpec::new(
         Product::ContactCenter,
