@@ -2,9 +2,20 @@
 //! WebSockets on `ws://127.0.0.1:<port>`, plays audio and transcripts, injects faults, and
 //! checks how your client behaves.
 //!
+//! In this repository:
+//!
 //! ```text
 //! ZOOM_SECRET_TOKEN=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=... \
 //!   cargo run --example simulate --features simulator -- --webhook http://127.0.0.1:8080/webhook
+//! ```
+//!
+//! In a project of your own, this file is `src/main.rs`, `cargo run -- --webhook ...` starts it
+//! (with the same environment), and `Cargo.toml` has:
+//!
+//! ```toml
+//! [dependencies]
+//! zoom-rtms-webhooks = { version = "0.2", features = ["simulator"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "time"] }
 //! ```
 //!
 //! Options: `--webhook URL` (required), `--streams N` (1), `--frames N` (250 audio messages of
