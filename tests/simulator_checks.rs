@@ -259,3 +259,50 @@ async fn duplicated_webhooks_still_make_one_connection() {
     assert!(report.passed(), "{report}");
     assert_eq!(outcome.lock().unwrap().connected, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_streams_of_every_product_each_pass_with_their_id_keys() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let streams = [
+        (Product::Meeting, "m-uuid==", "s-meeting"),
+        (Product::Webinar, "w-uuid==", "s-webinar"),
+        (Product::VideoSdk, "session-1", "s-vsdk"),
+        (Product::ContactCenter, "eng-1", "s-zcc"),
+        (Product::Phone, "call-1", "s-phone"),
+    ];
+    for (product, instance, id) in streams {
+        let spec = StreamSpec::new(product, instance, id, SECRET, creds()).with_audio_frames(60);
+        sim.register(spec).unwrap();
+    }
+    let outcomes = sim_client::spawn_many(
+        Behaviour::default(),
+        creds(),
+        SECRET,
+        sim.take_webhooks().unwrap(),
+    );
+    for (_, _, id) in streams {
+        sim.start_stream(id).await.unwrap();
+    }
+    for (_, _, id) in streams {
+        sim.finished(id).await;
+    }
+    let report = sim.report();
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.streams.len(), 5);
+    let outcomes = outcomes.lock().unwrap();
+    for sent in &report.streams {
+        passed_check(&report, "id_key", &sent.stream);
+        let got = outcomes[&sent.stream].lock().unwrap();
+        assert_eq!(got.audio_frames, 60, "{}", sent.stream);
+        assert_eq!(got.sha256(), sent.audio_sha256, "{}", sent.stream);
+    }
+}
+
+fn passed_check(report: &Report, check: &str, stream: &str) {
+    assert!(
+        report
+            .check(check, stream)
+            .is_some_and(|c| c.failure.is_none()),
+        "{check} missing or failed:\n{report}"
+    );
+}

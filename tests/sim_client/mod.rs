@@ -3,6 +3,7 @@
 //! checked against the protocol notes, by a client written from them.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -117,22 +118,52 @@ async fn send(ws: &mut Ws, text: String) {
     let _ = ws.send(Message::text(text)).await;
 }
 
-/// Starts the client: it reads the simulator's webhooks (verifying them with `secret`) and acts
-/// on them. Returns what it saw, updated as it goes.
+/// What the client saw, per stream.
+pub type Outcomes = Arc<Mutex<HashMap<String, Arc<Mutex<Outcome>>>>>;
+
+fn new_outcome() -> Arc<Mutex<Outcome>> {
+    Arc::new(Mutex::new(Outcome {
+        hasher: Some(Sha256::new()),
+        ..Outcome::default()
+    }))
+}
+
+/// Starts the client for one stream: it reads the simulator's webhooks (verifying them with
+/// `secret`) and acts on them. Returns what it saw, updated as it goes.
 pub fn spawn(
     behaviour: Behaviour,
     creds: Credentials,
     secret: &str,
-    mut hooks: mpsc::UnboundedReceiver<SignedWebhook>,
+    hooks: mpsc::UnboundedReceiver<SignedWebhook>,
 ) -> Arc<Mutex<Outcome>> {
+    let out = new_outcome();
+    drive(behaviour, creds, secret, hooks, Some(Arc::clone(&out)));
+    out
+}
+
+/// Starts the client for any number of streams; what it saw per stream id.
+pub fn spawn_many(
+    behaviour: Behaviour,
+    creds: Credentials,
+    secret: &str,
+    hooks: mpsc::UnboundedReceiver<SignedWebhook>,
+) -> Outcomes {
+    drive(behaviour, creds, secret, hooks, None)
+}
+
+fn drive(
+    behaviour: Behaviour,
+    creds: Credentials,
+    secret: &str,
+    mut hooks: mpsc::UnboundedReceiver<SignedWebhook>,
+    single: Option<Arc<Mutex<Outcome>>>,
+) -> Outcomes {
     let verifier = Verifier::new(secret).expect("secret");
-    let out = Arc::new(Mutex::new(Outcome {
-        hasher: Some(Sha256::new()),
-        ..Outcome::default()
-    }));
-    let outcome = Arc::clone(&out);
+    let outcomes: Outcomes = Arc::default();
+    let all = Arc::clone(&outcomes);
     tokio::spawn(async move {
-        let mut current: Option<(RtmsStarted, tokio::task::JoinHandle<()>)> = None;
+        let mut current: HashMap<String, (RtmsStarted, tokio::task::JoinHandle<()>)> =
+            HashMap::new();
         let mut stopped_sockets: Vec<tokio::task::JoinHandle<()>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         while let Some(hook) = hooks.recv().await {
@@ -145,6 +176,15 @@ pub fn spawn(
                 .verify_and_parse(headers, &hook.body)
                 .expect("the simulator's webhook verifies")
                 .into_event();
+            let Some(stream) = event.rtms_stream_id().map(str::to_owned) else {
+                continue;
+            };
+            let out = Arc::clone(
+                all.lock()
+                    .unwrap()
+                    .entry(stream.clone())
+                    .or_insert_with(|| single.clone().unwrap_or_else(new_outcome)),
+            );
             let start = |started: RtmsStarted, delay: Duration| {
                 let (b, c, o) = (behaviour.clone(), creds.clone(), Arc::clone(&out));
                 let s = started.clone();
@@ -156,24 +196,24 @@ pub fn spawn(
             };
             match event {
                 WebhookEvent::RtmsStarted(started) => {
-                    if let Some((_, task)) = current.take() {
+                    if let Some((_, task)) = current.remove(&stream) {
                         task.abort();
                     }
-                    current = Some(start(started, Duration::ZERO));
+                    current.insert(stream, start(started, Duration::ZERO));
                 }
                 WebhookEvent::RtmsInterrupted(_) => {
-                    if let Some((started, task)) = current.take() {
+                    if let Some((started, task)) = current.remove(&stream) {
                         task.abort();
                         let backoff = if behaviour.redial_at_once {
                             Duration::ZERO
                         } else {
                             Duration::from_secs(3)
                         };
-                        current = Some(start(started, backoff));
+                        current.insert(stream, start(started, backoff));
                     }
                 }
                 WebhookEvent::RtmsStopped(_) => {
-                    if let Some((_, task)) = current.take() {
+                    if let Some((_, task)) = current.remove(&stream) {
                         if behaviour.ignore_stopped {
                             stopped_sockets.push(task);
                         } else {
@@ -186,7 +226,7 @@ pub fn spawn(
             }
         }
     });
-    outcome
+    outcomes
 }
 
 impl Outcome {
