@@ -306,3 +306,43 @@ fn passed_check(report: &Report, check: &str, stream: &str) {
         "{check} missing or failed:\n{report}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_wrong_id_key_for_the_product_fails_id_key() {
+    use zoom_rtms_webhooks::event::IdField;
+    use zoom_rtms_webhooks::handshake::IdKeys;
+    let webinar = |id: &str| {
+        StreamSpec::new(Product::Webinar, "w-uuid==", id, SECRET, creds()).with_audio_frames(10)
+    };
+    let behaviour = Behaviour {
+        id_keys: Some(IdKeys::default().with_keys(Product::Webinar, [IdField::MeetingUuid])),
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), webinar("s-key"), behaviour.clone()).await;
+    assert!(failure(&report, "id_key", "s-key").contains("webinar_uuid"));
+    assert_eq!(outcome.lock().unwrap().connected, 0);
+
+    // The sources disagree for webinars: a simulator told to accept `meeting_uuid` does.
+    let lenient = webinar("s-key-ok").with_id_keys(IdKeys::default().with_keys(
+        Product::Webinar,
+        [IdField::WebinarUuid, IdField::MeetingUuid],
+    ));
+    let (report, _) = run(SimConfig::default(), lenient, behaviour).await;
+    assert!(report.passed(), "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_media_params_are_answered_with_their_status_and_fail() {
+    use zoom_rtms_webhooks::codes::StatusCode;
+    use zoom_rtms_webhooks::protocol::media::AudioParams;
+    let behaviour = Behaviour {
+        audio: Some(AudioParams::new().with_send_rate(30)),
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), spec("s-params"), behaviour).await;
+    assert!(failure(&report, "media_params", "s-params").contains("answered status 24"));
+    assert_eq!(
+        outcome.lock().unwrap().data_status,
+        Some(StatusCode::InvalidMediaAudioSendRate)
+    );
+}

@@ -15,7 +15,7 @@ use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
 use zoom_rtms_webhooks::codes::{StatusCode, StreamState};
 use zoom_rtms_webhooks::event::RtmsStarted;
 use zoom_rtms_webhooks::handshake::{
-    Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
+    Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
 use zoom_rtms_webhooks::protocol::client::{
     ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
@@ -58,6 +58,8 @@ pub struct Behaviour {
     pub dial_any_media_url: bool,
     /// Reconnect at once after event 7 or `rtms_interrupted` (no backoff).
     pub redial_at_once: bool,
+    /// The id keys of the handshakes (default: the crate's `IdKeys::default()`).
+    pub id_keys: Option<IdKeys>,
 }
 
 /// No inbound traffic for this long: redo the whole handshake.
@@ -265,7 +267,10 @@ async fn session_once(
     } else {
         creds.clone()
     };
-    let hello = SignalingHandshakeRequest::new(&signer, started).with_buffer_data(false);
+    let mut hello = SignalingHandshakeRequest::new(&signer, started).with_buffer_data(false);
+    if let Some(keys) = &b.id_keys {
+        hello = hello.with_id_keys(keys);
+    }
     let mut delay = Duration::from_millis(1500);
     let mut attempts = 0;
     let (mut sig, resp) = loop {
