@@ -202,6 +202,7 @@ async fn webhooks_are_posted_signed_to_the_configured_url() {
     sim.register(spec("s-post")).unwrap();
     let hook = sim.start_stream("s-post").await.unwrap();
     assert_eq!(*seen.lock().unwrap(), ["meeting.rtms_started"]);
+    passed_check(&sim.report(), "webhook_ack", "s-post");
     // Also handed out.
     let mut hooks = sim.take_webhooks().unwrap();
     assert_eq!(hooks.recv().await.unwrap(), hook);
@@ -213,6 +214,7 @@ async fn webhooks_are_posted_signed_to_the_configured_url() {
     sim.register(spec("s-refused")).unwrap();
     let err = sim.start_stream("s-refused").await.unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
+    assert!(failure(&sim.report(), "webhook_ack", "s-refused").contains("500"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -345,4 +347,19 @@ async fn invalid_media_params_are_answered_with_their_status_and_fail() {
         outcome.lock().unwrap().data_status,
         Some(StatusCode::InvalidMediaAudioSendRate)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_close_request_is_answered_and_ends_the_stream() {
+    let behaviour = Behaviour {
+        close_after: Some(30),
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), spec("s-close"), behaviour).await;
+    assert!(report.passed(), "{report}");
+    passed_check(&report, "stream_close", "s-close");
+    let got = outcome.lock().unwrap();
+    assert!(got.closed, "STREAM_CLOSE_RESP with status 0");
+    assert!(report.streams[0].audio_frames < 100);
+    assert_eq!(got.sha256(), report.streams[0].audio_sha256);
 }

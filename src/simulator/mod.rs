@@ -106,7 +106,8 @@ impl SimConfig {
         self
     }
     /// Where webhooks are POSTed (`http://` only). Without it, webhooks are only handed out by
-    /// [`Simulator::take_webhooks`].
+    /// [`Simulator::take_webhooks`]. The app must answer 2xx within 3 s, as Zoom requires
+    /// (check `webhook_ack`).
     #[must_use]
     pub fn with_webhook_url(mut self, url: impl Into<String>) -> Self {
         self.webhook_url = Some(url.into());
@@ -731,7 +732,12 @@ impl Shared {
         for _ in 0..times {
             let _ = self.webhook_tx.send(hook.clone());
             if let Some(url) = &self.config.webhook_url {
-                webhook::post(url, &hook).await?;
+                // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
+                let posted = webhook::post(url, &hook).await;
+                let failure = posted.as_ref().err().map(ToString::to_string);
+                self.lock()
+                    .record(&hook.rtms_stream_id, "webhook_ack", failure);
+                posted?;
             }
         }
         Ok(())

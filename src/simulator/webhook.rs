@@ -116,7 +116,7 @@ pub(super) fn interrupted(shared: &Shared, spec: &StreamSpec) -> SignedWebhook {
     build(shared, spec, Lifecycle::Interrupted, &[])
 }
 
-/// POSTs the webhook to an `http://` URL (10 s timeout); a non-2xx answer is an error.
+/// POSTs the webhook to an `http://` URL; no 2xx answer within Zoom's 3 s is an error.
 pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError> {
     let fail = |why: String| SimError::Webhook(why);
     let uri: http::Uri = url.parse().map_err(|e| fail(format!("{url}: {e}")))?;
@@ -152,7 +152,7 @@ pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError
             Err(fail(format!("{url} answered {status}")))
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), send)
+    tokio::time::timeout(Duration::from_secs(3), send)
         .await
-        .map_err(|_| fail(format!("{url}: no answer within 10 s")))?
+        .map_err(|_| fail(format!("{url}: no answer within 3 s")))?
 }

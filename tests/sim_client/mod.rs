@@ -19,6 +19,7 @@ use zoom_rtms_webhooks::handshake::{
 };
 use zoom_rtms_webhooks::protocol::client::{
     ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
+    StreamCloseRequest,
 };
 use zoom_rtms_webhooks::protocol::media::{
     AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams,
@@ -60,6 +61,8 @@ pub struct Behaviour {
     pub redial_at_once: bool,
     /// The id keys of the handshakes (default: the crate's `IdKeys::default()`).
     pub id_keys: Option<IdKeys>,
+    /// Close the stream (STREAM_CLOSE_REQ) after this many audio messages.
+    pub close_after: Option<u64>,
 }
 
 /// No inbound traffic for this long: redo the whole handshake.
@@ -76,6 +79,8 @@ pub struct Outcome {
     pub ended: bool,
     /// The event types received, in order.
     pub events: Vec<i64>,
+    /// STREAM_CLOSE_RESP received with status 0.
+    pub closed: bool,
     /// Audio messages that carried a Contact Center `channel_id` (and no user).
     pub channel_audio: u64,
     hasher: Option<Sha256>,
@@ -382,6 +387,10 @@ async fn session_once(
                             out.lock().unwrap().events.extend(e.event_type_code());
                             None
                         }
+                        Ok(ServerMessage::StreamCloseResponse(r)) => {
+                            out.lock().unwrap().closed = r.status.is_ok();
+                            None
+                        }
                         Ok(ServerMessage::StreamStateUpdate(u)) if u.state == Some(StreamState::Terminated) => {
                             return SessionEnd::Ended;
                         }
@@ -406,13 +415,19 @@ async fn session_once(
                         }
                         Ok(ServerMessage::Audio(a)) => {
                             a.decode_into(&mut buf).expect("base64");
-                            let mut o = out.lock().unwrap();
-                            o.audio_frames += 1;
-                            if a.channel_id.is_some() && a.user_id.is_none() {
-                                o.channel_audio += 1;
-                            }
-                            if let Some(h) = o.hasher.as_mut() {
-                                h.update(&buf);
+                            let close = {
+                                let mut o = out.lock().unwrap();
+                                o.audio_frames += 1;
+                                if a.channel_id.is_some() && a.user_id.is_none() {
+                                    o.channel_audio += 1;
+                                }
+                                if let Some(h) = o.hasher.as_mut() {
+                                    h.update(&buf);
+                                }
+                                Some(o.audio_frames) == b.close_after
+                            };
+                            if close {
+                                send(&mut sig, StreamCloseRequest::new(&stream_id).to_json()).await;
                             }
                         }
                         Ok(ServerMessage::Transcript(_)) => out.lock().unwrap().transcripts += 1,
