@@ -782,7 +782,6 @@ async fn run_socket(
     };
     let mut pending: Option<String> = None;
     let mut misses = 0u32;
-    let _ = cid;
     loop {
         tokio::select! {
             // What the client sent first: an answer that arrived with the timer is no miss.
@@ -868,6 +867,8 @@ async fn run_socket(
                     misses += 1;
                     shared.fail(id, check, format!("KEEP_ALIVE_REQ {p} not answered within {interval:?}"));
                     if misses >= 3 {
+                        // As Zoom does; unregistered first, so nothing more is queued for it.
+                        unregister(shared, id, cid);
                         close(ws).await;
                         break;
                     }
@@ -973,6 +974,7 @@ pub(super) fn tone(frame: u64, format: &AudioFormat) -> Vec<u8> {
 
 enum Ready {
     Go {
+        audio_id: u64,
         audio: mpsc::UnboundedSender<Out>,
         format: AudioFormat,
         transcript: Option<mpsc::UnboundedSender<Out>>,
@@ -1013,6 +1015,7 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
             };
             if let Some(m) = usable(MediaKind::Audio).filter(|_| !s.silent) {
                 let ready = Ready::Go {
+                    audio_id: m.conn.id,
                     audio: m.conn.tx.clone(),
                     format: m.format,
                     transcript: usable(MediaKind::Transcript).map(|t| t.conn.tx.clone()),
@@ -1079,13 +1082,14 @@ async fn play(shared: Arc<Shared>, id: String) {
         let (ready, waited) = wait_ready(&shared, &id, wait_window).await;
         let silence = wait_window;
         wait_window = window;
-        let (audio, format, transcript, signaling) = match ready {
+        let (audio_id, audio, format, transcript, signaling) = match ready {
             Ready::Go {
+                audio_id,
                 audio,
                 format,
                 transcript,
                 signaling,
-            } => (audio, format, transcript, signaling),
+            } => (audio_id, audio, format, transcript, signaling),
             Ready::Rejected => {
                 let refusable = shared
                     .lock()
@@ -1150,17 +1154,26 @@ async fn play(shared: Arc<Shared>, id: String) {
             timestamp: Some(ts),
         })
         .to_json();
-        if audio.send(Out::Text(frame)).is_err() {
+        // Sent and counted together, while the socket is registered: a socket is closed by
+        // queueing `Out::Close` after removing it, so a frame queued here goes out before that.
+        let delivered = {
+            let mut st = shared.lock();
+            match st.streams.get_mut(&id) {
+                Some(s)
+                    if s.media.iter().any(|m| m.conn.id == audio_id)
+                        && audio.send(Out::Text(frame)).is_ok() =>
+                {
+                    s.hasher.update(&pcm);
+                    s.frames_sent = sent + 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !delivered {
             continue;
         }
         sent += 1;
-        {
-            let mut st = shared.lock();
-            if let Some(s) = st.streams.get_mut(&id) {
-                s.hasher.update(&pcm);
-                s.frames_sent = sent;
-            }
-        }
         if every > 0 && sent % every == 0 {
             if let Some(t) = transcript {
                 let n = sent / every;
