@@ -363,3 +363,79 @@ async fn a_stream_close_request_is_answered_and_ends_the_stream() {
     assert!(report.streams[0].audio_frames < 100);
     assert_eq!(got.sha256(), report.streams[0].audio_sha256);
 }
+
+/// CPU time of the calling thread (Linux), in microseconds.
+fn thread_cpu_us() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000) // USER_HZ = 100
+}
+
+/// The simulator as a load driver, in real time: `SIM_LOAD_STREAMS` streams (default 200) of
+/// 250 audio messages at 50 per second, the simulator alone on one thread, the test client on
+/// another; prints the simulator's CPU per audio message.
+/// `cargo test --release --features simulator --test simulator_checks -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, in real time"]
+fn load_driver_cpu() {
+    let streams: usize = std::env::var("SIM_LOAD_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let frames = 250u64;
+    let (hooks_tx, hooks_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let hooks = hooks_rx.recv().unwrap();
+            let outcomes = sim_client::spawn_many(Behaviour::default(), creds(), SECRET, hooks);
+            let _ = tokio::task::spawn_blocking(move || done_rx.recv()).await;
+            let total: u64 = outcomes
+                .lock()
+                .unwrap()
+                .values()
+                .map(|o| o.lock().unwrap().audio_frames)
+                .sum();
+            total
+        })
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (cpu, wall, report) = rt.block_on(async {
+        let config = SimConfig::default().with_observe_window(Duration::from_millis(100));
+        let sim = Simulator::start(config).await.unwrap();
+        let ids: Vec<String> = (0..streams).map(|i| format!("load-{i}")).collect();
+        for id in &ids {
+            sim.register(spec(id).with_audio_frames(frames)).unwrap();
+        }
+        hooks_tx.send(sim.take_webhooks().unwrap()).unwrap();
+        let cpu0 = thread_cpu_us().unwrap_or(0);
+        let t0 = std::time::Instant::now();
+        for id in &ids {
+            sim.start_stream(id).await.unwrap();
+        }
+        for id in &ids {
+            sim.finished(id).await;
+        }
+        let cpu = thread_cpu_us().unwrap_or(0) - cpu0;
+        (cpu, t0.elapsed(), sim.report())
+    });
+    let _ = done_tx.send(());
+    let received = client.join().unwrap();
+    let sent: u64 = report.streams.iter().map(|s| s.audio_frames).sum();
+    println!(
+        "streams={streams} audio_sent={sent} audio_received={received} wall={wall:?} \
+         simulator_cpu={:.2}s ({:.1} us/message, {:.0}% of one core)",
+        cpu as f64 / 1e6,
+        cpu as f64 / sent.max(1) as f64,
+        cpu as f64 / 1e4 / wall.as_secs_f64()
+    );
+    assert_eq!(report.failures().count(), 0, "{report}");
+}
