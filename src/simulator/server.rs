@@ -972,6 +972,14 @@ pub(super) fn tone(frame: u64, format: &AudioFormat) -> Vec<u8> {
     out
 }
 
+/// What makes two messages of the tone equal: the phase they start at, and the format.
+fn tone_key(frame: u64, format: &AudioFormat) -> (u64, AudioFormat) {
+    let rate = u64::from(format.sample_rate_hz.unwrap_or(16_000));
+    let samples = rate * u64::try_from(format.send_rate_ms).unwrap_or(20) / 1000;
+    let period = (rate / 400).max(2);
+    ((frame * samples) % period, *format)
+}
+
 enum Ready {
     Go {
         audio_id: u64,
@@ -1068,6 +1076,7 @@ async fn play(shared: Arc<Shared>, id: String) {
     let mut active = false;
     let mut next_at = Instant::now();
     let mut wait_window = window;
+    let mut cache: Option<((u64, AudioFormat), Vec<u8>, String)> = None;
     loop {
         if faults.first().and_then(Fault::after_frames) == Some(sent) {
             let fault = faults.remove(0);
@@ -1142,14 +1151,22 @@ async fn play(shared: Arc<Shared>, id: String) {
         let send_rate = format.send_rate_ms.max(20);
         let start = *first_ts.get_or_insert_with(|| shared.now_ms());
         let ts = start + sent as i64 * send_rate;
-        let pcm = tone(sent, &format);
-        let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
+        // The tone repeats with its phase: encode each (phase, format) once.
+        let key = tone_key(sent, &format);
+        if cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
+            let pcm = tone(sent, &format);
+            let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
+            cache = Some((key, pcm, data));
+        }
+        let Some((_, pcm, data)) = cache.as_ref() else {
+            continue;
+        };
         let multi = format.data_opt == DataOption::AudioMultiStreams;
         let frame = ServerMessage::Audio(MediaData {
             user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
             user_name: (multi && !contact_center).then_some(Cow::Borrowed(USER_NAME)),
             channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
-            data: Some(Cow::Borrowed(&data)),
+            data: Some(Cow::Borrowed(data)),
             length: Some(pcm.len() as i64),
             timestamp: Some(ts),
         })
@@ -1163,7 +1180,7 @@ async fn play(shared: Arc<Shared>, id: String) {
                     if s.media.iter().any(|m| m.conn.id == audio_id)
                         && audio.send(Out::Text(frame)).is_ok() =>
                 {
-                    s.hasher.update(&pcm);
+                    s.hasher.update(pcm);
                     s.frames_sent = sent + 1;
                     true
                 }
