@@ -100,6 +100,12 @@ impl Default for SimConfig {
 
 impl SimConfig {
     /// The loopback port (0, the default: any free port).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().with_port(9092).port(), 9092);
+    /// ```
     #[must_use]
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = port;
@@ -108,6 +114,13 @@ impl SimConfig {
     /// Where webhooks are POSTed (`http://` only). Without it, webhooks are only handed out by
     /// [`Simulator::take_webhooks`]. The app must answer 2xx within 3 s, as Zoom requires
     /// (check `webhook_ack`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_webhook_url("http://127.0.0.1:8080/webhook");
+    /// assert_eq!(c.webhook_url(), Some("http://127.0.0.1:8080/webhook"));
+    /// ```
     #[must_use]
     pub fn with_webhook_url(mut self, url: impl Into<String>) -> Self {
         self.webhook_url = Some(url.into());
@@ -116,6 +129,13 @@ impl SimConfig {
     /// How often `KEEP_ALIVE_REQ` (12) is sent on every socket (default 10 s, the documented
     /// interval). A request not echoed before the next one is a missed keep-alive; three in a
     /// row close the socket, as Zoom does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_keep_alive_interval(Duration::from_secs(1));
+    /// assert_eq!(c.keep_alive_interval(), Duration::from_secs(1));
+    /// ```
     #[must_use]
     pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
         self.keep_alive_interval = interval;
@@ -123,6 +143,13 @@ impl SimConfig {
     }
     /// How long after a successful data handshake the `CLIENT_READY_ACK` (7) may take
     /// (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_ready_ack_deadline(Duration::from_secs(2));
+    /// assert_eq!(c.ready_ack_deadline(), Duration::from_secs(2));
+    /// ```
     #[must_use]
     pub fn with_ready_ack_deadline(mut self, deadline: Duration) -> Self {
         self.ready_ack_deadline = deadline;
@@ -130,6 +157,13 @@ impl SimConfig {
     }
     /// How long the server waits for a reconnect after a fault before ending the stream
     /// (default 65 s, the documented media wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_reconnect_window(Duration::from_secs(30));
+    /// assert_eq!(c.reconnect_window(), Duration::from_secs(30));
+    /// ```
     #[must_use]
     pub fn with_reconnect_window(mut self, window: Duration) -> Self {
         self.reconnect_window = window;
@@ -138,6 +172,13 @@ impl SimConfig {
     /// The earliest acceptable reconnect after a dropped socket (event 7 or
     /// `rtms_interrupted`): the documented first backoff step, 3 s, less 20 % for jitter
     /// (default 2.4 s; zero accepts an immediate reconnect).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_reconnect_delay_min(Duration::ZERO);
+    /// assert_eq!(c.reconnect_delay_min(), Duration::ZERO);
+    /// ```
     #[must_use]
     pub fn with_reconnect_delay_min(mut self, delay: Duration) -> Self {
         self.reconnect_delay_min = delay;
@@ -145,6 +186,13 @@ impl SimConfig {
     }
     /// How long, after a fatal status or the end of the stream, the client is watched for a
     /// reconnect it must not make (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_observe_window(Duration::from_secs(1));
+    /// assert_eq!(c.observe_window(), Duration::from_secs(1));
+    /// ```
     #[must_use]
     pub fn with_observe_window(mut self, window: Duration) -> Self {
         self.observe_window = window;
@@ -152,50 +200,117 @@ impl SimConfig {
     }
     /// Deliver every webhook twice, the same request each time, as Zoom's retries do (default
     /// no): the app must acknowledge both and still open one connection per stream.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(SimConfig::default().with_duplicate_webhooks(true).duplicate_webhooks());
+    /// ```
     #[must_use]
     pub fn with_duplicate_webhooks(mut self, duplicate: bool) -> Self {
         self.duplicate_webhooks = duplicate;
         self
     }
     /// The media-parameter rules the data handshake is validated with (default: Zoom's docs).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::media::Rules;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_rules(Rules::default().with_deskshare_image_max_fps(5));
+    /// assert_eq!(c.rules().deskshare_image_max_fps(), 5);
+    /// ```
     #[must_use]
     pub fn with_rules(mut self, rules: Rules) -> Self {
         self.rules = rules;
         self
     }
     /// The port asked for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().port(), 0);
+    /// ```
     pub fn port(&self) -> u16 {
         self.port
     }
     /// The webhook URL, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().webhook_url(), None);
+    /// ```
     pub fn webhook_url(&self) -> Option<&str> {
         self.webhook_url.as_deref()
     }
     /// The keep-alive interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().keep_alive_interval(), Duration::from_secs(10));
+    /// ```
     pub fn keep_alive_interval(&self) -> Duration {
         self.keep_alive_interval
     }
     /// The ready-ack deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().ready_ack_deadline(), Duration::from_secs(10));
+    /// ```
     pub fn ready_ack_deadline(&self) -> Duration {
         self.ready_ack_deadline
     }
     /// The reconnect window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().reconnect_window(), Duration::from_secs(65));
+    /// ```
     pub fn reconnect_window(&self) -> Duration {
         self.reconnect_window
     }
     /// The earliest acceptable reconnect after a dropped socket.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().reconnect_delay_min(), Duration::from_millis(2400));
+    /// ```
     pub fn reconnect_delay_min(&self) -> Duration {
         self.reconnect_delay_min
     }
     /// The observation window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().observe_window(), Duration::from_secs(30));
+    /// ```
     pub fn observe_window(&self) -> Duration {
         self.observe_window
     }
     /// Whether every webhook is delivered twice.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(!SimConfig::default().duplicate_webhooks());
+    /// ```
     pub fn duplicate_webhooks(&self) -> bool {
         self.duplicate_webhooks
     }
     /// The media-parameter rules.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().rules().video_image_max_fps(), 5);
+    /// ```
     pub fn rules(&self) -> &Rules {
         &self.rules
     }
@@ -327,6 +442,15 @@ impl StreamSpec {
     /// engagement id or call id), announced with webhooks signed with `webhook_secret`, whose
     /// handshakes must be signed with `credentials`. 50 audio frames, a transcript every 25
     /// frames, no fault, ends with stream state 4.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!((spec.product(), spec.instance_id()), (Product::Meeting, "m=="));
+    /// assert_eq!(spec.end(), End::StreamTerminated);
+    /// ```
     pub fn new(
         product: Product,
         instance_id: impl Into<String>,
@@ -349,60 +473,160 @@ impl StreamSpec {
     }
     /// The id keys the handshakes must carry the product's id under (one of them suffices;
     /// default [`IdKeys::default`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// // Accept `meeting_uuid` for webinars too (the sources disagree).
+    /// let _ = spec.with_id_keys(IdKeys::default().with_keys(Product::Webinar, [IdField::WebinarUuid, IdField::MeetingUuid]));
+    /// ```
     #[must_use]
     pub fn with_id_keys(mut self, id_keys: IdKeys) -> Self {
         self.id_keys = id_keys;
         self
     }
     /// How many audio messages to send (default 50, one second at 20 ms).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_audio_frames(500).audio_frames(), 500);
+    /// ```
     #[must_use]
     pub fn with_audio_frames(mut self, frames: u64) -> Self {
         self.audio_frames = frames;
         self
     }
     /// A transcript every this many audio frames, when a transcript socket is ready (0: none).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_transcript_every(0).transcript_every(), 0);
+    /// ```
     #[must_use]
     pub fn with_transcript_every(mut self, frames: u64) -> Self {
         self.transcript_every = frames;
         self
     }
     /// The faults to inject, in order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// let spec = spec.with_faults([Fault::DropMedia { after_frames: 10 }]);
+    /// assert_eq!(spec.faults(), [Fault::DropMedia { after_frames: 10 }]);
+    /// ```
     #[must_use]
     pub fn with_faults(mut self, faults: impl IntoIterator<Item = Fault>) -> Self {
         self.faults = faults.into_iter().collect();
         self
     }
     /// How the stream ends.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_end(End::RtmsStopped).end(), End::RtmsStopped);
+    /// ```
     #[must_use]
     pub fn with_end(mut self, end: End) -> Self {
         self.end = end;
         self
     }
     /// The product.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.product(), Product::Meeting);
+    /// ```
     pub fn product(&self) -> Product {
         self.product
     }
     /// The product's id.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.instance_id(), "m==");
+    /// ```
     pub fn instance_id(&self) -> &str {
         &self.instance_id
     }
     /// The stream id.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.rtms_stream_id(), "s1");
+    /// ```
     pub fn rtms_stream_id(&self) -> &str {
         &self.rtms_stream_id
     }
     /// The audio frames to send.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.audio_frames(), 50);
+    /// ```
     pub fn audio_frames(&self) -> u64 {
         self.audio_frames
     }
     /// The transcript period in frames.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.transcript_every(), 25);
+    /// ```
     pub fn transcript_every(&self) -> u64 {
         self.transcript_every
     }
     /// The faults.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert!(spec.faults().is_empty());
+    /// ```
     pub fn faults(&self) -> &[Fault] {
         &self.faults
     }
     /// How the stream ends.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.end(), End::StreamTerminated);
+    /// ```
     pub fn end(&self) -> End {
         self.end
     }
@@ -476,14 +700,50 @@ pub struct Report {
 
 impl Report {
     /// Whether every check passed (and there is at least one).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(!sim.report().passed()); // no check recorded yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn passed(&self) -> bool {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.failure.is_none())
     }
     /// The failed checks.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert_eq!(sim.report().failures().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.failure.is_some())
     }
     /// The check `name` of `stream`, if recorded.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.report().check("client_ready_ack", "s1").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn check(&self, name: &str, stream: &str) -> Option<&Check> {
         self.checks
             .iter()
@@ -572,6 +832,18 @@ impl Drop for Simulator {
 
 impl Simulator {
     /// Binds `127.0.0.1:<port>` and starts serving. Needs a tokio runtime with I/O and time.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.local_addr().ip().is_loopback());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
@@ -597,11 +869,36 @@ impl Simulator {
     }
 
     /// The address served (`127.0.0.1:<port>`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert_ne!(sim.local_addr().port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.addr
     }
 
     /// Registers a stream (its id must be new).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let again = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?);
+    /// assert!(matches!(sim.register(again), Err(SimError::Duplicate(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn register(&self, spec: StreamSpec) -> Result<(), SimError> {
         let mut st = self.shared.lock();
         let id = spec.rtms_stream_id.clone();
@@ -617,6 +914,19 @@ impl Simulator {
 
     /// The signalling URL the stream's current `rtms_started` announces
     /// (`ws://127.0.0.1:<port>/rtms/<n>/signaling`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.signaling_url("s1").unwrap().ends_with("/signaling"));
+    /// assert_eq!(sim.signaling_url("nope"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn signaling_url(&self, rtms_stream_id: &str) -> Option<String> {
         let st = self.shared.lock();
         let gen = st.streams.get(rtms_stream_id)?.gen;
@@ -625,6 +935,20 @@ impl Simulator {
 
     /// Sends the stream's signed `*_rtms_started` webhook and starts serving it. Returns the
     /// webhook; with a webhook URL, an error when the POST failed (the stream is served anyway).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let hook = sim.start_stream("s1").await?;
+    /// assert_eq!(hook.event, "meeting.rtms_started");
+    /// assert!(hook.signature.starts_with("v0="));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn start_stream(&self, rtms_stream_id: &str) -> Result<SignedWebhook, SimError> {
         let hook = {
             let st = self.shared.lock();
@@ -641,6 +965,21 @@ impl Simulator {
 
     /// Every webhook the simulator sends, in order (also when it POSTs them). Only the first
     /// call gets the receiver.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let mut hooks = sim.take_webhooks().unwrap();
+    /// assert!(sim.take_webhooks().is_none());
+    /// let sent = sim.start_stream("s1").await?;
+    /// assert_eq!(hooks.recv().await, Some(sent));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn take_webhooks(&self) -> Option<mpsc::UnboundedReceiver<SignedWebhook>> {
         self.webhooks
             .lock()
@@ -649,6 +988,18 @@ impl Simulator {
     }
 
     /// Waits until the stream's script is over (ended, plus the observation window).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// sim.finished("unknown stream").await; // returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn finished(&self, rtms_stream_id: &str) {
         let rx = {
             let st = self.shared.lock();
@@ -675,6 +1026,20 @@ impl Simulator {
     }
 
     /// What was sent and every check so far.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let report = sim.report();
+    /// assert_eq!(report.streams[0].stream, "s1");
+    /// assert_eq!(report.streams[0].audio_frames, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn report(&self) -> Report {
         let st = self.shared.lock();
         let streams = st
