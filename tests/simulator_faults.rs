@@ -300,3 +300,31 @@ async fn silence_fires_the_watchdog_after_65_s() {
         failure(&report, "watchdog_fires", "s-quiet-bad").contains("no new signalling handshake")
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_signaling_handshake_makes_the_client_give_up() {
+    for code in [2, 3, 4] {
+        let id = format!("s-refused-{code}");
+        let (report, outcome) = run(
+            spec(&id, [Fault::RejectSignaling(StatusCode::from(code))]),
+            Behaviour::default(),
+        )
+        .await;
+        assert!(report.passed(), "{report}");
+        passed(&report, "gives_up", &id);
+        assert_eq!(outcome.lock().unwrap().connected, 0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_session_ends_the_stream() {
+    let (report, outcome) = run(
+        spec("s-session", []).with_end(End::SessionStopped),
+        Behaviour::default(),
+    )
+    .await;
+    assert!(report.passed(), "{report}");
+    passed(&report, "stops_after_end", "s-session");
+    all_audio(&report, &outcome);
+    assert!(outcome.lock().unwrap().ended);
+}

@@ -334,6 +334,10 @@ pub enum Fault {
     /// up, with no new handshake for the stream during the observation window (check
     /// `gives_up`).
     RejectData(StatusCode),
+    /// Answer the first signalling handshake with this status (3 `INVALID_SIGNATURE` to a
+    /// correct signature, as after a credential change; 2, 4, ...): the client must give up
+    /// (check `gives_up`; only 8 is retryable).
+    RejectSignaling(StatusCode),
     /// After this many audio frames, close the audio socket and send event 7
     /// (`MEDIA_CONNECTION_INTERRUPTED`) on signalling: the client must redial media only, within
     /// the reconnect window (check `media_reconnect`).
@@ -406,6 +410,9 @@ pub enum End {
     /// `stops_after_end`).
     #[default]
     StreamTerminated,
+    /// `SESSION_STATE_UPDATE` state 5 (stopped, reason 6) on signalling, the sockets closed,
+    /// then `*_rtms_stopped`; the client must not reconnect (check `stops_after_end`).
+    SessionStopped,
     /// Only the `*_rtms_stopped` webhook: the client must close its sockets itself within 5 s
     /// (check `closes_on_stopped`).
     RtmsStopped,
@@ -1197,6 +1204,7 @@ struct Stream {
     unacked: VecDeque<u64>,
     duplicate_pending: bool,
     reject_pending: Option<StatusCode>,
+    reject_signaling_pending: Option<StatusCode>,
     rejected: Option<(StatusCode, Instant)>,
     awaiting: Option<(Awaiting, Instant)>,
     ended: Option<Instant>,
@@ -1217,6 +1225,10 @@ impl Stream {
     fn new(spec: StreamSpec, gen: u64) -> Self {
         let duplicate_pending = spec.faults.contains(&Fault::DuplicateSignal);
         let refusable_media = spec.faults.contains(&Fault::RefusableMediaUrl);
+        let reject_signaling_pending = spec.faults.iter().find_map(|f| match f {
+            Fault::RejectSignaling(code) => Some(*code),
+            _ => None,
+        });
         let reject_pending = spec.faults.iter().find_map(|f| match f {
             Fault::RejectData(code) => Some(*code),
             _ => None,
@@ -1229,6 +1241,7 @@ impl Stream {
             unacked: VecDeque::new(),
             duplicate_pending,
             reject_pending,
+            reject_signaling_pending,
             rejected: None,
             awaiting: None,
             ended: None,

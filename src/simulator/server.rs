@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
 
 use super::{webhook, Awaiting, Conn, End, Fault, MediaConn, Out, Shared, State};
-use crate::codes::{StatusCode, StopReason, StreamState};
+use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
 use crate::protocol::client::{ClientRequest, ReceivedHandshake};
@@ -25,8 +25,8 @@ use crate::protocol::media::{
     MediaParams, Resolution, SampleRate, TranscriptLanguage, TranscriptParams, VideoParams,
 };
 use crate::protocol::server::{
-    DataResponse, MediaData, ServerMessage, Status, StreamCloseResponse, StreamStateInfo,
-    Transcript,
+    DataResponse, MediaData, ServerMessage, SessionStateInfo, Status, StreamCloseResponse,
+    StreamStateInfo, Transcript,
 };
 use crate::region::HostPolicy;
 
@@ -284,6 +284,11 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
             .streams
             .get_mut(&id)
             .ok_or(StatusCode::InvalidRtmsStreamId)?;
+        if let Some(code) = s.reject_signaling_pending.take() {
+            s.rejected = Some((code, now));
+            s.notify();
+            return Err(code);
+        }
         if s.duplicate_pending {
             s.duplicate_pending = false;
             s.awaiting = Some((Awaiting::DuplicateRetry, now));
@@ -1270,6 +1275,24 @@ async fn play(shared: Arc<Shared>, id: String) {
                 }
             }
         }
+        End::SessionStopped => {
+            if let Some(c) = shared
+                .lock()
+                .streams
+                .get(&id)
+                .and_then(|s| s.signaling.as_ref())
+            {
+                let stopped = ServerMessage::SessionStateUpdate(SessionStateInfo {
+                    state: Some(SessionState::Stopped),
+                    stop_reason: Some(StopReason::MeetingEnded),
+                    timestamp: Some(shared.now_ms()),
+                    rtms_session_id: Some(Cow::Owned(format!("{id}-session"))),
+                })
+                .to_json();
+                let _ = c.tx.send(Out::Text(stopped));
+            }
+            close_after_end(&shared, &id, StopReason::MeetingEnded).await;
+        }
         _ => terminate(&shared, &id, StopReason::MeetingEnded).await,
     }
     tokio::time::sleep(shared.config.observe_window).await;
@@ -1293,19 +1316,26 @@ pub(super) fn close_all(shared: &Shared, id: &str) {
 
 /// Stream state 4 with `reason` on signalling, every socket closed, then `*_rtms_stopped`.
 async fn terminate(shared: &Shared, id: &str, reason: StopReason) {
+    if let Some(c) = shared
+        .lock()
+        .streams
+        .get(id)
+        .and_then(|s| s.signaling.as_ref())
+    {
+        let state = stream_state(shared, StreamState::Terminated, Some(reason));
+        let _ = c.tx.send(Out::Text(state));
+    }
+    close_after_end(shared, id, reason).await;
+}
+
+/// The stream is over: every socket closed, then `*_rtms_stopped`.
+async fn close_after_end(shared: &Shared, id: &str, reason: StopReason) {
     let hook = {
         let mut st = shared.lock();
         let Some(s) = st.streams.get_mut(id) else {
             return;
         };
         s.ended = Some(Instant::now());
-        if let Some(c) = &s.signaling {
-            let _ = c.tx.send(Out::Text(stream_state(
-                shared,
-                StreamState::Terminated,
-                Some(reason),
-            )));
-        }
         webhook::stopped(shared, &s.spec, reason)
     };
     close_all(shared, id);

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
-use zoom_rtms_webhooks::codes::{StatusCode, StreamState};
+use zoom_rtms_webhooks::codes::{SessionState, StatusCode, StreamState};
 use zoom_rtms_webhooks::event::RtmsStarted;
 use zoom_rtms_webhooks::handshake::{
     Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
@@ -392,6 +392,9 @@ async fn session_once(
                             None
                         }
                         Ok(ServerMessage::StreamStateUpdate(u)) if u.state == Some(StreamState::Terminated) => {
+                            return SessionEnd::Ended;
+                        }
+                        Ok(ServerMessage::SessionStateUpdate(u)) if u.state == Some(SessionState::Stopped) => {
                             return SessionEnd::Ended;
                         }
                         _ => None,
