@@ -22,8 +22,9 @@
 //! 20 ms per stream), `--scenario NAME` (`faults`, the default: status 8 then accept, a dropped
 //! media socket with event 7, a dropped signalling socket with `rtms_interrupted`, a failover
 //! to new URLs, and the end with stream state 4; or `happy`, `duplicate`, `drop-media`,
-//! `drop-signaling`, `failover`, `reject-14`, `reject-15`, `reject-16`, `refused-url`,
-//! `keep-alive-pause`, `silence`, `stopped`), `--port N` (0: any free port), `--observe SECONDS`
+//! `drop-signaling`, `failover`, `reject-14`, `reject-15`, `reject-16`, `refuse-signaling`
+//! (status 3 to a correct signature), `refused-url`, `keep-alive-pause`, `silence`, `stopped`
+//! (only `rtms_stopped`), `session-stopped`), `--port N` (0: any free port), `--observe SECONDS`
 //! (30: how long the client is watched after the end for a reconnect it must not make).
 //!
 //! The client under test must allow the host `127.0.0.1` with plain `ws://`. Prints
@@ -80,7 +81,7 @@ fn parse_args() -> Result<Args, String> {
 fn scenario(name: &str, frames: u64) -> Result<(Vec<Fault>, End), String> {
     let at = |n: u64, d: u64| frames * n / d;
     let faults = match name {
-        "happy" | "stopped" => vec![],
+        "happy" | "stopped" | "session-stopped" => vec![],
         "faults" => vec![
             Fault::DuplicateSignal,
             Fault::DropMedia {
@@ -106,6 +107,7 @@ fn scenario(name: &str, frames: u64) -> Result<(Vec<Fault>, End), String> {
         "reject-14" => vec![Fault::RejectData(StatusCode::from(14))],
         "reject-15" => vec![Fault::RejectData(StatusCode::from(15))],
         "reject-16" => vec![Fault::RejectData(StatusCode::from(16))],
+        "refuse-signaling" => vec![Fault::RejectSignaling(StatusCode::from(3))],
         "refused-url" => vec![Fault::RefusableMediaUrl],
         "keep-alive-pause" => vec![Fault::PauseKeepAlives {
             after_frames: at(1, 4),
@@ -117,10 +119,10 @@ fn scenario(name: &str, frames: u64) -> Result<(Vec<Fault>, End), String> {
         }],
         other => return Err(format!("unknown scenario {other}")),
     };
-    let end = if name == "stopped" {
-        End::RtmsStopped
-    } else {
-        End::StreamTerminated
+    let end = match name {
+        "stopped" => End::RtmsStopped,
+        "session-stopped" => End::SessionStopped,
+        _ => End::StreamTerminated,
     };
     Ok((faults, end))
 }
