@@ -63,6 +63,8 @@ pub struct Behaviour {
     pub id_keys: Option<IdKeys>,
     /// Close the stream (STREAM_CLOSE_REQ) after this many audio messages.
     pub close_after: Option<u64>,
+    /// One media socket per kind (audio, transcript) instead of one unified socket.
+    pub split: bool,
 }
 
 /// No inbound traffic for this long: redo the whole handshake.
@@ -167,6 +169,14 @@ fn drive(
 ) -> Outcomes {
     let verifier = Verifier::new(secret).expect("secret");
     let outcomes: Outcomes = Arc::default();
+    // With paused time, tokio advances the clock to the next timer when every task waits,
+    // even while a message is on its way through a loopback socket: a short ticker keeps
+    // every such jump under 5 ms, so a round trip never looks seconds long.
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
     let all = Arc::clone(&outcomes);
     tokio::spawn(async move {
         let mut current: HashMap<String, (RtmsStarted, tokio::task::JoinHandle<()>)> =
@@ -316,15 +326,24 @@ async fn session_once(
             second = Some(ws);
         }
     }
-    let types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+    // Unified (one socket at `all` for audio and transcript), or split (one socket per kind).
+    let kinds = if b.split {
+        vec![MediaTypes::AUDIO, MediaTypes::TRANSCRIPT]
+    } else {
+        vec![MediaTypes::AUDIO | MediaTypes::TRANSCRIPT]
+    };
     let media_policy = if b.dial_any_media_url {
         policy().with_allowed_host("localhost")
     } else {
         policy()
     };
-    let Some(media_url) = resp.media_url(types, &media_policy).ok().flatten() else {
-        return SessionEnd::Failed;
-    };
+    let mut urls = Vec::new();
+    for kind in &kinds {
+        let Some(url) = resp.media_url(*kind, &media_policy).ok().flatten() else {
+            return SessionEnd::Failed;
+        };
+        urls.push((*kind, url));
+    }
     let params = MediaParams::new()
         .with_audio(
             b.audio
@@ -338,33 +357,43 @@ async fn session_once(
         );
     let stream_id = hello.rtms_stream_id().to_owned();
     let mut buf = Vec::new();
-    loop {
-        let Some(mut media) = dial(media_url.as_str()).await else {
-            return SessionEnd::Failed;
-        };
-        let req = DataHandshake::for_stream(&hello, types)
-            .with_media_params(&params)
-            .with_payload_encryption(false);
-        send(&mut media, req.to_json()).await;
-        let Some(frame) = recv(&mut media).await else {
-            return SessionEnd::Failed;
-        };
-        let Ok(ServerMessage::DataHandshakeResponse(r)) = ServerMessage::parse(&frame) else {
-            return SessionEnd::Failed;
-        };
-        if !r.status.is_ok() {
-            out.lock().unwrap().data_status = r.status.code;
-            if b.retry_fatal {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                continue;
+    'dial: loop {
+        let mut sockets: Vec<Option<Ws>> = Vec::new();
+        for (kind, url) in &urls {
+            let Some(mut media) = dial(url.as_str()).await else {
+                return SessionEnd::Failed;
+            };
+            let only = params.only(*kind);
+            let req = DataHandshake::for_stream(&hello, *kind)
+                .with_media_params(&only)
+                .with_payload_encryption(false);
+            send(&mut media, req.to_json()).await;
+            let Some(frame) = recv(&mut media).await else {
+                return SessionEnd::Failed;
+            };
+            let Ok(ServerMessage::DataHandshakeResponse(r)) = ServerMessage::parse(&frame) else {
+                return SessionEnd::Failed;
+            };
+            if !r.status.is_ok() {
+                out.lock().unwrap().data_status = r.status.code;
+                if b.retry_fatal {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    continue 'dial;
+                }
+                return SessionEnd::Failed;
             }
-            return SessionEnd::Failed;
-        }
-        if !b.skip_ready_ack {
-            send(&mut sig, ClientReadyAck::new(&stream_id).to_json()).await;
+            // One ack per successful data handshake.
+            if !b.skip_ready_ack {
+                send(&mut sig, ClientReadyAck::new(&stream_id).to_json()).await;
+            }
+            sockets.push(Some(media));
         }
         out.lock().unwrap().connected += 1;
-        let mut media_open = true;
+        let mut second_socket = sockets.pop().flatten();
+        let mut first_socket = sockets.pop().flatten();
+        if first_socket.is_none() {
+            first_socket = second_socket.take();
+        }
         let mut last_inbound = tokio::time::Instant::now();
         loop {
             let watchdog = tokio::time::sleep_until(last_inbound + WATCHDOG);
@@ -403,47 +432,77 @@ async fn session_once(
                         send(&mut sig, reply).await;
                     }
                 }
-                f = recv(&mut media), if media_open => {
-                    let Some(f) = f else {
-                        media_open = false;
-                        continue;
-                    };
-                    let parsed = ServerMessage::parse(&f);
-                    if !b.keep_alive_watchdog || matches!(parsed, Ok(ServerMessage::KeepAliveRequest(_))) {
-                        last_inbound = tokio::time::Instant::now();
+                f = recv_opt(&mut first_socket) => {
+                    let close = on_media(b, out, &mut buf, &mut first_socket, f, &mut last_inbound).await;
+                    if close {
+                        send(&mut sig, StreamCloseRequest::new(&stream_id).to_json()).await;
                     }
-                    match parsed {
-                        Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
-                            send(&mut media, KeepAliveResponse::echo(&k).to_json()).await;
-                        }
-                        Ok(ServerMessage::Audio(a)) => {
-                            a.decode_into(&mut buf).expect("base64");
-                            let close = {
-                                let mut o = out.lock().unwrap();
-                                o.audio_frames += 1;
-                                if a.channel_id.is_some() && a.user_id.is_none() {
-                                    o.channel_audio += 1;
-                                }
-                                if let Some(h) = o.hasher.as_mut() {
-                                    h.update(&buf);
-                                }
-                                Some(o.audio_frames) == b.close_after
-                            };
-                            if close {
-                                send(&mut sig, StreamCloseRequest::new(&stream_id).to_json()).await;
-                            }
-                        }
-                        Ok(ServerMessage::Transcript(_)) => out.lock().unwrap().transcripts += 1,
-                        _ => {}
+                }
+                f = recv_opt(&mut second_socket) => {
+                    let close = on_media(b, out, &mut buf, &mut second_socket, f, &mut last_inbound).await;
+                    if close {
+                        send(&mut sig, StreamCloseRequest::new(&stream_id).to_json()).await;
                     }
                 }
             }
         }
         // Event 7: redial media only, after the first backoff step.
-        drop(media);
+        drop((first_socket, second_socket));
         if !b.redial_at_once {
             tokio::time::sleep(Duration::from_secs(3)).await;
         }
         let _ = &second;
+    }
+}
+
+/// The next frame of an open media socket; never ready for a closed one.
+async fn recv_opt(ws: &mut Option<Ws>) -> Option<Vec<u8>> {
+    match ws {
+        Some(ws) => recv(ws).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Handles one media frame (`None`: the socket closed); whether to close the stream now.
+async fn on_media(
+    b: &Behaviour,
+    out: &Mutex<Outcome>,
+    buf: &mut Vec<u8>,
+    socket: &mut Option<Ws>,
+    frame: Option<Vec<u8>>,
+    last_inbound: &mut tokio::time::Instant,
+) -> bool {
+    let Some(f) = frame else {
+        *socket = None;
+        return false;
+    };
+    let parsed = ServerMessage::parse(&f);
+    if !b.keep_alive_watchdog || matches!(parsed, Ok(ServerMessage::KeepAliveRequest(_))) {
+        *last_inbound = tokio::time::Instant::now();
+    }
+    match parsed {
+        Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
+            if let Some(ws) = socket.as_mut() {
+                send(ws, KeepAliveResponse::echo(&k).to_json()).await;
+            }
+            false
+        }
+        Ok(ServerMessage::Audio(a)) => {
+            a.decode_into(buf).expect("base64");
+            let mut o = out.lock().unwrap();
+            o.audio_frames += 1;
+            if a.channel_id.is_some() && a.user_id.is_none() {
+                o.channel_audio += 1;
+            }
+            if let Some(h) = o.hasher.as_mut() {
+                h.update(&buf[..]);
+            }
+            Some(o.audio_frames) == b.close_after
+        }
+        Ok(ServerMessage::Transcript(_)) => {
+            out.lock().unwrap().transcripts += 1;
+            false
+        }
+        _ => false,
     }
 }
