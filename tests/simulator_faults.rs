@@ -344,13 +344,8 @@ async fn split_media_sockets_each_need_their_ack_and_survive_a_media_drop() {
     passed(&report, "media_url", "s-split");
     passed(&report, "media_reconnect", "s-split");
     all_audio(&report, &outcome);
-    // What was sent arrived. (Not asserted: that all 4 transcripts are sent. After the redial
-    // the second ack, for the transcript socket, was seen late in one run: open question.)
-    assert_eq!(
-        outcome.lock().unwrap().transcripts,
-        report.streams[0].transcripts,
-        "{report}"
-    );
+    assert_eq!(report.streams[0].transcripts, 4, "{report}");
+    assert_eq!(outcome.lock().unwrap().transcripts, 4);
 
     // Acknowledging only one of the two sockets fails.
     let behaviour = Behaviour {

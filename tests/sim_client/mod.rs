@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
+use tokio_websockets::{ClientBuilder, Message, WebSocketStream};
 use zoom_rtms_webhooks::codes::{SessionState, StatusCode, StreamState};
 use zoom_rtms_webhooks::event::RtmsStarted;
 use zoom_rtms_webhooks::handshake::{
@@ -30,7 +30,7 @@ use zoom_rtms_webhooks::signature::SignatureHeaders;
 use zoom_rtms_webhooks::simulator::SignedWebhook;
 use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<TcpStream>;
 
 /// How the client behaves; `Default` is a well-behaved client.
 #[derive(Clone, Default)]
@@ -101,11 +101,16 @@ fn policy() -> HostPolicy {
         .with_insecure_ws(true)
 }
 
+/// Dials with TCP_NODELAY: with Nagle's algorithm a second small message waits for the
+/// peer's delayed ACK (40 ms of real time), which paused tokio time turns into seconds.
 async fn dial(url: &str) -> Option<Ws> {
-    ClientBuilder::new()
-        .uri(url)
-        .ok()?
-        .connect()
+    let uri: http::Uri = url.parse().ok()?;
+    let tcp = TcpStream::connect((uri.host()?, uri.port_u16()?))
+        .await
+        .ok()?;
+    tcp.set_nodelay(true).ok()?;
+    ClientBuilder::from_uri(uri)
+        .connect_on(tcp)
         .await
         .ok()
         .map(|(ws, _)| ws)
