@@ -15,6 +15,14 @@
 //! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
 //! `FAIL <check>: <why>`).
 //!
+//! In tests with paused tokio time (`#[tokio::test(start_paused = true)]`), which make the
+//! 65 s windows instant: dial with `TCP_NODELAY` (Nagle's algorithm holds a second small
+//! message for the peer's delayed ACK, real milliseconds that paused time turns into seconds),
+//! and keep a short ticker task running (`loop { sleep(5 ms) }`), since tokio advances a
+//! paused clock to the next timer whenever every task waits, even while a message crosses a
+//! loopback socket. The simulator sets `TCP_NODELAY` on its side and judges every deadline only
+//! after the tasks woken with it have run.
+//!
 //! ```no_run
 //! use zoom_rtms_webhooks::handshake::Credentials;
 //! use zoom_rtms_webhooks::simulator::{Fault, SimConfig, Simulator, StreamSpec};
