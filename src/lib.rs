@@ -84,6 +84,7 @@
 //! | `redis` | Redis de-duplication, stream leases and a durable hand-off |
 //! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed client and server messages, media parameters, the session state machine (no sockets, no runtime) |
 //! | `client` | `client`: the tokio RTMS client (`client::connect`): signalling and media WebSockets over rustls, keep-alives, reconnects, typed media frames |
+//! | `simulator` | `simulator`: a local Zoom for tests: signed webhooks, signalling and media on loopback, faults, checks of the client's conduct |
 //! | `tracing` | `tracing` events for every decision (no secrets in any field) |
 //!
 //! # MSRV
@@ -123,6 +124,8 @@ pub mod region;
 mod run;
 mod secret;
 pub mod signature;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 
 pub use event::{Product, WebhookEvent};
 pub use receiver::{Delivery, Receiver};

@@ -1,0 +1,1273 @@
+//! A local Zoom for RTMS (feature `simulator`): signed webhooks, the signalling and media
+//! WebSockets on loopback (`ws://127.0.0.1:<port>`, one port), scripted faults, and a check of
+//! the client's conduct against the protocol notes (`reference/rtms-protocol.md` §2–§8).
+//!
+//! The simulator follows the protocol, not this crate's client: it reuses the protocol types
+//! (messages, code tables, media-parameter rules, the handshake signature), so each rule is
+//! written once, and it records every breach of the client's conduct as a failed check.
+//!
+//! A run: [`Simulator::start`], [`Simulator::register`] a stream ([`StreamSpec`]: product,
+//! ids, the app's webhook secret and client credentials, frames, faults, how it ends),
+//! [`Simulator::start_stream`] sends the signed `*_rtms_started` webhook (POSTed to the
+//! configured URL, and always handed out by [`Simulator::take_webhooks`]), the client connects,
+//! the simulator plays L16 audio (a deterministic tone) and transcripts once the client is
+//! ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
+//! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
+//! `FAIL <check>: <why>`).
+//!
+//! In tests with paused tokio time (`#[tokio::test(start_paused = true)]`), which make the
+//! 65 s windows instant: dial with `TCP_NODELAY` (Nagle's algorithm holds a second small
+//! message for the peer's delayed ACK, real milliseconds that paused time turns into seconds),
+//! and keep a short ticker task running (`loop { sleep(5 ms) }`), since tokio advances a
+//! paused clock to the next timer whenever every task waits, even while a message crosses a
+//! loopback socket. The simulator sets `TCP_NODELAY` on its side and judges every deadline only
+//! after the tasks woken with it have run.
+//!
+//! ```no_run
+//! use zoom_rtms_webhooks::handshake::Credentials;
+//! use zoom_rtms_webhooks::simulator::{Fault, SimConfig, Simulator, StreamSpec};
+//! use zoom_rtms_webhooks::Product;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(
+//!     SimConfig::default().with_webhook_url("http://127.0.0.1:8080/webhook"),
+//! )
+//! .await?;
+//! let creds = Credentials::new("client id", "client secret")?;
+//! sim.register(
+//!     StreamSpec::new(Product::Meeting, "m-uuid==", "stream-1", "webhook secret", creds)
+//!         .with_audio_frames(100)
+//!         .with_faults([Fault::DropMedia { after_frames: 50 }]),
+//! )?;
+//! sim.start_stream("stream-1").await?;
+//! sim.finished("stream-1").await;
+//! let report = sim.report();
+//! print!("{report}");
+//! assert!(report.passed());
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::codes::StatusCode;
+use crate::event::Product;
+use crate::handshake::{Credentials, IdKeys, MediaTypes};
+use crate::protocol::media::{AudioFormat, Rules};
+
+mod server;
+mod webhook;
+
+pub use webhook::SignedWebhook;
+
+/// The simulator's settings. Private fields, `with_*` setters, getters of the same name.
+///
+/// ```
+/// use std::time::Duration;
+/// use zoom_rtms_webhooks::simulator::SimConfig;
+/// let c = SimConfig::default().with_port(0).with_keep_alive_interval(Duration::from_secs(5));
+/// assert_eq!(c.keep_alive_interval(), Duration::from_secs(5));
+/// assert_eq!(c.ready_ack_deadline(), Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    port: u16,
+    webhook_url: Option<String>,
+    keep_alive_interval: Duration,
+    ready_ack_deadline: Duration,
+    reconnect_window: Duration,
+    reconnect_delay_min: Duration,
+    observe_window: Duration,
+    duplicate_webhooks: bool,
+    rules: Rules,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            port: 0,
+            webhook_url: None,
+            keep_alive_interval: Duration::from_secs(10),
+            ready_ack_deadline: Duration::from_secs(10),
+            reconnect_window: Duration::from_secs(65),
+            reconnect_delay_min: Duration::from_millis(2400),
+            observe_window: Duration::from_secs(30),
+            duplicate_webhooks: false,
+            rules: Rules::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// The loopback port (0, the default: any free port).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().with_port(9092).port(), 9092);
+    /// ```
+    #[must_use]
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+    /// Where webhooks are POSTed (`http://` only). Without it, webhooks are only handed out by
+    /// [`Simulator::take_webhooks`]. The app must answer 2xx within 3 s, as Zoom requires
+    /// (check `webhook_ack`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_webhook_url("http://127.0.0.1:8080/webhook");
+    /// assert_eq!(c.webhook_url(), Some("http://127.0.0.1:8080/webhook"));
+    /// ```
+    #[must_use]
+    pub fn with_webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+    /// How often `KEEP_ALIVE_REQ` (12) is sent on every socket (default 10 s, the documented
+    /// interval). A request not echoed before the next one is a missed keep-alive; three in a
+    /// row close the socket, as Zoom does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_keep_alive_interval(Duration::from_secs(1));
+    /// assert_eq!(c.keep_alive_interval(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
+        self.keep_alive_interval = interval;
+        self
+    }
+    /// How long after a successful data handshake the `CLIENT_READY_ACK` (7) may take
+    /// (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_ready_ack_deadline(Duration::from_secs(2));
+    /// assert_eq!(c.ready_ack_deadline(), Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub fn with_ready_ack_deadline(mut self, deadline: Duration) -> Self {
+        self.ready_ack_deadline = deadline;
+        self
+    }
+    /// How long the server waits for a reconnect after a fault before ending the stream
+    /// (default 65 s, the documented media wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_reconnect_window(Duration::from_secs(30));
+    /// assert_eq!(c.reconnect_window(), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub fn with_reconnect_window(mut self, window: Duration) -> Self {
+        self.reconnect_window = window;
+        self
+    }
+    /// The earliest acceptable reconnect after a dropped socket (event 7 or
+    /// `rtms_interrupted`): the documented first backoff step, 3 s, less 20 % for jitter
+    /// (default 2.4 s; zero accepts an immediate reconnect).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_reconnect_delay_min(Duration::ZERO);
+    /// assert_eq!(c.reconnect_delay_min(), Duration::ZERO);
+    /// ```
+    #[must_use]
+    pub fn with_reconnect_delay_min(mut self, delay: Duration) -> Self {
+        self.reconnect_delay_min = delay;
+        self
+    }
+    /// How long, after a fatal status or the end of the stream, the client is watched for a
+    /// reconnect it must not make (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_observe_window(Duration::from_secs(1));
+    /// assert_eq!(c.observe_window(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn with_observe_window(mut self, window: Duration) -> Self {
+        self.observe_window = window;
+        self
+    }
+    /// Deliver every webhook twice, the same request each time, as Zoom's retries do (default
+    /// no): the app must acknowledge both and still open one connection per stream.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(SimConfig::default().with_duplicate_webhooks(true).duplicate_webhooks());
+    /// ```
+    #[must_use]
+    pub fn with_duplicate_webhooks(mut self, duplicate: bool) -> Self {
+        self.duplicate_webhooks = duplicate;
+        self
+    }
+    /// The media-parameter rules the data handshake is validated with (default: Zoom's docs).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::media::Rules;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_rules(Rules::default().with_deskshare_image_max_fps(5));
+    /// assert_eq!(c.rules().deskshare_image_max_fps(), 5);
+    /// ```
+    #[must_use]
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+    /// The port asked for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().port(), 0);
+    /// ```
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// The webhook URL, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().webhook_url(), None);
+    /// ```
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.webhook_url.as_deref()
+    }
+    /// The keep-alive interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().keep_alive_interval(), Duration::from_secs(10));
+    /// ```
+    pub fn keep_alive_interval(&self) -> Duration {
+        self.keep_alive_interval
+    }
+    /// The ready-ack deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().ready_ack_deadline(), Duration::from_secs(10));
+    /// ```
+    pub fn ready_ack_deadline(&self) -> Duration {
+        self.ready_ack_deadline
+    }
+    /// The reconnect window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().reconnect_window(), Duration::from_secs(65));
+    /// ```
+    pub fn reconnect_window(&self) -> Duration {
+        self.reconnect_window
+    }
+    /// The earliest acceptable reconnect after a dropped socket.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().reconnect_delay_min(), Duration::from_millis(2400));
+    /// ```
+    pub fn reconnect_delay_min(&self) -> Duration {
+        self.reconnect_delay_min
+    }
+    /// The observation window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().observe_window(), Duration::from_secs(30));
+    /// ```
+    pub fn observe_window(&self) -> Duration {
+        self.observe_window
+    }
+    /// Whether every webhook is delivered twice.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(!SimConfig::default().duplicate_webhooks());
+    /// ```
+    pub fn duplicate_webhooks(&self) -> bool {
+        self.duplicate_webhooks
+    }
+    /// The media-parameter rules.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().rules().video_image_max_fps(), 5);
+    /// ```
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+}
+
+/// A fault the simulator injects into one stream (reference §6, §8).
+///
+/// ```
+/// use zoom_rtms_webhooks::codes::StatusCode;
+/// use zoom_rtms_webhooks::simulator::Fault;
+/// let faults = [Fault::DuplicateSignal, Fault::RejectData(StatusCode::from(14))];
+/// assert_eq!(faults.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer the first signalling handshake with 8 (`DUPLICATE_SIGNAL_REQUEST`), then accept:
+    /// the client must retry, not before the 1.5 s backoff (check `duplicate_retry`).
+    DuplicateSignal,
+    /// Answer the first data handshake with this status (14, 15, 16, ...): the client must give
+    /// up, with no new handshake for the stream during the observation window (check
+    /// `gives_up`).
+    RejectData(StatusCode),
+    /// Answer the first signalling handshake with this status (3 `INVALID_SIGNATURE` to a
+    /// correct signature, as after a credential change; 2, 4, ...): the client must give up
+    /// (check `gives_up`; only 8 is retryable).
+    RejectSignaling(StatusCode),
+    /// After this many audio frames, close the audio socket and send event 7
+    /// (`MEDIA_CONNECTION_INTERRUPTED`) on signalling: the client must redial media only, within
+    /// the reconnect window (check `media_reconnect`).
+    DropMedia {
+        /// Audio frames sent before the drop.
+        after_frames: u64,
+    },
+    /// After this many audio frames, close every socket and send `*_rtms_interrupted`: the
+    /// client must redo the whole flow within the reconnect window (check
+    /// `signaling_reconnect`).
+    DropSignaling {
+        /// Audio frames sent before the drop.
+        after_frames: u64,
+    },
+    /// After this many audio frames, send a new `*_rtms_started` with new server URLs: the
+    /// client must connect to the new server at once and never again to the old one (check
+    /// `failover`). The old sockets are closed once the new signalling handshake succeeds.
+    Failover {
+        /// Audio frames sent before the failover.
+        after_frames: u64,
+    },
+    /// Hand out media URLs on `localhost` (the simulator's port, a host outside a
+    /// `127.0.0.1` allowlist) in the signalling response: the client must refuse them and never
+    /// dial one (check `refused_url`; the simulator sees the `Host` it was dialled with).
+    RefusableMediaUrl,
+    /// After this many audio frames, stop the keep-alives on every socket for `duration` while
+    /// media goes on flowing: the client's watchdog (inbound traffic, not keep-alives) must not
+    /// fire (check `watchdog_not_early`: no new signalling handshake meanwhile).
+    PauseKeepAlives {
+        /// Audio frames sent before the pause.
+        after_frames: u64,
+        /// How long keep-alives pause.
+        duration: Duration,
+    },
+    /// After this many audio frames, send nothing at all on any socket for up to `duration`:
+    /// the client's watchdog must fire after 65 s without inbound traffic and redo the
+    /// signalling handshake (check `watchdog_fires`: not before 60 s, within `duration`).
+    Silence {
+        /// Audio frames sent before the silence.
+        after_frames: u64,
+        /// The longest the silence lasts (it ends when the client reconnects).
+        duration: Duration,
+    },
+}
+
+impl Fault {
+    fn after_frames(&self) -> Option<u64> {
+        match self {
+            Fault::DropMedia { after_frames }
+            | Fault::DropSignaling { after_frames }
+            | Fault::Failover { after_frames }
+            | Fault::PauseKeepAlives { after_frames, .. }
+            | Fault::Silence { after_frames, .. } => Some(*after_frames),
+            _ => None,
+        }
+    }
+}
+
+/// How a stream ends once its frames are sent.
+///
+/// ```
+/// use zoom_rtms_webhooks::simulator::End;
+/// assert_eq!(End::default(), End::StreamTerminated);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum End {
+    /// `STREAM_STATE_UPDATE` state 4 (terminated, reason 6: meeting ended) on signalling, the
+    /// sockets closed, then `*_rtms_stopped`; the client must not reconnect (check
+    /// `stops_after_end`).
+    #[default]
+    StreamTerminated,
+    /// `SESSION_STATE_UPDATE` state 5 (stopped, reason 6) on signalling, the sockets closed,
+    /// then `*_rtms_stopped`; the client must not reconnect (check `stops_after_end`).
+    SessionStopped,
+    /// Only the `*_rtms_stopped` webhook: the client must close its sockets itself within 5 s
+    /// (check `closes_on_stopped`).
+    RtmsStopped,
+}
+
+/// One stream the simulator serves.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::Credentials;
+/// use zoom_rtms_webhooks::simulator::StreamSpec;
+/// use zoom_rtms_webhooks::Product;
+/// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap())
+///     .with_audio_frames(10)
+///     .with_transcript_every(5);
+/// assert_eq!(spec.rtms_stream_id(), "s1");
+/// assert_eq!(spec.audio_frames(), 10);
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    product: Product,
+    instance_id: String,
+    rtms_stream_id: String,
+    webhook_secret: String,
+    credentials: Credentials,
+    id_keys: IdKeys,
+    audio_frames: u64,
+    transcript_every: u64,
+    faults: Vec<Fault>,
+    end: End,
+}
+
+impl StreamSpec {
+    /// A stream of `product` (`instance_id`: the meeting UUID, webinar UUID, session id,
+    /// engagement id or call id), announced with webhooks signed with `webhook_secret`, whose
+    /// handshakes must be signed with `credentials`. 50 audio frames, a transcript every 25
+    /// frames, no fault, ends with stream state 4.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!((spec.product(), spec.instance_id()), (Product::Meeting, "m=="));
+    /// assert_eq!(spec.end(), End::StreamTerminated);
+    /// ```
+    pub fn new(
+        product: Product,
+        instance_id: impl Into<String>,
+        rtms_stream_id: impl Into<String>,
+        webhook_secret: impl Into<String>,
+        credentials: Credentials,
+    ) -> Self {
+        StreamSpec {
+            product,
+            instance_id: instance_id.into(),
+            rtms_stream_id: rtms_stream_id.into(),
+            webhook_secret: webhook_secret.into(),
+            credentials,
+            id_keys: IdKeys::default(),
+            audio_frames: 50,
+            transcript_every: 25,
+            faults: Vec::new(),
+            end: End::default(),
+        }
+    }
+    /// The id keys the handshakes must carry the product's id under (one of them suffices;
+    /// default [`IdKeys::default`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::IdField;
+    /// use zoom_rtms_webhooks::handshake::IdKeys;
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// // Accept `meeting_uuid` for webinars too (the sources disagree).
+    /// let _ = spec.with_id_keys(IdKeys::default().with_keys(Product::Webinar, [IdField::WebinarUuid, IdField::MeetingUuid]));
+    /// ```
+    #[must_use]
+    pub fn with_id_keys(mut self, id_keys: IdKeys) -> Self {
+        self.id_keys = id_keys;
+        self
+    }
+    /// How many audio messages to send (default 50, one second at 20 ms).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_audio_frames(500).audio_frames(), 500);
+    /// ```
+    #[must_use]
+    pub fn with_audio_frames(mut self, frames: u64) -> Self {
+        self.audio_frames = frames;
+        self
+    }
+    /// A transcript every this many audio frames, when a transcript socket is ready (0: none).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_transcript_every(0).transcript_every(), 0);
+    /// ```
+    #[must_use]
+    pub fn with_transcript_every(mut self, frames: u64) -> Self {
+        self.transcript_every = frames;
+        self
+    }
+    /// The faults to inject, in order.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// let spec = spec.with_faults([Fault::DropMedia { after_frames: 10 }]);
+    /// assert_eq!(spec.faults(), [Fault::DropMedia { after_frames: 10 }]);
+    /// ```
+    #[must_use]
+    pub fn with_faults(mut self, faults: impl IntoIterator<Item = Fault>) -> Self {
+        self.faults = faults.into_iter().collect();
+        self
+    }
+    /// How the stream ends.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_end(End::RtmsStopped).end(), End::RtmsStopped);
+    /// ```
+    #[must_use]
+    pub fn with_end(mut self, end: End) -> Self {
+        self.end = end;
+        self
+    }
+    /// The product.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.product(), Product::Meeting);
+    /// ```
+    pub fn product(&self) -> Product {
+        self.product
+    }
+    /// The product's id.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.instance_id(), "m==");
+    /// ```
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+    /// The stream id.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.rtms_stream_id(), "s1");
+    /// ```
+    pub fn rtms_stream_id(&self) -> &str {
+        &self.rtms_stream_id
+    }
+    /// The audio frames to send.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.audio_frames(), 50);
+    /// ```
+    pub fn audio_frames(&self) -> u64 {
+        self.audio_frames
+    }
+    /// The transcript period in frames.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.transcript_every(), 25);
+    /// ```
+    pub fn transcript_every(&self) -> u64 {
+        self.transcript_every
+    }
+    /// The faults.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert!(spec.faults().is_empty());
+    /// ```
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+    /// How the stream ends.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.end(), End::StreamTerminated);
+    /// ```
+    pub fn end(&self) -> End {
+        self.end
+    }
+}
+
+/// Why a simulator call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// Binding the loopback port failed.
+    #[error("cannot bind the simulator's port")]
+    Bind(#[source] std::io::Error),
+    /// The stream id is already registered.
+    #[error("stream {0} is already registered")]
+    Duplicate(String),
+    /// No stream with this id is registered.
+    #[error("no stream {0} is registered")]
+    UnknownStream(String),
+    /// POSTing a webhook failed.
+    #[error("webhook POST failed: {0}")]
+    Webhook(String),
+}
+
+/// One check of the client's conduct: passed, or failed with the first reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Check {
+    /// The check's name (for example `client_ready_ack`).
+    pub name: &'static str,
+    /// The stream it concerns.
+    pub stream: String,
+    /// `None` when it passed; else why it failed (the first failure).
+    pub failure: Option<String>,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.failure {
+            None => write!(f, "ok {} stream={}", self.name, self.stream),
+            Some(why) => write!(f, "FAIL {} stream={}: {}", self.name, self.stream, why),
+        }
+    }
+}
+
+/// What was sent on one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamSummary {
+    /// The stream id.
+    pub stream: String,
+    /// Audio messages sent.
+    pub audio_frames: u64,
+    /// Lower-case hex SHA-256 of the audio payload bytes sent, in order.
+    pub audio_sha256: String,
+    /// Transcript messages sent.
+    pub transcripts: u64,
+}
+
+/// Everything a run produced: one summary per stream, and every check.
+///
+/// `Display` prints `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, then
+/// one `ok <check> stream=<id>` or `FAIL <check> stream=<id>: <why>` line per check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// One per registered stream, in registration order.
+    pub streams: Vec<StreamSummary>,
+    /// Every check, in the order first recorded.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether every check passed (and there is at least one).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(!sim.report().passed()); // no check recorded yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.failure.is_none())
+    }
+    /// The failed checks.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert_eq!(sim.report().failures().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.failure.is_some())
+    }
+    /// The check `name` of `stream`, if recorded.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.report().check("client_ready_ack", "s1").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn check(&self, name: &str, stream: &str) -> Option<&Check> {
+        self.checks
+            .iter()
+            .find(|c| c.name == name && c.stream == stream)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.streams {
+            writeln!(
+                f,
+                "sent stream={} audio_frames={} audio_sha256={}",
+                s.stream, s.audio_frames, s.audio_sha256
+            )?;
+        }
+        for c in &self.checks {
+            writeln!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The simulator: a loopback server for the signalling and media sockets of every registered
+/// stream, and a webhook sender. Dropping it stops accepting connections.
+///
+/// ```
+/// use zoom_rtms_webhooks::handshake::Credentials;
+/// use zoom_rtms_webhooks::signature::SignatureHeaders;
+/// use zoom_rtms_webhooks::simulator::{SimConfig, Simulator, StreamSpec};
+/// use zoom_rtms_webhooks::{Product, Verifier, WebhookEvent};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let sim = Simulator::start(SimConfig::default()).await?;
+/// let creds = Credentials::new("client id", "client secret")?;
+/// sim.register(StreamSpec::new(Product::Webinar, "w-uuid==", "s-1", "webhook secret", creds))?;
+/// let mut webhooks = sim.take_webhooks().unwrap();
+///
+/// let sent = sim.start_stream("s-1").await?;
+/// assert_eq!(webhooks.recv().await, Some(sent.clone()));
+/// assert_eq!(sent.event, "webinar.rtms_started");
+///
+/// // Signed for the app: it verifies with the app's webhook secret.
+/// let headers = SignatureHeaders::new(Some(&sent.signature), Some(&sent.timestamp));
+/// let event = Verifier::new("webhook secret")?.verify_and_parse(headers, &sent.body)?;
+/// let WebhookEvent::RtmsStarted(started) = event.event() else { panic!() };
+/// let url = sim.signaling_url("s-1").unwrap();
+/// assert_eq!(started.server_urls.joined(), url);
+/// assert!(url.starts_with(&format!("ws://{}/", sim.local_addr())));
+///
+/// // Nothing connected yet: no audio sent, no check failed.
+/// let report = sim.report();
+/// assert_eq!(report.streams[0].audio_frames, 0);
+/// assert_eq!(report.failures().count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Simulator {
+    shared: Arc<Shared>,
+    accept: tokio::task::JoinHandle<()>,
+    webhooks: Mutex<Option<mpsc::UnboundedReceiver<SignedWebhook>>>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.accept.abort();
+        // Close every socket and stop every player.
+        let ids: Vec<String> = self.shared.lock().streams.keys().cloned().collect();
+        for id in ids {
+            server::close_all(&self.shared, &id);
+            if let Some(s) = self.shared.lock().streams.get_mut(&id) {
+                s.done = true;
+                s.notify();
+            }
+        }
+    }
+}
+
+impl Simulator {
+    /// Binds `127.0.0.1:<port>` and starts serving. Needs a tokio runtime with I/O and time.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.local_addr().ip().is_loopback());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            config,
+            addr,
+            wall_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+            webhook_tx: tx,
+        });
+        let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
+        Ok(Simulator {
+            shared,
+            accept,
+            webhooks: Mutex::new(Some(rx)),
+        })
+    }
+
+    /// The address served (`127.0.0.1:<port>`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert_ne!(sim.local_addr().port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Registers a stream (its id must be new).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let again = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?);
+    /// assert!(matches!(sim.register(again), Err(SimError::Duplicate(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn register(&self, spec: StreamSpec) -> Result<(), SimError> {
+        let mut st = self.shared.lock();
+        let id = spec.rtms_stream_id.clone();
+        if st.streams.contains_key(&id) {
+            return Err(SimError::Duplicate(id));
+        }
+        st.next_gen += 1;
+        let gen = st.next_gen;
+        st.order.push(id.clone());
+        st.streams.insert(id, Stream::new(spec, gen));
+        Ok(())
+    }
+
+    /// The signalling URL the stream's current `rtms_started` announces
+    /// (`ws://127.0.0.1:<port>/rtms/<n>/signaling`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// assert!(sim.signaling_url("s1").unwrap().ends_with("/signaling"));
+    /// assert_eq!(sim.signaling_url("nope"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn signaling_url(&self, rtms_stream_id: &str) -> Option<String> {
+        let st = self.shared.lock();
+        let gen = st.streams.get(rtms_stream_id)?.gen;
+        Some(self.shared.signaling_url(gen))
+    }
+
+    /// Sends the stream's signed `*_rtms_started` webhook and starts serving it. Returns the
+    /// webhook; with a webhook URL, an error when the POST failed (the stream is served anyway).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let hook = sim.start_stream("s1").await?;
+    /// assert_eq!(hook.event, "meeting.rtms_started");
+    /// assert!(hook.signature.starts_with("v0="));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn start_stream(&self, rtms_stream_id: &str) -> Result<SignedWebhook, SimError> {
+        let hook = {
+            let st = self.shared.lock();
+            let s = st
+                .streams
+                .get(rtms_stream_id)
+                .ok_or_else(|| SimError::UnknownStream(rtms_stream_id.to_owned()))?;
+            webhook::started(&self.shared, &s.spec, s.gen)
+        };
+        server::ensure_player(&self.shared, rtms_stream_id);
+        self.shared.deliver(hook.clone()).await?;
+        Ok(hook)
+    }
+
+    /// Every webhook the simulator sends, in order (also when it POSTs them). Only the first
+    /// call gets the receiver.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let mut hooks = sim.take_webhooks().unwrap();
+    /// assert!(sim.take_webhooks().is_none());
+    /// let sent = sim.start_stream("s1").await?;
+    /// assert_eq!(hooks.recv().await, Some(sent));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn take_webhooks(&self) -> Option<mpsc::UnboundedReceiver<SignedWebhook>> {
+        self.webhooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Waits until the stream's script is over (ended, plus the observation window).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// sim.finished("unknown stream").await; // returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn finished(&self, rtms_stream_id: &str) {
+        let rx = {
+            let st = self.shared.lock();
+            match st.streams.get(rtms_stream_id) {
+                Some(s) => s.changed.subscribe(),
+                None => return,
+            }
+        };
+        let mut rx = rx;
+        loop {
+            if self
+                .shared
+                .lock()
+                .streams
+                .get(rtms_stream_id)
+                .is_none_or(|s| s.done)
+            {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// What was sent and every check so far.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// sim.register(StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret")?))?;
+    /// let report = sim.report();
+    /// assert_eq!(report.streams[0].stream, "s1");
+    /// assert_eq!(report.streams[0].audio_frames, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn report(&self) -> Report {
+        let st = self.shared.lock();
+        let streams = st
+            .order
+            .iter()
+            .filter_map(|id| st.streams.get(id))
+            .map(|s| StreamSummary {
+                stream: s.spec.rtms_stream_id.clone(),
+                audio_frames: s.frames_sent,
+                audio_sha256: hex::encode(s.hasher.clone().finalize()),
+                transcripts: s.transcripts_sent,
+            })
+            .collect();
+        Report {
+            streams,
+            checks: st.checks.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) struct Shared {
+    config: SimConfig,
+    addr: SocketAddr,
+    wall_ms: i64,
+    started: Instant,
+    state: Mutex<State>,
+    webhook_tx: mpsc::UnboundedSender<SignedWebhook>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since the Unix epoch on the simulator's clock (tokio time: paused in
+    /// tests).
+    fn now_ms(&self) -> i64 {
+        self.wall_ms + self.started.elapsed().as_millis() as i64
+    }
+
+    fn base_url(&self, gen: u64) -> String {
+        format!("ws://{}/rtms/{gen}", self.addr)
+    }
+
+    fn signaling_url(&self, gen: u64) -> String {
+        format!("{}/signaling", self.base_url(gen))
+    }
+
+    async fn deliver(&self, hook: SignedWebhook) -> Result<(), SimError> {
+        let times = if self.config.duplicate_webhooks { 2 } else { 1 };
+        for _ in 0..times {
+            let _ = self.webhook_tx.send(hook.clone());
+            if let Some(url) = &self.config.webhook_url {
+                // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
+                let posted = webhook::post(url, &hook).await;
+                let failure = posted.as_ref().err().map(ToString::to_string);
+                self.lock()
+                    .record(&hook.rtms_stream_id, "webhook_ack", failure);
+                posted?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ok(&self, stream: &str, name: &'static str) {
+        self.lock().record(stream, name, None);
+    }
+
+    fn fail(&self, stream: &str, name: &'static str, why: impl Into<String>) {
+        self.lock().record(stream, name, Some(why.into()));
+    }
+}
+
+#[derive(Default)]
+struct State {
+    streams: HashMap<String, Stream>,
+    order: Vec<String>,
+    checks: Vec<Check>,
+    next_gen: u64,
+    next_conn: u64,
+}
+
+impl State {
+    /// Records a pass (only when the check is new) or a failure (the first one is kept).
+    fn record(&mut self, stream: &str, name: &'static str, failure: Option<String>) {
+        match self
+            .checks
+            .iter_mut()
+            .find(|c| c.name == name && c.stream == stream)
+        {
+            Some(c) => {
+                if c.failure.is_none() {
+                    c.failure = failure;
+                }
+            }
+            None => self.checks.push(Check {
+                name,
+                stream: stream.to_owned(),
+                failure,
+            }),
+        }
+    }
+}
+
+/// What the server waits for after a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    DuplicateRetry,
+    MediaRedial,
+    SignalingRedial,
+    Failover,
+    Watchdog,
+}
+
+impl Awaiting {
+    fn check(self) -> &'static str {
+        match self {
+            Awaiting::DuplicateRetry => "duplicate_retry",
+            Awaiting::MediaRedial => "media_reconnect",
+            Awaiting::SignalingRedial => "signaling_reconnect",
+            Awaiting::Failover => "failover",
+            Awaiting::Watchdog => "watchdog_fires",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Out {
+    Text(String),
+    Close,
+}
+
+struct Conn {
+    id: u64,
+    gen: u64,
+    tx: mpsc::UnboundedSender<Out>,
+}
+
+struct MediaConn {
+    conn: Conn,
+    kinds: MediaTypes,
+    acked: bool,
+    format: AudioFormat,
+}
+
+struct Stream {
+    spec: StreamSpec,
+    gen: u64,
+    signaling: Option<Conn>,
+    media: Vec<MediaConn>,
+    unacked: VecDeque<u64>,
+    duplicate_pending: bool,
+    reject_pending: Option<StatusCode>,
+    reject_signaling_pending: Option<StatusCode>,
+    rejected: Option<(StatusCode, Instant)>,
+    awaiting: Option<(Awaiting, Instant)>,
+    ended: Option<Instant>,
+    closed_by_client: bool,
+    refusable_media: bool,
+    subscribed: Vec<i64>,
+    keep_alives_paused_until: Option<Instant>,
+    silent: bool,
+    player: bool,
+    frames_sent: u64,
+    transcripts_sent: u64,
+    hasher: Sha256,
+    changed: watch::Sender<u64>,
+    done: bool,
+}
+
+impl Stream {
+    fn new(spec: StreamSpec, gen: u64) -> Self {
+        let duplicate_pending = spec.faults.contains(&Fault::DuplicateSignal);
+        let refusable_media = spec.faults.contains(&Fault::RefusableMediaUrl);
+        let reject_signaling_pending = spec.faults.iter().find_map(|f| match f {
+            Fault::RejectSignaling(code) => Some(*code),
+            _ => None,
+        });
+        let reject_pending = spec.faults.iter().find_map(|f| match f {
+            Fault::RejectData(code) => Some(*code),
+            _ => None,
+        });
+        Stream {
+            spec,
+            gen,
+            signaling: None,
+            media: Vec::new(),
+            unacked: VecDeque::new(),
+            duplicate_pending,
+            reject_pending,
+            reject_signaling_pending,
+            rejected: None,
+            awaiting: None,
+            ended: None,
+            closed_by_client: false,
+            refusable_media,
+            subscribed: Vec::new(),
+            keep_alives_paused_until: None,
+            silent: false,
+            player: false,
+            frames_sent: 0,
+            transcripts_sent: 0,
+            hasher: Sha256::new(),
+            changed: watch::channel(0).0,
+            done: false,
+        }
+    }
+
+    fn notify(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
+}

@@ -1,0 +1,158 @@
+//! The webhooks the simulator sends: bodies as Zoom sends them (flat payload), signed with
+//! [`signature::sign`](crate::signature::sign), POSTed over plain HTTP/1.1 with hyper.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+use super::{Shared, SimError, StreamSpec};
+use crate::codes::StopReason;
+use crate::event::{IdField, Lifecycle, Product, RtmsInterrupted, RtmsStopped};
+
+/// A signed webhook request: the body and the two headers Zoom sends.
+///
+/// ```
+/// # use zoom_rtms_webhooks::simulator::SignedWebhook;
+/// fn headers(h: &SignedWebhook) -> [(&str, &str); 2] {
+///     [("x-zm-signature", &h.signature), ("x-zm-request-timestamp", &h.timestamp)]
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedWebhook {
+    /// The event name (for example `meeting.rtms_started`).
+    pub event: String,
+    /// The stream it is about.
+    pub rtms_stream_id: String,
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// `x-zm-request-timestamp` (seconds since the Unix epoch, wall clock).
+    pub timestamp: String,
+    /// `x-zm-signature` (`v0=<hex>`).
+    pub signature: String,
+}
+
+/// The payload key of the product's id in webhooks.
+fn id_field(product: Product) -> IdField {
+    match product {
+        Product::Webinar => IdField::WebinarUuid,
+        Product::VideoSdk => IdField::SessionId,
+        Product::ContactCenter => IdField::EngagementId,
+        Product::Phone => IdField::CallId,
+        _ => IdField::MeetingUuid,
+    }
+}
+
+fn build(
+    shared: &Shared,
+    spec: &StreamSpec,
+    lifecycle: Lifecycle,
+    extra: &[(&str, serde_json::Value)],
+) -> SignedWebhook {
+    // The product's canonical event name, from the event types themselves.
+    let id = &spec.rtms_stream_id;
+    let event = match lifecycle {
+        Lifecycle::Stopped => RtmsStopped::new(spec.product, id.as_str()).event,
+        Lifecycle::Interrupted => RtmsInterrupted::new(spec.product, id.as_str()).event,
+        _ => {
+            crate::event::RtmsStarted::new(
+                spec.product,
+                crate::event::InstanceId::new(id_field(spec.product), spec.instance_id.as_str()),
+                id.as_str(),
+                String::new(),
+            )
+            .event
+        }
+    };
+    let mut payload = serde_json::Map::new();
+    payload.insert(
+        id_field(spec.product).as_str().to_owned(),
+        spec.instance_id.clone().into(),
+    );
+    payload.insert("rtms_stream_id".into(), spec.rtms_stream_id.clone().into());
+    for (k, v) in extra {
+        payload.insert((*k).to_owned(), v.clone());
+    }
+    let body = serde_json::json!({
+        "event": event,
+        "event_ts": shared.now_ms(),
+        "payload": payload,
+    });
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    let signature = crate::signature::sign(&spec.webhook_secret, &timestamp, &body);
+    SignedWebhook {
+        event,
+        rtms_stream_id: spec.rtms_stream_id.clone(),
+        body,
+        timestamp,
+        signature,
+    }
+}
+
+pub(super) fn started(shared: &Shared, spec: &StreamSpec, gen: u64) -> SignedWebhook {
+    let mut extra = vec![("server_urls", shared.signaling_url(gen).into())];
+    if spec.product != Product::VideoSdk {
+        extra.push(("operator_id", "simulator-operator".into()));
+    }
+    build(shared, spec, Lifecycle::Started, &extra)
+}
+
+pub(super) fn stopped(shared: &Shared, spec: &StreamSpec, reason: StopReason) -> SignedWebhook {
+    build(
+        shared,
+        spec,
+        Lifecycle::Stopped,
+        &[("stop_reason", reason.code().into())],
+    )
+}
+
+pub(super) fn interrupted(shared: &Shared, spec: &StreamSpec) -> SignedWebhook {
+    build(shared, spec, Lifecycle::Interrupted, &[])
+}
+
+/// POSTs the webhook to an `http://` URL; no 2xx answer within Zoom's 3 s is an error.
+pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError> {
+    let fail = |why: String| SimError::Webhook(why);
+    let uri: http::Uri = url.parse().map_err(|e| fail(format!("{url}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(fail(format!("{url}: only http:// is supported")));
+    }
+    let host = uri.host().unwrap_or("127.0.0.1").to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let request = http::Request::post(uri.clone())
+        .header(http::header::HOST, format!("{host}:{port}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("x-zm-signature", &hook.signature)
+        .header("x-zm-request-timestamp", &hook.timestamp)
+        .body(Full::new(Bytes::from(hook.body.clone())))
+        .map_err(|e| fail(e.to_string()))?;
+    let send = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| fail(format!("{url}: {e}")))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        tokio::spawn(conn);
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let status = response.status();
+        let _ = response.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(fail(format!("{url} answered {status}")))
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), send)
+        .await
+        .map_err(|_| fail(format!("{url}: no answer within 3 s")))?
+}
