@@ -439,3 +439,90 @@ fn load_driver_cpu() {
     );
     assert_eq!(report.failures().count(), 0, "{report}");
 }
+
+/// Zoom's retries: a webhook the app does not acknowledge is sent again 5, then 20 minutes
+/// later (the same body, signed again), until a 2xx. Paused time, moved by hand; a 5 ms ticker
+/// keeps tokio from jumping to the POST's 3 s timeout while a request crosses loopback.
+#[tokio::test(start_paused = true)]
+async fn an_unacknowledged_webhook_is_retried_on_zooms_schedule() {
+    use axum::http::{HeaderMap, StatusCode};
+    use tokio::time::Instant;
+    use zoom_rtms_webhooks::simulator::ZOOM_WEBHOOK_RETRIES;
+
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    // Answers `rtms_started` with 503, 503, then 200 and sends (when, body) of each; anything
+    // else (the stream's end, for a client that never came) gets 200.
+    let (tx, mut requests) = tokio::sync::mpsc::unbounded_channel();
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(vec![200u16, 503, 503]));
+    let route = axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+        let (tx, answers) = (tx.clone(), std::sync::Arc::clone(&answers));
+        async move {
+            let verifier = Verifier::new(SECRET).unwrap();
+            let headers =
+                zoom_rtms_webhooks::signature::SignatureHeaders::from_header_map(&headers);
+            let event = verifier
+                .verify_and_parse(headers, &body)
+                .expect("every retry verifies");
+            if event.event().name() != "meeting.rtms_started" {
+                return StatusCode::OK;
+            }
+            let _ = tx.send((Instant::now(), body.to_vec()));
+            StatusCode::from_u16(answers.lock().unwrap().pop().unwrap_or(200)).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().route("/webhook", route)).await
+    });
+
+    let config = SimConfig::default()
+        .with_webhook_url(&url)
+        .with_webhook_retries(ZOOM_WEBHOOK_RETRIES);
+    let sim = Simulator::start(config).await.unwrap();
+    sim.register(spec("s-retry")).unwrap();
+    let err = sim.start_stream("s-retry").await.unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+    let (first, body) = requests.recv().await.unwrap();
+
+    // Nothing before 5 minutes.
+    tokio::time::advance(ZOOM_WEBHOOK_RETRIES[0] - Duration::from_secs(1)).await;
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    if let Ok((t, _)) = requests.try_recv() {
+        panic!("retried before 5 minutes: after {:?}", t - first);
+    }
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let (second, again) = requests.recv().await.unwrap();
+    assert_eq!(again, body, "a retry carries the same body");
+    let after = second - first;
+    assert!(after >= ZOOM_WEBHOOK_RETRIES[0], "{after:?}");
+    assert!(
+        after < ZOOM_WEBHOOK_RETRIES[0] + Duration::from_secs(2),
+        "{after:?}"
+    );
+
+    // Still 503: the next one 20 minutes later, answered 200.
+    tokio::time::advance(ZOOM_WEBHOOK_RETRIES[1]).await;
+    let (third, _) = requests.recv().await.unwrap();
+    let after = third - second;
+    assert!(after >= ZOOM_WEBHOOK_RETRIES[1], "{after:?}");
+    assert!(
+        after < ZOOM_WEBHOOK_RETRIES[1] + Duration::from_secs(2),
+        "{after:?}"
+    );
+    // Acknowledged: no more retries, and the checks say what happened.
+    tokio::time::advance(ZOOM_WEBHOOK_RETRIES[2] * 2).await;
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(requests.try_recv().is_err(), "retried after a 2xx");
+    let report = sim.report();
+    passed_check(&report, "webhook_retry", "s-retry");
+    assert!(failure(&report, "webhook_ack", "s-retry").contains("503"));
+}

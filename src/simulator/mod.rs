@@ -87,8 +87,25 @@ pub struct SimConfig {
     reconnect_delay_min: Duration,
     observe_window: Duration,
     duplicate_webhooks: bool,
+    webhook_retries: Vec<Duration>,
     rules: Rules,
 }
+
+/// Zoom's retry schedule for a webhook that was not acknowledged with a 2xx within 3 s: 5
+/// minutes after the first attempt, 20 minutes after that, 60 minutes after that (about 85
+/// minutes in all).
+///
+/// ```
+/// use std::time::Duration;
+/// use zoom_rtms_webhooks::simulator::ZOOM_WEBHOOK_RETRIES;
+/// let total: Duration = ZOOM_WEBHOOK_RETRIES.iter().sum();
+/// assert_eq!(total, Duration::from_secs(85 * 60));
+/// ```
+pub const ZOOM_WEBHOOK_RETRIES: [Duration; 3] = [
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(20 * 60),
+    Duration::from_secs(60 * 60),
+];
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -101,6 +118,7 @@ impl Default for SimConfig {
             reconnect_delay_min: Duration::from_millis(2400),
             observe_window: Duration::from_secs(30),
             duplicate_webhooks: false,
+            webhook_retries: Vec::new(),
             rules: Rules::default(),
         }
     }
@@ -218,6 +236,32 @@ impl SimConfig {
     pub fn with_duplicate_webhooks(mut self, duplicate: bool) -> Self {
         self.duplicate_webhooks = duplicate;
         self
+    }
+    /// Retry a webhook the app did not acknowledge with a 2xx within 3 s, after each of these
+    /// delays (each counted from the attempt before), as Zoom does with
+    /// [`ZOOM_WEBHOOK_RETRIES`] (default: no retries). A retry is the same body signed again
+    /// with the current time; the retries stop at the first 2xx. The check `webhook_retry`
+    /// passes when a retry was acknowledged and fails when none was (`webhook_ack` keeps the
+    /// first attempt's failure either way).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::{SimConfig, ZOOM_WEBHOOK_RETRIES};
+    /// let c = SimConfig::default().with_webhook_retries(ZOOM_WEBHOOK_RETRIES);
+    /// assert_eq!(c.webhook_retries(), &ZOOM_WEBHOOK_RETRIES[..]);
+    /// ```
+    #[must_use]
+    pub fn with_webhook_retries(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
+        self.webhook_retries = delays.into_iter().collect();
+        self
+    }
+    /// The retry delays of an unacknowledged webhook (empty: none).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(SimConfig::default().webhook_retries().is_empty());
+    /// ```
+    pub fn webhook_retries(&self) -> &[Duration] {
+        &self.webhook_retries
     }
     /// The media-parameter rules the data handshake is validated with (default: Zoom's docs).
     ///
@@ -437,8 +481,10 @@ pub enum End {
 ///     .with_transcript_every(5);
 /// assert_eq!(spec.rtms_stream_id(), "s1");
 /// assert_eq!(spec.audio_frames(), 10);
+/// // The webhook secret never shows in `Debug`.
+/// assert!(!format!("{spec:?}").contains("whsec"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StreamSpec {
     product: Product,
     instance_id: String,
@@ -450,6 +496,23 @@ pub struct StreamSpec {
     transcript_every: u64,
     faults: Vec<Fault>,
     end: End,
+}
+
+impl fmt::Debug for StreamSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamSpec")
+            .field("product", &self.product)
+            .field("instance_id", &self.instance_id)
+            .field("rtms_stream_id", &self.rtms_stream_id)
+            .field("webhook_secret", &"<redacted>")
+            .field("credentials", &self.credentials)
+            .field("id_keys", &self.id_keys)
+            .field("audio_frames", &self.audio_frames)
+            .field("transcript_every", &self.transcript_every)
+            .field("faults", &self.faults)
+            .field("end", &self.end)
+            .finish()
+    }
 }
 
 impl StreamSpec {
@@ -819,6 +882,7 @@ impl fmt::Display for Report {
 pub struct Simulator {
     shared: Arc<Shared>,
     accept: tokio::task::JoinHandle<()>,
+    retries: tokio::task::JoinHandle<()>,
     webhooks: Mutex<Option<mpsc::UnboundedReceiver<SignedWebhook>>>,
 }
 
@@ -833,6 +897,7 @@ impl fmt::Debug for Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.accept.abort();
+        self.retries.abort();
         // Close every socket and stop every player.
         let ids: Vec<String> = self.shared.lock().streams.keys().cloned().collect();
         for id in ids {
@@ -865,6 +930,7 @@ impl Simulator {
             .map_err(SimError::Bind)?;
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let (retry_tx, retry_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             config,
             addr,
@@ -874,11 +940,14 @@ impl Simulator {
             started: Instant::now(),
             state: Mutex::new(State::default()),
             webhook_tx: tx,
+            retry_tx,
         });
         let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
+        let retries = tokio::spawn(retry_loop(Arc::clone(&shared), retry_rx));
         Ok(Simulator {
             shared,
             accept,
+            retries,
             webhooks: Mutex::new(Some(rx)),
         })
     }
@@ -1086,6 +1155,62 @@ pub(crate) struct Shared {
     started: Instant,
     state: Mutex<State>,
     webhook_tx: mpsc::UnboundedSender<SignedWebhook>,
+    /// Webhooks whose first delivery failed, and when it was made, for [`retry_loop`].
+    retry_tx: mpsc::UnboundedSender<(SignedWebhook, Instant)>,
+}
+
+/// Retries each failed webhook on [`SimConfig::webhook_retries`]' schedule, until a 2xx. Runs
+/// until the simulator is dropped (which aborts it and, with its `JoinSet`, every retry).
+async fn retry_loop(
+    shared: Arc<Shared>,
+    mut failed: mpsc::UnboundedReceiver<(SignedWebhook, Instant)>,
+) {
+    let mut retries = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            Some((hook, attempted)) = failed.recv() => {
+                retries.spawn(retry(Arc::clone(&shared), hook, attempted));
+            }
+            Some(_) = retries.join_next(), if !retries.is_empty() => {}
+            else => return,
+        }
+    }
+}
+
+/// Retries `hook`, whose delivery at `attempted` failed; each delay counts from the attempt
+/// before.
+async fn retry(shared: Arc<Shared>, hook: SignedWebhook, mut attempted: Instant) {
+    let Some(url) = shared.config.webhook_url.clone() else {
+        return;
+    };
+    let stream = hook.rtms_stream_id.clone();
+    let mut last = String::new();
+    for delay in shared.config.webhook_retries.clone() {
+        attempted += delay;
+        tokio::time::sleep_until(attempted).await;
+        let secret = shared
+            .lock()
+            .streams
+            .get(&stream)
+            .map(|s| s.spec.webhook_secret.clone());
+        let Some(secret) = secret else {
+            return;
+        };
+        let again = webhook::resigned(&hook, &secret);
+        let _ = shared.webhook_tx.send(again.clone());
+        match webhook::post(&url, &again).await {
+            Ok(()) => {
+                shared.ok(&stream, "webhook_retry");
+                return;
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    shared.fail(
+        &stream,
+        "webhook_retry",
+        format!("no retry was acknowledged: {last}"),
+    );
 }
 
 impl Shared {
@@ -1113,10 +1238,14 @@ impl Shared {
             let _ = self.webhook_tx.send(hook.clone());
             if let Some(url) = &self.config.webhook_url {
                 // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
+                let attempted = Instant::now();
                 let posted = webhook::post(url, &hook).await;
                 let failure = posted.as_ref().err().map(ToString::to_string);
                 self.lock()
                     .record(&hook.rtms_stream_id, "webhook_ack", failure);
+                if posted.is_err() && !self.config.webhook_retries.is_empty() {
+                    let _ = self.retry_tx.send((hook.clone(), attempted));
+                }
                 posted?;
             }
         }

@@ -955,13 +955,22 @@ pub(super) fn ensure_player(shared: &Arc<Shared>, id: &str) {
     }
 }
 
-/// One L16 message of a deterministic 400 Hz triangle tone (integer arithmetic only), the
-/// `frame`-th of the stream, in the confirmed format (other codecs get L16 bytes too).
-pub(super) fn tone(frame: u64, format: &AudioFormat) -> Vec<u8> {
+/// The tone's amplitude for a stream: 4000 to 7999, derived from its id, so that two streams
+/// never send the same audio (a client that mixes streams up gets a different SHA-256).
+fn tone_amplitude(stream_id: &str) -> i64 {
+    let h = stream_id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    4000 + (h % 4000) as i64
+}
+
+/// One L16 message of a deterministic 400 Hz triangle tone of amplitude `amp` (integer
+/// arithmetic only), the `frame`-th of the stream, in the confirmed format (other codecs get
+/// L16 bytes too).
+pub(super) fn tone(frame: u64, format: &AudioFormat, amp: i64) -> Vec<u8> {
     let rate = u64::from(format.sample_rate_hz.unwrap_or(16_000));
     let samples = rate * u64::try_from(format.send_rate_ms).unwrap_or(20) / 1000;
     let period = (rate / 400).max(2) as i64;
-    let amp = 8000i64;
     let mut out = Vec::with_capacity((samples * u64::from(format.channels) * 2) as usize);
     for i in 0..samples {
         let phase = ((frame * samples + i) % period as u64) as i64;
@@ -1052,6 +1061,7 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
 }
 
 async fn play(shared: Arc<Shared>, id: String) {
+    let amp = tone_amplitude(&id);
     let contact_center = shared
         .lock()
         .streams
@@ -1159,7 +1169,7 @@ async fn play(shared: Arc<Shared>, id: String) {
         // The tone repeats with its phase: encode each (phase, format) once.
         let key = tone_key(sent, &format);
         if cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
-            let pcm = tone(sent, &format);
+            let pcm = tone(sent, &format, amp);
             let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
             cache = Some((key, pcm, data));
         }

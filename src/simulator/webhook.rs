@@ -81,17 +81,33 @@ fn build(
         "payload": payload,
     });
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string();
-    let signature = crate::signature::sign(&spec.webhook_secret, &timestamp, &body);
+    let (timestamp, signature) = sign_now(&spec.webhook_secret, &body);
     SignedWebhook {
         event,
         rtms_stream_id: spec.rtms_stream_id.clone(),
         body,
         timestamp,
         signature,
+    }
+}
+
+/// `x-zm-request-timestamp` (now, wall clock) and `x-zm-signature` for `body`.
+fn sign_now(secret: &str, body: &[u8]) -> (String, String) {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    let signature = crate::signature::sign(secret, &timestamp, body);
+    (timestamp, signature)
+}
+
+/// A retry: the same body (same event, same `event_ts`), signed again now, as a new request.
+pub(super) fn resigned(hook: &SignedWebhook, secret: &str) -> SignedWebhook {
+    let (timestamp, signature) = sign_now(secret, &hook.body);
+    SignedWebhook {
+        timestamp,
+        signature,
+        ..hook.clone()
     }
 }
 
