@@ -77,10 +77,30 @@ impl Transport for Tws {
     type Conn = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
     async fn dial(&self, url: &ServerUrl) -> Result<Self::Conn, TransportError> {
+        let parsed = url.url();
+        let secure = match parsed.scheme() {
+            "wss" => true,
+            "ws" => false,
+            other => return Err(format!("unsupported scheme {other}").into()),
+        };
+        let host = url.host();
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+        // IPv6 literals come bracketed from the URL; the resolver wants them bare.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = TcpStream::connect((bare, port)).await?;
+        // Keep-alive answers and acks are small: never hold one back for the peer's delayed
+        // ACK (Nagle's algorithm would add up to tens of milliseconds to each).
+        tcp.set_nodelay(true)?;
+        let stream = if secure {
+            self.tls.wrap(bare, tcp).await?
+        } else {
+            Connector::Plain.wrap(bare, tcp).await?
+        };
         let (ws, _) = ClientBuilder::new()
             .uri(url.as_str())?
-            .connector(&self.tls)
-            .connect()
+            .connect_on(stream)
             .await?;
         Ok(ws)
     }

@@ -1348,6 +1348,8 @@ struct Stream {
     closed_by_client: bool,
     refusable_media: bool,
     subscribed: Vec<i64>,
+    /// The participant whose video is subscribed (message type 28), if any.
+    video_user: Option<i64>,
     keep_alives_paused_until: Option<Instant>,
     silent: bool,
     player: bool,
@@ -1385,6 +1387,7 @@ impl Stream {
             closed_by_client: false,
             refusable_media,
             subscribed: Vec::new(),
+            video_user: None,
             keep_alives_paused_until: None,
             silent: false,
             player: false,

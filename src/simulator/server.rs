@@ -26,7 +26,7 @@ use crate::protocol::media::{
 };
 use crate::protocol::server::{
     DataResponse, MediaData, ServerMessage, SessionStateInfo, Status, StreamCloseResponse,
-    StreamStateInfo, Transcript,
+    StreamStateInfo, Transcript, VideoSubscriptionResponse,
 };
 use crate::region::HostPolicy;
 
@@ -738,6 +738,43 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
                 }
             }
             Reply::None
+        }
+        ClientRequest::SessionStateRequest { .. } => {
+            let state = ServerMessage::SessionStateResponse(SessionStateInfo {
+                state: Some(SessionState::Started),
+                stop_reason: None,
+                timestamp: Some(shared.now_ms()),
+                rtms_session_id: None,
+            })
+            .to_json();
+            Reply::Send(vec![state])
+        }
+        ClientRequest::VideoSubscription {
+            user_id, subscribe, ..
+        } => {
+            // One subscription at a time: a new one replaces the last; asking again for the
+            // participant already subscribed is status 44 (reference §4.8).
+            let Some(s) = st.streams.get_mut(id) else {
+                return Reply::None;
+            };
+            let subscribe = subscribe.unwrap_or(true);
+            let code = if subscribe && user_id.is_some() && s.video_user == user_id {
+                StatusCode::from(44)
+            } else {
+                s.video_user = if subscribe { user_id } else { None };
+                StatusCode::Ok
+            };
+            let reply = ServerMessage::VideoSubscriptionResponse(VideoSubscriptionResponse {
+                user_id,
+                status: Status {
+                    code: Some(code),
+                    reason: Some(Cow::Borrowed(code.description())),
+                },
+                subscribe: Some(subscribe),
+                timestamp: Some(shared.now_ms()),
+            })
+            .to_json();
+            Reply::Send(vec![reply])
         }
         ClientRequest::StreamStateRequest { .. } => {
             let state = ServerMessage::StreamStateResponse(StreamStateInfo {
