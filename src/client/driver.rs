@@ -44,6 +44,9 @@ struct Driver<T: Transport> {
     commands: mpsc::UnboundedReceiver<Command>,
     out: Sender,
     convert: Converter,
+    /// The video subscription the user asked for last: sent when the stream is ready, and
+    /// again after every reconnect (a new signalling connection starts without one).
+    video: Option<(i64, bool)>,
 }
 
 fn now() -> std::time::Instant {
@@ -73,6 +76,7 @@ pub(crate) fn spawn<T: Transport>(
         commands,
         out,
         convert: Converter::new(product),
+        video: None,
     };
     runtime.spawn(driver.run(finished_tx));
     let handle = StreamHandle {
@@ -116,6 +120,8 @@ impl<T: Transport> Driver<T> {
                         Some(Command::Close) => self.session.close(now),
                         Some(Command::Webhook(w)) => self.session.handle_webhook(now, w),
                         Some(Command::SubscribeVideo { user_id, subscribe }) => {
+                            self.video = Some((user_id, subscribe));
+                            // Not ready yet: sent once it is (see `flush`).
                             self.session.subscribe_video(user_id, subscribe, None);
                         }
                         // Every handle dropped: the stream goes on for the items' reader.
@@ -156,10 +162,19 @@ impl<T: Transport> Driver<T> {
                 }
                 Output::Event(event) => {
                     let item = match event {
-                        SessionEvent::Connected { connects } => Item::Connected {
-                            connects,
-                            params: self.session.confirmed_params().cloned().unwrap_or_default(),
-                        },
+                        SessionEvent::Connected { connects } => {
+                            if let Some((user_id, subscribe)) = self.video {
+                                self.session.subscribe_video(user_id, subscribe, None);
+                            }
+                            Item::Connected {
+                                connects,
+                                params: self
+                                    .session
+                                    .confirmed_params()
+                                    .cloned()
+                                    .unwrap_or_default(),
+                            }
+                        }
                         SessionEvent::Reconnecting { scope, attempt } => {
                             Item::Reconnecting { scope, attempt }
                         }

@@ -248,6 +248,8 @@ impl StreamHandle {
 
     /// Chooses (or releases) the one participant whose video an individual-video connection
     /// carries (message type 28; the answer, 29, arrives as [`Item::VideoSubscription`]).
+    /// It may be called before the stream is ready: the last choice is sent as soon as it is,
+    /// and again after every reconnect.
     ///
     /// ```no_run
     /// # fn f(handle: zoom_rtms_webhooks::client::StreamHandle) {
