@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use zoom_rtms_webhooks::client::{self, Item, StreamHandle};
+use zoom_rtms_webhooks::client::{self, Item, Source, StreamHandle};
 use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
-use zoom_rtms_webhooks::protocol::media::{AudioParams, DataOption, MediaParams};
+use zoom_rtms_webhooks::protocol::media::{AudioParams, DataOption, MediaParams, VideoParams};
 use zoom_rtms_webhooks::protocol::session::{EndReason, SessionConfig, SessionError, Webhook};
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::simulator::{End, Fault, Report, SimConfig, Simulator, StreamSpec};
@@ -36,6 +36,10 @@ struct Seen {
     transcripts: u64,
     connects: u64,
     video_subscription: Option<(Option<i64>, Option<StatusCode>)>,
+    /// Video frames: how many, and the users and first bytes seen.
+    video_frames: u64,
+    video_sources: Vec<Source>,
+    video_jpeg: bool,
     terminal: Option<Item>,
 }
 
@@ -46,6 +50,10 @@ async fn run(
     params: MediaParams,
     subscribe_video: Option<i64>,
 ) -> (Report, Seen) {
+    let mut types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
+    if params.video().is_some() {
+        types = types | MediaTypes::VIDEO;
+    }
     tokio::spawn(async {
         loop {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -73,7 +81,7 @@ async fn run(
                     let url = started.server_urls(&policy).unwrap().remove(0);
                     let config =
                         SessionConfig::new(SignalingHandshakeRequest::new(&creds, started))
-                            .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, params.clone())
+                            .with_media(types, params.clone())
                             .with_host_policy(policy.clone());
                     let (handle, items) = client::connect(config, url).unwrap();
                     if let Some(user) = subscribe_video {
@@ -120,6 +128,13 @@ async fn consume(
                 sha.update(&frame.data);
             }
             Item::Transcript(_) => s.transcripts += 1,
+            Item::Video(frame) => {
+                s.video_frames += 1;
+                if !s.video_sources.contains(&frame.source) {
+                    s.video_sources.push(frame.source.clone());
+                }
+                s.video_jpeg = frame.data.starts_with(&[0xFF, 0xD8, 0xFF]);
+            }
             Item::VideoSubscription(r) => {
                 s.video_subscription = Some((r.user_id, r.status.code));
             }
@@ -300,13 +315,41 @@ async fn a_media_url_on_a_refused_host_is_never_dialled() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn per_speaker_audio_and_a_video_subscription_reach_the_user() {
+async fn per_speaker_audio_and_a_subscribed_participants_video_reach_the_user() {
+    // Audio per speaker, and the individual video of one participant (data_opt 4: nothing
+    // until the subscription, message type 28, which the client sends once ready).
     let params = MediaParams::new()
-        .with_audio(AudioParams::new().with_data_opt(DataOption::AudioMultiStreams));
+        .with_audio(AudioParams::new().with_data_opt(DataOption::AudioMultiStreams))
+        .with_video(VideoParams::new().with_data_opt(DataOption::VideoSingleIndividualStream));
     let (report, seen) = run(spec(Product::Meeting, "s-multi"), params, Some(16778240)).await;
     assert_delivered(&report, &seen, 1);
     assert_eq!(
         seen.video_subscription,
         Some((Some(16778240), Some(StatusCode::Ok)))
     );
+    let sent = report.streams[0].video_frames;
+    assert!(sent > 0, "{report}");
+    assert_eq!(seen.video_frames, sent);
+    assert!(seen.video_jpeg, "the frames are JPEG");
+    assert!(
+        matches!(
+            &seen.video_sources[..],
+            [Source::User {
+                id: Some(16778240),
+                ..
+            }]
+        ),
+        "{:?}",
+        seen.video_sources
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_subscription_individual_video_sends_nothing() {
+    let params = MediaParams::new()
+        .with_video(VideoParams::new().with_data_opt(DataOption::VideoSingleIndividualStream));
+    let (report, seen) = run(spec(Product::Meeting, "s-nosub"), params, None).await;
+    assert_delivered(&report, &seen, 1);
+    assert_eq!(report.streams[0].video_frames, 0);
+    assert_eq!(seen.video_frames, 0);
 }

@@ -10,8 +10,9 @@
 //! ids, the app's webhook secret and client credentials, frames, faults, how it ends),
 //! [`Simulator::start_stream`] sends the signed `*_rtms_started` webhook (POSTed to the
 //! configured URL, and always handed out by [`Simulator::take_webhooks`]), the client connects,
-//! the simulator plays L16 audio (a deterministic tone) and transcripts once the client is
-//! ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
+//! the simulator plays L16 audio (a deterministic tone, one per stream), transcripts and, when
+//! the client asked for video, small JPEG frames (the active speaker's, or with `data_opt` 4
+//! the participant subscribed with message type 28) once the client is ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
 //! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
 //! `FAIL <check>: <why>`).
 //!
@@ -761,6 +762,8 @@ pub struct StreamSummary {
     pub audio_sha256: String,
     /// Transcript messages sent.
     pub transcripts: u64,
+    /// Video messages sent (a small JPEG each).
+    pub video_frames: u64,
 }
 
 /// Everything a run produced: one summary per stream, and every check.
@@ -1135,6 +1138,7 @@ impl Simulator {
                 audio_frames: s.frames_sent,
                 audio_sha256: hex::encode(s.hasher.clone().finalize()),
                 transcripts: s.transcripts_sent,
+                video_frames: s.video_frames_sent,
             })
             .collect();
         Report {
@@ -1331,6 +1335,8 @@ struct MediaConn {
     kinds: MediaTypes,
     acked: bool,
     format: AudioFormat,
+    /// The confirmed video `data_opt` when this socket carries video.
+    video_opt: Option<crate::protocol::media::DataOption>,
 }
 
 struct Stream {
@@ -1355,6 +1361,7 @@ struct Stream {
     player: bool,
     frames_sent: u64,
     transcripts_sent: u64,
+    video_frames_sent: u64,
     hasher: Sha256,
     changed: watch::Sender<u64>,
     done: bool,
@@ -1393,6 +1400,7 @@ impl Stream {
             player: false,
             frames_sent: 0,
             transcripts_sent: 0,
+            video_frames_sent: 0,
             hasher: Sha256::new(),
             changed: watch::channel(0).0,
             done: false,

@@ -599,6 +599,7 @@ async fn media(
         let format = confirmed
             .audio()
             .map_or_else(|| AudioParams::new().format(), AudioParams::format);
+        let video_opt = confirmed.video().and_then(VideoParams::data_opt);
         s.media.push(MediaConn {
             conn: Conn {
                 id: cid,
@@ -608,6 +609,7 @@ async fn media(
             kinds: media_type,
             acked: false,
             format,
+            video_opt,
         });
         s.unacked.push_back(cid);
         s.notify();
@@ -1037,6 +1039,7 @@ enum Ready {
         audio: mpsc::UnboundedSender<Out>,
         format: AudioFormat,
         transcript: Option<mpsc::UnboundedSender<Out>>,
+        video: Option<Video>,
         signaling: Option<mpsc::UnboundedSender<Out>>,
     },
     Rejected,
@@ -1044,6 +1047,19 @@ enum Ready {
     Stopped,
     Timeout(Option<Awaiting>),
 }
+
+/// A socket that carries video, and whether it carries one subscribed participant
+/// (`data_opt` 4: nothing until a subscription, message type 28) or the active speaker.
+struct Video {
+    tx: mpsc::UnboundedSender<Out>,
+    individual: bool,
+}
+
+/// The video frame the simulator sends: a 16x16 JPEG (305 bytes).
+const VIDEO_FRAME: &[u8] = include_bytes!("frame.jpg");
+/// A video frame goes with every tenth audio message: 5 fps at the default 20 ms, the JPG
+/// limit.
+const VIDEO_EVERY: u64 = 10;
 
 /// Waits for an acknowledged audio socket on the current server.
 async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool) {
@@ -1078,6 +1094,10 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
                     audio: m.conn.tx.clone(),
                     format: m.format,
                     transcript: usable(MediaKind::Transcript).map(|t| t.conn.tx.clone()),
+                    video: usable(MediaKind::Video).map(|v| Video {
+                        tx: v.conn.tx.clone(),
+                        individual: v.video_opt == Some(DataOption::VideoSingleIndividualStream),
+                    }),
                     signaling: s.signaling.as_ref().map(|c| c.tx.clone()),
                 };
                 return (ready, waited);
@@ -1143,14 +1163,15 @@ async fn play(shared: Arc<Shared>, id: String) {
         let (ready, waited) = wait_ready(&shared, &id, wait_window).await;
         let silence = wait_window;
         wait_window = window;
-        let (audio_id, audio, format, transcript, signaling) = match ready {
+        let (audio_id, audio, format, transcript, video, signaling) = match ready {
             Ready::Go {
                 audio_id,
                 audio,
                 format,
                 transcript,
+                video,
                 signaling,
-            } => (audio_id, audio, format, transcript, signaling),
+            } => (audio_id, audio, format, transcript, video, signaling),
             Ready::Rejected => {
                 let refusable = shared
                     .lock()
@@ -1243,6 +1264,32 @@ async fn play(shared: Arc<Shared>, id: String) {
             continue;
         }
         sent += 1;
+        if let Some(v) = video.filter(|_| sent % VIDEO_EVERY == 1 && !contact_center) {
+            // The subscribed participant's video, or the active speaker's.
+            let user = if v.individual {
+                shared.lock().streams.get(&id).and_then(|s| s.video_user)
+            } else {
+                Some(USER_ID)
+            };
+            if let Some(user) = user {
+                let frame = ServerMessage::Video(MediaData {
+                    user_id: Some(user),
+                    user_name: Some(Cow::Borrowed(USER_NAME)),
+                    channel_id: None,
+                    data: Some(Cow::Owned(
+                        base64::engine::general_purpose::STANDARD.encode(VIDEO_FRAME),
+                    )),
+                    length: Some(VIDEO_FRAME.len() as i64),
+                    timestamp: Some(ts),
+                })
+                .to_json();
+                if v.tx.send(Out::Text(frame)).is_ok() {
+                    if let Some(s) = shared.lock().streams.get_mut(&id) {
+                        s.video_frames_sent += 1;
+                    }
+                }
+            }
+        }
         if every > 0 && sent % every == 0 {
             if let Some(t) = transcript {
                 let n = sent / every;
