@@ -52,7 +52,7 @@ async fn run(
 ) -> (Report, Seen) {
     let mut types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
     if params.video().is_some() {
-        types = types | MediaTypes::VIDEO;
+        types |= MediaTypes::VIDEO;
     }
     tokio::spawn(async {
         loop {
@@ -253,7 +253,7 @@ async fn each_ending_ends_the_stream() {
         .await;
         assert_delivered(&report, &seen, 1);
         let reason = match &seen.terminal {
-            Some(Item::Ended(reason)) => reason.clone(),
+            Some(Item::Ended(reason)) => *reason,
             other => panic!("{other:?}"),
         };
         // The stream state (or session state) and `rtms_stopped` both announce the end; the
