@@ -55,6 +55,7 @@
 mod driver;
 mod item;
 mod queue;
+mod supervisor;
 mod transport;
 
 use std::fmt;
@@ -65,6 +66,9 @@ use std::task::{Context, Poll};
 use tokio::sync::{mpsc, watch};
 
 pub use item::{EventUpdate, Item, MediaFrame, Source};
+#[cfg(feature = "redis")]
+pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
+pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
 
 use crate::protocol::session::{self, SessionConfig, Webhook};
 use crate::region::ServerUrl;
@@ -201,8 +205,13 @@ pub fn connect_with(
 
 pub(crate) enum Command {
     Close,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Abort,
     Webhook(Webhook),
-    SubscribeVideo { user_id: i64, subscribe: bool },
+    SubscribeVideo {
+        user_id: i64,
+        subscribe: bool,
+    },
 }
 
 /// Controls a connected stream; cheap to clone. Dropping every handle does not end the
@@ -270,6 +279,15 @@ impl StreamHandle {
     /// ```
     pub async fn close(&self) {
         let _ = self.commands.send(Command::Close);
+        self.finished().await;
+    }
+
+    /// Drops the sockets at once without a stream close request (the supervisor's answer to
+    /// a lost lease: another replica owns the stream now) and waits until the driver has
+    /// finished. The items end without [`Item::Ended`].
+    #[cfg(feature = "redis")]
+    pub(crate) async fn abort(&self) {
+        let _ = self.commands.send(Command::Abort);
         self.finished().await;
     }
 
