@@ -162,6 +162,9 @@ async fn only_the_lease_holder_connects() {
     );
     assert!(!record.contains("signature") && !record.contains("client-secret"));
 
+    // Stopped elsewhere: the record goes (nobody takes the stream over), A stays connected.
+    assert_eq!(b.handle(&stopped()).await.unwrap(), Handled::NotConnected);
+    assert_eq!(get(&redis, &record_key()).await, None);
     // Stopped at the holder: the stream ends, lease and record are deleted.
     assert_eq!(a.handle(&stopped()).await.unwrap(), Handled::Stopping);
     assert_eq!(server.next().await, Sig::Closed);
@@ -238,6 +241,8 @@ async fn a_lost_lease_drops_the_connection_without_ending_the_stream() {
     let redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
+    // No takeover scan after the first during the test: A must not take the stream back.
+    let a = a.with_takeover_interval(Duration::from_secs(600));
     a.handle(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;

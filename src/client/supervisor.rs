@@ -1089,6 +1089,8 @@ impl Watcher {
                     return true;
                 }
                 _ = tick.tick() => match store.save(keeper.lease(), None).await {
+                    // Empty: the record was deleted by an `rtms_stopped` elsewhere; the stream
+                    // ends here soon.
                     Ok(Some(record)) => self.follow(&record).await,
                     Ok(None) => {
                         self.handle.abort().await;

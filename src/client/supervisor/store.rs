@@ -29,8 +29,8 @@ pub const DEFAULT_SUPERVISOR_PREFIX: &str = "zoom-rtms:stream:";
 
 /// `KEYS[1]` lease, `KEYS[2]` record, `KEYS[3]` index; `ARGV[1]` lease value, `ARGV[2]` record
 /// TTL in ms, `ARGV[3]` stream id, `ARGV[4]` record (empty: keep the stored one). While the lease
-/// is this one: writes (or refreshes) the record and indexes it, returns the record; else
-/// returns false.
+/// is this one: writes (or refreshes) the record and indexes it, and returns the record (empty
+/// when there is none to refresh: the stream was stopped elsewhere); else returns false.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -39,8 +39,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
-else
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+elseif redis.call('PEXPIRE', KEYS[2], ARGV[2]) == 0 then
+  return ''
 end
 redis.call('SADD', KEYS[3], ARGV[3])
 return redis.call('GET', KEYS[2])
@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Writes `record` (or, when `None`, refreshes the stored one) while `lease` is held;
-    /// returns the stored record.
+    /// returns the stored record (empty if none), `None` when the lease is not held.
     pub(super) async fn save(
         &self,
         lease: &Lease,
