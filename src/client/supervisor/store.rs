@@ -48,7 +48,7 @@ return redis.call('GET', KEYS[2])
     )
 });
 
-/// `KEYS[1]` lease, `KEYS[2]` record, `KEYS[3]` index; `ARGV[1]` lease value, `ARGV[2]` stream
+/// `KEYS[1]` lease, `KEYS[2]` record, `KEYS[3]` index; `ARGV[1]` lease value, `ARGV[3]` stream
 /// id. While the lease is this one: deletes record, index entry and lease; returns 1, else 0.
 static FORGET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -57,7 +57,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[2], KEYS[1])
-redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('SREM', KEYS[3], ARGV[3])
 return 1
 ",
     )
@@ -123,6 +123,27 @@ impl Store {
         self.leases.keep_alive(lease)
     }
 
+    /// Runs `script` ([`SAVE`] or [`FORGET`]) on the stream's keys (lease, record, index) with
+    /// `ARGV` lease value, record TTL in ms, stream id, `record`.
+    async fn run<T: ::redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        lease: &Lease,
+        record: &str,
+    ) -> Result<T, LeaseError> {
+        let stream_id = lease.stream_id();
+        let mut invocation = script.key(self.leases.key(stream_id));
+        invocation
+            .key(self.record_key(stream_id))
+            .key(self.index_key())
+            .arg(lease.value())
+            .arg(millis(self.ttl() * 3))
+            .arg(stream_id)
+            .arg(record);
+        let mut conn = self.leases.connection().clone();
+        Ok(timed(self.leases.timeout(), invocation.invoke_async(&mut conn)).await?)
+    }
+
     /// Writes `record` (or, when `None`, refreshes the stored one) while `lease` is held;
     /// returns the stored record (empty if none), `None` when the lease is not held.
     pub(super) async fn save(
@@ -130,17 +151,7 @@ impl Store {
         lease: &Lease,
         record: Option<&str>,
     ) -> Result<Option<String>, LeaseError> {
-        let stream_id = lease.stream_id();
-        let mut invocation = SAVE.key(self.leases.key(stream_id));
-        invocation
-            .key(self.record_key(stream_id))
-            .key(self.index_key())
-            .arg(lease.value())
-            .arg(millis(self.ttl() * 3))
-            .arg(stream_id)
-            .arg(record.unwrap_or(""));
-        let mut conn = self.leases.connection().clone();
-        Ok(timed(self.leases.timeout(), invocation.invoke_async(&mut conn)).await?)
+        self.run(&SAVE, lease, record.unwrap_or("")).await
     }
 
     /// Replaces the record's server URL part (a failover webhook that reached a replica that
@@ -165,15 +176,7 @@ impl Store {
 
     /// The stream ended: deletes record and lease, if the lease is still `lease`.
     pub(super) async fn forget(&self, lease: &Lease) -> Result<(), LeaseError> {
-        let stream_id = lease.stream_id();
-        let mut invocation = FORGET.key(self.leases.key(stream_id));
-        invocation
-            .key(self.record_key(stream_id))
-            .key(self.index_key())
-            .arg(lease.value())
-            .arg(stream_id);
-        let mut conn = self.leases.connection().clone();
-        let _: i64 = timed(self.leases.timeout(), invocation.invoke_async(&mut conn)).await?;
+        let _: i64 = self.run(&FORGET, lease, "").await?;
         Ok(())
     }
 
