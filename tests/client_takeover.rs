@@ -290,3 +290,21 @@ async fn a_failover_delivered_to_another_replica_reaches_the_holder() {
     );
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn without_redis_the_holder_drops_the_connection_before_its_lease_could_expire() {
+    let mut redis = RedisServer::start();
+    let mut server = AutoServer::start().await;
+    let (a, mut a_rx) = replica(&redis, "a").await;
+    a.handle(&started(&server.url, 1)).await.unwrap();
+    assert_eq!(server.next().await, Sig::Opened);
+    token(&mut a_rx).await;
+    assert_eq!(connected(&mut a_rx).await, 1);
+
+    // Redis crashes: no renewal can succeed, so A cannot know whether its lease still holds.
+    redis.stop();
+    let down = Instant::now();
+    assert_eq!(server.next().await, Sig::Closed);
+    assert!(down.elapsed() < TTL, "dropped after {:?}", down.elapsed());
+    assert!(matches!(seen(&mut a_rx).await, Seen::Done));
+}

@@ -95,7 +95,7 @@ impl SupervisedStream {
         &self.server_url
     }
 
-    /// With [`Supervisor::with_leases`]: the fencing token of the lease this connection holds
+    /// With leases (`Supervisor::with_leases`, feature `redis`): the fencing token of the lease this connection holds
     /// (pass it with every write the stream's processing makes elsewhere); `None` without
     /// leases.
     ///
@@ -263,13 +263,13 @@ struct State {
 ///   per-stream entry, so duplicate deliveries never make a second connection.
 /// - **Host policy:** a server URL that [`with_host_policy`](Supervisor::with_host_policy)
 ///   refuses is never dialled ([`Handled::Refused`]).
-/// - **With Redis** ([`with_leases`](Supervisor::with_leases), feature `redis`): only the
+/// - **With Redis** (`with_leases`, feature `redis`): only the
 ///   holder of the stream's lease connects; it renews the lease while connected and drops the
 ///   connection at once (no stream close request) when the lease is lost. What a takeover
 ///   needs (product, ids, server URL; never the signature or the secret) is kept in Redis next
 ///   to the lease. A background loop takes over streams whose holder died once their lease
 ///   expires, so the stream is back within the lease TTL plus one takeover interval, never
-///   with two connections at once. Keys: see [`DEFAULT_SUPERVISOR_PREFIX`].
+///   with two connections at once. Keys: see `DEFAULT_SUPERVISOR_PREFIX`.
 ///
 /// Configure it before cloning it: clones share the streams, and a setter called on one clone
 /// does not change the others.
@@ -697,6 +697,9 @@ impl Supervisor {
         url: ServerUrl,
         #[cfg(feature = "redis")] lease: Option<Lease>,
     ) -> Result<Handled, SupervisorError> {
+        // The lease is ours at least until a TTL after the save (which renews it) was sent.
+        #[cfg(feature = "redis")]
+        let sent = tokio::time::Instant::now();
         #[cfg(feature = "redis")]
         let keeper = match (self.store(), lease) {
             (Some(store), Some(lease)) => {
@@ -759,6 +762,8 @@ impl Supervisor {
             cleaned: cleaned_tx,
             #[cfg(feature = "redis")]
             keeper,
+            #[cfg(feature = "redis")]
+            valid_from: sent,
         };
         tokio::spawn(watcher.run());
         Ok(Handled::Connecting)
@@ -805,6 +810,9 @@ struct Watcher {
     cleaned: watch::Sender<bool>,
     #[cfg(feature = "redis")]
     keeper: Option<LeaseKeeper>,
+    /// When the last renewal that succeeded was sent.
+    #[cfg(feature = "redis")]
+    valid_from: tokio::time::Instant,
 }
 
 impl Watcher {
@@ -1070,37 +1078,47 @@ async fn takeover_loop(config: Arc<Config>, state: Weak<State>) {
 
 #[cfg(feature = "redis")]
 impl Watcher {
-    /// Until the connection ends: renews the stream record (and picks up a failover URL
-    /// written by another replica); drops the connection at once when the lease is lost.
-    /// `true` if the lease was lost.
+    /// Until the connection ends: renews the lease and the stream record (and picks up a
+    /// failover URL written by another replica); drops the connection at once when the lease
+    /// is lost, or when no renewal has succeeded for nine tenths of the TTL (before Redis can
+    /// expire the lease and another replica take it). `true` if the lease was lost.
     async fn watch_lease(&self) -> bool {
         let (Some(keeper), Some(store)) = (self.keeper.as_ref(), self.supervisor.store()) else {
             self.handle.finished().await;
             return false;
         };
+        let ttl = store.ttl();
+        let margin = ttl / 10;
+        let mut valid_from = self.valid_from;
         let mut tick = tokio::time::interval(store.renew_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
+            let deadline = valid_from + (ttl - margin);
             tokio::select! {
                 () = self.handle.finished() => return false,
-                _lost = keeper.lost() => {
-                    self.handle.abort().await;
-                    return true;
-                }
-                _ = tick.tick() => match store.save(keeper.lease(), None).await {
-                    // Empty: the record was deleted by an `rtms_stopped` elsewhere; the stream
-                    // ends here soon.
-                    Ok(Some(record)) => self.follow(&record).await,
-                    Ok(None) => {
-                        self.handle.abort().await;
-                        return true;
+                _lost = keeper.lost() => break,
+                () = tokio::time::sleep_until(deadline) => break,
+                _ = tick.tick() => {
+                    let sent = tokio::time::Instant::now();
+                    let saved = tokio::time::timeout_at(deadline, store.save(keeper.lease(), None));
+                    match saved.await.unwrap_or(Ok(None)) {
+                        // Empty: the record was deleted by an `rtms_stopped` elsewhere; the
+                        // stream ends here soon.
+                        Ok(Some(record)) => {
+                            valid_from = sent;
+                            self.follow(&record).await;
+                        }
+                        // Not ours any more, or no answer before the deadline.
+                        Ok(None) => break,
+                        // Redis unreachable: try again at the next tick, until the deadline.
+                        Err(_) => {}
                     }
-                    // Redis unreachable: the keeper decides when the lease is lost.
-                    Err(_) => {}
-                },
+                }
             }
         }
+        self.handle.abort().await;
+        true
     }
 
     /// Fails over when the stored record names another URL than the connection's.

@@ -28,8 +28,9 @@ use crate::redis::{millis, timed, Lease, LeaseError, LeaseKeeper, StreamLeases};
 pub const DEFAULT_SUPERVISOR_PREFIX: &str = "zoom-rtms:stream:";
 
 /// `KEYS[1]` lease, `KEYS[2]` record, `KEYS[3]` index; `ARGV[1]` lease value, `ARGV[2]` record
-/// TTL in ms, `ARGV[3]` stream id, `ARGV[4]` record (empty: keep the stored one). While the lease
-/// is this one: writes (or refreshes) the record and indexes it, and returns the record (empty
+/// TTL in ms, `ARGV[3]` stream id, `ARGV[4]` record (empty: keep the stored one), `ARGV[5]`
+/// lease TTL in ms. While the lease is this one: renews it, writes (or refreshes) the record
+/// and indexes it, and returns the record (empty
 /// when there is none to refresh: the stream was stopped elsewhere); else returns false.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -37,6 +38,7 @@ static SAVE: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return false
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
 elseif redis.call('PEXPIRE', KEYS[2], ARGV[2]) == 0 then
@@ -124,7 +126,7 @@ impl Store {
     }
 
     /// Runs `script` ([`SAVE`] or [`FORGET`]) on the stream's keys (lease, record, index) with
-    /// `ARGV` lease value, record TTL in ms, stream id, `record`.
+    /// `ARGV` lease value, record TTL in ms, stream id, `record`, lease TTL in ms.
     async fn run<T: ::redis::FromRedisValue>(
         &self,
         script: &Script,
@@ -139,12 +141,14 @@ impl Store {
             .arg(lease.value())
             .arg(millis(self.ttl() * 3))
             .arg(stream_id)
-            .arg(record);
+            .arg(record)
+            .arg(millis(self.ttl()));
         let mut conn = self.leases.connection().clone();
         Ok(timed(self.leases.timeout(), invocation.invoke_async(&mut conn)).await?)
     }
 
-    /// Writes `record` (or, when `None`, refreshes the stored one) while `lease` is held;
+    /// Renews `lease` and writes `record` (or, when `None`, refreshes the stored one) while
+    /// `lease` is held;
     /// returns the stored record (empty if none), `None` when the lease is not held.
     pub(super) async fn save(
         &self,
