@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 
 use fake::{data_ok, signalling_ok, Endpoint};
 use redis_support::RedisServer;
-use supervised::{connected, interrupted, seen, started, stopped, supervisor, Seen};
+use supervised::{connected, interrupted, item, seen, started, stopped, supervisor, Seen};
+use zoom_rtms_webhooks::client::Item;
 use zoom_rtms_webhooks::client::{Handled, Supervisor, DEFAULT_SUPERVISOR_PREFIX};
+use zoom_rtms_webhooks::protocol::session::EndReason;
 use zoom_rtms_webhooks::redis::{connect, StreamLeases};
 
 const TTL: Duration = Duration::from_secs(2);
@@ -162,12 +164,11 @@ async fn only_the_lease_holder_connects() {
     );
     assert!(!record.contains("signature") && !record.contains("client-secret"));
 
-    // Stopped elsewhere: the record goes (nobody takes the stream over), A stays connected.
+    // Stopped at the other replica: the record goes (nobody takes the stream over) and the
+    // holder ends its connection at its next renewal, then frees the lease.
     assert_eq!(b.handle(&stopped()).await.unwrap(), Handled::NotConnected);
-    assert_eq!(get(&redis, &record_key()).await, None);
-    // Stopped at the holder: the stream ends, lease and record are deleted.
-    assert_eq!(a.handle(&stopped()).await.unwrap(), Handled::Stopping);
     assert_eq!(server.next().await, Sig::Closed);
+    assert_eq!(item(&mut a_rx).await, Item::Ended(EndReason::Stopped));
     a.shutdown().await;
     assert_eq!(get(&redis, "zoom-rtms:lease:stream-1").await, None);
     assert_eq!(get(&redis, &record_key()).await, None);

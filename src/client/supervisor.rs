@@ -178,7 +178,8 @@ pub enum Handled {
     /// through Redis).
     HeldElsewhere,
     /// `rtms_interrupted` / `rtms_stopped` for a stream not connected here (with leases, a
-    /// stopped stream's record is deleted so that nobody takes it over).
+    /// stopped stream's record is deleted so that nobody takes it over, and the holder ends
+    /// its connection at its next renewal).
     NotConnected,
     /// Not a stream lifecycle event.
     Ignored,
@@ -1079,7 +1080,8 @@ async fn takeover_loop(config: Arc<Config>, state: Weak<State>) {
 #[cfg(feature = "redis")]
 impl Watcher {
     /// Until the connection ends: renews the lease and the stream record (and picks up a
-    /// failover URL written by another replica); drops the connection at once when the lease
+    /// failover URL written by another replica, or the end of the stream when another replica
+    /// got `rtms_stopped` and deleted the record); drops the connection at once when the lease
     /// is lost, or when no renewal has succeeded for nine tenths of the TTL (before Redis can
     /// expire the lease and another replica take it). `true` if the lease was lost.
     async fn watch_lease(&self) -> bool {
@@ -1103,11 +1105,14 @@ impl Watcher {
                     let sent = tokio::time::Instant::now();
                     let saved = tokio::time::timeout_at(deadline, store.save(keeper.lease(), None));
                     match saved.await.unwrap_or(Ok(None)) {
-                        // Empty: the record was deleted by an `rtms_stopped` elsewhere; the
-                        // stream ends here soon.
                         Ok(Some(record)) => {
                             valid_from = sent;
-                            self.follow(&record).await;
+                            if record.is_empty() {
+                                // Deleted by an `rtms_stopped` delivered to another replica.
+                                self.handle.webhook(Webhook::Stopped);
+                            } else {
+                                self.follow(&record).await;
+                            }
                         }
                         // Not ours any more, or no answer before the deadline.
                         Ok(None) => break,
