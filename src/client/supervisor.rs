@@ -264,13 +264,18 @@ struct State {
 ///   per-stream entry, so duplicate deliveries never make a second connection.
 /// - **Host policy:** a server URL that [`with_host_policy`](Supervisor::with_host_policy)
 ///   refuses is never dialled ([`Handled::Refused`]).
-/// - **With Redis** (`with_leases`, feature `redis`): only the
-///   holder of the stream's lease connects; it renews the lease while connected and drops the
-///   connection at once (no stream close request) when the lease is lost. What a takeover
-///   needs (product, ids, server URL; never the signature or the secret) is kept in Redis next
-///   to the lease. A background loop takes over streams whose holder died once their lease
-///   expires, so the stream is back within the lease TTL plus one takeover interval, never
-///   with two connections at once. Keys: see `DEFAULT_SUPERVISOR_PREFIX`.
+/// - **With Redis** (`with_leases`, feature `redis`): only the holder of the stream's lease
+///   connects. While connected it renews the lease (and the stream record) and drops the
+///   connection at once, without a stream close request, when the lease is lost or when no
+///   renewal has succeeded for nine tenths of the TTL (Redis down: the lease may expire). What
+///   a takeover needs (product, ids, event time, server URL; never the signature or the
+///   secret) is kept in Redis next to the lease. A background loop
+///   (`start`, every `takeover_interval`) takes over streams whose
+///   holder died once their lease expires: the stream is back within the lease TTL plus one
+///   takeover interval, never with two connections at once. `rtms_started`, `rtms_stopped`
+///   delivered to a replica that does not hold the stream reach the holder through the record
+///   at its next renewal; `rtms_interrupted` there takes the stream over if its lease is free.
+///   Keys: see `DEFAULT_SUPERVISOR_PREFIX`.
 ///
 /// Configure it before cloning it: clones share the streams, and a setter called on one clone
 /// does not change the others.
