@@ -19,8 +19,21 @@ use ::redis::Script;
 
 use crate::redis::{millis, timed, Lease, LeaseError, LeaseKeeper, StreamLeases};
 
-/// Default prefix of the supervisor's Redis keys: `zoom-rtms:stream:` (records under
-/// `{prefix}info:{rtms_stream_id}`, the index set at `{prefix}index`).
+/// Default prefix of the supervisor's Redis keys: `zoom-rtms:stream:` (see
+/// `Supervisor::with_key_prefix`).
+///
+/// The supervisor's keys, besides the leases ([`StreamLeases`]: `{lease prefix}{stream_id}`
+/// holding `{fencing token}:{owner}`, and the fencing counter):
+///
+/// - `{prefix}info:{rtms_stream_id}`: the stream record, a string: the `rtms_started` event
+///   reduced to its name, `event_ts`, the product's id, the stream id and the one signalling URL
+///   in use, as a webhook body (JSON). No signature, no secret. Written only by the lease holder
+///   (compare-and-set on the lease), with a TTL of 3 × the lease TTL refreshed at every renewal,
+///   so that it outlives a dead holder's lease long enough for a takeover. Deleted with the
+///   lease when the stream ends here, or alone by `rtms_stopped` at another replica. A replica
+///   that gets `rtms_started` for a stream held elsewhere rewrites its URL (`SET XX KEEPTTL`).
+/// - `{prefix}index`: a set of the stream ids that have a record; the takeover loop reads it,
+///   takes the streams whose lease is free, and drops members whose record has expired.
 ///
 /// ```
 /// assert_eq!(zoom_rtms_webhooks::client::DEFAULT_SUPERVISOR_PREFIX, "zoom-rtms:stream:");
