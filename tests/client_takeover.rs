@@ -176,7 +176,7 @@ async fn only_the_lease_holder_connects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_holders_stream_is_taken_over_within_the_ttl_and_one_backoff_step() {
+async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_one_backoff_step() {
     let redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     // Replica A runs on a runtime of its own, so that it can die without releasing anything.
@@ -204,8 +204,11 @@ async fn a_dead_holders_stream_is_taken_over_within_the_ttl_and_one_backoff_step
     let a_token = token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
 
+    // Two survivors race for the stream.
     let (b, mut b_rx) = replica(&redis, "b").await;
+    let (c, mut c_rx) = replica(&redis, "c").await;
     b.start();
+    c.start();
     assert_eq!(b.takeover_interval(), TTL / 3);
     // A renews while it lives: B keeps off.
     assert_eq!(
@@ -220,21 +223,34 @@ async fn a_dead_holders_stream_is_taken_over_within_the_ttl_and_one_backoff_step
     assert_eq!(server.next().await, Sig::Opened);
     let took = died.elapsed();
     assert!(took < TTL + BACKOFF_STEP, "taken over after {took:?}");
-    let b_token = token(&mut b_rx).await;
-    assert!(b_token > a_token, "fencing token {b_token} after {a_token}");
-    assert_eq!(connected(&mut b_rx).await, 1);
-    assert_eq!(b.connections(), 1);
+    assert_eq!(
+        b.connections() + c.connections(),
+        1,
+        "one survivor connects"
+    );
+    let (winner, rx, owner) = if b.connections() == 1 {
+        (&b, &mut b_rx, "b")
+    } else {
+        (&c, &mut c_rx, "c")
+    };
+    let new_token = token(rx).await;
+    assert!(
+        new_token > a_token,
+        "fencing token {new_token} after {a_token}"
+    );
+    assert_eq!(connected(rx).await, 1);
     assert_eq!(
         server.max_open.load(Ordering::SeqCst),
         1,
         "two connections at once"
     );
     let lease = get(&redis, "zoom-rtms:lease:stream-1").await.unwrap();
-    assert_eq!(lease, format!("{b_token}:b"));
+    assert_eq!(lease, format!("{new_token}:{owner}"));
 
-    b.shutdown().await;
+    winner.shutdown().await;
     assert_eq!(server.next().await, Sig::CloseRequest);
     assert_eq!(get(&redis, &record_key()).await, None);
+    assert_eq!(server.max_open.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -308,4 +324,62 @@ async fn without_redis_the_holder_drops_the_connection_before_its_lease_could_ex
     assert_eq!(server.next().await, Sig::Closed);
     assert!(down.elapsed() < TTL, "dropped after {:?}", down.elapsed());
     assert!(matches!(seen(&mut a_rx).await, Seen::Done));
+}
+
+#[tokio::test]
+async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_refused() {
+    let redis = RedisServer::start();
+    let mut server = AutoServer::start().await;
+    // A holder died and its lease expired: only its record is left.
+    let record = serde_json::json!({"event":"meeting.rtms_started","event_ts":1,
+        "payload":{"meeting_uuid":"m-uuid","rtms_stream_id":"stream-1","server_urls":server.url}});
+    let mut conn = connect(&redis.url()).await.unwrap();
+    let () = redis::pipe()
+        .cmd("SET")
+        .arg(record_key())
+        .arg(record.to_string())
+        .arg("PX")
+        .arg(60_000)
+        .ignore()
+        .cmd("SADD")
+        .arg(format!("{DEFAULT_SUPERVISOR_PREFIX}index"))
+        .arg("stream-1")
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    // The stored URL is checked again: a replica whose policy refuses it never dials it.
+    let (strict, _rx) = replica(&redis, "strict").await;
+    let strict = strict
+        .with_host_policy(zoom_rtms_webhooks::region::HostPolicy::default())
+        .with_takeover_interval(Duration::from_secs(600));
+    match strict.handle(&interrupted()).await.unwrap() {
+        Handled::Refused { url, .. } => assert_eq!(url, server.url),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(strict.connections(), 0);
+    assert_eq!(
+        get(&redis, "zoom-rtms:lease:stream-1").await,
+        None,
+        "lease released"
+    );
+
+    // A replica that accepts it takes the stream over at once on rtms_interrupted.
+    let (b, mut b_rx) = replica(&redis, "b").await;
+    let b = b.with_takeover_interval(Duration::from_secs(600));
+    // (Or its takeover loop's first scan did, just before.)
+    let handled = b.handle(&interrupted()).await.unwrap();
+    assert!(
+        matches!(handled, Handled::Connecting | Handled::AlreadyConnected),
+        "{handled:?}"
+    );
+    assert_eq!(server.next().await, Sig::Opened);
+    token(&mut b_rx).await;
+    assert_eq!(connected(&mut b_rx).await, 1);
+    // The original rtms_started delivered again is a duplicate, not a failover.
+    let again = b.handle(&started(&server.url, 1)).await.unwrap();
+    assert_eq!(again, Handled::AlreadyConnected);
+    assert_eq!(server.max_open.load(Ordering::SeqCst), 1);
+    b.shutdown().await;
 }

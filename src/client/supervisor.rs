@@ -161,7 +161,8 @@ pub enum Handled {
     /// `rtms_started` for a stream connected here: failover to the new URL, same connection.
     FailedOver,
     /// The very `rtms_started` (same `event_ts` and URL) that started the stream's connection
-    /// here: a duplicate delivery, nothing done.
+    /// here: a duplicate delivery, nothing done. Also `rtms_interrupted` for a stream this
+    /// replica has just taken over.
     AlreadyConnected,
     /// `rtms_interrupted` for a stream connected here: it reconnects.
     Reconnecting,
@@ -1012,7 +1013,8 @@ impl Supervisor {
                 continue;
             }
             if entry.conn.is_some() {
-                return Ok(Handled::NotConnected);
+                // Taken over here meanwhile (the takeover loop).
+                return Ok(Handled::AlreadyConnected);
             }
             let lease = match store.acquire(id).await {
                 Ok(lease) => lease,
@@ -1032,17 +1034,19 @@ impl Supervisor {
                     return Err(e.into());
                 }
             };
-            let outcome = match started {
+            let Some(started) = started else {
                 // The stream ended meanwhile (record deleted): free the lease again.
-                None => Err(Handled::NotConnected),
-                Some(started) => first_url(&started, &self.config.policy).map(|u| (started, u)),
+                let _ = store.forget(&lease).await;
+                self.vacate(id, &slot, &mut entry);
+                return Ok(Handled::NotConnected);
             };
-            let (started, url) = match outcome {
-                Ok(pair) => pair,
-                Err(handled) => {
-                    let _ = store.forget(&lease).await;
+            let url = match first_url(&started, &self.config.policy) {
+                Ok(url) => url,
+                Err(refused) => {
+                    // Not dialled here; the record stays (until it expires) for the others.
+                    let _ = store.release(&lease).await;
                     self.vacate(id, &slot, &mut entry);
-                    return Ok(handled);
+                    return Ok(refused);
                 }
             };
             let launched = self

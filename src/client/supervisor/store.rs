@@ -134,6 +134,10 @@ impl Store {
         self.leases.acquire(stream_id).await
     }
 
+    pub(super) async fn release(&self, lease: &Lease) -> Result<(), LeaseError> {
+        self.leases.release(lease).await
+    }
+
     pub(super) fn keep_alive(&self, lease: Lease) -> LeaseKeeper {
         self.leases.keep_alive(lease)
     }
