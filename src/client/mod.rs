@@ -21,6 +21,10 @@
 //! - One driver task per stream owns the session; one small task per socket relays frames to
 //!   it. Dropping [`Items`] closes the stream gracefully; dropping every [`StreamHandle`]
 //!   does not.
+//! - [`Supervisor`] plugs into the receiver's handler and keeps one connection per stream:
+//!   `rtms_started` connects (or fails over), `rtms_interrupted` reconnects, `rtms_stopped`
+//!   ends it; with the `redis` feature, one connection per stream across replicas, with
+//!   takeover when a replica dies.
 //! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
 //!   a reused buffer (no copy of the decoded data).
 //!
