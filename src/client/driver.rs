@@ -118,6 +118,9 @@ impl<T: Transport> Driver<T> {
                     let now = now();
                     match command {
                         Some(Command::Close) => self.session.close(now),
+                        // Lease lost: drop the sockets at once, no stream close request (21
+                        // would end the stream for the replica that took it over).
+                        Some(Command::Abort) => break,
                         Some(Command::Webhook(w)) => self.session.handle_webhook(now, w),
                         Some(Command::SubscribeVideo { user_id, subscribe }) => {
                             self.video = Some((user_id, subscribe));

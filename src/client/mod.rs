@@ -21,6 +21,10 @@
 //! - One driver task per stream owns the session; one small task per socket relays frames to
 //!   it. Dropping [`Items`] closes the stream gracefully; dropping every [`StreamHandle`]
 //!   does not.
+//! - [`Supervisor`] plugs into the receiver's handler and keeps one connection per stream:
+//!   `rtms_started` connects (or fails over), `rtms_interrupted` reconnects, `rtms_stopped`
+//!   ends it; with the `redis` feature, one connection per stream across replicas, with
+//!   takeover when a replica dies.
 //! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
 //!   a reused buffer (no copy of the decoded data).
 //!
@@ -55,6 +59,7 @@
 mod driver;
 mod item;
 mod queue;
+mod supervisor;
 mod transport;
 
 use std::fmt;
@@ -65,6 +70,9 @@ use std::task::{Context, Poll};
 use tokio::sync::{mpsc, watch};
 
 pub use item::{EventUpdate, Item, MediaFrame, Source};
+#[cfg(feature = "redis")]
+pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
+pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
 
 use crate::protocol::session::{self, SessionConfig, Webhook};
 use crate::region::ServerUrl;
@@ -201,8 +209,13 @@ pub fn connect_with(
 
 pub(crate) enum Command {
     Close,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Abort,
     Webhook(Webhook),
-    SubscribeVideo { user_id: i64, subscribe: bool },
+    SubscribeVideo {
+        user_id: i64,
+        subscribe: bool,
+    },
 }
 
 /// Controls a connected stream; cheap to clone. Dropping every handle does not end the
@@ -272,6 +285,15 @@ impl StreamHandle {
     /// ```
     pub async fn close(&self) {
         let _ = self.commands.send(Command::Close);
+        self.finished().await;
+    }
+
+    /// Drops the sockets at once without a stream close request (the supervisor's answer to
+    /// a lost lease: another replica owns the stream now) and waits until the driver has
+    /// finished. The items end without [`Item::Ended`].
+    #[cfg(feature = "redis")]
+    pub(crate) async fn abort(&self) {
+        let _ = self.commands.send(Command::Abort);
         self.finished().await;
     }
 

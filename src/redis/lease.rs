@@ -285,6 +285,12 @@ impl Lease {
     pub fn fencing_token(&self) -> u64 {
         self.fencing_token
     }
+
+    /// The exact value stored in Redis (`{token}:{owner}`), for scripts that check the lease.
+    #[cfg(feature = "client")]
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
 }
 
 /// Leases on `rtms_stream_id`s, so that exactly one replica holds each stream's RTMS connection.
@@ -383,7 +389,7 @@ impl fmt::Debug for StreamLeases {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -511,6 +517,12 @@ impl StreamLeases {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The Redis connection (for the supervisor's stream records, kept next to the leases).
+    #[cfg(feature = "client")]
+    pub(crate) fn connection(&self) -> &ConnectionManager {
+        &self.conn
     }
 
     /// The owner id.

@@ -160,6 +160,9 @@ mod handoff;
 mod lease;
 mod worker;
 
+#[cfg(feature = "client")]
+pub(crate) use lease::millis;
+
 pub use dedup::{RedisDeduplicator, DEFAULT_DEDUP_PREFIX};
 pub use handoff::{RedisStreamHandoff, DEFAULT_STREAM_KEY};
 pub use lease::{
