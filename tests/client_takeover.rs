@@ -383,3 +383,45 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     assert_eq!(server.max_open.load(Ordering::SeqCst), 1);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hand_over_passes_the_stream_on_without_ending_it() {
+    let redis = RedisServer::start();
+    let mut server = AutoServer::start().await;
+    let (a, mut a_rx) = replica(&redis, "a").await;
+    let (b, mut b_rx) = replica(&redis, "b").await;
+    b.start();
+    assert_eq!(
+        a.handle(&started(&server.url, 1)).await.unwrap(),
+        Handled::Connecting
+    );
+    assert_eq!(server.next().await, Sig::Opened);
+    let a_token = token(&mut a_rx).await;
+    assert_eq!(connected(&mut a_rx).await, 1);
+
+    // A restarts: its connection goes without a stream close request (the stream goes on at
+    // Zoom), its lease is freed at once, and B takes the stream over from the record.
+    let handed = Instant::now();
+    a.hand_over().await;
+    assert_eq!(a.connections(), 0);
+    assert_eq!(server.next().await, Sig::Closed, "no close request (21)");
+    assert!(
+        get(&redis, &record_key()).await.is_some(),
+        "the record is kept"
+    );
+    assert_eq!(server.next().await, Sig::Opened);
+    let took = handed.elapsed();
+    // Within one takeover interval (TTL / 3), not after the lease's TTL.
+    assert!(took < TTL, "taken over after {took:?}");
+    assert!(token(&mut b_rx).await > a_token);
+    assert_eq!(connected(&mut b_rx).await, 1);
+    assert_eq!(
+        server.max_open.load(Ordering::SeqCst),
+        1,
+        "two connections at once"
+    );
+    assert!(matches!(
+        a.handle(&started(&server.url, 2)).await,
+        Err(zoom_rtms_webhooks::client::SupervisorError::ShutDown)
+    ));
+}

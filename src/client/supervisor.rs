@@ -253,6 +253,10 @@ struct State {
     live: watch::Sender<usize>,
     #[cfg(feature = "redis")]
     takeover: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set by [`Supervisor::hand_over`]: connections end without closing the streams, and
+    /// their leases are released with their records kept.
+    #[cfg(feature = "redis")]
+    handing_over: AtomicBool,
 }
 
 /// Keeps one RTMS connection per stream, driven by the webhooks: `rtms_started` connects
@@ -367,6 +371,8 @@ impl Supervisor {
                 live: watch::Sender::new(0),
                 #[cfg(feature = "redis")]
                 takeover: Mutex::new(None),
+                #[cfg(feature = "redis")]
+                handing_over: AtomicBool::new(false),
             }),
         }
     }
@@ -536,14 +542,8 @@ impl Supervisor {
         if let Some(task) = self.state.takeover.lock().ok().and_then(|mut t| t.take()) {
             task.abort();
         }
-        let slots: Vec<Slot> = self
-            .state
-            .streams
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
         let mut closing = tokio::task::JoinSet::new();
-        for slot in slots {
+        for slot in self.slots() {
             let handle = slot.lock().await.conn.as_ref().map(|c| c.handle.clone());
             if let Some(handle) = handle {
                 closing.spawn(async move { handle.close().await });
@@ -551,6 +551,47 @@ impl Supervisor {
         }
         while closing.join_next().await.is_some() {}
         let _ = self.state.live.subscribe().wait_for(|n| *n == 0).await;
+    }
+
+    /// With leases: hands every stream connected here over to the other replicas, for a
+    /// restart or a scale-down. Each connection is dropped **without** the stream close
+    /// request (21), so the streams go on at Zoom, and each lease is released with its record
+    /// kept, so another replica's takeover loop connects within one takeover interval. Later
+    /// [`handle`](Supervisor::handle) calls fail with [`SupervisorError::ShutDown`]. (A
+    /// [`shutdown`](Supervisor::shutdown), by contrast, ends the streams.) Without leases
+    /// there is nobody to hand over to: this is [`shutdown`](Supervisor::shutdown).
+    ///
+    /// ```no_run
+    /// # async fn f(supervisor: zoom_rtms_webhooks::client::Supervisor) {
+    /// supervisor.hand_over().await;
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub async fn hand_over(&self) {
+        if self.config.leases.is_none() {
+            return self.shutdown().await;
+        }
+        self.state.handing_over.store(true, Ordering::SeqCst);
+        self.state.closed.store(true, Ordering::SeqCst);
+        if let Some(task) = self.state.takeover.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+        for slot in self.slots() {
+            let handle = slot.lock().await.conn.as_ref().map(|c| c.handle.clone());
+            if let Some(handle) = handle {
+                handle.abort().await;
+            }
+        }
+        let _ = self.state.live.subscribe().wait_for(|n| *n == 0).await;
+    }
+
+    /// Every stream entry.
+    fn slots(&self) -> Vec<Slot> {
+        self.state
+            .streams
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// How many streams have a connection (or a connection finishing) in this process.
@@ -836,7 +877,11 @@ impl Watcher {
             entry.conn = None;
             #[cfg(feature = "redis")]
             if !lost {
-                self.supervisor.forget(self.keeper.as_ref()).await;
+                if self.supervisor.state.handing_over.load(Ordering::SeqCst) {
+                    self.supervisor.release(self.keeper.as_ref()).await;
+                } else {
+                    self.supervisor.forget(self.keeper.as_ref()).await;
+                }
             }
             self.supervisor.vacate(&self.id, &self.slot, &mut entry);
         }
@@ -992,6 +1037,13 @@ impl Supervisor {
     fn store(&self) -> Option<store::Store> {
         let leases = self.config.leases.clone()?;
         Some(store::Store::new(leases, &self.config.prefix))
+    }
+
+    /// Releases the lease, if still ours, and keeps the record (a hand-over).
+    async fn release(&self, keeper: Option<&LeaseKeeper>) {
+        if let (Some(store), Some(keeper)) = (self.store(), keeper) {
+            let _ = store.release(keeper.lease()).await;
+        }
     }
 
     /// Deletes the record and releases the lease, if still ours (errors: the lease expires).
