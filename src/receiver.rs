@@ -280,7 +280,7 @@ impl<H: Handoff> Handoff for Arc<H> {
 }
 
 /// A [`Handoff`] chosen at run time: any hand-off behind one type, so an application can pick
-/// an in-process [`Dispatcher`](crate::dispatch::Dispatcher) or the durable Redis stream from
+/// an in-process `dispatch::Dispatcher` (feature `dispatch`) or the durable Redis stream from
 /// its configuration and still name one `Receiver<_, BoxHandoff>` type.
 ///
 /// It costs one allocation per hand-off (the boxed future).
