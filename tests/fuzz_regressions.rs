@@ -136,6 +136,21 @@ fn handshake_response_seeds() {
     ));
 }
 
+/// The committed seeds of `server_message`, and the other targets' inputs as server frames.
+#[cfg(feature = "protocol")]
+#[test]
+fn server_message_seeds() {
+    for line in lines(&root().join("fuzz/seeds/server_message.txt")) {
+        oracles::server_message(&line);
+    }
+    for path in files_in(&root().join("tests/fixtures")) {
+        oracles::server_message(&read(&path));
+    }
+    for line in lines(&root().join("fuzz/seeds/handshake_response.txt")) {
+        oracles::server_message(&line);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The oracles themselves
 // ---------------------------------------------------------------------------------------------
