@@ -151,6 +151,30 @@ fn server_message_seeds() {
     }
 }
 
+/// server_message, crash-5f3bc836: a duplicate key inside `media_params` (of any message read
+/// by the general envelope) failed the whole frame as invalid JSON; `media_params` is now read
+/// only for msg_type 4, and one the typed reader refuses is absent.
+#[cfg(feature = "protocol")]
+#[test]
+fn server_message_duplicate_key_inside_media_params() {
+    use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    let crash = br#"{"msg_type":3,"provocol_version":0,"status_code":0,"reason":"","sequence":0,"payload_encrypted":true,"media_params":{"audio":{"content_type":3,"fps":5},"chat":{"content_typeodec":1,"data_opt":1,"send_rate":20},"video":{"content_type":3,"codec":5,"resolution":2,"data_opt":3,"fps":5},"chat":{"content_type":5}}}"#;
+    oracles::server_message(crash);
+    let keep_alive = br#"{"msg_type":12,"timestamp":1,"media_params":{"chat":{},"chat":{}}}"#;
+    oracles::server_message(keep_alive);
+    assert!(matches!(
+        ServerMessage::parse(keep_alive),
+        Ok(ServerMessage::KeepAliveRequest(_))
+    ));
+    let data = br#"{"msg_type":4,"status_code":0,"media_params":{"chat":{},"chat":{}}}"#;
+    oracles::server_message(data);
+    let Ok(ServerMessage::DataHandshakeResponse(r)) = ServerMessage::parse(data) else {
+        panic!()
+    };
+    assert!(r.status.is_ok());
+    assert!(r.media_params.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The oracles themselves
 // ---------------------------------------------------------------------------------------------
