@@ -175,6 +175,18 @@ fn server_message_duplicate_key_inside_media_params() {
     assert!(r.media_params.is_empty());
 }
 
+/// server_message: inputs where the oracle's model was wrong, not the crate (kept so the model
+/// stays right): a number beyond `f64` that the crate keeps as raw text (crash-69c85d3f), a
+/// float in an unmodelled field (crash-f7c142bc), and `status` next to `status_code` in a
+/// msg_type 2 that the writer modernises (crash-2724bcba).
+#[cfg(feature = "protocol")]
+#[test]
+fn server_message_model_cases() {
+    oracles::server_message(br#"{"msg_type":8,"state":8,"reason":1,"timestamp":-117238743491239223372031e4006854775808}"#);
+    oracles::server_message(br#"{"msg_type":2,"provocol_version":1,"status_code":0,"reason":"","sequeon":"","sequence":0,"payload_encrypted":true,"media_params":{"iduao":{"content_type":4,"samplannel":1,"codec":1,"data_opt":1,"send_rate":20},"video":{"content_type":3,"codec":5,"resolution":2,"data_opt":2222222222222222000000000000000000000000000000000000000000000000000000000000000000000000000000000000000014347467612885206814,"fps":5},"chat":{"content_type":5}}}"#);
+    oracles::server_message(br#"{"msg_type":2,"protocol_version":1,"sequence":0,"status_code":0,"status":"","media_server":{"server_urls":{"aud\u0000io":"wss://rtmideo","ipt":"wss://rtms-sjc1.zoomus/t","all":"wss://rtms-sjc1.zoom.us/all"}}}"#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The oracles themselves
 // ---------------------------------------------------------------------------------------------
