@@ -58,6 +58,14 @@ use zoom_rtms_webhooks::signature::{
 };
 use zoom_rtms_webhooks::{Product, WebhookEvent};
 
+// The server→client parser (`server_message`): only with the root crate's `protocol` feature
+// (the fuzz crate turns it on; `tests/fuzz_regressions.rs` sees it under `--features protocol`).
+#[cfg(feature = "protocol")]
+#[path = "server_message.rs"]
+mod server_message;
+#[cfg(feature = "protocol")]
+pub use server_message::server_message;
+
 /// The secret a request is signed with unless the head says otherwise.
 pub const DEFAULT_SECRET: &str = "fuzz-Secret-Token-7f3a";
 

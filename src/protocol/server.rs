@@ -954,7 +954,10 @@ struct Envelope<'a> {
     subscribe: Bool,
     payload_encrypted: Bool,
     payload_encryption: Bool,
-    media_params: Obj<MediaParams>,
+    /// Kept as text and read only for msg_type 4: a `media_params` the typed reader refuses
+    /// (a duplicate key inside, say) is then absent, instead of failing the whole frame.
+    #[serde(borrow)]
+    media_params: Option<&'a RawValue>,
     #[serde(borrow)]
     event: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -1098,7 +1101,11 @@ impl<'a> ServerMessage<'a> {
                 sequence: env.sequence.0,
                 status: env.status(),
                 payload_encrypted: env.payload_encrypted.0.or(env.payload_encryption.0),
-                media_params: env.media_params.0.take().unwrap_or_default(),
+                media_params: env
+                    .media_params
+                    .and_then(|raw| serde_json::from_str::<Obj<MediaParams>>(raw.get()).ok())
+                    .and_then(|params| params.0)
+                    .unwrap_or_default(),
             })),
             6 => match env.event {
                 Some(raw) => match Event::from_raw(raw) {
