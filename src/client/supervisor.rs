@@ -1068,6 +1068,16 @@ impl Supervisor {
                 // Taken over here meanwhile (the takeover loop).
                 return Ok(Handled::AlreadyConnected);
             }
+            // A replica whose host policy refuses the stored URL leaves the lease alone, so a
+            // replica that accepts it can take the stream at once.
+            if let Ok(Some(record)) = store.load(id).await {
+                if let Some(Err(refused)) =
+                    parse_record(&record).map(|s| first_url(&s, &self.config.policy))
+                {
+                    self.vacate(id, &slot, &mut entry);
+                    return Ok(refused);
+                }
+            }
             let lease = match store.acquire(id).await {
                 Ok(lease) => lease,
                 Err(e) => {
