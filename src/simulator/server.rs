@@ -322,18 +322,8 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
                 results.push(("media_reconnect", Some(why.into())));
             }
             Some((Awaiting::SignalingRedial, t0)) => {
-                let after = now - t0;
-                let failure = if after > window {
-                    Some(format!(
-                        "reconnected {after:?} after rtms_interrupted, beyond {window:?}"
-                    ))
-                } else if after < min {
-                    Some(format!(
-                        "reconnected {after:?} after rtms_interrupted, before the {min:?} backoff"
-                    ))
-                } else {
-                    None
-                };
+                let failure =
+                    reconnect_breach("reconnected", "rtms_interrupted", now - t0, min, window);
                 results.push(("signaling_reconnect", failure));
                 s.awaiting = None;
             }
@@ -579,19 +569,8 @@ async fn media(
         let mut results: Vec<(&'static str, Option<String>)> =
             vec![("one_media_connection_per_kind", None)];
         if let Some((Awaiting::MediaRedial, t0)) = s.awaiting {
-            let after = now - t0;
             let min = shared.config.reconnect_delay_min;
-            let failure = if after > window {
-                Some(format!(
-                    "media redialled {after:?} after event 7, beyond {window:?}"
-                ))
-            } else if after < min {
-                Some(format!(
-                    "media redialled {after:?} after event 7, before the {min:?} backoff"
-                ))
-            } else {
-                None
-            };
+            let failure = reconnect_breach("media redialled", "event 7", now - t0, min, window);
             results.push(("media_reconnect", failure));
             s.awaiting = None;
         }
@@ -1046,6 +1025,26 @@ enum Ready {
     ClosedByClient,
     Stopped,
     Timeout(Option<Awaiting>),
+}
+
+/// Why a reconnect `after` the fault `cause` broke the bounds: sooner than the first backoff
+/// step `min`, or later than the reconnect `window`; `None` within them.
+fn reconnect_breach(
+    did: &str,
+    cause: &str,
+    after: Duration,
+    min: Duration,
+    window: Duration,
+) -> Option<String> {
+    if after > window {
+        Some(format!("{did} {after:?} after {cause}, beyond {window:?}"))
+    } else if after < min {
+        Some(format!(
+            "{did} {after:?} after {cause}, before the {min:?} backoff"
+        ))
+    } else {
+        None
+    }
 }
 
 /// A socket that carries video, and whether it carries one subscribed participant
