@@ -13,10 +13,15 @@ use futures_sink::Sink;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_websockets::{
-    ClientBuilder, CloseCode, Connector, MaybeTlsStream, Message, WebSocketStream,
+    ClientBuilder, CloseCode, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
 };
 
 use crate::region::ServerUrl;
+
+/// The largest message a server may send (16 MiB; the crate's default is 64 MiB): RTMS
+/// messages are small (a full-HD JPEG frame in base64 is well under 1 MiB), and a bigger one
+/// closes the socket (then the session reconnects) instead of growing the buffer.
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// Any transport failure (the session only learns that the socket closed).
 pub(crate) type TransportError = Box<dyn std::error::Error + Send + Sync>;
@@ -100,6 +105,7 @@ impl Transport for Tws {
         };
         let (ws, _) = ClientBuilder::new()
             .uri(url.as_str())?
+            .limits(Limits::default().max_payload_len(Some(MAX_MESSAGE)))
             .connect_on(stream)
             .await?;
         Ok(ws)
