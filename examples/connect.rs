@@ -47,9 +47,10 @@
 //!   reconnects=<n>` once per stream: `audio_sha256` is SHA-256 over the audio payloads in
 //!   arrival order.
 
+use std::collections::HashSet;
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use sha2::{Digest, Sha256};
@@ -89,14 +90,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_channel(AudioChannel::Mono)
         .with_data_opt(DataOption::AudioMixedStream)
         .with_send_rate(20);
-    let supervisor = Supervisor::new(creds, consume)
+    let active = Active::default();
+    let streams = active.clone();
+    let supervisor = Supervisor::new(creds, move |stream| consume(stream, streams.clone()))
         .with_host_policy(policy)
         .with_media(
             MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
             MediaParams::new().with_audio(audio),
         );
 
-    let (dedup, handoff, worker) = storage(supervisor).await?;
+    let (dedup, handoff, worker) = storage(supervisor, active).await?;
     let receiver = Arc::new(Receiver::new(verifier, dedup, handoff));
     let app = Router::new().route("/webhook", zoom_rtms_webhooks::axum::webhook(receiver));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -112,14 +115,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// reconnects or closes, and returns at once (each stream runs in its own task).
 async fn on_event(
     supervisor: Supervisor,
+    active: Active,
     delivery: Delivery,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    let stream = delivery.event.rtms_stream_id().unwrap_or("-");
+    let stream = clean(delivery.event.rtms_stream_id().unwrap_or("-"));
     match supervisor.handle(&delivery.event).await {
-        Ok(Handled::Refused { url, error }) => {
-            // Never dialled.
-            println!("refused stream={stream} url={url}");
-            println!("failed stream={stream} reason=signalling URL refused: {error}");
+        Ok(Handled::Refused { url, .. }) => {
+            // Never dialled. A stream already connected here stays on its current server.
+            println!("refused stream={stream} url={}", clean(&url));
+            if !active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&stream)
+            {
+                println!("failed stream={stream} reason=signalling URL refused by the host policy");
+            }
         }
         Ok(handled) => eprintln!("{} stream={stream}: {handled:?}", delivery.event.name()),
         // Redis unreachable, say: an error makes the delivery run again later.
@@ -130,8 +140,12 @@ async fn on_event(
 
 /// One connection to a stream: prints its lines, and the `ended` summary when the stream
 /// ends.
-async fn consume(mut stream: SupervisedStream) {
-    let id = stream.id().to_owned();
+async fn consume(mut stream: SupervisedStream, active: Active) {
+    let id = clean(stream.id());
+    active
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone());
     let (mut frames, mut bytes, mut transcripts, mut connects) = (0u64, 0u64, 0u64, 0u64);
     let mut sha = Sha256::new();
     let mut ended = false;
@@ -148,8 +162,8 @@ async fn consume(mut stream: SupervisedStream) {
             }
             Item::Transcript(t) => {
                 transcripts += 1;
-                let user = t.user_name.as_deref().unwrap_or("");
-                let text = t.text.as_deref().unwrap_or("");
+                let user = clean(t.user_name.as_deref().unwrap_or(""));
+                let text = clean(t.text.as_deref().unwrap_or(""));
                 println!("transcript stream={id} user={user} text={text}");
             }
             Item::Lagged { dropped } => eprintln!("stream {id}: too slow, {dropped} items dropped"),
@@ -159,10 +173,10 @@ async fn consume(mut stream: SupervisedStream) {
             Item::Failed(e) => {
                 if let SessionError::MediaUrl { error, .. } = &e {
                     if let Some(url) = error.url() {
-                        println!("refused stream={id} url={url}");
+                        println!("refused stream={id} url={}", clean(url));
                     }
                 }
-                println!("failed stream={id} reason={e}");
+                println!("failed stream={id} reason={}", clean(&e.to_string()));
                 ended = true;
                 break;
             }
@@ -174,6 +188,7 @@ async fn consume(mut stream: SupervisedStream) {
             _ => {}
         }
     }
+    active.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     if !ended {
         // Dropped without an end: this copy lost the stream's lease (Redis), and the copy that
         // holds it now carries on with the stream.
@@ -188,16 +203,34 @@ async fn consume(mut stream: SupervisedStream) {
     );
 }
 
+/// The streams with a connection here: a refused failover URL is not the end of those.
+type Active = Arc<Mutex<HashSet<String>>>;
+
+/// Text from the network on one output line: control characters (a newline could forge a
+/// line) are escaped.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// De-duplication, hand-off and worker: in memory, or through Redis when `REDIS_URL` is set
 /// (then the supervisor also takes the streams' leases).
 async fn storage(
     supervisor: Supervisor,
+    active: Active,
 ) -> Result<(BoxDeduplicator, BoxHandoff, Worker), Box<dyn Error>> {
     match env("REDIS_URL") {
         None => {
             let handler = {
                 let supervisor = supervisor.clone();
-                move |delivery| on_event(supervisor.clone(), delivery)
+                move |delivery| on_event(supervisor.clone(), active.clone(), delivery)
             };
             let dispatcher = Dispatcher::new(DispatcherConfig::default(), handler);
             let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
@@ -218,7 +251,7 @@ async fn storage(
             supervisor.start();
             let handler = {
                 let supervisor = supervisor.clone();
-                move |delivery| on_event(supervisor.clone(), delivery)
+                move |delivery| on_event(supervisor.clone(), active.clone(), delivery)
             };
             let client = Client::open(url.as_str())?;
             let config = StreamWorkerConfig::default();

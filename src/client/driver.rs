@@ -25,6 +25,8 @@ use crate::region::ServerUrl;
 /// Frames in flight from the socket tasks to the driver (the driver never waits on the user,
 /// so this only smooths bursts).
 const INBOUND: usize = 256;
+/// How long one message may take to be written before the socket counts as dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long finished socket tasks get to send their close frames.
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -256,8 +258,11 @@ async fn socket_task<T: Transport>(
             biased;
             text = outbox.recv() => match text {
                 Some(text) => {
-                    if conn.send_text(text).await.is_err() {
-                        break;
+                    // A server that stops reading cannot hold this task (and the socket) for
+                    // ever: the socket counts as closed, and the session redials.
+                    match tokio::time::timeout(SEND_TIMEOUT, conn.send_text(text)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) | Err(_) => break,
                     }
                 }
                 None => {

@@ -88,6 +88,21 @@ impl Item {
     pub fn is_terminal(&self) -> bool {
         matches!(self, Item::Ended(_) | Item::Failed(_))
     }
+
+    /// Whether the queue may drop this item on overflow before the stream's state items
+    /// (connected, reconnecting, stream and session state, video subscription, the end).
+    pub(crate) fn is_data(&self) -> bool {
+        matches!(
+            self,
+            Item::Audio(_)
+                | Item::Video(_)
+                | Item::Share(_)
+                | Item::Transcript(_)
+                | Item::Chat(_)
+                | Item::Event(_)
+                | Item::Other { .. }
+        )
+    }
 }
 
 /// Who a media frame or utterance is from.

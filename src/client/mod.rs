@@ -14,7 +14,9 @@
 //!   A refused media URL fails the stream ([`Item::Failed`]) and is never dialled.
 //! - **Keep-alives never wait for the user:** the driver answers them as frames arrive, and
 //!   hands user items to a bounded queue ([`Options::with_queue_capacity`], default 1024). When
-//!   the queue is full the **oldest item is dropped**; the user then receives
+//!   the queue is full the **oldest data item is dropped** (media, transcript, chat, event;
+//!   state items such as [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else
+//!   is queued); the user then receives
 //!   [`Item::Lagged`] with the number dropped before the next item, and
 //!   [`StreamHandle::dropped`] counts every drop. Any item but the last ([`Item::Ended`] or
 //!   [`Item::Failed`], after which nothing is queued) can be dropped this way.

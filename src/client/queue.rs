@@ -1,5 +1,6 @@
 //! The bounded queue between a stream's driver and its user: pushing never waits; when full,
-//! the oldest item is dropped and the user is handed [`Item::Lagged`] before the next one.
+//! the oldest data item (media, transcript, chat, event) is dropped, state items only when
+//! nothing else is queued, and the user is handed [`Item::Lagged`] before the next one.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -66,7 +67,9 @@ impl Sender {
                 return;
             }
             if s.items.len() >= self.0.capacity {
-                s.items.pop_front();
+                // The oldest data item goes first; state items only when nothing else is left.
+                let victim = s.items.iter().position(Item::is_data).unwrap_or(0);
+                s.items.remove(victim);
                 s.lagged += 1;
                 self.0.dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -184,6 +187,37 @@ mod tests {
             Poll::Ready(Some(Item::Ended(EndReason::Closed)))
         );
         assert_eq!(poll(&mut rx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn overflow_drops_data_before_state_items() {
+        use crate::codes::MsgType;
+        use crate::protocol::session::Scope;
+        let other = |n: u8| Item::Other {
+            msg_type: MsgType::from(14),
+            raw: bytes::Bytes::from(vec![n]),
+        };
+        let reconnecting = Item::Reconnecting {
+            scope: Scope::Media,
+            attempt: 1,
+        };
+        let (tx, shared) = channel(3);
+        let mut rx = Receiver(shared.clone());
+        tx.push(other(1));
+        tx.push(reconnecting.clone());
+        tx.push(other(2));
+        tx.push(other(3)); // drops 1, not the state item after it
+        tx.push(other(4)); // drops 2
+        assert_eq!(shared.dropped(), 2);
+        assert_eq!(poll(&mut rx), lagged(2));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(reconnecting.clone())));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(other(3))));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(other(4))));
+        // Only state items queued: the oldest goes.
+        for _ in 0..4 {
+            tx.push(reconnecting.clone());
+        }
+        assert_eq!(shared.dropped(), 3);
     }
 
     #[test]

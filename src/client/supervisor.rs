@@ -161,14 +161,16 @@ pub enum Handled {
     /// `rtms_started` for a stream connected here: failover to the new URL, same connection.
     FailedOver,
     /// The very `rtms_started` (same `event_ts` and URL) that started the stream's connection
-    /// here: a duplicate delivery, nothing done. Also `rtms_interrupted` for a stream this
-    /// replica has just taken over.
+    /// here: a duplicate delivery, nothing done; or an earlier one (a smaller `event_ts`: a
+    /// late retry, never followed back to its servers). Also `rtms_interrupted` for a stream
+    /// this replica has just taken over.
     AlreadyConnected,
     /// `rtms_interrupted` for a stream connected here: it reconnects.
     Reconnecting,
     /// `rtms_stopped` for a stream connected here: it ends.
     Stopping,
-    /// The host policy refused the event's (or the stored) server URL: nothing was dialled.
+    /// The host policy refused the event's (or the stored) server URL: nothing was dialled. A
+    /// connection the stream already had here goes on, on its current server.
     Refused {
         /// The refused URL as given (empty when the event had none).
         url: String,
@@ -251,6 +253,8 @@ struct State {
     closed: AtomicBool,
     /// Connections whose watcher has not finished.
     live: watch::Sender<usize>,
+    /// Per-stream callbacks that have not returned.
+    callbacks: watch::Sender<usize>,
     #[cfg(feature = "redis")]
     takeover: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Set by [`Supervisor::hand_over`]: connections end without closing the streams, and
@@ -369,6 +373,7 @@ impl Supervisor {
                 streams: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
                 live: watch::Sender::new(0),
+                callbacks: watch::Sender::new(0),
                 #[cfg(feature = "redis")]
                 takeover: Mutex::new(None),
                 #[cfg(feature = "redis")]
@@ -527,8 +532,9 @@ impl Supervisor {
     }
 
     /// Closes every stream connected here (stream close request 21, then 22, bounded), waits
-    /// for their callbacks' connections to finish, and (with leases) releases their leases
-    /// and deletes their records. Later [`handle`](Supervisor::handle) calls fail with
+    /// for their connections to finish and for their callbacks to return (a callback that
+    /// reads its items until `None` returns once its connection ends), and (with leases)
+    /// releases their leases and deletes their records. Later [`handle`](Supervisor::handle) calls fail with
     /// [`SupervisorError::ShutDown`].
     ///
     /// ```no_run
@@ -550,7 +556,7 @@ impl Supervisor {
             }
         }
         while closing.join_next().await.is_some() {}
-        let _ = self.state.live.subscribe().wait_for(|n| *n == 0).await;
+        self.drained().await;
     }
 
     /// With leases: hands every stream connected here over to the other replicas, for a
@@ -582,7 +588,13 @@ impl Supervisor {
                 handle.abort().await;
             }
         }
+        self.drained().await;
+    }
+
+    /// Waits until every connection's watcher has finished and every callback has returned.
+    async fn drained(&self) {
         let _ = self.state.live.subscribe().wait_for(|n| *n == 0).await;
+        let _ = self.state.callbacks.subscribe().wait_for(|n| *n == 0).await;
     }
 
     /// Every stream entry.
@@ -664,6 +676,12 @@ impl Supervisor {
                 {
                     return Ok(Handled::AlreadyConnected);
                 }
+                if let (Some(new), Some(current)) = (started.event_ts, conn.event_ts) {
+                    if new < current {
+                        // A late retry of an earlier start: never move back to its servers.
+                        return Ok(Handled::AlreadyConnected);
+                    }
+                }
                 conn.handle.webhook(Webhook::Started {
                     server_url: url.clone(),
                 });
@@ -703,7 +721,9 @@ impl Supervisor {
                     lease,
                 )
                 .await;
-            if launched.is_err() {
+            // Not connected (an error, or the lease lost before the connection was made): the
+            // entry goes, so the map keeps no empty entries.
+            if entry.conn.is_none() {
                 self.vacate(id, &slot, &mut entry);
             }
             return launched;
@@ -800,7 +820,20 @@ impl Supervisor {
             handle: handle.clone(),
             items,
         };
-        tokio::spawn((self.config.on_stream)(stream));
+        let callback = (self.config.on_stream)(stream);
+        let state = Arc::clone(&self.state);
+        state.callbacks.send_modify(|n| *n += 1);
+        tokio::spawn(async move {
+            // Counted until it returns, even if it panics: `shutdown` waits for every callback.
+            struct Done(Arc<State>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.callbacks.send_modify(|n| *n -= 1);
+                }
+            }
+            let _done = Done(state);
+            callback.await;
+        });
         let watcher = Watcher {
             supervisor: self.clone(),
             id: started.rtms_stream_id.clone(),
@@ -1114,7 +1147,9 @@ impl Supervisor {
             let launched = self
                 .launch(&slot, &mut entry, &started, url, Some(lease))
                 .await;
-            if launched.is_err() {
+            // Not connected (an error, or the lease lost before the connection was made): the
+            // entry goes, so the map keeps no empty entries.
+            if entry.conn.is_none() {
                 self.vacate(id, &slot, &mut entry);
             }
             return launched;
@@ -1163,7 +1198,9 @@ impl Watcher {
         let ttl = store.ttl();
         let margin = ttl / 10;
         let mut valid_from = self.valid_from;
-        let mut tick = tokio::time::interval(store.renew_interval());
+        // Renew well inside the TTL even when the renew interval is set longer.
+        let period = store.renew_interval().min(ttl / 3);
+        let mut tick = tokio::time::interval(period.max(std::time::Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
