@@ -111,7 +111,9 @@ fn opt<T: std::str::FromStr>(o: &HashMap<String, String>, key: &str, default: T)
 }
 
 fn required(o: &HashMap<String, String>, key: &str) -> Result<String, BoxError> {
-    o.get(key).cloned().ok_or_else(|| format!("--{key} is required").into())
+    o.get(key)
+        .cloned()
+        .ok_or_else(|| format!("--{key} is required").into())
 }
 
 fn wall_ms() -> f64 {
@@ -129,10 +131,7 @@ fn cpu_us() -> (u64, u64) {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
     // After the command name: state is field 0, utime 11, stime 12.
     let to_us = |t: u64| t * 1_000_000 / TICKS_PER_S;
-    (
-        ticks(11).map_or(0, to_us),
-        ticks(12).map_or(0, to_us),
-    )
+    (ticks(11).map_or(0, to_us), ticks(12).map_or(0, to_us))
 }
 
 /// This process's resident set, KiB.
