@@ -30,7 +30,8 @@
 //! rtms_load sim    --streams N --seconds S --hooks PATH [--keep-alive SECS] [--port P]
 //! rtms_load client --hooks PATH --streams N [--warmup 2] [--duration 10] [--threads 1]
 //!                  [--connect-timeout 60] [--connect-concurrency 256] [--label rust]
-//! rtms_load floor  (the same options as client)
+//!                  [--queue-capacity 1024 (the client's Options)]
+//! rtms_load floor  (the same options as client but --queue-capacity)
 //! ```
 //!
 //! `RESULT` (tab-separated): label, streams, streams delivering, window start and end (wall
@@ -47,7 +48,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Semaphore;
 use tokio_websockets::{ClientBuilder, Message};
-use zoom_rtms_webhooks::client::{self, Item};
+use zoom_rtms_webhooks::client::{self, Item, Options};
 use zoom_rtms_webhooks::handshake::{
     Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
@@ -339,6 +340,13 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
     let threads: usize = opt(o, "threads", 1);
     let connect_timeout = Duration::from_secs_f64(opt(o, "connect-timeout", 60.0));
     let concurrency: usize = opt(o, "connect-concurrency", 256);
+    let queue: usize = opt(o, "queue-capacity", Options::default().queue_capacity());
+    if kind == Kind::Crate {
+        eprintln!(
+            "client: queue capacity {queue}, size_of::<Item>() = {} bytes",
+            std::mem::size_of::<Item>()
+        );
+    }
     let label = o.get("label").cloned().unwrap_or_else(|| match kind {
         Kind::Crate => "rust".into(),
         Kind::Floor => "floor".into(),
@@ -369,7 +377,7 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
                     let creds = creds.clone();
                     tokio::spawn(async move {
                         let ok = match kind {
-                            Kind::Crate => crate_stream(t, &creds, &stats, permit).await,
+                            Kind::Crate => crate_stream(t, &creds, &stats, permit, queue).await,
                             Kind::Floor => floor_stream(t, &creds, &stats, permit).await,
                         };
                         if ok.is_err() {
@@ -431,13 +439,15 @@ async fn crate_stream(
     creds: &Credentials,
     stats: &Stats,
     permit: tokio::sync::OwnedSemaphorePermit,
+    queue: usize,
 ) -> Result<(), BoxError> {
     let hello = SignalingHandshakeRequest::from_parts(creds, Product::Meeting, &t.meeting, &t.id);
     let config = SessionConfig::new(hello)
         .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, media_params())
         .with_host_policy(policy());
     let url = ServerUrl::parse(&t.url, &policy())?;
-    let (_handle, mut items) = client::connect(config, url)?;
+    let options = Options::default().with_queue_capacity(queue);
+    let (_handle, mut items) = client::connect_with(config, url, options)?;
     let mut permit = Some(permit);
     let mut delivering = false;
     while let Some(item) = items.next().await {

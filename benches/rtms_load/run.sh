@@ -21,7 +21,8 @@
 #
 # Knobs (environment): RAMP ("250 500 1000 2000 3000 5000"), WARMUP (2 s), DURATION (10 s),
 # P99_MS (50), CLIENTS ("rust floor node"), SIM_CPU (0) and CLIENT_CPU (1) (PIN=0: no taskset),
-# CLIENT_THREADS (1: the Rust clients' tokio worker threads), KEEP_ALIVE (5 s: the simulator's
+# CLIENT_THREADS (1: the Rust clients' tokio worker threads), QUEUE_CAPACITY (the crate client's
+# item queue per stream, Options::with_queue_capacity; default the crate's, 1024), KEEP_ALIVE (5 s: the simulator's
 # keep-alive interval; an unanswered one is a failed check, counted in "sim FAIL"),
 # CONNECT_TIMEOUT (60 s), CONNECT_CONCURRENCY (256 handshakes at a time), KEEP_LOGS=1,
 # RESULTS_OUT (a file to copy the table to, and the raw rows to RESULTS_OUT.tsv),
@@ -45,6 +46,7 @@ PIN="${PIN:-1}"
 SIM_CPU="${SIM_CPU:-0}"
 CLIENT_CPU="${CLIENT_CPU:-1}"
 CLIENT_THREADS="${CLIENT_THREADS:-1}"
+QUEUE_CAPACITY="${QUEUE_CAPACITY:-1024}"
 KEEP_ALIVE="${KEEP_ALIVE:-5}"
 CONNECT_TIMEOUT="${CONNECT_TIMEOUT:-60}"
 CONNECT_CONCURRENCY="${CONNECT_CONCURRENCY:-256}"
@@ -128,12 +130,12 @@ run_step() {
     local status=0
     case "$kind" in
     rust | floor)
-        local role=client
-        [ "$kind" = floor ] && role=floor
+        local role=client extra=(--queue-capacity "$QUEUE_CAPACITY")
+        [ "$kind" = floor ] && role=floor extra=()
         pin "$CLIENT_CPU" timeout -s KILL "$limit" "$BIN" "$role" --hooks "$dir/hooks" \
             --streams "$n" --warmup "$WARMUP" --duration "$DURATION" \
             --threads "$CLIENT_THREADS" --connect-timeout "$CONNECT_TIMEOUT" \
-            --connect-concurrency "$CONNECT_CONCURRENCY" --label "$kind" \
+            --connect-concurrency "$CONNECT_CONCURRENCY" --label "$kind" "${extra[@]}" \
             >"$dir/client.out" 2>"$dir/client.err" || status=$?
         ;;
     node)
