@@ -37,7 +37,8 @@
 //! `RESULT` (tab-separated): label, streams, streams delivering, window start and end (wall
 //! ms), audio, transcripts, other messages, user µs, system µs, RSS before and at the end
 //! (KiB), latency p50, p99, max (ms; -1 when not measured), items lagged (dropped), streams
-//! failed or ended.
+//! failed or ended, run-queue wait (µs: how long the process's threads waited for a CPU,
+//! from `/proc/self/task/*/schedstat`). The simulator's `SAMPLE` lines end with the same.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,19 @@ fn cpu_us() -> (u64, u64) {
     (ticks(11).map_or(0, to_us), ticks(12).map_or(0, to_us))
 }
 
+/// How long this process's threads have waited on a run queue for a CPU (runnable, not
+/// running), µs: a machine shared with other work shows here.
+fn run_queue_wait_us() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>()
+        / 1000
+}
+
 /// This process's resident set, KiB.
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -196,7 +210,7 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
         };
         tokio::pin!(finished);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let lifetime = tokio::time::sleep(Duration::from_secs(seconds + 90));
+        let lifetime = tokio::time::sleep(Duration::from_secs(seconds + 15));
         tokio::pin!(lifetime);
         loop {
             tokio::select! {
@@ -208,9 +222,10 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
                     let transcripts: u64 = report.streams.iter().map(|s| s.transcripts).sum();
                     let (user, system) = cpu_us();
                     println!(
-                        "SAMPLE\t{:.0}\t{user}\t{system}\t{audio}\t{transcripts}\t{}",
+                        "SAMPLE\t{:.0}\t{user}\t{system}\t{audio}\t{transcripts}\t{}\t{}",
                         wall_ms(),
-                        report.failures().count()
+                        report.failures().count(),
+                        run_queue_wait_us()
                     );
                 }
             }
@@ -403,11 +418,13 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
         };
         let (a0, t0, o0, l0) = snap(&stats);
         let (u0, s0) = cpu_us();
+        let q0 = run_queue_wait_us();
         let w0 = wall_ms();
         stats.measuring.store(true, Relaxed);
         tokio::time::sleep(duration).await;
         stats.measuring.store(false, Relaxed);
         let (u1, s1) = cpu_us();
+        let q1 = run_queue_wait_us();
         let w1 = wall_ms();
         let (a1, t1, o1, l1) = snap(&stats);
         let rss_end = rss_kib();
@@ -416,7 +433,7 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
             Kind::Floor => (-1, -1, -1),
         };
         println!(
-            "RESULT\t{label}\t{n}\t{}\t{w0:.0}\t{w1:.0}\t{}\t{}\t{}\t{}\t{}\t{rss_base}\t{rss_end}\t{p50}\t{p99}\t{max}\t{}\t{}",
+            "RESULT\t{label}\t{n}\t{}\t{w0:.0}\t{w1:.0}\t{}\t{}\t{}\t{}\t{}\t{rss_base}\t{rss_end}\t{p50}\t{p99}\t{max}\t{}\t{}\t{}",
             stats.ready.load(Relaxed),
             a1 - a0,
             t1 - t0,
@@ -425,6 +442,7 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
             s1 - s0,
             l1.max(l0),
             stats.failed.load(Relaxed),
+            q1 - q0,
         );
         connecting.abort();
         Ok::<(), BoxError>(())

@@ -84,15 +84,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pin() {
-    local cpu="$1"
-    shift
-    if [ "$PIN" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-        taskset -c "$cpu" "$@"
-    else
-        "$@"
-    fi
-}
+# The taskset prefix of each process (none with PIN=0, or without taskset or 2 cores): a plain
+# command prefix, so `$!` of a backgrounded simulator is the simulator's own PID.
+SIM_PIN=()
+CLIENT_PIN=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    SIM_PIN=(taskset -c "$SIM_CPU")
+    CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+fi
 
 # --- build ---------------------------------------------------------------------------------
 if [ -n "${RTMS_LOAD_BIN:-}" ]; then
@@ -123,7 +122,7 @@ run_step() {
     local load
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "== $kind, $n streams (load average $load)"
-    pin "$SIM_CPU" "$BIN" sim --streams "$n" --seconds "$seconds" --hooks "$dir/hooks" \
+    "${SIM_PIN[@]}" "$BIN" sim --streams "$n" --seconds "$seconds" --hooks "$dir/hooks" \
         --keep-alive "$KEEP_ALIVE" >"$dir/sim.out" 2>"$dir/sim.err" &
     SIM_PID=$!
     local limit=$(( CONNECT_TIMEOUT + WARMUP + DURATION + 30 ))
@@ -132,7 +131,7 @@ run_step() {
     rust | floor)
         local role=client extra=(--queue-capacity "$QUEUE_CAPACITY")
         [ "$kind" = floor ] && role=floor extra=()
-        pin "$CLIENT_CPU" timeout -s KILL "$limit" "$BIN" "$role" --hooks "$dir/hooks" \
+        "${CLIENT_PIN[@]}" timeout -s KILL "$limit" "$BIN" "$role" --hooks "$dir/hooks" \
             --streams "$n" --warmup "$WARMUP" --duration "$DURATION" \
             --threads "$CLIENT_THREADS" --connect-timeout "$CONNECT_TIMEOUT" \
             --connect-concurrency "$CONNECT_CONCURRENCY" --label "$kind" "${extra[@]}" \
@@ -141,7 +140,7 @@ run_step() {
     node)
         HOOKS="$dir/hooks" STREAMS="$n" WARMUP="$WARMUP" DURATION="$DURATION" \
             CONNECT_TIMEOUT="$CONNECT_TIMEOUT" CONNECT_CONCURRENCY="$CONNECT_CONCURRENCY" \
-            LABEL=node pin "$CLIENT_CPU" timeout -s KILL "$limit" \
+            LABEL=node "${CLIENT_PIN[@]}" timeout -s KILL "$limit" \
             node --max-old-space-size=8192 benches/peers/node-rtms/client.js \
             >"$dir/client.out" 2>"$dir/client.err" || status=$?
         ;;
@@ -162,7 +161,7 @@ run_step() {
             label = r[2]; n = r[3]; ready = r[4]; w0 = r[5]; w1 = r[6]
             audio = r[7]; transcripts = r[8]; user = r[10]; sys = r[11]
             rss0 = r[12]; rss1 = r[13]; p50 = r[14]; p99 = r[15]; max = r[16]
-            lagged = r[17]; failed = r[18]
+            lagged = r[17]; failed = r[18]; cliwait = r[19]
         }
         $1 == "SAMPLE" {
             # The samples nearest the window, inside it.
@@ -179,14 +178,16 @@ run_step() {
             simcpu = (b[3] + b[4]) - (a[3] + a[4])
             simmsgs = (b[5] + b[6]) - (a[5] + a[6])
             simsecs = (b[2] - a[2]) / 1000
+            simwait = b[8] - a[8]
             ok = (ready == n && lagged == 0 && failed == 0 && msgs >= 0.98 * expected && (p99 < 0 || p99 < p99max))
-            printf "%s\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t%.2f\t%.0f\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%.2f\t%.0f\t%s\t%s\n",
+            printf "%s\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t%.2f\t%.0f\t%d\t%d\t%d\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%.2f\t%.0f\t%s\t%s\t%.1f\t%.1f\n",
                 label, n, ready, msgs, msgs / (expected > 0 ? expected : 1), lagged + failed,
                 cpu / (msgs > 0 ? msgs : 1), sys / (msgs > 0 ? msgs : 1),
                 100 * sys / (cpu > 0 ? cpu : 1), p50, p99, max,
                 (rss1 - rss0) / (n > 0 ? n : 1), 100 * cpu / 1e6 / (secs > 0 ? secs : 1),
                 (simmsgs > 0 ? simcpu / simmsgs : 0), fails,
-                (simsecs > 0 ? 100 * simcpu / 1e6 / simsecs : 0), secs, simmsgs, (ok ? "pass" : "FAIL"), load
+                (simsecs > 0 ? 100 * simcpu / 1e6 / simsecs : 0), secs, simmsgs, (ok ? "pass" : "FAIL"), load,
+                100 * cliwait / 1e6 / (secs > 0 ? secs : 1), (simsecs > 0 ? 100 * simwait / 1e6 / simsecs : 0)
         }' "$dir/sim.out")"
     echo "$row" >>"$RESULTS"
     echo "   $row"
@@ -197,7 +198,7 @@ run_step() {
 }
 
 echo "machine: $(nproc) cores, shared with other work: $(uptime)"
-echo "pinning: $([ "$PIN" = 1 ] && echo "simulator on CPU $SIM_CPU, client on CPU $CLIENT_CPU" || echo none)"
+echo "pinning: $([ "${#SIM_PIN[@]}" -gt 0 ] && echo "simulator on CPU $SIM_CPU, client on CPU $CLIENT_CPU" || echo none)"
 declare -A passing
 for kind in $CLIENTS; do passing[$kind]=1; done
 for n in $RAMP; do
@@ -215,16 +216,25 @@ echo "after: $(uptime)"
 echo
 echo "== results: ${DURATION} s measured after ${WARMUP} s warm-up per step; 52 messages/s per stream" \
     "(50 audio + 2 transcripts); p99 goal < ${P99_MS} ms; $(nproc) cores"
+cat <<'LEGEND'
+columns: msgs (audio + transcripts received in the window), deliv (msgs / N x 52 x window),
+lag (items lagged + streams failed), cpu us / sys us (client CPU, user + system / system only,
+per message), sys% (the kernel's share), p50/p99/max (audio delivery latency, ms; -1: floor,
+not parsed), RSS KiB/s (RSS growth per stream), cli% (client CPU, % of one core), cliwt% /
+simwt% (time the client's / simulator's threads waited for a CPU, % of the window: other
+work on the machine), sim us (simulator CPU per message sent), sim% (simulator CPU, % of one
+core), simFL (simulator checks failed: keep-alive echoes, ready acks, handshakes)
+LEGEND
 awk -F'\t' '
     BEGIN {
-        printf "%-6s %6s %6s %9s %6s %6s %8s %8s %6s %5s %5s %6s %9s %7s %8s %7s %6s %-4s\n",
-            "client", "N", "ready", "msgs", "deliv", "lag", "cpu us", "sys us", "sys %",
-            "p50", "p99", "max", "RSS KiB/s", "cli %", "sim us", "sim %", "simFL", "ok"
+        printf "%-6s %6s %6s %9s %6s %4s %7s %7s %5s %5s %5s %5s %9s %6s %6s %7s %6s %6s %5s %-4s\n",
+            "client", "N", "ready", "msgs", "deliv", "lag", "cpu us", "sys us", "sys%",
+            "p50", "p99", "max", "RSS KiB/s", "cli%", "cliwt%", "sim us", "sim%", "simwt%", "simFL", "ok"
     }
     NF < 20 { printf "%-6s %6s  no result\n", $1, $2; next }
     {
-        printf "%-6s %6d %6d %9d %6.3f %6d %8.2f %8.2f %6.0f %5d %5d %6d %9.1f %7.1f %8.1f %7.1f %6d %-4s\n",
-            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $16, $20
+        printf "%-6s %6d %6d %9d %6.3f %4d %7.2f %7.2f %5.0f %5d %5d %5d %9.1f %6.1f %6.1f %7.1f %6.1f %6.1f %5d %-4s\n",
+            $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $22, $15, $17, $23, $16, $20
         if ($20 == "pass" && $2 > best[$1]) best[$1] = $2
         cpu[$1, $2] = $7; sys[$1, $2] = $8
         if ($20 == "pass") passed[$1, $2] = 1

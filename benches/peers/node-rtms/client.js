@@ -149,6 +149,19 @@ function fail(done) {
 
 // --- the benchmark ----------------------------------------------------------------------------
 
+// How long this process's threads waited on a run queue for a CPU, µs (as the Rust clients).
+function runQueueWaitUs() {
+  let total = 0;
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    try {
+      total += Number(fs.readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[1]);
+    } catch (e) {
+      // a thread that just ended
+    }
+  }
+  return Math.round(total / 1000);
+}
+
 function percentiles() {
   let total = 0;
   for (const c of latency) total += c;
@@ -224,18 +237,20 @@ function measure() {
   const t0 = stats.transcripts;
   const o0 = stats.other;
   const cpu0 = process.cpuUsage();
+  const q0 = runQueueWaitUs();
   const w0 = Date.now();
   measuring = true;
   setTimeout(() => {
     measuring = false;
     const cpu = process.cpuUsage(cpu0);
+    const q1 = runQueueWaitUs();
     const w1 = Date.now();
     const rssEnd = Math.round(process.memoryUsage.rss() / 1024);
     const [p50, p99, max] = percentiles();
     const row = [
       'RESULT', LABEL, n, stats.ready, w0, w1,
       stats.audio - a0, stats.transcripts - t0, stats.other - o0,
-      cpu.user, cpu.system, rssBase, rssEnd, p50, p99, max, 0, stats.failed,
+      cpu.user, cpu.system, rssBase, rssEnd, p50, p99, max, 0, stats.failed, q1 - q0,
     ];
     process.stdout.write(row.join('\t') + '\n', () => process.exit(0));
   }, DURATION_MS);
