@@ -15,7 +15,9 @@
 //!   audio arrives base64-decoded, as every user receives it).
 //! - `floor`: the floor reference: the same WebSocket crate (tokio-websockets 0.12.3), the same
 //!   handshakes (signalling, data, `CLIENT_READY_ACK`) and keep-alive echoes, but the media
-//!   frames are only counted (a prefix compare tells audio from transcripts and keep-alives).
+//!   frames are only counted (a prefix compare tells audio from transcripts and keep-alives;
+//!   during the window the audio `timestamp` is read from the frame's last 48 bytes, not
+//!   parsed, so its latency is what the simulator and the sockets alone add).
 //!
 //! The clients (and the Node.js one, `benches/peers/node-rtms/client.js`) do the same thing:
 //! read the hooks file, connect every stream (at most `--connect-concurrency` handshakes at a
@@ -23,8 +25,7 @@
 //! for `--duration` seconds: messages received, their own CPU time (user and system, from
 //! `/proc/self/stat`), RSS (`/proc/self/status`, against the RSS before the first connection)
 //! and the delivery latency of each audio message (receive time minus the audio `timestamp`,
-//! which the simulator sets to the message's scheduled send time on the wall clock, in ms;
-//! the floor client does not parse it). Then they print one `RESULT` line and exit.
+//! which the simulator sets to the message's scheduled send time on the wall clock, in ms). Then they print one `RESULT` line and exit.
 //!
 //! ```text
 //! rtms_load sim    --streams N --seconds S --hooks PATH [--keep-alive SECS] [--port P]
@@ -36,7 +37,7 @@
 //!
 //! `RESULT` (tab-separated): label, streams, streams delivering, window start and end (wall
 //! ms), audio, transcripts, other messages, user µs, system µs, RSS before and at the end
-//! (KiB), latency p50, p99, max (ms; -1 when not measured), items lagged (dropped), streams
+//! (KiB), latency p50, p99, max (ms; -1 when nothing was measured), items lagged (dropped), streams
 //! failed or ended, run-queue wait (µs: how long the process's threads waited for a CPU,
 //! from `/proc/self/task/*/schedstat`). The simulator's `SAMPLE` lines end with the same.
 
@@ -428,10 +429,7 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
         let w1 = wall_ms();
         let (a1, t1, o1, l1) = snap(&stats);
         let rss_end = rss_kib();
-        let (p50, p99, max) = match kind {
-            Kind::Crate => stats.percentiles(),
-            Kind::Floor => (-1, -1, -1),
-        };
+        let (p50, p99, max) = stats.percentiles();
         println!(
             "RESULT\t{label}\t{n}\t{}\t{w0:.0}\t{w1:.0}\t{}\t{}\t{}\t{}\t{}\t{rss_base}\t{rss_end}\t{p50}\t{p99}\t{max}\t{}\t{}\t{}",
             stats.ready.load(Relaxed),
@@ -515,6 +513,17 @@ where
     Err("socket closed during the handshake".into())
 }
 
+/// The audio `timestamp` of a frame, read from its last bytes (`..."timestamp":T}}`): a probe
+/// of 48 bytes, not a parse, so the floor client measures the latency the simulator and the
+/// sockets alone add.
+fn tail_timestamp(payload: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"\"timestamp\":";
+    let tail = &payload[payload.len().saturating_sub(48)..];
+    let at = tail.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    let digits = tail[at..].iter().take_while(|b| b.is_ascii_digit());
+    digits.fold(Some(0i64), |n, d| Some(n? * 10 + i64::from(d - b'0')))
+}
+
 /// What the floor does with a frame: count it, echo a keep-alive; `false` when the socket is done.
 async fn floor_frame<S>(
     frame: Option<Result<Message, tokio_websockets::Error>>,
@@ -540,6 +549,9 @@ where
                 stats.ready.fetch_add(1, Relaxed);
             }
             stats.audio.fetch_add(1, Relaxed);
+            if stats.measuring.load(Relaxed) {
+                stats.record_latency(tail_timestamp(payload));
+            }
         }
         Some(b"{\"msg_type\":17") => {
             stats.transcripts.fetch_add(1, Relaxed);
