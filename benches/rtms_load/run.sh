@@ -21,7 +21,7 @@
 # again (RETRIES, 1: on a machine shared with other work one burst of it can fail a step; both
 # rows are kept); a client that still fails is not run at a larger N.
 #
-# Knobs (environment): RAMP ("250 500 1000 2000 3000 5000"), WARMUP (2 s), DURATION (10 s),
+# Knobs (environment): RAMP ("250 500 750 1000 1500 2000 3000 5000"), WARMUP (2 s), DURATION (10 s),
 # P99_MS (50), CLIENTS ("rust floor node"), SIM_CPU (0) and CLIENT_CPU (1) (PIN=0: no taskset),
 # CLIENT_THREADS (1: the Rust clients' tokio worker threads), QUEUE_CAPACITY (the crate client's
 # item queue per stream, Options::with_queue_capacity; default the crate's, 1024), KEEP_ALIVE (5 s: the simulator's
@@ -39,7 +39,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-RAMP="${RAMP:-250 500 1000 2000 3000 5000}"
+RAMP="${RAMP:-250 500 750 1000 1500 2000 3000 5000}"
 WARMUP="${WARMUP:-2}"
 DURATION="${DURATION:-10}"
 P99_MS="${P99_MS:-50}"
