@@ -25,7 +25,9 @@
 //! for `--duration` seconds: messages received, their own CPU time (user and system, from
 //! `/proc/self/stat`), RSS (`/proc/self/status`, against the RSS before the first connection)
 //! and the delivery latency of each audio message (receive time minus the audio `timestamp`,
-//! which the simulator sets to the message's scheduled send time on the wall clock, in ms). Then they print one `RESULT` line and exit.
+//! which the simulator already sets to the message's scheduled send time on the wall clock, in
+//! ms: the first send plus 20 ms per message, so a simulator that falls behind shows as
+//! latency too). Then they print one `RESULT` line and exit.
 //!
 //! ```text
 //! rtms_load sim    --streams N --seconds S --hooks PATH [--keep-alive SECS] [--port P]
@@ -37,8 +39,8 @@
 //!
 //! `RESULT` (tab-separated): label, streams, streams delivering, window start and end (wall
 //! ms), audio, transcripts, other messages, user µs, system µs, RSS before and at the end
-//! (KiB), latency p50, p99, max (ms; -1 when nothing was measured), items lagged (dropped), streams
-//! failed or ended, run-queue wait (µs: how long the process's threads waited for a CPU,
+//! (KiB), latency p50, p99, max (ms; -1 when nothing was measured), items lagged (dropped),
+//! streams failed or ended, run-queue wait (µs: how long the process's threads waited for a CPU,
 //! from `/proc/self/task/*/schedstat`). The simulator's `SAMPLE` lines end with the same.
 
 use std::collections::HashMap;
