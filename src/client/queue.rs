@@ -45,7 +45,8 @@ pub(crate) struct Sender(Arc<Shared>);
 pub(crate) fn channel(capacity: usize) -> (Sender, Arc<Shared>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            items: VecDeque::with_capacity(capacity.min(1024)),
+            // Grows only as far as the consumer falls behind (no capacity reserved per stream).
+            items: VecDeque::new(),
             lagged: 0,
             closed: false,
             receiver_alive: true,

@@ -1270,6 +1270,9 @@ struct State {
     streams: HashMap<String, Stream>,
     order: Vec<String>,
     checks: Vec<Check>,
+    /// Where each check of each stream is in `checks`: recording one (every keep-alive echo
+    /// does) stays O(1) with thousands of streams, as a load driver needs.
+    check_index: HashMap<&'static str, HashMap<String, usize>>,
     next_gen: u64,
     next_conn: u64,
 }
@@ -1277,21 +1280,22 @@ struct State {
 impl State {
     /// Records a pass (only when the check is new) or a failure (the first one is kept).
     fn record(&mut self, stream: &str, name: &'static str, failure: Option<String>) {
-        match self
-            .checks
-            .iter_mut()
-            .find(|c| c.name == name && c.stream == stream)
-        {
-            Some(c) => {
+        let index = self.check_index.entry(name).or_default();
+        match index.get(stream) {
+            Some(&i) => {
+                let c = &mut self.checks[i];
                 if c.failure.is_none() {
                     c.failure = failure;
                 }
             }
-            None => self.checks.push(Check {
-                name,
-                stream: stream.to_owned(),
-                failure,
-            }),
+            None => {
+                index.insert(stream.to_owned(), self.checks.len());
+                self.checks.push(Check {
+                    name,
+                    stream: stream.to_owned(),
+                    failure,
+                });
+            }
         }
     }
 }
