@@ -108,7 +108,10 @@ async fn a_second_rtms_started_fails_over_on_the_same_connection() {
     assert_eq!(again, Handled::AlreadyConnected);
     // A late retry of the first start (an earlier event_ts) never moves the stream back.
     let stale = started(&up.sig_ep.url(), 1);
-    assert_eq!(up.sup.handle(&stale).await.unwrap(), Handled::AlreadyConnected);
+    assert_eq!(
+        up.sup.handle(&stale).await.unwrap(),
+        Handled::AlreadyConnected
+    );
     up.sup.shutdown().await;
     // Had it moved back, the shutdown's close request would have gone to the old server.
     assert!(new_sig.recv().await.is_some_and(|m| m["msg_type"] == 21));

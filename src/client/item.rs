@@ -299,8 +299,9 @@ pub(crate) struct Converter {
 
 /// Past this many distinct names or channels the cache starts again.
 const NAMES_MAX: usize = 4096;
-/// The buffer media is decoded into, grown to at least this at a time.
-const ARENA_CHUNK: usize = 64 * 1024;
+/// The buffer media is decoded into, grown to at least this at a time: 25 audio messages of
+/// 640 bytes (one allocation every half second of audio), little memory per stream.
+const ARENA_CHUNK: usize = 16 * 1024;
 
 impl Converter {
     pub(crate) fn new(product: Product) -> Self {
