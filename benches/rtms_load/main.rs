@@ -522,8 +522,10 @@ fn tail_timestamp(payload: &[u8]) -> Option<i64> {
     const KEY: &[u8] = b"\"timestamp\":";
     let tail = &payload[payload.len().saturating_sub(48)..];
     let at = tail.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
-    let digits = tail[at..].iter().take_while(|b| b.is_ascii_digit());
-    digits.fold(Some(0i64), |n, d| Some(n? * 10 + i64::from(d - b'0')))
+    let mut digits = tail[at..].iter().take_while(|b| b.is_ascii_digit());
+    digits.try_fold(0i64, |n, d| {
+        n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+    })
 }
 
 /// What the floor does with a frame: count it, echo a keep-alive; `false` when the socket is done.
