@@ -95,11 +95,12 @@ async fn keep_alives_echoed_on_both_sockets_while_the_consumer_is_stalled() {
     let echo = sig.expect(13).await;
     assert_eq!(echo["timestamp"], 42);
 
-    // Connected and the first 16 frames were dropped (oldest first); the user is told so,
-    // then gets the newest 4 in order.
+    // The first 17 frames were dropped (the oldest data first: `Connected`, a state item, is
+    // kept); the user is told so, then gets `Connected` and the newest 3 frames in order.
     assert_eq!(handle.dropped(), 17);
     assert_eq!(next(&mut items).await, Item::Lagged { dropped: 17 });
-    for i in 16..20 {
+    assert!(matches!(next(&mut items).await, Item::Connected { .. }));
+    for i in 17..20 {
         let Item::Audio(frame) = next(&mut items).await else {
             panic!("expected audio")
         };
