@@ -938,3 +938,44 @@ fn media_urls_follow_the_one_rule_kind_then_all() {
     let sig = h.signalling();
     assert_eq!(opens(&h.msg(sig, OK_URLS))[0].2, "wss://a.zoom.us/audio");
 }
+
+#[test]
+fn a_video_subscription_is_sent_once_ready_and_again_after_a_reconnect() {
+    fn subscriptions(out: &[Output]) -> Vec<(SocketId, Value)> {
+        sends(out)
+            .into_iter()
+            .filter(|(_, m)| m["msg_type"] == 28)
+            .collect()
+    }
+    /// Handshakes from an opened signalling socket to ready; the ready step's outputs.
+    fn ready(h: &mut Harness, sig: SocketId) -> Vec<Output> {
+        let out = h.msg(sig, OK_URLS);
+        let media = opens(&out)[0].0;
+        h.opened(media);
+        h.msg(media, DATA_OK)
+    }
+
+    let mut h = Harness::new(config());
+    // Asked for before anything is open: remembered, nothing sent yet.
+    assert!(!h.s.subscribe_video(16778240, true, None));
+    let sig = h.signalling();
+    let subs = subscriptions(&ready(&mut h, sig));
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].0, sig);
+    assert_eq!(subs[0].1["user_id"], 16778240);
+    assert_eq!(subs[0].1["subscribe"], true);
+
+    // Ready: a new choice is sent at once and replaces the old one.
+    assert!(h.s.subscribe_video(42, true, Some(7)));
+    let subs = subscriptions(&h.drain());
+    assert_eq!((subs[0].0, subs[0].1["user_id"].as_i64()), (sig, Some(42)));
+
+    // After redoing everything, the last choice is sent again on the new signalling socket.
+    h.s.handle_webhook(h.now, Webhook::Interrupted);
+    h.drain();
+    h.at(3.0);
+    let sig2 = h.signalling();
+    let subs = subscriptions(&ready(&mut h, sig2));
+    assert_eq!(subs.len(), 1);
+    assert_eq!((subs[0].0, subs[0].1["user_id"].as_i64()), (sig2, Some(42)));
+}

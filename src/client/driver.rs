@@ -46,9 +46,6 @@ struct Driver<T: Transport> {
     commands: mpsc::UnboundedReceiver<Command>,
     out: Sender,
     convert: Converter,
-    /// The video subscription the user asked for last: sent when the stream is ready, and
-    /// again after every reconnect (a new signalling connection starts without one).
-    video: Option<(i64, bool)>,
 }
 
 fn now() -> std::time::Instant {
@@ -78,7 +75,6 @@ pub(crate) fn spawn<T: Transport>(
         commands,
         out,
         convert: Converter::new(product),
-        video: None,
     };
     runtime.spawn(driver.run(finished_tx));
     let handle = StreamHandle {
@@ -125,8 +121,7 @@ impl<T: Transport> Driver<T> {
                         Some(Command::Abort) => break,
                         Some(Command::Webhook(w)) => self.session.handle_webhook(now, w),
                         Some(Command::SubscribeVideo { user_id, subscribe }) => {
-                            self.video = Some((user_id, subscribe));
-                            // Not ready yet: sent once it is (see `flush`).
+                            // Remembered by the session: sent once ready, again after reconnects.
                             self.session.subscribe_video(user_id, subscribe, None);
                         }
                         // Every handle dropped: the stream goes on for the items' reader.
@@ -167,19 +162,10 @@ impl<T: Transport> Driver<T> {
                 }
                 Output::Event(event) => {
                     let item = match event {
-                        SessionEvent::Connected { connects } => {
-                            if let Some((user_id, subscribe)) = self.video {
-                                self.session.subscribe_video(user_id, subscribe, None);
-                            }
-                            Item::Connected {
-                                connects,
-                                params: self
-                                    .session
-                                    .confirmed_params()
-                                    .cloned()
-                                    .unwrap_or_default(),
-                            }
-                        }
+                        SessionEvent::Connected { connects } => Item::Connected {
+                            connects,
+                            params: self.session.confirmed_params().cloned().unwrap_or_default(),
+                        },
                         SessionEvent::Reconnecting { scope, attempt } => {
                             Item::Reconnecting { scope, attempt }
                         }

@@ -859,6 +859,9 @@ pub struct Session {
     backoff_attempt: u32,
     connects: u32,
     confirmed: Option<MediaParams>,
+    /// The last video subscription asked for (`user_id`, `subscribe`): sent once the stream is
+    /// ready, and again after every reconnect (a new signalling connection has none).
+    video: Option<(i64, bool)>,
 }
 
 impl fmt::Debug for Session {
@@ -914,6 +917,7 @@ impl Session {
             backoff_attempt: 0,
             connects: 0,
             confirmed: None,
+            video: None,
         };
         s.dial_signalling(now);
         Ok(s)
@@ -1244,8 +1248,10 @@ impl Session {
 
     /// Chooses the one participant whose video a `data_opt` 4 (individual video) connection
     /// carries, or unsubscribes (message type 28 on signalling; the answer, 29, comes back as a
-    /// [`Inbound::User`]). `timestamp_ms` is sent when given. Returns `false` (nothing sent)
-    /// while signalling is not ready.
+    /// [`Inbound::User`]). `timestamp_ms` is sent when given. The choice is remembered: it is
+    /// sent again (without a timestamp) each time the stream becomes ready, so one made before
+    /// the stream is ready, or before a reconnect, still takes effect. Returns whether it was
+    /// sent now (`false` while signalling is not ready).
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
@@ -1258,6 +1264,17 @@ impl Session {
     /// assert!(!s.subscribe_video(16778240, true, None)); // not connected yet
     /// ```
     pub fn subscribe_video(
+        &mut self,
+        user_id: i64,
+        subscribe: bool,
+        timestamp_ms: Option<i64>,
+    ) -> bool {
+        self.video = Some((user_id, subscribe));
+        self.send_video_subscription(user_id, subscribe, timestamp_ms)
+    }
+
+    /// Sends message type 28 if signalling is ready.
+    fn send_video_subscription(
         &mut self,
         user_id: i64,
         subscribe: bool,
@@ -1572,6 +1589,9 @@ impl Session {
         if self.media.iter().all(|m| m.state == SockState::Ready) {
             self.backoff_attempt = 0;
             self.connects += 1;
+            if let Some((user_id, subscribe)) = self.video {
+                self.send_video_subscription(user_id, subscribe, None);
+            }
             self.outputs
                 .push_back(Output::Event(SessionEvent::Connected {
                     connects: self.connects,
