@@ -50,17 +50,14 @@ RESULTS="$LOGDIR/results.tsv"
 : >"$RESULTS"
 SERVER_PID=""
 
+# shellcheck source=../stop-pid.sh
+. "$ROOT/benches/stop-pid.sh"
+
+# SIGINT (graceful: the server finishes what it acknowledged), SIGKILL after 10 s.
 stop_server() {
     local pid="$SERVER_PID"
     SERVER_PID=""
-    [ -n "$pid" ] || return 0
-    kill -INT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid" INT 100
 }
 
 cleanup() {

@@ -63,17 +63,14 @@ RESULTS="$LOGDIR/results.tsv"
 : >"$RESULTS"
 SIM_PID=""
 
+# shellcheck source=../stop-pid.sh
+. "$ROOT/benches/stop-pid.sh"
+
+# SIGTERM, SIGKILL after 5 s.
 stop_sim() {
     local pid="$SIM_PID"
     SIM_PID=""
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_pid "$pid" TERM 50
 }
 
 cleanup() {
