@@ -47,10 +47,9 @@
 //!   reconnects=<n>` once per stream: `audio_sha256` is SHA-256 over the audio payloads in
 //!   arrival order.
 
-use std::collections::HashSet;
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use sha2::{Digest, Sha256};
@@ -90,16 +89,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_channel(AudioChannel::Mono)
         .with_data_opt(DataOption::AudioMixedStream)
         .with_send_rate(20);
-    let active = Active::default();
-    let streams = active.clone();
-    let supervisor = Supervisor::new(creds, move |stream| consume(stream, streams.clone()))
+    let supervisor = Supervisor::new(creds, consume)
         .with_host_policy(policy)
         .with_media(
             MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
             MediaParams::new().with_audio(audio),
         );
 
-    let (dedup, handoff, worker) = storage(supervisor, active).await?;
+    let (dedup, handoff, worker) = storage(supervisor).await?;
     let receiver = Arc::new(Receiver::new(verifier, dedup, handoff));
     let app = Router::new().route("/webhook", zoom_rtms_webhooks::axum::webhook(receiver));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -115,21 +112,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// reconnects or closes, and returns at once (each stream runs in its own task).
 async fn on_event(
     supervisor: Supervisor,
-    active: Active,
     delivery: Delivery,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
     let stream = clean(delivery.event.rtms_stream_id().unwrap_or("-"));
     match supervisor.handle(&delivery.event).await {
         Ok(Handled::Refused { url, .. }) => {
-            // Never dialled. A stream already connected here stays on its current server.
+            // Never dialled, and nothing connected: the stream is given up here.
             println!("refused stream={stream} url={}", clean(&url));
-            if !active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&stream)
-            {
-                println!("failed stream={stream} reason=signalling URL refused by the host policy");
-            }
+            println!("failed stream={stream} reason=signalling URL refused by the host policy");
+        }
+        Ok(Handled::FailoverRefused { url, .. }) => {
+            // Never dialled; the stream goes on on its current server.
+            println!("refused stream={stream} url={}", clean(&url));
         }
         Ok(handled) => eprintln!("{} stream={stream}: {handled:?}", delivery.event.name()),
         // Redis unreachable, say: an error makes the delivery run again later.
@@ -140,12 +134,8 @@ async fn on_event(
 
 /// One connection to a stream: prints its lines, and the `ended` summary when the stream
 /// ends.
-async fn consume(mut stream: SupervisedStream, active: Active) {
+async fn consume(mut stream: SupervisedStream) {
     let id = clean(stream.id());
-    active
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id.clone());
     let (mut frames, mut bytes, mut transcripts, mut connects) = (0u64, 0u64, 0u64, 0u64);
     let mut sha = Sha256::new();
     let mut ended = false;
@@ -188,7 +178,6 @@ async fn consume(mut stream: SupervisedStream, active: Active) {
             _ => {}
         }
     }
-    active.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     if !ended {
         // Dropped without an end: this copy lost the stream's lease (Redis), and the copy that
         // holds it now carries on with the stream.
@@ -202,9 +191,6 @@ async fn consume(mut stream: SupervisedStream, active: Active) {
         connects.saturating_sub(1)
     );
 }
-
-/// The streams with a connection here: a refused failover URL is not the end of those.
-type Active = Arc<Mutex<HashSet<String>>>;
 
 /// Text from the network on one output line: control characters (a newline could forge a
 /// line) are escaped.
@@ -224,13 +210,12 @@ fn clean(text: &str) -> String {
 /// (then the supervisor also takes the streams' leases).
 async fn storage(
     supervisor: Supervisor,
-    active: Active,
 ) -> Result<(BoxDeduplicator, BoxHandoff, Worker), Box<dyn Error>> {
     match env("REDIS_URL") {
         None => {
             let handler = {
                 let supervisor = supervisor.clone();
-                move |delivery| on_event(supervisor.clone(), active.clone(), delivery)
+                move |delivery| on_event(supervisor.clone(), delivery)
             };
             let dispatcher = Dispatcher::new(DispatcherConfig::default(), handler);
             let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
@@ -251,7 +236,7 @@ async fn storage(
             supervisor.start();
             let handler = {
                 let supervisor = supervisor.clone();
-                move |delivery| on_event(supervisor.clone(), active.clone(), delivery)
+                move |delivery| on_event(supervisor.clone(), delivery)
             };
             let client = Client::open(url.as_str())?;
             let config = StreamWorkerConfig::default();

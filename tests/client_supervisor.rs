@@ -103,6 +103,13 @@ async fn a_second_rtms_started_fails_over_on_the_same_connection() {
     // The same connection (same callback, connects 2), not a second one.
     assert_eq!(connected(&mut up.rx).await, 2);
     assert_eq!(up.sup.connections(), 1);
+    // A failover to a server the policy refuses: not dialled, the connection goes on.
+    let evil = started("wss://evil.example/x", 3);
+    assert!(matches!(
+        up.sup.handle(&evil).await.unwrap(),
+        Handled::FailoverRefused { url, .. } if url == "wss://evil.example/x"
+    ));
+    assert_eq!(up.sup.connections(), 1);
     // The same delivery again is a duplicate, not another failover.
     let again = up.sup.handle(&failover).await.unwrap();
     assert_eq!(again, Handled::AlreadyConnected);

@@ -169,9 +169,17 @@ pub enum Handled {
     Reconnecting,
     /// `rtms_stopped` for a stream connected here: it ends.
     Stopping,
-    /// The host policy refused the event's (or the stored) server URL: nothing was dialled. A
-    /// connection the stream already had here goes on, on its current server.
+    /// The host policy refused the event's (or the stored) server URL: nothing was dialled,
+    /// and the stream has no connection here.
     Refused {
+        /// The refused URL as given (empty when the event had none).
+        url: String,
+        /// Why it was refused.
+        error: ServerUrlError,
+    },
+    /// `rtms_started` for a stream connected here (a failover) named a server URL the host
+    /// policy refuses: not dialled; the connection goes on, on its current server.
+    FailoverRefused {
         /// The refused URL as given (empty when the event had none).
         url: String,
         /// Why it was refused.
@@ -654,6 +662,9 @@ impl Supervisor {
         let id = started.rtms_stream_id.as_str();
         let url = match first_url(started, &self.config.policy) {
             Ok(url) => url,
+            Err(Handled::Refused { url, error }) if self.live(id).await.is_some() => {
+                return Ok(Handled::FailoverRefused { url, error });
+            }
             Err(refused) => return Ok(refused),
         };
         loop {
