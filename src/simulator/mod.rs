@@ -64,6 +64,7 @@ use crate::event::Product;
 use crate::handshake::{Credentials, IdKeys, MediaTypes};
 use crate::protocol::media::{AudioFormat, Rules};
 
+mod opus;
 mod server;
 mod webhook;
 
