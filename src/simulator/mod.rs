@@ -67,9 +67,11 @@ use crate::handshake::{Credentials, IdKeys, MediaTypes};
 use crate::protocol::media::{AudioFormat, Rules};
 
 mod opus;
+mod scenario;
 mod server;
 mod webhook;
 
+pub use scenario::{ParseScenarioError, Scenario};
 pub use webhook::SignedWebhook;
 
 /// The simulator's settings. Private fields, `with_*` setters, getters of the same name.
