@@ -126,10 +126,13 @@ fn chat_json_in_a_string_has_its_names_redacted_and_payloads_can_be_dropped() {
     assert!(texts[1].contains(r#""length":3"#), "{}", texts[1]);
 }
 
+/// What a malformed line's error must look like.
+type Expected = fn(&RecordingError) -> bool;
+
 #[test]
 fn every_malformed_line_is_a_typed_error() {
     let header = "{\"rtms_recording\":1}\n";
-    let cases: [(&str, fn(&RecordingError) -> bool); 9] = [
+    let cases: [(&str, Expected); 9] = [
         ("{\"at_ms\":1,\"socket\":\"media\",\"msg\":{}}", |e| {
             matches!(e, RecordingError::Malformed { line: 2, .. })
         }),
