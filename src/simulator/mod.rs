@@ -67,6 +67,7 @@ use crate::handshake::{Credentials, IdKeys, MediaTypes};
 use crate::protocol::media::{AudioFormat, Rules};
 
 mod opus;
+mod replay;
 mod scenario;
 mod server;
 mod webhook;
@@ -561,6 +562,8 @@ pub struct StreamSpec {
     transcript_every: u64,
     faults: Vec<Fault>,
     end: End,
+    /// The recorded messages to replay ([`StreamSpec::with_replay`]).
+    replay: Option<Arc<replay::Replay>>,
 }
 
 impl fmt::Debug for StreamSpec {
@@ -576,6 +579,7 @@ impl fmt::Debug for StreamSpec {
             .field("transcript_every", &self.transcript_every)
             .field("faults", &self.faults)
             .field("end", &self.end)
+            .field("replay", &self.replay.as_ref().map(|r| r.len()))
             .finish()
     }
 }
@@ -612,6 +616,7 @@ impl StreamSpec {
             transcript_every: 25,
             faults: Vec::new(),
             end: End::default(),
+            replay: None,
         }
     }
     /// The id keys the handshakes must carry the product's id under (one of them suffices;

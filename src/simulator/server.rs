@@ -14,7 +14,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
 
 use super::{
-    opus, webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State, Unsent,
+    opus, replay, webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State,
+    Unsent,
 };
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
@@ -1272,6 +1273,12 @@ async fn play(shared: Arc<Shared>, id: String) {
     }) else {
         return;
     };
+    let mut replay = shared
+        .lock()
+        .streams
+        .get(&id)
+        .and_then(|s| replay::Player::of(&s.spec));
+    let frames = replay.as_ref().map_or(frames, |r| r.frames(frames));
     let window = shared.config.reconnect_window;
     let mut sent = 0u64;
     let mut first_ts: Option<i64> = None;
@@ -1354,10 +1361,21 @@ async fn play(shared: Arc<Shared>, id: String) {
             active = true;
             if let Some(sig) = &signaling {
                 let _ = sig.text(stream_state(&shared, StreamState::Active, None));
-                for event in participant_events(&shared, &id) {
+                // A replay sends the recorded events instead.
+                for event in participant_events(&shared, &id)
+                    .into_iter()
+                    .filter(|_| replay.is_none())
+                {
                     let _ = sig.text(event);
                 }
             }
+        }
+        if let Some(replay) = replay.as_mut() {
+            if replay.step(&shared, &id, audio_id, &mut next_at).await {
+                sent += 1;
+                tokio::time::sleep_until(next_at).await;
+            }
+            continue;
         }
         let send_rate = format.send_rate_ms.max(20);
         let start = *first_ts.get_or_insert_with(|| shared.now_ms());
