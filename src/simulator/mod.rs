@@ -1477,7 +1477,10 @@ impl Shared {
                 // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
                 let attempted = Instant::now();
                 let posted = self.post_patiently(url, &hook).await;
-                let failure = posted.as_ref().err().map(|e| e.why.clone());
+                let failure = posted
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("{}: {}", hook.event, e.why));
                 let retried = !self.config.webhook_retries.is_empty();
                 {
                     let mut st = self.lock();
@@ -1487,7 +1490,7 @@ impl Shared {
                     let announces = hook.event.ends_with("rtms_started")
                         || hook.event.ends_with("rtms_interrupted");
                     if let Some(why) = failure.filter(|_| announces && !retried) {
-                        let why = format!("{} was not acknowledged: {why}", hook.event);
+                        let why = format!("a webhook was not acknowledged: {why}");
                         st.abort(&hook.rtms_stream_id, why);
                     }
                 }

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use sha2::Digest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
+use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder, WebSocketStream};
 
 use super::{
     opus, replay, webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State,
@@ -34,6 +34,9 @@ use crate::region::HostPolicy;
 
 type Ws = WebSocketStream<TcpStream>;
 
+/// The largest message a client may send (its largest, a data handshake, is a few hundred
+/// bytes): a larger one closes the socket.
+const MAX_CLIENT_MESSAGE: usize = 1 << 20;
 /// How long a new socket may take to send its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The earliest acceptable retry after status 8: the documented 1.5 s, less 20 %.
@@ -106,7 +109,8 @@ async fn close(ws: &mut Ws) {
 }
 
 async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
-    let Ok((request, mut ws)) = ServerBuilder::new().accept(tcp).await else {
+    let limits = Limits::default().max_payload_len(Some(MAX_CLIENT_MESSAGE));
+    let Ok((request, mut ws)) = ServerBuilder::new().limits(limits).accept(tcp).await else {
         return;
     };
     let path = request.uri().path().to_owned();
@@ -674,19 +678,24 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
             let Some(s) = st.streams.get_mut(id) else {
                 return Reply::None;
             };
-            match s.unacked.pop_front() {
-                Some(cid) => {
-                    if let Some(m) = s.media.iter_mut().find(|m| m.conn.id == cid) {
-                        m.acked = true;
+            // One ack readies every media socket whose data handshake succeeded: Zoom's own
+            // SDK sends one per stream, after all of them; a client may also send one after
+            // each.
+            match s.unacked.is_empty() {
+                false => {
+                    for cid in std::mem::take(&mut s.unacked) {
+                        if let Some(m) = s.media.iter_mut().find(|m| m.conn.id == cid) {
+                            m.acked = true;
+                        }
                     }
                     s.notify();
                     st.record(id, "client_ready_ack", None);
                 }
-                None if s.media.is_empty() => {
+                true if s.media.is_empty() => {
                     let why = "CLIENT_READY_ACK before any successful data handshake";
                     st.record(id, "client_ready_ack", Some(why.into()));
                 }
-                None => {} // a repeated ack: harmless as far as is known
+                true => {} // a repeated ack: harmless as far as is known
             }
             Reply::None
         }
@@ -1097,7 +1106,10 @@ fn unplayable(f: &AudioFormat) -> Option<(StatusCode, String)> {
     match f.codec {
         Codec::G711 | Codec::G722 => Some((
             StatusCode::InvalidMediaAudioCodec,
-            format!("the simulator plays L16 and Opus audio, not {}", f.codec),
+            format!(
+                "the simulator plays L16 and Opus audio, not {}",
+                f.codec.description()
+            ),
         )),
         Codec::Opus if f.send_rate_ms != opus::PACKET_MS => Some((
             StatusCode::InvalidMediaAudioSendRate,
@@ -1347,7 +1359,7 @@ async fn play(shared: Arc<Shared>, id: String) {
             }
             Ready::Timeout(awaiting) => {
                 let check = awaiting.map_or("media_ready", Awaiting::check);
-                let why = not_ready_why(&shared, &id, window);
+                let why = not_ready_why(&shared, &id, window, awaiting);
                 shared.fail(&id, check, why);
                 terminate(&shared, &id, StopReason::AwaitReconnectionTimeout).await;
                 finish(&shared, &id);
@@ -1601,20 +1613,42 @@ async fn drain_keep_alives(shared: &Shared, id: &str) {
     }
 }
 
-/// Why no acknowledged audio socket came within `window`: what the client did and did not do.
-fn not_ready_why(shared: &Shared, id: &str, window: Duration) -> String {
+/// Why no acknowledged audio socket came within `window` (after the fault `awaiting`, if any):
+/// what the client did and did not do.
+fn not_ready_why(
+    shared: &Shared,
+    id: &str,
+    window: Duration,
+    awaiting: Option<Awaiting>,
+) -> String {
     let st = shared.lock();
     let made = |check| st.has(check, id);
-    if !made("signaling_handshake") {
-        format!(
+    let signalling_open = st.streams.get(id).is_some_and(|s| s.signaling.is_some());
+    match awaiting {
+        Some(Awaiting::DuplicateRetry) => format!(
+            "no new signalling handshake within {window:?} after status 8 \
+             (DUPLICATE_SIGNAL_REQUEST), which asks for a retry"
+        ),
+        Some(Awaiting::MediaRedial) if !signalling_open => format!(
+            "no media redial within {window:?} after event 7; the client closed its signalling \
+             socket too (event 7 asks to redial the media socket only)"
+        ),
+        Some(Awaiting::MediaRedial) => format!("no media redial within {window:?} after event 7"),
+        Some(Awaiting::SignalingRedial) => {
+            format!("no new signalling handshake within {window:?} after rtms_interrupted")
+        }
+        Some(Awaiting::Failover) => format!(
+            "no handshake with the new server within {window:?} of the failover's rtms_started"
+        ),
+        _ if !made("signaling_handshake") => format!(
             "no signalling handshake within {window:?} of rtms_started: did the app get the \
              webhook, and does its host policy allow 127.0.0.1 over ws:// (a refused URL is \
              never dialled)?"
-        )
-    } else if !made("media_params") {
-        format!("a signalling handshake but no data handshake within {window:?}")
-    } else {
-        format!("no audio socket acknowledged with CLIENT_READY_ACK within {window:?}")
+        ),
+        _ if !made("media_params") => {
+            format!("a signalling handshake but no data handshake within {window:?}")
+        }
+        _ => format!("no audio socket acknowledged with CLIENT_READY_ACK within {window:?}"),
     }
 }
 
