@@ -232,6 +232,39 @@ fn keep_alive_echo_is_verbatim() {
     );
 }
 
+/// Zoom's own RTMS SDK answers only a keep-alive that carries an integer `sequence`, and echoes
+/// it before the timestamp: the client echoes it whenever the request has one.
+#[test]
+fn keep_alive_echoes_the_sequence() {
+    for (frame, reply) in [
+        (
+            r#"{"msg_type":12,"sequence":2147483647,"timestamp":1727384349123}"#,
+            r#"{"msg_type":13,"sequence":2147483647,"timestamp":1727384349123}"#,
+        ),
+        (
+            r#"{"timestamp":"17","sequence":0,"msg_type":12}"#,
+            r#"{"msg_type":13,"sequence":0,"timestamp":"17"}"#,
+        ),
+        (
+            r#"{"msg_type":12,"sequence":null,"timestamp":5}"#,
+            r#"{"msg_type":13,"timestamp":5}"#,
+        ),
+    ] {
+        let ServerMessage::KeepAliveRequest(req) = ServerMessage::parse(frame.as_bytes()).unwrap()
+        else {
+            panic!("{frame}")
+        };
+        assert_eq!(KeepAliveResponse::echo(&req).to_json(), reply, "{frame}");
+        // What the simulator reads back is what was sent.
+        let ClientRequest::KeepAliveResponse { sequence, .. } =
+            ClientRequest::parse(reply.as_bytes()).unwrap()
+        else {
+            panic!("{reply}")
+        };
+        assert_eq!(sequence, req.sequence());
+    }
+}
+
 #[test]
 fn msg_2_signalling_response() {
     let frame = br#"{ "msg_type": 2, "protocol_version": 1, "sequence": 0, "status_code": 0, "reason": "",

@@ -87,6 +87,14 @@ fn client_messages_read_back() {
             KeepAliveResponse::new(42).to_json(),
             ClientRequest::KeepAliveResponse {
                 timestamp: Some("42"),
+                sequence: None,
+            },
+        ),
+        (
+            KeepAliveResponse::new(42).with_sequence(7).to_json(),
+            ClientRequest::KeepAliveResponse {
+                timestamp: Some("42"),
+                sequence: Some(7),
             },
         ),
         (

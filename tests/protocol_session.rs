@@ -572,14 +572,43 @@ fn watchdog_counts_any_inbound_traffic() {
         events(&h.msg(media, DATA_OK)),
         vec![SessionEvent::Connected { connects: 2 }]
     );
-    // Signalling goes silent too: 65 s after its last frame (184.9 s), everything.
-    h.at(249.8);
+    // Signalling goes silent too: 65 s after the stream's last frame (the data handshake
+    // response at 188 s), everything.
+    h.at(252.9);
     assert!(events(&h.drain()).is_empty());
     h.at(200.0); // (an early call is harmless)
-    h.at(249.9);
+    h.at(253.0);
     let out = h.drain();
     assert!(closes(&out).contains(&sig));
     assert!(closes(&out).contains(&media));
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+}
+
+/// Zoom may pause keep-alives while media flows, and then nothing at all comes on the
+/// signalling socket: that is no reason to redo the handshake while media arrives.
+#[test]
+fn media_traffic_keeps_a_quiet_signalling_socket_alive() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    for t in 1..=200 {
+        h.at(f64::from(t));
+        h.msg(media, br#"{"msg_type":14,"content":{"data":"AAAA"}}"#);
+    }
+    let out = h.drain();
+    assert!(closes(&out).is_empty(), "{out:?}");
+    assert!(events(&out).is_empty(), "{out:?}");
+    // Then everything goes quiet: 65 s after the last media frame, everything is redone.
+    h.at(264.9);
+    assert!(closes(&h.drain()).is_empty());
+    h.at(265.0);
+    let out = h.drain();
+    assert!(closes(&out).contains(&sig), "{out:?}");
     assert_eq!(
         events(&out),
         vec![SessionEvent::Reconnecting {

@@ -85,7 +85,7 @@ async fn well_behaved_client_passes_and_receives_the_audio_sent() {
     }
     let text = report.to_string();
     assert!(text.starts_with("sent stream=s-good audio_frames=100 audio_sha256="));
-    assert!(text.contains("ok client_ready_ack stream=s-good\n"));
+    assert!(text.contains("ok client_ready_ack stream=s-good [protocol]\n"));
 }
 
 #[tokio::test(start_paused = true)]

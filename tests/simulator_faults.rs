@@ -210,13 +210,17 @@ async fn redialling_without_backoff_fails_the_reconnect_checks() {
         behaviour.clone(),
     )
     .await;
-    assert!(failure(&report, "media_reconnect", "s-hasty").contains("before"));
+    // Within the window: the protocol is kept; the backoff is advice.
+    passed(&report, "media_reconnect", "s-hasty");
+    assert!(failure(&report, "reconnect_backoff", "s-hasty").contains("before"));
+    assert!(report.passed() && !report.passed_strict(), "{report}");
     let (report, _) = run(
         spec("s-hasty2", [Fault::DropSignaling { after_frames: 10 }]),
         behaviour,
     )
     .await;
-    assert!(failure(&report, "signaling_reconnect", "s-hasty2").contains("before"));
+    passed(&report, "signaling_reconnect", "s-hasty2");
+    assert!(failure(&report, "reconnect_backoff", "s-hasty2").contains("before"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -295,7 +299,15 @@ async fn silence_fires_the_watchdog_after_65_s() {
         no_watchdog: true,
         ..Behaviour::default()
     };
-    let (report, _) = run(silent("s-quiet-bad"), behaviour).await;
+    let (report, outcome) = run(silent("s-quiet-bad"), behaviour).await;
+    // After a silence that no reconnect ended, media resumes at its pace (20 ms a frame),
+    // not in a burst: the 50 frames after it span a second.
+    let times = outcome.lock().unwrap().audio_times.clone();
+    assert_eq!(times.len(), 100);
+    let gap = times[50] - times[49];
+    assert!(gap >= Duration::from_secs(90), "{gap:?}");
+    let after = times[99] - times[50];
+    assert!(after >= Duration::from_millis(49 * 20), "{after:?}");
     assert!(
         failure(&report, "watchdog_fires", "s-quiet-bad").contains("no new signalling handshake")
     );

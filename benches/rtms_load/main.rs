@@ -561,7 +561,7 @@ where
             stats.transcripts.fetch_add(1, Relaxed);
         }
         Some(b"{\"msg_type\":12") => {
-            // KEEP_ALIVE_REQ {"msg_type":12,"timestamp":T}: answer 13 with the same timestamp.
+            // KEEP_ALIVE_REQ {"msg_type":12,"sequence":N,"timestamp":T}: answer 13 with the same fields.
             let mut echo = payload.to_vec();
             echo[13] = b'3';
             let text = String::from_utf8(echo).unwrap_or_default();

@@ -619,16 +619,23 @@ impl Serialize for Stamp<'_> {
 }
 
 /// `KEEP_ALIVE_RESP` (message type 13, reference §4.7), on the socket the request came from:
-/// `{"msg_type":13,"timestamp":…}` with the request's timestamp. [`echo`](KeepAliveResponse::echo)
-/// copies the request's value **verbatim** (whatever its JSON form), so it always matches.
+/// `{"msg_type":13,"timestamp":…}` with the request's timestamp, and its `sequence` when it had
+/// one (`{"msg_type":13,"sequence":…,"timestamp":…}`, as Zoom's own RTMS SDK answers).
+/// [`echo`](KeepAliveResponse::echo) copies the request's timestamp **verbatim** (whatever its
+/// JSON form), so it always matches.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
 /// assert_eq!(KeepAliveResponse::new(1727384349123).to_json(), r#"{"msg_type":13,"timestamp":1727384349123}"#);
+/// assert_eq!(
+///     KeepAliveResponse::new(5).with_sequence(3).to_json(),
+///     r#"{"msg_type":13,"sequence":3,"timestamp":5}"#
+/// );
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct KeepAliveResponse<'a> {
     timestamp: Option<Stamp<'a>>,
+    sequence: Option<i64>,
 }
 
 impl<'a> KeepAliveResponse<'a> {
@@ -641,11 +648,34 @@ impl<'a> KeepAliveResponse<'a> {
     pub fn new(timestamp: i64) -> Self {
         KeepAliveResponse {
             timestamp: Some(Stamp::Int(timestamp)),
+            sequence: None,
         }
     }
 
-    /// The response to `request`, echoing its `timestamp` exactly as received (omitted when
-    /// the request had none).
+    /// Replaces the `sequence` echoed.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// assert_eq!(KeepAliveResponse::new(5).with_sequence(9).sequence(), Some(9));
+    /// ```
+    #[must_use]
+    pub fn with_sequence(mut self, sequence: i64) -> Self {
+        self.sequence = Some(sequence);
+        self
+    }
+
+    /// The `sequence` echoed, if any.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// assert_eq!(KeepAliveResponse::new(5).sequence(), None);
+    /// ```
+    pub fn sequence(&self) -> Option<i64> {
+        self.sequence
+    }
+
+    /// The response to `request`, echoing its `timestamp` exactly as received and its
+    /// `sequence` as an integer (each omitted when the request had none).
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
@@ -653,11 +683,18 @@ impl<'a> KeepAliveResponse<'a> {
     /// let msg = ServerMessage::parse(br#"{"msg_type":12,"timestamp":"1727384349123"}"#)?;
     /// let ServerMessage::KeepAliveRequest(req) = msg else { panic!() };
     /// assert_eq!(KeepAliveResponse::echo(&req).to_json(), r#"{"msg_type":13,"timestamp":"1727384349123"}"#);
+    /// let msg = ServerMessage::parse(br#"{"msg_type":12,"sequence":41,"timestamp":1727384349123}"#)?;
+    /// let ServerMessage::KeepAliveRequest(req) = msg else { panic!() };
+    /// assert_eq!(
+    ///     KeepAliveResponse::echo(&req).to_json(),
+    ///     r#"{"msg_type":13,"sequence":41,"timestamp":1727384349123}"#
+    /// );
     /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
     /// ```
     pub fn echo(request: &KeepAliveRequest<'a>) -> Self {
         KeepAliveResponse {
             timestamp: request.raw_timestamp().map(Stamp::Raw),
+            sequence: request.sequence(),
         }
     }
 
@@ -679,6 +716,9 @@ impl<'a> KeepAliveResponse<'a> {
 
 impl PartialEq for KeepAliveResponse<'_> {
     fn eq(&self, other: &Self) -> bool {
+        if self.sequence != other.sequence {
+            return false;
+        }
         match (self.timestamp, other.timestamp) {
             (Some(Stamp::Raw(a)), Some(Stamp::Raw(b))) => a.get() == b.get(),
             (Some(Stamp::Int(a)), Some(Stamp::Int(b))) => a == b,
@@ -690,8 +730,13 @@ impl PartialEq for KeepAliveResponse<'_> {
 
 impl Serialize for KeepAliveResponse<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(1 + usize::from(self.timestamp.is_some())))?;
+        let fields =
+            1 + usize::from(self.timestamp.is_some()) + usize::from(self.sequence.is_some());
+        let mut map = s.serialize_map(Some(fields))?;
         map.serialize_entry("msg_type", &13)?;
+        if let Some(n) = &self.sequence {
+            map.serialize_entry("sequence", n)?;
+        }
         if let Some(t) = &self.timestamp {
             map.serialize_entry("timestamp", t)?;
         }
@@ -936,10 +981,12 @@ pub enum ClientRequest<'a> {
         rtms_session_id: Option<std::borrow::Cow<'a, str>>,
     },
     /// 13: `KEEP_ALIVE_RESP`: the timestamp's JSON text as received (compare it with the
-    /// request's).
+    /// request's), and the `sequence` when it has one.
     KeepAliveResponse {
         /// `timestamp`, verbatim.
         timestamp: Option<&'a str>,
+        /// `sequence`.
+        sequence: Option<i64>,
     },
     /// 19: `STREAM_STATE_REQ`.
     StreamStateRequest {
@@ -1082,6 +1129,7 @@ impl<'a> ClientRequest<'a> {
             },
             13 => ClientRequest::KeepAliveResponse {
                 timestamp: r.timestamp.map(RawValue::get),
+                sequence: r.sequence.0,
             },
             19 => ClientRequest::StreamStateRequest {
                 rtms_stream_id: r.rtms_stream_id.0,

@@ -285,26 +285,44 @@ pub struct SessionStateInfo<'a> {
 }
 
 /// 12: `KEEP_ALIVE_REQ` (reference §4.7). Answer on the same socket with
-/// [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo).
+/// [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo), which echoes the
+/// `timestamp` and, when the request has one, the `sequence`.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
-/// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1727384349123}"#)? else { panic!() };
+/// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"sequence":7,"timestamp":1727384349123}"#)? else { panic!() };
 /// assert_eq!(k.timestamp(), Some(1727384349123));
+/// assert_eq!(k.sequence(), Some(7));
 /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeepAliveRequest<'a> {
     timestamp: Option<&'a RawValue>,
+    sequence: Option<i64>,
 }
 
 impl PartialEq for KeepAliveRequest<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.timestamp.map(RawValue::get) == other.timestamp.map(RawValue::get)
+            && self.sequence == other.sequence
     }
 }
 
 impl<'a> KeepAliveRequest<'a> {
+    /// The `sequence`, when the request carries one as an integer. Zoom's own RTMS SDK answers
+    /// a keep-alive only when it has one, and echoes it; the published message examples have
+    /// none, so it is optional on input.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1}"#)? else { panic!() };
+    /// assert_eq!(k.sequence(), None);
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// ```
+    pub fn sequence(&self) -> Option<i64> {
+        self.sequence
+    }
+
     /// The timestamp as an integer (ms), when it is one.
     ///
     /// ```
@@ -1148,6 +1166,7 @@ impl<'a> ServerMessage<'a> {
             }
             12 => ServerMessage::KeepAliveRequest(KeepAliveRequest {
                 timestamp: env.timestamp,
+                sequence: env.sequence.0,
             }),
             14..=18 => Self::media(code, env.media()),
             22 => ServerMessage::StreamCloseResponse(StreamCloseResponse {
@@ -1405,6 +1424,7 @@ impl Serialize for ServerMessage<'_> {
                 opt(&mut map, "timestamp", u.timestamp.as_ref())?;
             }
             ServerMessage::KeepAliveRequest(k) => {
+                opt(&mut map, "sequence", k.sequence.as_ref())?;
                 opt(&mut map, "timestamp", k.timestamp)?;
             }
             ServerMessage::Audio(m) | ServerMessage::Video(m) | ServerMessage::Share(m) => {

@@ -1007,6 +1007,12 @@ impl Session {
         let t = &self.config.timing;
         match s.state {
             SockState::Dialling | SockState::Handshaking => s.last_rx + t.handshake_timeout,
+            // Zoom may send no keep-alive while media flows, and nothing else comes on
+            // signalling then: media traffic keeps the signalling socket alive too.
+            SockState::Ready if s.role == Role::Signalling => {
+                let media = self.media.iter().filter(|m| m.state == SockState::Ready);
+                media.map(|m| m.last_rx).fold(s.last_rx, Instant::max) + t.watchdog
+            }
             SockState::Ready => s.last_rx + t.watchdog,
         }
     }

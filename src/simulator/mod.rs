@@ -64,6 +64,7 @@ use crate::event::Product;
 use crate::handshake::{Credentials, IdKeys, MediaTypes};
 use crate::protocol::media::{AudioFormat, Rules};
 
+mod opus;
 mod server;
 mod webhook;
 
@@ -83,6 +84,8 @@ pub struct SimConfig {
     port: u16,
     webhook_url: Option<String>,
     keep_alive_interval: Duration,
+    first_keep_alive: Duration,
+    delivery_patience: Duration,
     ready_ack_deadline: Duration,
     reconnect_window: Duration,
     reconnect_delay_min: Duration,
@@ -114,6 +117,8 @@ impl Default for SimConfig {
             port: 0,
             webhook_url: None,
             keep_alive_interval: Duration::from_secs(10),
+            first_keep_alive: Duration::from_secs(1),
+            delivery_patience: Duration::from_secs(60),
             ready_ack_deadline: Duration::from_secs(10),
             reconnect_window: Duration::from_secs(65),
             reconnect_delay_min: Duration::from_millis(2400),
@@ -154,8 +159,13 @@ impl SimConfig {
         self
     }
     /// How often `KEEP_ALIVE_REQ` (12) is sent on every socket (default 10 s, the documented
-    /// interval). A request not echoed before the next one is a missed keep-alive; three in a
-    /// row close the socket, as Zoom does.
+    /// interval; the first one comes sooner, see
+    /// [`with_first_keep_alive`](Self::with_first_keep_alive)). Each carries an integer
+    /// `sequence` (Zoom's own SDK answers only those) and the timestamp; the answer must echo the
+    /// timestamp, and the sequence if it echoes one. A request not answered within the interval
+    /// is a missed keep-alive (check `keep_alive_signaling` or `keep_alive_media`); three in a
+    /// row close the socket, as Zoom does. At the end of a stream the simulator waits for the
+    /// answer to a pending request before it closes the sockets.
     ///
     /// ```
     /// use std::time::Duration;
@@ -167,6 +177,56 @@ impl SimConfig {
     pub fn with_keep_alive_interval(mut self, interval: Duration) -> Self {
         self.keep_alive_interval = interval;
         self
+    }
+    /// How soon after each successful handshake the socket's first `KEEP_ALIVE_REQ` is sent
+    /// (default 1 s; later ones follow every [`keep_alive_interval`](Self::keep_alive_interval)),
+    /// so that every socket of every run meets a keep-alive, however short the stream.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_first_keep_alive(Duration::from_millis(200));
+    /// assert_eq!(c.first_keep_alive(), Duration::from_millis(200));
+    /// ```
+    #[must_use]
+    pub fn with_first_keep_alive(mut self, delay: Duration) -> Self {
+        self.first_keep_alive = delay;
+        self
+    }
+    /// How long a webhook whose connection is refused (the app is not listening yet, or still
+    /// building) is tried again, once a second, before it counts as not delivered (default
+    /// 60 s; zero: at once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_delivery_patience(Duration::ZERO);
+    /// assert_eq!(c.delivery_patience(), Duration::ZERO);
+    /// ```
+    #[must_use]
+    pub fn with_delivery_patience(mut self, patience: Duration) -> Self {
+        self.delivery_patience = patience;
+        self
+    }
+    /// The delay of each socket's first keep-alive.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().first_keep_alive(), Duration::from_secs(1));
+    /// ```
+    pub fn first_keep_alive(&self) -> Duration {
+        self.first_keep_alive
+    }
+    /// How long a refused webhook connection is tried again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().delivery_patience(), Duration::from_secs(60));
+    /// ```
+    pub fn delivery_patience(&self) -> Duration {
+        self.delivery_patience
     }
     /// How long after a successful data handshake the `CLIENT_READY_ACK` (7) may take
     /// (default 10 s).
@@ -729,7 +789,103 @@ pub enum SimError {
     Webhook(String),
 }
 
+/// Whether a check enforces a rule of Zoom's RTMS documentation or what a robust client does.
+///
+/// ```
+/// use zoom_rtms_webhooks::simulator::CheckKind;
+/// assert_eq!(CheckKind::of("keep_alive_media"), CheckKind::Protocol);
+/// assert_eq!(CheckKind::of("watchdog_fires"), CheckKind::Advice);
+/// assert_eq!(CheckKind::Advice.to_string(), "advice");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckKind {
+    /// A rule of Zoom's RTMS documentation: a client that breaks it loses media or the stream.
+    /// [`Report::passed`] counts these.
+    Protocol,
+    /// What a robust client does beyond the documented rules (backoff, a watchdog, an
+    /// allowlist of hosts, giving up after a fatal status). [`Report::passed_strict`] counts
+    /// these too.
+    Advice,
+}
+
+/// Zoom's RTMS message reference (handshakes, ready ack, keep-alives, status codes).
+const UNIVERSAL_EVENTS: &str =
+    "https://developers.zoom.us/docs/rtms/event-reference/universal-events/";
+/// Zoom's failover and reconnection guide (event 7, `rtms_interrupted`, a new `rtms_started`).
+const FAILOVER: &str = "https://developers.zoom.us/docs/rtms/video-sdk/failover-reconnection/";
+/// Zoom's webhook documentation (a 2xx within 3 s, retries).
+const WEBHOOKS: &str = "https://developers.zoom.us/docs/api/webhooks/";
+
+impl CheckKind {
+    /// The kind of the check named `name`, and where its rule comes from: a page of Zoom's
+    /// documentation for a protocol check, the reason for an advice check.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::CheckKind;
+    /// let (kind, basis) = CheckKind::rule("signaling_signature");
+    /// assert_eq!(kind, CheckKind::Protocol);
+    /// assert!(basis.starts_with("https://developers.zoom.us/"));
+    /// ```
+    pub fn rule(name: &str) -> (CheckKind, &'static str) {
+        use CheckKind::{Advice, Protocol};
+        match name {
+            "webhook_ack" | "webhook_retry" => (Protocol, WEBHOOKS),
+            "media_reconnect" | "signaling_reconnect" | "failover" => (Protocol, FAILOVER),
+            "reconnect_backoff" | "duplicate_retry" => (
+                Advice,
+                "reconnect with backoff (Zoom's guide starts at 3 s; 1.5 s after status 8), not at once",
+            ),
+            "refused_url" => (
+                Advice,
+                "dial only hosts the app's policy allows (Zoom's SDK dials any host)",
+            ),
+            "watchdog_not_early" | "watchdog_fires" => (
+                Advice,
+                "redo the handshake after 65 s without inbound traffic, not merely without keep-alives (a recommendation in Zoom's docs)",
+            ),
+            "gives_up" | "stops_after_end" | "closes_on_stopped" => (
+                Advice,
+                "do not redial after a fatal status or the end; close the sockets on rtms_stopped",
+            ),
+            "keeps_up" => (
+                Advice,
+                "read every socket promptly (a client that stops reading loses media)",
+            ),
+            _ => (Protocol, UNIVERSAL_EVENTS),
+        }
+    }
+
+    /// The kind of the check named `name` (see [`CheckKind::rule`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::CheckKind;
+    /// assert_eq!(CheckKind::of("refused_url"), CheckKind::Advice);
+    /// ```
+    pub fn of(name: &str) -> CheckKind {
+        Self::rule(name).0
+    }
+}
+
+impl fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheckKind::Protocol => "protocol",
+            CheckKind::Advice => "advice",
+        })
+    }
+}
+
 /// One check of the client's conduct: passed, or failed with the first reason.
+///
+/// `Display`: `ok <name> stream=<id> [<kind>]` or `FAIL <name> stream=<id> [<kind>]: <why>`.
+///
+/// ```
+/// use zoom_rtms_webhooks::simulator::{Check, CheckKind};
+/// let c = Check::new("keep_alive_media", "s1", Some("KEEP_ALIVE_REQ 1 not answered".into()));
+/// assert_eq!(c.kind, CheckKind::Protocol);
+/// assert_eq!(c.to_string(), "FAIL keep_alive_media stream=s1 [protocol]: KEEP_ALIVE_REQ 1 not answered");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Check {
@@ -737,15 +893,49 @@ pub struct Check {
     pub name: &'static str,
     /// The stream it concerns.
     pub stream: String,
+    /// A rule of Zoom's documentation, or advice.
+    pub kind: CheckKind,
     /// `None` when it passed; else why it failed (the first failure).
     pub failure: Option<String>,
+}
+
+impl Check {
+    /// A check named `name` of `stream`, passed (`failure` `None`) or failed; its kind comes
+    /// from [`CheckKind::of`].
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::Check;
+    /// assert_eq!(Check::new("refused_url", "s1", None).to_string(), "ok refused_url stream=s1 [advice]");
+    /// ```
+    pub fn new(name: &'static str, stream: impl Into<String>, failure: Option<String>) -> Self {
+        Check {
+            name,
+            stream: stream.into(),
+            kind: CheckKind::of(name),
+            failure,
+        }
+    }
+
+    /// Where the check's rule comes from (see [`CheckKind::rule`]).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::Check;
+    /// assert!(Check::new("webhook_ack", "s1", None).basis().contains("webhooks"));
+    /// ```
+    pub fn basis(&self) -> &'static str {
+        CheckKind::rule(self.name).1
+    }
 }
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.failure {
-            None => write!(f, "ok {} stream={}", self.name, self.stream),
-            Some(why) => write!(f, "FAIL {} stream={}: {}", self.name, self.stream, why),
+            None => write!(f, "ok {} stream={} [{}]", self.name, self.stream, self.kind),
+            Some(why) => write!(
+                f,
+                "FAIL {} stream={} [{}]: {}",
+                self.name, self.stream, self.kind, why
+            ),
         }
     }
 }
@@ -764,13 +954,17 @@ pub struct StreamSummary {
     pub transcripts: u64,
     /// Video messages sent (a small JPEG each).
     pub video_frames: u64,
+    /// Why the stream's checks stopped early, if they did (a wrong signature, a webhook the
+    /// app refused).
+    pub stopped: Option<String>,
 }
 
 /// Everything a run produced: one summary per stream, and every check.
 ///
 /// `Display` prints `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, then
-/// one `ok <check> stream=<id>` or `FAIL <check> stream=<id>: <why>` line per check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// one `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line
+/// per check, then `stopped stream=<id>: <why>` for each stream whose checks stopped early.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
     /// One per registered stream, in registration order.
@@ -780,7 +974,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every check passed (and there is at least one).
+    /// Whether every protocol check passed (and there is at least one check): a failed
+    /// [`CheckKind::Advice`] check does not count here (see [`Report::passed_strict`]).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::Credentials;
@@ -794,6 +989,24 @@ impl Report {
     /// # }).unwrap();
     /// ```
     pub fn passed(&self) -> bool {
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .all(|c| c.failure.is_none() || c.kind == CheckKind::Advice)
+    }
+    /// Whether every check passed, the advice ones too (and there is at least one): what
+    /// `simulate --strict` exits with.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::{Check, Report};
+    /// let mut report = Report::default();
+    /// report.checks.push(Check::new("client_ready_ack", "s1", None));
+    /// report.checks.push(Check::new("refused_url", "s1", Some("dialled a refused host".into())));
+    /// assert!(report.passed());
+    /// assert!(!report.passed_strict());
+    /// ```
+    pub fn passed_strict(&self) -> bool {
         !self.checks.is_empty() && self.checks.iter().all(|c| c.failure.is_none())
     }
     /// The failed checks.
@@ -843,6 +1056,11 @@ impl fmt::Display for Report {
         }
         for c in &self.checks {
             writeln!(f, "{c}")?;
+        }
+        for s in &self.streams {
+            if let Some(why) = &s.stopped {
+                writeln!(f, "stopped stream={}: {why}", s.stream)?;
+            }
         }
         Ok(())
     }
@@ -1139,6 +1357,7 @@ impl Simulator {
                 audio_sha256: hex::encode(s.hasher.clone().finalize()),
                 transcripts: s.transcripts_sent,
                 video_frames: s.video_frames_sent,
+                stopped: s.aborted.clone(),
             })
             .collect();
         Report {
@@ -1207,7 +1426,7 @@ async fn retry(shared: Arc<Shared>, hook: SignedWebhook, mut attempted: Instant)
                 shared.ok(&stream, "webhook_retry");
                 return;
             }
-            Err(e) => last = e.to_string(),
+            Err(e) => last = e.why,
         }
     }
     shared.fail(
@@ -1243,17 +1462,56 @@ impl Shared {
             if let Some(url) = &self.config.webhook_url {
                 // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
                 let attempted = Instant::now();
-                let posted = webhook::post(url, &hook).await;
-                let failure = posted.as_ref().err().map(ToString::to_string);
-                self.lock()
-                    .record(&hook.rtms_stream_id, "webhook_ack", failure);
-                if posted.is_err() && !self.config.webhook_retries.is_empty() {
+                let posted = self.post_patiently(url, &hook).await;
+                let failure = posted.as_ref().err().map(|e| e.why.clone());
+                let retried = !self.config.webhook_retries.is_empty();
+                {
+                    let mut st = self.lock();
+                    st.record(&hook.rtms_stream_id, "webhook_ack", failure.clone());
+                    // Without retries, a client that never heard of the start or the
+                    // interruption has nothing left to be judged on.
+                    let announces = hook.event.ends_with("rtms_started")
+                        || hook.event.ends_with("rtms_interrupted");
+                    if let Some(why) = failure.filter(|_| announces && !retried) {
+                        let why = format!("{} was not acknowledged: {why}", hook.event);
+                        st.abort(&hook.rtms_stream_id, why);
+                    }
+                }
+                if posted.is_err() && retried {
                     let _ = self.retry_tx.send((hook.clone(), attempted));
                 }
                 posted?;
             }
         }
         Ok(())
+    }
+
+    /// POSTs `hook`; while the connection is refused (the app is not listening yet), tries
+    /// again once a second for [`SimConfig::delivery_patience`], signed anew each time.
+    async fn post_patiently(
+        &self,
+        url: &str,
+        hook: &SignedWebhook,
+    ) -> Result<(), webhook::PostError> {
+        let give_up = Instant::now() + self.config.delivery_patience;
+        let mut attempt = hook.clone();
+        loop {
+            match webhook::post(url, &attempt).await {
+                Err(e) if e.refused && Instant::now() + Duration::from_secs(1) <= give_up => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let secret = self
+                        .lock()
+                        .streams
+                        .get(&hook.rtms_stream_id)
+                        .map(|s| s.spec.webhook_secret.clone());
+                    let Some(secret) = secret else {
+                        return Err(e);
+                    };
+                    attempt = webhook::resigned(hook, &secret);
+                }
+                other => return other,
+            }
+        }
     }
 
     fn ok(&self, stream: &str, name: &'static str) {
@@ -1278,6 +1536,25 @@ struct State {
 }
 
 impl State {
+    /// Whether the check `name` of `stream` was recorded (passed or failed).
+    fn has(&self, name: &str, stream: &str) -> bool {
+        self.check_index
+            .get(name)
+            .is_some_and(|index| index.contains_key(stream))
+    }
+
+    /// Stops the checks of `stream` at once after a failure that leaves nothing else to judge
+    /// (a wrong signature, a webhook the app refused): the player ends it, and the report says
+    /// why.
+    fn abort(&mut self, stream: &str, why: String) {
+        if let Some(s) = self.streams.get_mut(stream) {
+            if s.aborted.is_none() && !s.done {
+                s.aborted = Some(why);
+                s.notify();
+            }
+        }
+    }
+
     /// Records a pass (only when the check is new) or a failure (the first one is kept).
     fn record(&mut self, stream: &str, name: &'static str, failure: Option<String>) {
         let index = self.check_index.entry(name).or_default();
@@ -1290,11 +1567,7 @@ impl State {
             }
             None => {
                 index.insert(stream.to_owned(), self.checks.len());
-                self.checks.push(Check {
-                    name,
-                    stream: stream.to_owned(),
-                    failure,
-                });
+                self.checks.push(Check::new(name, stream, failure));
             }
         }
     }
@@ -1322,16 +1595,65 @@ impl Awaiting {
     }
 }
 
-#[derive(Debug)]
-enum Out {
-    Text(String),
-    Close,
+/// How many messages may wait to be written to one socket. A client that stops reading fills
+/// it (its TCP window first), and what the player sends then is dropped (check `keeps_up`):
+/// the simulator's memory stays bounded whatever the client does. At the largest audio format
+/// (L16, 48 kHz, stereo, 20 ms: about 5.2 KB of JSON a message) one socket holds at most about
+/// 5.3 MB.
+const SEND_QUEUE: usize = 1024;
+
+/// Why a message was not queued on a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsent {
+    /// The socket is gone.
+    Gone,
+    /// Its queue is full: the client does not read.
+    Full,
+}
+
+/// What the server sends on one socket: a bounded queue of messages, and a close that never
+/// waits for room (everything queued before it is still written first).
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<String>,
+    close: Arc<tokio::sync::Notify>,
+}
+
+/// The socket task's side of an [`Outbox`].
+struct Inbox {
+    rx: mpsc::Receiver<String>,
+    close: Arc<tokio::sync::Notify>,
+}
+
+impl Outbox {
+    fn new() -> (Outbox, Inbox) {
+        let (tx, rx) = mpsc::channel(SEND_QUEUE);
+        let close = Arc::new(tokio::sync::Notify::new());
+        let inbox = Inbox {
+            rx,
+            close: Arc::clone(&close),
+        };
+        (Outbox { tx, close }, inbox)
+    }
+
+    /// Queues `text` without waiting.
+    fn text(&self, text: String) -> Result<(), Unsent> {
+        self.tx.try_send(text).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Unsent::Full,
+            mpsc::error::TrySendError::Closed(_) => Unsent::Gone,
+        })
+    }
+
+    /// Closes the socket once what is queued is written.
+    fn close(&self) {
+        self.close.notify_one();
+    }
 }
 
 struct Conn {
     id: u64,
     gen: u64,
-    tx: mpsc::UnboundedSender<Out>,
+    tx: Outbox,
 }
 
 struct MediaConn {
@@ -1361,6 +1683,12 @@ struct Stream {
     /// The participant whose video is subscribed (message type 28), if any.
     video_user: Option<i64>,
     keep_alives_paused_until: Option<Instant>,
+    /// The stream is ending: no new keep-alive is sent, the pending ones are judged.
+    draining: bool,
+    /// Keep-alive requests sent on the stream's sockets and not yet answered or judged.
+    keep_alives_pending: usize,
+    /// Why the stream's checks stopped early (a fatal failure of the client or the app).
+    aborted: Option<String>,
     silent: bool,
     player: bool,
     frames_sent: u64,
@@ -1400,6 +1728,9 @@ impl Stream {
             subscribed: Vec::new(),
             video_user: None,
             keep_alives_paused_until: None,
+            draining: false,
+            keep_alives_pending: 0,
+            aborted: None,
             silent: false,
             player: false,
             frames_sent: 0,

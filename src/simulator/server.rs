@@ -10,11 +10,10 @@ use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use sha2::Digest;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
 
-use super::{webhook, Awaiting, Conn, End, Fault, MediaConn, Out, Shared, State};
+use super::{webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State, Unsent};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
@@ -171,12 +170,14 @@ fn check_header(
             let sent: Vec<_> = h.ids.iter().map(|(k, _)| k.as_str()).collect();
             let keys: Vec<_> = keys.iter().map(|k| k.as_str()).collect();
             let why = format!("{product} id not sent under {keys:?} (sent {sent:?})");
-            st.record(&id, "id_key", Some(why));
+            st.record(&id, "id_key", Some(why.clone()));
+            st.abort(&id, format!("the handshake was refused: {why}"));
             return Err(StatusCode::InvalidPayload);
         }
         Some((key, value)) if value != instance => {
             let why = format!("{key} is {value:?}, the stream's is {instance:?}");
-            st.record(&id, "id_key", Some(why));
+            st.record(&id, "id_key", Some(why.clone()));
+            st.abort(&id, format!("the handshake was refused: {why}"));
             return Err(StatusCode::InvalidSignature);
         }
         Some(_) => st.record(&id, "id_key", None),
@@ -185,6 +186,12 @@ fn check_header(
         let why =
             "signature is not hex(HMAC-SHA256(client_secret, \"client_id,id,rtms_stream_id\"))";
         st.record(&id, signature_check, Some(why.into()));
+        st.abort(
+            &id,
+            "the handshake was refused with status 3 (INVALID_SIGNATURE): is the client secret \
+             the app's (ZOOM_CLIENT_SECRET)?"
+                .into(),
+        );
         return Err(StatusCode::InvalidSignature);
     }
     st.record(&id, signature_check, None);
@@ -270,7 +277,7 @@ fn stream_state(shared: &Shared, state: StreamState, reason: Option<StopReason>)
 async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandshake<'_>) {
     let now = Instant::now();
     let window = shared.config.reconnect_window;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = Outbox::new();
     let min = shared.config.reconnect_delay_min;
     let decision: Result<(String, u64, bool), StatusCode> = (|| {
         let mut st = shared.lock();
@@ -322,9 +329,10 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
                 results.push(("media_reconnect", Some(why.into())));
             }
             Some((Awaiting::SignalingRedial, t0)) => {
-                let failure =
+                let (late, early) =
                     reconnect_breach("reconnected", "rtms_interrupted", now - t0, min, window);
-                results.push(("signaling_reconnect", failure));
+                results.push(("signaling_reconnect", late));
+                results.push(("reconnect_backoff", early));
                 s.awaiting = None;
             }
             Some((Awaiting::Failover, t0)) => {
@@ -344,7 +352,7 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
                 s.awaiting = None;
                 s.silent = false;
                 for m in s.media.drain(..) {
-                    let _ = m.conn.tx.send(Out::Close);
+                    m.conn.tx.close();
                 }
                 s.unacked.clear();
             }
@@ -352,12 +360,12 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
         }
         // A failover: the old server's sockets are gone once the new one is in use.
         if let Some(old) = s.signaling.take() {
-            let _ = old.tx.send(Out::Close);
+            old.tx.close();
         }
         s.media.retain(|m| {
             let keep = m.conn.gen == gen;
             if !keep {
-                let _ = m.conn.tx.send(Out::Close);
+                m.conn.tx.close();
             }
             keep
         });
@@ -384,13 +392,8 @@ async fn signaling(shared: Arc<Shared>, mut ws: Ws, gen: u64, h: ReceivedHandsha
             return;
         }
     };
-    let _ = tx.send(Out::Text(signaling_response(
-        &shared,
-        gen,
-        StatusCode::Ok,
-        refusable,
-    )));
-    let _ = tx.send(Out::Text(event_frame(&shared, 1)));
+    let _ = tx.text(signaling_response(&shared, gen, StatusCode::Ok, refusable));
+    let _ = tx.text(event_frame(&shared, 1));
     run_socket(&shared, &mut ws, &id, cid, &mut rx, Role::Signaling).await;
     unregister(&shared, &id, cid);
 }
@@ -485,7 +488,7 @@ async fn media(
     let window = shared.config.reconnect_window;
     let media_type = h.media_type.unwrap_or(MediaTypes::NONE);
     let params = h.media_params.clone().unwrap_or_default();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = Outbox::new();
     let decision: Result<(String, u64, MediaParams), StatusCode> = (|| {
         let mut st = shared.lock();
         let id = check_header(&mut st, &h, "data_signature")?;
@@ -570,8 +573,10 @@ async fn media(
             vec![("one_media_connection_per_kind", None)];
         if let Some((Awaiting::MediaRedial, t0)) = s.awaiting {
             let min = shared.config.reconnect_delay_min;
-            let failure = reconnect_breach("media redialled", "event 7", now - t0, min, window);
-            results.push(("media_reconnect", failure));
+            let (late, early) =
+                reconnect_breach("media redialled", "event 7", now - t0, min, window);
+            results.push(("media_reconnect", late));
+            results.push(("reconnect_backoff", early));
             s.awaiting = None;
         }
         let confirmed = confirm(&params, media_type);
@@ -622,7 +627,7 @@ async fn media(
             return;
         }
     };
-    let _ = tx.send(Out::Text(data_response(StatusCode::Ok, confirmed)));
+    let _ = tx.text(data_response(StatusCode::Ok, confirmed));
     run_socket(&shared, &mut ws, &id, cid, &mut rx, Role::Media).await;
     unregister(&shared, &id, cid);
 }
@@ -690,7 +695,7 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
             s.closed_by_client = true;
             s.ended = Some(Instant::now());
             for m in s.media.drain(..) {
-                let _ = m.conn.tx.send(Out::Close);
+                m.conn.tx.close();
             }
             s.notify();
             let close = ServerMessage::StreamCloseResponse(StreamCloseResponse {
@@ -788,24 +793,73 @@ fn on_media(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
     Reply::None
 }
 
+/// A keep-alive request waiting for its answer.
+struct PendingKeepAlive {
+    timestamp: String,
+    sequence: i64,
+}
+
+/// Counts a keep-alive of the stream as pending (`+1`) or settled (`-1`): the player waits for
+/// none to be pending before it ends the stream.
+fn keep_alive_pending(shared: &Shared, id: &str, pending: bool) {
+    let mut st = shared.lock();
+    if let Some(s) = st.streams.get_mut(id) {
+        s.keep_alives_pending = if pending {
+            s.keep_alives_pending + 1
+        } else {
+            s.keep_alives_pending.saturating_sub(1)
+        };
+        s.notify();
+    }
+}
+
+/// Judges a `KEEP_ALIVE_RESP` against the pending request: the timestamp must match, and the
+/// sequence too when the answer carries one.
+fn judge_keep_alive(
+    pending: Option<&PendingKeepAlive>,
+    timestamp: Option<&str>,
+    sequence: Option<i64>,
+) -> Result<(), String> {
+    let Some(p) = pending else {
+        return Err(format!(
+            "KEEP_ALIVE_RESP {timestamp:?} without a pending request"
+        ));
+    };
+    if timestamp != Some(p.timestamp.as_str()) {
+        return Err(format!(
+            "KEEP_ALIVE_RESP echoed {timestamp:?}, the request's timestamp is {}",
+            p.timestamp
+        ));
+    }
+    match sequence {
+        Some(n) if n != p.sequence => Err(format!(
+            "KEEP_ALIVE_RESP echoed sequence {n}, the request's is {}",
+            p.sequence
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn run_socket(
     shared: &Arc<Shared>,
     ws: &mut Ws,
     id: &str,
     cid: u64,
-    rx: &mut mpsc::UnboundedReceiver<Out>,
+    inbox: &mut Inbox,
     role: Role,
 ) {
     let interval = shared.config.keep_alive_interval;
-    let mut keep_alive = tokio::time::interval_at(Instant::now() + interval, interval);
+    let first = Instant::now() + shared.config.first_keep_alive;
+    let mut keep_alive = tokio::time::interval_at(first, interval);
     keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let check = match role {
         Role::Signaling => "keep_alive_signaling",
         Role::Media => "keep_alive_media",
     };
-    let mut pending: Option<String> = None;
+    let mut pending: Option<PendingKeepAlive> = None;
+    let mut sequence: i64 = 0;
     let mut misses = 0u32;
-    loop {
+    'socket: loop {
         tokio::select! {
             // What the client sent first: an answer that arrived with the timer is no miss.
             biased;
@@ -822,23 +876,15 @@ async fn run_socket(
                 }
                 let bytes = msg.into_payload();
                 let reply = match ClientRequest::parse(&bytes) {
-                    Ok(ClientRequest::KeepAliveResponse { timestamp }) => {
-                        match (&pending, timestamp) {
-                            (Some(p), Some(t)) if p == t => {
+                    Ok(ClientRequest::KeepAliveResponse { timestamp, sequence }) => {
+                        match judge_keep_alive(pending.as_ref(), timestamp, sequence) {
+                            Ok(()) => {
                                 pending = None;
                                 misses = 0;
+                                keep_alive_pending(shared, id, false);
                                 shared.ok(id, check);
                             }
-                            (Some(p), t) => shared.fail(
-                                id,
-                                check,
-                                format!("KEEP_ALIVE_RESP echoed {t:?}, the request's timestamp is {p}"),
-                            ),
-                            (None, t) => shared.fail(
-                                id,
-                                check,
-                                format!("KEEP_ALIVE_RESP {t:?} without a pending request"),
-                            ),
+                            Err(why) => shared.fail(id, check, why),
                         }
                         Reply::None
                     }
@@ -854,7 +900,7 @@ async fn run_socket(
                     Reply::Send(texts) => {
                         for t in texts {
                             if ws.send(Message::text(t)).await.is_err() {
-                                return;
+                                break 'socket;
                             }
                         }
                     }
@@ -863,32 +909,50 @@ async fn run_socket(
                             let _ = ws.send(Message::text(t)).await;
                         }
                         close(ws).await;
-                        return;
+                        break;
                     }
                 }
             }
-            out = rx.recv() => match out {
-                Some(Out::Text(t)) => {
+            () = inbox.close.notified() => {
+                // What was queued before the close still goes out first.
+                while let Ok(t) = inbox.rx.try_recv() {
                     if ws.send(Message::text(t)).await.is_err() {
                         break;
                     }
                 }
-                Some(Out::Close) | None => {
+                close(ws).await;
+                break;
+            }
+            out = inbox.rx.recv() => match out {
+                Some(t) => {
+                    if ws.send(Message::text(t)).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
                     close(ws).await;
                     break;
                 }
             },
             _ = keep_alive.tick() => {
-                let quiet = shared.lock().streams.get(id).is_some_and(|s| {
-                    s.silent || s.keep_alives_paused_until.is_some_and(|t| Instant::now() < t)
+                let (quiet, draining) = shared.lock().streams.get(id).map_or((false, true), |s| {
+                    let paused = s.keep_alives_paused_until.is_some_and(|t| Instant::now() < t);
+                    (s.silent || paused, s.draining)
                 });
                 if quiet {
-                    pending = None;
+                    if pending.take().is_some() {
+                        keep_alive_pending(shared, id, false);
+                    }
                     continue;
                 }
                 if let Some(p) = pending.take() {
                     misses += 1;
-                    shared.fail(id, check, format!("KEEP_ALIVE_REQ {p} not answered within {interval:?}"));
+                    keep_alive_pending(shared, id, false);
+                    let why = format!(
+                        "KEEP_ALIVE_REQ sequence {} (timestamp {}) not answered within {interval:?}",
+                        p.sequence, p.timestamp
+                    );
+                    shared.fail(id, check, why);
                     if misses >= 3 {
                         // As Zoom does; unregistered first, so nothing more is queued for it.
                         unregister(shared, id, cid);
@@ -896,14 +960,25 @@ async fn run_socket(
                         break;
                     }
                 }
-                let ts = shared.now_ms().to_string();
-                let frame = format!(r#"{{"msg_type":12,"timestamp":{ts}}}"#);
-                pending = Some(ts);
+                if draining {
+                    continue;
+                }
+                // A positive int32, as Zoom's own SDK requires.
+                sequence = sequence % i64::from(i32::MAX) + 1;
+                let timestamp = shared.now_ms().to_string();
+                let frame = format!(
+                    r#"{{"msg_type":12,"sequence":{sequence},"timestamp":{timestamp}}}"#
+                );
+                pending = Some(PendingKeepAlive { timestamp, sequence });
+                keep_alive_pending(shared, id, true);
                 if ws.send(Message::text(frame)).await.is_err() {
                     break;
                 }
             }
         }
+    }
+    if pending.is_some() {
+        keep_alive_pending(shared, id, false);
     }
 }
 
@@ -1015,42 +1090,40 @@ fn tone_key(frame: u64, format: &AudioFormat) -> (u64, AudioFormat) {
 enum Ready {
     Go {
         audio_id: u64,
-        audio: mpsc::UnboundedSender<Out>,
+        audio: Outbox,
         format: AudioFormat,
-        transcript: Option<mpsc::UnboundedSender<Out>>,
+        transcript: Option<Outbox>,
         video: Option<Video>,
-        signaling: Option<mpsc::UnboundedSender<Out>>,
+        signaling: Option<Outbox>,
     },
     Rejected,
+    Aborted,
     ClosedByClient,
     Stopped,
     Timeout(Option<Awaiting>),
 }
 
-/// Why a reconnect `after` the fault `cause` broke the bounds: sooner than the first backoff
-/// step `min`, or later than the reconnect `window`; `None` within them.
+/// Why a reconnect `after` the fault `cause` broke the bounds: later than the reconnect
+/// `window` (the protocol: the stream ends), and sooner than the first backoff step `min`
+/// (advice); `None` within each.
 fn reconnect_breach(
     did: &str,
     cause: &str,
     after: Duration,
     min: Duration,
     window: Duration,
-) -> Option<String> {
-    if after > window {
-        Some(format!("{did} {after:?} after {cause}, beyond {window:?}"))
-    } else if after < min {
-        Some(format!(
-            "{did} {after:?} after {cause}, before the {min:?} backoff"
-        ))
-    } else {
-        None
-    }
+) -> (Option<String>, Option<String>) {
+    let late =
+        (after > window).then(|| format!("{did} {after:?} after {cause}, beyond {window:?}"));
+    let early =
+        (after < min).then(|| format!("{did} {after:?} after {cause}, before the {min:?} backoff"));
+    (late, early)
 }
 
 /// A socket that carries video, and whether it carries one subscribed participant
 /// (`data_opt` 4: nothing until a subscription, message type 28) or the active speaker.
 struct Video {
-    tx: mpsc::UnboundedSender<Out>,
+    tx: Outbox,
     individual: bool,
 }
 
@@ -1075,6 +1148,9 @@ async fn wait_ready(shared: &Shared, id: &str, window: Duration) -> (Ready, bool
             };
             if s.done {
                 return (Ready::Stopped, waited);
+            }
+            if s.aborted.is_some() {
+                return (Ready::Aborted, waited);
             }
             if s.closed_by_client {
                 return (Ready::ClosedByClient, waited);
@@ -1156,7 +1232,8 @@ async fn play(shared: Arc<Shared>, id: String) {
             }
             continue;
         }
-        if sent >= frames {
+        // A keep-alive pause is waited out with media flowing: the stream does not end in it.
+        if sent >= frames && !keep_alives_paused(&shared, &id) {
             break;
         }
         let (ready, waited) = wait_ready(&shared, &id, wait_window).await;
@@ -1184,6 +1261,11 @@ async fn play(shared: Arc<Shared>, id: String) {
                 return;
             }
             Ready::Stopped => return,
+            Ready::Aborted => {
+                close_all(&shared, &id);
+                finish(&shared, &id);
+                return;
+            }
             Ready::ClosedByClient => {
                 shared.ok(&id, "stream_close");
                 finish(&shared, &id);
@@ -1197,11 +1279,13 @@ async fn play(shared: Arc<Shared>, id: String) {
                     s.awaiting = None;
                     s.notify();
                 }
+                // Media resumes at its pace after the silence, not in a burst.
+                next_at = Instant::now();
                 continue;
             }
             Ready::Timeout(awaiting) => {
                 let check = awaiting.map_or("media_ready", Awaiting::check);
-                let why = format!("no acknowledged audio socket within {window:?}");
+                let why = not_ready_why(&shared, &id, window);
                 shared.fail(&id, check, why);
                 terminate(&shared, &id, StopReason::AwaitReconnectionTimeout).await;
                 finish(&shared, &id);
@@ -1214,9 +1298,9 @@ async fn play(shared: Arc<Shared>, id: String) {
         if !active {
             active = true;
             if let Some(sig) = &signaling {
-                let _ = sig.send(Out::Text(stream_state(&shared, StreamState::Active, None)));
+                let _ = sig.text(stream_state(&shared, StreamState::Active, None));
                 for event in participant_events(&shared, &id) {
-                    let _ = sig.send(Out::Text(event));
+                    let _ = sig.text(event);
                 }
             }
         }
@@ -1245,22 +1329,31 @@ async fn play(shared: Arc<Shared>, id: String) {
         .to_json();
         // Sent and counted together, while the socket is registered: a socket is closed by
         // queueing `Out::Close` after removing it, so a frame queued here goes out before that.
-        let delivered = {
+        let queued = {
             let mut st = shared.lock();
             match st.streams.get_mut(&id) {
-                Some(s)
-                    if s.media.iter().any(|m| m.conn.id == audio_id)
-                        && audio.send(Out::Text(frame)).is_ok() =>
-                {
-                    s.hasher.update(pcm);
-                    s.frames_sent = sent + 1;
-                    true
+                Some(s) if s.media.iter().any(|m| m.conn.id == audio_id) => {
+                    let queued = audio.text(frame);
+                    if queued.is_ok() {
+                        s.hasher.update(pcm);
+                        s.frames_sent += 1;
+                    }
+                    queued
                 }
-                _ => false,
+                _ => Err(Unsent::Gone),
             }
         };
-        if !delivered {
-            continue;
+        match queued {
+            Ok(()) => {}
+            // The socket is gone: wait for the next one.
+            Err(Unsent::Gone) => continue,
+            // The client does not read: the frame is dropped (not counted, not hashed) and
+            // the stream goes on at its pace, so memory and time stay bounded.
+            Err(Unsent::Full) => shared.fail(
+                &id,
+                "keeps_up",
+                format!("the client stopped reading its audio socket ({} messages queued); audio was dropped", super::SEND_QUEUE),
+            ),
         }
         sent += 1;
         if let Some(v) = video.filter(|_| sent % VIDEO_EVERY == 1 && !contact_center) {
@@ -1282,7 +1375,7 @@ async fn play(shared: Arc<Shared>, id: String) {
                     timestamp: Some(ts),
                 })
                 .to_json();
-                if v.tx.send(Out::Text(frame)).is_ok() {
+                if v.tx.text(frame).is_ok() {
                     if let Some(s) = shared.lock().streams.get_mut(&id) {
                         s.video_frames_sent += 1;
                     }
@@ -1306,7 +1399,7 @@ async fn play(shared: Arc<Shared>, id: String) {
                     attribute: None,
                 })
                 .to_json();
-                if t.send(Out::Text(msg)).is_ok() {
+                if t.text(msg).is_ok() {
                     if let Some(s) = shared.lock().streams.get_mut(&id) {
                         s.transcripts_sent += 1;
                     }
@@ -1317,6 +1410,8 @@ async fn play(shared: Arc<Shared>, id: String) {
         tokio::time::sleep_until(next_at).await;
     }
     shared.ok(&id, "audio_delivered");
+    shared.ok(&id, "keeps_up");
+    drain_keep_alives(&shared, &id).await;
     match end {
         End::RtmsStopped => {
             let hook = {
@@ -1382,7 +1477,7 @@ async fn play(shared: Arc<Shared>, id: String) {
                     rtms_session_id: Some(Cow::Owned(format!("{id}-session"))),
                 })
                 .to_json();
-                let _ = c.tx.send(Out::Text(stopped));
+                let _ = c.tx.text(stopped);
             }
             close_after_end(&shared, &id, StopReason::MeetingEnded).await;
         }
@@ -1393,14 +1488,69 @@ async fn play(shared: Arc<Shared>, id: String) {
     finish(&shared, &id);
 }
 
+/// Whether the stream's keep-alives are paused now (fault [`Fault::PauseKeepAlives`]).
+fn keep_alives_paused(shared: &Shared, id: &str) -> bool {
+    shared.lock().streams.get(id).is_some_and(|s| {
+        s.keep_alives_paused_until
+            .is_some_and(|t| Instant::now() < t)
+    })
+}
+
+/// Before the end: no new keep-alive, and the pending ones answered or judged (each within
+/// its interval), so that a client that never answers fails however short the stream.
+async fn drain_keep_alives(shared: &Shared, id: &str) {
+    let Some(mut rx) = shared.lock().streams.get_mut(id).map(|s| {
+        s.draining = true;
+        s.changed.subscribe()
+    }) else {
+        return;
+    };
+    // Each pending request is settled by the next tick at the latest; the margin covers a
+    // tick delayed by a busy runtime.
+    let deadline = Instant::now() + shared.config.keep_alive_interval * 2;
+    loop {
+        let pending = shared
+            .lock()
+            .streams
+            .get(id)
+            .map_or(0, |s| s.keep_alives_pending);
+        if pending == 0 {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Why no acknowledged audio socket came within `window`: what the client did and did not do.
+fn not_ready_why(shared: &Shared, id: &str, window: Duration) -> String {
+    let st = shared.lock();
+    let made = |check| st.has(check, id);
+    if !made("signaling_handshake") {
+        format!(
+            "no signalling handshake within {window:?} of rtms_started: did the app get the \
+             webhook, and does its host policy allow 127.0.0.1 over ws:// (a refused URL is \
+             never dialled)?"
+        )
+    } else if !made("media_params") {
+        format!("a signalling handshake but no data handshake within {window:?}")
+    } else {
+        format!("no audio socket acknowledged with CLIENT_READY_ACK within {window:?}")
+    }
+}
+
 pub(super) fn close_all(shared: &Shared, id: &str) {
     let mut st = shared.lock();
     if let Some(s) = st.streams.get_mut(id) {
         if let Some(c) = s.signaling.take() {
-            let _ = c.tx.send(Out::Close);
+            c.tx.close();
         }
         for m in s.media.drain(..) {
-            let _ = m.conn.tx.send(Out::Close);
+            m.conn.tx.close();
         }
         s.unacked.clear();
         s.notify();
@@ -1416,7 +1566,7 @@ async fn terminate(shared: &Shared, id: &str, reason: StopReason) {
         .and_then(|s| s.signaling.as_ref())
     {
         let state = stream_state(shared, StreamState::Terminated, Some(reason));
-        let _ = c.tx.send(Out::Text(state));
+        let _ = c.tx.text(state);
     }
     close_after_end(shared, id, reason).await;
 }
@@ -1476,14 +1626,14 @@ async fn inject(shared: &Shared, id: &str, fault: &Fault) -> Option<Duration> {
                 s.media.retain(|m| {
                     let drop = m.kinds.includes(MediaKind::Audio);
                     if drop {
-                        let _ = m.conn.tx.send(Out::Close);
+                        m.conn.tx.close();
                     }
                     !drop
                 });
                 let live: Vec<u64> = s.media.iter().map(|m| m.conn.id).collect();
                 s.unacked.retain(|c| live.contains(c));
                 if let Some(c) = &s.signaling {
-                    let _ = c.tx.send(Out::Text(event_frame(shared, 7)));
+                    let _ = c.tx.text(event_frame(shared, 7));
                 }
                 s.awaiting = Some((Awaiting::MediaRedial, now));
                 s.notify();

@@ -132,16 +132,39 @@ pub(super) fn interrupted(shared: &Shared, spec: &StreamSpec) -> SignedWebhook {
     build(shared, spec, Lifecycle::Interrupted, &[])
 }
 
+/// Why a webhook was not acknowledged.
+#[derive(Debug)]
+pub(super) struct PostError {
+    /// The connection itself failed: nothing listens there (yet).
+    pub(super) refused: bool,
+    /// What happened, for the report.
+    pub(super) why: String,
+}
+
+impl From<PostError> for SimError {
+    fn from(e: PostError) -> Self {
+        SimError::Webhook(e.why)
+    }
+}
+
 /// POSTs the webhook to an `http://` URL; no 2xx answer within Zoom's 3 s is an error.
-pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError> {
-    let fail = |why: String| SimError::Webhook(why);
+pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), PostError> {
+    let fail = |why: String| PostError {
+        refused: false,
+        why,
+    };
     let uri: http::Uri = url.parse().map_err(|e| fail(format!("{url}: {e}")))?;
     if uri.scheme_str() != Some("http") {
         return Err(fail(format!("{url}: only http:// is supported")));
     }
     let host = uri.host().unwrap_or("127.0.0.1").to_owned();
     let port = uri.port_u16().unwrap_or(80);
-    let request = http::Request::post(uri.clone())
+    // RFC 9112 §3.2.1: towards an origin server the request target is the origin form (path
+    // and query), never the absolute URL.
+    let target = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let request = http::Request::post(target)
         .header(http::header::HOST, format!("{host}:{port}"))
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-zm-signature", &hook.signature)
@@ -151,7 +174,10 @@ pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError
     let send = async {
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
-            .map_err(|e| fail(format!("{url}: {e}")))?;
+            .map_err(|e| PostError {
+                refused: true,
+                why: format!("{url}: {e}"),
+            })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await
             .map_err(|e| fail(e.to_string()))?;
@@ -164,6 +190,12 @@ pub(super) async fn post(url: &str, hook: &SignedWebhook) -> Result<(), SimError
         let _ = response.into_body().collect().await;
         if status.is_success() {
             Ok(())
+        } else if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN
+        {
+            Err(fail(format!(
+                "{url} answered {status}: the app refused the signature (is the stream's webhook \
+                 secret the app's secret token?)"
+            )))
         } else {
             Err(fail(format!("{url} answered {status}")))
         }

@@ -65,6 +65,28 @@ pub struct Behaviour {
     pub close_after: Option<u64>,
     /// One media socket per kind (audio, transcript) instead of one unified socket.
     pub split: bool,
+    /// Answer keep-alives with the timestamp only, as Zoom's published examples show.
+    pub omit_sequence: bool,
+    /// Answer keep-alives with a sequence one past the request's.
+    pub wrong_sequence: bool,
+}
+
+/// The answer to a keep-alive request, as `b` gives it.
+fn keep_alive_reply(
+    b: &Behaviour,
+    k: &zoom_rtms_webhooks::protocol::server::KeepAliveRequest<'_>,
+) -> String {
+    let echo = KeepAliveResponse::echo(k);
+    let Some(timestamp) = k.timestamp() else {
+        return echo.to_json();
+    };
+    match k.sequence() {
+        _ if b.omit_sequence => KeepAliveResponse::new(timestamp).to_json(),
+        Some(n) if b.wrong_sequence => KeepAliveResponse::new(timestamp)
+            .with_sequence(n + 1)
+            .to_json(),
+        _ => echo.to_json(),
+    }
 }
 
 /// No inbound traffic for this long: redo the whole handshake.
@@ -85,6 +107,8 @@ pub struct Outcome {
     pub closed: bool,
     /// Audio messages that carried a Contact Center `channel_id` (and no user).
     pub channel_audio: u64,
+    /// When each audio message arrived (tokio time).
+    pub audio_times: Vec<tokio::time::Instant>,
     hasher: Option<Sha256>,
 }
 
@@ -412,7 +436,7 @@ async fn session_once(
                     }
                     let reply = match parsed {
                         Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
-                            Some(KeepAliveResponse::echo(&k).to_json())
+                            Some(keep_alive_reply(b, &k))
                         }
                         Ok(ServerMessage::EventUpdate(e)) if e.event_type_code() == Some(7) => {
                             break;
@@ -488,7 +512,7 @@ async fn on_media(
     match parsed {
         Ok(ServerMessage::KeepAliveRequest(k)) if !b.ignore_keep_alive => {
             if let Some(ws) = socket.as_mut() {
-                send(ws, KeepAliveResponse::echo(&k).to_json()).await;
+                send(ws, keep_alive_reply(b, &k)).await;
             }
             false
         }
@@ -496,6 +520,7 @@ async fn on_media(
             a.decode_into(buf).expect("base64");
             let mut o = out.lock().unwrap();
             o.audio_frames += 1;
+            o.audio_times.push(tokio::time::Instant::now());
             if a.channel_id.is_some() && a.user_id.is_none() {
                 o.channel_audio += 1;
             }

@@ -72,7 +72,7 @@ function connectToSignalingWebSocket(meetingUuid, streamId, serverUrl, done) {
         fail(done);
       }
     } else if (msg.msg_type === 12) {
-      ws.send(JSON.stringify({ msg_type: 13, timestamp: msg.timestamp }));
+      ws.send(JSON.stringify({ msg_type: 13, sequence: msg.sequence, timestamp: msg.timestamp }));
     } else {
       stats.other++;
     }
@@ -111,7 +111,7 @@ function connectToMediaWebSocket(mediaUrl, meetingUuid, streamId, signalingSocke
         fail(done);
       }
     } else if (msg.msg_type === 12) {
-      mediaWs.send(JSON.stringify({ msg_type: 13, timestamp: msg.timestamp }));
+      mediaWs.send(JSON.stringify({ msg_type: 13, sequence: msg.sequence, timestamp: msg.timestamp }));
     } else if (msg.msg_type === 14 && msg.content && msg.content.data) {
       const { user_id, data: audioData, timestamp } = msg.content;
       const buffer = Buffer.from(audioData, 'base64');
