@@ -7,19 +7,31 @@
 #   scripts/zoom-sdk-conformance.sh                      # happy:2500 (50 s), then drop-media
 #   scripts/zoom-sdk-conformance.sh faults duplicate:500 silence keep-alive-pause
 #
-# Each argument is a scenario of examples/simulate.rs, optionally `:FRAMES` (audio messages of
-# 20 ms; FRAMES, default 250, otherwise). For each one: benches/peers/zoom-sdk/app.py (the
-# Python quickstart of the SDK's README, plus an audio hash) is started in a fresh directory,
-# target/zoom-sdk-runs/NAME (its log, the SDK's log, the simulator's output), the script waits until its webhook port accepts connections,
-# runs `simulate --webhook http://127.0.0.1:PORT/webhook --scenario NAME --frames N` against
-# it, stops it (SIGTERM, SIGKILL after 5 s), and prints the simulator's output, the app's own
-# lines, what the SDK sent (from the SDK's log), and one summary line:
+# Each argument is a scenario of examples/simulate.rs, optionally with `:FRAMES` (audio
+# messages of 20 ms; FRAMES, 250, otherwise). For each one, in a fresh run directory
+# target/zoom-sdk-runs/NAME (app.log, the SDK's own logs/, simulate.out and simulate.err):
+# benches/peers/zoom-sdk/app.py (the Python quickstart of the SDK's README, plus an audio hash)
+# is started, the script waits until its webhook port accepts connections, runs
+# `simulate --webhook http://127.0.0.1:PORT/webhook --scenario NAME --frames N --observe S`
+# against it, stops it (SIGTERM, SIGKILL after 5 s), and prints the simulator's output, the
+# app's own lines, what the SDK sent (its handshakes, ready ack and keep-alive replies, from
+# its log) and one summary line:
 #
-#   summary scenario=happy frames=2500 exit=0 ok=14 FAIL=0 audio=match sent=2500 received=2500
+#   summary scenario=happy frames=2500 exit=0 ok=16 FAIL=0 (advice 0) audio=match sent=2500 received=2500
 #
-# `audio=match` when the simulator's `sent ... audio_sha256=` equals the SHA-256 of the audio
-# payload bytes the app received, in order (its last `received ...` line for that stream).
-# Exits 0 when every run's simulator exited 0 and every audio hash matched.
+# (`exit` is the simulator's: 1 when a protocol check failed; a failed advice check, tagged
+# `[advice]`, is counted in FAIL and in `advice` but does not change it.)
+# `audio=match` when, for every stream, the simulator's `sent ... audio_sha256=` equals the
+# SHA-256 of the audio payload bytes the app received, in order (its last `received ...` line
+# for the stream; none: no bytes). Exits 0 when every simulator run exited 0 and every audio
+# hash matched.
+#
+# The quickstart calls leave() in its webhook handler on `meeting.rtms_stopped`; when that
+# webhook arrives while the SDK's poll thread is delivering the stream's end, rtms 1.1.0
+# deadlocks (the handler holds the GIL and waits for the client's lock, the poll thread holds
+# that lock and waits for the GIL): the webhook is never answered (`FAIL webhook_ack`), later
+# webhooks neither (the SDK's webhook server handles one request at a time), and SIGTERM no
+# longer stops the app (the script's SIGKILL does).
 #
 # The SDK reads its settings from the environment: ZM_RTMS_PORT and ZM_RTMS_PATH (its webhook
 # server, which the SDK binds to 0.0.0.0; only 127.0.0.1 is ever sent to), ZM_RTMS_CLIENT and
@@ -78,7 +90,10 @@ if [ -n "${SIMULATE_BIN:-}" ]; then
 else
     echo "== cargo build --example simulate --features simulator"
     cargo build --quiet --example simulate --features simulator
-    SIM="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/simulate"
+    # A copy: a build of another tree in a shared CARGO_TARGET_DIR must not swap it mid-run.
+    mkdir -p "$ROOT/target/zoom-sdk-runs"
+    cp "${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/simulate" "$ROOT/target/zoom-sdk-runs/simulate"
+    SIM="$ROOT/target/zoom-sdk-runs/simulate"
 fi
 
 free_port() {
@@ -168,6 +183,7 @@ for shape, n in counts.items():
 
     ok=$(grep -c '^ok ' "$dir/simulate.out" || true)
     fail=$(grep -c '^FAIL ' "$dir/simulate.out" || true)
+    advice=$(grep -c '^FAIL .*\[advice\]' "$dir/simulate.out" || true)
     audio=match
     sent_total=0
     recv_total=0
@@ -175,12 +191,14 @@ for shape, n in counts.items():
         line=$(grep "^received stream=$stream " "$dir/app.log" | tail -n 1 || true)
         recv_frames=$(sed -n 's/.*audio_frames=\([0-9]*\).*/\1/p' <<<"$line")
         recv_hash=$(sed -n 's/.*audio_sha256=\([0-9a-f]*\).*/\1/p' <<<"$line")
+        # No line: nothing received, the SHA-256 of no bytes.
+        recv_hash="${recv_hash:-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855}"
         sent_total=$(( sent_total + sent_frames ))
         recv_total=$(( recv_total + ${recv_frames:-0} ))
-        [ -n "$recv_hash" ] && [ "$recv_hash" = "$sent_hash" ] || audio=MISMATCH
+        [ "$recv_hash" = "$sent_hash" ] || audio=MISMATCH
     done < <(sed -n 's/^sent stream=\([^ ]*\) audio_frames=\([0-9]*\) audio_sha256=\([0-9a-f]*\).*/\1 \2 \3/p' "$dir/simulate.out")
     [ "$sent_total" -gt 0 ] || audio=none
-    summary="summary scenario=$name frames=$frames exit=$code ok=$ok FAIL=$fail audio=$audio sent=$sent_total received=$recv_total"
+    summary="summary scenario=$name frames=$frames exit=$code ok=$ok FAIL=$fail (advice $advice) audio=$audio sent=$sent_total received=$recv_total"
     echo "$summary"
     summaries+=("$summary")
     if [ "$code" -ne 0 ] || [ "$audio" = MISMATCH ]; then
