@@ -1,6 +1,7 @@
-# The Python quickstart of the README of Zoom's RTMS SDK (PyPI `rtms`, https://github.com/zoom/rtms),
-# as an outside client of the crate's simulator for scripts/zoom-sdk-conformance.sh. Not part
-# of the crate: it needs Zoom's closed native library (linux-x64, darwin-arm64).
+# The Python quickstart of the README of Zoom's RTMS SDK (PyPI `rtms`,
+# https://github.com/zoom/rtms), as an outside client of the crate's simulator for
+# scripts/zoom-sdk-conformance.sh. Not part of the crate: it needs Zoom's closed native
+# library (linux-x64, darwin-arm64).
 #
 # The SDK reads everything from the environment, so the quickstart is unchanged there:
 # ZM_RTMS_PORT / ZM_RTMS_PATH (its webhook server), ZM_RTMS_CLIENT / ZM_RTMS_SECRET (the
@@ -8,8 +9,8 @@
 # ZOOM_CLIENT_SECRET, the simulator's names. The SDK does not verify webhook signatures, so
 # ZOOM_SECRET_TOKEN is only the simulator's.
 #
-# Additions to the quickstart, marked "added":
-# - no python-dotenv: the script sets the environment;
+# The one removal: python-dotenv's load_dotenv() (the script sets the environment).
+# Additions, marked "added":
 # - an audio callback that hashes the payload bytes in the order they arrive, and one line
 #   `received stream=<id> audio_frames=<n> audio_sha256=<hex>` at the end of each stream (the
 #   SDK's on_leave, the rtms_stopped webhook before leave(), or SIGTERM for a stream still
