@@ -14,7 +14,9 @@ use sim_client::Behaviour;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
+use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::handshake::Credentials;
+use zoom_rtms_webhooks::protocol::media::{AudioChannel, AudioParams, Codec, SampleRate};
 use zoom_rtms_webhooks::simulator::{Fault, Report, SimConfig, Simulator, StreamSpec};
 use zoom_rtms_webhooks::Product;
 
@@ -341,4 +343,65 @@ async fn a_refused_webhook_stops_the_stream_at_once_and_says_why() {
     assert!(why.contains("401") && why.contains("secret token"), "{why}");
     assert!(report.streams[0].stopped.is_some(), "{report}");
     assert!(report.check("media_ready", "s-401").is_none(), "{report}");
+}
+
+fn audio(codec: Codec, rate: SampleRate, channel: AudioChannel) -> Behaviour {
+    Behaviour {
+        audio: Some(
+            AudioParams::new()
+                .with_codec(codec)
+                .with_sample_rate(rate)
+                .with_channel(channel)
+                .with_send_rate(20),
+        ),
+        ..Behaviour::default()
+    }
+}
+
+/// Confirmed Opus (the default of Zoom's own SDK) is played as real Opus packets, not L16.
+#[tokio::test(start_paused = true)]
+async fn confirmed_opus_is_played_as_opus() {
+    for (channel, stereo) in [(AudioChannel::Stereo, true), (AudioChannel::Mono, false)] {
+        let spec = StreamSpec::new(Product::Meeting, "m==", "s-opus", SECRET, creds())
+            .with_audio_frames(60);
+        let (report, outcomes) =
+            run(vec![spec], audio(Codec::Opus, SampleRate::Sr48k, channel)).await;
+        assert!(report.passed_strict(), "{report}");
+        let got = outcomes.lock().unwrap()["s-opus"].clone();
+        let got = got.lock().unwrap();
+        assert_eq!(got.audio_frames, 60);
+        assert_eq!(got.sha256(), report.streams[0].audio_sha256);
+        let first = got.first_audio.clone().unwrap();
+        // L16 would be 1920 or 3840 bytes; an Opus packet's TOC byte (RFC 6716 §3.1) says
+        // 20 ms frames (configurations 3, 7, 11, 15, 19, 23, 27, 31 are all 20 ms in their mode
+        // except the 10 ms CELT ones: config 31 is CELT fullband 20 ms) and the stereo flag.
+        assert!(first.len() < 1275, "{}", first.len());
+        assert_eq!(first[0] >> 3, 31, "config {}", first[0] >> 3);
+        assert_eq!(first[0] & 0x04 != 0, stereo);
+    }
+}
+
+/// What the simulator cannot play is refused with Zoom's status for it, and the stream stops
+/// saying why instead of passing or failing the client.
+#[tokio::test(start_paused = true)]
+async fn what_the_simulator_cannot_play_is_refused_and_said() {
+    let spec = StreamSpec::new(Product::Meeting, "m==", "s-g722", SECRET, creds());
+    let (report, outcomes) = run(
+        vec![spec],
+        audio(Codec::G722, SampleRate::Sr16k, AudioChannel::Mono),
+    )
+    .await;
+    assert!(!report.passed(), "{report}");
+    let got = outcomes.lock().unwrap()["s-g722"].clone();
+    assert_eq!(
+        got.lock().unwrap().data_status,
+        Some(StatusCode::InvalidMediaAudioCodec),
+        "{report}\n{:?}",
+        got.lock().unwrap()
+    );
+    let why = report.streams[0].stopped.clone().unwrap();
+    assert!(
+        why.contains("not G.722") && why.contains("status 22"),
+        "{why}"
+    );
 }

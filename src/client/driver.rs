@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::item::{Converter, Item};
 use super::queue::{self, Sender};
+use super::record::Recording;
 use super::transport::{Conn, Transport};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
@@ -46,6 +47,7 @@ struct Driver<T: Transport> {
     commands: mpsc::UnboundedReceiver<Command>,
     out: Sender,
     convert: Converter,
+    recording: Option<Recording>,
 }
 
 fn now() -> std::time::Instant {
@@ -61,6 +63,12 @@ pub(crate) fn spawn<T: Transport>(
 ) -> Result<(StreamHandle, Items), ConnectError> {
     let product = config.handshake().product();
     let session = Session::connect(config, server_url, now())?;
+    let recording = match options.recording() {
+        Some((path, redaction)) => {
+            Some(Recording::start(path, redaction).map_err(ConnectError::Recording)?)
+        }
+        None => None,
+    };
     let (out, shared) = queue::channel(options.queue_capacity());
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (finished_tx, finished) = watch::channel(false);
@@ -75,6 +83,7 @@ pub(crate) fn spawn<T: Transport>(
         commands,
         out,
         convert: Converter::new(product),
+        recording,
     };
     runtime.spawn(driver.run(finished_tx));
     let handle = StreamHandle {
@@ -108,6 +117,9 @@ impl<T: Transport> Driver<T> {
                         SockEvent::Frame(frame) => self.on_frame(now, socket, frame),
                         SockEvent::Closed => {
                             self.outboxes.remove(&socket);
+                            if let Some(r) = &mut self.recording {
+                                r.closed(socket);
+                            }
                             self.session.handle_closed(now, socket);
                         }
                     }
@@ -139,6 +151,10 @@ impl<T: Transport> Driver<T> {
         }
         // Closing the outboxes makes each socket task send its close frame and stop.
         self.outboxes.clear();
+        // The recording is complete before the user sees the end.
+        if let Some(recording) = self.recording.take() {
+            recording.finish().await;
+        }
         self.out.close();
         let _ = finished.send(true);
         let _ = tokio::time::timeout(LINGER, async {
@@ -151,7 +167,12 @@ impl<T: Transport> Driver<T> {
     fn flush(&mut self) {
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::Open { socket, url, .. } => self.open(socket, url),
+                Output::Open { socket, url, role } => {
+                    if let Some(r) = &mut self.recording {
+                        r.opened(socket, role);
+                    }
+                    self.open(socket, url);
+                }
                 Output::Send { socket, text } => {
                     if let Some(outbox) = self.outboxes.get(&socket) {
                         let _ = outbox.send(text);
@@ -179,6 +200,9 @@ impl<T: Transport> Driver<T> {
     }
 
     fn on_frame(&mut self, now: std::time::Instant, socket: SocketId, frame: Bytes) {
+        if let Some(r) = &self.recording {
+            r.frame(socket, &frame);
+        }
         match self.session.handle_message(now, socket, &frame) {
             Ok(Inbound::User(msg)) => {
                 if let Some(item) = self.convert.convert(msg, &frame) {

@@ -61,10 +61,12 @@
 mod driver;
 mod item;
 mod queue;
+mod record;
 mod supervisor;
 mod transport;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -76,6 +78,7 @@ pub use item::{EventUpdate, Item, MediaFrame, Source};
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
 pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
 
+use crate::protocol::recording::Redaction;
 use crate::protocol::session::{self, SessionConfig, Webhook};
 use crate::region::ServerUrl;
 
@@ -91,6 +94,7 @@ use crate::region::ServerUrl;
 pub struct Options {
     queue_capacity: usize,
     roots: Vec<Vec<u8>>,
+    recording: Option<(PathBuf, Redaction)>,
 }
 
 impl Default for Options {
@@ -98,6 +102,7 @@ impl Default for Options {
         Options {
             queue_capacity: 1024,
             roots: Vec::new(),
+            recording: None,
         }
     }
 }
@@ -151,6 +156,45 @@ impl Options {
     pub fn root_certificates(&self) -> &[Vec<u8>] {
         &self.roots
     }
+
+    /// Records every message the server sends on every socket of the stream (signalling and
+    /// media, across reconnects) to the file at `path`, in the
+    /// [recording format](crate::protocol::recording), with `redaction` applied: a production
+    /// incident becomes a file the simulator can replay (`simulator::StreamSpec::with_replay`).
+    /// What the client sends (the handshakes carry the signature) is never recorded.
+    ///
+    /// [`connect_with`] creates (or truncates) the file, or fails with
+    /// [`ConnectError::Recording`]. A dedicated thread redacts and writes, so recording never
+    /// delays the driver or a keep-alive: when the writer falls more than 1024 messages behind,
+    /// messages are dropped and counted, and the count is the file's end line. The stream
+    /// finishes ([`Items`] ends, [`StreamHandle::finished`] returns) only once the file is
+    /// complete. Every connection made with these options writes to the same path: give each
+    /// stream its own options (a [`Supervisor`] shares its options among all its streams).
+    /// Without a recording (the default), nothing of this runs.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// use zoom_rtms_webhooks::protocol::recording::Redaction;
+    /// let o = Options::default().with_recording("incident.jsonl", Redaction::all());
+    /// let (path, redaction) = o.recording().unwrap();
+    /// assert_eq!(path, std::path::Path::new("incident.jsonl"));
+    /// assert!(redaction.user_names());
+    /// ```
+    #[must_use]
+    pub fn with_recording(mut self, path: impl Into<PathBuf>, redaction: Redaction) -> Self {
+        self.recording = Some((path.into(), redaction));
+        self
+    }
+
+    /// See [`with_recording`](Options::with_recording).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// assert!(Options::default().recording().is_none());
+    /// ```
+    pub fn recording(&self) -> Option<(&Path, &Redaction)> {
+        self.recording.as_ref().map(|(p, r)| (p.as_path(), r))
+    }
 }
 
 /// Why [`connect`] could not start.
@@ -171,6 +215,9 @@ pub enum ConnectError {
     /// [`connect`] was called outside a tokio runtime.
     #[error("no tokio runtime is running")]
     NoRuntime,
+    /// The recording file ([`Options::with_recording`]) could not be created.
+    #[error("the recording file could not be created")]
+    Recording(#[source] std::io::Error),
 }
 
 /// Connects to one RTMS stream: dials `server_url` (signalling), then the media sockets the

@@ -10,6 +10,9 @@
 //! - [`client`]: the client→server messages, serialised exactly as documented;
 //! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed
 //!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers;
+//! - [`recording`]: the recording format (JSON Lines) of what a stream received, its
+//!   [`Recorder`](recording::Recorder) with optional redaction, and its
+//!   [`Reader`](recording::Reader);
 //! - [`session`]: one stream's state machine (handshakes, keep-alives, watchdog, retries,
 //!   reconnects, failover, close), driven by inputs with an injected time, polled for outputs.
 //!
@@ -32,5 +35,6 @@
 pub mod client;
 pub mod events;
 pub mod media;
+pub mod recording;
 pub mod server;
 pub mod session;

@@ -10,7 +10,9 @@
 //! ids, the app's webhook secret and client credentials, frames, faults, how it ends),
 //! [`Simulator::start_stream`] sends the signed `*_rtms_started` webhook (POSTed to the
 //! configured URL, and always handed out by [`Simulator::take_webhooks`]), the client connects,
-//! the simulator plays L16 audio (a deterministic tone, one per stream), transcripts and, when
+//! the simulator plays audio in the confirmed format (a deterministic tone, one per stream, as
+//! L16; or real Opus packets of the same tone; it refuses G.711 and G.722, which it cannot
+//! encode, and stops the stream saying so), transcripts and, when
 //! the client asked for video, small JPEG frames (the active speaker's, or with `data_opt` 4
 //! the participant subscribed with message type 28) once the client is ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
 //! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
@@ -65,9 +67,12 @@ use crate::handshake::{Credentials, IdKeys, MediaTypes};
 use crate::protocol::media::{AudioFormat, Rules};
 
 mod opus;
+mod replay;
+mod scenario;
 mod server;
 mod webhook;
 
+pub use scenario::{ParseScenarioError, Scenario};
 pub use webhook::SignedWebhook;
 
 /// The simulator's settings. Private fields, `with_*` setters, getters of the same name.
@@ -557,6 +562,8 @@ pub struct StreamSpec {
     transcript_every: u64,
     faults: Vec<Fault>,
     end: End,
+    /// The recorded messages to replay ([`StreamSpec::with_replay`]).
+    replay: Option<Arc<replay::Replay>>,
 }
 
 impl fmt::Debug for StreamSpec {
@@ -572,6 +579,7 @@ impl fmt::Debug for StreamSpec {
             .field("transcript_every", &self.transcript_every)
             .field("faults", &self.faults)
             .field("end", &self.end)
+            .field("replay", &self.replay.as_ref().map(|r| r.len()))
             .finish()
     }
 }
@@ -608,6 +616,7 @@ impl StreamSpec {
             transcript_every: 25,
             faults: Vec::new(),
             end: End::default(),
+            replay: None,
         }
     }
     /// The id keys the handshakes must carry the product's id under (one of them suffices;
@@ -974,8 +983,9 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every protocol check passed (and there is at least one check): a failed
-    /// [`CheckKind::Advice`] check does not count here (see [`Report::passed_strict`]).
+    /// Whether every protocol check passed, there is at least one check, and no stream stopped
+    /// early ([`StreamSummary::stopped`]): a failed [`CheckKind::Advice`] check does not count
+    /// here (see [`Report::passed_strict`]).
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::Credentials;
@@ -989,11 +999,15 @@ impl Report {
     /// # }).unwrap();
     /// ```
     pub fn passed(&self) -> bool {
-        !self.checks.is_empty()
+        self.complete()
             && self
                 .checks
                 .iter()
                 .all(|c| c.failure.is_none() || c.kind == CheckKind::Advice)
+    }
+    /// There is a check, and no stream stopped before it could be judged.
+    fn complete(&self) -> bool {
+        !self.checks.is_empty() && self.streams.iter().all(|s| s.stopped.is_none())
     }
     /// Whether every check passed, the advice ones too (and there is at least one): what
     /// `simulate --strict` exits with.
@@ -1007,7 +1021,7 @@ impl Report {
     /// assert!(!report.passed_strict());
     /// ```
     pub fn passed_strict(&self) -> bool {
-        !self.checks.is_empty() && self.checks.iter().all(|c| c.failure.is_none())
+        self.complete() && self.checks.iter().all(|c| c.failure.is_none())
     }
     /// The failed checks.
     ///

@@ -10,9 +10,6 @@
 //! Every packet of a fixture encodes the same steady stretch of the tone (8 whole periods of
 //! 400 Hz per 20 ms), so cycling them plays a continuous tone.
 
-// Until `play()` in server.rs sends these packets.
-#![allow(dead_code)]
-
 use std::sync::OnceLock;
 
 /// The stereo fixture: 50 packets of 20 ms, 48 kHz, two channels.
@@ -21,7 +18,7 @@ const STEREO: &[u8] = include_bytes!("opus-48k-stereo.bin");
 const MONO: &[u8] = include_bytes!("opus-48k-mono.bin");
 
 /// Milliseconds of audio in each packet.
-pub(super) const PACKET_MS: u64 = 20;
+pub(super) const PACKET_MS: i64 = 20;
 
 /// The packets of a fixture, split once; `None` if the container is malformed.
 fn packets(channels: u8) -> Option<&'static [&'static [u8]]> {

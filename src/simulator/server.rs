@@ -13,7 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_websockets::{CloseCode, Message, ServerBuilder, WebSocketStream};
 
-use super::{webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State, Unsent};
+use super::{
+    opus, replay, webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State,
+    Unsent,
+};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
@@ -535,6 +538,15 @@ async fn media(
             return Err(code);
         }
         st.record(&id, "media_params", None);
+        let asked = confirm(&params, media_type);
+        if let Some((code, why)) = asked
+            .audio()
+            .map(AudioParams::format)
+            .and_then(|f| unplayable(&f))
+        {
+            st.abort(&id, format!("{why} (answered status {})", code.code()));
+            return Err(code);
+        }
         st.next_conn += 1;
         let cid = st.next_conn;
         let deadline = shared.config.ready_ack_deadline;
@@ -1058,8 +1070,7 @@ fn tone_amplitude(stream_id: &str) -> i64 {
 }
 
 /// One L16 message of a deterministic 400 Hz triangle tone of amplitude `amp` (integer
-/// arithmetic only), the `frame`-th of the stream, in the confirmed format (other codecs get
-/// L16 bytes too).
+/// arithmetic only), the `frame`-th of the stream, at the confirmed rate and channels.
 pub(super) fn tone(frame: u64, format: &AudioFormat, amp: i64) -> Vec<u8> {
     let rate = u64::from(format.sample_rate_hz.unwrap_or(16_000));
     let samples = rate * u64::try_from(format.send_rate_ms).unwrap_or(20) / 1000;
@@ -1077,6 +1088,51 @@ pub(super) fn tone(frame: u64, format: &AudioFormat, amp: i64) -> Vec<u8> {
         }
     }
     out
+}
+
+/// What Zoom may stream but the simulator cannot play, and the status it refuses it with: G.711
+/// and G.722 (no encoder here; Zoom's media parameter matrix allows them at 8 and 16 kHz), and
+/// Opus at a send rate other than its 20 ms packets (the matrix's only Opus send rate).
+fn unplayable(f: &AudioFormat) -> Option<(StatusCode, String)> {
+    match f.codec {
+        Codec::G711 | Codec::G722 => Some((
+            StatusCode::InvalidMediaAudioCodec,
+            format!("the simulator plays L16 and Opus audio, not {}", f.codec),
+        )),
+        Codec::Opus if f.send_rate_ms != opus::PACKET_MS => Some((
+            StatusCode::InvalidMediaAudioSendRate,
+            format!(
+                "Opus is sent in {} ms packets, not every {} ms",
+                opus::PACKET_MS,
+                f.send_rate_ms
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// One audio message's payload, the `frame`-th of the stream: the tone as L16, or for Opus the
+/// `frame`-th packet of a real Opus encoding of the same tone (at a fixed amplitude, so every
+/// Opus stream sends the same bytes). `None` for what [`unplayable`] refuses.
+fn audio_payload(frame: u64, format: &AudioFormat, amp: i64) -> Option<Vec<u8>> {
+    match format.codec {
+        Codec::Opus => {
+            let channels = u8::try_from(format.channels).ok()?;
+            opus::packet(channels, frame).map(<[u8]>::to_vec)
+        }
+        Codec::G711 | Codec::G722 => None,
+        _ => Some(tone(frame, format, amp)),
+    }
+}
+
+/// What makes two audio messages equal: the tone's phase and the format, or for Opus the
+/// packet.
+fn audio_key(frame: u64, format: &AudioFormat) -> (u64, AudioFormat) {
+    if format.codec == Codec::Opus {
+        (frame, *format)
+    } else {
+        tone_key(frame, format)
+    }
 }
 
 /// What makes two messages of the tone equal: the phase they start at, and the format.
@@ -1217,6 +1273,12 @@ async fn play(shared: Arc<Shared>, id: String) {
     }) else {
         return;
     };
+    let mut replay = shared
+        .lock()
+        .streams
+        .get(&id)
+        .and_then(|s| replay::Player::of(&s.spec));
+    let frames = replay.as_ref().map_or(frames, |r| r.frames(frames));
     let window = shared.config.reconnect_window;
     let mut sent = 0u64;
     let mut first_ts: Option<i64> = None;
@@ -1299,18 +1361,31 @@ async fn play(shared: Arc<Shared>, id: String) {
             active = true;
             if let Some(sig) = &signaling {
                 let _ = sig.text(stream_state(&shared, StreamState::Active, None));
-                for event in participant_events(&shared, &id) {
+                // A replay sends the recorded events instead.
+                for event in participant_events(&shared, &id)
+                    .into_iter()
+                    .filter(|_| replay.is_none())
+                {
                     let _ = sig.text(event);
                 }
             }
+        }
+        if let Some(replay) = replay.as_mut() {
+            if replay.step(&shared, &id, audio_id, &mut next_at).await {
+                sent += 1;
+                tokio::time::sleep_until(next_at).await;
+            }
+            continue;
         }
         let send_rate = format.send_rate_ms.max(20);
         let start = *first_ts.get_or_insert_with(|| shared.now_ms());
         let ts = start + sent as i64 * send_rate;
         // The tone repeats with its phase: encode each (phase, format) once.
-        let key = tone_key(sent, &format);
+        let key = audio_key(sent, &format);
         if cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
-            let pcm = tone(sent, &format, amp);
+            let Some(pcm) = audio_payload(sent, &format, amp) else {
+                break; // refused at the data handshake (`unplayable`)
+            };
             let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
             cache = Some((key, pcm, data));
         }

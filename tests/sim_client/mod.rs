@@ -109,6 +109,8 @@ pub struct Outcome {
     pub channel_audio: u64,
     /// When each audio message arrived (tokio time).
     pub audio_times: Vec<tokio::time::Instant>,
+    /// The first audio payload, decoded.
+    pub first_audio: Option<Vec<u8>>,
     hasher: Option<Sha256>,
 }
 
@@ -521,6 +523,9 @@ async fn on_media(
             let mut o = out.lock().unwrap();
             o.audio_frames += 1;
             o.audio_times.push(tokio::time::Instant::now());
+            if o.first_audio.is_none() {
+                o.first_audio = Some(buf.to_vec());
+            }
             if a.channel_id.is_some() && a.user_id.is_none() {
                 o.channel_audio += 1;
             }
