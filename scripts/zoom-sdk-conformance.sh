@@ -100,8 +100,8 @@ free_port() {
     "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT PID SECONDS: until 127.0.0.1:PORT accepts a connection (1), or PID exits or
-# time runs out (0).
+# wait_port PORT PID SECONDS: succeeds once 127.0.0.1:PORT accepts a connection; fails when
+# PID exits or SECONDS run out first.
 wait_port() {
     local port="$1" pid="$2" tenths=$(( $3 * 10 ))
     for _ in $(seq 1 "$tenths"); do
