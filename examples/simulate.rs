@@ -31,9 +31,12 @@
 //! only the protocol's rules).
 //!
 //! The client under test must allow the host `127.0.0.1` with plain `ws://`. Prints
-//! `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream and one `ok <check>` or
-//! `FAIL <check>: <why>` line per check; exits 0 when every protocol check passed (with
-//! `--strict`, every check), 1 when one failed, 2 on a usage or setup error.
+//! `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, one
+//! `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line per
+//! check (`protocol` or `advice`), and `stopped stream=<id>: <why>` for a stream whose checks
+//! ended early; exits 0 when every protocol check passed and no stream stopped early (with
+//! `--strict`, every check), 1 when a check failed, 2 on a usage or setup error or a run it
+//! could not judge (a stream stopped with no check failed, e.g. a codec it cannot play).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -144,9 +147,14 @@ async fn run(args: Args) -> Result<bool, String> {
     let report = sim.report();
     print!("{report}");
     // `passed`: every check of a rule in Zoom's docs; `passed_strict`: the advice ones too.
-    Ok(if args.strict {
+    let passed = if args.strict {
         report.passed_strict()
     } else {
         report.passed()
-    })
+    };
+    if !passed && report.failures().next().is_none() {
+        // Nothing failed, yet a stream stopped early: the run could not judge the client.
+        return Err("a stream stopped before it could be judged (see its `stopped` line)".into());
+    }
+    Ok(passed)
 }

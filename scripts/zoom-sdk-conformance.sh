@@ -172,6 +172,8 @@ pattern = "(" + "|".join(re.escape(k) for k in labels) + r")\s*(\{.*?\n\})"
 counts = {}
 for m in re.finditer(pattern, sys.stdin.read(), re.S):
     body = " ".join(m.group(2).split())
+    # The handshake signature is a credential (an HMAC of the client secret): never printed.
+    body = re.sub(r"(\"signature\" : )\"[^\"]*\"", "\\1\"<redacted>\"", body)
     shape = re.sub(r"(\"(?:sequence|timestamp)\" : )\d+", r"\1N", body)
     counts[shape] = counts.get(shape, 0) + 1
     if counts[shape] == 1:

@@ -99,6 +99,34 @@ async fn a_client_that_never_answers_keep_alives_fails_the_default_run() {
     assert!(failed(&report, "keep_alive_media")[0].contains("not answered"));
 }
 
+/// A stream over before the first keep-alive (1 s after each handshake) still sends one on
+/// every socket before it ends, and judges it.
+#[tokio::test(start_paused = true)]
+async fn even_a_stream_shorter_than_the_first_keep_alive_judges_one_on_every_socket() {
+    let short = || {
+        vec![
+            StreamSpec::new(Product::Meeting, "m==", "s-short", SECRET, creds())
+                .with_audio_frames(10),
+        ]
+    };
+    let (report, _) = run(short(), Behaviour::default()).await;
+    assert!(report.passed_strict(), "{report}");
+    for check in ["keep_alive_signaling", "keep_alive_media"] {
+        assert!(
+            report.check(check, "s-short").is_some(),
+            "{check}\n{report}"
+        );
+    }
+    let deaf = Behaviour {
+        ignore_keep_alive: true,
+        ..Behaviour::default()
+    };
+    let (report, _) = run(short(), deaf).await;
+    assert!(!report.passed(), "{report}");
+    assert_eq!(failed(&report, "keep_alive_signaling").len(), 1, "{report}");
+    assert_eq!(failed(&report, "keep_alive_media").len(), 1, "{report}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_client_that_signs_wrongly_fails_and_its_streams_stop_at_once() {
     let behaviour = Behaviour {
@@ -175,9 +203,11 @@ async fn keep_alives_carry_a_sequence_that_may_be_echoed_but_not_changed() {
         ..Behaviour::default()
     };
     let (report, _) = run(happy(), wrong).await;
+    assert!(!report.passed(), "{report}");
     let why = failed(&report, "keep_alive_signaling");
     assert!(
-        why[0].contains("echoed sequence 2, the request's is 1"),
+        why.first()
+            .is_some_and(|w| w.contains("echoed sequence 2, the request's is 1")),
         "{report}"
     );
 }

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::item::{Converter, Item};
 use super::queue::{self, Sender};
-use super::record::Recording;
+use super::record::{self, Recording};
 use super::transport::{Conn, Transport};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
@@ -62,12 +62,15 @@ pub(crate) fn spawn<T: Transport>(
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
     let product = config.handshake().product();
+    let recording_path = options
+        .recording()
+        .map(|(template, _)| record::path_for(template, config.handshake().rtms_stream_id()));
     let session = Session::connect(config, server_url, now())?;
-    let recording = match options.recording() {
-        Some((path, redaction)) => {
-            Some(Recording::start(path, redaction).map_err(ConnectError::Recording)?)
+    let recording = match (recording_path, options.recording()) {
+        (Some(path), Some((_, redaction))) => {
+            Some(Recording::start(&path, redaction).map_err(ConnectError::Recording)?)
         }
-        None => None,
+        _ => None,
     };
     let (out, shared) = queue::channel(options.queue_capacity());
     let (commands_tx, commands) = mpsc::unbounded_channel();

@@ -168,16 +168,17 @@ impl Options {
     /// delays the driver or a keep-alive: when the writer falls more than 1024 messages behind,
     /// messages are dropped and counted, and the count is the file's end line. The stream
     /// finishes ([`Items`] ends, [`StreamHandle::finished`] returns) only once the file is
-    /// complete. Every connection made with these options writes to the same path: give each
-    /// stream its own options (a [`Supervisor`] shares its options among all its streams).
-    /// Without a recording (the default), nothing of this runs.
+    /// complete. `{rtms_stream_id}` in `path` is replaced by the stream's id (characters
+    /// outside `[A-Za-z0-9._-]` as `_`): use it with a [`Supervisor`], which connects every
+    /// stream with the same options, or each stream truncates the others' file. Without a
+    /// recording (the default), nothing of this runs.
     ///
     /// ```
     /// use zoom_rtms_webhooks::client::Options;
     /// use zoom_rtms_webhooks::protocol::recording::Redaction;
-    /// let o = Options::default().with_recording("incident.jsonl", Redaction::all());
+    /// let o = Options::default().with_recording("rtms-{rtms_stream_id}.jsonl", Redaction::all());
     /// let (path, redaction) = o.recording().unwrap();
-    /// assert_eq!(path, std::path::Path::new("incident.jsonl"));
+    /// assert_eq!(path, std::path::Path::new("rtms-{rtms_stream_id}.jsonl"));
     /// assert!(redaction.user_names());
     /// ```
     #[must_use]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
@@ -17,6 +17,30 @@ use tokio::time::Instant;
 
 use crate::protocol::recording::{Recorder, Redaction};
 use crate::protocol::session::{Role, SocketId};
+
+/// The part of a recording's path replaced by the stream's id.
+const STREAM_ID: &str = "{rtms_stream_id}";
+
+/// The recording's path for the stream `rtms_stream_id`: `template` with every
+/// `{rtms_stream_id}` replaced by the id, each character outside `[A-Za-z0-9._-]` as `_` (a
+/// Zoom stream id may hold `/`, `+` and `=`; no id can leave the directory).
+pub(crate) fn path_for(template: &Path, rtms_stream_id: &str) -> PathBuf {
+    let text = template.to_string_lossy();
+    if !text.contains(STREAM_ID) {
+        return template.to_path_buf();
+    }
+    let safe: String = rtms_stream_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(text.replace(STREAM_ID, &safe))
+}
 
 /// Frames waiting for the writer thread (about 20 s of one audio stream at 20 ms).
 const BACKLOG: usize = 1024;
@@ -120,4 +144,23 @@ fn write(
         tracing::warn!(%error, "the RTMS recording stopped: writing failed");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_id_fills_the_template_safely() {
+        let t = Path::new("rec/{rtms_stream_id}.jsonl");
+        assert_eq!(path_for(t, "a/B+c=="), PathBuf::from("rec/a_B_c__.jsonl"));
+        assert_eq!(
+            path_for(t, "../../etc"),
+            PathBuf::from("rec/.._.._etc.jsonl")
+        );
+        assert_eq!(
+            path_for(Path::new("one.jsonl"), "s"),
+            PathBuf::from("one.jsonl")
+        );
+    }
 }

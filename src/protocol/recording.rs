@@ -55,6 +55,7 @@ use std::io::BufRead;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::server::{ParseError, ServerMessage};
 use super::session::Role;
@@ -291,7 +292,7 @@ enum Category {
 /// ```
 pub struct Recorder {
     redaction: Redaction,
-    placeholders: HashMap<(Category, String), u64>,
+    placeholders: HashMap<(Category, [u8; 32]), u64>,
     counts: [u64; 4],
 }
 
@@ -417,7 +418,12 @@ impl Recorder {
     }
 
     fn placeholder(&mut self, category: Category, original: &str) -> u64 {
-        let key = (category, original.to_owned());
+        // Keyed by a digest: the recorder keeps no plaintext of what it hides, and an entry
+        // stays small however long the value.
+        let key = (
+            category,
+            <[u8; 32]>::from(Sha256::digest(original.as_bytes())),
+        );
         if let Some(&n) = self.placeholders.get(&key) {
             return n;
         }

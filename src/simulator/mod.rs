@@ -849,6 +849,10 @@ impl CheckKind {
                 Advice,
                 "dial only hosts the app's policy allows (Zoom's SDK dials any host)",
             ),
+            "media_url" => (
+                Advice,
+                "dial the media URL named for the kinds a socket carries, `all` only as a fallback",
+            ),
             "watchdog_not_early" | "watchdog_fires" => (
                 Advice,
                 "redo the handshake after 65 s without inbound traffic, not merely without keep-alives (a recommendation in Zoom's docs)",
@@ -923,16 +927,6 @@ impl Check {
             kind: CheckKind::of(name),
             failure,
         }
-    }
-
-    /// Where the check's rule comes from (see [`CheckKind::rule`]).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::simulator::Check;
-    /// assert!(Check::new("webhook_ack", "s1", None).basis().contains("webhooks"));
-    /// ```
-    pub fn basis(&self) -> &'static str {
-        CheckKind::rule(self.name).1
     }
 }
 
@@ -1704,6 +1698,8 @@ struct Stream {
     draining: bool,
     /// Keep-alive requests sent on the stream's sockets and not yet answered or judged.
     keep_alives_pending: usize,
+    /// The stream's sockets that have not sent a keep-alive yet.
+    keep_alives_unprobed: usize,
     /// Why the stream's checks stopped early (a fatal failure of the client or the app).
     aborted: Option<String>,
     silent: bool,
@@ -1747,6 +1743,7 @@ impl Stream {
             keep_alives_paused_until: None,
             draining: false,
             keep_alives_pending: 0,
+            keep_alives_unprobed: 0,
             aborted: None,
             silent: false,
             player: false,

@@ -194,6 +194,9 @@ impl Player {
         let replay = Arc::clone(&self.replay);
         let steps = &replay.steps;
         let Some(base) = steps.get(self.next).map(|s| s.at_ms) else {
+            // Used up while the stream goes on (a keep-alive pause is waited out): keep the
+            // pace, sending nothing.
+            *at += self.interval.max(Duration::from_millis(20));
             return true;
         };
         // Up to and including the audio message.

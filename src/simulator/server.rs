@@ -61,13 +61,30 @@ async fn settle() {
 }
 
 pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    // Every socket's task ends with this loop (when the simulator is dropped).
+    let mut sockets = tokio::task::JoinSet::new();
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(serve(Arc::clone(&shared), tcp));
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    let _ = tcp.set_nodelay(true);
+                    sockets.spawn(serve(Arc::clone(&shared), tcp));
+                }
+                // Out of file descriptors, say: try again shortly rather than spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
+            Some(_) = sockets.join_next(), if !sockets.is_empty() => {}
+        }
     }
+}
+
+/// Writes `text` to the client; `false` when the socket failed, or when the client did not
+/// take it within `limit` (it stopped reading: the socket is to be dropped).
+async fn send_within(ws: &mut Ws, text: String, limit: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, ws.send(Message::text(text))).await,
+        Ok(Ok(()))
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,10 +119,11 @@ async fn next_frame(ws: &mut Ws) -> Option<Vec<u8>> {
     None
 }
 
+/// Sends a close frame; a client that does not take it within a few seconds is left to the
+/// socket's drop.
 async fn close(ws: &mut Ws) {
-    let _ = ws
-        .send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""))
-        .await;
+    let close = ws.send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""));
+    let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
 }
 
 async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
@@ -160,10 +178,12 @@ fn check_header(
         return Err(StatusCode::InvalidRtmsStreamId);
     };
     let Some(s) = st.streams.get(id) else {
+        // Under "?", the first one kept: a client cannot grow the report with made-up ids.
+        let shown: String = id.chars().take(64).collect();
         st.record(
-            id,
+            "?",
             "handshake",
-            Some(format!("unknown rtms_stream_id {id:?}")),
+            Some(format!("unknown rtms_stream_id {shown:?}")),
         );
         return Err(StatusCode::InvalidRtmsStreamId);
     };
@@ -820,6 +840,42 @@ struct PendingKeepAlive {
     sequence: i64,
 }
 
+/// Counts a socket of the stream that has not yet sent a keep-alive (`+1`), or one that has
+/// or is gone (`-1`): before the end every socket is sent one (see [`drain_keep_alives`]).
+fn keep_alive_unprobed(shared: &Shared, id: &str, unprobed: bool) {
+    let mut st = shared.lock();
+    if let Some(s) = st.streams.get_mut(id) {
+        s.keep_alives_unprobed = if unprobed {
+            s.keep_alives_unprobed + 1
+        } else {
+            s.keep_alives_unprobed.saturating_sub(1)
+        };
+        s.notify();
+    }
+}
+
+/// Sends a `KEEP_ALIVE_REQ` with the next sequence and counts it as pending; `false` when the
+/// socket failed or the client did not take it within `limit`.
+async fn request_keep_alive(
+    shared: &Shared,
+    id: &str,
+    ws: &mut Ws,
+    sequence: &mut i64,
+    pending: &mut Option<PendingKeepAlive>,
+    limit: Duration,
+) -> bool {
+    // A positive int32, as Zoom's own SDK requires.
+    *sequence = *sequence % i64::from(i32::MAX) + 1;
+    let timestamp = shared.now_ms().to_string();
+    let frame = format!(r#"{{"msg_type":12,"sequence":{sequence},"timestamp":{timestamp}}}"#);
+    *pending = Some(PendingKeepAlive {
+        timestamp,
+        sequence: *sequence,
+    });
+    keep_alive_pending(shared, id, true);
+    send_within(ws, frame, limit).await
+}
+
 /// Counts a keep-alive of the stream as pending (`+1`) or settled (`-1`): the player waits for
 /// none to be pending before it ends the stream.
 fn keep_alive_pending(shared: &Shared, id: &str, pending: bool) {
@@ -880,6 +936,19 @@ async fn run_socket(
     let mut pending: Option<PendingKeepAlive> = None;
     let mut sequence: i64 = 0;
     let mut misses = 0u32;
+    // A client that does not take a message within an interval has stopped reading.
+    let limit = interval;
+    let stalled = |shared: &Shared| {
+        let why = format!("the client took no message for {limit:?}: its socket was closed");
+        shared.fail(id, "keeps_up", why);
+    };
+    // Until this socket sends its first keep-alive, the stream's end waits for it.
+    let mut probed = false;
+    keep_alive_unprobed(shared, id, true);
+    let Some(mut changes) = shared.lock().streams.get(id).map(|s| s.changed.subscribe()) else {
+        keep_alive_unprobed(shared, id, false);
+        return;
+    };
     'socket: loop {
         tokio::select! {
             // What the client sent first: an answer that arrived with the timer is no miss.
@@ -920,14 +989,16 @@ async fn run_socket(
                     Reply::None => {}
                     Reply::Send(texts) => {
                         for t in texts {
-                            if ws.send(Message::text(t)).await.is_err() {
+                            if !send_within(ws, t, limit).await {
                                 break 'socket;
                             }
                         }
                     }
                     Reply::SendAndClose(texts) => {
                         for t in texts {
-                            let _ = ws.send(Message::text(t)).await;
+                            if !send_within(ws, t, limit).await {
+                                break 'socket;
+                            }
                         }
                         close(ws).await;
                         break;
@@ -937,8 +1008,8 @@ async fn run_socket(
             () = inbox.close.notified() => {
                 // What was queued before the close still goes out first.
                 while let Ok(t) = inbox.rx.try_recv() {
-                    if ws.send(Message::text(t)).await.is_err() {
-                        break;
+                    if !send_within(ws, t, limit).await {
+                        break 'socket;
                     }
                 }
                 close(ws).await;
@@ -946,7 +1017,8 @@ async fn run_socket(
             }
             out = inbox.rx.recv() => match out {
                 Some(t) => {
-                    if ws.send(Message::text(t)).await.is_err() {
+                    if !send_within(ws, t, limit).await {
+                        stalled(shared);
                         break;
                     }
                 }
@@ -955,12 +1027,28 @@ async fn run_socket(
                     break;
                 }
             },
+            // The stream is ending: a socket that has not met a keep-alive yet gets one now.
+            changed = changes.changed(), if !probed => {
+                let draining = shared.lock().streams.get(id).is_none_or(|s| s.draining);
+                if changed.is_err() {
+                    probed = true;
+                    keep_alive_unprobed(shared, id, false);
+                } else if draining && pending.is_none() {
+                    probed = true;
+                    let sent = request_keep_alive(shared, id, ws, &mut sequence, &mut pending, limit).await;
+                    keep_alive_unprobed(shared, id, false);
+                    if !sent {
+                        break;
+                    }
+                }
+            }
             _ = keep_alive.tick() => {
                 let (quiet, draining) = shared.lock().streams.get(id).map_or((false, true), |s| {
                     let paused = s.keep_alives_paused_until.is_some_and(|t| Instant::now() < t);
                     (s.silent || paused, s.draining)
                 });
                 if quiet {
+                    // A pause or a silence: the request pending is not judged.
                     if pending.take().is_some() {
                         keep_alive_pending(shared, id, false);
                     }
@@ -984,19 +1072,20 @@ async fn run_socket(
                 if draining {
                     continue;
                 }
-                // A positive int32, as Zoom's own SDK requires.
-                sequence = sequence % i64::from(i32::MAX) + 1;
-                let timestamp = shared.now_ms().to_string();
-                let frame = format!(
-                    r#"{{"msg_type":12,"sequence":{sequence},"timestamp":{timestamp}}}"#
-                );
-                pending = Some(PendingKeepAlive { timestamp, sequence });
-                keep_alive_pending(shared, id, true);
-                if ws.send(Message::text(frame)).await.is_err() {
+                let sent = request_keep_alive(shared, id, ws, &mut sequence, &mut pending, limit).await;
+                if !probed {
+                    probed = true;
+                    keep_alive_unprobed(shared, id, false);
+                }
+                if !sent {
+                    stalled(shared);
                     break;
                 }
             }
         }
+    }
+    if !probed {
+        keep_alive_unprobed(shared, id, false);
     }
     if pending.is_some() {
         keep_alive_pending(shared, id, false);
@@ -1583,12 +1672,16 @@ fn keep_alives_paused(shared: &Shared, id: &str) -> bool {
     })
 }
 
-/// Before the end: no new keep-alive, and the pending ones answered or judged (each within
-/// its interval), so that a client that never answers fails however short the stream.
+/// Before the end: every socket that has not met a keep-alive is sent one, then no new one,
+/// and the pending ones are answered or judged (each by the next tick of its socket), so that
+/// a client that never answers fails however short the stream.
 async fn drain_keep_alives(shared: &Shared, id: &str) {
     let Some(mut rx) = shared.lock().streams.get_mut(id).map(|s| {
         s.draining = true;
-        s.changed.subscribe()
+        let rx = s.changed.subscribe();
+        // Wakes the sockets that still owe a first keep-alive.
+        s.notify();
+        rx
     }) else {
         return;
     };
@@ -1596,12 +1689,12 @@ async fn drain_keep_alives(shared: &Shared, id: &str) {
     // tick delayed by a busy runtime.
     let deadline = Instant::now() + shared.config.keep_alive_interval * 2;
     loop {
-        let pending = shared
+        let waiting = shared
             .lock()
             .streams
             .get(id)
-            .map_or(0, |s| s.keep_alives_pending);
-        if pending == 0 {
+            .map_or(0, |s| s.keep_alives_pending + s.keep_alives_unprobed);
+        if waiting == 0 {
             return;
         }
         if tokio::time::timeout_at(deadline, rx.changed())
