@@ -2,21 +2,31 @@
 //! every fault scenario and every product. The simulator judges the client's conduct (its
 //! report must pass) and the client must receive exactly the audio sent (same SHA-256).
 //!
+//! Also recording and replay: the client records a run to a file (verbatim and redacted), and the
+//! simulator replays that file to the client, which receives the same audio and transcripts.
+//!
 //! Paused tokio time makes the 65 s windows instant. A 5 ms ticker keeps tokio from jumping
 //! the paused clock to the next far timer while a message crosses a loopback socket (see the
 //! simulator's module docs).
 #![cfg(all(feature = "client", feature = "simulator"))]
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use zoom_rtms_webhooks::client::{self, Item, Source, StreamHandle};
+use zoom_rtms_webhooks::client::{self, Item, Options, Source, StreamHandle};
 use zoom_rtms_webhooks::codes::StatusCode;
-use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
+use zoom_rtms_webhooks::handshake::{
+    Credentials, MediaKind, MediaTypes, SignalingHandshakeRequest,
+};
 use zoom_rtms_webhooks::protocol::media::{AudioParams, DataOption, MediaParams, VideoParams};
-use zoom_rtms_webhooks::protocol::session::{EndReason, SessionConfig, SessionError, Webhook};
+use zoom_rtms_webhooks::protocol::recording::{Recording, Redaction};
+use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::session::{
+    EndReason, Role, SessionConfig, SessionError, Webhook,
+};
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::simulator::{End, Fault, Report, SimConfig, Simulator, StreamSpec};
 use zoom_rtms_webhooks::{Product, WebhookEvent};
@@ -33,7 +43,10 @@ fn creds() -> Credentials {
 struct Seen {
     audio_frames: u64,
     audio_sha256: String,
-    transcripts: u64,
+    /// The transcripts' texts, in order.
+    transcripts: Vec<String>,
+    /// The audio frames' timestamps, in order.
+    audio_timestamps: Vec<i64>,
     connects: u64,
     video_subscription: Option<(Option<i64>, Option<StatusCode>)>,
     /// Video frames: how many, and the users and first bytes seen.
@@ -49,6 +62,16 @@ async fn run(
     spec: StreamSpec,
     params: MediaParams,
     subscribe_video: Option<i64>,
+) -> (Report, Seen) {
+    run_with(spec, params, subscribe_video, Options::default()).await
+}
+
+/// [`run`] with the client's `options`.
+async fn run_with(
+    spec: StreamSpec,
+    params: MediaParams,
+    subscribe_video: Option<i64>,
+    options: Options,
 ) -> (Report, Seen) {
     let mut types = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
     if params.video().is_some() {
@@ -83,7 +106,8 @@ async fn run(
                         SessionConfig::new(SignalingHandshakeRequest::new(&creds, started))
                             .with_media(types, params.clone())
                             .with_host_policy(policy.clone());
-                    let (handle, items) = client::connect(config, url).unwrap();
+                    let (handle, items) =
+                        client::connect_with(config, url, options.clone()).unwrap();
                     if let Some(user) = subscribe_video {
                         handle.subscribe_video(user, true);
                     }
@@ -125,9 +149,10 @@ async fn consume(
             Item::Connected { .. } => s.connects += 1,
             Item::Audio(frame) => {
                 s.audio_frames += 1;
+                s.audio_timestamps.extend(frame.timestamp);
                 sha.update(&frame.data);
             }
-            Item::Transcript(_) => s.transcripts += 1,
+            Item::Transcript(t) => s.transcripts.push(t.text.unwrap_or_default().into_owned()),
             Item::Video(frame) => {
                 s.video_frames += 1;
                 if !s.video_sources.contains(&frame.source) {
@@ -138,10 +163,8 @@ async fn consume(
             Item::VideoSubscription(r) => {
                 s.video_subscription = Some((r.user_id, r.status.code));
             }
-            item if item.is_terminal() => {
-                s.terminal = Some(item);
-                break;
-            }
+            // The items end after it, once a recording is complete.
+            item if item.is_terminal() => s.terminal = Some(item),
             _ => {}
         }
     }
@@ -164,7 +187,7 @@ fn assert_delivered(report: &Report, seen: &Seen, connects: u64) {
     assert!(sent.audio_frames >= FRAMES, "{report}");
     assert_eq!(seen.audio_frames, sent.audio_frames, "{seen:?}");
     assert_eq!(seen.audio_sha256, sent.audio_sha256, "the audio differs");
-    assert_eq!(seen.transcripts, sent.transcripts);
+    assert_eq!(seen.transcripts.len() as u64, sent.transcripts);
     assert_eq!(seen.connects, connects, "{seen:?}");
     assert!(
         matches!(seen.terminal, Some(Item::Ended(_))),
@@ -356,4 +379,193 @@ async fn without_a_subscription_individual_video_sends_nothing() {
     assert_delivered(&report, &seen, 1);
     assert_eq!(report.streams[0].video_frames, 0);
     assert_eq!(seen.video_frames, 0);
+}
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "rtms-recording-{}-{name}.jsonl",
+            std::process::id()
+        ));
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The audio of a recording, decoded and hashed; the transcripts' texts.
+fn contents(recording: &Recording) -> (u64, String, Vec<String>) {
+    let mut sha = Sha256::new();
+    let mut frames = 0;
+    let mut texts = Vec::new();
+    for entry in recording.entries() {
+        match entry.message().unwrap() {
+            ServerMessage::Audio(audio) => {
+                assert!(
+                    matches!(entry.socket, Role::Media(t) if t.includes(MediaKind::Audio)),
+                    "{entry:?}"
+                );
+                let mut pcm = Vec::new();
+                audio.decode_into(&mut pcm).unwrap();
+                sha.update(&pcm);
+                frames += 1;
+            }
+            ServerMessage::Transcript(t) => texts.push(t.text.unwrap_or_default().into_owned()),
+            _ => {}
+        }
+    }
+    (frames, hex::encode(sha.finalize()), texts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_run_replays_with_the_same_audio_and_transcripts() {
+    let file = TempFile::new("verbatim");
+    let options = Options::default().with_recording(&file.0, Redaction::none());
+    let (report, seen) = run_with(
+        spec(Product::Meeting, "s-recorded"),
+        MediaParams::new(),
+        None,
+        options,
+    )
+    .await;
+    assert_delivered(&report, &seen, 1);
+    assert_eq!(seen.transcripts.len(), 4);
+
+    // The file: a header, the server's messages only, in order, and an end line.
+    let text = std::fs::read_to_string(&file.0).unwrap();
+    assert!(text.starts_with("{\"rtms_recording\":1,"), "{text:.200}");
+    assert!(text.ends_with("{\"end\":{\"dropped\":0}}\n"));
+    assert!(!text.contains("signature"), "a client message was recorded");
+    assert!(!text.contains("client-secret"));
+    let recording = Recording::open(&file.0).unwrap();
+    assert_eq!(recording.dropped(), Some(0));
+    assert!(recording.redaction().is_none());
+    let entries = recording.entries();
+    assert!(entries.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert!(
+        matches!(
+            entries[0].message(),
+            Ok(ServerMessage::SignalingHandshakeResponse(_))
+        ),
+        "{:?}",
+        entries[0]
+    );
+    assert_eq!(entries[0].socket, Role::Signalling);
+    assert!(entries
+        .iter()
+        .any(|e| matches!(e.message(), Ok(ServerMessage::DataHandshakeResponse(_)))));
+    let (frames, sha, texts) = contents(&recording);
+    assert_eq!(frames, FRAMES);
+    assert_eq!(
+        sha, seen.audio_sha256,
+        "the recorded audio is what the client received"
+    );
+    assert_eq!(texts, seen.transcripts);
+    // 20 ms apart, as sent.
+    let audio_at: Vec<u64> = entries
+        .iter()
+        .filter(|e| matches!(e.message(), Ok(ServerMessage::Audio(_))))
+        .map(|e| e.at_ms)
+        .collect();
+    assert!(audio_at[FRAMES as usize - 1] - audio_at[0] >= 99 * 20 - 20);
+
+    // The replay, to another stream: the same audio and transcripts, every check passes.
+    let connects = 1;
+    let replay = spec(Product::Meeting, "s-replayed").with_replay(recording);
+    let (replayed, again) = run(replay, MediaParams::new(), None).await;
+    assert_delivered(&replayed, &again, connects);
+    assert_eq!(replayed.streams[0].audio_sha256, seen.audio_sha256);
+    assert_eq!(again.audio_sha256, seen.audio_sha256);
+    assert_eq!(again.transcripts, seen.transcripts);
+    assert!(
+        replayed.check("audio_delivered", "s-replayed").is_some(),
+        "{replayed}"
+    );
+    // Timestamps moved to the replay's clock, their spacing kept.
+    assert_ne!(again.audio_timestamps[0], seen.audio_timestamps[0]);
+    let spacing = |ts: &[i64]| ts.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>();
+    assert_eq!(
+        spacing(&again.audio_timestamps),
+        spacing(&seen.audio_timestamps)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_redacted_recording_hides_names_ids_and_text_and_still_replays() {
+    let file = TempFile::new("redacted");
+    let options = Options::default().with_recording(&file.0, Redaction::all());
+    let (report, seen) = run_with(
+        spec(Product::Meeting, "s-secretive"),
+        MediaParams::new(),
+        None,
+        options,
+    )
+    .await;
+    assert_delivered(&report, &seen, 1);
+
+    let text = std::fs::read_to_string(&file.0).unwrap();
+    for hidden in [
+        "Ann",
+        "16778240",
+        "utterance",
+        "instance-uuid",
+        "s-secretive",
+    ] {
+        assert!(
+            !text.contains(hidden),
+            "{hidden:?} is in the redacted recording"
+        );
+    }
+    assert!(text.contains("\"name-1\""), "{text:.400}");
+    let recording = Recording::open(&file.0).unwrap();
+    assert_eq!(recording.redaction(), &Redaction::all());
+    // The payloads are kept; each text got its own placeholder, each user the same one.
+    let (frames, sha, texts) = contents(&recording);
+    assert_eq!((frames, sha), (FRAMES, seen.audio_sha256.clone()));
+    assert_eq!(texts, ["text-1", "text-2", "text-3", "text-4"]);
+    for entry in recording.entries() {
+        if let Ok(ServerMessage::Transcript(t)) = entry.message() {
+            assert_eq!(
+                (t.user_id, t.user_name.as_deref()),
+                (Some(1), Some("name-1"))
+            );
+        }
+    }
+
+    // A media drop in the middle of the replay: redialled, and the audio still complete.
+    let connects = 2;
+    let spec = spec(Product::Meeting, "s-replayed")
+        .with_replay(recording)
+        .with_faults([Fault::DropMedia { after_frames: 50 }]);
+    let (replayed, again) = run(spec, MediaParams::new(), None).await;
+    assert_delivered(&replayed, &again, connects);
+    assert!(
+        replayed.check("media_reconnect", "s-replayed").is_some(),
+        "{replayed}"
+    );
+    assert_eq!(again.audio_sha256, seen.audio_sha256);
+    assert_eq!(again.transcripts, ["text-1", "text-2", "text-3", "text-4"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recording_file_that_cannot_be_created_fails_the_connect() {
+    let dir = TempFile::new("a-directory");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let creds = creds();
+    let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s");
+    let config = SessionConfig::new(hello);
+    let url =
+        zoom_rtms_webhooks::region::ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default())
+            .unwrap();
+    let options = Options::default().with_recording(&dir.0, Redaction::none());
+    let result = client::connect_with(config, url, options);
+    let _ = std::fs::remove_dir(&dir.0);
+    assert!(matches!(result, Err(client::ConnectError::Recording(_))));
 }

@@ -15,7 +15,7 @@ use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder, WebSocketStrea
 
 use super::{
     opus, replay, webhook, Awaiting, Conn, End, Fault, Inbox, MediaConn, Outbox, Shared, State,
-    Unsent,
+    Stream, Unsent,
 };
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
@@ -843,13 +843,15 @@ struct PendingKeepAlive {
 /// Counts a socket of the stream that has not yet sent a keep-alive (`+1`), or one that has
 /// or is gone (`-1`): before the end every socket is sent one (see [`drain_keep_alives`]).
 fn keep_alive_unprobed(shared: &Shared, id: &str, unprobed: bool) {
+    count(shared, id, unprobed, |s| &mut s.keep_alives_unprobed);
+}
+
+/// Moves one of the stream's counters up or down, and wakes what waits on the stream.
+fn count(shared: &Shared, id: &str, up: bool, counter: fn(&mut Stream) -> &mut usize) {
     let mut st = shared.lock();
     if let Some(s) = st.streams.get_mut(id) {
-        s.keep_alives_unprobed = if unprobed {
-            s.keep_alives_unprobed + 1
-        } else {
-            s.keep_alives_unprobed.saturating_sub(1)
-        };
+        let n = counter(s);
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
         s.notify();
     }
 }
@@ -879,15 +881,7 @@ async fn request_keep_alive(
 /// Counts a keep-alive of the stream as pending (`+1`) or settled (`-1`): the player waits for
 /// none to be pending before it ends the stream.
 fn keep_alive_pending(shared: &Shared, id: &str, pending: bool) {
-    let mut st = shared.lock();
-    if let Some(s) = st.streams.get_mut(id) {
-        s.keep_alives_pending = if pending {
-            s.keep_alives_pending + 1
-        } else {
-            s.keep_alives_pending.saturating_sub(1)
-        };
-        s.notify();
-    }
+    count(shared, id, pending, |s| &mut s.keep_alives_pending);
 }
 
 /// Judges a `KEEP_ALIVE_RESP` against the pending request: the timestamp must match, and the
