@@ -99,6 +99,32 @@ async fn a_client_that_never_answers_keep_alives_fails_the_default_run() {
     assert!(failed(&report, "keep_alive_media")[0].contains("not answered"));
 }
 
+/// A client that stops reading cannot make the simulator hold what it would send: it misses
+/// its keep-alives, so after three its sockets are closed, as Zoom does (and before that, what
+/// no socket takes is dropped, not queued: `keeps_up`); the stream still ends.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_loses_its_sockets_and_the_stream_still_ends() {
+    let frames = 8000;
+    let spec = StreamSpec::new(Product::Meeting, "m==", "s-stalled", SECRET, creds())
+        .with_audio_frames(frames)
+        .with_transcript_every(0);
+    let stalled = Behaviour {
+        stop_reading_after: Some(10),
+        ..Behaviour::default()
+    };
+    let (report, _) = run(vec![spec], stalled).await;
+    assert!(!report.passed(), "{report}");
+    for check in ["keep_alive_signaling", "keep_alive_media"] {
+        assert!(!failed(&report, check).is_empty(), "{check}\n{report}");
+    }
+    // Three intervals of audio at most reached a socket before it was closed.
+    assert!(
+        report.streams[0].audio_frames <= 10 + 3 * 10 * 50 + 50,
+        "{report}"
+    );
+    assert!(!failed(&report, "media_ready").is_empty(), "{report}");
+}
+
 /// A stream over before the first keep-alive (1 s after each handshake) still sends one on
 /// every socket before it ends, and judges it.
 #[tokio::test(start_paused = true)]

@@ -69,6 +69,8 @@ pub struct Behaviour {
     pub omit_sequence: bool,
     /// Answer keep-alives with a sequence one past the request's.
     pub wrong_sequence: bool,
+    /// After this many audio messages, stop reading every socket (and keep them open).
+    pub stop_reading_after: Option<u64>,
 }
 
 /// The answer to a keep-alive request, as `b` gives it.
@@ -520,19 +522,26 @@ async fn on_media(
         }
         Ok(ServerMessage::Audio(a)) => {
             a.decode_into(buf).expect("base64");
-            let mut o = out.lock().unwrap();
-            o.audio_frames += 1;
-            o.audio_times.push(tokio::time::Instant::now());
-            if o.first_audio.is_none() {
-                o.first_audio = Some(buf.to_vec());
+            let frames = {
+                let mut o = out.lock().unwrap();
+                o.audio_frames += 1;
+                o.audio_times.push(tokio::time::Instant::now());
+                if o.first_audio.is_none() {
+                    o.first_audio = Some(buf.to_vec());
+                }
+                if a.channel_id.is_some() && a.user_id.is_none() {
+                    o.channel_audio += 1;
+                }
+                if let Some(h) = o.hasher.as_mut() {
+                    h.update(&buf[..]);
+                }
+                o.audio_frames
+            };
+            if Some(frames) == b.stop_reading_after {
+                // Nothing is read again; the sockets stay open.
+                std::future::pending::<()>().await;
             }
-            if a.channel_id.is_some() && a.user_id.is_none() {
-                o.channel_audio += 1;
-            }
-            if let Some(h) = o.hasher.as_mut() {
-                h.update(&buf[..]);
-            }
-            Some(o.audio_frames) == b.close_after
+            Some(frames) == b.close_after
         }
         Ok(ServerMessage::Transcript(_)) => {
             out.lock().unwrap().transcripts += 1;
