@@ -1,6 +1,7 @@
 //! A local Zoom for RTMS (feature `simulator`): signed webhooks, the signalling and media
 //! WebSockets on loopback (`ws://127.0.0.1:<port>`, one port), scripted faults, and a check of
-//! the client's conduct against the protocol notes (`reference/rtms-protocol.md` §2–§8).
+//! the client's conduct against Zoom's RTMS documentation (each check's source:
+//! [`CheckKind::rule`]).
 //!
 //! The simulator follows the protocol, not this crate's client: it reuses the protocol types
 //! (messages, code tables, media-parameter rules, the handshake signature), so each rule is
@@ -434,7 +435,10 @@ impl SimConfig {
     }
 }
 
-/// A fault the simulator injects into one stream (reference §6, §8).
+/// A fault the simulator injects into one stream: the failures Zoom's
+/// [failover and reconnection guide](https://developers.zoom.us/docs/rtms/video-sdk/failover-reconnection/)
+/// describes, refused handshakes, and the keep-alive pause and silence a watchdog must tell
+/// apart.
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::StatusCode;

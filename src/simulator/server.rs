@@ -780,7 +780,7 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
             user_id, subscribe, ..
         } => {
             // One subscription at a time: a new one replaces the last; asking again for the
-            // participant already subscribed is status 44 (reference §4.8).
+            // participant already subscribed is status 44.
             let Some(s) = st.streams.get_mut(id) else {
                 return Reply::None;
             };
