@@ -701,22 +701,18 @@ fn on_signaling(shared: &Shared, id: &str, req: ClientRequest<'_>) -> Reply {
             // One ack readies every media socket whose data handshake succeeded: Zoom's own
             // SDK sends one per stream, after all of them; a client may also send one after
             // each.
-            match s.unacked.is_empty() {
-                false => {
-                    for cid in std::mem::take(&mut s.unacked) {
-                        if let Some(m) = s.media.iter_mut().find(|m| m.conn.id == cid) {
-                            m.acked = true;
-                        }
+            if !s.unacked.is_empty() {
+                for cid in std::mem::take(&mut s.unacked) {
+                    if let Some(m) = s.media.iter_mut().find(|m| m.conn.id == cid) {
+                        m.acked = true;
                     }
-                    s.notify();
-                    st.record(id, "client_ready_ack", None);
                 }
-                true if s.media.is_empty() => {
-                    let why = "CLIENT_READY_ACK before any successful data handshake";
-                    st.record(id, "client_ready_ack", Some(why.into()));
-                }
-                true => {} // a repeated ack: harmless as far as is known
-            }
+                s.notify();
+                st.record(id, "client_ready_ack", None);
+            } else if s.media.is_empty() {
+                let why = "CLIENT_READY_ACK before any successful data handshake";
+                st.record(id, "client_ready_ack", Some(why.into()));
+            } // else a repeated ack: harmless as far as is known
             Reply::None
         }
         ClientRequest::SignalingHandshake(_) => {
