@@ -24,8 +24,13 @@
 //! message for the peer's delayed ACK, real milliseconds that paused time turns into seconds),
 //! and keep a short ticker task running (`loop { sleep(5 ms) }`), since tokio advances a
 //! paused clock to the next timer whenever every task waits, even while a message crosses a
-//! loopback socket. The simulator sets `TCP_NODELAY` on its side and judges every deadline only
-//! after the tasks woken with it have run.
+//! loopback socket. The simulator sets `TCP_NODELAY` on its side.
+//!
+//! Every decision the simulator makes (what to answer, when a keep-alive or a deadline is due,
+//! what each check concludes) is taken by a sans-I/O core driven by tokio here; the crate's own
+//! tests drive the same core against the client's sans-I/O
+//! [`Session`](crate::protocol::session::Session) in virtual time, with no socket, so each
+//! scenario is judged exactly and the same way on every run.
 //!
 //! ```no_run
 //! use zoom_rtms_webhooks::handshake::Credentials;
@@ -52,21 +57,26 @@
 //! # }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
+
+use self::core::Core;
+use self::server::Shared;
 
 use crate::codes::StatusCode;
 use crate::event::Product;
-use crate::handshake::{Credentials, IdKeys, MediaTypes};
-use crate::protocol::media::{AudioFormat, Rules};
+use crate::handshake::{Credentials, IdKeys};
+use crate::protocol::media::Rules;
 
+mod core;
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod harness_tests;
 mod opus;
 mod replay;
 mod scenario;
@@ -1115,7 +1125,7 @@ impl fmt::Display for Report {
 pub struct Simulator {
     shared: Arc<Shared>,
     accept: tokio::task::JoinHandle<()>,
-    retries: tokio::task::JoinHandle<()>,
+    timers: tokio::task::JoinHandle<()>,
     webhooks: Mutex<Option<mpsc::UnboundedReceiver<SignedWebhook>>>,
 }
 
@@ -1130,16 +1140,13 @@ impl fmt::Debug for Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.accept.abort();
-        self.retries.abort();
-        // Close every socket and stop every player.
-        let ids: Vec<String> = self.shared.lock().streams.keys().cloned().collect();
-        for id in ids {
-            server::close_all(&self.shared, &id);
-            if let Some(s) = self.shared.lock().streams.get_mut(&id) {
-                s.done = true;
-                s.notify();
-            }
-        }
+        self.timers.abort();
+        // Close every socket, stop every player and every delivery.
+        let mut inner = self.shared.lock();
+        inner.core.shut_down();
+        self.shared.pump(&mut inner);
+        inner.stop_posts();
+        self.shared.changed.send_modify(|v| *v += 1);
     }
 }
 
@@ -1163,24 +1170,22 @@ impl Simulator {
             .map_err(SimError::Bind)?;
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let (retry_tx, retry_rx) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let core = Core::new(
             config,
             addr,
-            wall_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-            started: Instant::now(),
-            state: Mutex::new(State::default()),
-            webhook_tx: tx,
-            retry_tx,
-        });
+            tokio::time::Instant::now().into_std(),
+            wall_ms,
+        );
+        let shared = Arc::new(Shared::new(core, addr, tx));
         let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
-        let retries = tokio::spawn(retry_loop(Arc::clone(&shared), retry_rx));
+        let timers = tokio::spawn(server::timer_loop(Arc::clone(&shared)));
         Ok(Simulator {
             shared,
             accept,
-            retries,
+            timers,
             webhooks: Mutex::new(Some(rx)),
         })
     }
@@ -1217,16 +1222,8 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub fn register(&self, spec: StreamSpec) -> Result<(), SimError> {
-        let mut st = self.shared.lock();
-        let id = spec.rtms_stream_id.clone();
-        if st.streams.contains_key(&id) {
-            return Err(SimError::Duplicate(id));
-        }
-        st.next_gen += 1;
-        let gen = st.next_gen;
-        st.order.push(id.clone());
-        st.streams.insert(id, Stream::new(spec, gen));
-        Ok(())
+        let now = tokio::time::Instant::now().into_std();
+        self.shared.lock().core.register(spec, now)
     }
 
     /// The signalling URL the stream's current `rtms_started` announces
@@ -1245,9 +1242,7 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub fn signaling_url(&self, rtms_stream_id: &str) -> Option<String> {
-        let st = self.shared.lock();
-        let gen = st.streams.get(rtms_stream_id)?.gen;
-        Some(self.shared.signaling_url(gen))
+        self.shared.lock().core.signaling_url(rtms_stream_id)
     }
 
     /// Sends the stream's signed `*_rtms_started` webhook and starts serving it. Returns the
@@ -1267,17 +1262,7 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub async fn start_stream(&self, rtms_stream_id: &str) -> Result<SignedWebhook, SimError> {
-        let hook = {
-            let st = self.shared.lock();
-            let s = st
-                .streams
-                .get(rtms_stream_id)
-                .ok_or_else(|| SimError::UnknownStream(rtms_stream_id.to_owned()))?;
-            webhook::started(&self.shared, &s.spec, s.gen)
-        };
-        server::ensure_player(&self.shared, rtms_stream_id);
-        self.shared.deliver(hook.clone()).await?;
-        Ok(hook)
+        self.shared.start_stream(rtms_stream_id).await
     }
 
     /// Every webhook the simulator sends, in order (also when it POSTs them). Only the first
@@ -1318,22 +1303,9 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub async fn finished(&self, rtms_stream_id: &str) {
-        let rx = {
-            let st = self.shared.lock();
-            match st.streams.get(rtms_stream_id) {
-                Some(s) => s.changed.subscribe(),
-                None => return,
-            }
-        };
-        let mut rx = rx;
+        let mut rx = self.shared.changed.subscribe();
         loop {
-            if self
-                .shared
-                .lock()
-                .streams
-                .get(rtms_stream_id)
-                .is_none_or(|s| s.done)
-            {
+            if self.shared.lock().core.is_finished(rtms_stream_id) {
                 return;
             }
             if rx.changed().await.is_err() {
@@ -1358,255 +1330,7 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub fn report(&self) -> Report {
-        let st = self.shared.lock();
-        let streams = st
-            .order
-            .iter()
-            .filter_map(|id| st.streams.get(id))
-            .map(|s| StreamSummary {
-                stream: s.spec.rtms_stream_id.clone(),
-                audio_frames: s.frames_sent,
-                audio_sha256: hex::encode(s.hasher.clone().finalize()),
-                transcripts: s.transcripts_sent,
-                video_frames: s.video_frames_sent,
-                stopped: s.aborted.clone(),
-            })
-            .collect();
-        Report {
-            streams,
-            checks: st.checks.clone(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared state
-// ---------------------------------------------------------------------------------------------
-
-pub(crate) struct Shared {
-    config: SimConfig,
-    addr: SocketAddr,
-    wall_ms: i64,
-    started: Instant,
-    state: Mutex<State>,
-    webhook_tx: mpsc::UnboundedSender<SignedWebhook>,
-    /// Webhooks whose first delivery failed, and when it was made, for [`retry_loop`].
-    retry_tx: mpsc::UnboundedSender<(SignedWebhook, Instant)>,
-}
-
-/// Retries each failed webhook on [`SimConfig::webhook_retries`]' schedule, until a 2xx. Runs
-/// until the simulator is dropped (which aborts it and, with its `JoinSet`, every retry).
-async fn retry_loop(
-    shared: Arc<Shared>,
-    mut failed: mpsc::UnboundedReceiver<(SignedWebhook, Instant)>,
-) {
-    let mut retries = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            Some((hook, attempted)) = failed.recv() => {
-                retries.spawn(retry(Arc::clone(&shared), hook, attempted));
-            }
-            Some(_) = retries.join_next(), if !retries.is_empty() => {}
-            else => return,
-        }
-    }
-}
-
-/// Retries `hook`, whose delivery at `attempted` failed; each delay counts from the attempt
-/// before.
-async fn retry(shared: Arc<Shared>, hook: SignedWebhook, mut attempted: Instant) {
-    let Some(url) = shared.config.webhook_url.clone() else {
-        return;
-    };
-    let stream = hook.rtms_stream_id.clone();
-    let mut last = String::new();
-    for delay in shared.config.webhook_retries.clone() {
-        attempted += delay;
-        tokio::time::sleep_until(attempted).await;
-        let secret = shared
-            .lock()
-            .streams
-            .get(&stream)
-            .map(|s| s.spec.webhook_secret.clone());
-        let Some(secret) = secret else {
-            return;
-        };
-        let again = webhook::resigned(&hook, &secret);
-        let _ = shared.webhook_tx.send(again.clone());
-        match webhook::post(&url, &again).await {
-            Ok(()) => {
-                shared.ok(&stream, "webhook_retry");
-                return;
-            }
-            Err(e) => last = e.why,
-        }
-    }
-    shared.fail(
-        &stream,
-        "webhook_retry",
-        format!("no retry was acknowledged: {last}"),
-    );
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Milliseconds since the Unix epoch on the simulator's clock (tokio time: paused in
-    /// tests).
-    fn now_ms(&self) -> i64 {
-        self.wall_ms + self.started.elapsed().as_millis() as i64
-    }
-
-    fn base_url(&self, gen: u64) -> String {
-        format!("ws://{}/rtms/{gen}", self.addr)
-    }
-
-    fn signaling_url(&self, gen: u64) -> String {
-        format!("{}/signaling", self.base_url(gen))
-    }
-
-    async fn deliver(&self, hook: SignedWebhook) -> Result<(), SimError> {
-        let times = if self.config.duplicate_webhooks { 2 } else { 1 };
-        for _ in 0..times {
-            let _ = self.webhook_tx.send(hook.clone());
-            if let Some(url) = &self.config.webhook_url {
-                // The app must acknowledge within Zoom's 3 s (check `webhook_ack`).
-                let attempted = Instant::now();
-                let posted = self.post_patiently(url, &hook).await;
-                let failure = posted
-                    .as_ref()
-                    .err()
-                    .map(|e| format!("{}: {}", hook.event, e.why));
-                let retried = !self.config.webhook_retries.is_empty();
-                {
-                    let mut st = self.lock();
-                    st.record(&hook.rtms_stream_id, "webhook_ack", failure.clone());
-                    // Without retries, a client that never heard of the start or the
-                    // interruption has nothing left to be judged on.
-                    let announces = hook.event.ends_with("rtms_started")
-                        || hook.event.ends_with("rtms_interrupted");
-                    if let Some(why) = failure.filter(|_| announces && !retried) {
-                        let why = format!("a webhook was not acknowledged: {why}");
-                        st.abort(&hook.rtms_stream_id, why);
-                    }
-                }
-                if posted.is_err() && retried {
-                    let _ = self.retry_tx.send((hook.clone(), attempted));
-                }
-                posted?;
-            }
-        }
-        Ok(())
-    }
-
-    /// POSTs `hook`; while the connection is refused (the app is not listening yet), tries
-    /// again once a second for [`SimConfig::delivery_patience`], signed anew each time.
-    async fn post_patiently(
-        &self,
-        url: &str,
-        hook: &SignedWebhook,
-    ) -> Result<(), webhook::PostError> {
-        let give_up = Instant::now() + self.config.delivery_patience;
-        let mut attempt = hook.clone();
-        loop {
-            match webhook::post(url, &attempt).await {
-                Err(e) if e.refused && Instant::now() + Duration::from_secs(1) <= give_up => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    let secret = self
-                        .lock()
-                        .streams
-                        .get(&hook.rtms_stream_id)
-                        .map(|s| s.spec.webhook_secret.clone());
-                    let Some(secret) = secret else {
-                        return Err(e);
-                    };
-                    attempt = webhook::resigned(hook, &secret);
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn ok(&self, stream: &str, name: &'static str) {
-        self.lock().record(stream, name, None);
-    }
-
-    fn fail(&self, stream: &str, name: &'static str, why: impl Into<String>) {
-        self.lock().record(stream, name, Some(why.into()));
-    }
-}
-
-#[derive(Default)]
-struct State {
-    streams: HashMap<String, Stream>,
-    order: Vec<String>,
-    checks: Vec<Check>,
-    /// Where each check of each stream is in `checks`: recording one (every keep-alive echo
-    /// does) stays O(1) with thousands of streams, as a load driver needs.
-    check_index: HashMap<&'static str, HashMap<String, usize>>,
-    next_gen: u64,
-    next_conn: u64,
-}
-
-impl State {
-    /// Whether the check `name` of `stream` was recorded (passed or failed).
-    fn has(&self, name: &str, stream: &str) -> bool {
-        self.check_index
-            .get(name)
-            .is_some_and(|index| index.contains_key(stream))
-    }
-
-    /// Stops the checks of `stream` at once after a failure that leaves nothing else to judge
-    /// (a wrong signature, a webhook the app refused): the player ends it, and the report says
-    /// why.
-    fn abort(&mut self, stream: &str, why: String) {
-        if let Some(s) = self.streams.get_mut(stream) {
-            if s.aborted.is_none() && !s.done {
-                s.aborted = Some(why);
-                s.notify();
-            }
-        }
-    }
-
-    /// Records a pass (only when the check is new) or a failure (the first one is kept).
-    fn record(&mut self, stream: &str, name: &'static str, failure: Option<String>) {
-        let index = self.check_index.entry(name).or_default();
-        match index.get(stream) {
-            Some(&i) => {
-                let c = &mut self.checks[i];
-                if c.failure.is_none() {
-                    c.failure = failure;
-                }
-            }
-            None => {
-                index.insert(stream.to_owned(), self.checks.len());
-                self.checks.push(Check::new(name, stream, failure));
-            }
-        }
-    }
-}
-
-/// What the server waits for after a fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    DuplicateRetry,
-    MediaRedial,
-    SignalingRedial,
-    Failover,
-    Watchdog,
-}
-
-impl Awaiting {
-    fn check(self) -> &'static str {
-        match self {
-            Awaiting::DuplicateRetry => "duplicate_retry",
-            Awaiting::MediaRedial => "media_reconnect",
-            Awaiting::SignalingRedial => "signaling_reconnect",
-            Awaiting::Failover => "failover",
-            Awaiting::Watchdog => "watchdog_fires",
-        }
+        self.shared.lock().core.report()
     }
 }
 
@@ -1616,151 +1340,3 @@ impl Awaiting {
 /// (L16, 48 kHz, stereo, 20 ms: about 5.2 KB of JSON a message) one socket holds at most about
 /// 5.3 MB.
 const SEND_QUEUE: usize = 1024;
-
-/// Why a message was not queued on a socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unsent {
-    /// The socket is gone.
-    Gone,
-    /// Its queue is full: the client does not read.
-    Full,
-}
-
-/// What the server sends on one socket: a bounded queue of messages, and a close that never
-/// waits for room (everything queued before it is still written first).
-#[derive(Clone)]
-struct Outbox {
-    tx: mpsc::Sender<String>,
-    close: Arc<tokio::sync::Notify>,
-}
-
-/// The socket task's side of an [`Outbox`].
-struct Inbox {
-    rx: mpsc::Receiver<String>,
-    close: Arc<tokio::sync::Notify>,
-}
-
-impl Outbox {
-    fn new() -> (Outbox, Inbox) {
-        let (tx, rx) = mpsc::channel(SEND_QUEUE);
-        let close = Arc::new(tokio::sync::Notify::new());
-        let inbox = Inbox {
-            rx,
-            close: Arc::clone(&close),
-        };
-        (Outbox { tx, close }, inbox)
-    }
-
-    /// Queues `text` without waiting.
-    fn text(&self, text: String) -> Result<(), Unsent> {
-        self.tx.try_send(text).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Unsent::Full,
-            mpsc::error::TrySendError::Closed(_) => Unsent::Gone,
-        })
-    }
-
-    /// Closes the socket once what is queued is written.
-    fn close(&self) {
-        self.close.notify_one();
-    }
-}
-
-struct Conn {
-    id: u64,
-    gen: u64,
-    tx: Outbox,
-}
-
-struct MediaConn {
-    conn: Conn,
-    kinds: MediaTypes,
-    acked: bool,
-    format: AudioFormat,
-    /// The confirmed video `data_opt` when this socket carries video.
-    video_opt: Option<crate::protocol::media::DataOption>,
-}
-
-struct Stream {
-    spec: StreamSpec,
-    gen: u64,
-    signaling: Option<Conn>,
-    media: Vec<MediaConn>,
-    unacked: VecDeque<u64>,
-    duplicate_pending: bool,
-    reject_pending: Option<StatusCode>,
-    reject_signaling_pending: Option<StatusCode>,
-    rejected: Option<(StatusCode, Instant)>,
-    awaiting: Option<(Awaiting, Instant)>,
-    ended: Option<Instant>,
-    closed_by_client: bool,
-    refusable_media: bool,
-    subscribed: Vec<i64>,
-    /// The participant whose video is subscribed (message type 28), if any.
-    video_user: Option<i64>,
-    keep_alives_paused_until: Option<Instant>,
-    /// The stream is ending: no new keep-alive is sent, the pending ones are judged.
-    draining: bool,
-    /// Keep-alive requests sent on the stream's sockets and not yet answered or judged.
-    keep_alives_pending: usize,
-    /// The stream's sockets that have not sent a keep-alive yet.
-    keep_alives_unprobed: usize,
-    /// Why the stream's checks stopped early (a fatal failure of the client or the app).
-    aborted: Option<String>,
-    silent: bool,
-    player: bool,
-    frames_sent: u64,
-    transcripts_sent: u64,
-    video_frames_sent: u64,
-    hasher: Sha256,
-    changed: watch::Sender<u64>,
-    done: bool,
-}
-
-impl Stream {
-    fn new(spec: StreamSpec, gen: u64) -> Self {
-        let duplicate_pending = spec.faults.contains(&Fault::DuplicateSignal);
-        let refusable_media = spec.faults.contains(&Fault::RefusableMediaUrl);
-        let reject_signaling_pending = spec.faults.iter().find_map(|f| match f {
-            Fault::RejectSignaling(code) => Some(*code),
-            _ => None,
-        });
-        let reject_pending = spec.faults.iter().find_map(|f| match f {
-            Fault::RejectData(code) => Some(*code),
-            _ => None,
-        });
-        Stream {
-            spec,
-            gen,
-            signaling: None,
-            media: Vec::new(),
-            unacked: VecDeque::new(),
-            duplicate_pending,
-            reject_pending,
-            reject_signaling_pending,
-            rejected: None,
-            awaiting: None,
-            ended: None,
-            closed_by_client: false,
-            refusable_media,
-            subscribed: Vec::new(),
-            video_user: None,
-            keep_alives_paused_until: None,
-            draining: false,
-            keep_alives_pending: 0,
-            keep_alives_unprobed: 0,
-            aborted: None,
-            silent: false,
-            player: false,
-            frames_sent: 0,
-            transcripts_sent: 0,
-            video_frames_sent: 0,
-            hasher: Sha256::new(),
-            changed: watch::channel(0).0,
-            done: false,
-        }
-    }
-
-    fn notify(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-}

@@ -4,14 +4,12 @@
 //! usual).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::Digest;
-use tokio::time::Instant;
 
-use super::{Shared, StreamSpec, Unsent};
-use crate::handshake::MediaKind;
+use super::StreamSpec;
+use crate::handshake::{MediaKind, MediaTypes};
 use crate::protocol::recording::{Entry, Recording};
 use crate::protocol::server::ServerMessage;
 use crate::protocol::session::Role;
@@ -95,13 +93,15 @@ impl Replay {
 
 /// Where a replayed message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     /// The current socket carrying this kind.
     Media(MediaKind),
     /// Signalling, when the client subscribed to this event type (`None`: always).
     Event(Option<i64>),
-    /// A socket of this role.
-    Socket(Role),
+    /// The signalling socket.
+    Signaling,
+    /// A media socket carrying one of these kinds (or else the audio socket).
+    MediaOf(MediaTypes),
 }
 
 /// One recorded message to replay.
@@ -125,7 +125,10 @@ impl Step {
                 Some(1) => Target::Event(None),
                 code => Target::Event(Some(code.unwrap_or(0))),
             },
-            Ok(ServerMessage::Other { .. }) | Err(_) => Target::Socket(entry.socket),
+            Ok(ServerMessage::Other { .. }) | Err(_) => match entry.socket {
+                Role::Signalling => Target::Signaling,
+                Role::Media(types) => Target::MediaOf(types),
+            },
             Ok(_) => return None,
         };
         Some(Step {
@@ -140,6 +143,27 @@ impl Step {
     }
 }
 
+/// Where a replayed frame stands after [`Player::step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    /// Its next message is due then: call again.
+    Due(Instant),
+    /// Done; the next frame starts then.
+    Done(Instant),
+    /// The audio socket is gone: the frame starts again (at its audio message, due then)
+    /// once the client is ready again.
+    Gone(Instant),
+}
+
+/// The frame in progress: when it started and the recorded time of its first message; after
+/// its audio message, that one's time and recorded time.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    start: Instant,
+    base_ms: u64,
+    audio: Option<(Instant, u64)>,
+}
+
 /// The player's place in a replay.
 pub(super) struct Player {
     replay: Arc<Replay>,
@@ -150,6 +174,7 @@ pub(super) struct Player {
     audio: usize,
     /// The last interval between two audio messages.
     interval: Duration,
+    frame: Option<Frame>,
 }
 
 impl Player {
@@ -165,10 +190,11 @@ impl Player {
             first_ts,
             audio,
             interval: Duration::from_millis(20),
+            frame: None,
         })
     }
 
-    /// How many frames (calls of [`Player::step`]) the replay takes, at most `frames`.
+    /// How many frames the replay takes, at most `frames`.
     pub(super) fn frames(&self, frames: u64) -> u64 {
         if self.audio == 0 {
             1
@@ -177,135 +203,84 @@ impl Player {
         }
     }
 
-    /// Sends the next frame: the messages before the next audio message (at their times
-    /// from `*at`, the frame's time), the audio message on the socket `audio_id`, and the
-    /// messages after it until the following audio message; sets `*at` to that one's time
-    /// (after the last one: to the time the recording ends).
-    /// `false` when the audio socket is gone (the audio message is then sent again by the
-    /// next call, once the client is ready again).
-    pub(super) async fn step(
+    /// Goes on with the frame in progress at `now` (a new one starts at `at`): the messages
+    /// before the next audio message at their recorded spacing, the audio message, and those
+    /// after it until the following audio message. `send` sends one message (its target and
+    /// its text, timestamps shifted; `now_ms` is the clock now) and tells whether it went.
+    pub(super) fn step(
         &mut self,
-        shared: &Shared,
-        id: &str,
-        audio_id: u64,
-        at: &mut Instant,
-    ) -> bool {
-        let start = *at;
+        now: Instant,
+        at: Instant,
+        now_ms: i64,
+        mut send: impl FnMut(Target, String) -> bool,
+    ) -> Progress {
         let replay = Arc::clone(&self.replay);
         let steps = &replay.steps;
-        let Some(base) = steps.get(self.next).map(|s| s.at_ms) else {
-            // Used up while the stream goes on (a keep-alive pause is waited out): keep the
-            // pace, sending nothing.
-            *at += self.interval.max(Duration::from_millis(20));
-            return true;
+        let mut frame = match self.frame.take() {
+            Some(frame) => frame,
+            None => match steps.get(self.next) {
+                Some(step) => Frame {
+                    start: at,
+                    base_ms: step.at_ms,
+                    audio: None,
+                },
+                // Used up while the stream goes on (a keep-alive pause is waited out): keep
+                // the pace, sending nothing.
+                None => return Progress::Done(at + self.interval.max(Duration::from_millis(20))),
+            },
         };
-        // Up to and including the audio message.
-        let audio_at = loop {
-            let Some(step) = steps.get(self.next) else {
-                return true;
-            };
-            let when = start + Duration::from_millis(step.at_ms.saturating_sub(base));
-            tokio::time::sleep_until(when).await;
-            if step.is_audio() {
-                if !self.send(shared, id, self.next, Some(audio_id)) {
-                    *at = when;
-                    return false;
-                }
-                self.next += 1;
-                break (when, step.at_ms);
-            }
-            self.send(shared, id, self.next, None);
-            self.next += 1;
-        };
-        // After it, until the next audio message.
-        let (when, ms) = audio_at;
         loop {
             let Some(step) = steps.get(self.next) else {
-                // As after the tone: the stream ends one audio interval after the last audio
-                // message at the earliest, so that it reaches the client before the end.
-                let end = Duration::from_millis(replay.end_ms.saturating_sub(ms));
-                *at = when + end.max(self.interval);
-                return true;
+                return match frame.audio {
+                    None => Progress::Done(at),
+                    Some((when, ms)) => {
+                        // As after the tone: the stream ends one audio interval after the last
+                        // audio message at the earliest, so that it reaches the client first.
+                        let end = Duration::from_millis(replay.end_ms.saturating_sub(ms));
+                        Progress::Done(when + end.max(self.interval))
+                    }
+                };
             };
-            let due = when + Duration::from_millis(step.at_ms.saturating_sub(ms));
-            if step.is_audio() {
+            let due = match frame.audio {
+                None => {
+                    frame.start + Duration::from_millis(step.at_ms.saturating_sub(frame.base_ms))
+                }
+                Some((when, ms)) => when + Duration::from_millis(step.at_ms.saturating_sub(ms)),
+            };
+            if let (Some((when, _)), true) = (frame.audio, step.is_audio()) {
                 self.interval = due - when;
-                *at = due;
-                return true;
+                return Progress::Done(due);
             }
-            tokio::time::sleep_until(due).await;
-            self.send(shared, id, self.next, None);
+            if due > now {
+                self.frame = Some(frame);
+                return Progress::Due(due);
+            }
+            let sent = self.send(now_ms, self.next, &mut send);
+            if step.is_audio() {
+                if !sent {
+                    return Progress::Gone(due);
+                }
+                frame.audio = Some((due, step.at_ms));
+            }
             self.next += 1;
         }
     }
 
-    /// Sends step `index` to its socket; for audio, only on `audio_id` while it is
-    /// registered, counted and hashed with the send (as the tone is). Whether it was sent.
-    fn send(&mut self, shared: &Shared, id: &str, index: usize, audio_id: Option<u64>) -> bool {
+    /// Sends step `index` with its timestamps shifted; whether it went.
+    fn send(
+        &mut self,
+        now_ms: i64,
+        index: usize,
+        send: &mut impl FnMut(Target, String) -> bool,
+    ) -> bool {
         let offset = *self.offset.get_or_insert_with(|| match self.first_ts {
-            Some(first) => shared.now_ms().saturating_sub(first),
+            Some(first) => now_ms.saturating_sub(first),
             None => 0,
         });
         let Some(step) = self.replay.steps.get(index) else {
             return false;
         };
-        let text = shifted(&step.text, offset);
-        let mut st = shared.lock();
-        let Some(s) = st.streams.get_mut(id) else {
-            return false;
-        };
-        let usable = |kind: MediaKind| {
-            s.media
-                .iter()
-                .find(|m| m.conn.gen == s.gen && m.acked && m.kinds.includes(kind))
-        };
-        let tx = match step.target {
-            Target::Media(MediaKind::Audio) => s
-                .media
-                .iter()
-                .find(|m| Some(m.conn.id) == audio_id)
-                .map(|m| &m.conn.tx),
-            Target::Media(kind) => usable(kind).map(|m| &m.conn.tx),
-            Target::Event(Some(code)) if !s.subscribed.contains(&code) => None,
-            Target::Event(_) | Target::Socket(Role::Signalling) => {
-                s.signaling.as_ref().map(|c| &c.tx)
-            }
-            Target::Socket(Role::Media(types)) => s
-                .media
-                .iter()
-                .filter(|m| m.conn.gen == s.gen && m.acked)
-                .find(|m| types.kinds().any(|k| m.kinds.includes(k)))
-                .or_else(|| usable(MediaKind::Audio))
-                .map(|m| &m.conn.tx),
-        };
-        let Some(tx) = tx else {
-            return false;
-        };
-        match tx.text(text.clone()) {
-            Ok(()) => {}
-            Err(Unsent::Gone) => return false,
-            // The client does not read: dropped (not counted, not hashed), as the tone is.
-            Err(Unsent::Full) => {
-                let why = "the client stopped reading; a replayed message was dropped";
-                st.record(id, "keeps_up", Some(why.into()));
-                return true;
-            }
-        }
-        match step.target {
-            Target::Media(MediaKind::Audio) => {
-                if let Ok(ServerMessage::Audio(audio)) = ServerMessage::parse(text.as_bytes()) {
-                    let mut pcm = Vec::new();
-                    if audio.decode_into(&mut pcm).is_ok() {
-                        s.hasher.update(&pcm);
-                    }
-                }
-                s.frames_sent += 1;
-            }
-            Target::Media(MediaKind::Video) => s.video_frames_sent += 1,
-            Target::Media(MediaKind::Transcript) => s.transcripts_sent += 1,
-            _ => {}
-        }
-        true
+        send(step.target, shifted(&step.text, offset))
     }
 }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
-use super::{Shared, SimError, StreamSpec};
+use super::{SimError, StreamSpec};
 use crate::codes::StopReason;
 use crate::event::{IdField, Lifecycle, Product, RtmsInterrupted, RtmsStopped};
 
@@ -45,12 +45,44 @@ fn id_field(product: Product) -> IdField {
     }
 }
 
+/// A webhook before it is signed: each POST of it is signed anew, at that moment (a retry
+/// is a new request, with the same body).
+#[derive(Debug, Clone)]
+pub(super) struct Unsigned {
+    pub(super) event: String,
+    pub(super) rtms_stream_id: String,
+    pub(super) body: Vec<u8>,
+}
+
+impl Unsigned {
+    /// Signed now (wall clock) with the app's webhook `secret`.
+    pub(super) fn sign(&self, secret: &str) -> SignedWebhook {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
+        let signature = crate::signature::sign(secret, &timestamp, &self.body);
+        SignedWebhook {
+            event: self.event.clone(),
+            rtms_stream_id: self.rtms_stream_id.clone(),
+            body: self.body.clone(),
+            timestamp,
+            signature,
+        }
+    }
+
+    /// Whether it announces a stream to connect to (`*_rtms_started`, `*_rtms_interrupted`).
+    pub(super) fn announces(&self) -> bool {
+        self.event.ends_with("rtms_started") || self.event.ends_with("rtms_interrupted")
+    }
+}
+
 fn build(
-    shared: &Shared,
+    now_ms: i64,
     spec: &StreamSpec,
     lifecycle: Lifecycle,
     extra: &[(&str, serde_json::Value)],
-) -> SignedWebhook {
+) -> Unsigned {
     // The product's canonical event name, from the event types themselves.
     let id = &spec.rtms_stream_id;
     let event = match lifecycle {
@@ -77,59 +109,36 @@ fn build(
     }
     let body = serde_json::json!({
         "event": event,
-        "event_ts": shared.now_ms(),
+        "event_ts": now_ms,
         "payload": payload,
     });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    let (timestamp, signature) = sign_now(&spec.webhook_secret, &body);
-    SignedWebhook {
+    Unsigned {
         event,
         rtms_stream_id: spec.rtms_stream_id.clone(),
-        body,
-        timestamp,
-        signature,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
     }
 }
 
-/// `x-zm-request-timestamp` (now, wall clock) and `x-zm-signature` for `body`.
-fn sign_now(secret: &str, body: &[u8]) -> (String, String) {
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string();
-    let signature = crate::signature::sign(secret, &timestamp, body);
-    (timestamp, signature)
-}
-
-/// A retry: the same body (same event, same `event_ts`), signed again now, as a new request.
-pub(super) fn resigned(hook: &SignedWebhook, secret: &str) -> SignedWebhook {
-    let (timestamp, signature) = sign_now(secret, &hook.body);
-    SignedWebhook {
-        timestamp,
-        signature,
-        ..hook.clone()
-    }
-}
-
-pub(super) fn started(shared: &Shared, spec: &StreamSpec, gen: u64) -> SignedWebhook {
-    let mut extra = vec![("server_urls", shared.signaling_url(gen).into())];
+/// `*_rtms_started` announcing `signaling_url`.
+pub(super) fn started(now_ms: i64, spec: &StreamSpec, signaling_url: String) -> Unsigned {
+    let mut extra = vec![("server_urls", signaling_url.into())];
     if spec.product != Product::VideoSdk {
         extra.push(("operator_id", "simulator-operator".into()));
     }
-    build(shared, spec, Lifecycle::Started, &extra)
+    build(now_ms, spec, Lifecycle::Started, &extra)
 }
 
-pub(super) fn stopped(shared: &Shared, spec: &StreamSpec, reason: StopReason) -> SignedWebhook {
+pub(super) fn stopped(now_ms: i64, spec: &StreamSpec, reason: StopReason) -> Unsigned {
     build(
-        shared,
+        now_ms,
         spec,
         Lifecycle::Stopped,
         &[("stop_reason", reason.code().into())],
     )
 }
 
-pub(super) fn interrupted(shared: &Shared, spec: &StreamSpec) -> SignedWebhook {
-    build(shared, spec, Lifecycle::Interrupted, &[])
+pub(super) fn interrupted(now_ms: i64, spec: &StreamSpec) -> Unsigned {
+    build(now_ms, spec, Lifecycle::Interrupted, &[])
 }
 
 /// Why a webhook was not acknowledged.
