@@ -1008,3 +1008,77 @@ fn a_video_subscription_is_sent_once_ready_and_again_after_a_reconnect() {
     assert_eq!(subs.len(), 1);
     assert_eq!((subs[0].0, subs[0].1["user_id"].as_i64()), (sig2, Some(42)));
 }
+
+const KEEP_ALIVE: &[u8] = br#"{"msg_type":12,"timestamp":1}"#;
+
+/// A server that answers keep-alives but never the handshake cannot hold the stream: the
+/// handshake deadline counts from the dial, and no other traffic extends it.
+#[test]
+fn keep_alives_do_not_extend_a_handshake() {
+    // Signalling: dialled and opened at 0 s, keep-alives every 2 s, no message 2.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    for t in [2.0, 4.0, 6.0, 8.0, 9.9] {
+        h.at(t);
+        let out = h.msg(sig, KEEP_ALIVE);
+        assert_eq!(sends(&out)[0].1["msg_type"], 13, "{out:?}");
+        assert!(
+            events(&out).is_empty() && closes(&out).is_empty(),
+            "{out:?}"
+        );
+    }
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(10)));
+    h.at(10.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![sig]);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+
+    // Media: dialled at 1 s (message 2), keep-alives on it, no message 4.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    h.at(1.0);
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    for t in [3.0, 5.0, 7.0, 9.0, 10.9] {
+        h.at(t);
+        h.msg(media, KEEP_ALIVE);
+        h.msg(sig, KEEP_ALIVE);
+    }
+    assert!(events(&h.drain()).is_empty());
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(11)));
+    h.at(11.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![media]);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+}
+
+/// A socket that opens late has only what is left of the handshake timeout.
+#[test]
+fn the_handshake_deadline_counts_from_the_dial() {
+    let mut h = Harness::new(config());
+    h.at(8.0);
+    let sig = h.signalling(); // opened at 8 s, dialled at 0 s
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(10)));
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![sig]);
+
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let media = opens(&h.msg(sig, OK_URLS))[0].0; // dialled at 0 s
+    h.at(9.5);
+    h.opened(media);
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![media]);
+}

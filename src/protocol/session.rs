@@ -172,7 +172,8 @@ impl Timing {
         self
     }
 
-    /// How long a socket may take to open and answer its handshake (default 10 s).
+    /// How long a socket may take to open and answer its handshake, counted from its dial
+    /// (default 10 s); no other traffic on the socket (keep-alives) extends it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -825,7 +826,10 @@ struct Sock {
     id: SocketId,
     role: Role,
     state: SockState,
-    /// The last inbound traffic (or the dial/open time).
+    /// When it was dialled ([`Output::Open`]): the handshake timeout counts from here, and no
+    /// traffic extends it.
+    dialled: Instant,
+    /// The last inbound traffic (or the dial/open time): the watchdog, once ready.
     last_rx: Instant,
 }
 
@@ -1006,7 +1010,8 @@ impl Session {
     fn deadline(&self, s: &Sock) -> Instant {
         let t = &self.config.timing;
         match s.state {
-            SockState::Dialling | SockState::Handshaking => s.last_rx + t.handshake_timeout,
+            // From the dial: inbound traffic (keep-alives) does not extend a handshake.
+            SockState::Dialling | SockState::Handshaking => s.dialled + t.handshake_timeout,
             // Zoom may send no keep-alive while media flows, and nothing else comes on
             // signalling then: media traffic keeps the signalling socket alive too.
             SockState::Ready if s.role == Role::Signalling => {
@@ -1029,6 +1034,7 @@ impl Session {
             id,
             role,
             state: SockState::Dialling,
+            dialled: now,
             last_rx: now,
         }
     }
@@ -1443,7 +1449,8 @@ impl Session {
         if !on_signalling && media_index.is_none() {
             return Ok(Inbound::Handled);
         }
-        // Any inbound frame is traffic for the watchdog, even one that does not parse.
+        // Any inbound frame is traffic for the watchdog, even one that does not parse (a
+        // handshake's deadline counts from the dial and is not extended by it).
         if on_signalling {
             if let Some(s) = self.signalling.as_mut() {
                 s.last_rx = now;
