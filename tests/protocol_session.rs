@@ -1082,3 +1082,53 @@ fn the_handshake_deadline_counts_from_the_dial() {
     h.at(10.0);
     assert_eq!(closes(&h.drain()), vec![media]);
 }
+
+/// Message 2 is acted on only during the signalling handshake: a repeated one, well-formed,
+/// refused or unreadable, dials nothing and fails nothing.
+#[test]
+fn a_signalling_response_after_the_handshake_is_ignored() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    let late: [&[u8]; 5] = [
+        OK_URLS,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://evil.com"}}}"#,
+        br#"{"msg_type":2,"status_code":8}"#,
+        br#"{"msg_type":2,"status_code":3,"reason":"bad signature"}"#,
+        br#"{"msg_type":2,"status_code":"OK"}"#,
+    ];
+    for _ in 0..200 {
+        for frame in late {
+            for socket in [sig, media] {
+                let d = h.s.handle_message(h.now, socket, frame).unwrap();
+                assert_eq!(d, Inbound::Handled);
+                assert_eq!(h.drain(), vec![], "{}", String::from_utf8_lossy(frame));
+            }
+        }
+    }
+    assert!(!h.s.is_done());
+    // The stream goes on: keep-alives answered, media delivered, the same sockets.
+    assert_eq!(sends(&h.msg(sig, KEEP_ALIVE))[0].1["msg_type"], 13);
+    let d =
+        h.s.handle_message(
+            h.now,
+            media,
+            br#"{"msg_type":14,"content":{"data":"AAAA"}}"#,
+        )
+        .unwrap();
+    assert!(matches!(d, Inbound::User(_)), "{d:?}");
+
+    // Also while media alone is redialled (signalling stays ready).
+    h.s.handle_closed(h.now, media);
+    h.drain();
+    h.msg(sig, OK_URLS);
+    h.at(3.0);
+    let out = h.drain();
+    assert_eq!(opens(&out).len(), 1, "{out:?}");
+    let media = opens(&out)[0].0;
+    assert_eq!(h.msg(sig, OK_URLS), vec![]);
+    h.opened(media);
+    assert_eq!(
+        events(&h.msg(media, DATA_OK)),
+        vec![SessionEvent::Connected { connects: 2 }]
+    );
+}

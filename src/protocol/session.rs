@@ -1458,6 +1458,13 @@ impl Session {
         } else if let Some(i) = media_index {
             self.media[i].last_rx = now;
         }
+        // Message 2 counts only while signalling awaits it: one repeated later (or on a media
+        // socket) is ignored, well-formed or not, and never redials or fails the stream.
+        let in_signalling_handshake = on_signalling
+            && self
+                .signalling
+                .as_ref()
+                .is_some_and(|s| s.state == SockState::Handshaking);
         let msg = ServerMessage::parse(frame)?;
         match msg {
             ServerMessage::KeepAliveRequest(req) => {
@@ -1465,14 +1472,14 @@ impl Session {
                 self.send(socket, &reply);
                 Ok(Inbound::Handled)
             }
-            ServerMessage::SignalingHandshakeResponse(resp) if on_signalling => {
+            ServerMessage::SignalingHandshakeResponse(resp) if in_signalling_handshake => {
                 self.on_signalling_response(now, socket, &resp);
                 Ok(Inbound::Handled)
             }
             ServerMessage::Other {
                 msg_type: MsgType::SignalingHandshakeResponse,
                 raw,
-            } if on_signalling => {
+            } if in_signalling_handshake => {
                 // A response without a readable status: unusable, not a refusal.
                 match SignalingHandshakeResponse::parse(raw) {
                     Ok(resp) => self.on_signalling_response(now, socket, &resp),
@@ -1480,6 +1487,18 @@ impl Session {
                         SessionError::InvalidHandshakeResponse(error),
                     )),
                 }
+                Ok(Inbound::Handled)
+            }
+            ServerMessage::SignalingHandshakeResponse(_)
+            | ServerMessage::Other {
+                msg_type: MsgType::SignalingHandshakeResponse,
+                ..
+            } => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(
+                    socket = socket.raw(),
+                    "RTMS signalling handshake response outside the handshake ignored"
+                );
                 Ok(Inbound::Handled)
             }
             ServerMessage::DataHandshakeResponse(resp) => {
