@@ -1132,3 +1132,51 @@ fn a_signalling_response_after_the_handshake_is_ignored() {
         vec![SessionEvent::Connected { connects: 2 }]
     );
 }
+
+/// A refusal's `reason` comes from the server: it is cut and its control characters escaped
+/// before it reaches `Display` (and so a log line).
+#[test]
+fn a_refusal_reason_is_bounded_and_escaped() {
+    let reason = format!("no\nFAILED stream=x \u{1b}[2J{}", "x".repeat(4 << 20));
+    let check = |out: &[Output]| {
+        let [SessionEvent::Failed(e @ SessionError::Refused { reason, .. })] = &events(out)[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert!(
+            reason.starts_with(r"no\nFAILED stream=x \u{1b}[2Jxxx"),
+            "{reason}"
+        );
+        assert!(reason.ends_with('…'), "{reason}");
+        assert!(reason.len() <= 200 + '…'.len_utf8(), "{}", reason.len());
+        let shown = e.to_string();
+        assert!(shown.len() < 300, "{}", shown.len());
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+    };
+    // Signalling (message 2).
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let frame = serde_json::json!({"msg_type": 2, "status_code": 3, "reason": reason});
+    check(&h.msg(sig, frame.to_string().as_bytes()));
+    // Media (message 4).
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    let frame = serde_json::json!({"msg_type": 4, "status_code": 14, "reason": reason});
+    check(&h.msg(media, frame.to_string().as_bytes()));
+    // A short, plain reason is kept as sent.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":3,"reason":"bad signature"}"#,
+    );
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Failed(SessionError::Refused {
+            status: StatusCode::InvalidSignature,
+            reason: "bad signature".into()
+        })]
+    );
+}

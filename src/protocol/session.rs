@@ -74,7 +74,7 @@ use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
 use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHandshakeResponse};
 use crate::handshake::{MediaKind, MediaTypes};
-use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
+use crate::region::{echo, HostPolicy, ServerUrl, ServerUrlError};
 
 /// The timing of a session. Defaults follow the protocol notes (§4.7, §6).
 ///
@@ -716,7 +716,8 @@ pub enum SessionError {
     Refused {
         /// The status.
         status: StatusCode,
-        /// The `reason` text.
+        /// The `reason` text as the server sent it, cut to 200 bytes (`…` marks a cut) with
+        /// control characters escaped, so it is safe on a log line.
         reason: String,
     },
     /// The signalling handshake response (message type 2) is unusable: no readable status
@@ -1594,7 +1595,7 @@ impl Session {
     fn refused(&mut self, code: Option<StatusCode>, reason: Option<&str>) {
         self.finish(SessionEvent::Failed(SessionError::Refused {
             status: code.unwrap_or(StatusCode::Other(-1)),
-            reason: reason.unwrap_or_default().to_owned(),
+            reason: echo(reason.unwrap_or_default()),
         }));
     }
 
