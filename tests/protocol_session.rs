@@ -1180,3 +1180,103 @@ fn a_refusal_reason_is_bounded_and_escaped() {
         })]
     );
 }
+
+/// A `Timing` of `Duration::MAX`, in any field, is a wait without end: no input panics, the
+/// other timers still run, and the stream can still end.
+#[test]
+fn a_timing_of_duration_max_never_panics() {
+    const LATER: f64 = 1e9; // about 32 years
+    let with = |t: Timing| Harness::new(config().with_timing(t));
+
+    // Watchdog: a ready stream never times out, but a handshake still does.
+    let mut h = with(Timing::default().with_watchdog(Duration::MAX));
+    let (sig, _) = connect_unified(&mut h);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    let out = h.msg(sig, br#"{"msg_type":8,"state":4,"reason":6}"#);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Ended(EndReason::StreamTerminated(Some(
+            StopReason::MeetingEnded
+        )))]
+    );
+    let mut h = with(Timing::default().with_watchdog(Duration::MAX));
+    let sig = h.signalling();
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![sig]);
+
+    // Handshake timeout: the dial may take for ever; once ready, the watchdog runs.
+    let mut h = with(Timing::default().with_handshake_timeout(Duration::MAX));
+    let Some(Output::Open { socket: sig, .. }) = h.s.poll_output() else {
+        panic!()
+    };
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    assert_eq!(h.opened(sig)["msg_type"], 1);
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    h.msg(media, DATA_OK);
+    assert_eq!(
+        h.s.poll_timeout(),
+        Some(h.now + Duration::from_secs(65)),
+        "the watchdog"
+    );
+
+    // Duplicate retry delay: the retry never comes, a failover still connects.
+    let mut h = with(Timing::default().with_duplicate_retries(vec![Duration::MAX]));
+    let sig = h.signalling();
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
+    assert_eq!(closes(&out), vec![sig]);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    h.s.handle_webhook(
+        h.now,
+        Webhook::Started {
+            server_url: url("wss://rtms-iad1.zoom.us/x"),
+        },
+    );
+    assert_eq!(opens(&h.drain()).len(), 1);
+
+    // Backoff: base or cap alone is capped by the other; both is a reconnect never made,
+    // which `rtms_stopped` still ends.
+    for (base, cap, delay) in [
+        (Duration::MAX, Duration::from_secs(30), Some(30.0)),
+        (Duration::from_secs(3), Duration::MAX, Some(3.0)),
+        (Duration::MAX, Duration::MAX, None),
+    ] {
+        let mut h = with(Timing::default().with_backoff(base, cap));
+        let (sig, _) = connect_unified(&mut h);
+        h.s.handle_closed(h.now, sig);
+        assert_eq!(
+            events(&h.drain()),
+            vec![SessionEvent::Reconnecting {
+                scope: Scope::Everything,
+                attempt: 0
+            }]
+        );
+        let due = delay.map(|d| h.now + Duration::from_secs_f64(d));
+        assert_eq!(h.s.poll_timeout(), due);
+        h.at(delay.unwrap_or(LATER));
+        assert_eq!(opens(&h.drain()).len(), usize::from(delay.is_some()));
+        h.s.handle_webhook(h.now, Webhook::Stopped);
+        assert_eq!(
+            events(&h.drain()),
+            vec![SessionEvent::Ended(EndReason::Stopped)]
+        );
+    }
+
+    // Close timeout: the close waits for its response (or the socket's end) however long.
+    let mut h = with(Timing::default().with_close_timeout(Duration::MAX));
+    let (sig, _) = connect_unified(&mut h);
+    h.s.close(h.now);
+    assert_eq!(sends(&h.drain())[0].1["msg_type"], 21);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert!(!h.s.is_done());
+    assert_eq!(h.drain(), vec![]);
+    let out = h.msg(sig, br#"{"msg_type":22,"status_code":0}"#);
+    assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
+}

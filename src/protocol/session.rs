@@ -78,6 +78,9 @@ use crate::region::{echo, HostPolicy, ServerUrl, ServerUrlError};
 
 /// The timing of a session. Defaults follow the protocol notes (§4.7, §6).
 ///
+/// A duration longer than the clock can count (such as [`Duration::MAX`]) means never: that
+/// wait has no end, and nothing panics.
+///
 /// ```
 /// use std::time::Duration;
 /// use zoom_rtms_webhooks::protocol::session::Timing;
@@ -812,6 +815,12 @@ pub enum Webhook {
     Stopped,
 }
 
+/// `d` after `t`, or `None` (never) when the clock cannot count that far: a [`Timing`] of
+/// [`Duration::MAX`] is a wait without end, not a panic.
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SockState {
     /// Dialled, not open yet.
@@ -838,10 +847,10 @@ struct Sock {
 enum Phase {
     /// Connecting or connected.
     Running,
-    /// Waiting to redial (`scope`) at `at`.
-    Waiting { scope: Scope, at: Instant },
-    /// Close requested: 21 sent, waiting for 22 until `deadline`.
-    Closing { deadline: Instant },
+    /// Waiting to redial (`scope`) at `at` (`None`: never, a delay the clock cannot count).
+    Waiting { scope: Scope, at: Option<Instant> },
+    /// Close requested: 21 sent, waiting for 22 until `deadline` (`None`: no bound).
+    Closing { deadline: Option<Instant> },
     /// Ended or failed.
     Done,
 }
@@ -946,7 +955,8 @@ impl Session {
     }
 
     /// When [`handle_timeout`](Session::handle_timeout) must be called next; `None` when the
-    /// session is done.
+    /// session is done, or when nothing is ever due (a [`Timing`] duration longer than the
+    /// clock can count, such as [`Duration::MAX`], is a wait without end).
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
@@ -964,10 +974,13 @@ impl Session {
             Phase::Done => None,
             Phase::Waiting { at, .. } => {
                 // Signalling may stay up during a media-only wait.
-                self.sockets().map(|s| self.deadline(s)).chain([at]).min()
+                self.sockets()
+                    .filter_map(|s| self.deadline(s))
+                    .chain(at)
+                    .min()
             }
-            Phase::Closing { deadline } => Some(deadline),
-            Phase::Running => self.sockets().map(|s| self.deadline(s)).min(),
+            Phase::Closing { deadline } => deadline,
+            Phase::Running => self.sockets().filter_map(|s| self.deadline(s)).min(),
         }
     }
 
@@ -1008,18 +1021,20 @@ impl Session {
         self.signalling.iter().chain(self.media.iter())
     }
 
-    fn deadline(&self, s: &Sock) -> Instant {
+    /// When `s` counts as dead (`None`: never).
+    fn deadline(&self, s: &Sock) -> Option<Instant> {
         let t = &self.config.timing;
         match s.state {
             // From the dial: inbound traffic (keep-alives) does not extend a handshake.
-            SockState::Dialling | SockState::Handshaking => s.dialled + t.handshake_timeout,
+            SockState::Dialling | SockState::Handshaking => after(s.dialled, t.handshake_timeout),
             // Zoom may send no keep-alive while media flows, and nothing else comes on
             // signalling then: media traffic keeps the signalling socket alive too.
             SockState::Ready if s.role == Role::Signalling => {
                 let media = self.media.iter().filter(|m| m.state == SockState::Ready);
-                media.map(|m| m.last_rx).fold(s.last_rx, Instant::max) + t.watchdog
+                let last = media.map(|m| m.last_rx).fold(s.last_rx, Instant::max);
+                after(last, t.watchdog)
             }
-            SockState::Ready => s.last_rx + t.watchdog,
+            SockState::Ready => after(s.last_rx, t.watchdog),
         }
     }
 
@@ -1082,7 +1097,7 @@ impl Session {
         self.backoff_attempt = self.backoff_attempt.saturating_add(1);
         self.phase = Phase::Waiting {
             scope,
-            at: now + self.config.timing.backoff(attempt),
+            at: after(now, self.config.timing.backoff(attempt)),
         };
         self.outputs
             .push_back(Output::Event(SessionEvent::Reconnecting { scope, attempt }));
@@ -1252,7 +1267,7 @@ impl Session {
                 let text = StreamCloseRequest::new(self.config.hello.rtms_stream_id()).to_json();
                 self.outputs.push_back(Output::Send { socket: id, text });
                 self.phase = Phase::Closing {
-                    deadline: now + self.config.timing.close_timeout,
+                    deadline: after(now, self.config.timing.close_timeout),
                 };
             }
             None => self.finish(SessionEvent::Ended(EndReason::Closed)),
@@ -1334,12 +1349,15 @@ impl Session {
         match self.phase {
             Phase::Done => return,
             Phase::Closing { deadline } => {
-                if now >= deadline {
+                if deadline.is_some_and(|d| now >= d) {
                     self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
                 return;
             }
-            Phase::Waiting { scope, at } if now >= at => {
+            Phase::Waiting {
+                scope,
+                at: Some(at),
+            } if now >= at => {
                 self.phase = Phase::Running;
                 match scope {
                     Scope::Everything => {
@@ -1364,7 +1382,7 @@ impl Session {
         }
         // Dead sockets: the watchdog and the handshake timeout.
         if let Some(sig) = &self.signalling {
-            if now >= self.deadline(sig) {
+            if self.deadline(sig).is_some_and(|d| now >= d) {
                 let id = sig.id;
                 self.signalling = None;
                 self.outputs.push_back(Output::Close { socket: id });
@@ -1375,7 +1393,7 @@ impl Session {
         let dead: Vec<SocketId> = self
             .media
             .iter()
-            .filter(|m| now >= self.deadline(m))
+            .filter(|m| self.deadline(m).is_some_and(|d| now >= d))
             .map(|m| m.id)
             .collect();
         if !dead.is_empty() {
@@ -1579,7 +1597,7 @@ impl Session {
                     self.close_all();
                     self.phase = Phase::Waiting {
                         scope: Scope::Everything,
-                        at: now + delay,
+                        at: after(now, delay),
                     };
                 }
                 None => {
