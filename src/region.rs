@@ -418,19 +418,27 @@ fn is_zoom_domain(domain: &str) -> bool {
     ldh && suffix_ok && domain.split('.').all(|label| !label.is_empty())
 }
 
-/// Longest input echoed back in an error message.
+/// Longest input echoed back in an error message (bytes, escapes included).
 const MAX_ECHO: usize = 200;
 
-fn echo(s: &str) -> String {
-    if s.len() <= MAX_ECHO {
-        return s.to_string();
+/// Text from the network as an error message may show it (the one rule for it): control
+/// characters escaped (`\n`, `\u{1b}`: a newline could forge a log line, an escape sequence
+/// drive a terminal), cut on a character boundary to at most [`MAX_ECHO`] bytes, `…` marking
+/// the cut.
+pub(crate) fn echo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_ECHO));
+    for c in s.chars() {
+        let escape = c.is_control().then(|| c.escape_default());
+        let len = escape.clone().map_or(c.len_utf8(), |e| e.len());
+        if out.len() + len > MAX_ECHO {
+            out.push('…');
+            break;
+        }
+        match escape {
+            Some(escaped) => out.extend(escaped),
+            None => out.push(c),
+        }
     }
-    let mut end = MAX_ECHO;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out = s[..end].to_string();
-    out.push('…');
     out
 }
 
@@ -633,7 +641,8 @@ impl From<ServerUrl> for url::Url {
 /// Why a server URL was refused.
 ///
 /// Every variant except [`Empty`](ServerUrlError::Empty) names the offending
-/// input (truncated to 200 bytes) so a refused entry in a list can be found.
+/// input (control characters escaped, truncated to 200 bytes) so a refused entry in a list can be
+/// found.
 ///
 /// ```
 /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
@@ -702,7 +711,7 @@ pub enum ServerUrlError {
 }
 
 impl ServerUrlError {
-    /// The refused input (truncated), `None` for [`ServerUrlError::Empty`].
+    /// The refused input (escaped and truncated), `None` for [`ServerUrlError::Empty`].
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};

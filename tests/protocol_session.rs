@@ -1008,3 +1008,275 @@ fn a_video_subscription_is_sent_once_ready_and_again_after_a_reconnect() {
     assert_eq!(subs.len(), 1);
     assert_eq!((subs[0].0, subs[0].1["user_id"].as_i64()), (sig2, Some(42)));
 }
+
+const KEEP_ALIVE: &[u8] = br#"{"msg_type":12,"timestamp":1}"#;
+
+/// A server that answers keep-alives but never the handshake cannot hold the stream: the
+/// handshake deadline counts from the dial, and no other traffic extends it.
+#[test]
+fn keep_alives_do_not_extend_a_handshake() {
+    // Signalling: dialled and opened at 0 s, keep-alives every 2 s, no message 2.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    for t in [2.0, 4.0, 6.0, 8.0, 9.9] {
+        h.at(t);
+        let out = h.msg(sig, KEEP_ALIVE);
+        assert_eq!(sends(&out)[0].1["msg_type"], 13, "{out:?}");
+        assert!(
+            events(&out).is_empty() && closes(&out).is_empty(),
+            "{out:?}"
+        );
+    }
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(10)));
+    h.at(10.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![sig]);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Everything,
+            attempt: 0
+        }]
+    );
+
+    // Media: dialled at 1 s (message 2), keep-alives on it, no message 4.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    h.at(1.0);
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    for t in [3.0, 5.0, 7.0, 9.0, 10.9] {
+        h.at(t);
+        h.msg(media, KEEP_ALIVE);
+        h.msg(sig, KEEP_ALIVE);
+    }
+    assert!(events(&h.drain()).is_empty());
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(11)));
+    h.at(11.0);
+    let out = h.drain();
+    assert_eq!(closes(&out), vec![media]);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }]
+    );
+}
+
+/// A socket that opens late has only what is left of the handshake timeout.
+#[test]
+fn the_handshake_deadline_counts_from_the_dial() {
+    let mut h = Harness::new(config());
+    h.at(8.0);
+    let sig = h.signalling(); // opened at 8 s, dialled at 0 s
+    assert_eq!(h.s.poll_timeout(), Some(h.t0 + Duration::from_secs(10)));
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![sig]);
+
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let media = opens(&h.msg(sig, OK_URLS))[0].0; // dialled at 0 s
+    h.at(9.5);
+    h.opened(media);
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![media]);
+}
+
+/// Message 2 is acted on only during the signalling handshake: a repeated one, well-formed,
+/// refused or unreadable, dials nothing and fails nothing.
+#[test]
+fn a_signalling_response_after_the_handshake_is_ignored() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    let late: [&[u8]; 5] = [
+        OK_URLS,
+        br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"wss://evil.com"}}}"#,
+        br#"{"msg_type":2,"status_code":8}"#,
+        br#"{"msg_type":2,"status_code":3,"reason":"bad signature"}"#,
+        br#"{"msg_type":2,"status_code":"OK"}"#,
+    ];
+    for _ in 0..200 {
+        for frame in late {
+            for socket in [sig, media] {
+                let d = h.s.handle_message(h.now, socket, frame).unwrap();
+                assert_eq!(d, Inbound::Handled);
+                assert_eq!(h.drain(), vec![], "{}", String::from_utf8_lossy(frame));
+            }
+        }
+    }
+    assert!(!h.s.is_done());
+    // The stream goes on: keep-alives answered, media delivered, the same sockets.
+    assert_eq!(sends(&h.msg(sig, KEEP_ALIVE))[0].1["msg_type"], 13);
+    let d =
+        h.s.handle_message(
+            h.now,
+            media,
+            br#"{"msg_type":14,"content":{"data":"AAAA"}}"#,
+        )
+        .unwrap();
+    assert!(matches!(d, Inbound::User(_)), "{d:?}");
+
+    // Also while media alone is redialled (signalling stays ready).
+    h.s.handle_closed(h.now, media);
+    h.drain();
+    h.msg(sig, OK_URLS);
+    h.at(3.0);
+    let out = h.drain();
+    assert_eq!(opens(&out).len(), 1, "{out:?}");
+    let media = opens(&out)[0].0;
+    assert_eq!(h.msg(sig, OK_URLS), vec![]);
+    h.opened(media);
+    assert_eq!(
+        events(&h.msg(media, DATA_OK)),
+        vec![SessionEvent::Connected { connects: 2 }]
+    );
+}
+
+/// A refusal's `reason` comes from the server: it is cut and its control characters escaped
+/// before it reaches `Display` (and so a log line).
+#[test]
+fn a_refusal_reason_is_bounded_and_escaped() {
+    let reason = format!("no\nFAILED stream=x \u{1b}[2J{}", "x".repeat(4 << 20));
+    let check = |out: &[Output]| {
+        let [SessionEvent::Failed(e @ SessionError::Refused { reason, .. })] = &events(out)[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert!(
+            reason.starts_with(r"no\nFAILED stream=x \u{1b}[2Jxxx"),
+            "{reason}"
+        );
+        assert!(reason.ends_with('…'), "{reason}");
+        assert!(reason.len() <= 200 + '…'.len_utf8(), "{}", reason.len());
+        let shown = e.to_string();
+        assert!(shown.len() < 300, "{}", shown.len());
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+    };
+    // Signalling (message 2).
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let frame = serde_json::json!({"msg_type": 2, "status_code": 3, "reason": reason});
+    check(&h.msg(sig, frame.to_string().as_bytes()));
+    // Media (message 4).
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    let frame = serde_json::json!({"msg_type": 4, "status_code": 14, "reason": reason});
+    check(&h.msg(media, frame.to_string().as_bytes()));
+    // A short, plain reason is kept as sent.
+    let mut h = Harness::new(config());
+    let sig = h.signalling();
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":2,"status_code":3,"reason":"bad signature"}"#,
+    );
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Failed(SessionError::Refused {
+            status: StatusCode::InvalidSignature,
+            reason: "bad signature".into()
+        })]
+    );
+}
+
+/// A `Timing` of `Duration::MAX`, in any field, is a wait without end: no input panics, the
+/// other timers still run, and the stream can still end.
+#[test]
+fn a_timing_of_duration_max_never_panics() {
+    const LATER: f64 = 1e9; // about 32 years
+    let with = |t: Timing| Harness::new(config().with_timing(t));
+
+    // Watchdog: a ready stream never times out, but a handshake still does.
+    let mut h = with(Timing::default().with_watchdog(Duration::MAX));
+    let (sig, _) = connect_unified(&mut h);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    let out = h.msg(sig, br#"{"msg_type":8,"state":4,"reason":6}"#);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Ended(EndReason::StreamTerminated(Some(
+            StopReason::MeetingEnded
+        )))]
+    );
+    let mut h = with(Timing::default().with_watchdog(Duration::MAX));
+    let sig = h.signalling();
+    h.at(10.0);
+    assert_eq!(closes(&h.drain()), vec![sig]);
+
+    // Handshake timeout: the dial may take for ever; once ready, the watchdog runs.
+    let mut h = with(Timing::default().with_handshake_timeout(Duration::MAX));
+    let Some(Output::Open { socket: sig, .. }) = h.s.poll_output() else {
+        panic!()
+    };
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    assert_eq!(h.opened(sig)["msg_type"], 1);
+    let media = opens(&h.msg(sig, OK_URLS))[0].0;
+    h.opened(media);
+    h.msg(media, DATA_OK);
+    assert_eq!(
+        h.s.poll_timeout(),
+        Some(h.now + Duration::from_secs(65)),
+        "the watchdog"
+    );
+
+    // Duplicate retry delay: the retry never comes, a failover still connects.
+    let mut h = with(Timing::default().with_duplicate_retries(vec![Duration::MAX]));
+    let sig = h.signalling();
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":8}"#);
+    assert_eq!(closes(&out), vec![sig]);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert_eq!(h.drain(), vec![]);
+    h.s.handle_webhook(
+        h.now,
+        Webhook::Started {
+            server_url: url("wss://rtms-iad1.zoom.us/x"),
+        },
+    );
+    assert_eq!(opens(&h.drain()).len(), 1);
+
+    // Backoff: base or cap alone is capped by the other; both is a reconnect never made,
+    // which `rtms_stopped` still ends.
+    for (base, cap, delay) in [
+        (Duration::MAX, Duration::from_secs(30), Some(30.0)),
+        (Duration::from_secs(3), Duration::MAX, Some(3.0)),
+        (Duration::MAX, Duration::MAX, None),
+    ] {
+        let mut h = with(Timing::default().with_backoff(base, cap));
+        let (sig, _) = connect_unified(&mut h);
+        h.s.handle_closed(h.now, sig);
+        assert_eq!(
+            events(&h.drain()),
+            vec![SessionEvent::Reconnecting {
+                scope: Scope::Everything,
+                attempt: 0
+            }]
+        );
+        let due = delay.map(|d| h.now + Duration::from_secs_f64(d));
+        assert_eq!(h.s.poll_timeout(), due);
+        h.at(delay.unwrap_or(LATER));
+        assert_eq!(opens(&h.drain()).len(), usize::from(delay.is_some()));
+        h.s.handle_webhook(h.now, Webhook::Stopped);
+        assert_eq!(
+            events(&h.drain()),
+            vec![SessionEvent::Ended(EndReason::Stopped)]
+        );
+    }
+
+    // Close timeout: the close waits for its response (or the socket's end) however long.
+    let mut h = with(Timing::default().with_close_timeout(Duration::MAX));
+    let (sig, _) = connect_unified(&mut h);
+    h.s.close(h.now);
+    assert_eq!(sends(&h.drain())[0].1["msg_type"], 21);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.at(LATER);
+    assert!(!h.s.is_done());
+    assert_eq!(h.drain(), vec![]);
+    let out = h.msg(sig, br#"{"msg_type":22,"status_code":0}"#);
+    assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
+}

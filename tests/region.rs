@@ -423,6 +423,14 @@ fn error_messages_name_the_url_and_reason() {
     let shown = err.url().unwrap();
     assert!(shown.len() < 300, "{}", shown.len());
     assert!(shown.ends_with('…'));
+    // Control characters are escaped (a newline could forge a log line), within the bound.
+    let err = refused("wss://evil.com/\u{1b}[2J\nFAILED");
+    assert_eq!(err.url(), Some(r"wss://evil.com/\u{1b}[2J\nFAILED"));
+    assert!(!err.to_string().chars().any(char::is_control));
+    let err = refused(&format!("wss://evil.com/{}", "\n".repeat(300)));
+    let shown = err.url().unwrap();
+    assert!(shown.len() <= 200 + '…'.len_utf8(), "{}", shown.len());
+    assert!(shown.ends_with(r"\n\n…"), "{shown}");
 }
 
 // --------------------------------------------------------- server_urls list

@@ -111,7 +111,7 @@ impl<T: Transport> Driver<T> {
             if self.session.is_done() {
                 break;
             }
-            let deadline = self.session.poll_timeout().map(Instant::from_std);
+            let deadline = self.session.poll_timeout().and_then(timer);
             tokio::select! {
                 Some((socket, event)) = self.inbound_rx.recv() => {
                     let now = now();
@@ -233,6 +233,15 @@ impl<T: Transport> Driver<T> {
     }
 }
 
+/// The session's deadline as a tokio timer, or `None` (no timer: never due) for one tokio
+/// cannot arm. Tokio rounds a deadline up to the next millisecond, which panics within 1 ms of
+/// the end of the clock; the session already makes a wait it cannot count a `None`, and this
+/// covers one it could count that ends that close to the limit.
+fn timer(deadline: std::time::Instant) -> Option<Instant> {
+    deadline.checked_add(Duration::from_millis(1))?;
+    Some(Instant::from_std(deadline))
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -299,4 +308,38 @@ async fn socket_task<T: Transport>(
 /// Resolves once the outbox's sender is dropped (nothing is sent before a socket opens).
 async fn outbox_closed(outbox: &mut mpsc::UnboundedReceiver<String>) {
     while outbox.recv().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last instant the clock can count from `t` (within a nanosecond).
+    fn end_of_clock(t: std::time::Instant) -> std::time::Instant {
+        let (mut ok, mut over) = (Duration::ZERO, Duration::MAX);
+        while over - ok > Duration::from_nanos(1) {
+            let mid = ok + (over - ok) / 2;
+            if t.checked_add(mid).is_some() {
+                ok = mid;
+            } else {
+                over = mid;
+            }
+        }
+        t + ok
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_tokio_cannot_arm_is_never() {
+        let now = Instant::now().into_std();
+        let soon = now + Duration::from_secs(65);
+        assert_eq!(timer(soon), Some(Instant::from_std(soon)));
+        let last = end_of_clock(now);
+        assert_eq!(timer(last), None);
+        // No timer at all: the select's sleep branch stays off, and nothing panics.
+        let sleep = tokio::time::timeout(Duration::from_secs(1), sleep_until(timer(last)));
+        assert!(sleep.await.is_err());
+        // What the guard prevents: tokio's rounding of such a deadline overflows.
+        let armed = tokio::spawn(tokio::time::sleep_until(Instant::from_std(last)));
+        assert!(armed.await.unwrap_err().is_panic());
+    }
 }

@@ -74,9 +74,12 @@ use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
 use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHandshakeResponse};
 use crate::handshake::{MediaKind, MediaTypes};
-use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
+use crate::region::{echo, HostPolicy, ServerUrl, ServerUrlError};
 
 /// The timing of a session. Defaults follow the protocol notes (§4.7, §6).
+///
+/// A duration longer than the clock can count (such as [`Duration::MAX`]) means never: that
+/// wait has no end, and nothing panics.
 ///
 /// ```
 /// use std::time::Duration;
@@ -172,7 +175,8 @@ impl Timing {
         self
     }
 
-    /// How long a socket may take to open and answer its handshake (default 10 s).
+    /// How long a socket may take to open and answer its handshake, counted from its dial
+    /// (default 10 s); no other traffic on the socket (keep-alives) extends it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -715,7 +719,8 @@ pub enum SessionError {
     Refused {
         /// The status.
         status: StatusCode,
-        /// The `reason` text.
+        /// The `reason` text as the server sent it, cut to 200 bytes (`…` marks a cut) with
+        /// control characters escaped, so it is safe on a log line.
         reason: String,
     },
     /// The signalling handshake response (message type 2) is unusable: no readable status
@@ -810,6 +815,12 @@ pub enum Webhook {
     Stopped,
 }
 
+/// `d` after `t`, or `None` (never) when the clock cannot count that far: a [`Timing`] of
+/// [`Duration::MAX`] is a wait without end, not a panic.
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SockState {
     /// Dialled, not open yet.
@@ -825,7 +836,10 @@ struct Sock {
     id: SocketId,
     role: Role,
     state: SockState,
-    /// The last inbound traffic (or the dial/open time).
+    /// When it was dialled ([`Output::Open`]): the handshake timeout counts from here, and no
+    /// traffic extends it.
+    dialled: Instant,
+    /// The last inbound traffic (or the dial/open time): the watchdog, once ready.
     last_rx: Instant,
 }
 
@@ -833,10 +847,10 @@ struct Sock {
 enum Phase {
     /// Connecting or connected.
     Running,
-    /// Waiting to redial (`scope`) at `at`.
-    Waiting { scope: Scope, at: Instant },
-    /// Close requested: 21 sent, waiting for 22 until `deadline`.
-    Closing { deadline: Instant },
+    /// Waiting to redial (`scope`) at `at` (`None`: never, a delay the clock cannot count).
+    Waiting { scope: Scope, at: Option<Instant> },
+    /// Close requested: 21 sent, waiting for 22 until `deadline` (`None`: no bound).
+    Closing { deadline: Option<Instant> },
     /// Ended or failed.
     Done,
 }
@@ -941,7 +955,8 @@ impl Session {
     }
 
     /// When [`handle_timeout`](Session::handle_timeout) must be called next; `None` when the
-    /// session is done.
+    /// session is done, or when nothing is ever due (a [`Timing`] duration longer than the
+    /// clock can count, such as [`Duration::MAX`], is a wait without end).
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
@@ -959,10 +974,13 @@ impl Session {
             Phase::Done => None,
             Phase::Waiting { at, .. } => {
                 // Signalling may stay up during a media-only wait.
-                self.sockets().map(|s| self.deadline(s)).chain([at]).min()
+                self.sockets()
+                    .filter_map(|s| self.deadline(s))
+                    .chain(at)
+                    .min()
             }
-            Phase::Closing { deadline } => Some(deadline),
-            Phase::Running => self.sockets().map(|s| self.deadline(s)).min(),
+            Phase::Closing { deadline } => deadline,
+            Phase::Running => self.sockets().filter_map(|s| self.deadline(s)).min(),
         }
     }
 
@@ -1003,17 +1021,20 @@ impl Session {
         self.signalling.iter().chain(self.media.iter())
     }
 
-    fn deadline(&self, s: &Sock) -> Instant {
+    /// When `s` counts as dead (`None`: never).
+    fn deadline(&self, s: &Sock) -> Option<Instant> {
         let t = &self.config.timing;
         match s.state {
-            SockState::Dialling | SockState::Handshaking => s.last_rx + t.handshake_timeout,
+            // From the dial: inbound traffic (keep-alives) does not extend a handshake.
+            SockState::Dialling | SockState::Handshaking => after(s.dialled, t.handshake_timeout),
             // Zoom may send no keep-alive while media flows, and nothing else comes on
             // signalling then: media traffic keeps the signalling socket alive too.
             SockState::Ready if s.role == Role::Signalling => {
                 let media = self.media.iter().filter(|m| m.state == SockState::Ready);
-                media.map(|m| m.last_rx).fold(s.last_rx, Instant::max) + t.watchdog
+                let last = media.map(|m| m.last_rx).fold(s.last_rx, Instant::max);
+                after(last, t.watchdog)
             }
-            SockState::Ready => s.last_rx + t.watchdog,
+            SockState::Ready => after(s.last_rx, t.watchdog),
         }
     }
 
@@ -1029,6 +1050,7 @@ impl Session {
             id,
             role,
             state: SockState::Dialling,
+            dialled: now,
             last_rx: now,
         }
     }
@@ -1075,7 +1097,7 @@ impl Session {
         self.backoff_attempt = self.backoff_attempt.saturating_add(1);
         self.phase = Phase::Waiting {
             scope,
-            at: now + self.config.timing.backoff(attempt),
+            at: after(now, self.config.timing.backoff(attempt)),
         };
         self.outputs
             .push_back(Output::Event(SessionEvent::Reconnecting { scope, attempt }));
@@ -1245,7 +1267,7 @@ impl Session {
                 let text = StreamCloseRequest::new(self.config.hello.rtms_stream_id()).to_json();
                 self.outputs.push_back(Output::Send { socket: id, text });
                 self.phase = Phase::Closing {
-                    deadline: now + self.config.timing.close_timeout,
+                    deadline: after(now, self.config.timing.close_timeout),
                 };
             }
             None => self.finish(SessionEvent::Ended(EndReason::Closed)),
@@ -1327,12 +1349,15 @@ impl Session {
         match self.phase {
             Phase::Done => return,
             Phase::Closing { deadline } => {
-                if now >= deadline {
+                if deadline.is_some_and(|d| now >= d) {
                     self.finish(SessionEvent::Ended(EndReason::Closed));
                 }
                 return;
             }
-            Phase::Waiting { scope, at } if now >= at => {
+            Phase::Waiting {
+                scope,
+                at: Some(at),
+            } if now >= at => {
                 self.phase = Phase::Running;
                 match scope {
                     Scope::Everything => {
@@ -1357,7 +1382,7 @@ impl Session {
         }
         // Dead sockets: the watchdog and the handshake timeout.
         if let Some(sig) = &self.signalling {
-            if now >= self.deadline(sig) {
+            if self.deadline(sig).is_some_and(|d| now >= d) {
                 let id = sig.id;
                 self.signalling = None;
                 self.outputs.push_back(Output::Close { socket: id });
@@ -1368,7 +1393,7 @@ impl Session {
         let dead: Vec<SocketId> = self
             .media
             .iter()
-            .filter(|m| now >= self.deadline(m))
+            .filter(|m| self.deadline(m).is_some_and(|d| now >= d))
             .map(|m| m.id)
             .collect();
         if !dead.is_empty() {
@@ -1443,7 +1468,8 @@ impl Session {
         if !on_signalling && media_index.is_none() {
             return Ok(Inbound::Handled);
         }
-        // Any inbound frame is traffic for the watchdog, even one that does not parse.
+        // Any inbound frame is traffic for the watchdog, even one that does not parse (a
+        // handshake's deadline counts from the dial and is not extended by it).
         if on_signalling {
             if let Some(s) = self.signalling.as_mut() {
                 s.last_rx = now;
@@ -1451,6 +1477,13 @@ impl Session {
         } else if let Some(i) = media_index {
             self.media[i].last_rx = now;
         }
+        // Message 2 counts only while signalling awaits it: one repeated later (or on a media
+        // socket) is ignored, well-formed or not, and never redials or fails the stream.
+        let in_signalling_handshake = on_signalling
+            && self
+                .signalling
+                .as_ref()
+                .is_some_and(|s| s.state == SockState::Handshaking);
         let msg = ServerMessage::parse(frame)?;
         match msg {
             ServerMessage::KeepAliveRequest(req) => {
@@ -1458,14 +1491,14 @@ impl Session {
                 self.send(socket, &reply);
                 Ok(Inbound::Handled)
             }
-            ServerMessage::SignalingHandshakeResponse(resp) if on_signalling => {
+            ServerMessage::SignalingHandshakeResponse(resp) if in_signalling_handshake => {
                 self.on_signalling_response(now, socket, &resp);
                 Ok(Inbound::Handled)
             }
             ServerMessage::Other {
                 msg_type: MsgType::SignalingHandshakeResponse,
                 raw,
-            } if on_signalling => {
+            } if in_signalling_handshake => {
                 // A response without a readable status: unusable, not a refusal.
                 match SignalingHandshakeResponse::parse(raw) {
                     Ok(resp) => self.on_signalling_response(now, socket, &resp),
@@ -1473,6 +1506,18 @@ impl Session {
                         SessionError::InvalidHandshakeResponse(error),
                     )),
                 }
+                Ok(Inbound::Handled)
+            }
+            ServerMessage::SignalingHandshakeResponse(_)
+            | ServerMessage::Other {
+                msg_type: MsgType::SignalingHandshakeResponse,
+                ..
+            } => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(
+                    socket = socket.raw(),
+                    "RTMS signalling handshake response outside the handshake ignored"
+                );
                 Ok(Inbound::Handled)
             }
             ServerMessage::DataHandshakeResponse(resp) => {
@@ -1552,7 +1597,7 @@ impl Session {
                     self.close_all();
                     self.phase = Phase::Waiting {
                         scope: Scope::Everything,
-                        at: now + delay,
+                        at: after(now, delay),
                     };
                 }
                 None => {
@@ -1568,7 +1613,7 @@ impl Session {
     fn refused(&mut self, code: Option<StatusCode>, reason: Option<&str>) {
         self.finish(SessionEvent::Failed(SessionError::Refused {
             status: code.unwrap_or(StatusCode::Other(-1)),
-            reason: reason.unwrap_or_default().to_owned(),
+            reason: echo(reason.unwrap_or_default()),
         }));
     }
 
