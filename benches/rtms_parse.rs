@@ -1,6 +1,7 @@
 //! Cost of reading one RTMS media message, against a floor.
 //!
-//! Two messages, one criterion group each, built below per the protocol reference (§4.5):
+//! Two messages, one criterion group each, built below in the shape Zoom documents
+//! (`docs/protocol.md#media-data`):
 //!
 //! - `audio`: msg_type 14, `content` with `user_id`, `user_name`, `data` (base64 of a 640-byte
 //!   L16 packet: 20 ms of 16 kHz mono) and `timestamp`; about 0.95 KiB.

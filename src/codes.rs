@@ -1,5 +1,7 @@
 //! The integer code tables of RTMS, shared by the webhook events and the protocol: message
-//! types, status codes, stop reasons, stream and session states (reference §4.3, §4.4, §5.1–§5.3).
+//! types, status codes, stop reasons, stream and session states, as Zoom's
+//! [data types](https://developers.zoom.us/docs/rtms/data-types/) define them (each table, with
+//! what the crate does with each code: `docs/protocol.md`).
 //!
 //! Every table is an open enum: a code this crate does not name is kept as `Other(code)`, never
 //! rejected, and equality compares codes (`StatusCode::Other(8) == StatusCode::DuplicateSignalRequest`).
@@ -16,8 +18,8 @@
 //! ```
 
 code_enum! {
-    /// `RTMS_MESSAGE_TYPE` (reference §5.1): the `msg_type` of every RTMS message, 1–29; open for
-    /// codes this crate does not name.
+    /// `RTMS_MESSAGE_TYPE` (`docs/protocol.md#message-types`): the `msg_type` of every RTMS
+    /// message, 1–29; open for codes this crate does not name.
     ///
     /// Equality and hashing are by code: `MsgType::Other(2)` equals
     /// `MsgType::SignalingHandshakeResponse`; [`From<i64>`](MsgType::from) always gives the
@@ -99,7 +101,8 @@ code_enum! {
 
 code_enum! {
     /// `RTMS_STATUS_CODE`: the `status_code` of handshake, close and subscription responses
-    /// (reference §5.2, the current table; the beta mock's 0–75 numbering is not used).
+    /// (`docs/protocol.md#status-codes`: Zoom's current table; the 0–75 numbering of Zoom's old
+    /// beta mock server is not used).
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
@@ -214,7 +217,9 @@ code_enum! {
 }
 
 /// The error category of a [`StatusCode`], as Zoom's samples library classifies it
-/// (reference §5.2). The samples never retry `Auth`, `Request` or `Stream` errors.
+/// (`RTMSError.js` in [zoom/rtms-samples](https://github.com/zoom/rtms-samples);
+/// `docs/protocol.md#status-codes`). The samples never retry `Auth`, `Request` or `Stream`
+/// errors.
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
@@ -255,7 +260,7 @@ impl StatusCode {
         self.code() == 0
     }
 
-    /// The category of the code (reference §5.2).
+    /// The category of the code (`docs/protocol.md#status-codes`).
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::{StatusCategory, StatusCode};
@@ -291,8 +296,8 @@ impl StatusCode {
 }
 
 code_enum! {
-    /// `RTMS_STOP_REASON` (reference §5.3): the `reason` of a stream-state update, the
-    /// `stop_reason` of a session-state update and of the `*.rtms_stopped` /
+    /// `RTMS_STOP_REASON` (`docs/protocol.md#stop-reasons`): the `reason` of a stream-state update,
+    /// the `stop_reason` of a session-state update and of the `*.rtms_stopped` /
     /// `*.rtms_interrupted` webhooks. Zoom's names are prefixed `STOP_BC_`.
     ///
     /// ```
@@ -375,8 +380,10 @@ code_enum! {
 }
 
 impl StopReason {
-    /// Whether Zoom's failover guide calls for a full connection restart after an
-    /// `*.rtms_stopped` with this reason: 10–19 and 24 (reference §6.1, scenario 4).
+    /// Whether Zoom's
+    /// [failover guide](https://developers.zoom.us/docs/rtms/meetings/failover-reconnection/)
+    /// calls for a full connection restart after an `*.rtms_stopped` with this reason: 10–19
+    /// and 24 (`docs/protocol.md#stop-reasons`).
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::StopReason;
@@ -389,7 +396,8 @@ impl StopReason {
 }
 
 code_enum! {
-    /// `RTMS_STREAM_STATE` (reference §4.3): the `state` of message types 8 and 20.
+    /// `RTMS_STREAM_STATE` (`docs/protocol.md#stream-and-session-state`): the `state` of message
+    /// types 8 and 20.
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::StreamState;
@@ -429,8 +437,8 @@ impl StreamState {
 }
 
 code_enum! {
-    /// `RTMS_SESSION_STATE` (reference §4.4): the `state` of message types 9 and 11. These are
-    /// wire values, not the SDK's callback constants.
+    /// `RTMS_SESSION_STATE` (`docs/protocol.md#stream-and-session-state`): the `state` of message
+    /// types 9 and 11. These are wire values, not the SDK's callback constants.
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::SessionState;

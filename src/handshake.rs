@@ -26,7 +26,7 @@
 //!     "media_server":{"server_urls":{"all":"wss://rtms-sjc1.zoom.us/media"}}}"#;
 //! let response = SignalingHandshakeResponse::parse(reply).unwrap();
 //! assert!(response.is_ok());
-//! // No `audio` key: the `all` URL (the reference: `server_urls[type] || server_urls.all`).
+//! // No `audio` key: the `all` URL (as Zoom's samples pick it: `server_urls[type] || server_urls.all`).
 //! let media = response.media_url(MediaKind::Audio, &HostPolicy::default()).unwrap();
 //! assert_eq!(media.unwrap().as_str(), "wss://rtms-sjc1.zoom.us/media");
 //! ```
@@ -162,9 +162,9 @@ impl fmt::Display for MediaKind {
     }
 }
 
-/// The `media_type` bitmask (`MEDIA_DATA_TYPE`, reference §2.4): a set of [`MediaKind`]s, or
-/// [`ALL`](MediaTypes::ALL) (32, a flag of its own, not the union of the others). Unknown bits
-/// are kept.
+/// The `media_type` bitmask (`MEDIA_DATA_TYPE`, `docs/protocol.md#media-type-bitmask`): a set of
+/// [`MediaKind`]s, or [`ALL`](MediaTypes::ALL) (32, a flag of its own, not the union of the
+/// others). Unknown bits are kept.
 ///
 /// ```
 /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
@@ -515,12 +515,13 @@ impl IdKeys {
 /// Serialises exactly as
 /// `{"msg_type":1,"protocol_version":1,"sequence":<n>,"<id key>":"<id>",...,"rtms_stream_id":"...","signature":"<hex>"}`
 /// (the documented field order): `sequence` 1 unless set with
-/// [`with_sequence`](SignalingHandshakeRequest::with_sequence) (the reference: "must start at
-/// 1"), the product's id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a
-/// meeting, `session_id` then `meeting_uuid` for the Video SDK, ...), then
-/// `"buffer_data":<bool>` only when set with
-/// [`with_buffer_data`](SignalingHandshakeRequest::with_buffer_data) (Zoom's
-/// default is `true`: up to 60 s of start-up audio is buffered).
+/// [`with_sequence`](SignalingHandshakeRequest::with_sequence) (Zoom's
+/// [event reference](https://developers.zoom.us/docs/rtms/event-reference/) says "must start at
+/// 1"; its samples send other values: `docs/protocol.md#where-sources-disagree`), the product's
+/// id under each of its id keys ([`IdKeys`]; `meeting_uuid` for a meeting, `session_id` then
+/// `meeting_uuid` for the Video SDK, ...), then `"buffer_data":<bool>` only when set with
+/// [`with_buffer_data`](SignalingHandshakeRequest::with_buffer_data) (Zoom's default is `true`:
+/// up to 60 s of start-up audio is buffered).
 ///
 /// `Debug` redacts the signature (it authorises a connection to the stream).
 ///
@@ -973,9 +974,9 @@ impl SignalingHandshakeResponse {
     /// the one rule for picking a media URL (the protocol session uses it too).
     ///
     /// - One kind (split sockets, or a unified socket for one kind): the kind's own key(s)
-    ///   ([`MediaKind::url_keys`]), else `all` — the reference's
-    ///   `server_urls[type] || server_urls.all`, as Zoom's samples do (the keys for screen share
-    ///   and chat are undocumented).
+    ///   ([`MediaKind::url_keys`]), else `all`: `server_urls[type] || server_urls.all`, as
+    ///   Zoom's samples do (the keys for screen share and chat are undocumented; see
+    ///   `docs/protocol.md#media-sockets`).
     /// - Several kinds, or the `ALL` flag (one unified socket): `all`, the unified endpoint,
     ///   else the first kind's key(s).
     ///

@@ -1,6 +1,6 @@
-//! Tolerant field readers for server→client messages: a field of an unexpected JSON type is
-//! read as absent instead of failing the whole message (reference §8, scenario 12). Used by
-//! the signalling handshake response ([`crate::handshake`]) and the protocol core.
+//! Tolerant field readers for server→client messages: a field of an unexpected JSON type is read as
+//! absent instead of failing the whole message (`docs/protocol.md#tolerant-parsing`). Used by the
+//! signalling handshake response ([`crate::handshake`]) and the protocol core.
 // Without the `protocol` feature only the handshake response's readers are used.
 #![cfg_attr(not(feature = "protocol"), allow(dead_code))]
 

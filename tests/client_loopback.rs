@@ -1,5 +1,6 @@
 //! The tokio client against a fake RTMS server on loopback (tokio-websockets' server side,
-//! 127.0.0.1 only). The fake follows the protocol notes (reference §2–§6), not the client.
+//! 127.0.0.1 only). The fake follows Zoom's side of the protocol as `docs/protocol.md` describes
+//! it, not the client.
 #![cfg(feature = "client")]
 
 #[path = "support/fake_rtms.rs"]

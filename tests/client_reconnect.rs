@@ -1,5 +1,6 @@
-//! The tokio client's reconnects, failover, endings and the user's requests, against the
-//! fake RTMS server on loopback (reference §4, §6). Timers run on paused tokio time.
+//! The tokio client's reconnects, failover, endings and the user's requests, against the fake RTMS
+//! server on loopback (`docs/protocol.md#reconnects-and-failover`). Timers run on paused tokio
+//! time.
 #![cfg(feature = "client")]
 
 #[path = "support/fake_rtms.rs"]

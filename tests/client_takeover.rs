@@ -29,7 +29,7 @@ use zoom_rtms_webhooks::protocol::session::EndReason;
 use zoom_rtms_webhooks::redis::{connect, StreamLeases};
 
 const TTL: Duration = Duration::from_secs(2);
-/// One step of Zoom's reconnect backoff (reference §6.1).
+/// One step of Zoom's reconnect backoff (its failover guide; `docs/protocol.md#timing-defaults`).
 const BACKOFF_STEP: Duration = Duration::from_secs(3);
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -297,7 +297,7 @@ fn request_debug_redacts_signature() {
 
 #[test]
 fn request_sequence_starts_at_one() {
-    // The reference: "Must start at 1".
+    // Zoom's event reference: "Must start at 1".
     let c = creds();
     let req = SignalingHandshakeRequest::from_parts(&c, Product::Meeting, "u", "s");
     assert_eq!(req.sequence(), 1);
@@ -677,7 +677,8 @@ fn response_named_status_codes_round_trip() {
             format!("{} ({code})", status.description())
         );
     }
-    // The table is 0-47 (the reference's §5.2); everything else is kept as received.
+    // The table is 0-47 (Zoom's current one, `docs/protocol.md#status-codes`); everything else
+    // is kept as received.
     for code in 9..=47 {
         assert!(StatusCode::from(code).is_known(), "{code}");
     }

@@ -1,5 +1,5 @@
-//! Every message type of the protocol notes' §5.1: client→server messages serialise exactly as
-//! documented; server→client messages parse from the documented examples.
+//! Every message type (`docs/protocol.md#message-types`): client→server messages serialise
+//! exactly as documented; server→client messages parse from the documented examples.
 #![cfg(feature = "protocol")]
 
 use serde_json::{json, Value};

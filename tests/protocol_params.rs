@@ -1,4 +1,5 @@
-//! Every media-parameter validation rule, accepted and refused (the protocol notes' §3.2).
+//! Every media-parameter validation rule, accepted and refused
+//! (`docs/protocol.md#media-parameters`).
 #![cfg(feature = "protocol")]
 
 use zoom_rtms_webhooks::codes::StatusCode;

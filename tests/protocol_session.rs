@@ -1,5 +1,5 @@
-//! The sans-I/O session driven with a fake clock and no sockets (issue 9 part 1; the
-//! protocol notes' §8 scenarios that need no real server).
+//! The sans-I/O session driven with a fake clock and no sockets: the connection flow,
+//! keep-alives, reconnects, failover and endings of `docs/protocol.md` that need no real server.
 #![cfg(feature = "protocol")]
 
 use std::time::{Duration, Instant};

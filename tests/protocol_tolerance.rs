@@ -1,5 +1,5 @@
-//! Tolerant parsing (the protocol notes' §8 scenario 12) and the Contact Center distinction
-//! (scenario 13).
+//! Tolerant parsing (`docs/protocol.md#tolerant-parsing`) and the Contact Center distinction
+//! (event numbers are per product, `docs/protocol.md#events`).
 #![cfg(feature = "protocol")]
 
 use zoom_rtms_webhooks::codes::*;
@@ -244,7 +244,7 @@ fn only_non_objects_and_missing_msg_types_fail() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Contact Center (scenario 13)
+// Contact Center (event numbers per product)
 // ------------------------------------------------------------------------------------------
 
 #[test]

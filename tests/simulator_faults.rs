@@ -1,6 +1,6 @@
-//! The simulator's faults, against a hand-written client that follows the protocol notes
-//! (reference §6, §8): each fault is survived and its check passes; a client that breaks the
-//! rule of the fault gets the matching `FAIL`. Paused tokio time: no sleeps.
+//! The simulator's faults, against a hand-written client that follows the protocol
+//! (`docs/protocol.md#reconnects-and-failover`): each fault is survived and its check passes; a
+//! client that breaks the rule of the fault gets the matching `FAIL`. Paused tokio time: no sleeps.
 #![cfg(feature = "simulator")]
 
 #[path = "sim_client/mod.rs"]

@@ -1,5 +1,7 @@
-//! Client→server messages, serialised exactly as the protocol notes document them: the fields in
-//! the documented order, integers as numbers, optional fields omitted unless set.
+//! Client→server messages, serialised exactly as Zoom's
+//! [RTMS event reference](https://developers.zoom.us/docs/rtms/event-reference/) documents them:
+//! the fields in the documented order, integers as numbers, optional fields omitted unless set.
+//! Each message's fields and the choices where Zoom's sources disagree: `docs/protocol.md`.
 //!
 //! The messages borrow their strings, so building one allocates nothing; [`ClientMessage::to_json`]
 //! allocates the text, [`ClientMessage::write_json`] appends it to a reused buffer.
@@ -191,10 +193,10 @@ macro_rules! header_setters {
     };
 }
 
-/// `DATA_HAND_SHAKE_REQ` (message type 3, reference §3.2), the first message on a media socket:
-/// the handshake header (same signature as message type 1; `sequence` 0 as in the documented
-/// example), `media_type`, `payload_encryption` when set (omitted in the documented example;
-/// samples send `false`), and `media_params` when given.
+/// `DATA_HAND_SHAKE_REQ` (message type 3; `docs/protocol.md#data-handshake`), the first message on
+/// a media socket: the handshake header (same signature as message type 1; `sequence` 0 as in the
+/// documented example), `media_type`, `payload_encryption` when set (omitted in the documented
+/// example; samples send `false`), and `media_params` when given.
 ///
 /// Nothing is validated here: call [`MediaParams::validate`] before dialling.
 ///
@@ -394,9 +396,9 @@ impl fmt::Debug for DataHandshake<'_> {
     }
 }
 
-/// `EVENT_SUBSCRIPTION` (message type 5, reference §4.2): subscribe to or unsubscribe from
-/// events, `{"msg_type":5,"events":[{"event_type":2,"subscribe":true}]}`. There is no response.
-/// Events 1 and 7 are sent without subscribing.
+/// `EVENT_SUBSCRIPTION` (message type 5; `docs/protocol.md#events`): subscribe to or unsubscribe
+/// from events, `{"msg_type":5,"events":[{"event_type":2,"subscribe":true}]}`. There is no
+/// response. Events 1 and 7 are sent without subscribing.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, EventSubscription};
@@ -549,8 +551,9 @@ macro_rules! id_message {
 }
 
 id_message!(
-    /// `CLIENT_READY_ACK` (message type 7, reference §4.1), on the **signalling** socket after
-    /// each successful data handshake: `{"msg_type":7,"rtms_stream_id":"…"}`.
+    /// `CLIENT_READY_ACK` (message type 7; `docs/protocol.md#client-ready-ack`), on the
+    /// **signalling** socket after each successful data handshake:
+    /// `{"msg_type":7,"rtms_stream_id":"…"}`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck};
@@ -563,7 +566,8 @@ id_message!(
 );
 
 id_message!(
-    /// `SESSION_STATE_REQ` (message type 10, reference §4.4): `{"msg_type":10,"rtms_session_id":"…"}`.
+    /// `SESSION_STATE_REQ` (message type 10; `docs/protocol.md#stream-and-session-state`):
+    /// `{"msg_type":10,"rtms_session_id":"…"}`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, SessionStateRequest};
@@ -576,7 +580,8 @@ id_message!(
 );
 
 id_message!(
-    /// `STREAM_STATE_REQ` (message type 19, reference §4.3): `{"msg_type":19,"rtms_stream_id":"…"}`.
+    /// `STREAM_STATE_REQ` (message type 19; `docs/protocol.md#stream-and-session-state`):
+    /// `{"msg_type":19,"rtms_stream_id":"…"}`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamStateRequest};
@@ -589,8 +594,8 @@ id_message!(
 );
 
 id_message!(
-    /// `STREAM_CLOSE_REQ` (message type 21, reference §4.9): ask Zoom to end the stream;
-    /// answered by message type 22. `{"msg_type":21,"rtms_stream_id":"…"}`.
+    /// `STREAM_CLOSE_REQ` (message type 21; `docs/protocol.md#stream-close`): ask Zoom to end the
+    /// stream; answered by message type 22. `{"msg_type":21,"rtms_stream_id":"…"}`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
@@ -618,11 +623,11 @@ impl Serialize for Stamp<'_> {
     }
 }
 
-/// `KEEP_ALIVE_RESP` (message type 13, reference §4.7), on the socket the request came from:
-/// `{"msg_type":13,"timestamp":…}` with the request's timestamp, and its `sequence` when it had
-/// one (`{"msg_type":13,"sequence":…,"timestamp":…}`, as Zoom's own RTMS SDK answers).
-/// [`echo`](KeepAliveResponse::echo) copies the request's timestamp **verbatim** (whatever its
-/// JSON form), so it always matches.
+/// `KEEP_ALIVE_RESP` (message type 13; `docs/protocol.md#keep-alives`), on the socket the request
+/// came from: `{"msg_type":13,"timestamp":…}` with the request's timestamp, and its `sequence` when
+/// it had one (`{"msg_type":13,"sequence":…,"timestamp":…}`, as Zoom's own RTMS SDK answers).
+/// [`echo`](KeepAliveResponse::echo) copies the request's timestamp **verbatim** (whatever its JSON
+/// form), so it always matches.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
@@ -750,10 +755,10 @@ impl ClientMessage for KeepAliveResponse<'_> {
     }
 }
 
-/// `VIDEO_SUBSCRIPTION_REQ` (message type 28, reference §4.8): choose the one participant whose
-/// video a `data_opt` 4 media connection carries (a new request replaces the previous one), or
-/// unsubscribe. `{"msg_type":28,"user_id":…,"subscribe":true,"timestamp":…}`; the timestamp
-/// (ms, from the caller's clock) is omitted unless set.
+/// `VIDEO_SUBSCRIPTION_REQ` (message type 28; `docs/protocol.md#individual-video`): choose the one
+/// participant whose video a `data_opt` 4 media connection carries (a new request replaces the
+/// previous one), or unsubscribe. `{"msg_type":28,"user_id":…,"subscribe":true,"timestamp":…}`; the
+/// timestamp (ms, from the caller's clock) is omitted unless set.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, VideoSubscriptionRequest};

@@ -1,4 +1,4 @@
-//! Event types and event payloads (message types 5 and 6, reference §4.2).
+//! Event types and event payloads (message types 5 and 6; `docs/protocol.md#events`).
 //!
 //! Event numbers are per product: Contact Center's 8–29 are not the meeting events 8–14
 //! (8 is `CONSUMER_ANSWERED` there, `PARTICIPANT_VIDEO_ON` in a meeting). An [`EventType`] is
@@ -29,7 +29,8 @@ use crate::event::Product;
 use crate::lenient::{Int, Obj, Str};
 
 code_enum! {
-    /// `RTMS_EVENT_TYPE` for meetings, webinars and Video SDK sessions (reference §4.2).
+    /// `RTMS_EVENT_TYPE` for meetings, webinars and Video SDK sessions (Zoom's
+    /// [data types](https://developers.zoom.us/docs/rtms/data-types/)).
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
@@ -71,9 +72,10 @@ code_enum! {
 }
 
 code_enum! {
-    /// `RTMS_ZCC_VOICE_EVENT_TYPE` for Contact Center voice (reference §4.2), plus the two
-    /// universal events 1 and 7 that every product sends without subscribing. Codes 30–34 exist
-    /// but could not be retrieved: they are kept as `Other`.
+    /// `RTMS_ZCC_VOICE_EVENT_TYPE` for Contact Center voice (Zoom's
+    /// [Contact Center events](https://developers.zoom.us/docs/rtms/event-reference/contact-center-events/)),
+    /// plus the two universal events 1 and 7 that every product sends without subscribing. Codes
+    /// 30–34 exist but could not be retrieved: they are kept as `Other`.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::events::ContactCenterEventType;
@@ -258,7 +260,9 @@ pub struct Participant<'a> {
     pub user_name: Option<Cow<'a, str>>,
 }
 
-/// Contact Center `participant_info` (reference §4.2): every field as sent, when sent.
+/// Contact Center `participant_info` (Zoom's
+/// [Contact Center events](https://developers.zoom.us/docs/rtms/event-reference/contact-center-events/)):
+/// every field as sent, when sent.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::events::Event;

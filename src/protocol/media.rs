@@ -1,5 +1,6 @@
-//! Media parameters of the data handshake (message type 3, reference §3.2) with their enums, the
-//! `media_type` bitmask (§2.4), and their validation before dialling.
+//! Media parameters of the data handshake (message type 3) with their enums, the `media_type`
+//! bitmask, and their validation before dialling (`docs/protocol.md#media-parameters`: values,
+//! defaults, each validation rule with its source and status code).
 //!
 //! Every field is optional: an absent field is omitted from the request and the server applies
 //! its default (shown by the `effective` getters, for example [`AudioParams::format`]). The same
@@ -226,8 +227,9 @@ code_enum! {
 }
 
 code_enum! {
-    /// `RTMS_TRANSCRIPT_LANGUAGE` (reference §5.8): transcript `src_language` and the
-    /// `language` of transcript messages.
+    /// `RTMS_TRANSCRIPT_LANGUAGE` (Zoom's
+    /// [data types](https://developers.zoom.us/docs/rtms/data-types/)): transcript `src_language`
+    /// and the `language` of transcript messages.
     ///
     /// ```
     /// use zoom_rtms_webhooks::protocol::media::TranscriptLanguage;
@@ -329,8 +331,8 @@ serde_code!(
 // Parameter objects
 // ---------------------------------------------------------------------------------------------
 
-/// `media_params.audio` (reference §3.2). Absent fields are omitted and take the server's
-/// defaults: raw audio, L16, 16 kHz, mono, mixed stream, 20 ms.
+/// `media_params.audio` (`docs/protocol.md#media-parameters`). Absent fields are omitted and take
+/// the server's defaults: raw audio, L16, 16 kHz, mono, mixed stream, 20 ms.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::{AudioParams, Codec, SampleRate};
@@ -539,8 +541,9 @@ impl<'de> Deserialize<'de> for AudioParams {
     }
 }
 
-/// `media_params.video` and `media_params.deskshare` (reference §3.2). Absent fields take the
-/// server's defaults: JPG, HD at 5 fps, active speaker (video); JPG, FHD at 1 fps (screen share).
+/// `media_params.video` and `media_params.deskshare` (`docs/protocol.md#media-parameters`). Absent
+/// fields take the server's defaults: JPG, HD at 5 fps, active speaker (video); JPG, FHD at 1 fps
+/// (screen share).
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::{Codec, DataOption, Resolution, VideoParams};
@@ -612,9 +615,9 @@ impl<'de> Deserialize<'de> for VideoParams {
     }
 }
 
-/// `media_params.transcript` (reference §3.2): `src_language` is a hint for the first 30 s
-/// (auto-detected after, unless `enable_lid` is `false`). Read from a request, the legacy key
-/// `language` is accepted for `src_language`; it is always written as `src_language`.
+/// `media_params.transcript` (`docs/protocol.md#media-parameters`): `src_language` is a hint for
+/// the first 30 s (auto-detected after, unless `enable_lid` is `false`). Read from a request, the
+/// legacy key `language` is accepted for `src_language`; it is always written as `src_language`.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::{MediaContentType, TranscriptLanguage, TranscriptParams};
@@ -683,7 +686,7 @@ impl<'de> Deserialize<'de> for TranscriptParams {
     }
 }
 
-/// `media_params.chat` (reference §3.2): only a content type (5, text).
+/// `media_params.chat` (`docs/protocol.md#media-parameters`): only a content type (5, text).
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::{ChatParams, MediaContentType};
@@ -892,13 +895,14 @@ impl MediaParams {
         self.validate_with(media_type, &Rules::default())
     }
 
-    /// Checks the parameters for a connection asking for `media_type`: the bitmask is not
-    /// empty and has only known bits; an object is present only for a requested kind; every
-    /// present value is one the protocol defines for its field, and the combinations the
-    /// reference documents hold (Opus needs 48 kHz, stereo needs Opus, `send_rate` a multiple
-    /// of 20 from 20 to 1000, `fps` 1–30, JPG/PNG only at low frame rates, a frame rate above
-    /// the image limit only with an explicit H.264 codec since the server would silently fall
-    /// back to JPG at the limit). The first failure is returned.
+    /// Checks the parameters for a connection asking for `media_type`: the bitmask is not empty and
+    /// has only known bits; an object is present only for a requested kind; every present value is
+    /// one the protocol defines for its field, and the combinations Zoom's documentation, SDK and
+    /// samples require hold (Opus needs 48 kHz, stereo needs Opus, `send_rate` a multiple of 20
+    /// from 20 to 1000, `fps` 1–30, JPG/PNG only at low frame rates, a frame rate above the image
+    /// limit only with an explicit H.264 codec since the server would silently fall back to JPG at
+    /// the limit; each rule with its source: `docs/protocol.md#media-parameters`). The first
+    /// failure is returned.
     ///
     /// Nothing is checked when sending: a message built from parameters that fail here is
     /// still sent as built, so any rule can be overridden by not calling this.
@@ -1306,7 +1310,7 @@ pub enum ParamsError {
 }
 
 impl ParamsError {
-    /// The status code a server answers for this fault (reference §5.2).
+    /// The status code a server answers for this fault (`docs/protocol.md#media-parameters`).
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::StatusCode;

@@ -1,6 +1,9 @@
 //! The sans-I/O RTMS protocol core (feature `protocol`): the typed messages of the signalling
-//! and media WebSockets, and the media parameters, following the protocol notes
-//! (`reference/rtms-protocol.md`, JSON protocol v1). No sockets, no clock, no runtime.
+//! and media WebSockets, and the media parameters, following Zoom's
+//! [RTMS event reference](https://developers.zoom.us/docs/rtms/event-reference/) and
+//! [data types](https://developers.zoom.us/docs/rtms/data-types/) (JSON protocol v1). No
+//! sockets, no clock, no runtime. What the crate implements, where Zoom's sources disagree and
+//! which choice it makes: `docs/protocol.md` in the crate's repository and package.
 //!
 //! - shared with the webhook half, in the core: the code tables (message types, status codes,
 //!   stop reasons, states) in [`crate::codes`]; the signalling handshake (message types 1 and

@@ -1,12 +1,12 @@
 //! Server→client messages: [`ServerMessage::parse`] reads one text or binary WebSocket frame.
 //!
-//! Parsing is tolerant (reference §8, scenario 12): unknown fields are ignored, a field of an
-//! unexpected JSON type is read as absent, an unknown `msg_type` becomes
+//! Parsing is tolerant (`docs/protocol.md#tolerant-parsing`): unknown fields are ignored, a field
+//! of an unexpected JSON type is read as absent, an unknown `msg_type` becomes
 //! [`ServerMessage::Other`], and the documented variants are all accepted (`status_code` or
 //! `status`, `payload_encrypted` or `payload_encryption`, `stop_reason` or `reason`,
-//! `participants[]` or top-level user fields, `content` as an object or a legacy string with
-//! the user fields at the top level). Only a frame that is not a JSON object with an integer
-//! `msg_type` is an error.
+//! `participants[]` or top-level user fields, `content` as an object or a legacy string with the
+//! user fields at the top level). Only a frame that is not a JSON object with an integer `msg_type`
+//! is an error.
 //!
 //! Parsing is one pass over the frame into borrowed fields: strings without escapes and the
 //! base64 media payload are slices of the frame, nothing is copied until
@@ -186,8 +186,8 @@ impl Status<'_> {
     }
 }
 
-/// 4: `DATA_HAND_SHAKE_RESP` (reference §3.3): the status and the **confirmed** media
-/// parameters, to be used to interpret the payloads.
+/// 4: `DATA_HAND_SHAKE_RESP` (`docs/protocol.md#data-handshake`): the status and the **confirmed**
+/// media parameters, to be used to interpret the payloads.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::Codec;
@@ -231,7 +231,8 @@ impl DataResponse<'_> {
     }
 }
 
-/// 8 `STREAM_STATE_UPDATE` and 20 `STREAM_STATE_RESP` (reference §4.3).
+/// 8 `STREAM_STATE_UPDATE` and 20 `STREAM_STATE_RESP`
+/// (`docs/protocol.md#stream-and-session-state`).
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{StopReason, StreamState};
@@ -255,7 +256,8 @@ pub struct StreamStateInfo<'a> {
     pub rtms_stream_id: Option<Cow<'a, str>>,
 }
 
-/// 9 `SESSION_STATE_UPDATE` and 11 `SESSION_STATE_RESP` (reference §4.4).
+/// 9 `SESSION_STATE_UPDATE` and 11 `SESSION_STATE_RESP`
+/// (`docs/protocol.md#stream-and-session-state`).
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{SessionState, StopReason};
@@ -284,7 +286,7 @@ pub struct SessionStateInfo<'a> {
     pub rtms_session_id: Option<Cow<'a, str>>,
 }
 
-/// 12: `KEEP_ALIVE_REQ` (reference §4.7). Answer on the same socket with
+/// 12: `KEEP_ALIVE_REQ` (`docs/protocol.md#keep-alives`). Answer on the same socket with
 /// [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo), which echoes the
 /// `timestamp` and, when the request has one, the `sequence`.
 ///
@@ -386,8 +388,8 @@ impl<'b> Speaker<'b> {
     }
 }
 
-/// 14–16: audio, video and screen-share data (reference §4.5). The payload stays base64 text
-/// borrowed from the frame until [`decode_into`](MediaData::decode_into).
+/// 14–16: audio, video and screen-share data (`docs/protocol.md#media-data`). The payload stays
+/// base64 text borrowed from the frame until [`decode_into`](MediaData::decode_into).
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
@@ -490,8 +492,8 @@ code_enum! {
 
 serde_code!(DataAttribute);
 
-/// 17: `MEDIA_DATA_TRANSCRIPT` (reference §4.5): one utterance of one participant (or Contact
-/// Center channel). `data` is UTF-8 text, not base64.
+/// 17: `MEDIA_DATA_TRANSCRIPT` (`docs/protocol.md#media-data`): one utterance of one participant
+/// (or Contact Center channel). `data` is UTF-8 text, not base64.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::TranscriptLanguage;
@@ -544,8 +546,8 @@ impl Transcript<'_> {
     }
 }
 
-/// 18: `MEDIA_DATA_CHAT` (reference §4.5). The schema is unconfirmed, so `data` is kept as raw
-/// JSON: a string (possibly JSON text itself) or an object.
+/// 18: `MEDIA_DATA_CHAT` (`docs/protocol.md#media-data`). The schema is undocumented, so `data` is
+/// kept as raw JSON: a string (possibly JSON text itself) or an object.
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
@@ -624,7 +626,7 @@ impl Chat<'_> {
     }
 }
 
-/// 22: `STREAM_CLOSE_RESP` (reference §4.9).
+/// 22: `STREAM_CLOSE_RESP` (`docs/protocol.md#stream-close`).
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
@@ -644,7 +646,7 @@ pub struct StreamCloseResponse<'a> {
     pub timestamp: Option<i64>,
 }
 
-/// 29: `VIDEO_SUBSCRIPTION_RESP` (reference §4.8).
+/// 29: `VIDEO_SUBSCRIPTION_RESP` (`docs/protocol.md#individual-video`).
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::server::ServerMessage;

@@ -1,6 +1,6 @@
-//! The RTMS session state machine, sans I/O (issue 9, part 1): one stream's signalling socket,
-//! media socket(s), keep-alives, watchdog, retries, reconnects and graceful close, as plain
-//! code driven by inputs and polled for outputs, in the shape of quinn-proto and str0m.
+//! The RTMS session state machine, sans I/O: one stream's signalling socket, media socket(s),
+//! keep-alives, watchdog, retries, reconnects and graceful close, as plain code driven by inputs
+//! and polled for outputs, in the shape of quinn-proto and str0m.
 //!
 //! - **Inputs:** [`Session::handle_opened`], [`Session::handle_closed`],
 //!   [`Session::handle_message`] (a frame on a socket), [`Session::handle_timeout`] (the time
@@ -76,7 +76,11 @@ use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHands
 use crate::handshake::{MediaKind, MediaTypes};
 use crate::region::{echo, HostPolicy, ServerUrl, ServerUrlError};
 
-/// The timing of a session. Defaults follow the protocol notes (§4.7, §6).
+/// The timing of a session. Defaults follow Zoom's
+/// [event reference](https://developers.zoom.us/docs/rtms/event-reference/) (the 65 s watchdog),
+/// its [failover guide](https://developers.zoom.us/docs/rtms/meetings/failover-reconnection/)
+/// (the backoff) and its samples (the status 8 retries); each default and its basis:
+/// `docs/protocol.md#timing-defaults`.
 ///
 /// A duration longer than the clock can count (such as [`Duration::MAX`]) means never: that
 /// wait has no end, and nothing panics.

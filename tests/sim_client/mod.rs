@@ -1,6 +1,7 @@
 //! A hand-written RTMS client for the simulator's tests: plain tokio-websockets, the protocol
 //! types for the messages, and knobs to misbehave. Not this crate's client: the simulator is
-//! checked against the protocol notes, by a client written from them.
+//! checked against the protocol as Zoom documents it (`docs/protocol.md`), by a client written
+//! from that.
 #![allow(dead_code)]
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! A fake RTMS server for the client tests (`#[path = "support/fake_rtms.rs"] mod fake;`):
 //! loopback listeners (127.0.0.1 only) whose WebSocket connections (tokio-websockets' server
-//! side) the test drives by hand, message by message, as the protocol notes (reference §2–§6)
-//! describe Zoom's side — not as the client happens to behave.
+//! side) the test drives by hand, message by message, as Zoom's documentation describes Zoom's
+//! side (`docs/protocol.md`) — not as the client happens to behave.
 #![allow(dead_code)]
 
 use std::future::poll_fn;
@@ -131,7 +131,8 @@ pub async fn next(items: &mut client::Items) -> Item {
         .expect("the stream ended")
 }
 
-/// Signalling 1→2, media 3→4, 7 on signalling: the handshakes as the reference orders them.
+/// Signalling 1→2, media 3→4, 7 on signalling: the handshakes in the order Zoom's event
+/// reference gives them (`docs/protocol.md#connection-flow`).
 pub async fn handshake(sig: &mut Peer, media_ep: &Endpoint) -> Peer {
     let hello = sig.expect(1).await;
     assert_eq!(hello["rtms_stream_id"], "stream-1");
