@@ -52,6 +52,14 @@ const CHANNEL_ID: &str = "sim-channel-1";
 const WATCHDOG_MIN: Duration = Duration::from_secs(60);
 /// A refused webhook connection (the app not listening yet) is tried again this often.
 const REPOST_EVERY: Duration = Duration::from_secs(1);
+/// `now + d`, or a time past any run when that overflows the clock (a configured
+/// `Duration::MAX` means never).
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(1 << 32)))
+        .unwrap_or(now)
+}
+
 /// The video frame the simulator sends: a 16x16 JPEG (305 bytes).
 const VIDEO_FRAME: &[u8] = include_bytes!("frame.jpg");
 /// A video frame goes with every tenth audio message: 5 fps at the default 20 ms, the JPG
@@ -61,8 +69,13 @@ const VIDEO_EVERY: u64 = 10;
 /// What the driver is to do.
 #[derive(Debug)]
 pub(crate) enum Output {
-    /// Write a text frame to the socket.
-    Send { socket: SocketId, text: String },
+    /// Write a text frame to the socket (`urgent`: ahead of the media queued for it, as a
+    /// keep-alive request is).
+    Send {
+        socket: SocketId,
+        text: String,
+        urgent: bool,
+    },
     /// Close the socket once what was sent before is written; it is gone for the core.
     Close { socket: SocketId },
     /// Deliver a webhook (and, unless it has a `delivery`, report nothing back).
@@ -222,9 +235,11 @@ enum Phase {
     AwaitClose {
         deadline: Option<Instant>,
     },
-    /// Ended: no new handshake until then.
+    /// Ended: no new handshake until then (counted from the delivery of `rtms_stopped`:
+    /// `None` while it is under way); `judge`: then record `stops_after_end`.
     AfterEnd {
-        until: Instant,
+        until: Option<Instant>,
+        judge: bool,
     },
     Done,
 }
@@ -390,7 +405,17 @@ enum Count {
     Audio(Vec<u8>),
     Video,
     Transcript,
+    /// A keep-alive request: one the driver could not queue is not pending.
+    KeepAlive,
     Other,
+}
+
+/// A message the report counts, or whose loss it judges.
+struct Tally {
+    stream: usize,
+    count: Count,
+    /// Dropped, it fails `keeps_up` (audio, replayed messages).
+    judged: bool,
 }
 
 /// A webhook being delivered (with a webhook URL).
@@ -437,11 +462,13 @@ pub(crate) struct Core {
     sockets: HashMap<SocketId, Socket>,
     deliveries: HashMap<u64, Pending>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
-    out: VecDeque<(Output, Option<(usize, Count)>)>,
+    out: VecDeque<(Output, Option<Tally>)>,
     /// The last message polled, counted once the driver did not report it dropped.
-    polled: Option<(usize, SocketId, Count)>,
+    polled: Option<(SocketId, Tally)>,
     /// Streams finished since [`Core::take_finished`] was last asked.
-    finished: bool,
+    finished: Vec<String>,
+    /// The video frame, in base64.
+    video: String,
 }
 
 impl Core {
@@ -465,12 +492,20 @@ impl Core {
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             polled: None,
-            finished: false,
+            finished: Vec::new(),
+            video: base64::engine::general_purpose::STANDARD.encode(VIDEO_FRAME),
         }
     }
 
     pub(crate) fn config(&self) -> &SimConfig {
         &self.config
+    }
+
+    /// The keep-alive interval (at least 1 ms: a zero one would tick for ever at one instant).
+    fn interval(&self) -> Duration {
+        self.config
+            .keep_alive_interval
+            .max(Duration::from_millis(1))
     }
 
     /// Milliseconds since the Unix epoch at `now`.
@@ -537,8 +572,8 @@ impl Core {
             .is_none_or(|&i| self.streams[i].done())
     }
 
-    /// Whether a stream finished since the last call.
-    pub(crate) fn take_finished(&mut self) -> bool {
+    /// The streams finished since the last call.
+    pub(crate) fn take_finished(&mut self) -> Vec<String> {
         std::mem::take(&mut self.finished)
     }
 
@@ -567,7 +602,9 @@ impl Core {
         self.commit();
         for i in 0..self.streams.len() {
             self.close_all(i);
-            self.streams[i].phase = Phase::Done;
+            if !self.streams[i].done() {
+                self.finish(i);
+            }
         }
         let open: Vec<SocketId> = self.sockets.keys().copied().collect();
         for socket in open {
@@ -577,9 +614,9 @@ impl Core {
 
     pub(crate) fn poll_output(&mut self) -> Option<Output> {
         self.commit();
-        let (output, count) = self.out.pop_front()?;
-        if let (Output::Send { socket, .. }, Some((stream, count))) = (&output, count) {
-            self.polled = Some((stream, *socket, count));
+        let (output, tally) = self.out.pop_front()?;
+        if let (Output::Send { socket, .. }, Some(tally)) = (&output, tally) {
+            self.polled = Some((*socket, tally));
         }
         Some(output)
     }
@@ -603,7 +640,7 @@ impl Core {
         let socket = SocketId::from_raw(self.next_socket);
         match route(path) {
             Some((gen, role)) => {
-                let deadline = now + HANDSHAKE_TIMEOUT;
+                let deadline = after(now, HANDSHAKE_TIMEOUT);
                 self.sockets.insert(
                     socket,
                     Socket::Handshake {
@@ -682,29 +719,39 @@ impl Core {
     /// The last message polled for `socket` could not be queued: the client does not read.
     /// It is not counted.
     pub(crate) fn handle_dropped(&mut self, now: Instant, socket: SocketId) {
-        let audio = match self.polled.take() {
-            Some((_, polled, count)) if polled == socket => matches!(count, Count::Audio(_)),
+        let tally = match self.polled.take() {
+            Some((polled, tally)) if polled == socket => tally,
             other => {
+                // Not a message the report counts: nothing to take back.
                 self.polled = other;
                 self.commit();
-                false
+                return;
             }
         };
-        let Some(Socket::Open { stream, .. }) = self.sockets.get(&socket) else {
-            return;
-        };
-        let i = *stream;
-        let why = if audio {
-            format!(
-                "the client stopped reading its audio socket ({SEND_QUEUE} messages queued); \
-                 audio was dropped"
-            )
-        } else {
-            format!(
-                "the client stopped reading ({SEND_QUEUE} messages queued); a message was dropped"
-            )
-        };
-        self.record_of(i, "keeps_up", Some(why));
+        let i = tally.stream;
+        match tally.count {
+            // Never sent: not pending, not to be judged.
+            Count::KeepAlive => {
+                if let Some(Socket::Open { keep_alive, .. }) = self.sockets.get_mut(&socket) {
+                    keep_alive.pending = None;
+                }
+            }
+            Count::Audio(_) if tally.judged => {
+                let why = format!(
+                    "the client stopped reading its audio socket ({SEND_QUEUE} messages queued); \
+                     audio was dropped"
+                );
+                self.record_of(i, "keeps_up", Some(why));
+            }
+            _ if tally.judged => {
+                let why = format!(
+                    "the client stopped reading ({SEND_QUEUE} messages queued); a replayed \
+                     message was dropped"
+                );
+                self.record_of(i, "keeps_up", Some(why));
+            }
+            _ => {}
+        }
         self.advance(now, i);
     }
 
@@ -716,7 +763,7 @@ impl Core {
         };
         let i = *stream;
         let id = self.streams[i].spec.rtms_stream_id.clone();
-        let limit = self.config.keep_alive_interval;
+        let limit = self.interval();
         let why = format!("the client took no message for {limit:?}: its socket was closed");
         self.record(&id, "keeps_up", Some(why));
         self.handle_closed(now, socket);
@@ -745,7 +792,8 @@ impl Core {
                     p.last = why;
                     match self.config.webhook_retries.get(p.retries).copied() {
                         Some(delay) => {
-                            p.attempted += delay;
+                            p.retries += 1;
+                            p.attempted = after(p.attempted, delay);
                             p.due = Some(p.attempted);
                             let due = p.attempted;
                             self.timer(due, Timer::Delivery(id));
@@ -761,9 +809,10 @@ impl Core {
             return None;
         }
         if let Delivered::Refused(_) = outcome {
-            if now + REPOST_EVERY <= p.give_up {
-                p.due = Some(now + REPOST_EVERY);
-                self.timer(now + REPOST_EVERY, Timer::Delivery(id));
+            let repost = after(now, REPOST_EVERY);
+            if repost <= p.give_up {
+                p.due = Some(repost);
+                self.timer(repost, Timer::Delivery(id));
                 return None;
             }
         }
@@ -780,7 +829,7 @@ impl Core {
             p.retries = 1;
             p.last = failure.clone().unwrap_or_default();
             let delay = self.config.webhook_retries[0];
-            p.attempted += delay;
+            p.attempted = after(p.attempted, delay);
             p.due = Some(p.attempted);
             let due = p.attempted;
             self.timer(due, Timer::Delivery(id));
@@ -797,10 +846,22 @@ impl Core {
             self.deliver_copy(now, i, hook, copies - 1);
         }
         if self.streams[i].stopped_delivery == Some(id) {
-            if let Phase::AwaitClose { deadline: None } = self.streams[i].phase {
-                self.streams[i].phase = Phase::AwaitClose {
-                    deadline: Some(now + CLOSE_ON_STOPPED),
-                };
+            let observe = self.config.observe_window;
+            let s = &mut self.streams[i];
+            match s.phase {
+                Phase::AwaitClose { deadline: None } => {
+                    s.phase = Phase::AwaitClose {
+                        deadline: Some(after(now, CLOSE_ON_STOPPED)),
+                    };
+                }
+                Phase::AfterEnd { until: None, judge } => {
+                    let wait = if judge { observe } else { Duration::ZERO };
+                    s.phase = Phase::AfterEnd {
+                        until: Some(after(now, wait)),
+                        judge,
+                    };
+                }
+                _ => {}
             }
         }
         self.advance(now, i);
@@ -864,28 +925,51 @@ impl Core {
 
     /// Counts the message last polled (the driver did not report it dropped).
     fn commit(&mut self) {
-        let Some((i, _, count)) = self.polled.take() else {
+        let Some((_, tally)) = self.polled.take() else {
             return;
         };
-        let s = &mut self.streams[i];
-        match count {
+        let s = &mut self.streams[tally.stream];
+        match tally.count {
             Count::Audio(pcm) => {
                 s.hasher.update(&pcm);
                 s.frames_sent += 1;
             }
             Count::Video => s.video_frames_sent += 1,
             Count::Transcript => s.transcripts_sent += 1,
-            Count::Other => {}
+            Count::KeepAlive | Count::Other => {}
         }
     }
 
     fn send(&mut self, socket: SocketId, text: String) {
-        self.out.push_back((Output::Send { socket, text }, None));
+        let send = Output::Send {
+            socket,
+            text,
+            urgent: false,
+        };
+        self.out.push_back((send, None));
     }
 
-    fn send_counted(&mut self, i: usize, socket: SocketId, text: String, count: Count) {
-        self.out
-            .push_back((Output::Send { socket, text }, Some((i, count))));
+    /// Sends a message the report counts (`judged`: its loss fails `keeps_up`).
+    fn send_counted(
+        &mut self,
+        i: usize,
+        socket: SocketId,
+        text: String,
+        count: Count,
+        judged: bool,
+    ) {
+        let urgent = matches!(count, Count::KeepAlive);
+        let send = Output::Send {
+            socket,
+            text,
+            urgent,
+        };
+        let tally = Tally {
+            stream: i,
+            count,
+            judged,
+        };
+        self.out.push_back((send, Some(tally)));
     }
 
     /// Records a pass (only when the check is new) or a failure (the first one is kept).
@@ -992,7 +1076,7 @@ impl Core {
                 hook: hook.clone(),
                 attempted: now,
                 retries: 0,
-                give_up: now + self.config.delivery_patience,
+                give_up: after(now, self.config.delivery_patience),
                 due: None,
                 copies,
                 last: String::new(),
@@ -1168,7 +1252,7 @@ impl Core {
 
     /// The socket is the stream's: its keep-alives start.
     fn open(&mut self, now: Instant, socket: SocketId, i: usize, role: Role) {
-        let next_tick = now + self.config.first_keep_alive;
+        let next_tick = after(now, self.config.first_keep_alive);
         self.sockets.insert(
             socket,
             Socket::Open {
@@ -1444,7 +1528,7 @@ impl Core {
             .audio()
             .map_or_else(|| AudioParams::new().format(), AudioParams::format);
         let video_opt = confirmed.video().and_then(VideoParams::data_opt);
-        let ack_deadline = now + self.config.ready_ack_deadline;
+        let ack_deadline = after(now, self.config.ready_ack_deadline);
         s.media.push(MediaConn {
             conn: Conn { socket, gen },
             kinds: media_type,
@@ -1642,10 +1726,14 @@ impl Core {
     /// judges it, comes an interval later.
     fn request_keep_alive(&mut self, now: Instant, socket: SocketId) {
         let timestamp = self.now_ms(now).to_string();
-        let judged_at = now + self.config.keep_alive_interval;
-        let Some(Socket::Open { keep_alive, .. }) = self.sockets.get_mut(&socket) else {
+        let judged_at = after(now, self.interval());
+        let Some(Socket::Open {
+            stream, keep_alive, ..
+        }) = self.sockets.get_mut(&socket)
+        else {
             return;
         };
+        let i = *stream;
         let rearm = keep_alive.next_tick != judged_at;
         keep_alive.next_tick = judged_at;
         // A positive int32, as Zoom's own SDK requires.
@@ -1657,14 +1745,14 @@ impl Core {
             timestamp,
             sequence,
         });
-        self.send(socket, frame);
+        self.send_counted(i, socket, frame, Count::KeepAlive, false);
         if rearm {
             self.timer(judged_at, Timer::KeepAlive(socket));
         }
     }
 
     fn keep_alive_tick(&mut self, now: Instant, socket: SocketId) {
-        let interval = self.config.keep_alive_interval;
+        let interval = self.interval();
         let Some(Socket::Open {
             stream,
             role,
@@ -1699,8 +1787,8 @@ impl Core {
         if !quiet && !draining {
             self.request_keep_alive(now, socket);
         } else if let Some(Socket::Open { keep_alive, .. }) = self.sockets.get_mut(&socket) {
-            keep_alive.next_tick = now + interval;
-            self.timer(now + interval, Timer::KeepAlive(socket));
+            keep_alive.next_tick = after(now, interval);
+            self.timer(after(now, interval), Timer::KeepAlive(socket));
         }
         self.advance(now, i);
     }
@@ -1799,14 +1887,20 @@ impl Core {
                         }
                         return;
                     }
-                    let until = now + self.config.observe_window;
-                    self.streams[i].phase = Phase::AfterEnd { until };
+                    let until = Some(after(now, self.config.observe_window));
+                    self.streams[i].phase = Phase::AfterEnd { until, judge: true };
                 }
-                Phase::AfterEnd { until } => {
+                Phase::AfterEnd { until: None, .. } => return,
+                Phase::AfterEnd {
+                    until: Some(until),
+                    judge,
+                } => {
                     if now < until {
                         return self.wake(i, until);
                     }
-                    self.record_of(i, "stops_after_end", None);
+                    if judge {
+                        self.record_of(i, "stops_after_end", None);
+                    }
                     self.finish(i);
                 }
             }
@@ -1823,25 +1917,30 @@ impl Core {
         }
         // A keep-alive pause is waited out with media flowing: the stream does not end in it.
         if s.sent >= s.frames && !s.paused(now) {
-            self.record_of(i, "audio_delivered", None);
-            self.record_of(i, "keeps_up", None);
-            let deadline = now + self.config.keep_alive_interval * 2;
-            self.streams[i].draining = true;
-            self.streams[i].phase = Phase::Drain { deadline };
-            self.probe_unprobed(now, i);
-            return;
+            return self.drain(now, i);
         }
         let window = s.next_window.take().unwrap_or(self.config.reconnect_window);
         match self.ready(i) {
             Ready::NotYet => {
                 self.streams[i].phase = Phase::Waiting {
-                    deadline: now + window,
+                    deadline: after(now, window),
                     window,
                 };
             }
             Ready::Go(go) => self.play_frame(now, i, go, false),
             other => self.stop(now, i, other),
         }
+    }
+
+    /// The frames are sent: every socket still owing a keep-alive is sent one, and the stream
+    /// ends once they are answered or judged.
+    fn drain(&mut self, now: Instant, i: usize) {
+        self.record_of(i, "audio_delivered", None);
+        self.record_of(i, "keeps_up", None);
+        let deadline = after(now, self.interval().saturating_mul(2));
+        self.streams[i].draining = true;
+        self.streams[i].phase = Phase::Drain { deadline };
+        self.probe_unprobed(now, i);
     }
 
     /// Waiting for a ready socket, until `deadline`; whether the player moved on.
@@ -1867,8 +1966,12 @@ impl Core {
                 let check = awaiting.map_or("media_ready", Awaiting::check);
                 let why = self.not_ready_why(i, self.config.reconnect_window, awaiting);
                 self.record_of(i, check, Some(why));
-                self.terminate(now, i, StopReason::AwaitReconnectionTimeout);
-                self.finish(i);
+                let reason = StopReason::AwaitReconnectionTimeout;
+                let until = self.terminate(now, i, reason, Duration::ZERO);
+                self.streams[i].phase = Phase::AfterEnd {
+                    until,
+                    judge: false,
+                };
             }
             Ready::Go(go) => self.play_frame(now, i, go, true),
             other => self.stop(now, i, other),
@@ -1921,7 +2024,7 @@ impl Core {
             }
             Ready::Rejected => {
                 let refusable = self.streams[i].refusable_media;
-                let until = now + self.config.observe_window;
+                let until = after(now, self.config.observe_window);
                 self.streams[i].phase = Phase::Observe { until, refusable };
             }
         }
@@ -1963,9 +2066,7 @@ impl Core {
         if s.cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
             let Some(pcm) = audio_payload(sent, &format, s.amp) else {
                 // Refused at the data handshake (`unplayable`): nothing to play.
-                s.sent = s.frames;
-                s.phase = Phase::Run;
-                return;
+                return self.drain(now, i);
             };
             let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
             s.cache = Some((key, pcm, data));
@@ -1984,7 +2085,7 @@ impl Core {
         })
         .to_json();
         let pcm = pcm.clone();
-        self.send_counted(i, go.audio, frame, Count::Audio(pcm));
+        self.send_counted(i, go.audio, frame, Count::Audio(pcm), true);
         let s = &mut self.streams[i];
         s.sent += 1;
         let sent = s.sent;
@@ -2004,14 +2105,12 @@ impl Core {
                     user_id: Some(user),
                     user_name: Some(Cow::Borrowed(USER_NAME)),
                     channel_id: None,
-                    data: Some(Cow::Owned(
-                        base64::engine::general_purpose::STANDARD.encode(VIDEO_FRAME),
-                    )),
+                    data: Some(Cow::Borrowed(&self.video)),
                     length: Some(VIDEO_FRAME.len() as i64),
                     timestamp: Some(ts),
                 })
                 .to_json();
-                self.send_counted(i, socket, frame, Count::Video);
+                self.send_counted(i, socket, frame, Count::Video, false);
             }
         }
         if let Some(socket) = go.transcript.filter(|_| every > 0 && sent % every == 0) {
@@ -2031,7 +2130,7 @@ impl Core {
                 attribute: None,
             })
             .to_json();
-            self.send_counted(i, socket, msg, Count::Transcript);
+            self.send_counted(i, socket, msg, Count::Transcript, false);
         }
         let s = &mut self.streams[i];
         s.next_at += Duration::from_millis(send_rate as u64);
@@ -2121,7 +2220,7 @@ impl Core {
                 (m.conn.socket, Count::Other)
             }
         };
-        self.send_counted(i, socket, text, count);
+        self.send_counted(i, socket, text, count, true);
         true
     }
 
@@ -2183,7 +2282,7 @@ impl Core {
         let s = &mut self.streams[i];
         match fault {
             Fault::PauseKeepAlives { duration, .. } => {
-                s.keep_alives_paused_until = Some(now + *duration);
+                s.keep_alives_paused_until = Some(after(now, *duration));
             }
             Fault::Silence { duration, .. } => {
                 s.silent = true;
@@ -2262,7 +2361,7 @@ impl Core {
     /// After the frames and the keep-alives: the stream ends as its spec says.
     fn end(&mut self, now: Instant, i: usize) {
         let now_ms = self.now_ms(now);
-        let until = now + self.config.observe_window;
+        let observe = self.config.observe_window;
         match self.streams[i].spec.end {
             End::RtmsStopped => {
                 let s = &mut self.streams[i];
@@ -2272,7 +2371,7 @@ impl Core {
                 let s = &mut self.streams[i];
                 s.stopped_delivery = Some(delivery);
                 // Without a webhook URL the webhook is out at once.
-                let deadline = (!reported).then_some(now + CLOSE_ON_STOPPED);
+                let deadline = (!reported).then_some(after(now, CLOSE_ON_STOPPED));
                 s.phase = Phase::AwaitClose { deadline };
             }
             End::SessionStopped => {
@@ -2288,35 +2387,54 @@ impl Core {
                     let socket = c.socket;
                     self.send(socket, stopped);
                 }
-                self.close_after_end(now, i, StopReason::MeetingEnded);
-                self.streams[i].phase = Phase::AfterEnd { until };
+                let until = self.close_after_end(now, i, StopReason::MeetingEnded, observe);
+                self.streams[i].phase = Phase::AfterEnd { until, judge: true };
             }
             _ => {
-                self.terminate(now, i, StopReason::MeetingEnded);
-                self.streams[i].phase = Phase::AfterEnd { until };
+                let until = self.terminate(now, i, StopReason::MeetingEnded, observe);
+                self.streams[i].phase = Phase::AfterEnd { until, judge: true };
             }
         }
     }
 
     /// Stream state 4 with `reason` on signalling, every socket closed, then
-    /// `*_rtms_stopped`.
-    fn terminate(&mut self, now: Instant, i: usize, reason: StopReason) {
+    /// `*_rtms_stopped`; see [`Core::close_after_end`].
+    fn terminate(
+        &mut self,
+        now: Instant,
+        i: usize,
+        reason: StopReason,
+        wait: Duration,
+    ) -> Option<Instant> {
         if let Some(c) = &self.streams[i].signaling {
             let socket = c.socket;
             let state = self.stream_state(now, StreamState::Terminated, Some(reason));
             self.send(socket, state);
         }
-        self.close_after_end(now, i, reason);
+        self.close_after_end(now, i, reason, wait)
     }
 
-    /// The stream is over: every socket closed, then `*_rtms_stopped`.
-    fn close_after_end(&mut self, now: Instant, i: usize, reason: StopReason) {
+    /// The stream is over: every socket closed, then `*_rtms_stopped`. When to finish: `wait`
+    /// from now, or `None` to count it from the webhook's delivery (there is a webhook URL).
+    fn close_after_end(
+        &mut self,
+        now: Instant,
+        i: usize,
+        reason: StopReason,
+        wait: Duration,
+    ) -> Option<Instant> {
         let now_ms = self.now_ms(now);
         let s = &mut self.streams[i];
         s.ended = true;
         let hook = webhook::stopped(now_ms, &s.spec, reason);
         self.close_all(i);
-        self.deliver(now, i, hook);
+        let (delivery, reported) = self.deliver(now, i, hook);
+        if reported {
+            self.streams[i].stopped_delivery = Some(delivery);
+            None
+        } else {
+            Some(after(now, wait))
+        }
     }
 
     fn finish(&mut self, i: usize) {
@@ -2330,7 +2448,8 @@ impl Core {
         }
         self.streams[i].phase = Phase::Done;
         self.streams[i].wake = None;
-        self.finished = true;
+        let id = self.streams[i].spec.rtms_stream_id.clone();
+        self.finished.push(id);
     }
 }
 

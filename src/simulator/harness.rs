@@ -38,6 +38,8 @@ pub(super) enum Misbehave {
     SecondConnection,
     /// Answers keep-alives without their `sequence`.
     NoSequence,
+    /// Answers keep-alives with a sequence one past the request's.
+    WrongSequence,
 }
 
 /// What one client received.
@@ -98,6 +100,9 @@ enum Packet {
     },
 }
 
+/// Which of the simulator's messages its driver fails to queue.
+type Unsent = Box<dyn FnMut(&str) -> bool>;
+
 /// The simulator and its clients, linked.
 pub(super) struct Pair {
     pub(super) start: Instant,
@@ -110,6 +115,8 @@ pub(super) struct Pair {
     to_server: HashMap<(usize, SocketId), SocketId>,
     to_client: HashMap<SocketId, (usize, SocketId)>,
     in_flight: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Which of the simulator's messages its driver fails to queue (a full send queue).
+    unsent: Option<Unsent>,
     packets: BTreeMap<u64, Packet>,
     seq: u64,
 }
@@ -180,6 +187,7 @@ impl Pair {
             to_server: HashMap::new(),
             to_client: HashMap::new(),
             in_flight: BinaryHeap::new(),
+            unsent: None,
             packets: BTreeMap::new(),
             seq: 0,
         }
@@ -187,6 +195,13 @@ impl Pair {
 
     pub(super) fn misbehave(mut self, misbehave: Misbehave) -> Self {
         self.misbehave = misbehave;
+        self
+    }
+
+    /// The simulator's messages for which `unsent` says so are reported dropped, as a driver
+    /// whose send queue is full does, and never reach the client.
+    pub(super) fn unsent(mut self, unsent: impl FnMut(&str) -> bool + 'static) -> Self {
+        self.unsent = Some(Box::new(unsent));
         self
     }
 
@@ -273,7 +288,13 @@ impl Pair {
             while let Some(output) = self.core.poll_output() {
                 moved = true;
                 match output {
-                    Output::Send { socket, text } => self.post(Packet::ToClient { socket, text }),
+                    Output::Send { socket, text, .. } => {
+                        if self.unsent.as_mut().is_some_and(|unsent| unsent(&text)) {
+                            self.core.handle_dropped(self.now, socket);
+                        } else {
+                            self.post(Packet::ToClient { socket, text });
+                        }
+                    }
                     Output::Close { socket } => self.post(Packet::ClosedByServer { socket }),
                     Output::Deliver(d) => self.post(Packet::Webhook { body: d.hook.body }),
                 }
@@ -337,6 +358,12 @@ impl Pair {
             (Misbehave::NoSequence, Some(13)) => {
                 let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
                 v.as_object_mut()?.remove("sequence");
+                Some(v.to_string())
+            }
+            (Misbehave::WrongSequence, Some(13)) => {
+                let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let next = v.get("sequence")?.as_i64()? + 1;
+                v.as_object_mut()?.insert("sequence".into(), next.into());
                 Some(v.to_string())
             }
             (Misbehave::WrongSignature, Some(1 | 3)) => {

@@ -8,6 +8,7 @@ use super::harness::{creds, spec, Misbehave, Pair};
 use super::{End, Fault, Report, Scenario, SimConfig};
 use crate::codes::StatusCode;
 use crate::handshake::MediaTypes;
+use crate::protocol::media::{AudioChannel, AudioParams, Codec, MediaParams, SampleRate};
 use crate::protocol::recording::Recording;
 use crate::protocol::session::{SessionEvent, Timing};
 
@@ -291,4 +292,171 @@ fn a_recording_replays_in_the_harness_with_its_spacing() {
     assert_eq!(received.audio_frames, 3);
     assert_eq!(received.audio_sha256(), report.streams[0].audio_sha256);
     assert_eq!(received.transcripts, ["hello"]);
+}
+
+#[test]
+fn a_wrong_keep_alive_sequence_fails() {
+    let mut pair = Pair::new(SimConfig::default(), vec![spec("s", 100)], media())
+        .misbehave(Misbehave::WrongSequence);
+    let report = pair.run(LIMIT);
+    let why = failure(&report, "keep_alive_signaling", "s");
+    assert!(
+        why.contains("echoed sequence 2, the request's is 1"),
+        "{why}"
+    );
+}
+
+#[test]
+fn split_sockets_get_their_kinds_and_one_ack_readies_them() {
+    let specs = Scenario::Faults.streams(1, 200, "whsec", &creds());
+    let ids: Vec<String> = specs.iter().map(|s| s.rtms_stream_id.clone()).collect();
+    let mut pair = Pair::new(SimConfig::default(), specs, media());
+    for id in &ids {
+        pair.configure(id, |c| c.with_split_sockets(true));
+    }
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    for (id, summary) in ids.iter().zip(&report.streams) {
+        let received = pair.received(id);
+        assert_eq!(received.audio_sha256(), summary.audio_sha256, "{id}");
+        assert_eq!(
+            received.transcripts.len() as u64,
+            summary.transcripts,
+            "{id}"
+        );
+        assert!(summary.transcripts > 0, "{id}");
+    }
+}
+
+#[test]
+fn opus_is_played_as_confirmed_and_g711_is_refused_saying_so() {
+    let audio = |codec, rate, channel| {
+        MediaParams::new().with_audio(
+            AudioParams::new()
+                .with_codec(codec)
+                .with_sample_rate(rate)
+                .with_channel(channel)
+                .with_send_rate(20),
+        )
+    };
+    let mut pair = Pair::new(
+        SimConfig::default(),
+        vec![spec("opus", 100), spec("g711", 100)],
+        media(),
+    );
+    let opus = audio(Codec::Opus, SampleRate::Sr48k, AudioChannel::Stereo);
+    pair.configure("opus", |c| c.with_media(MediaTypes::AUDIO, opus));
+    let g711 = audio(Codec::G711, SampleRate::Sr8k, AudioChannel::Mono);
+    pair.configure("g711", |c| c.with_media(MediaTypes::AUDIO, g711));
+    let report = pair.run(LIMIT);
+    let opus = &report.streams[0];
+    assert_eq!(opus.audio_frames, 100, "{report}");
+    assert_eq!(pair.received("opus").audio_sha256(), opus.audio_sha256);
+    assert!(passed(&report, "audio_delivered", "opus"), "{report}");
+    let stopped = report.streams[1].stopped.as_deref().unwrap_or_default();
+    assert!(stopped.contains("status 22"), "{report}");
+    assert_eq!(report.streams[1].audio_frames, 0);
+    // A stream that stopped was not judged: the run did not pass.
+    assert!(!report.passed());
+}
+
+#[test]
+fn what_the_driver_could_not_queue_is_neither_counted_nor_judged_as_sent() {
+    // Every third audio message and every keep-alive request finds the queue full.
+    let mut n = 0;
+    let mut pair =
+        Pair::new(SimConfig::default(), vec![spec("s", 300)], media()).unsent(move |text| {
+            if text.starts_with(r#"{"msg_type":12"#) {
+                return true;
+            }
+            n += u32::from(text.starts_with(r#"{"msg_type":14"#));
+            text.starts_with(r#"{"msg_type":14"#) && n % 3 == 0
+        });
+    let report = pair.run(LIMIT);
+    let summary = &report.streams[0];
+    let received = pair.received("s");
+    // What the report counts is what the client got.
+    assert_eq!(summary.audio_frames, 200, "{report}");
+    assert_eq!(received.audio_frames, 200);
+    assert_eq!(received.audio_sha256(), summary.audio_sha256);
+    assert!(failure(&report, "keeps_up", "s").contains("audio was dropped"));
+    // A keep-alive request never sent is not a miss.
+    assert_eq!(report.check("keep_alive_signaling", "s"), None, "{report}");
+    assert_eq!(report.check("keep_alive_media", "s"), None, "{report}");
+}
+
+#[test]
+fn webhook_retries_follow_zoom_s_schedule_and_are_judged() {
+    use super::core::{Core, Delivered, Output};
+    use std::time::Instant;
+    // `ack`: which attempt at `rtms_started` the app acknowledges (none: it never does).
+    let attempts = |ack: Option<usize>| {
+        let config = SimConfig::default()
+            .with_webhook_url("http://127.0.0.1:9/webhook")
+            .with_webhook_retries(super::ZOOM_WEBHOOK_RETRIES);
+        let start = Instant::now();
+        let mut core = Core::new(config, "127.0.0.1:9".parse().unwrap(), start, 0);
+        core.register(spec("s", 10), start).unwrap();
+        core.start_stream(start, "s").unwrap();
+        let mut now = start;
+        let mut at = Vec::new();
+        loop {
+            while let Some(output) = core.poll_output() {
+                let Output::Deliver(d) = output else { continue };
+                let outcome = if d.hook.event.ends_with("rtms_started") {
+                    at.push((now - start).as_secs() / 60);
+                    if ack == Some(at.len() - 1) {
+                        Delivered::Acked
+                    } else {
+                        Delivered::Failed("answered 503".into())
+                    }
+                } else {
+                    Delivered::Acked
+                };
+                core.handle_delivered(now, d.id, outcome);
+            }
+            let Some(next) = core.poll_timeout() else {
+                break;
+            };
+            now = next;
+            core.handle_timeout(now);
+        }
+        assert!(core.is_finished("s"));
+        (at, core.report())
+    };
+    // 5, 20 and 60 minutes, each from the attempt before; then judged, and no more.
+    let (at, report) = attempts(None);
+    assert_eq!(at, [0, 5, 25, 85]);
+    let why = failure(&report, "webhook_retry", "s");
+    assert!(
+        why.contains("no retry was acknowledged: answered 503"),
+        "{why}"
+    );
+    failure(&report, "webhook_ack", "s");
+    let (at, report) = attempts(Some(2));
+    assert_eq!(at, [0, 5, 25]);
+    assert!(passed(&report, "webhook_retry", "s"), "{report}");
+}
+
+#[test]
+fn durations_too_long_for_the_clock_or_zero_neither_panic_nor_spin() {
+    let long = SimConfig::default()
+        .with_ready_ack_deadline(Duration::MAX)
+        .with_observe_window(Duration::MAX)
+        .with_reconnect_window(Duration::MAX)
+        .with_first_keep_alive(Duration::MAX)
+        .with_keep_alive_interval(Duration::MAX);
+    let mut pair = Pair::new(long, vec![spec("s", 100)], media());
+    let report = pair.run(Duration::from_secs(60));
+    assert!(passed(&report, "audio_delivered", "s"), "{report}");
+    let zero = SimConfig::default()
+        .with_first_keep_alive(Duration::ZERO)
+        .with_keep_alive_interval(Duration::ZERO);
+    let silence = spec("s", 100).with_faults([Fault::Silence {
+        after_frames: 50,
+        duration: Duration::from_secs(90),
+    }]);
+    let mut pair = Pair::new(zero, vec![silence], media());
+    let report = pair.run(LIMIT);
+    assert!(pair.core.is_finished("s"), "{report}");
 }

@@ -1146,7 +1146,6 @@ impl Drop for Simulator {
         inner.core.shut_down();
         self.shared.pump(&mut inner);
         inner.stop_posts();
-        self.shared.changed.send_modify(|v| *v += 1);
     }
 }
 
@@ -1303,15 +1302,7 @@ impl Simulator {
     /// # }).unwrap();
     /// ```
     pub async fn finished(&self, rtms_stream_id: &str) {
-        let mut rx = self.shared.changed.subscribe();
-        loop {
-            if self.shared.lock().core.is_finished(rtms_stream_id) {
-                return;
-            }
-            if rx.changed().await.is_err() {
-                return;
-            }
-        }
+        self.shared.finished(rtms_stream_id).await;
     }
 
     /// What was sent and every check so far.

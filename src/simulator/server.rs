@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder, WebSocketStream};
 
@@ -34,8 +34,6 @@ pub(super) struct Shared {
     inner: Mutex<Inner>,
     /// Wakes the timer task when the core's next timeout moved earlier.
     wake: Notify,
-    /// Bumped when a stream finished.
-    pub(super) changed: watch::Sender<u64>,
     webhook_tx: mpsc::UnboundedSender<SignedWebhook>,
     webhook_url: Option<String>,
     interval: Duration,
@@ -46,6 +44,8 @@ pub(super) struct Inner {
     outboxes: HashMap<SocketId, Outbox>,
     /// `start_stream` calls waiting for their webhook's delivery.
     waiters: HashMap<u64, Waiter>,
+    /// `finished` calls waiting for their stream.
+    finishing: HashMap<String, Vec<oneshot::Sender<()>>>,
     /// The deliveries under way (aborted with the simulator).
     posts: JoinSet<()>,
     /// The time the timer task sleeps until.
@@ -78,11 +78,11 @@ impl Shared {
                 core,
                 outboxes: HashMap::new(),
                 waiters: HashMap::new(),
+                finishing: HashMap::new(),
                 posts: JoinSet::new(),
                 armed: None,
             }),
             wake: Notify::new(),
-            changed: watch::channel(0).0,
             webhook_tx,
             webhook_url,
             interval,
@@ -97,11 +97,15 @@ impl Shared {
     pub(super) fn pump(self: &Arc<Self>, inner: &mut Inner) {
         while let Some(output) = inner.core.poll_output() {
             match output {
-                Output::Send { socket, text } => {
+                Output::Send {
+                    socket,
+                    text,
+                    urgent,
+                } => {
                     let full = inner
                         .outboxes
                         .get(&socket)
-                        .is_some_and(|tx| tx.text(text) == Err(Unsent::Full));
+                        .is_some_and(|tx| tx.text(text, urgent) == Err(Unsent::Full));
                     if full {
                         inner.core.handle_dropped(now(), socket);
                     }
@@ -147,14 +151,35 @@ impl Shared {
                 }
             }
         }
-        if inner.core.take_finished() {
-            self.changed.send_modify(|v| *v += 1);
+        for id in inner.core.take_finished() {
+            for waiter in inner.finishing.remove(&id).unwrap_or_default() {
+                let _ = waiter.send(());
+            }
         }
         let next = inner.core.poll_timeout();
         if next.is_some_and(|t| inner.armed.is_none_or(|armed| t < armed)) {
             inner.armed = next;
             self.wake.notify_one();
         }
+    }
+
+    /// Waits until the stream's script is over (an unknown stream's is).
+    pub(super) async fn finished(&self, rtms_stream_id: &str) {
+        let rx = {
+            let mut inner = self.lock();
+            if inner.core.is_finished(rtms_stream_id) {
+                return;
+            }
+            let (tx, rx) = oneshot::channel();
+            inner
+                .finishing
+                .entry(rtms_stream_id.to_owned())
+                .or_default()
+                .push(tx);
+            rx
+        };
+        // An error: the simulator is gone.
+        let _ = rx.await;
     }
 
     /// Starts the stream; its `rtms_started` once delivered (or handed out).
@@ -189,6 +214,12 @@ pub(super) async fn timer_loop(shared: Arc<Shared>) {
             Some(t) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {
+                        // Lets the socket tasks woken at the same instant hand their messages
+                        // in first: with paused tokio time, an answer that arrives with its
+                        // deadline is no miss.
+                        for _ in 0..4 {
+                            tokio::task::yield_now().await;
+                        }
                         let mut inner = shared.lock();
                         inner.core.handle_timeout(now());
                         shared.pump(&mut inner);
@@ -275,13 +306,22 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
             }
             () = inbox.close.notified() => {
                 // What was queued before the close still goes out first.
-                while let Ok(text) = inbox.rx.try_recv() {
+                while let Ok(text) = inbox.urgent.try_recv().or_else(|_| inbox.rx.try_recv()) {
                     if !send_within(&mut ws, text, limit).await {
                         break;
                     }
                 }
                 close(&mut ws).await;
                 break;
+            }
+            Some(text) = inbox.urgent.recv() => {
+                if !send_within(&mut ws, text, limit).await {
+                    let mut inner = shared.lock();
+                    inner.outboxes.remove(&socket);
+                    inner.core.handle_stalled(now(), socket);
+                    shared.pump(&mut inner);
+                    return;
+                }
             }
             out = inbox.rx.recv() => match out {
                 Some(text) => {
@@ -312,33 +352,42 @@ enum Unsent {
     Full,
 }
 
-/// What the server sends on one socket: a bounded queue of messages, and a close that never
-/// waits for room (everything queued before it is still written first).
+/// How many urgent messages (keep-alive requests) may wait for one socket.
+const URGENT_QUEUE: usize = 16;
+
+/// What the server sends on one socket: a bounded queue of messages, a shorter one for urgent
+/// messages written ahead of it, and a close that never waits for room (everything queued
+/// before it is still written first).
 struct Outbox {
     tx: mpsc::Sender<String>,
+    urgent: mpsc::Sender<String>,
     close: Arc<Notify>,
 }
 
 /// The socket task's side of an [`Outbox`].
 struct Inbox {
     rx: mpsc::Receiver<String>,
+    urgent: mpsc::Receiver<String>,
     close: Arc<Notify>,
 }
 
 impl Outbox {
     fn new() -> (Outbox, Inbox) {
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
+        let (urgent, urgent_rx) = mpsc::channel(URGENT_QUEUE);
         let close = Arc::new(Notify::new());
         let inbox = Inbox {
             rx,
+            urgent: urgent_rx,
             close: Arc::clone(&close),
         };
-        (Outbox { tx, close }, inbox)
+        (Outbox { tx, urgent, close }, inbox)
     }
 
-    /// Queues `text` without waiting.
-    fn text(&self, text: String) -> Result<(), Unsent> {
-        self.tx.try_send(text).map_err(|e| match e {
+    /// Queues `text` without waiting (`urgent`: ahead of the others).
+    fn text(&self, text: String, urgent: bool) -> Result<(), Unsent> {
+        let queue = if urgent { &self.urgent } else { &self.tx };
+        queue.try_send(text).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => Unsent::Full,
             mpsc::error::TrySendError::Closed(_) => Unsent::Gone,
         })
