@@ -1243,11 +1243,15 @@ impl Core {
         .to_json()
     }
 
-    /// Refuses a handshake: the response with `code`, then the socket closed.
-    fn refuse(&mut self, socket: SocketId, text: String) {
+    /// Refuses a handshake: the response, then the socket closed; the stream, if known,
+    /// moves on (an aborted one ends).
+    fn refuse(&mut self, now: Instant, socket: SocketId, response: String, stream: Option<usize>) {
         self.sockets.remove(&socket);
-        self.send(socket, text);
+        self.send(socket, response);
         self.out.push_back((Output::Close { socket }, None));
+        if let Some(i) = stream {
+            self.advance(now, i);
+        }
     }
 
     /// The socket is the stream's: its keep-alives start.
@@ -1282,10 +1286,7 @@ impl Core {
             }
             Err((code, i)) => {
                 let response = self.signaling_response(gen, code, false);
-                self.refuse(socket, response);
-                if let Some(i) = i {
-                    self.advance(now, i);
-                }
+                self.refuse(now, socket, response, i);
             }
         }
     }
@@ -1412,10 +1413,8 @@ impl Core {
                 self.advance(now, i);
             }
             Err((code, i)) => {
-                self.refuse(socket, data_response(code, MediaParams::new()));
-                if let Some(i) = i {
-                    self.advance(now, i);
-                }
+                let response = data_response(code, MediaParams::new());
+                self.refuse(now, socket, response, i);
             }
         }
     }

@@ -314,16 +314,14 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
                 close(&mut ws).await;
                 break;
             }
-            Some(text) = inbox.urgent.recv() => {
-                if !send_within(&mut ws, text, limit).await {
-                    let mut inner = shared.lock();
-                    inner.outboxes.remove(&socket);
-                    inner.core.handle_stalled(now(), socket);
-                    shared.pump(&mut inner);
-                    return;
+            // Urgent messages (keep-alive requests) first.
+            out = async {
+                tokio::select! {
+                    biased;
+                    Some(text) = inbox.urgent.recv() => Some(text),
+                    text = inbox.rx.recv() => text,
                 }
-            }
-            out = inbox.rx.recv() => match out {
+            } => match out {
                 Some(text) => {
                     if !send_within(&mut ws, text, limit).await {
                         let mut inner = shared.lock();
