@@ -23,6 +23,10 @@ use crate::region::ServerUrl;
 /// closes the socket (then the session reconnects) instead of growing the buffer.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// How long the pong to a ping may take to be written (the driver's send timeout for its own
+/// messages): past it, the peer is not reading and the socket counts as closed.
+const CONTROL_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Any transport failure (the session only learns that the socket closed).
 pub(crate) type TransportError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -46,7 +50,8 @@ pub(crate) trait Conn: Send + 'static {
         text: String,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
-    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe.
+    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe: no
+    /// data frame is lost (a pong it was writing stays queued for the next write or read).
     fn recv(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
 
     /// Sends a close frame (best effort, bounded).
@@ -129,7 +134,21 @@ where
                 Ok(msg) if msg.is_text() || msg.is_binary() => {
                     return Some(Ok(Bytes::from(msg.into_payload())))
                 }
-                // Pings are answered by tokio-websockets; a close ends the stream next.
+                // tokio-websockets queues the pong and only tries to write it on the next read
+                // (a write that would block is left queued): a server that floods pings
+                // without reading the pongs would grow that queue for as long as this side
+                // reads. So the pong is flushed before anything more is read, within the same
+                // deadline as any other write: at most one pong waits, the kernel's socket
+                // buffers hold the rest, and a peer that stops reading closes the socket.
+                Ok(msg) if msg.is_ping() => {
+                    let flush = poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx));
+                    match tokio::time::timeout(CONTROL_FLUSH_TIMEOUT, flush).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Some(Err(e.into())),
+                        Err(_) => return Some(Err("the peer does not read its pongs".into())),
+                    }
+                }
+                // Pongs need nothing; a close ends the stream next.
                 Ok(_) => {}
                 Err(e) => return Some(Err(e.into())),
             }

@@ -1,0 +1,142 @@
+//! The client's memory against a hostile or broken RTMS server (issue 15: bounded in bytes
+//! against any server). Each test drives a misbehaving WebSocket server on loopback (127.0.0.1
+//! only) and asserts the bound SECURITY.md states ("Memory per stream"). Memory is counted
+//! by a global allocator per thread: a `#[tokio::test]` runtime runs the client's driver, its
+//! socket tasks and the fake server on the test's own thread, so the count is the stream's.
+#![cfg(feature = "client")]
+
+#[path = "support/fake_rtms.rs"]
+mod fake;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tokio::io::AsyncWriteExt;
+
+use fake::{config, handshake, hold_time, next, policy, Endpoint};
+use zoom_rtms_webhooks::client::{self, Item};
+use zoom_rtms_webhooks::protocol::session::Scope;
+use zoom_rtms_webhooks::region::ServerUrl;
+
+/// Counts the bytes live and the peak, per thread.
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is passed to `System` unchanged; the counting touches only const
+// thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Bytes live on this thread now.
+fn live() -> isize {
+    LIVE.with(Cell::get)
+}
+
+/// Starts a new peak from what is live now.
+fn reset_peak() {
+    let now = live();
+    PEAK.with(|p| p.set(now));
+}
+
+/// The highest count of live bytes on this thread since `reset_peak`.
+fn peak() -> isize {
+    PEAK.with(Cell::get)
+}
+
+const MIB: isize = 1024 * 1024;
+
+fn url(ep: &Endpoint) -> ServerUrl {
+    ServerUrl::parse(&ep.url(), &policy()).unwrap()
+}
+
+/// A connected stream: the signalling and media peers and the items.
+async fn connected() -> (
+    client::StreamHandle,
+    client::Items,
+    fake::Peer,
+    fake::Peer,
+    Endpoint,
+) {
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let mut sig = sig_ep.accept().await;
+    let media = handshake(&mut sig, &media_ep).await;
+    assert!(matches!(next(&mut items).await, Item::Connected { .. }));
+    (handle, items, sig, media, media_ep)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ping_flood_whose_pongs_are_never_read_closes_the_socket() {
+    let hold = hold_time();
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    drop(hold);
+
+    // Pings of 125 bytes (the largest control frame), written raw (server frames are
+    // unmasked) as fast as the client takes them; the server never reads the pongs.
+    const LIMIT: usize = 256 * 1024 * 1024;
+    let mut frame = vec![0x89, 125];
+    frame.extend_from_slice(&[b'p'; 125]);
+    let chunk: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * 512).collect();
+    let before = live();
+    reset_peak();
+    let flood = tokio::spawn(async move {
+        let tcp = media.ws.get_mut();
+        let mut written = 0;
+        while written < LIMIT {
+            if tcp.write_all(&chunk).await.is_err() {
+                return (written, true);
+            }
+            written += chunk.len();
+        }
+        (written, false)
+    });
+
+    // The client answers until the kernel's buffers are full, then stops reading; the pong it
+    // cannot write for 10 s closes the media socket, and the session redials media only.
+    assert_eq!(
+        next(&mut items).await,
+        Item::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }
+    );
+    let (written, refused) = flood.await.unwrap();
+    assert!(refused, "the client read all {written} bytes of pings");
+    assert!(written < LIMIT);
+    // Pongs are not queued in memory: what the client held at any time is far below what
+    // the server sent (tens of MiB stayed in the kernel's buffers, not in the process).
+    let held = peak() - before;
+    assert!(held < 4 * MIB, "{held} bytes held for {written} bytes of pings");
+}
