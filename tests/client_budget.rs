@@ -14,7 +14,7 @@ use std::cell::Cell;
 use tokio::io::AsyncWriteExt;
 
 use fake::{config, handshake, hold_time, next, policy, Endpoint};
-use zoom_rtms_webhooks::client::{self, Item};
+use zoom_rtms_webhooks::client::{self, Item, Source};
 use zoom_rtms_webhooks::protocol::session::Scope;
 use zoom_rtms_webhooks::region::ServerUrl;
 
@@ -108,7 +108,12 @@ async fn a_ping_flood_whose_pongs_are_never_read_closes_the_socket() {
     const LIMIT: usize = 256 * 1024 * 1024;
     let mut frame = vec![0x89, 125];
     frame.extend_from_slice(&[b'p'; 125]);
-    let chunk: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * 512).collect();
+    let chunk: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * 512)
+        .collect();
     let before = live();
     reset_peak();
     let flood = tokio::spawn(async move {
@@ -138,5 +143,43 @@ async fn a_ping_flood_whose_pongs_are_never_read_closes_the_socket() {
     // Pongs are not queued in memory: what the client held at any time is far below what
     // the server sent (tens of MiB stayed in the kernel's buffers, not in the process).
     let held = peak() - before;
-    assert!(held < 4 * MIB, "{held} bytes held for {written} bytes of pings");
+    assert!(
+        held < 4 * MIB,
+        "{held} bytes held for {written} bytes of pings"
+    );
+}
+
+/// An audio frame of `pcm` from a participant called `name`.
+fn audio_from(name: &str, pcm: &[u8]) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({"msg_type":14,"content":{"user_id":16778240,"user_name":name,
+        "data":base64::engine::general_purpose::STANDARD.encode(pcm),"timestamp":1000}})
+}
+
+#[tokio::test]
+async fn names_are_cut_to_256_bytes_and_the_cache_stays_small() {
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    let before = live();
+    // 16 participants whose names are 1 MiB each: two digits then two-byte characters, so
+    // that byte 257 falls inside a character.
+    for i in 0..16 {
+        let name = format!("{i:02}{}", "é".repeat(512 * 1024));
+        media.send(audio_from(&name, &[1, 2, 3])).await;
+        let Item::Audio(frame) = next(&mut items).await else {
+            panic!("expected audio")
+        };
+        let Source::User {
+            name: Some(got), ..
+        } = &frame.source
+        else {
+            panic!("no name")
+        };
+        // 2 + 2 x 127 = 256 bytes: the longest prefix on a character boundary.
+        assert_eq!(got.len(), 256);
+        assert!(name.starts_with(&**got));
+    }
+    // The items are gone; what the stream still holds (the name cache, buffers) is far below
+    // the 16 MiB of names it was sent.
+    let held = live() - before;
+    assert!(held < 4 * MIB, "{held} bytes held after 16 names of 1 MiB");
 }

@@ -40,9 +40,9 @@ pub enum Item {
     Video(MediaFrame),
     /// 16: screen share.
     Share(MediaFrame),
-    /// 17: a transcript utterance.
+    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media).
     Transcript(Transcript<'static>),
-    /// 18: a chat message (its `data` kept as JSON).
+    /// 18: a chat message (its `data` kept as JSON; its `user_name` cut to 256 bytes).
     Chat(Chat<'static>),
     /// 6: an event update (participant joined or left, active speaker, ...).
     Event(EventUpdate),
@@ -119,7 +119,8 @@ pub enum Source {
     User {
         /// `user_id`.
         id: Option<i64>,
-        /// `user_name` (shared between the frames of one participant).
+        /// `user_name` (shared between the frames of one participant), cut to its first 256
+        /// bytes (on a character boundary) when longer.
         name: Option<Arc<str>>,
     },
     /// A Contact Center channel (`channel_id`).
@@ -294,11 +295,41 @@ fn own_session_state(u: SessionStateInfo<'_>) -> SessionStateInfo<'static> {
 pub(crate) struct Converter {
     product: Product,
     names: HashSet<Arc<str>>,
+    /// The bytes of the names and channel ids in `names`.
+    names_bytes: usize,
     arena: BytesMut,
+}
+
+/// `name` cut to at most `NAME_MAX` bytes, on a character boundary.
+pub(crate) fn bound_name(name: &str) -> &str {
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    let mut end = NAME_MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// `name` owned, cut as [`bound_name`] does (into an allocation of its own size).
+fn own_name(name: Cow<'_, str>) -> Cow<'static, str> {
+    if name.len() > NAME_MAX {
+        Cow::Owned(bound_name(&name).to_owned())
+    } else {
+        own(name)
+    }
 }
 
 /// Past this many distinct names or channels the cache starts again.
 const NAMES_MAX: usize = 4096;
+/// A `user_name` longer than this many bytes is cut (on a character boundary) before it is
+/// cached or handed over: display names are short, and 256 bytes holds 64 characters of any
+/// script. A channel id longer than this is handed over whole but not cached.
+pub(crate) const NAME_MAX: usize = 256;
+/// Past this many bytes of cached names and channel ids the cache starts again (with
+/// `NAME_MAX`, at most 256 KiB plus the sets' own tables per stream).
+const NAMES_BYTES_MAX: usize = 256 * 1024;
 /// The buffer media is decoded into, grown to at least this at a time: 25 audio messages of
 /// 640 bytes (one allocation every half second of audio), little memory per stream.
 const ARENA_CHUNK: usize = 16 * 1024;
@@ -308,18 +339,25 @@ impl Converter {
         Converter {
             product,
             names: HashSet::new(),
+            names_bytes: 0,
             arena: BytesMut::new(),
         }
     }
 
+    /// `s` shared with earlier frames; one longer than `NAME_MAX` is not cached.
     fn intern(&mut self, s: &str) -> Arc<str> {
+        if s.len() > NAME_MAX {
+            return s.into();
+        }
         if let Some(a) = self.names.get(s) {
             return a.clone();
         }
-        if self.names.len() >= NAMES_MAX {
-            self.names.clear();
+        if self.names.len() >= NAMES_MAX || self.names_bytes + s.len() > NAMES_BYTES_MAX {
+            self.names = HashSet::new();
+            self.names_bytes = 0;
         }
         let a: Arc<str> = s.into();
+        self.names_bytes += a.len();
         self.names.insert(a.clone());
         a
     }
@@ -334,7 +372,7 @@ impl Converter {
             (Some(ch), None) => Source::Channel(self.intern(ch)),
             _ => Source::User {
                 id: user_id,
-                name: user_name.map(|n| self.intern(n)),
+                name: user_name.map(|n| self.intern(bound_name(n))),
             },
         }
     }
@@ -378,7 +416,7 @@ impl Converter {
             ServerMessage::Share(m) => Item::Share(self.media(&m)?),
             ServerMessage::Transcript(t) => Item::Transcript(Transcript {
                 user_id: t.user_id,
-                user_name: t.user_name.map(own),
+                user_name: t.user_name.map(own_name),
                 channel_id: t.channel_id.map(own),
                 text: t.text.map(own),
                 language: t.language,
@@ -389,7 +427,7 @@ impl Converter {
             }),
             ServerMessage::Chat(c) => Item::Chat(Chat {
                 user_id: c.user_id,
-                user_name: c.user_name.map(own),
+                user_name: c.user_name.map(own_name),
                 timestamp: c.timestamp,
                 data: c.data.map(|d| match d {
                     ChatData::Text(t) => ChatData::Text(own(t)),
@@ -431,6 +469,44 @@ mod tests {
         assert_eq!((&a[..], &b[..]), (&[0u8, 1, 2][..], &[3u8, 4, 5][..]));
         assert!(c.decode("!!").is_none());
         assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        assert_eq!(bound_name("Ann"), "Ann");
+        let name = format!("a{}", "é".repeat(200));
+        let cut = bound_name(&name);
+        assert_eq!(cut.len(), 255, "byte 256 is inside an é");
+        assert!(name.starts_with(cut));
+        let exact = "x".repeat(NAME_MAX);
+        assert_eq!(bound_name(&exact), exact);
+        assert_eq!(own_name(Cow::Owned(name.clone())), cut);
+        assert_eq!(own_name(Cow::Borrowed("Bo")), "Bo");
+    }
+
+    #[test]
+    fn the_name_cache_is_bounded_in_bytes() {
+        let mut c = Converter::new(Product::Meeting);
+        // 5,000 names of 256 bytes once cut: five times the byte bound.
+        for i in 0..5_000 {
+            let name = format!("{i:05}{}", "n".repeat(1024));
+            let Source::User { name: Some(n), .. } = c.source(None, Some(i), Some(&name)) else {
+                panic!()
+            };
+            assert_eq!(n.len(), NAME_MAX);
+            assert!(c.names_bytes <= NAMES_BYTES_MAX);
+            assert_eq!(
+                c.names_bytes,
+                c.names.iter().map(|n| n.len()).sum::<usize>()
+            );
+        }
+        // A channel id too long to cache is handed over whole, and not cached.
+        let long = "c".repeat(NAME_MAX + 1);
+        assert_eq!(
+            c.source(Some(&long), None, None),
+            Source::Channel(long.as_str().into())
+        );
+        assert!(!c.names.contains(long.as_str()));
     }
 
     #[test]
