@@ -13,7 +13,8 @@ use std::cell::Cell;
 
 use tokio::io::AsyncWriteExt;
 
-use fake::{config, handshake, hold_time, next, policy, Endpoint};
+use fake::{config, hold_time, next, policy, Endpoint};
+use tokio_websockets::{Config, ServerBuilder};
 use zoom_rtms_webhooks::client::{self, Item, Source};
 use zoom_rtms_webhooks::protocol::session::Scope;
 use zoom_rtms_webhooks::region::ServerUrl;
@@ -80,7 +81,9 @@ fn url(ep: &Endpoint) -> ServerUrl {
     ServerUrl::parse(&ep.url(), &policy()).unwrap()
 }
 
-/// A connected stream: the signalling and media peers and the items.
+/// A connected stream: the signalling and media peers and the items. The media server sends
+/// messages in frames of 64 KiB, so that the WebSocket's read buffer (which keeps the
+/// capacity of the largest frame read, up to the message limit) stays out of the counts.
 async fn connected() -> (
     client::StreamHandle,
     client::Items,
@@ -92,7 +95,18 @@ async fn connected() -> (
     let media_ep = Endpoint::bind().await;
     let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
     let mut sig = sig_ep.accept().await;
-    let media = handshake(&mut sig, &media_ep).await;
+    sig.expect(1).await;
+    sig.send(fake::signalling_ok(&media_ep.url())).await;
+    let (tcp, _) = media_ep.listener.accept().await.unwrap();
+    let (_, ws) = ServerBuilder::new()
+        .config(Config::default().frame_size(64 * 1024))
+        .accept(tcp)
+        .await
+        .unwrap();
+    let mut media = fake::Peer { ws };
+    media.expect(3).await;
+    media.send(fake::data_ok()).await;
+    sig.expect(7).await;
     assert!(matches!(next(&mut items).await, Item::Connected { .. }));
     (handle, items, sig, media, media_ep)
 }
@@ -182,4 +196,24 @@ async fn names_are_cut_to_256_bytes_and_the_cache_stays_small() {
     // the 16 MiB of names it was sent.
     let held = live() - before;
     assert!(held < 4 * MIB, "{held} bytes held after 16 names of 1 MiB");
+}
+
+#[tokio::test]
+async fn invalid_base64_leaves_no_buffer_behind_for_a_later_small_frame() {
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    media.send(audio_from("Ann", &[0])).await;
+    assert!(matches!(next(&mut items).await, Item::Audio(_)));
+    let before = live();
+    // 6 MiB of text that is not base64: nothing to hand over.
+    let junk = serde_json::json!({"msg_type":14,"content":{"user_id":1,"user_name":"Ann",
+        "data":"!".repeat(6 << 20),"timestamp":1000}});
+    media.send(junk).await;
+    // Then a 3-byte frame, kept by the user.
+    media.send(audio_from("Ann", &[1, 2, 3])).await;
+    let Item::Audio(kept) = next(&mut items).await else {
+        panic!("expected audio")
+    };
+    assert_eq!(&kept.data[..], &[1, 2, 3]);
+    let held = live() - before;
+    assert!(held < MIB, "{held} bytes held with a 3-byte frame");
 }

@@ -333,6 +333,8 @@ const NAMES_BYTES_MAX: usize = 256 * 1024;
 /// The buffer media is decoded into, grown to at least this at a time: 25 audio messages of
 /// 640 bytes (one allocation every half second of audio), little memory per stream.
 const ARENA_CHUNK: usize = 16 * 1024;
+/// The most the arena keeps between frames (a larger one is let go).
+const ARENA_KEEP: usize = 4 * ARENA_CHUNK;
 
 impl Converter {
     pub(crate) fn new(product: Product) -> Self {
@@ -379,13 +381,22 @@ impl Converter {
 
     /// Decodes base64 straight into the arena and splits the result off as `Bytes`: one
     /// decode, no copy; the arena's allocation is reclaimed once the user drops old frames.
+    /// A payload larger than the arena's chunk (video, screen share) is decoded into an
+    /// allocation of its own size, so the arena never grows past `ARENA_KEEP` and a small
+    /// frame never keeps a large allocation alive; a failed decode keeps nothing.
     fn decode(&mut self, b64: &str) -> Option<Bytes> {
         let max = b64.len().div_ceil(4) * 3;
+        if max > ARENA_CHUNK {
+            let mut own = BytesMut::zeroed(max);
+            let n = BASE64.decode_slice(b64.as_bytes(), &mut own[..]).ok()?;
+            own.truncate(n);
+            return Some(own.freeze());
+        }
         if self.arena.capacity() < max {
-            self.arena.reserve(max.max(ARENA_CHUNK));
+            self.arena.reserve(ARENA_CHUNK);
         }
         self.arena.resize(max, 0);
-        match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
+        let decoded = match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
             Ok(n) => {
                 self.arena.truncate(n);
                 Some(self.arena.split().freeze())
@@ -394,7 +405,11 @@ impl Converter {
                 self.arena.clear();
                 None
             }
+        };
+        if self.arena.capacity() > ARENA_KEEP {
+            self.arena = BytesMut::new();
         }
+        decoded
     }
 
     fn media(&mut self, m: &MediaData<'_>) -> Option<MediaFrame> {
@@ -468,6 +483,23 @@ mod tests {
         let b = c.decode("AwQF").unwrap();
         assert_eq!((&a[..], &b[..]), (&[0u8, 1, 2][..], &[3u8, 4, 5][..]));
         assert!(c.decode("!!").is_none());
+        assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
+    }
+
+    #[test]
+    fn a_failed_or_large_decode_leaves_the_arena_small() {
+        let mut c = Converter::new(Product::Meeting);
+        assert_eq!(&c.decode("AAEC").unwrap()[..], &[0, 1, 2]);
+        // 16 MiB of invalid base64: nothing decoded, nothing kept.
+        assert!(c.decode(&"!".repeat(16 << 20)).is_none());
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
+        // A failure within the arena's chunk keeps at most the chunk.
+        assert!(c.decode(&"!".repeat(ARENA_CHUNK)).is_none());
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
+        // A large frame gets its own allocation; the arena stays as it was.
+        let big = BASE64.encode(vec![7u8; 1 << 20]);
+        assert_eq!(c.decode(&big).unwrap().len(), 1 << 20);
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
         assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
     }
 
