@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use fake::{config, hold_time, next, policy, Endpoint};
 use tokio_websockets::{Config, ServerBuilder};
 use zoom_rtms_webhooks::client::{self, Item, Source};
+use zoom_rtms_webhooks::codes::MsgType;
 use zoom_rtms_webhooks::protocol::session::Scope;
 use zoom_rtms_webhooks::region::ServerUrl;
 
@@ -216,4 +217,45 @@ async fn invalid_base64_leaves_no_buffer_behind_for_a_later_small_frame() {
     assert_eq!(&kept.data[..], &[1, 2, 3]);
     let held = live() - before;
     assert!(held < MIB, "{held} bytes held with a 3-byte frame");
+}
+
+#[tokio::test]
+async fn an_unknown_message_is_kept_only_up_to_64_kib() {
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    let small = serde_json::json!({"msg_type":99,"pad":"x".repeat(60 * 1024)});
+    let small_len = small.to_string().len();
+    media.send(small).await;
+    let Item::Other { msg_type, raw } = next(&mut items).await else {
+        panic!("expected Other")
+    };
+    assert_eq!(msg_type, MsgType::from(99));
+    assert_eq!(raw.len(), small_len, "kept whole");
+
+    // Over 64 KiB: reported, its bytes not kept. Sixteen of them, queued and not yet read,
+    // hold next to nothing (16 MiB before).
+    let before = live();
+    for _ in 0..16 {
+        media
+            .send(serde_json::json!({"msg_type":99,"pad":"x".repeat(1 << 20)}))
+            .await;
+    }
+    // A marker after them: once it is queued, all sixteen are.
+    media.send(audio_from("Ann", &[9])).await;
+    let queued = async {
+        while items.len() < 17 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(fake::BOUND, queued)
+        .await
+        .expect("never queued");
+    let held = live() - before;
+    assert!(held < MIB, "{held} bytes held by 16 queued messages");
+    for _ in 0..16 {
+        let Item::Other { msg_type, raw } = next(&mut items).await else {
+            panic!("expected Other")
+        };
+        assert_eq!((msg_type, raw.len()), (MsgType::from(99), 0));
+    }
+    assert!(matches!(next(&mut items).await, Item::Audio(_)));
 }

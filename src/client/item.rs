@@ -56,7 +56,8 @@ pub enum Item {
     Other {
         /// Its message type.
         msg_type: MsgType,
-        /// The whole frame.
+        /// The whole frame, or nothing (empty) when it was longer than 64 KiB: such a frame is
+        /// reported but not kept, so that a queue of them stays small.
         raw: Bytes,
     },
     /// The user was too slow: `dropped` older items were dropped just before this point.
@@ -321,6 +322,9 @@ fn own_name(name: Cow<'_, str>) -> Cow<'static, str> {
     }
 }
 
+/// The longest frame an [`Item::Other`] keeps (the metadata messages and unknown types have no
+/// documented payload; a few KiB is typical).
+pub(crate) const OTHER_MAX: usize = 64 * 1024;
 /// Past this many distinct names or channels the cache starts again.
 const NAMES_MAX: usize = 4096;
 /// A `user_name` longer than this many bytes is cut (on a character boundary) before it is
@@ -464,9 +468,15 @@ impl Converter {
                     timestamp: v.timestamp,
                 })
             }
+            // Kept whole up to `OTHER_MAX`; a larger frame is reported without its bytes, so
+            // a full queue of them stays small.
             other => Item::Other {
                 msg_type: other.msg_type(),
-                raw: frame.clone(),
+                raw: if frame.len() <= OTHER_MAX {
+                    frame.clone()
+                } else {
+                    Bytes::new()
+                },
             },
         })
     }
