@@ -259,3 +259,47 @@ async fn an_unknown_message_is_kept_only_up_to_64_kib() {
     }
     assert!(matches!(next(&mut items).await, Item::Audio(_)));
 }
+
+/// Sends `text` as it is (not re-serialised).
+async fn send_text(peer: &mut fake::Peer, text: String) {
+    use futures_sink::Sink;
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    let ws = &mut peer.ws;
+    poll_fn(|cx| Pin::new(&mut *ws).poll_ready(cx))
+        .await
+        .unwrap();
+    Pin::new(&mut *ws)
+        .start_send(tokio_websockets::Message::text(text))
+        .unwrap();
+    poll_fn(|cx| Pin::new(&mut *ws).poll_flush(cx))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_media_data_array_is_read_as_absent_without_building_it() {
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    // 2 MiB of `0,` : a million numbers, which a `serde_json::Value` holds in 32 MiB.
+    let array = format!("[{}0]", "0,".repeat(1 << 20));
+    let frames = [
+        format!(r#"{{"msg_type":15,"content":{{"user_id":1,"data":{array},"timestamp":1}}}}"#),
+        // `msg_type` not first: the general envelope.
+        format!(r#"{{"content":{{"user_id":1,"data":{array}}},"msg_type":16}}"#),
+        format!(r#"{{"msg_type":14,"data":{array}}}"#),
+    ];
+    for frame in frames {
+        let before = live();
+        reset_peak();
+        send_text(&mut media, frame).await;
+        // Nothing to hand over: the next item is the audio frame sent after it.
+        media.send(audio_from("Ann", &[5])).await;
+        let Item::Audio(f) = next(&mut items).await else {
+            panic!("expected the audio frame sent after it")
+        };
+        assert_eq!(&f.data[..], &[5]);
+        // The frame's own 2 MiB (the sender's copy, the reassembled message) at most.
+        let peak = peak() - before;
+        assert!(peak < 8 * MIB, "{peak} bytes at the peak for a 2 MiB frame");
+    }
+}
