@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use fake::{config, hold_time, next, policy, Endpoint};
 use tokio_websockets::{Config, ServerBuilder};
-use zoom_rtms_webhooks::client::{self, Item, Source};
+use zoom_rtms_webhooks::client::{self, Item, Options, Source};
 use zoom_rtms_webhooks::codes::MsgType;
 use zoom_rtms_webhooks::protocol::session::Scope;
 use zoom_rtms_webhooks::region::ServerUrl;
@@ -92,9 +92,22 @@ async fn connected() -> (
     fake::Peer,
     Endpoint,
 ) {
+    connected_with(Options::default()).await
+}
+
+/// [`connected`] with `options`.
+async fn connected_with(
+    options: Options,
+) -> (
+    client::StreamHandle,
+    client::Items,
+    fake::Peer,
+    fake::Peer,
+    Endpoint,
+) {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) = client::connect_with(config(), url(&sig_ep), options).unwrap();
     let mut sig = sig_ep.accept().await;
     sig.expect(1).await;
     sig.send(fake::signalling_ok(&media_ep.url())).await;
@@ -302,4 +315,35 @@ async fn a_media_data_array_is_read_as_absent_without_building_it() {
         let peak = peak() - before;
         assert!(peak < 8 * MIB, "{peak} bytes at the peak for a 2 MiB frame");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_over_8_mib_closes_the_socket_unless_the_limit_is_raised() {
+    // 6.1 MiB of audio is 8 MiB and a little in base64, in a JSON envelope.
+    let pcm = vec![3u8; 6 * 1024 * 1024 + 64 * 1024];
+    let frame = audio_from("Ann", &pcm).to_string();
+    assert!(frame.len() > 8 << 20 && frame.len() < 9 << 20);
+
+    let hold = hold_time();
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected().await;
+    send_text(&mut media, frame.clone()).await;
+    assert_eq!(
+        next(&mut items).await,
+        Item::Reconnecting {
+            scope: Scope::Media,
+            attempt: 0
+        }
+    );
+    drop(hold);
+
+    // Raised to 9 MiB: the same message is read and handed over.
+    let hold = hold_time();
+    let options = Options::default().with_max_message_len(9 << 20);
+    let (_handle, mut items, _sig, mut media, _media_ep) = connected_with(options).await;
+    send_text(&mut media, frame).await;
+    let Item::Audio(got) = next(&mut items).await else {
+        panic!("expected audio")
+    };
+    assert_eq!(got.data.len(), pcm.len());
+    drop(hold);
 }

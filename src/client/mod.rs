@@ -93,6 +93,7 @@ use crate::region::ServerUrl;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     queue_capacity: usize,
+    max_message_len: usize,
     roots: Vec<Vec<u8>>,
     recording: Option<(PathBuf, Redaction)>,
 }
@@ -101,6 +102,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             queue_capacity: 1024,
+            max_message_len: transport::MAX_MESSAGE,
             roots: Vec::new(),
             recording: None,
         }
@@ -129,6 +131,35 @@ impl Options {
     /// ```
     pub fn queue_capacity(&self) -> usize {
         self.queue_capacity
+    }
+
+    /// The largest message a server may send, in bytes (default 8 MiB, at least 64 KiB): a
+    /// bigger one closes its socket, and the session reconnects. The default holds Zoom's
+    /// largest documented media (a QHD frame, with room to spare; SECURITY.md, "Memory per
+    /// stream", gives the figure); raise it only for a server known to send more. Each socket
+    /// may buffer up to this much while a message arrives.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// assert_eq!(Options::default().max_message_len(), 8 << 20);
+    /// let o = Options::default().with_max_message_len(16 << 20);
+    /// assert_eq!(o.max_message_len(), 16 << 20);
+    /// assert_eq!(Options::default().with_max_message_len(0).max_message_len(), 64 << 10);
+    /// ```
+    #[must_use]
+    pub fn with_max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes.max(64 * 1024);
+        self
+    }
+
+    /// See [`with_max_message_len`](Options::with_max_message_len).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// let _ = Options::default().max_message_len();
+    /// ```
+    pub fn max_message_len(&self) -> usize {
+        self.max_message_len
     }
 
     /// Trusts one more root certificate (DER) besides the webpki roots: for a TLS-inspecting
@@ -253,7 +284,8 @@ pub fn connect_with(
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
-    let transport = transport::Tws::new(options.root_certificates()).map_err(ConnectError::Tls)?;
+    let transport = transport::Tws::new(options.root_certificates(), options.max_message_len())
+        .map_err(ConnectError::Tls)?;
     driver::spawn(&runtime, transport, config, server_url, options)
 }
 
