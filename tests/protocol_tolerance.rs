@@ -356,6 +356,19 @@ fn a_media_data_array_or_object_is_absent_and_chat_keeps_it_as_json() {
             "{frame}"
         );
     }
+    // Up to 64 KiB of JSON text; a longer array is absent instead of built.
+    for (n, kept) in [(64 * 1024 / 2 - 2, true), (64 * 1024 / 2, false)] {
+        let array = format!("[{}0]", "0,".repeat(n));
+        for frame in [
+            format!(r#"{{"msg_type":18,"content":{{"data":{array}}}}}"#),
+            format!(r#"{{"content":{{"user_id":1}},"data":{array},"msg_type":18}}"#),
+        ] {
+            let ServerMessage::Chat(c) = ServerMessage::parse(frame.as_bytes()).unwrap() else {
+                panic!()
+            };
+            assert_eq!(c.data.is_some(), kept, "{} bytes", array.len());
+        }
+    }
 }
 
 #[test]

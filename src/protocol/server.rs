@@ -567,7 +567,8 @@ pub struct Chat<'a> {
     pub user_name: Option<Cow<'a, str>>,
     /// `timestamp` (ms).
     pub timestamp: Option<i64>,
-    /// `data`: a string, or (not documented) any other JSON value.
+    /// `data`: a string, or (not documented) any other JSON value; an array or object longer
+    /// than 64 KiB of JSON text is absent (it would take about twenty times that in memory).
     pub data: Option<ChatData<'a>>,
 }
 
@@ -1030,22 +1031,40 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// A chat message's `data` array or object, read again from the whole frame as JSON:
-/// `content.data` when it is one, else the top-level `data` (as the one pass merges them).
+/// The longest array or object, as JSON text, a chat message's `data` is read into a
+/// `serde_json::Value` from (which takes up to about twenty times the text's size); a longer one
+/// reads as absent.
+pub(crate) const CHAT_JSON_MAX: usize = 64 * 1024;
+
+/// A chat message's `data` array or object, read again from the frame: `content.data` when it
+/// is one, else the top-level `data` (as the one pass merges them); absent when its text is
+/// longer than [`CHAT_JSON_MAX`] (or a key is repeated, which the one pass tolerates).
 fn chat_data(frame: &[u8]) -> Option<serde_json::Value> {
-    let compound = |v: &serde_json::Value| v.is_array() || v.is_object();
-    let mut whole: serde_json::Value = serde_json::from_slice(frame).ok()?;
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow, default)]
+        content: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Content<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+    }
+    let compound = |raw: &&RawValue| raw.get().starts_with(['[', '{']);
+    let whole: Raw<'_> = serde_json::from_slice(frame).ok()?;
     let in_content = whole
-        .get_mut("content")
-        .and_then(|c| c.get_mut("data"))
-        .filter(|d| compound(d))
-        .map(serde_json::Value::take);
-    in_content.or_else(|| {
-        whole
-            .get_mut("data")
-            .filter(|d| compound(d))
-            .map(serde_json::Value::take)
-    })
+        .content
+        .filter(|c| c.get().starts_with('{'))
+        .and_then(|c| serde_json::from_str::<Content<'_>>(c.get()).ok())
+        .and_then(|c| c.data)
+        .filter(compound);
+    let raw = in_content.or(whole.data.filter(compound))?;
+    if raw.get().len() > CHAT_JSON_MAX {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// The `msg_type` when it is the first key and a small non-negative integer; `None` otherwise
