@@ -244,6 +244,27 @@ async fn an_unknown_message_is_kept_only_up_to_64_kib() {
     assert_eq!(msg_type, MsgType::from(99));
     assert_eq!(raw.len(), small_len, "kept whole");
 
+    // A copy, not a slice of the socket's read buffer (which it would keep alive whole): the
+    // frame is written raw with the start of the next one behind it, so that the read buffer
+    // still holds that start when the item is handed over.
+    let text = |v: serde_json::Value| {
+        let t = v.to_string().into_bytes();
+        let mut f = vec![0x81, 126];
+        f.extend_from_slice(&u16::try_from(t.len()).unwrap().to_be_bytes());
+        f.extend_from_slice(&t);
+        f
+    };
+    let a = text(serde_json::json!({"msg_type":99,"pad":"a".repeat(1000)}));
+    let b = text(audio_from(&"b".repeat(200), &[4]));
+    let tcp = media.ws.get_mut();
+    tcp.write_all(&[&a[..], &b[..10]].concat()).await.unwrap();
+    let Item::Other { raw, .. } = next(&mut items).await else {
+        panic!("expected Other")
+    };
+    assert!(raw.is_unique(), "shares its allocation");
+    tcp.write_all(&b[10..]).await.unwrap();
+    assert!(matches!(next(&mut items).await, Item::Audio(_)));
+
     // Over 64 KiB: reported, its bytes not kept. Sixteen of them, queued and not yet read,
     // hold next to nothing (16 MiB before).
     let before = live();

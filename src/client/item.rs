@@ -468,12 +468,13 @@ impl Converter {
                     timestamp: v.timestamp,
                 })
             }
-            // Kept whole up to `OTHER_MAX`; a larger frame is reported without its bytes, so
-            // a full queue of them stays small.
+            // Kept up to `OTHER_MAX`, copied (the frame may be a slice of the socket's read
+            // buffer, which a shared slice would keep alive whole); a larger frame is reported
+            // without its bytes, so a full queue of them stays small.
             other => Item::Other {
                 msg_type: other.msg_type(),
                 raw: if frame.len() <= OTHER_MAX {
-                    frame.clone()
+                    Bytes::copy_from_slice(frame)
                 } else {
                     Bytes::new()
                 },
