@@ -3,9 +3,8 @@
 //!
 //! Socket tasks forward frames to the driver (at most 256 frames and twice the message limit in
 //! bytes in flight; a socket task waits before handing over more); the driver feeds them to
-//! the session at once and
-//! writes what the session asks (keep-alive answers included) to the socket tasks' unbounded
-//! outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
+//! the session at once and writes what the session asks (keep-alive answers included) to the
+//! socket tasks' unbounded outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
 //! consumer cannot delay a keep-alive.
 
 use std::collections::HashMap;

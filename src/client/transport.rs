@@ -18,7 +18,7 @@ use tokio_websockets::{
 
 use crate::region::ServerUrl;
 
-/// The largest message a server may send by default, 8 MiB (the crate's default is 64 MiB); a
+/// The largest message a server may send by default, 8 MiB (tokio-websockets' is 64 MiB); a
 /// bigger one closes the socket (then the session reconnects) instead of growing the buffer.
 /// [`Options::with_max_message_len`](super::Options::with_max_message_len) changes it.
 ///
@@ -26,7 +26,7 @@ use crate::region::ServerUrl;
 /// 3,686,400 pixels (`resolution` 4, `docs/protocol.md#media-parameters`), as JPG, PNG or H.264.
 /// Counting 12 bits per pixel (1.5 bytes: several times what a high-quality JPG or an H.264
 /// key frame of a camera or a screen takes) gives 5,529,600 bytes; base64 adds a third:
-/// 7,372,800 bytes; the JSON envelope (ids, a name cut to 256 bytes, a timestamp) stays under
+/// 7,372,800 bytes; the JSON envelope (ids, a display name, a timestamp) stays well under
 /// 1 KiB. So 7.04 MiB, rounded up to 8 MiB. Only an incompressible image would be larger (a
 /// 24-bit PNG of noise at QHD is 14.7 MB in base64): a server that sends one needs a higher
 /// limit.
