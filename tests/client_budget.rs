@@ -368,3 +368,39 @@ async fn a_message_over_8_mib_closes_the_socket_unless_the_limit_is_raised() {
     assert_eq!(got.data.len(), pcm.len());
     drop(hold);
 }
+
+#[tokio::test]
+async fn a_stalled_consumer_holds_at_most_the_queue_byte_budget() {
+    let budget = 4 * MIB as usize;
+    let options = Options::default().with_queue_bytes(budget);
+    let (handle, mut items, _sig, mut media, _media_ep) = connected_with(options).await;
+    let before = live();
+    // Nobody reads: 16 video frames of 1 MiB, then a small audio frame.
+    let pcm = vec![7u8; 1 << 20];
+    for i in 0..16u8 {
+        let mut frame = audio_from("Ann", &pcm);
+        frame["msg_type"] = 15.into();
+        frame["content"]["timestamp"] = i.into();
+        media.send(frame).await;
+    }
+    media.send(audio_from("Ann", &[1])).await;
+    let queued = async {
+        while !(handle.dropped() == 13 && items.len() == 4) {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(fake::BOUND, queued)
+        .await
+        .expect("the queue is not bounded in bytes");
+    let held = live() - before;
+    assert!(held < 5 * MIB, "{held} bytes held for a budget of 4 MiB");
+    // The oldest went first; the newest that fit are handed over, after the gap.
+    assert_eq!(next(&mut items).await, Item::Lagged { dropped: 13 });
+    for i in 13..16 {
+        let Item::Video(f) = next(&mut items).await else {
+            panic!("expected video")
+        };
+        assert_eq!(f.timestamp, Some(i));
+    }
+    assert!(matches!(next(&mut items).await, Item::Audio(_)));
+}

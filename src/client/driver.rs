@@ -80,7 +80,7 @@ pub(crate) fn spawn<T: Transport>(
         }
         _ => None,
     };
-    let (out, shared) = queue::channel(options.queue_capacity());
+    let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (finished_tx, finished) = watch::channel(false);
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND);

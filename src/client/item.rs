@@ -90,6 +90,36 @@ impl Item {
         matches!(self, Item::Ended(_) | Item::Failed(_))
     }
 
+    /// About how many bytes this item holds (its size plus the text and payload it owns), for
+    /// the queue's byte budget. Names and channel ids are shared between items, and not
+    /// counted.
+    pub(crate) fn cost(&self) -> usize {
+        let text = |t: &Option<Cow<'_, str>>| t.as_ref().map_or(0, |t| t.len());
+        std::mem::size_of::<Item>()
+            + match self {
+                Item::Audio(f) | Item::Video(f) | Item::Share(f) => f.data.len(),
+                Item::Transcript(t) => text(&t.user_name) + text(&t.channel_id) + text(&t.text),
+                Item::Chat(c) => {
+                    text(&c.user_name)
+                        + match &c.data {
+                            Some(ChatData::Text(t)) => t.len(),
+                            Some(ChatData::Json(v)) => value_bytes(v),
+                            None => 0,
+                        }
+                }
+                Item::Event(e) => e.raw.len(),
+                Item::StreamState(u) => text(&u.rtms_stream_id),
+                Item::SessionState(u) => text(&u.rtms_session_id),
+                Item::VideoSubscription(v) => text(&v.status.reason),
+                Item::Other { raw, .. } => raw.len(),
+                Item::Connected { .. }
+                | Item::Lagged { .. }
+                | Item::Reconnecting { .. }
+                | Item::Ended(_)
+                | Item::Failed(_) => 0,
+            }
+    }
+
     /// Whether the queue may drop this item on overflow before the stream's state items
     /// (connected, reconnecting, stream and session state, video subscription, the end).
     pub(crate) fn is_data(&self) -> bool {
@@ -103,6 +133,19 @@ impl Item {
                 | Item::Event(_)
                 | Item::Other { .. }
         )
+    }
+}
+
+/// About how many bytes `v` holds (its nodes, strings and keys).
+fn value_bytes(v: &serde_json::Value) -> usize {
+    const NODE: usize = std::mem::size_of::<serde_json::Value>();
+    NODE + match v {
+        serde_json::Value::String(s) => s.len(),
+        serde_json::Value::Array(a) => a.iter().map(value_bytes).sum(),
+        serde_json::Value::Object(o) => {
+            o.iter().map(|(k, v)| NODE + k.len() + value_bytes(v)).sum()
+        }
+        _ => 0,
     }
 }
 
