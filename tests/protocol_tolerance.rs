@@ -320,6 +320,58 @@ fn every_contact_center_and_meeting_code_maps_to_its_own_table() {
 }
 
 #[test]
+fn a_media_data_array_or_object_is_absent_and_chat_keeps_it_as_json() {
+    // Media `data` must be base64 text: an array or object is skipped, never built.
+    for code in 14..=17 {
+        for data in ["[1,2,3]", r#"{"a":[1]}"#] {
+            for frame in [
+                format!(r#"{{"msg_type":{code},"content":{{"user_id":1,"data":{data}}}}}"#),
+                format!(r#"{{"content":{{"user_id":1,"data":{data}}},"msg_type":{code}}}"#),
+                format!(r#"{{"msg_type":{code},"data":{data},"user_id":1}}"#),
+            ] {
+                let m = ServerMessage::parse(frame.as_bytes()).unwrap();
+                let (data, text) = match &m {
+                    ServerMessage::Audio(d) | ServerMessage::Video(d) | ServerMessage::Share(d) => {
+                        (d.data.as_deref(), None)
+                    }
+                    ServerMessage::Transcript(t) => (None, t.text.as_deref()),
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!((data, text), (None, None), "{frame}");
+            }
+        }
+    }
+    // Chat (schema undocumented) keeps it, from `content` first, on both paths.
+    for frame in [
+        r#"{"msg_type":18,"content":{"data":[1,{"a":2}]},"data":{"no":1}}"#,
+        r#"{"content":{"data":[1,{"a":2}]},"msg_type":18}"#,
+        r#"{"msg_type":18,"content":{"user_id":1},"data":[1,{"a":2}]}"#,
+    ] {
+        let ServerMessage::Chat(c) = ServerMessage::parse(frame.as_bytes()).unwrap() else {
+            panic!("{frame}")
+        };
+        assert_eq!(
+            c.data,
+            Some(ChatData::Json(serde_json::json!([1, {"a": 2}]))),
+            "{frame}"
+        );
+    }
+    // Up to 64 KiB of JSON text; a longer array is absent instead of built.
+    for (n, kept) in [(64 * 1024 / 2 - 2, true), (64 * 1024 / 2, false)] {
+        let array = format!("[{}0]", "0,".repeat(n));
+        for frame in [
+            format!(r#"{{"msg_type":18,"content":{{"data":{array}}}}}"#),
+            format!(r#"{{"content":{{"user_id":1}},"data":{array},"msg_type":18}}"#),
+        ] {
+            let ServerMessage::Chat(c) = ServerMessage::parse(frame.as_bytes()).unwrap() else {
+                panic!()
+            };
+            assert_eq!(c.data.is_some(), kept, "{} bytes", array.len());
+        }
+    }
+}
+
+#[test]
 fn msg_type_first_or_last_parses_the_same() {
     // `msg_type` first takes the in-place fast path; anywhere else, the general reader.
     let bodies = [
@@ -330,6 +382,8 @@ fn msg_type_first_or_last_parses_the_same() {
         r#""content":{"data":"{\"a\":1}"},"data":"ignored","user_id":"7""#,
         r#""content":null,"data":"AAAA""#,
         r#""content":[1,2],"extra":{"x":1}"#,
+        r#""data":[1,[2]],"content":{"user_id":3}"#,
+        r#""content":{"data":[{"b":1}]},"data":{"c":2}"#,
     ];
     for code in 14..=18 {
         for body in bodies {

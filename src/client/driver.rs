@@ -1,9 +1,10 @@
 //! The driver task: owns the [`Session`], one task per socket, and the user queue. It moves
 //! bytes and time only; every decision is the session's.
 //!
-//! Socket tasks forward frames to the driver; the driver feeds them to the session at once and
-//! writes what the session asks (keep-alive answers included) to the socket tasks' unbounded
-//! outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
+//! Socket tasks forward frames to the driver (at most 256 frames and twice the message limit in
+//! bytes in flight; a socket task waits before handing over more); the driver feeds them to
+//! the session at once and writes what the session asks (keep-alive answers included) to the
+//! socket tasks' unbounded outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
 //! consumer cannot delay a keep-alive.
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -26,6 +27,9 @@ use crate::region::ServerUrl;
 /// Frames in flight from the socket tasks to the driver (the driver never waits on the user,
 /// so this only smooths bursts).
 const INBOUND: usize = 256;
+/// Bytes in flight from the socket tasks to the driver, in messages of the largest size: a
+/// socket task waits before handing over more, so 256 large frames are never held at once.
+const INBOUND_MESSAGES: usize = 2;
 /// How long one message may take to be written before the socket counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long finished socket tasks get to send their close frames.
@@ -33,7 +37,8 @@ const LINGER: Duration = Duration::from_secs(1);
 
 enum SockEvent {
     Opened,
-    Frame(Bytes),
+    /// A frame, and its share of the in-flight byte budget (given back once it is handled).
+    Frame(Bytes, OwnedSemaphorePermit),
     Closed,
 }
 
@@ -44,6 +49,9 @@ struct Driver<T: Transport> {
     tasks: JoinSet<()>,
     inbound_tx: mpsc::Sender<(SocketId, SockEvent)>,
     inbound_rx: mpsc::Receiver<(SocketId, SockEvent)>,
+    /// The in-flight byte budget, shared by the stream's socket tasks, and its size.
+    in_flight: Arc<Semaphore>,
+    in_flight_budget: u32,
     commands: mpsc::UnboundedReceiver<Command>,
     out: Sender,
     convert: Converter,
@@ -72,10 +80,12 @@ pub(crate) fn spawn<T: Transport>(
         }
         _ => None,
     };
-    let (out, shared) = queue::channel(options.queue_capacity());
+    let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let (finished_tx, finished) = watch::channel(false);
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND);
+    let budget = u32::try_from(options.max_message_len().saturating_mul(INBOUND_MESSAGES))
+        .unwrap_or(u32::MAX);
     let driver = Driver {
         session,
         transport: Arc::new(transport),
@@ -83,6 +93,8 @@ pub(crate) fn spawn<T: Transport>(
         tasks: JoinSet::new(),
         inbound_tx,
         inbound_rx,
+        in_flight: Arc::new(Semaphore::new(budget as usize)),
+        in_flight_budget: budget,
         commands,
         out,
         convert: Converter::new(product),
@@ -117,7 +129,7 @@ impl<T: Transport> Driver<T> {
                     let now = now();
                     match event {
                         SockEvent::Opened => self.session.handle_opened(now, socket),
-                        SockEvent::Frame(frame) => self.on_frame(now, socket, frame),
+                        SockEvent::Frame(frame, _in_flight) => self.on_frame(now, socket, frame),
                         SockEvent::Closed => {
                             self.outboxes.remove(&socket);
                             if let Some(r) = &mut self.recording {
@@ -228,8 +240,9 @@ impl<T: Transport> Driver<T> {
         self.outboxes.insert(socket, outbox);
         let transport = self.transport.clone();
         let events = self.inbound_tx.clone();
+        let in_flight = (self.in_flight.clone(), self.in_flight_budget);
         self.tasks
-            .spawn(socket_task(transport, url, socket, rx, events));
+            .spawn(socket_task(transport, url, socket, rx, events, in_flight));
     }
 }
 
@@ -257,6 +270,7 @@ async fn socket_task<T: Transport>(
     socket: SocketId,
     mut outbox: mpsc::UnboundedReceiver<String>,
     events: mpsc::Sender<(SocketId, SockEvent)>,
+    (in_flight, budget): (Arc<Semaphore>, u32),
 ) {
     let dialled = tokio::select! {
         r = transport.dial(&url) => r,
@@ -294,7 +308,13 @@ async fn socket_task<T: Transport>(
             },
             frame = conn.recv() => match frame {
                 Some(Ok(frame)) => {
-                    if events.send((socket, SockEvent::Frame(frame))).await.is_err() {
+                    // A frame costs its length (the whole budget at most); the semaphore is
+                    // never closed, so an error means the driver is gone.
+                    let cost = u32::try_from(frame.len()).map_or(budget, |n| n.min(budget));
+                    let Ok(permit) = in_flight.clone().acquire_many_owned(cost).await else {
+                        return;
+                    };
+                    if events.send((socket, SockEvent::Frame(frame, permit))).await.is_err() {
                         return;
                     }
                 }
@@ -313,6 +333,73 @@ async fn outbox_closed(outbox: &mut mpsc::UnboundedReceiver<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::region::HostPolicy;
+
+    /// A socket whose peer has `frames` frames of 1 MiB ready at once, then nothing.
+    struct Burst {
+        frames: usize,
+    }
+
+    impl Transport for Burst {
+        type Conn = Burst;
+        async fn dial(
+            &self,
+            _: &ServerUrl,
+        ) -> Result<Burst, super::super::transport::TransportError> {
+            Ok(Burst {
+                frames: self.frames,
+            })
+        }
+    }
+
+    impl Conn for Burst {
+        async fn send_text(
+            &mut self,
+            _: String,
+        ) -> Result<(), super::super::transport::TransportError> {
+            Ok(())
+        }
+        async fn recv(&mut self) -> Option<Result<Bytes, super::super::transport::TransportError>> {
+            if self.frames == 0 {
+                return std::future::pending().await;
+            }
+            self.frames -= 1;
+            Some(Ok(Bytes::from(vec![0; 1 << 20])))
+        }
+        async fn close(&mut self) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_hands_over_at_most_the_in_flight_budget_before_its_driver_takes_it() {
+        let policy = HostPolicy::default()
+            .with_allowed_host("127.0.0.1")
+            .with_insecure_ws(true);
+        let url = ServerUrl::parse("ws://127.0.0.1:1", &policy).unwrap();
+        let (_outbox, rx) = mpsc::unbounded_channel();
+        let (events, mut inbound) = mpsc::channel(INBOUND);
+        // A budget of 4 MiB; the driver (this test) takes nothing yet.
+        let in_flight = Arc::new(Semaphore::new(4 << 20));
+        let task = tokio::spawn(socket_task(
+            Arc::new(Burst { frames: 100 }),
+            url,
+            SocketId::from_raw(0),
+            rx,
+            events,
+            (in_flight.clone(), 4 << 20),
+        ));
+        // Paused time moves on only once every task waits: the socket task is then blocked.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(matches!(inbound.recv().await, Some((_, SockEvent::Opened))));
+        assert_eq!(inbound.len(), 4, "4 frames of 1 MiB in flight, not 100");
+        // Each frame handled gives its share back, and the next comes.
+        let Some((_, SockEvent::Frame(_, permit))) = inbound.recv().await else {
+            panic!()
+        };
+        drop(permit);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(inbound.len(), 4);
+        task.abort();
+    }
 
     /// The last instant the clock can count from `t` (within a nanosecond).
     fn end_of_clock(t: std::time::Instant) -> std::time::Instant {

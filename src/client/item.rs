@@ -40,9 +40,9 @@ pub enum Item {
     Video(MediaFrame),
     /// 16: screen share.
     Share(MediaFrame),
-    /// 17: a transcript utterance.
+    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media).
     Transcript(Transcript<'static>),
-    /// 18: a chat message (its `data` kept as JSON).
+    /// 18: a chat message (its `data` kept as JSON; its `user_name` cut to 256 bytes).
     Chat(Chat<'static>),
     /// 6: an event update (participant joined or left, active speaker, ...).
     Event(EventUpdate),
@@ -56,7 +56,8 @@ pub enum Item {
     Other {
         /// Its message type.
         msg_type: MsgType,
-        /// The whole frame.
+        /// The whole frame, or nothing (empty) when it was longer than 64 KiB: such a frame is
+        /// reported but not kept, so that a queue of them stays small.
         raw: Bytes,
     },
     /// The user was too slow: `dropped` older items were dropped just before this point.
@@ -89,6 +90,36 @@ impl Item {
         matches!(self, Item::Ended(_) | Item::Failed(_))
     }
 
+    /// About how many bytes this item holds (its size plus the text and payload it owns), for
+    /// the queue's byte budget. Names and channel ids are shared between items, and not
+    /// counted.
+    pub(crate) fn cost(&self) -> usize {
+        let text = |t: &Option<Cow<'_, str>>| t.as_ref().map_or(0, |t| t.len());
+        std::mem::size_of::<Item>()
+            + match self {
+                Item::Audio(f) | Item::Video(f) | Item::Share(f) => f.data.len(),
+                Item::Transcript(t) => text(&t.user_name) + text(&t.channel_id) + text(&t.text),
+                Item::Chat(c) => {
+                    text(&c.user_name)
+                        + match &c.data {
+                            Some(ChatData::Text(t)) => t.len(),
+                            Some(ChatData::Json(v)) => value_bytes(v),
+                            None => 0,
+                        }
+                }
+                Item::Event(e) => e.raw.len(),
+                Item::StreamState(u) => text(&u.rtms_stream_id),
+                Item::SessionState(u) => text(&u.rtms_session_id),
+                Item::VideoSubscription(v) => text(&v.status.reason),
+                Item::Other { raw, .. } => raw.len(),
+                Item::Connected { .. }
+                | Item::Lagged { .. }
+                | Item::Reconnecting { .. }
+                | Item::Ended(_)
+                | Item::Failed(_) => 0,
+            }
+    }
+
     /// Whether the queue may drop this item on overflow before the stream's state items
     /// (connected, reconnecting, stream and session state, video subscription, the end).
     pub(crate) fn is_data(&self) -> bool {
@@ -102,6 +133,19 @@ impl Item {
                 | Item::Event(_)
                 | Item::Other { .. }
         )
+    }
+}
+
+/// About how many bytes `v` holds (its nodes, strings and keys).
+fn value_bytes(v: &serde_json::Value) -> usize {
+    const NODE: usize = std::mem::size_of::<serde_json::Value>();
+    NODE + match v {
+        serde_json::Value::String(s) => s.len(),
+        serde_json::Value::Array(a) => a.iter().map(value_bytes).sum(),
+        serde_json::Value::Object(o) => {
+            o.iter().map(|(k, v)| NODE + k.len() + value_bytes(v)).sum()
+        }
+        _ => 0,
     }
 }
 
@@ -119,7 +163,8 @@ pub enum Source {
     User {
         /// `user_id`.
         id: Option<i64>,
-        /// `user_name` (shared between the frames of one participant).
+        /// `user_name` (shared between the frames of one participant), cut to its first 256
+        /// bytes (on a character boundary) when longer.
         name: Option<Arc<str>>,
     },
     /// A Contact Center channel (`channel_id`).
@@ -294,32 +339,74 @@ fn own_session_state(u: SessionStateInfo<'_>) -> SessionStateInfo<'static> {
 pub(crate) struct Converter {
     product: Product,
     names: HashSet<Arc<str>>,
+    /// The bytes of the names and channel ids in `names`.
+    names_bytes: usize,
     arena: BytesMut,
 }
 
+/// `name` cut to at most `NAME_MAX` bytes, on a character boundary.
+pub(crate) fn bound_name(name: &str) -> &str {
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    let mut end = NAME_MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// `name` owned, cut as [`bound_name`] does (into an allocation of its own size).
+fn own_name(name: Cow<'_, str>) -> Cow<'static, str> {
+    if name.len() > NAME_MAX {
+        Cow::Owned(bound_name(&name).to_owned())
+    } else {
+        own(name)
+    }
+}
+
+/// The longest frame an [`Item::Other`] keeps (the metadata messages and unknown types have no
+/// documented payload; a few KiB is typical).
+pub(crate) const OTHER_MAX: usize = 64 * 1024;
 /// Past this many distinct names or channels the cache starts again.
 const NAMES_MAX: usize = 4096;
+/// A `user_name` longer than this many bytes is cut (on a character boundary) before it is
+/// cached or handed over: display names are short, and 256 bytes holds 64 characters of any
+/// script. A channel id longer than this is handed over whole but not cached.
+pub(crate) const NAME_MAX: usize = 256;
+/// Past this many bytes of cached names and channel ids the cache starts again (with
+/// `NAME_MAX`, at most 256 KiB plus the sets' own tables per stream).
+const NAMES_BYTES_MAX: usize = 256 * 1024;
 /// The buffer media is decoded into, grown to at least this at a time: 25 audio messages of
 /// 640 bytes (one allocation every half second of audio), little memory per stream.
 const ARENA_CHUNK: usize = 16 * 1024;
+/// The most the arena keeps between frames (a larger one is let go).
+const ARENA_KEEP: usize = 4 * ARENA_CHUNK;
 
 impl Converter {
     pub(crate) fn new(product: Product) -> Self {
         Converter {
             product,
             names: HashSet::new(),
+            names_bytes: 0,
             arena: BytesMut::new(),
         }
     }
 
+    /// `s` shared with earlier frames; one longer than `NAME_MAX` is not cached.
     fn intern(&mut self, s: &str) -> Arc<str> {
+        if s.len() > NAME_MAX {
+            return s.into();
+        }
         if let Some(a) = self.names.get(s) {
             return a.clone();
         }
-        if self.names.len() >= NAMES_MAX {
-            self.names.clear();
+        if self.names.len() >= NAMES_MAX || self.names_bytes + s.len() > NAMES_BYTES_MAX {
+            self.names = HashSet::new();
+            self.names_bytes = 0;
         }
         let a: Arc<str> = s.into();
+        self.names_bytes += a.len();
         self.names.insert(a.clone());
         a
     }
@@ -334,20 +421,29 @@ impl Converter {
             (Some(ch), None) => Source::Channel(self.intern(ch)),
             _ => Source::User {
                 id: user_id,
-                name: user_name.map(|n| self.intern(n)),
+                name: user_name.map(|n| self.intern(bound_name(n))),
             },
         }
     }
 
     /// Decodes base64 straight into the arena and splits the result off as `Bytes`: one
     /// decode, no copy; the arena's allocation is reclaimed once the user drops old frames.
+    /// A payload larger than the arena's chunk (video, screen share) is decoded into an
+    /// allocation of its own size, so the arena never grows past `ARENA_KEEP` and a small
+    /// frame never keeps a large allocation alive; a failed decode keeps nothing.
     fn decode(&mut self, b64: &str) -> Option<Bytes> {
         let max = b64.len().div_ceil(4) * 3;
+        if max > ARENA_CHUNK {
+            let mut own = BytesMut::zeroed(max);
+            let n = BASE64.decode_slice(b64.as_bytes(), &mut own[..]).ok()?;
+            own.truncate(n);
+            return Some(own.freeze());
+        }
         if self.arena.capacity() < max {
-            self.arena.reserve(max.max(ARENA_CHUNK));
+            self.arena.reserve(ARENA_CHUNK);
         }
         self.arena.resize(max, 0);
-        match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
+        let decoded = match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
             Ok(n) => {
                 self.arena.truncate(n);
                 Some(self.arena.split().freeze())
@@ -356,7 +452,11 @@ impl Converter {
                 self.arena.clear();
                 None
             }
+        };
+        if self.arena.capacity() > ARENA_KEEP {
+            self.arena = BytesMut::new();
         }
+        decoded
     }
 
     fn media(&mut self, m: &MediaData<'_>) -> Option<MediaFrame> {
@@ -378,7 +478,7 @@ impl Converter {
             ServerMessage::Share(m) => Item::Share(self.media(&m)?),
             ServerMessage::Transcript(t) => Item::Transcript(Transcript {
                 user_id: t.user_id,
-                user_name: t.user_name.map(own),
+                user_name: t.user_name.map(own_name),
                 channel_id: t.channel_id.map(own),
                 text: t.text.map(own),
                 language: t.language,
@@ -389,7 +489,7 @@ impl Converter {
             }),
             ServerMessage::Chat(c) => Item::Chat(Chat {
                 user_id: c.user_id,
-                user_name: c.user_name.map(own),
+                user_name: c.user_name.map(own_name),
                 timestamp: c.timestamp,
                 data: c.data.map(|d| match d {
                     ChatData::Text(t) => ChatData::Text(own(t)),
@@ -411,9 +511,16 @@ impl Converter {
                     timestamp: v.timestamp,
                 })
             }
+            // Kept up to `OTHER_MAX`, copied (the frame may be a slice of the socket's read
+            // buffer, which a shared slice would keep alive whole); a larger frame is reported
+            // without its bytes, so a full queue of them stays small.
             other => Item::Other {
                 msg_type: other.msg_type(),
-                raw: frame.clone(),
+                raw: if frame.len() <= OTHER_MAX {
+                    Bytes::copy_from_slice(frame)
+                } else {
+                    Bytes::new()
+                },
             },
         })
     }
@@ -431,6 +538,61 @@ mod tests {
         assert_eq!((&a[..], &b[..]), (&[0u8, 1, 2][..], &[3u8, 4, 5][..]));
         assert!(c.decode("!!").is_none());
         assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
+    }
+
+    #[test]
+    fn a_failed_or_large_decode_leaves_the_arena_small() {
+        let mut c = Converter::new(Product::Meeting);
+        assert_eq!(&c.decode("AAEC").unwrap()[..], &[0, 1, 2]);
+        // 16 MiB of invalid base64: nothing decoded, nothing kept.
+        assert!(c.decode(&"!".repeat(16 << 20)).is_none());
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
+        // A failure within the arena's chunk keeps at most the chunk.
+        assert!(c.decode(&"!".repeat(ARENA_CHUNK)).is_none());
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
+        // A large frame gets its own allocation; the arena stays as it was.
+        let big = BASE64.encode(vec![7u8; 1 << 20]);
+        assert_eq!(c.decode(&big).unwrap().len(), 1 << 20);
+        assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
+        assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        assert_eq!(bound_name("Ann"), "Ann");
+        let name = format!("a{}", "é".repeat(200));
+        let cut = bound_name(&name);
+        assert_eq!(cut.len(), 255, "byte 256 is inside an é");
+        assert!(name.starts_with(cut));
+        let exact = "x".repeat(NAME_MAX);
+        assert_eq!(bound_name(&exact), exact);
+        assert_eq!(own_name(Cow::Owned(name.clone())), cut);
+        assert_eq!(own_name(Cow::Borrowed("Bo")), "Bo");
+    }
+
+    #[test]
+    fn the_name_cache_is_bounded_in_bytes() {
+        let mut c = Converter::new(Product::Meeting);
+        // 5,000 names of 256 bytes once cut: five times the byte bound.
+        for i in 0..5_000 {
+            let name = format!("{i:05}{}", "n".repeat(1024));
+            let Source::User { name: Some(n), .. } = c.source(None, Some(i), Some(&name)) else {
+                panic!()
+            };
+            assert_eq!(n.len(), NAME_MAX);
+            assert!(c.names_bytes <= NAMES_BYTES_MAX);
+            assert_eq!(
+                c.names_bytes,
+                c.names.iter().map(|n| n.len()).sum::<usize>()
+            );
+        }
+        // A channel id too long to cache is handed over whole, and not cached.
+        let long = "c".repeat(NAME_MAX + 1);
+        assert_eq!(
+            c.source(Some(&long), None, None),
+            Source::Channel(long.as_str().into())
+        );
+        assert!(!c.names.contains(long.as_str()));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   configuration's [host policy](crate::protocol::session::SessionConfig::with_host_policy).
 //!   A refused media URL fails the stream ([`Item::Failed`]) and is never dialled.
 //! - **Keep-alives never wait for the user:** the driver answers them as frames arrive, and
-//!   hands user items to a bounded queue ([`Options::with_queue_capacity`], default 1024). When
+//!   hands user items to a bounded queue ([`Options::with_queue_capacity`], default 1024
+//!   items, and [`Options::with_queue_bytes`], default 32 MiB). When
 //!   the queue is full the **oldest data item is dropped** (media, transcript, chat, event;
 //!   state items such as [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else
 //!   is queued); the user then receives
@@ -93,6 +94,8 @@ use crate::region::ServerUrl;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     queue_capacity: usize,
+    queue_bytes: usize,
+    max_message_len: usize,
     roots: Vec<Vec<u8>>,
     recording: Option<(PathBuf, Redaction)>,
 }
@@ -101,6 +104,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             queue_capacity: 1024,
+            queue_bytes: 32 * 1024 * 1024,
+            max_message_len: transport::MAX_MESSAGE,
             roots: Vec::new(),
             recording: None,
         }
@@ -129,6 +134,62 @@ impl Options {
     /// ```
     pub fn queue_capacity(&self) -> usize {
         self.queue_capacity
+    }
+
+    /// How many bytes of items (decoded media, text, and the items themselves) wait for the
+    /// user before the oldest are dropped, as for [`with_queue_capacity`](Self::with_queue_capacity)
+    /// (default 32 MiB: about 30 s of full-HD JPG video at 5 frames a second; for audio the
+    /// 1024 items, 20 s, come first). The newest item is always kept, so the queue holds at
+    /// most this plus one message.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// assert_eq!(Options::default().queue_bytes(), 32 << 20);
+    /// assert_eq!(Options::default().with_queue_bytes(4 << 20).queue_bytes(), 4 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
+        self
+    }
+
+    /// See [`with_queue_bytes`](Options::with_queue_bytes).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// let _ = Options::default().queue_bytes();
+    /// ```
+    pub fn queue_bytes(&self) -> usize {
+        self.queue_bytes
+    }
+
+    /// The largest message a server may send, in bytes (default 8 MiB, at least 64 KiB): a
+    /// bigger one closes its socket, and the session reconnects. The default holds Zoom's
+    /// largest documented media (a QHD frame, with room to spare; SECURITY.md, "Memory per
+    /// stream", gives the figure); raise it only for a server known to send more. Each socket
+    /// may buffer up to this much while a message arrives.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// assert_eq!(Options::default().max_message_len(), 8 << 20);
+    /// let o = Options::default().with_max_message_len(16 << 20);
+    /// assert_eq!(o.max_message_len(), 16 << 20);
+    /// assert_eq!(Options::default().with_max_message_len(0).max_message_len(), 64 << 10);
+    /// ```
+    #[must_use]
+    pub fn with_max_message_len(mut self, bytes: usize) -> Self {
+        self.max_message_len = bytes.max(64 * 1024);
+        self
+    }
+
+    /// See [`with_max_message_len`](Options::with_max_message_len).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Options;
+    /// let _ = Options::default().max_message_len();
+    /// ```
+    pub fn max_message_len(&self) -> usize {
+        self.max_message_len
     }
 
     /// Trusts one more root certificate (DER) besides the webpki roots: for a TLS-inspecting
@@ -253,7 +314,8 @@ pub fn connect_with(
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
-    let transport = transport::Tws::new(options.root_certificates()).map_err(ConnectError::Tls)?;
+    let transport = transport::Tws::new(options.root_certificates(), options.max_message_len())
+        .map_err(ConnectError::Tls)?;
     driver::spawn(&runtime, transport, config, server_url, options)
 }
 

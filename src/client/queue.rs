@@ -1,6 +1,7 @@
-//! The bounded queue between a stream's driver and its user: pushing never waits; when full,
-//! the oldest data item (media, transcript, chat, event) is dropped, state items only when
-//! nothing else is queued, and the user is handed [`Item::Lagged`] before the next one.
+//! The bounded queue between a stream's driver and its user: pushing never waits; when full
+//! (in items or in bytes), the oldest data item (media, transcript, chat, event) is dropped,
+//! state items only when nothing else is queued, and the user is handed [`Item::Lagged`]
+//! before the next one.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -14,6 +15,8 @@ use super::Item;
 
 struct State {
     items: VecDeque<Item>,
+    /// What the queued items hold ([`Item::cost`]).
+    bytes: usize,
     /// Dropped since the user last saw a `Lagged`.
     lagged: u64,
     closed: bool,
@@ -24,6 +27,8 @@ struct State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     capacity: usize,
+    /// The byte budget: past it, older items are dropped (never the one just queued).
+    max_bytes: usize,
     dropped: AtomicU64,
     receiver_gone: Notify,
 }
@@ -42,17 +47,19 @@ impl Shared {
 /// The driver's end.
 pub(crate) struct Sender(Arc<Shared>);
 
-pub(crate) fn channel(capacity: usize) -> (Sender, Arc<Shared>) {
+pub(crate) fn channel(capacity: usize, max_bytes: usize) -> (Sender, Arc<Shared>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             // Grows only as far as the consumer falls behind (no capacity reserved per stream).
             items: VecDeque::new(),
+            bytes: 0,
             lagged: 0,
             closed: false,
             receiver_alive: true,
             waker: None,
         }),
         capacity: capacity.max(1),
+        max_bytes,
         dropped: AtomicU64::new(0),
         receiver_gone: Notify::new(),
     });
@@ -70,15 +77,34 @@ impl Sender {
             if s.items.len() >= self.0.capacity {
                 // The oldest data item goes first; state items only when nothing else is left.
                 let victim = s.items.iter().position(Item::is_data).unwrap_or(0);
-                s.items.remove(victim);
-                s.lagged += 1;
-                self.0.dropped.fetch_add(1, Ordering::Relaxed);
+                self.drop_at(&mut s, victim);
             }
+            s.bytes += item.cost();
             s.items.push_back(item);
+            // Over the byte budget: older items go by the same rule, never the one just queued
+            // (so the queue holds at most the budget plus one item).
+            while s.bytes > self.0.max_bytes && s.items.len() > 1 {
+                let older = s.items.len() - 1;
+                let victim = s
+                    .items
+                    .iter()
+                    .take(older)
+                    .position(Item::is_data)
+                    .unwrap_or(0);
+                self.drop_at(&mut s, victim);
+            }
             s.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
+        }
+    }
+
+    fn drop_at(&self, s: &mut State, at: usize) {
+        if let Some(gone) = s.items.remove(at) {
+            s.bytes = s.bytes.saturating_sub(gone.cost());
+            s.lagged += 1;
+            self.0.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -117,6 +143,7 @@ impl Receiver {
             return Poll::Ready(Some(Item::Lagged { dropped }));
         }
         if let Some(item) = s.items.pop_front() {
+            s.bytes = s.bytes.saturating_sub(item.cost());
             return Poll::Ready(Some(item));
         }
         if s.closed {
@@ -140,6 +167,7 @@ impl Drop for Receiver {
             let mut s = self.0.lock();
             s.receiver_alive = false;
             s.items.clear();
+            s.bytes = 0;
         }
         self.0.receiver_gone.notify_one();
     }
@@ -171,7 +199,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_the_oldest_and_reports_the_gap_first() {
-        let (tx, shared) = channel(2);
+        let (tx, shared) = channel(2, usize::MAX);
         let mut rx = Receiver(shared.clone());
         for n in 1..=5 {
             tx.push(Item::Lagged { dropped: 100 + n });
@@ -202,7 +230,7 @@ mod tests {
             scope: Scope::Media,
             attempt: 1,
         };
-        let (tx, shared) = channel(3);
+        let (tx, shared) = channel(3, usize::MAX);
         let mut rx = Receiver(shared.clone());
         tx.push(other(1));
         tx.push(reconnecting.clone());
@@ -222,8 +250,58 @@ mod tests {
     }
 
     #[test]
+    fn over_the_byte_budget_older_data_goes_first_and_the_newest_stays() {
+        use crate::client::{MediaFrame, Source};
+        use crate::protocol::session::Scope;
+        let frame = |n: u8, len: usize| {
+            Item::Audio(MediaFrame::new(
+                Source::Channel("c".into()),
+                Some(i64::from(n)),
+                bytes::Bytes::from(vec![n; len]),
+            ))
+        };
+        let reconnecting = Item::Reconnecting {
+            scope: Scope::Media,
+            attempt: 1,
+        };
+        let each = frame(0, 1000).cost();
+        let (tx, shared) = channel(100, 3 * each);
+        let mut rx = Receiver(shared.clone());
+        tx.push(reconnecting.clone());
+        for n in 1..=5 {
+            tx.push(frame(n, 1000));
+        }
+        // The state item and the newest frames that fit with it.
+        assert_eq!(shared.dropped(), 3);
+        assert!(shared.lock().bytes <= 3 * each);
+        assert_eq!(poll(&mut rx), lagged(3));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(reconnecting.clone())));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(4, 1000))));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(5, 1000))));
+        assert_eq!(shared.lock().bytes, 0);
+        // One item over the whole budget is kept alone.
+        tx.push(frame(6, 1000));
+        tx.push(frame(7, 10_000));
+        assert_eq!(poll(&mut rx), lagged(1));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(7, 10_000))));
+        // State items too, when nothing else is left (each bounded by the message limit).
+        let big_state = |n: u8| {
+            Item::StreamState(crate::protocol::server::StreamStateInfo {
+                state: None,
+                reason: None,
+                timestamp: Some(i64::from(n)),
+                rtms_stream_id: Some("s".repeat(2 * each).into()),
+            })
+        };
+        tx.push(big_state(1));
+        tx.push(big_state(2));
+        assert_eq!(poll(&mut rx), lagged(1));
+        assert_eq!(poll(&mut rx), Poll::Ready(Some(big_state(2))));
+    }
+
+    #[test]
     fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
-        let (tx, shared) = channel(2);
+        let (tx, shared) = channel(2, usize::MAX);
         drop(Receiver(shared.clone()));
         tx.push(Item::Lagged { dropped: 1 });
         assert_eq!(shared.lock().items.len(), 0);

@@ -18,10 +18,23 @@ use tokio_websockets::{
 
 use crate::region::ServerUrl;
 
-/// The largest message a server may send (16 MiB; the crate's default is 64 MiB): RTMS
-/// messages are small (a full-HD JPEG frame in base64 is well under 1 MiB), and a bigger one
-/// closes the socket (then the session reconnects) instead of growing the buffer.
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// The largest message a server may send by default, 8 MiB (tokio-websockets' is 64 MiB); a
+/// bigger one closes the socket (then the session reconnects) instead of growing the buffer.
+/// [`Options::with_max_message_len`](super::Options::with_max_message_len) changes it.
+///
+/// The largest media Zoom documents is a QHD video or screen-share frame, 2560 x 1440 =
+/// 3,686,400 pixels (`resolution` 4, `docs/protocol.md#media-parameters`), as JPG, PNG or H.264.
+/// Counting 12 bits per pixel (1.5 bytes: several times what a high-quality JPG or an H.264
+/// key frame of a camera or a screen takes) gives 5,529,600 bytes; base64 adds a third:
+/// 7,372,800 bytes; the JSON envelope (ids, a display name, a timestamp) stays well under
+/// 1 KiB. So 7.04 MiB, rounded up to 8 MiB. Only an incompressible image would be larger (a
+/// 24-bit PNG of noise at QHD is 14.7 MB in base64): a server that sends one needs a higher
+/// limit.
+pub(crate) const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// How long the pong to a ping may take to be written (the driver's send timeout for its own
+/// messages): past it, the peer is not reading and the socket counts as closed.
+const CONTROL_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Any transport failure (the session only learns that the socket closed).
 pub(crate) type TransportError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,7 +59,8 @@ pub(crate) trait Conn: Send + 'static {
         text: String,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
-    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe.
+    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe: no
+    /// data frame is lost (a pong it was writing stays queued for the next write or read).
     fn recv(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
 
     /// Sends a close frame (best effort, bounded).
@@ -57,11 +71,13 @@ pub(crate) trait Conn: Send + 'static {
 /// TLS configuration: no process-wide crypto provider is installed.
 pub(crate) struct Tws {
     tls: Connector,
+    max_message: usize,
 }
 
 impl Tws {
-    /// `extra_roots`: DER certificates trusted besides the webpki roots.
-    pub(crate) fn new(extra_roots: &[Vec<u8>]) -> Result<Self, TransportError> {
+    /// `extra_roots`: DER certificates trusted besides the webpki roots; `max_message`: the
+    /// largest message accepted, in bytes.
+    pub(crate) fn new(extra_roots: &[Vec<u8>], max_message: usize) -> Result<Self, TransportError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -74,6 +90,7 @@ impl Tws {
             .with_no_client_auth();
         Ok(Tws {
             tls: Connector::Rustls(tokio_rustls::TlsConnector::from(Arc::new(config))),
+            max_message,
         })
     }
 }
@@ -105,7 +122,7 @@ impl Transport for Tws {
         };
         let (ws, _) = ClientBuilder::new()
             .uri(url.as_str())?
-            .limits(Limits::default().max_payload_len(Some(MAX_MESSAGE)))
+            .limits(Limits::default().max_payload_len(Some(self.max_message)))
             .connect_on(stream)
             .await?;
         Ok(ws)
@@ -129,7 +146,21 @@ where
                 Ok(msg) if msg.is_text() || msg.is_binary() => {
                     return Some(Ok(Bytes::from(msg.into_payload())))
                 }
-                // Pings are answered by tokio-websockets; a close ends the stream next.
+                // tokio-websockets queues the pong and only tries to write it on the next read
+                // (a write that would block is left queued): a server that floods pings
+                // without reading the pongs would grow that queue for as long as this side
+                // reads. So the pong is flushed before anything more is read, within the same
+                // deadline as any other write: at most one pong waits, the kernel's socket
+                // buffers hold the rest, and a peer that stops reading closes the socket.
+                Ok(msg) if msg.is_ping() => {
+                    let flush = poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx));
+                    match tokio::time::timeout(CONTROL_FLUSH_TIMEOUT, flush).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Some(Err(e.into())),
+                        Err(_) => return Some(Err("the peer does not read its pongs".into())),
+                    }
+                }
+                // Pongs need nothing; a close ends the stream next.
                 Ok(_) => {}
                 Err(e) => return Some(Err(e.into())),
             }
@@ -154,8 +185,11 @@ mod tests {
     #[test]
     fn the_tls_configuration_builds_without_a_process_default_provider() {
         // The ring provider is passed explicitly: nothing needs to be installed first.
-        assert!(Tws::new(&[]).is_ok());
-        assert!(Tws::new(&[vec![1, 2, 3]]).is_err(), "not a certificate");
+        assert!(Tws::new(&[], MAX_MESSAGE).is_ok());
+        assert!(
+            Tws::new(&[vec![1, 2, 3]], MAX_MESSAGE).is_err(),
+            "not a certificate"
+        );
     }
 
     #[tokio::test]
@@ -169,6 +203,10 @@ mod tests {
         });
         let policy = HostPolicy::default().with_allowed_host("127.0.0.1");
         let url = ServerUrl::parse(&format!("wss://127.0.0.1:{port}"), &policy).unwrap();
-        assert!(Tws::new(&[]).unwrap().dial(&url).await.is_err());
+        assert!(Tws::new(&[], MAX_MESSAGE)
+            .unwrap()
+            .dial(&url)
+            .await
+            .is_err());
     }
 }

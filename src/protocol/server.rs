@@ -567,7 +567,8 @@ pub struct Chat<'a> {
     pub user_name: Option<Cow<'a, str>>,
     /// `timestamp` (ms).
     pub timestamp: Option<i64>,
-    /// `data`: a string, or (not documented) any other JSON value.
+    /// `data`: a string, or (not documented) any other JSON value; an array or object longer
+    /// than 64 KiB of JSON text is absent (it would take about twenty times that in memory).
     pub data: Option<ChatData<'a>>,
 }
 
@@ -673,14 +674,17 @@ pub struct VideoSubscriptionResponse<'a> {
 // The one-pass envelope
 // ---------------------------------------------------------------------------------------------
 
-/// `data`: a string (borrowed when unescaped), or any other JSON value (owned; only chat may
-/// send one).
+/// `data`: a string (borrowed when unescaped), a scalar, or an array or object, skipped
+/// without building anything: only chat may send one, and [`chat_data`] reads it again from the
+/// frame then. (A media message whose `data` is a large array had been parsed into a
+/// `serde_json::Value` of twenty times its size.)
 #[derive(Default)]
 enum Data<'a> {
     #[default]
     None,
     Text(Cow<'a, str>),
     Json(serde_json::Value),
+    Compound,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
@@ -700,13 +704,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
             fn visit_string<E: de::Error>(self, v: String) -> Result<Data<'de>, E> {
                 Ok(Data::Text(Cow::Owned(v)))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Data<'de>, A::Error> {
-                serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(Data::Json)
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Data::Compound)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Data<'de>, A::Error> {
-                serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(Data::Json)
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Data<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Data::Compound)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Data<'de>, E> {
                 Ok(Data::Json(v.into()))
@@ -1027,6 +1031,42 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// The longest array or object, as JSON text, a chat message's `data` is read into a
+/// `serde_json::Value` from (which takes up to about twenty times the text's size); a longer one
+/// reads as absent.
+pub(crate) const CHAT_JSON_MAX: usize = 64 * 1024;
+
+/// A chat message's `data` array or object, read again from the frame: `content.data` when it
+/// is one, else the top-level `data` (as the one pass merges them); absent when its text is
+/// longer than [`CHAT_JSON_MAX`] (or a key is repeated, which the one pass tolerates).
+fn chat_data(frame: &[u8]) -> Option<serde_json::Value> {
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow, default)]
+        content: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Content<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+    }
+    let compound = |raw: &&RawValue| raw.get().starts_with(['[', '{']);
+    let whole: Raw<'_> = serde_json::from_slice(frame).ok()?;
+    let in_content = whole
+        .content
+        .filter(|c| c.get().starts_with('{'))
+        .and_then(|c| serde_json::from_str::<Content<'_>>(c.get()).ok())
+        .and_then(|c| c.data)
+        .filter(compound);
+    let raw = in_content.or(whole.data.filter(compound))?;
+    if raw.get().len() > CHAT_JSON_MAX {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
 /// The `msg_type` when it is the first key and a small non-negative integer; `None` otherwise
 /// (then the full envelope reads it wherever it is).
 fn leading_msg_type(frame: &[u8]) -> Option<i64> {
@@ -1104,7 +1144,7 @@ impl<'a> ServerMessage<'a> {
             })
             .and_then(|()| de.end())
             .map_err(ParseError::Json)?;
-            return Ok(Self::media(code, merge_media(content, text, top)));
+            return Ok(Self::media(code, merge_media(content, text, top), frame));
         }
         let mut env: Envelope<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = env.msg_type.0.ok_or(ParseError::MissingMsgType)?;
@@ -1170,7 +1210,7 @@ impl<'a> ServerMessage<'a> {
                 timestamp: env.timestamp,
                 sequence: env.sequence.0,
             }),
-            14..=18 => Self::media(code, env.media()),
+            14..=18 => Self::media(code, env.media(), frame),
             22 => ServerMessage::StreamCloseResponse(StreamCloseResponse {
                 status: env.status(),
                 timestamp: env.timestamp(),
@@ -1189,7 +1229,7 @@ impl<'a> ServerMessage<'a> {
         })
     }
 
-    fn media(code: i64, f: MediaFields<'a>) -> Self {
+    fn media(code: i64, f: MediaFields<'a>, frame: &'a [u8]) -> Self {
         let text = |data: Data<'a>| match data {
             Data::Text(t) => Some(t),
             _ => None,
@@ -1228,6 +1268,7 @@ impl<'a> ServerMessage<'a> {
                 data: match f.data {
                     Data::Text(t) => Some(ChatData::Text(t)),
                     Data::Json(v) => Some(ChatData::Json(v)),
+                    Data::Compound => chat_data(frame).map(ChatData::Json),
                     Data::None => None,
                 },
             }),
