@@ -844,6 +844,23 @@ impl MediaParams {
         }
     }
 
+    /// Takes every kind `other` sets (a data handshake response confirms only the kinds of
+    /// its socket: with split sockets each kind comes in a response of its own).
+    pub(crate) fn merge(&mut self, other: MediaParams) {
+        let MediaParams {
+            audio,
+            video,
+            deskshare,
+            transcript,
+            chat,
+        } = other;
+        self.audio = audio.or(self.audio.take());
+        self.video = video.or(self.video.take());
+        self.deskshare = deskshare.or(self.deskshare.take());
+        self.transcript = transcript.or(self.transcript.take());
+        self.chat = chat.or(self.chat.take());
+    }
+
     /// The objects of the kinds `types` covers (all of them for [`MediaTypes::ALL`]).
     ///
     /// ```

@@ -1004,8 +1004,9 @@ impl Session {
         self.phase == Phase::Done
     }
 
-    /// The media parameters the server confirmed in its last data handshake response (the
-    /// format of the payloads), once known.
+    /// The media parameters the server confirmed (the format of the payloads), once known:
+    /// each kind as the last data handshake response for it confirmed it (with split sockets,
+    /// each socket's response confirms its own kinds).
     ///
     /// ```
     /// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
@@ -1636,7 +1637,12 @@ impl Session {
             return;
         }
         self.media[index].state = SockState::Ready;
-        self.confirmed = Some(resp.media_params);
+        // Each kind as its socket's response confirmed it (split sockets answer one kind
+        // each; a redial confirms its kinds anew).
+        match self.confirmed.as_mut() {
+            Some(confirmed) => confirmed.merge(resp.media_params),
+            None => self.confirmed = Some(resp.media_params),
+        }
         if let Some(sig) = self.signalling.as_ref().map(|s| s.id) {
             let text = ClientReadyAck::new(self.config.hello.rtms_stream_id()).to_json();
             self.outputs.push_back(Output::Send { socket: sig, text });

@@ -215,6 +215,11 @@ impl Pair {
         c.config = f(c.config.clone());
     }
 
+    /// The stream's client session, once started.
+    pub(super) fn session(&self, stream: &str) -> Option<&Session> {
+        self.clients[self.by_stream[stream]].session.as_ref()
+    }
+
     pub(super) fn received(&self, stream: &str) -> &Received {
         &self.clients[self.by_stream[stream]].received
     }

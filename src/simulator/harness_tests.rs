@@ -325,6 +325,10 @@ fn split_sockets_get_their_kinds_and_one_ack_readies_them() {
             "{id}"
         );
         assert!(summary.transcripts > 0, "{id}");
+        // Each socket's response confirmed its own kind: the session keeps both.
+        let confirmed = pair.session(id).and_then(|s| s.confirmed_params()).unwrap();
+        assert!(confirmed.audio().is_some(), "{id}: {confirmed:?}");
+        assert!(confirmed.transcript().is_some(), "{id}: {confirmed:?}");
     }
 }
 
