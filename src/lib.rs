@@ -130,3 +130,9 @@ pub mod simulator;
 pub use event::{Product, WebhookEvent};
 pub use receiver::{Delivery, Receiver};
 pub use signature::Verifier;
+
+/// README.md's Rust examples, compiled (and, unless `no_run`, run) as doctests by
+/// `cargo test --doc`. Only doctest collection sees it: the README is not in the crate's docs.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -78,7 +78,7 @@ impl Tws {
     /// `extra_roots`: DER certificates trusted besides the webpki roots; `max_message`: the
     /// largest message accepted, in bytes.
     pub(crate) fn new(extra_roots: &[Vec<u8>], max_message: usize) -> Result<Self, TransportError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(ring_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for der in extra_roots {
@@ -93,6 +93,19 @@ impl Tws {
             max_message,
         })
     }
+}
+
+/// rustls's ring provider, passed to each configuration (never installed process-wide).
+///
+/// rustls 0.23.48 deprecates `crypto::ring::default_provider` ("no support for post-quantum
+/// algorithms") and offers no ring provider in its place: the only provider it does not
+/// deprecate is aws-lc-rs, which builds C code (aws-lc) and, per rustls's docs, may need cmake.
+/// The client keeps ring, the same TLS 1.2/1.3 suites and key exchanges (X25519, P-256, P-384)
+/// as before, and allows the deprecation here, its one use. Moving to aws-lc-rs (post-quantum
+/// X25519MLKEM768) is a choice of its own: it changes the `client` feature's build requirements.
+#[allow(deprecated)]
+fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 impl Transport for Tws {
