@@ -49,11 +49,13 @@
 
 use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
 use sha2::{Digest, Sha256};
 use zoom_rtms_webhooks::client::{Handled, Item, SupervisedStream, Supervisor};
+use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
 use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes};
@@ -66,7 +68,23 @@ use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The error and its causes, as sentences (not `Debug`).
+            eprintln!("error: {e}");
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                eprintln!("  caused by: {c}");
+                cause = c.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let addr = listen_addr()?;
     let verifier = Verifier::new(required("ZOOM_SECRET_TOKEN")?)?;
     let creds = Credentials::new(required("ZOOM_CLIENT_ID")?, required("ZOOM_CLIENT_SECRET")?)?;
@@ -98,7 +116,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let (dedup, handoff, worker) = storage(supervisor).await?;
     let receiver = Arc::new(Receiver::new(verifier, dedup, handoff));
-    let app = Router::new().route("/webhook", zoom_rtms_webhooks::axum::webhook(receiver));
+    let app = Router::new()
+        .route("/webhook", zoom_rtms_webhooks::axum::webhook(receiver))
+        .layer(axum::middleware::map_response(say_why_refused));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("listening on http://{addr}/webhook");
     axum::serve(listener, app)
@@ -120,6 +140,10 @@ async fn on_event(
             // Never dialled, and nothing connected: the stream is given up here.
             println!("refused stream={stream} url={}", clean(&url));
             println!("failed stream={stream} reason=signalling URL refused by the host policy");
+            eprintln!(
+                "stream {stream}: only wss:// on Zoom's hosts is dialled; for a local simulator \
+                 set ZOOM_RTMS_TEST_HOST to its host (never in production)"
+            );
         }
         Ok(Handled::FailoverRefused { url, .. }) => {
             // Never dialled; the stream goes on on its current server.
@@ -137,6 +161,7 @@ async fn on_event(
 async fn consume(mut stream: SupervisedStream) {
     let id = clean(stream.id());
     let (mut frames, mut bytes, mut transcripts, mut connects) = (0u64, 0u64, 0u64, 0u64);
+    let mut reconnects = 0u64;
     let mut sha = Sha256::new();
     let mut ended = false;
     while let Some(item) = stream.next().await {
@@ -158,7 +183,13 @@ async fn consume(mut stream: SupervisedStream) {
             }
             Item::Lagged { dropped } => eprintln!("stream {id}: too slow, {dropped} items dropped"),
             Item::Reconnecting { scope, attempt } => {
-                eprintln!("stream {id}: reconnecting ({scope:?}, attempt {attempt})")
+                // `attempt` counts from 0 again after every successful connect.
+                reconnects += 1;
+                eprintln!(
+                    "stream {id}: reconnect #{reconnects} ({scope:?}), attempt {} since the \
+                     last connect",
+                    attempt + 1
+                )
             }
             Item::Failed(e) => {
                 if let SessionError::MediaUrl { error, .. } = &e {
@@ -167,6 +198,14 @@ async fn consume(mut stream: SupervisedStream) {
                     }
                 }
                 println!("failed stream={id} reason={}", clean(&e.to_string()));
+                if let SessionError::Refused { status, .. } = &e {
+                    if *status == StatusCode::InvalidSignature {
+                        eprintln!(
+                            "stream {id}: the handshake signature was refused: are \
+                             ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET the app's client id and secret?"
+                        );
+                    }
+                }
                 ended = true;
                 break;
             }
@@ -190,6 +229,18 @@ async fn consume(mut stream: SupervisedStream) {
         hex::encode(sha.finalize()),
         connects.saturating_sub(1)
     );
+}
+
+/// Says on stderr why a webhook was refused with 401: otherwise only Zoom (or the simulator)
+/// would know.
+async fn say_why_refused(response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        eprintln!(
+            "a webhook was refused (401): its signature does not verify with ZOOM_SECRET_TOKEN \
+             (is it the app's Secret Token?), or its timestamp is too old"
+        );
+    }
+    response
 }
 
 /// Text from the network on one output line: control characters (a newline could forge a

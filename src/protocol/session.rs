@@ -707,6 +707,18 @@ pub enum EndReason {
     Closed,
 }
 
+/// `": <reason>"`, or nothing when the reason is empty or only repeats the status.
+fn reason_suffix(status: &StatusCode, reason: &str) -> String {
+    let reason = reason.trim();
+    let repeats = reason.eq_ignore_ascii_case(&status.to_string())
+        || reason.eq_ignore_ascii_case(status.description());
+    if reason.is_empty() || repeats {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
 /// Why a session gave up.
 ///
 /// ```
@@ -714,12 +726,18 @@ pub enum EndReason {
 /// use zoom_rtms_webhooks::protocol::session::SessionError;
 /// let e = SessionError::Refused { status: StatusCode::InvalidSignature, reason: "bad".into() };
 /// assert_eq!(e.to_string(), "the server refused the handshake: invalid signature (3): bad");
+/// // A reason that only repeats the status (or none) is not shown twice.
+/// let e = SessionError::Refused { status: StatusCode::InvalidSignature, reason: "invalid signature (3)".into() };
+/// assert_eq!(e.to_string(), "the server refused the handshake: invalid signature (3)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
     /// A handshake was refused with a status that retrying cannot fix.
-    #[error("the server refused the handshake: {status}: {reason}")]
+    #[error(
+        "the server refused the handshake: {status}{}",
+        reason_suffix(status, reason)
+    )]
     Refused {
         /// The status.
         status: StatusCode,
