@@ -206,8 +206,7 @@ fn the_watchdog_fires_65_s_into_a_silence_and_not_in_a_keep_alive_pause() {
 }
 
 #[test]
-fn a_watchdog_that_counts_only_keep_alives_fails_the_pause() {
-    // A client whose watchdog is shorter than the pause redials during it.
+fn a_short_watchdog_fails_the_silence_and_counting_media_keeps_it_quiet_in_a_pause() {
     let pause = spec("paused", 200).with_faults([Fault::PauseKeepAlives {
         after_frames: 50,
         duration: Duration::from_secs(70),
@@ -216,11 +215,12 @@ fn a_watchdog_that_counts_only_keep_alives_fails_the_pause() {
     pair.configure("paused", |c| {
         c.with_timing(Timing::default().with_watchdog(Duration::from_secs(5)))
     });
-    // A watchdog of 5 s fires while keep-alives pause only if media is not counted: the
-    // crate's counts media, so it passes; the check is shown failing with a silence instead.
+    // A watchdog of 5 s would fire during the 70 s keep-alive pause if it counted only
+    // keep-alives: the session counts media too, so it stays quiet.
     let report = pair.run(LIMIT);
     assert!(passed(&report, "watchdog_not_early", "paused"), "{report}");
 
+    // In a silence the same watchdog fires 5 s in, long before Zoom's 65 s: a failure.
     let silence = spec("silent", 200).with_faults([Fault::Silence {
         after_frames: 50,
         duration: Duration::from_secs(90),
