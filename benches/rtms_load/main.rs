@@ -51,6 +51,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Semaphore;
+use tokio_rustls::rustls::{self, pki_types};
 use tokio_websockets::{ClientBuilder, Message};
 use zoom_rtms_webhooks::client::{self, Item, Options};
 use zoom_rtms_webhooks::handshake::{
@@ -100,19 +101,25 @@ fn main() {
 /// `--key value` pairs.
 fn options(args: &[String]) -> Result<HashMap<String, String>, BoxError> {
     let mut out = HashMap::new();
-    let mut it = args.iter();
+    let mut it = args.iter().peekable();
     while let Some(key) = it.next() {
         let name = key
             .strip_prefix("--")
             .ok_or_else(|| format!("unexpected argument {key}"))?;
-        let value = it.next().ok_or_else(|| format!("{key} needs a value"))?;
-        out.insert(name.to_owned(), value.clone());
+        // A bare flag (`--tls`) is `1`.
+        let value = it.next_if(|v| !v.starts_with("--")).cloned();
+        out.insert(name.to_owned(), value.unwrap_or_else(|| "1".to_owned()));
     }
     Ok(out)
 }
 
 fn opt<T: std::str::FromStr>(o: &HashMap<String, String>, key: &str, default: T) -> T {
     o.get(key).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `--tls` (or `--tls 1`): the streams over `wss://`.
+fn tls(o: &HashMap<String, String>) -> bool {
+    o.get("tls").is_some_and(|v| v != "0")
 }
 
 fn required(o: &HashMap<String, String>, key: &str) -> Result<String, BoxError> {
@@ -172,15 +179,29 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
     let hooks = PathBuf::from(required(o, "hooks")?);
     let keep_alive: u64 = opt(o, "keep-alive", 10);
     let port: u16 = opt(o, "port", 0);
+    let tls = tls(o);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let config = SimConfig::default()
+        let mut config = SimConfig::default()
             .with_port(port)
             .with_keep_alive_interval(Duration::from_secs(keep_alive))
             .with_observe_window(Duration::from_secs(1));
-        let sim = Simulator::start(config).await?;
+        // With TLS, a listener of its own in front of the simulator, on the same thread: every
+        // URL handed out names it (wss), and each connection it accepts, once TLS is
+        // terminated, is served by the simulator as its own.
+        let tls_listener = if tls {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            config = config.with_public_origin(format!("wss://{}", listener.local_addr()?));
+            Some(listener)
+        } else {
+            None
+        };
+        let sim = Arc::new(Simulator::start(config).await?);
+        if let Some(listener) = tls_listener {
+            tokio::spawn(tls_front(listener, tls_acceptor()?, Arc::clone(&sim)));
+        }
         if let Some(mut webhooks) = sim.take_webhooks() {
             // Not POSTed anywhere: the hooks file tells the clients what to dial.
             tokio::spawn(async move { while webhooks.recv().await.is_some() {} });
@@ -205,7 +226,8 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
         let tmp = hooks.with_extension("tmp");
         std::fs::write(&tmp, lines)?;
         std::fs::rename(&tmp, &hooks)?;
-        println!("READY {} streams on {}", streams, sim.local_addr());
+        let on = sim.signaling_url(&ids[0].0).unwrap_or_default();
+        println!("READY {streams} streams on {on}");
         let finished = async {
             for (id, _) in &ids {
                 sim.finished(id).await;
@@ -239,6 +261,83 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
         }
         Ok::<(), BoxError>(())
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS on loopback (`--tls`): the test CA and its leaf for 127.0.0.1 (tests/support/tls)
+// ---------------------------------------------------------------------------------------------
+
+const CA: &[u8] = include_bytes!("../../tests/support/tls/ca.der");
+const LEAF: &[u8] = include_bytes!("../../tests/support/tls/leaf.der");
+const LEAF_KEY: &[u8] = include_bytes!("../../tests/support/tls/leaf.key.der");
+
+/// rustls's ring provider, as the crate's client uses (never installed process-wide).
+fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    // rustls 0.23.48 deprecates ring's provider (no post-quantum key exchange); the crate
+    // keeps ring (src/client/transport.rs), and so do both ends here.
+    #[allow(deprecated)]
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The simulator's TLS: the leaf for 127.0.0.1, TLS 1.3 and 1.2 (rustls's defaults).
+fn tls_acceptor() -> Result<tokio_rustls::TlsAcceptor, BoxError> {
+    let config = rustls::ServerConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![pki_types::CertificateDer::from(LEAF.to_vec())],
+            pki_types::PrivateKeyDer::Pkcs8(LEAF_KEY.to_vec().into()),
+        )?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts TLS connections and hands them to the simulator (on the simulator's own thread, so
+/// the TLS work counts in its CPU figures). The first one's protocol and cipher suite go to
+/// stderr.
+async fn tls_front(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    sim: Arc<Simulator>,
+) {
+    let told = Arc::new(AtomicBool::new(false));
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, sim, told) = (acceptor.clone(), Arc::clone(&sim), Arc::clone(&told));
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            if !told.swap(true, Relaxed) {
+                let (_, conn) = stream.get_ref();
+                eprintln!(
+                    "sim: TLS {:?}, {:?}",
+                    conn.protocol_version(),
+                    conn.negotiated_cipher_suite().map(|s| s.suite())
+                );
+            }
+            sim.serve_connection(stream);
+        });
+    }
+}
+
+/// The floor's TLS: the same roots as the crate's client with
+/// `Options::with_root_certificate(CA)` (the webpki roots and the test CA), the same provider
+/// and protocol versions.
+fn tls_connector() -> Result<tokio_websockets::Connector, BoxError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add(pki_types::CertificateDer::from(CA.to_vec()))?;
+    let config = rustls::ClientConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_websockets::Connector::Rustls(
+        tokio_rustls::TlsConnector::from(Arc::new(config)),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,10 +439,12 @@ async fn read_hooks(path: &Path, timeout: Duration) -> Result<Vec<Target>, BoxEr
         .collect())
 }
 
-fn policy() -> HostPolicy {
+/// 127.0.0.1 besides Zoom's hosts; `ws://` only without TLS (with it, every URL the
+/// simulator hands out must be `wss://`).
+fn policy(tls: bool) -> HostPolicy {
     HostPolicy::default()
         .with_allowed_host("127.0.0.1")
-        .with_insecure_ws(true)
+        .with_insecure_ws(!tls)
 }
 
 fn media_params() -> MediaParams {
@@ -359,6 +460,12 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
     let connect_timeout = Duration::from_secs_f64(opt(o, "connect-timeout", 60.0));
     let concurrency: usize = opt(o, "connect-concurrency", 256);
     let queue: usize = opt(o, "queue-capacity", Options::default().queue_capacity());
+    let tls = tls(o);
+    // The floor's TLS connector, one for every socket (the crate's client builds its own).
+    let connector = match (tls, kind) {
+        (true, Kind::Floor) => Some(Arc::new(tls_connector()?)),
+        _ => None,
+    };
     if kind == Kind::Crate {
         eprintln!(
             "client: queue capacity {queue}, size_of::<Item>() = {} bytes",
@@ -393,13 +500,22 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
                     };
                     let stats = Arc::clone(&stats);
                     let creds = creds.clone();
+                    let connector = connector.clone();
                     tokio::spawn(async move {
                         let ok = match kind {
-                            Kind::Crate => crate_stream(t, &creds, &stats, permit, queue).await,
-                            Kind::Floor => floor_stream(t, &creds, &stats, permit).await,
+                            Kind::Crate => {
+                                crate_stream(t, &creds, &stats, permit, queue, tls).await
+                            }
+                            Kind::Floor => {
+                                floor_stream(t, &creds, &stats, permit, connector.as_deref())
+                                    .await
+                            }
                         };
-                        if ok.is_err() {
-                            stats.failed.fetch_add(1, Relaxed);
+                        if let Err(e) = ok {
+                            // The first failure says why.
+                            if stats.failed.fetch_add(1, Relaxed) == 0 {
+                                eprintln!("a stream failed: {e}");
+                            }
                         }
                     });
                 }
@@ -458,13 +574,17 @@ async fn crate_stream(
     stats: &Stats,
     permit: tokio::sync::OwnedSemaphorePermit,
     queue: usize,
+    tls: bool,
 ) -> Result<(), BoxError> {
     let hello = SignalingHandshakeRequest::from_parts(creds, Product::Meeting, &t.meeting, &t.id);
     let config = SessionConfig::new(hello)
         .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, media_params())
-        .with_host_policy(policy());
-    let url = ServerUrl::parse(&t.url, &policy())?;
-    let options = Options::default().with_queue_capacity(queue);
+        .with_host_policy(policy(tls));
+    let url = ServerUrl::parse(&t.url, &policy(tls))?;
+    let mut options = Options::default().with_queue_capacity(queue);
+    if tls {
+        options = options.with_root_certificate(CA);
+    }
     let (_handle, mut items) = client::connect_with(config, url, options)?;
     let mut permit = Some(permit);
     let mut delivering = false;
@@ -582,9 +702,22 @@ async fn floor_stream(
     creds: &Credentials,
     stats: &Stats,
     permit: tokio::sync::OwnedSemaphorePermit,
+    connector: Option<&tokio_websockets::Connector>,
 ) -> Result<(), BoxError> {
+    let tls = connector.is_some();
+    let dial = |url: &str| {
+        let builder = ClientBuilder::new().uri(url);
+        async move {
+            let builder = builder?;
+            let builder = match connector {
+                Some(c) => builder.connector(c),
+                None => builder,
+            };
+            Ok::<_, BoxError>(builder.connect().await?.0)
+        }
+    };
     let hello = SignalingHandshakeRequest::from_parts(creds, Product::Meeting, &t.meeting, &t.id);
-    let (mut sig, _) = ClientBuilder::new().uri(&t.url)?.connect().await?;
+    let mut sig = dial(&t.url).await?;
     sig.send(Message::text(ClientMessage::to_json(&hello)))
         .await?;
     let response = SignalingHandshakeResponse::parse(&first_frame(&mut sig).await?)?;
@@ -593,9 +726,9 @@ async fn floor_stream(
     }
     let kinds = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
     let url = response
-        .media_url(kinds, &policy())?
+        .media_url(kinds, &policy(tls))?
         .ok_or("no media URL")?;
-    let (mut media, _) = ClientBuilder::new().uri(url.as_str())?.connect().await?;
+    let mut media = dial(url.as_str()).await?;
     let params = media_params();
     let data = DataHandshake::for_stream(&hello, kinds)
         .with_media_params(&params)

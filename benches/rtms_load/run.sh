@@ -9,6 +9,18 @@
 #           samples are written
 #
 #   benches/rtms_load/run.sh
+#   TLS=1 benches/rtms_load/run.sh        # the same over wss://, as in production
+#
+# TLS=1: every socket is wss:// on loopback, rustls (ring provider, TLS 1.3 negotiated) on both
+# ends, with the throw-away test CA and its leaf certificate for 127.0.0.1 (tests/support/tls,
+# whose key is public on purpose). The simulator process accepts TLS on a port of its own, on
+# its one thread, and hands each connection to the simulator (Simulator::serve_connection):
+# the signalling URL in the hooks file and the media URLs of the signalling answer are
+# wss://127.0.0.1:<that port>/..., and the encryption counts in the simulator's CPU figures
+# (sim us, sim%). The crate's client trusts the CA with Options::with_root_certificate (its
+# host policy allows 127.0.0.1 but no ws://), the floor with a rustls connector of the same
+# roots and provider, Node with NODE_EXTRA_CA_CERTS (a PEM of the CA; client.js unchanged,
+# as Zoom's samples are). Compare with a run without TLS at the same N for what TLS costs.
 #
 # For each N of RAMP, each client still passing gets a fresh simulator (benches/rtms_load/main.rs
 # `sim`, one thread, pinned to SIM_CPU) and runs pinned to CLIENT_CPU; once every stream
@@ -21,7 +33,7 @@
 # again (RETRIES, 1: on a machine shared with other work one burst of it can fail a step; both
 # rows are kept); a client that still fails is not run at a larger N.
 #
-# Knobs (environment): RAMP ("250 500 750 1000 1500 2000 3000 5000"), WARMUP (2 s), DURATION (10 s),
+# Knobs (environment): TLS (0; 1: wss://, above), RAMP ("250 500 750 1000 1500 2000 3000 5000"), WARMUP (2 s), DURATION (10 s),
 # P99_MS (50), CLIENTS ("rust floor node"), SIM_CPU (0) and CLIENT_CPU (1) (PIN=0: no taskset),
 # CLIENT_THREADS (1: the Rust clients' tokio worker threads), QUEUE_CAPACITY (the crate client's
 # item queue per stream, Options::with_queue_capacity; default the crate's, 1024), KEEP_ALIVE (5 s: the simulator's
@@ -54,6 +66,7 @@ CONNECT_TIMEOUT="${CONNECT_TIMEOUT:-60}"
 CONNECT_CONCURRENCY="${CONNECT_CONCURRENCY:-256}"
 KEEP_LOGS="${KEEP_LOGS:-0}"
 RETRIES="${RETRIES:-1}"
+TLS="${TLS:-0}"
 
 export ZOOM_CLIENT_ID="rtms-load-client-id"
 export ZOOM_CLIENT_SECRET="rtms-load-client-secret"
@@ -62,6 +75,19 @@ LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/rtms-load.XXXXXX")"
 RESULTS="$LOGDIR/results.tsv"
 : >"$RESULTS"
 SIM_PID=""
+
+# With TLS: `--tls` for every Rust role, and the CA as PEM for Node (NODE_EXTRA_CA_CERTS).
+TLS_ARGS=()
+NODE_CA=()
+if [ "$TLS" = 1 ]; then
+    TLS_ARGS=(--tls)
+    {
+        echo "-----BEGIN CERTIFICATE-----"
+        base64 -w 64 "$ROOT/tests/support/tls/ca.der"
+        echo "-----END CERTIFICATE-----"
+    } >"$LOGDIR/ca.pem"
+    NODE_CA=(NODE_EXTRA_CA_CERTS="$LOGDIR/ca.pem")
+fi
 
 # shellcheck source=../stop-pid.sh
 . "$ROOT/benches/stop-pid.sh"
@@ -123,7 +149,7 @@ run_step() {
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "== $kind, $n streams (load average $load)"
     "${SIM_PIN[@]}" "$BIN" sim --streams "$n" --seconds "$seconds" --hooks "$dir/hooks" \
-        --keep-alive "$KEEP_ALIVE" >"$dir/sim.out" 2>"$dir/sim.err" &
+        --keep-alive "$KEEP_ALIVE" "${TLS_ARGS[@]}" >"$dir/sim.out" 2>"$dir/sim.err" &
     SIM_PID=$!
     local limit=$(( CONNECT_TIMEOUT + WARMUP + DURATION + 30 ))
     local status=0
@@ -134,11 +160,11 @@ run_step() {
         "${CLIENT_PIN[@]}" timeout -s KILL "$limit" "$BIN" "$role" --hooks "$dir/hooks" \
             --streams "$n" --warmup "$WARMUP" --duration "$DURATION" \
             --threads "$CLIENT_THREADS" --connect-timeout "$CONNECT_TIMEOUT" \
-            --connect-concurrency "$CONNECT_CONCURRENCY" --label "$kind" "${extra[@]}" \
+            --connect-concurrency "$CONNECT_CONCURRENCY" --label "$kind" "${extra[@]}" "${TLS_ARGS[@]}" \
             >"$dir/client.out" 2>"$dir/client.err" || status=$?
         ;;
     node)
-        HOOKS="$dir/hooks" STREAMS="$n" WARMUP="$WARMUP" DURATION="$DURATION" \
+        env "${NODE_CA[@]}" HOOKS="$dir/hooks" STREAMS="$n" WARMUP="$WARMUP" DURATION="$DURATION" \
             CONNECT_TIMEOUT="$CONNECT_TIMEOUT" CONNECT_CONCURRENCY="$CONNECT_CONCURRENCY" \
             LABEL=node "${CLIENT_PIN[@]}" timeout -s KILL "$limit" \
             node --max-old-space-size=8192 benches/peers/node-rtms/client.js \
@@ -198,6 +224,7 @@ run_step() {
 }
 
 echo "machine: $(nproc) cores, shared with other work: $(uptime)"
+echo "transport: $([ "$TLS" = 1 ] && echo "wss:// (rustls, test CA on loopback)" || echo "ws:// (plain)")"
 echo "pinning: $([ "${#SIM_PIN[@]}" -gt 0 ] && echo "simulator on CPU $SIM_CPU, client on CPU $CLIENT_CPU" || echo none)"
 declare -A passing
 for kind in $CLIENTS; do passing[$kind]=1; done
@@ -219,7 +246,7 @@ echo "after: $(uptime)"
 
 # --- table -----------------------------------------------------------------------------------
 echo
-echo "== results: ${DURATION} s measured after ${WARMUP} s warm-up per step; 52 messages/s per stream" \
+echo "== results ($([ "$TLS" = 1 ] && echo wss || echo ws)): ${DURATION} s measured after ${WARMUP} s warm-up per step; 52 messages/s per stream" \
     "(50 audio + 2 transcripts); p99 goal < ${P99_MS} ms; $(nproc) cores"
 cat <<'LEGEND'
 columns: msgs (audio + transcripts received in the window), deliv (msgs / N x 52 x window),

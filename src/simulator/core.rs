@@ -472,7 +472,8 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// A core serving `addr` (the address the URLs it hands out name), whose clock reads
+    /// A core serving `addr` (the address the URLs it hands out name, unless the configuration
+    /// gives a public origin), whose clock reads
     /// `wall_ms` (ms since the Unix epoch) at `now`.
     pub(crate) fn new(config: SimConfig, addr: SocketAddr, now: Instant, wall_ms: i64) -> Self {
         Core {
@@ -513,8 +514,16 @@ impl Core {
         self.wall_ms + now.saturating_duration_since(self.start).as_millis() as i64
     }
 
+    /// `ws://<addr>`, or the configured public origin.
+    fn origin(&self) -> String {
+        match &self.config.public_origin {
+            Some(origin) => origin.clone(),
+            None => format!("ws://{}", self.addr),
+        }
+    }
+
     fn base_url(&self, gen: u64) -> String {
-        format!("ws://{}/rtms/{gen}", self.addr)
+        format!("{}/rtms/{gen}", self.origin())
     }
 
     fn signaling_url_of(&self, gen: u64) -> String {
@@ -1459,7 +1468,7 @@ impl Core {
             .ok()
             .and_then(|r| r.media_url(media_type, &policy).ok().flatten())
             .map(|u| u.as_str().trim_end_matches('/').to_owned());
-        let dialled = format!("ws://{}{}", self.addr, path);
+        let dialled = format!("{}{}", self.origin(), path);
         match expected {
             Some(url) if url != dialled => {
                 let why = format!(

@@ -98,6 +98,7 @@ pub use webhook::SignedWebhook;
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     port: u16,
+    public_origin: Option<String>,
     webhook_url: Option<String>,
     keep_alive_interval: Duration,
     first_keep_alive: Duration,
@@ -131,6 +132,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             port: 0,
+            public_origin: None,
             webhook_url: None,
             keep_alive_interval: Duration::from_secs(10),
             first_keep_alive: Duration::from_secs(1),
@@ -157,6 +159,22 @@ impl SimConfig {
     #[must_use]
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+    /// The scheme, host and port of the URLs the simulator hands out (the signalling URL of
+    /// `rtms_started`, the media URLs of the signalling answer), for clients that reach it
+    /// through something in front of its port: a TLS endpoint that hands its connections to
+    /// [`Simulator::serve_connection`], say (`wss://127.0.0.1:8443`). Default: `ws://` and
+    /// [`Simulator::local_addr`]. The media URL check (`media_url`) expects this origin.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// let c = SimConfig::default().with_public_origin("wss://127.0.0.1:8443");
+    /// assert_eq!(c.public_origin(), Some("wss://127.0.0.1:8443"));
+    /// ```
+    #[must_use]
+    pub fn with_public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.public_origin = Some(origin.into().trim_end_matches('/').to_owned());
         self
     }
     /// Where webhooks are POSTed (`http://` only). Without it, webhooks are only handed out by
@@ -362,6 +380,15 @@ impl SimConfig {
     /// ```
     pub fn port(&self) -> u16 {
         self.port
+    }
+    /// The origin of the URLs handed out, if not the default.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert_eq!(SimConfig::default().public_origin(), None);
+    /// ```
+    pub fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
     }
     /// The webhook URL, if any.
     ///
@@ -1126,6 +1153,8 @@ pub struct Simulator {
     shared: Arc<Shared>,
     accept: tokio::task::JoinHandle<()>,
     timers: tokio::task::JoinHandle<()>,
+    /// The connections handed to [`Simulator::serve_connection`] (aborted with the simulator).
+    served: Mutex<tokio::task::JoinSet<()>>,
     webhooks: Mutex<Option<mpsc::UnboundedReceiver<SignedWebhook>>>,
 }
 
@@ -1185,6 +1214,7 @@ impl Simulator {
             shared,
             accept,
             timers,
+            served: Mutex::new(tokio::task::JoinSet::new()),
             webhooks: Mutex::new(Some(rx)),
         })
     }
@@ -1204,6 +1234,34 @@ impl Simulator {
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// Serves a connection accepted elsewhere as if it had been accepted on
+    /// [`local_addr`](Self::local_addr): the WebSocket handshake (signalling or media, by the
+    /// path), then the stream's messages. For a TLS endpoint in front of the simulator (a
+    /// `wss://` test; the simulator itself serves plain `ws://`): accept and terminate TLS on
+    /// your own listener, hand each stream here, and name that endpoint with
+    /// [`SimConfig::with_public_origin`] so that the URLs handed out lead back to it. Set
+    /// `TCP_NODELAY` on the socket, as the simulator does on its own. Needs the simulator's
+    /// tokio runtime.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sim = Simulator::start(SimConfig::default().with_public_origin("wss://127.0.0.1:8443")).await?;
+    /// // Any AsyncRead + AsyncWrite: a TLS stream in practice, one end of a pipe here.
+    /// let (ours, _theirs) = tokio::io::duplex(4096);
+    /// sim.serve_connection(ours);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn serve_connection<S>(&self, io: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        while served.try_join_next().is_some() {}
+        served.spawn(server::serve(Arc::clone(&self.shared), io));
     }
 
     /// Registers a stream (its id must be new).

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder, WebSocketStream};
@@ -16,8 +17,6 @@ use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder, WebSocketStrea
 use super::core::{Core, Delivered, Output};
 use super::{webhook, SignedWebhook, SimError, SEND_QUEUE};
 use crate::protocol::session::SocketId;
-
-type Ws = WebSocketStream<TcpStream>;
 
 /// The largest message a client may send (its largest, a data handshake, is a few hundred
 /// bytes): a larger one closes the socket.
@@ -252,7 +251,10 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 /// Writes `text` to the client; `false` when the socket failed, or when the client did not
 /// take it within `limit` (it stopped reading: the socket is to be dropped).
-async fn send_within(ws: &mut Ws, text: String, limit: Duration) -> bool {
+async fn send_within<S>(ws: &mut WebSocketStream<S>, text: String, limit: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     matches!(
         tokio::time::timeout(limit, ws.send(Message::text(text))).await,
         Ok(Ok(()))
@@ -261,14 +263,20 @@ async fn send_within(ws: &mut Ws, text: String, limit: Duration) -> bool {
 
 /// Sends a close frame; a client that does not take it within a few seconds is left to the
 /// socket's drop.
-async fn close(ws: &mut Ws) {
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) {
     let close = ws.send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""));
     let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
 }
 
-async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
+/// Serves one connection: the WebSocket handshake, then the core's socket until either side
+/// closes it (a TCP connection of the accept loop, or one handed to
+/// [`Simulator::serve_connection`](super::Simulator::serve_connection)).
+pub(super) async fn serve<S>(shared: Arc<Shared>, io: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let limits = Limits::default().max_payload_len(Some(MAX_CLIENT_MESSAGE));
-    let Ok((request, mut ws)) = ServerBuilder::new().limits(limits).accept(tcp).await else {
+    let Ok((request, mut ws)) = ServerBuilder::new().limits(limits).accept(io).await else {
         return;
     };
     let path = request.uri().path().to_owned();
