@@ -14,8 +14,10 @@
 //! at its worst, and `VmRSS` at a point the child stops at is what the stream still holds. Each
 //! bound is the line of SECURITY.md's "Memory per stream" table that the attack exercises,
 //! plus headroom stated at the assertion, and far below what the attack would cost if that
-//! bound did not hold. The two processes take turns through the child's stdout (`CHILD
-//! <step>` lines) and stdin (a line: go on), never through sleeps.
+//! bound did not hold (each was checked by breaking that bound in the client: the test then
+//! fails on its memory assertion). The two processes take turns through the child's stderr
+//! (`CHILD <step>` lines; anything else it writes, a panic say, goes to the test's output)
+//! and stdin (a line: go on), never through sleeps.
 //!
 //! The child runs with glibc's `MALLOC_MMAP_THRESHOLD_` fixed at 64 KiB and
 //! `MALLOC_TRIM_THRESHOLD_` at 128 KiB (see [`spawn_child`]): every block of 64 KiB or more is
@@ -101,7 +103,7 @@ where
                 }
             }
         });
-        let child = ChildProc {
+        let mut child = ChildProc {
             pid,
             stdin: Some(proc.stdin.take().unwrap()),
             steps,
@@ -128,7 +130,6 @@ where
         media.expect(3).await;
         media.send(fake::data_ok()).await;
         sig.expect(7).await;
-        let mut child = child;
         child.until("connected").await;
         child.baseline = child.rss();
         child.reset_peak();
@@ -384,18 +385,19 @@ budget_test!(
             (written, false)
         });
         p.child.go().await;
-        p.child.until("reconnecting").await;
+        // The flood ends when the client closes the socket (or, were the pongs queued, once
+        // all of it was read): what the child held is measured then.
         let (written, refused) = tokio::time::timeout(STEP, flood).await.unwrap().unwrap();
-        assert!(refused, "the client read all {written} bytes of pings");
         // What the client held at any time, against what it read: "Control frames waiting to
         // be written: one pong per socket" (SECURITY.md), so nothing that grows with the
         // flood. 4 MiB of headroom: the socket's read buffer of 64 KiB, the allocator's and the
-        // runtime's own pages. Queued, the pongs of what the client read would take more than
-        // the pings it read (131 bytes each): at least the part of the flood not left in the
-        // kernel's buffers.
+        // runtime's own pages. Were the pongs queued, the client would read the whole flood
+        // and hold more than the 256 MiB of pings.
         let peak = p.child.peak();
         eprintln!("peak {peak} bytes, {written} bytes of pings written");
         assert!(peak < 4 * MIB, "{peak} bytes at the peak for {written} bytes of pings");
+        assert!(refused, "the client read all {written} bytes of pings");
+        p.child.until("reconnecting").await;
         p.child.go().await;
     }
 );
