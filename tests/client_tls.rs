@@ -126,3 +126,60 @@ async fn an_untrusted_certificate_is_never_accepted() {
         }
     );
 }
+
+/// The crate's simulator behind a TLS endpoint of the test's own
+/// (`Simulator::serve_connection`, `SimConfig::with_public_origin`, as the load benchmark's
+/// `--tls` mode uses them): the signalling and media URLs it hands out are `wss://`, the client
+/// (whose policy refuses `ws://`) receives every audio frame, and no check fails (the
+/// `media_url` check expects the public origin).
+#[cfg(feature = "simulator")]
+#[tokio::test]
+async fn the_simulator_behind_tls_hands_out_wss_urls() {
+    use std::time::Duration;
+    use zoom_rtms_webhooks::handshake::Credentials;
+    use zoom_rtms_webhooks::simulator::{SimConfig, Simulator, StreamSpec};
+    use zoom_rtms_webhooks::Product;
+
+    let ep = TlsEndpoint::bind().await;
+    let sim_config = SimConfig::default()
+        .with_public_origin(ep.url())
+        .with_observe_window(Duration::from_millis(200));
+    let sim = Arc::new(Simulator::start(sim_config).await.unwrap());
+    let front = {
+        let sim = Arc::clone(&sim);
+        tokio::spawn(async move {
+            loop {
+                let tcp = ep.accept_tcp().await;
+                tcp.set_nodelay(true).unwrap();
+                let tls = ep.acceptor.accept(tcp).await.unwrap();
+                sim.serve_connection(tls);
+            }
+        })
+    };
+    let creds = Credentials::new("client-id", "client-secret").unwrap();
+    let spec = StreamSpec::new(Product::Meeting, "m-uuid", "stream-1", "whsec", creds)
+        .with_audio_frames(20);
+    sim.register(spec).unwrap();
+    sim.start_stream("stream-1").await.unwrap();
+    let url = sim.signaling_url("stream-1").unwrap();
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+
+    let url = ServerUrl::parse(&url, &tls_policy()).unwrap();
+    let config = config().with_host_policy(tls_policy());
+    let options = Options::default().with_root_certificate(CA);
+    let (_handle, mut items) = client::connect_with(config, url, options).unwrap();
+    let mut audio = 0;
+    loop {
+        match next(&mut items).await {
+            Item::Audio(_) => audio += 1,
+            Item::Ended(_) => break,
+            Item::Failed(e) => panic!("the stream failed: {e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(audio, 20);
+    sim.finished("stream-1").await;
+    let report = sim.report();
+    assert_eq!(report.failures().count(), 0, "{report}");
+    front.abort();
+}

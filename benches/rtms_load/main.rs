@@ -29,11 +29,28 @@
 //! ms: the first send plus 20 ms per message, so a simulator that falls behind shows as
 //! latency too). Then they print one `RESULT` line and exit.
 //!
+//! With `--tls` (run.sh's `TLS=1`; give it to `sim` and to the client alike) every socket is
+//! `wss://` on loopback, rustls with ring on both ends (TLS 1.3 negotiated), the throw-away
+//! test CA and its leaf for 127.0.0.1 of `tests/support/tls` (compiled in):
+//!
+//! - `sim` accepts TLS on a listener of its own, on its one thread, and hands each connection
+//!   to the simulator ([`Simulator::serve_connection`]); [`SimConfig::with_public_origin`]
+//!   makes every URL it hands out (the signalling URLs of the hooks file, the media URLs of the
+//!   signalling answer) `wss://127.0.0.1:<that port>`. The handshakes and the encryption count
+//!   in its `SAMPLE` CPU figures: no relay, no extra socket. The first connection's protocol
+//!   and cipher suite go to stderr.
+//! - `client` trusts the CA with `Options::with_root_certificate`, under a host policy that
+//!   allows 127.0.0.1 and refuses `ws://` (so the media URLs must be `wss` too).
+//! - `floor` dials through a tokio-websockets rustls connector with the client's roots (the
+//!   webpki roots and the CA), provider and protocol versions, one configuration for every
+//!   socket.
+//! - The Node.js client is unchanged: run.sh gives it the CA as PEM in `NODE_EXTRA_CA_CERTS`.
+//!
 //! ```text
-//! rtms_load sim    --streams N --seconds S --hooks PATH [--keep-alive SECS] [--port P]
+//! rtms_load sim    --streams N --seconds S --hooks PATH [--keep-alive SECS] [--port P] [--tls]
 //! rtms_load client --hooks PATH --streams N [--warmup 2] [--duration 10] [--threads 1]
 //!                  [--connect-timeout 60] [--connect-concurrency 256] [--label rust]
-//!                  [--queue-capacity 1024 (the client's Options)]
+//!                  [--queue-capacity 1024 (the client's Options)] [--tls]
 //! rtms_load floor  (the same options as client but --queue-capacity)
 //! ```
 //!
