@@ -322,11 +322,12 @@ async fn send_text(peer: &mut fake::Peer, text: String) {
         .unwrap();
 }
 
-/// Waits (yielding to the client's tasks) until `done`.
+/// Waits until `done` (the client's queue has no notification of its length: it is polled,
+/// every millisecond, so that a waiting child does not spin a CPU the parent needs).
 async fn queued(mut done: impl FnMut() -> bool) {
     let wait = async {
         while !done() {
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     };
     tokio::time::timeout(STEP, wait)
