@@ -63,7 +63,9 @@ enum Polled {
 struct Driver<T: Transport> {
     session: Session,
     transport: Arc<T>,
-    sockets: Vec<Sock<T::Conn>>,
+    /// Boxed: an open WebSocket is large (its TLS state inline), and the vector's spare slots
+    /// would each hold one.
+    sockets: Vec<Box<Sock<T::Conn>>>,
     /// Commands taken from the handles, carried out in order.
     commands: Vec<Command>,
     receiver_alive: bool,
@@ -135,7 +137,7 @@ impl<T: Transport> Driver<T> {
         poll_fn(|cx| self.poll(cx)).await;
         // Every socket left writes what was queued for it and its close frame, on its own.
         for sock in self.sockets.drain(..) {
-            linger(sock);
+            linger(*sock);
         }
         // The recording is complete before the user sees the end.
         if let Some(recording) = self.recording.take() {
@@ -325,13 +327,13 @@ impl<T: Transport> Driver<T> {
                         r.opened(socket, role);
                     }
                     // The only place a connection is made, and `url` is the session's.
-                    self.sockets.push(Sock {
+                    self.sockets.push(Box::new(Sock {
                         id: socket,
                         dial: Some(Box::pin(self.transport.dial(&url))),
                         conn: None,
                         outbox: VecDeque::new(),
                         stalled_since: None,
-                    });
+                    }));
                 }
                 Output::Send { socket, text } => {
                     if let Some(sock) = self.sockets.iter_mut().find(|s| s.id == socket) {
@@ -340,14 +342,16 @@ impl<T: Transport> Driver<T> {
                 }
                 Output::Close { socket } => {
                     if let Some(at) = self.sockets.iter().position(|s| s.id == socket) {
-                        linger(self.sockets.swap_remove(at));
+                        linger(*self.sockets.swap_remove(at));
                     }
                 }
                 Output::Event(event) => {
                     let item = match event {
                         SessionEvent::Connected { connects } => Item::Connected {
                             connects,
-                            params: self.session.confirmed_params().cloned().unwrap_or_default(),
+                            params: Box::new(
+                                self.session.confirmed_params().cloned().unwrap_or_default(),
+                            ),
                         },
                         SessionEvent::Reconnecting { scope, attempt } => {
                             Item::Reconnecting { scope, attempt }
@@ -392,10 +396,12 @@ fn on_frame(
 /// A socket the stream is done with: what was queued for it and its close frame are written
 /// by a task of its own, within [`LINGER`]; a socket still dialling is dropped.
 fn linger<C: Conn>(sock: Sock<C>) {
-    let Some(mut conn) = sock.conn else {
+    let Sock {
+        conn, mut outbox, ..
+    } = sock;
+    let Some(mut conn) = conn else {
         return;
     };
-    let mut outbox = sock.outbox;
     tokio::spawn(tokio::time::timeout(LINGER, async move {
         poll_fn(|cx| {
             while !outbox.is_empty() {

@@ -32,7 +32,8 @@ pub enum Item {
         /// How many times the stream has connected (1 the first time).
         connects: u32,
         /// The media parameters the server confirmed (message type 4): how to read payloads.
-        params: MediaParams,
+        /// Boxed, as the largest payload: it keeps every [`Item`] small.
+        params: Box<MediaParams>,
     },
     /// 14: audio.
     Audio(MediaFrame),
@@ -40,8 +41,9 @@ pub enum Item {
     Video(MediaFrame),
     /// 16: screen share.
     Share(MediaFrame),
-    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media).
-    Transcript(Transcript<'static>),
+    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media). Boxed,
+    /// as one of the largest payloads: it keeps every [`Item`] small.
+    Transcript(Box<Transcript<'static>>),
     /// 18: a chat message (its `data` kept as JSON; its `user_name` cut to 256 bytes).
     Chat(Chat<'static>),
     /// 6: an event update (participant joined or left, active speaker, ...).
@@ -470,7 +472,7 @@ impl Converter {
             ServerMessage::Audio(m) => Item::Audio(self.media(&m)?),
             ServerMessage::Video(m) => Item::Video(self.media(&m)?),
             ServerMessage::Share(m) => Item::Share(self.media(&m)?),
-            ServerMessage::Transcript(t) => Item::Transcript(Transcript {
+            ServerMessage::Transcript(t) => Item::Transcript(Box::new(Transcript {
                 user_id: t.user_id,
                 user_name: t.user_name.map(own_name),
                 channel_id: t.channel_id.map(own),
@@ -480,7 +482,7 @@ impl Converter {
                 end_time: t.end_time,
                 timestamp: t.timestamp,
                 attribute: t.attribute,
-            }),
+            })),
             ServerMessage::Chat(c) => Item::Chat(Chat {
                 user_id: c.user_id,
                 user_name: c.user_name.map(own_name),
