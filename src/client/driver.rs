@@ -13,7 +13,6 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,8 +28,10 @@ use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
 use crate::region::ServerUrl;
 
-/// Frames read from one socket per wake-up before the others (and other streams) get a turn.
+/// Frames read from one socket per round before the stream's other sockets get a turn.
 const READ_BUDGET: usize = 32;
+/// Busy rounds per wake-up before the stream yields to the runtime's other tasks.
+const ROUNDS: usize = 4;
 /// How long something written may wait to be flushed (a message, a keep-alive answer, a pong)
 /// before the socket counts as dead: a server that stops reading cannot hold the stream.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +63,7 @@ enum Polled {
 
 struct Driver<T: Transport> {
     session: Session,
-    transport: Arc<T>,
+    transport: T,
     /// Boxed: an open WebSocket is large (its TLS state inline), and the vector's spare slots
     /// would each hold one.
     sockets: Vec<Box<Sock<T::Conn>>>,
@@ -92,47 +93,59 @@ pub(crate) fn spawn<T: Transport>(
     server_url: ServerUrl,
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
-    let product = config.handshake().product();
-    let recording_path = options
-        .recording()
-        .map(|(template, _)| record::path_for(template, config.handshake().rtms_stream_id()));
-    let session = Session::connect(config, server_url, now().into_std())?;
-    let recording = match (recording_path, options.recording()) {
-        (Some(path), Some((_, redaction))) => {
-            Some(Recording::start(&path, redaction).map_err(ConnectError::Recording)?)
-        }
-        _ => None,
-    };
-    let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
-    let (finished_tx, finished) = watch::channel(false);
     let _guard = runtime.enter();
-    let driver = Driver {
-        session,
-        transport: Arc::new(transport),
-        sockets: Vec::new(),
-        commands: Vec::new(),
-        receiver_alive: true,
-        out,
-        convert: Converter::new(product),
-        recording,
-        timer: Box::pin(tokio::time::sleep_until(now())),
-        armed: None,
-        aborted: false,
-    };
-    runtime.spawn(driver.run(finished_tx));
-    let handle = StreamHandle {
-        finished,
-        queue: shared.clone(),
-    };
-    Ok((
-        handle,
-        Items {
-            rx: queue::Receiver(shared),
-        },
-    ))
+    let (driver, finished, handle, items) = Driver::new(transport, config, server_url, options)?;
+    runtime.spawn(driver.run(finished));
+    Ok((handle, items))
 }
 
+/// What [`Driver::new`] makes: the driver, its end signal, and the user's two ends.
+type Parts<T> = (Driver<T>, watch::Sender<bool>, StreamHandle, Items);
+
 impl<T: Transport> Driver<T> {
+    /// A driver for one stream (inside a runtime: it makes its timer).
+    fn new(
+        transport: T,
+        config: SessionConfig,
+        server_url: ServerUrl,
+        options: Options,
+    ) -> Result<Parts<T>, ConnectError> {
+        let product = config.handshake().product();
+        let recording_path = options
+            .recording()
+            .map(|(template, _)| record::path_for(template, config.handshake().rtms_stream_id()));
+        let session = Session::connect(config, server_url, now().into_std())?;
+        let recording = match (recording_path, options.recording()) {
+            (Some(path), Some((_, redaction))) => {
+                Some(Recording::start(&path, redaction).map_err(ConnectError::Recording)?)
+            }
+            _ => None,
+        };
+        let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
+        let (finished_tx, finished) = watch::channel(false);
+        let driver = Driver {
+            session,
+            transport,
+            sockets: Vec::new(),
+            commands: Vec::new(),
+            receiver_alive: true,
+            out,
+            convert: Converter::new(product),
+            recording,
+            timer: Box::pin(tokio::time::sleep_until(now())),
+            armed: None,
+            aborted: false,
+        };
+        let handle = StreamHandle {
+            finished,
+            queue: shared.clone(),
+        };
+        let items = Items {
+            rx: queue::Receiver(shared),
+        };
+        Ok((driver, finished_tx, handle, items))
+    }
+
     async fn run(mut self, finished: watch::Sender<bool>) {
         poll_fn(|cx| self.poll(cx)).await;
         // Every socket left writes what was queued for it and its close frame, on its own.
@@ -147,9 +160,11 @@ impl<T: Transport> Driver<T> {
         let _ = finished.send(true);
     }
 
-    /// Runs the stream until the session is done (or the stream is aborted).
+    /// Runs the stream until the session is done (or the stream is aborted). After
+    /// [`ROUNDS`] busy rounds it yields (and is polled again at once): sockets that always
+    /// have more cannot starve the runtime's other tasks.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
+        for _ in 0..ROUNDS {
             self.flush();
             if self.session.is_done() || self.aborted {
                 return Poll::Ready(());
@@ -196,6 +211,8 @@ impl<T: Transport> Driver<T> {
                 return Poll::Pending;
             }
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     fn command(&mut self, command: Command) {
@@ -434,6 +451,184 @@ fn timer(deadline: std::time::Instant) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handshake::{Credentials, SignalingHandshakeRequest};
+    use crate::protocol::session::Timing;
+    use crate::region::HostPolicy;
+    use crate::Product;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    /// How the fake peer behaves.
+    #[derive(Clone, Copy)]
+    enum Peer {
+        /// Takes what is written but never lets it be flushed (stopped reading); sends nothing.
+        NeverFlushes,
+        /// Accepts no write at all, and has frames without end ready to be read.
+        FullAndFlooding,
+        /// Takes and flushes every write at once, and has frames without end ready.
+        Flooding,
+    }
+
+    #[derive(Clone)]
+    struct Fake {
+        peer: Peer,
+        dials: Arc<AtomicUsize>,
+        read: Arc<AtomicUsize>,
+    }
+
+    impl Fake {
+        fn new(peer: Peer) -> Self {
+            Fake {
+                peer,
+                dials: Arc::default(),
+                read: Arc::default(),
+            }
+        }
+    }
+
+    struct FakeConn {
+        fake: Fake,
+        unflushed: bool,
+    }
+
+    impl Transport for Fake {
+        type Conn = FakeConn;
+
+        fn dial(
+            &self,
+            _: &ServerUrl,
+        ) -> impl Future<Output = Result<FakeConn, TransportError>> + Send + 'static {
+            self.dials.fetch_add(1, SeqCst);
+            let fake = self.clone();
+            async move {
+                Ok(FakeConn {
+                    fake,
+                    unflushed: false,
+                })
+            }
+        }
+    }
+
+    impl Conn for FakeConn {
+        fn poll_recv(
+            &mut self,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Bytes, TransportError>>> {
+            match self.fake.peer {
+                Peer::NeverFlushes => Poll::Pending,
+                Peer::FullAndFlooding | Peer::Flooding => {
+                    self.fake.read.fetch_add(1, SeqCst);
+                    Poll::Ready(Some(Ok(Bytes::from_static(br#"{"msg_type":255}"#))))
+                }
+            }
+        }
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            match self.fake.peer {
+                Peer::FullAndFlooding => Poll::Pending,
+                Peer::NeverFlushes | Peer::Flooding => Poll::Ready(Ok(())),
+            }
+        }
+        fn start_send(&mut self, _: String) -> Result<(), TransportError> {
+            self.unflushed = true;
+            Ok(())
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            match self.fake.peer {
+                Peer::NeverFlushes | Peer::FullAndFlooding => Poll::Pending,
+                Peer::Flooding => {
+                    self.unflushed = false;
+                    Poll::Ready(Ok(()))
+                }
+            }
+        }
+        fn unflushed(&self) -> bool {
+            self.unflushed
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    fn policy() -> HostPolicy {
+        HostPolicy::default()
+            .with_allowed_host("127.0.0.1")
+            .with_insecure_ws(true)
+    }
+
+    /// A handshake timeout of 60 s (longer than the send timeout).
+    fn config() -> SessionConfig {
+        let creds = Credentials::new("id", "secret").unwrap();
+        SessionConfig::new(SignalingHandshakeRequest::from_parts(
+            &creds,
+            Product::Meeting,
+            "m",
+            "s",
+        ))
+        .with_host_policy(policy())
+        .with_timing(Timing::default().with_handshake_timeout(Duration::from_secs(60)))
+    }
+
+    fn url() -> ServerUrl {
+        ServerUrl::parse("ws://127.0.0.1:1", &policy()).unwrap()
+    }
+
+    /// A stream through `fake`.
+    fn start(fake: Fake) -> (StreamHandle, Items) {
+        let runtime = tokio::runtime::Handle::current();
+        spawn(&runtime, fake, config(), url(), Options::default()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_loses_its_socket_after_the_send_timeout_not_before() {
+        let fake = Fake::new(Peer::NeverFlushes);
+        let started = Instant::now();
+        let (_handle, mut items) = start(fake.clone());
+        // The signalling handshake is written but never flushed: nothing happens for 10 s,
+        // then the socket counts as closed and the session reconnects.
+        let item = items.next().await.unwrap();
+        assert!(matches!(item, Item::Reconnecting { .. }), "{item:?}");
+        assert_eq!(started.elapsed(), SEND_TIMEOUT);
+        assert_eq!(fake.dials.load(SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_read_while_a_write_waits() {
+        let fake = Fake::new(Peer::FullAndFlooding);
+        let (mut driver, _finished, _handle, _items) =
+            Driver::new(fake.clone(), config(), url(), Options::default()).unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        // The signalling handshake cannot even be handed to the WebSocket: the flood the
+        // peer has ready is never read, however often the driver is polled.
+        for _ in 0..5 {
+            assert!(driver.poll(&mut cx).is_pending());
+        }
+        assert_eq!(fake.dials.load(SeqCst), 1);
+        assert_eq!(fake.read.load(SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_always_has_more_yields_after_a_bounded_number_of_frames() {
+        let fake = Fake::new(Peer::Flooding);
+        let (mut driver, _finished, _handle, _items) =
+            Driver::new(fake.clone(), config(), url(), Options::default()).unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut before = 0;
+        for poll in 1..=5 {
+            // Each poll returns (the runtime's other tasks get their turn) after at most
+            // ROUNDS rounds of READ_BUDGET frames from the stream's one socket.
+            assert!(driver.poll(&mut cx).is_pending());
+            let read = fake.read.load(SeqCst);
+            assert!(
+                read - before <= ROUNDS * READ_BUDGET,
+                "poll {poll}: {} frames",
+                read - before
+            );
+            before = read;
+        }
+        assert!(before > 0, "the socket was read");
+    }
 
     /// The last instant the clock can count from `t` (within a nanosecond).
     fn end_of_clock(t: std::time::Instant) -> std::time::Instant {
