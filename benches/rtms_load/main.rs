@@ -518,23 +518,21 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
                     let stats = Arc::clone(&stats);
                     let creds = creds.clone();
                     let connector = connector.clone();
-                    tokio::spawn(async move {
-                        let ok = match kind {
-                            Kind::Crate => {
-                                crate_stream(t, &creds, &stats, permit, queue, tls).await
-                            }
-                            Kind::Floor => {
+                    // One spawn per kind: a task's size is its own future's, not the larger
+                    // of the two (the floor's holds both sockets inline; the crate's client
+                    // keeps them in its driver's task).
+                    match kind {
+                        Kind::Crate => tokio::spawn(async move {
+                            let ok = crate_stream(t, &creds, &stats, permit, queue, tls).await;
+                            failed(&stats, ok);
+                        }),
+                        Kind::Floor => tokio::spawn(async move {
+                            let ok =
                                 floor_stream(t, &creds, &stats, permit, connector.as_deref())
-                                    .await
-                            }
-                        };
-                        if let Err(e) = ok {
-                            // The first failure says why.
-                            if stats.failed.fetch_add(1, Relaxed) == 0 {
-                                eprintln!("a stream failed: {e}");
-                            }
-                        }
-                    });
+                                    .await;
+                            failed(&stats, ok);
+                        }),
+                    };
                 }
             })
         };
@@ -582,6 +580,15 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
     })?;
     // No graceful close of thousands of streams: the process ends here.
     std::process::exit(0)
+}
+
+/// Counts a stream that failed; the first failure says why.
+fn failed(stats: &Stats, outcome: Result<(), BoxError>) {
+    if let Err(e) = outcome {
+        if stats.failed.fetch_add(1, Relaxed) == 0 {
+            eprintln!("a stream failed: {e}");
+        }
+    }
 }
 
 /// One stream through the crate's client.

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::webhook::{self, Unsigned};
@@ -494,7 +493,7 @@ impl Core {
             out: VecDeque::new(),
             polled: None,
             finished: Vec::new(),
-            video: base64::engine::general_purpose::STANDARD.encode(VIDEO_FRAME),
+            video: base64_simd::STANDARD.encode_to_string(VIDEO_FRAME),
         }
     }
 
@@ -2076,7 +2075,7 @@ impl Core {
                 // Refused at the data handshake (`unplayable`): nothing to play.
                 return self.drain(now, i);
             };
-            let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
+            let data = base64_simd::STANDARD.encode_to_string(&pcm);
             s.cache = Some((key, pcm, data));
         }
         let Some((_, pcm, data)) = s.cache.as_ref() else {
