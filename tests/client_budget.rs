@@ -473,7 +473,7 @@ budget_test!(
         p.media.send(junk).await;
         p.media.send(audio_from("Ann", &[1, 2, 3])).await;
         p.child.until("kept").await;
-        // "The decode buffer kept between frames: 64 KiB; a failed decode keeps nothing".
+        // "The decode buffer kept between frames: 16 KiB; a failed decode keeps nothing".
         // 1 MiB with headroom; the 4.5 MiB of a buffer sized for the junk if it were kept.
         let held = p.child.rss().saturating_sub(before) * KIB;
         eprintln!("held {held} bytes");
