@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
@@ -82,21 +82,26 @@ impl Tws {
     /// `extra_roots`: DER certificates trusted besides the webpki roots; `max_message`: the
     /// largest message accepted, in bytes.
     ///
-    /// Without extra roots every stream shares one TLS configuration, built on first use (the
-    /// webpki root store and the provider are tens of KiB: per stream, that was a third of
-    /// what a stream held).
+    /// Streams with the same roots share one TLS configuration while any of them lives (the
+    /// webpki root store and the provider take tens of KiB: built for each stream, that was
+    /// a third of what a stream held).
     pub(crate) fn new(extra_roots: &[Vec<u8>], max_message: usize) -> Result<Self, TransportError> {
-        static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-        let config = if extra_roots.is_empty() {
-            match DEFAULT.get() {
-                Some(config) => config.clone(),
-                None => {
-                    let built = Arc::new(tls_config(&[])?);
-                    DEFAULT.get_or_init(|| built).clone()
-                }
+        type Shared = Vec<(Vec<Vec<u8>>, Weak<rustls::ClientConfig>)>;
+        static CONFIGS: Mutex<Shared> = Mutex::new(Vec::new());
+        // A panic while holding the lock leaves a consistent list: keep going.
+        let mut configs = CONFIGS.lock().unwrap_or_else(|p| p.into_inner());
+        configs.retain(|(_, config)| config.strong_count() > 0);
+        let shared = configs
+            .iter()
+            .find(|(roots, _)| roots.as_slice() == extra_roots)
+            .and_then(|(_, config)| config.upgrade());
+        let config = match shared {
+            Some(config) => config,
+            None => {
+                let config = Arc::new(tls_config(extra_roots)?);
+                configs.push((extra_roots.to_vec(), Arc::downgrade(&config)));
+                config
             }
-        } else {
-            Arc::new(tls_config(extra_roots)?)
         };
         Ok(Tws {
             tls: tokio_rustls::TlsConnector::from(config),
@@ -241,6 +246,18 @@ where
 mod tests {
     use super::*;
     use crate::region::HostPolicy;
+
+    #[test]
+    fn streams_with_the_same_roots_share_one_tls_configuration() {
+        let a = Tws::new(&[], MAX_MESSAGE).unwrap();
+        let b = Tws::new(&[], MAX_MESSAGE).unwrap();
+        assert!(Arc::ptr_eq(a.tls.config(), b.tls.config()));
+        let ca = include_bytes!("../../tests/support/tls/ca.der").to_vec();
+        let c = Tws::new(std::slice::from_ref(&ca), MAX_MESSAGE).unwrap();
+        let d = Tws::new(&[ca], MAX_MESSAGE).unwrap();
+        assert!(Arc::ptr_eq(c.tls.config(), d.tls.config()));
+        assert!(!Arc::ptr_eq(a.tls.config(), c.tls.config()));
+    }
 
     #[test]
     fn the_tls_configuration_builds_without_a_process_default_provider() {
