@@ -11,7 +11,9 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -305,7 +307,8 @@ struct Stream {
     replay: Option<replay::Player>,
     /// The audio socket of the replayed frame in progress.
     replay_audio: Option<SocketId>,
-    cache: Option<((u64, AudioFormat), Vec<u8>, String)>,
+    /// The audio message last encoded, reused while the tone's phase and the format stay.
+    cache: Option<AudioCache>,
     amp: i64,
     /// The delivery of `rtms_stopped` the close is counted from.
     stopped_delivery: Option<u64>,
@@ -400,9 +403,82 @@ impl Stream {
     }
 }
 
+/// A stream's audio message, encoded once for a (phase, format): the JSON text around its
+/// `timestamp`, the only field that changes from one message to the next while the tone's
+/// phase stays, so that a message costs a copy and a number rather than a serialisation.
+struct AudioCache {
+    key: (u64, AudioFormat),
+    pcm: Arc<[u8]>,
+    who: Speaker,
+    /// The payload in base64.
+    data: String,
+    /// The message's text before the timestamp's digits, and after them (`None`: not found
+    /// where expected, each message is encoded whole).
+    split: Option<(String, String)>,
+}
+
+/// Who an audio message is from, as its fields say.
+#[derive(Clone, Copy)]
+struct Speaker {
+    user_id: Option<i64>,
+    user_name: Option<&'static str>,
+    channel_id: Option<&'static str>,
+}
+
+/// The timestamp the cached audio message is encoded with, to find where its digits go.
+const TS_PROBE: i64 = 7_777_777_777_777;
+
+impl AudioCache {
+    fn new(key: (u64, AudioFormat), pcm: Vec<u8>, who: Speaker) -> Self {
+        let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
+        let pcm: Arc<[u8]> = pcm.into();
+        let probe = Self::encode(who, &data, pcm.len(), TS_PROBE);
+        let key_text = "\"timestamp\":";
+        let marker = format!("{key_text}{TS_PROBE}");
+        let split = probe.rfind(&marker).map(|at| {
+            let digits = at + key_text.len();
+            let end = at + marker.len();
+            (probe[..digits].to_owned(), probe[end..].to_owned())
+        });
+        AudioCache {
+            key,
+            pcm,
+            who,
+            data,
+            split,
+        }
+    }
+
+    /// The audio message, serialised.
+    fn encode(who: Speaker, data: &str, len: usize, ts: i64) -> String {
+        ServerMessage::Audio(MediaData {
+            user_id: who.user_id,
+            user_name: who.user_name.map(Cow::Borrowed),
+            channel_id: who.channel_id.map(Cow::Borrowed),
+            data: Some(Cow::Borrowed(data)),
+            length: Some(len as i64),
+            timestamp: Some(ts),
+        })
+        .to_json()
+    }
+
+    /// The message with timestamp `ts`: the same text as [`AudioCache::encode`] gives.
+    fn message(&self, ts: i64) -> String {
+        let Some((head, tail)) = &self.split else {
+            return Self::encode(self.who, &self.data, self.pcm.len(), ts);
+        };
+        let mut out = String::with_capacity(head.len() + 20 + tail.len());
+        out.push_str(head);
+        let _ = write!(out, "{ts}");
+        out.push_str(tail);
+        out
+    }
+}
+
 /// What a message sent counts for in the report, once the driver took it.
 enum Count {
-    Audio(Vec<u8>),
+    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken.
+    Audio(Arc<[u8]>),
     Video,
     Transcript,
     /// A keep-alive request: one the driver could not queue is not pending.
@@ -2060,30 +2136,27 @@ impl Core {
         let start = *s.first_ts.get_or_insert(now_ms);
         let sent = s.sent;
         let ts = start + sent as i64 * send_rate;
-        // The tone repeats with its phase: encode each (phase, format) once.
+        // The tone repeats with its phase: encode each (phase, format) once, and each message
+        // from that encoding with only its timestamp written anew.
         let key = audio_key(sent, &format);
-        if s.cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
+        if s.cache.as_ref().is_none_or(|c| c.key != key) {
             let Some(pcm) = audio_payload(sent, &format, s.amp) else {
                 // Refused at the data handshake (`unplayable`): nothing to play.
                 return self.drain(now, i);
             };
-            let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
-            s.cache = Some((key, pcm, data));
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            let who = Speaker {
+                user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+                user_name: (multi && !contact_center).then_some(USER_NAME),
+                channel_id: contact_center.then_some(CHANNEL_ID),
+            };
+            s.cache = Some(AudioCache::new(key, pcm, who));
         }
-        let Some((_, pcm, data)) = s.cache.as_ref() else {
+        let Some(cache) = s.cache.as_ref() else {
             return;
         };
-        let multi = format.data_opt == DataOption::AudioMultiStreams;
-        let frame = ServerMessage::Audio(MediaData {
-            user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
-            user_name: (multi && !contact_center).then_some(Cow::Borrowed(USER_NAME)),
-            channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
-            data: Some(Cow::Borrowed(data)),
-            length: Some(pcm.len() as i64),
-            timestamp: Some(ts),
-        })
-        .to_json();
-        let pcm = pcm.clone();
+        let frame = cache.message(ts);
+        let pcm = Arc::clone(&cache.pcm);
         self.send_counted(i, go.audio, frame, Count::Audio(pcm), true);
         let s = &mut self.streams[i];
         s.sent += 1;
@@ -2186,7 +2259,7 @@ impl Core {
                         pcm.clear();
                     }
                 }
-                (m.conn.socket, Count::Audio(pcm))
+                (m.conn.socket, Count::Audio(pcm.into()))
             }
             replay::Target::Media(kind) => {
                 let Some(m) = s.usable(kind) else {
@@ -2662,4 +2735,40 @@ fn tone_key(frame: u64, format: &AudioFormat) -> (u64, AudioFormat) {
     let samples = rate * u64::try_from(format.send_rate_ms).unwrap_or(20) / 1000;
     let period = (rate / 400).max(2);
     ((frame * samples) % period, *format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message built from the cached text is the one a whole serialisation gives, for every
+    /// speaker and timestamp (the clients read `timestamp` as the scheduled send time).
+    #[test]
+    fn cached_audio_message_is_the_serialised_one() {
+        let format = AudioParams::new().format();
+        let speakers = [
+            (Some(0), None, None),
+            (Some(USER_ID), Some(USER_NAME), None),
+            (None, None, Some(CHANNEL_ID)),
+        ];
+        for (user_id, user_name, channel_id) in speakers {
+            let who = Speaker {
+                user_id,
+                user_name,
+                channel_id,
+            };
+            let pcm = tone(0, &format, 5000);
+            let cache = AudioCache::new(tone_key(0, &format), pcm.clone(), who);
+            assert!(cache.split.is_some());
+            for ts in [0, 1, -5, 1_796_679_374_675, TS_PROBE, i64::MAX, i64::MIN] {
+                let whole = AudioCache::encode(who, &cache.data, pcm.len(), ts);
+                assert_eq!(cache.message(ts), whole);
+                let parsed = ServerMessage::parse(whole.as_bytes());
+                let Ok(ServerMessage::Audio(a)) = parsed else {
+                    panic!("not an audio message: {whole}");
+                };
+                assert_eq!(a.timestamp, Some(ts));
+            }
+        }
+    }
 }
