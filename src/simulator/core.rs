@@ -516,8 +516,22 @@ enum Timer {
     Handshake(SocketId),
     KeepAlive(SocketId),
     ReadyAck(SocketId),
-    Stream(usize),
+    /// Where the streams' timers (the players', kept in [`Core::players`]) stand among the
+    /// others due at the same instant.
+    Players,
     Delivery(u64),
+}
+
+/// The players' timers share one entry per [`PLAYER_TICK`]: thousands of streams each sending
+/// every 20 ms cost one timer a tick, not one each.
+const PLAYER_TICK: Duration = Duration::from_millis(1);
+
+/// The players due in one tick: each stream with the instant it asked for (stale when its
+/// `wake` moved), and how many are still live.
+#[derive(Default)]
+struct Tick {
+    due: Vec<(Instant, usize)>,
+    live: usize,
 }
 
 /// Zoom's side of every stream, sans I/O.
@@ -538,6 +552,8 @@ pub(crate) struct Core {
     sockets: HashMap<SocketId, Socket>,
     deliveries: HashMap<u64, Pending>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// The players' timers, by tick (the end of the [`PLAYER_TICK`] they fall in).
+    players: BTreeMap<Instant, Tick>,
     out: VecDeque<(Output, Option<Tally>)>,
     /// The last message polled, counted once the driver did not report it dropped.
     polled: Option<(SocketId, Tally)>,
@@ -566,6 +582,7 @@ impl Core {
             sockets: HashMap::new(),
             deliveries: HashMap::new(),
             timers: BinaryHeap::new(),
+            players: BTreeMap::new(),
             out: VecDeque::new(),
             polled: None,
             finished: Vec::new(),
@@ -700,13 +717,22 @@ impl Core {
     /// The earliest time [`Core::handle_timeout`] is due.
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
         // Stale entries go first, so that a driver does not wake for nothing.
+        let mut next = None;
         while let Some(&Reverse((t, timer))) = self.timers.peek() {
             if self.timer_live(t, timer) {
-                return Some(t);
+                next = Some(t);
+                break;
             }
             self.timers.pop();
         }
-        None
+        while let Some(entry) = self.players.first_entry() {
+            if entry.get().live > 0 {
+                let tick = *entry.key();
+                return Some(next.map_or(tick, |t: Instant| t.min(tick)));
+            }
+            entry.remove();
+        }
+        next
     }
 
     /// A client opened a WebSocket at `path`, dialling `host` (its `Host` header).
@@ -947,10 +973,24 @@ impl Core {
     /// Every timer due by `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.commit();
-        while let Some(&Reverse((t, timer))) = self.timers.peek() {
-            if t > now {
+        loop {
+            let tick = self.players.first_key_value().map(|(t, _)| *t);
+            let heap = self.timers.peek().map(|Reverse(entry)| *entry);
+            let players_first = match (tick, heap) {
+                (Some(tick), Some(entry)) => (tick, Timer::Players) < entry,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if players_first {
+                if tick.is_some_and(|tick| tick <= now) {
+                    self.fire_players(now);
+                    continue;
+                }
                 break;
             }
+            let Some((t, timer)) = heap.filter(|(t, _)| *t <= now) else {
+                break;
+            };
             self.timers.pop();
             if !self.timer_live(t, timer) {
                 continue;
@@ -959,10 +999,7 @@ impl Core {
                 Timer::Handshake(socket) => self.close_socket(socket),
                 Timer::KeepAlive(socket) => self.keep_alive_tick(now, socket),
                 Timer::ReadyAck(socket) => self.ready_ack_late(socket),
-                Timer::Stream(i) => {
-                    self.streams[i].wake = None;
-                    self.advance(now, i);
-                }
+                Timer::Players => {}
                 Timer::Delivery(id) => self.redeliver(id),
             }
         }
@@ -994,7 +1031,7 @@ impl Core {
                     .any(|m| m.conn.socket == socket && !m.acked && m.ack_deadline == t),
                 _ => false,
             },
-            Timer::Stream(i) => self.streams[i].wake == Some(t),
+            Timer::Players => false,
             Timer::Delivery(id) => self.deliveries.get(&id).is_some_and(|p| p.due == Some(t)),
         }
     }
@@ -1904,8 +1941,50 @@ impl Core {
     /// Sets stream `i`'s timer.
     fn wake(&mut self, i: usize, at: Instant) {
         if self.streams[i].wake != Some(at) {
-            self.streams[i].wake = Some(at);
-            self.timer(at, Timer::Stream(i));
+            self.set_wake(i, Some(at));
+            let tick = self.tick_of(at);
+            let entry = self.players.entry(tick).or_default();
+            entry.due.push((at, i));
+            entry.live += 1;
+        }
+    }
+
+    /// The end of the [`PLAYER_TICK`] `at` falls in (counted from the core's start): when its
+    /// timer fires, at or after `at`.
+    fn tick_of(&self, at: Instant) -> Instant {
+        let since = at.saturating_duration_since(self.start);
+        let tick = PLAYER_TICK.as_nanos();
+        let n = since.as_nanos().div_ceil(tick);
+        let tick_at = u64::try_from(n.saturating_mul(tick)).map(Duration::from_nanos);
+        tick_at
+            .ok()
+            .and_then(|d| self.start.checked_add(d))
+            .filter(|t| *t >= at)
+            .unwrap_or(at)
+    }
+
+    /// Moves stream `i`'s timer (the entry of the one it replaces goes stale).
+    fn set_wake(&mut self, i: usize, at: Option<Instant>) {
+        if let Some(old) = std::mem::replace(&mut self.streams[i].wake, at) {
+            let tick = self.tick_of(old);
+            if let Some(entry) = self.players.get_mut(&tick) {
+                entry.live = entry.live.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Runs the players of the first tick (due by `now`), in the order of the instants they
+    /// asked for.
+    fn fire_players(&mut self, now: Instant) {
+        let Some((_, mut tick)) = self.players.pop_first() else {
+            return;
+        };
+        tick.due.sort_unstable();
+        for (at, i) in tick.due {
+            if self.streams[i].wake == Some(at) {
+                self.streams[i].wake = None;
+                self.advance(now, i);
+            }
         }
     }
 
@@ -2519,7 +2598,7 @@ impl Core {
             self.record_of(i, "watchdog_not_early", None);
         }
         self.streams[i].phase = Phase::Done;
-        self.streams[i].wake = None;
+        self.set_wake(i, None);
         let id = self.streams[i].spec.rtms_stream_id.clone();
         self.finished.push(id);
     }
@@ -2770,5 +2849,53 @@ mod tests {
                 assert_eq!(a.timestamp, Some(ts));
             }
         }
+    }
+
+    fn core_with(streams: usize) -> (Core, Instant) {
+        let start = Instant::now();
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut core = Core::new(SimConfig::default(), addr, start, 1_700_000_000_000);
+        let creds = crate::handshake::Credentials::new("id", "secret").unwrap();
+        for n in 0..streams {
+            let id = format!("s{n}");
+            let spec = StreamSpec::new(
+                Product::Meeting,
+                format!("{id}=="),
+                &id,
+                "whsec",
+                creds.clone(),
+            );
+            core.register(spec, start).unwrap();
+        }
+        (core, start)
+    }
+
+    /// The players' timers share one entry per tick: it fires at the end of the tick they fall
+    /// in, never before the instant asked for; a moved or cleared timer is no wake-up.
+    #[test]
+    fn players_share_one_timer_per_tick() {
+        let (mut core, start) = core_with(4);
+        let us = Duration::from_micros;
+        assert_eq!(core.tick_of(start), start);
+        assert_eq!(core.tick_of(start + us(1)), start + us(1000));
+        assert_eq!(core.tick_of(start + us(1000)), start + us(1000));
+        assert_eq!(core.tick_of(start + us(20_001)), start + us(21_000));
+        core.wake(0, start + us(20_100));
+        core.wake(1, start + us(20_900));
+        core.wake(2, start + us(20_500));
+        core.wake(3, start + us(41_000));
+        assert_eq!(core.players.len(), 2);
+        assert_eq!(core.poll_timeout(), Some(start + us(21_000)));
+        // Moved to the later tick, or cleared: the first tick has no one left.
+        core.wake(0, start + us(40_500));
+        core.set_wake(1, None);
+        core.set_wake(2, None);
+        assert_eq!(core.poll_timeout(), Some(start + us(41_000)));
+        assert_eq!(core.players.len(), 1);
+        core.handle_timeout(start + us(40_999));
+        assert_eq!(core.streams[0].wake, Some(start + us(40_500)));
+        core.handle_timeout(start + us(41_000));
+        assert!(core.streams.iter().all(|s| s.wake.is_none()));
+        assert_eq!(core.poll_timeout(), None);
     }
 }
