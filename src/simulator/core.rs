@@ -11,7 +11,6 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -469,9 +468,30 @@ impl AudioCache {
         };
         let mut out = String::with_capacity(head.len() + 20 + tail.len());
         out.push_str(head);
-        let _ = write!(out, "{ts}");
+        push_int(&mut out, ts);
         out.push_str(tail);
         out
+    }
+}
+
+/// Appends `n` in decimal (as `Display` writes it, without its machinery).
+fn push_int(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -678,7 +698,11 @@ impl Core {
             .map(|s| StreamSummary {
                 stream: s.spec.rtms_stream_id.clone(),
                 audio_frames: s.frames_sent,
-                audio_sha256: hex::encode(s.hasher.clone().finalize()),
+                audio_sha256: if self.config.audio_digest {
+                    hex::encode(s.hasher.clone().finalize())
+                } else {
+                    String::new()
+                },
                 transcripts: s.transcripts_sent,
                 video_frames: s.video_frames_sent,
                 stopped: s.aborted.clone(),
@@ -1044,7 +1068,9 @@ impl Core {
         let s = &mut self.streams[tally.stream];
         match tally.count {
             Count::Audio(pcm) => {
-                s.hasher.update(&pcm);
+                if self.config.audio_digest {
+                    s.hasher.update(&pcm);
+                }
                 s.frames_sent += 1;
             }
             Count::Video => s.video_frames_sent += 1,
@@ -2839,7 +2865,18 @@ mod tests {
             let pcm = tone(0, &format, 5000);
             let cache = AudioCache::new(tone_key(0, &format), pcm.clone(), who);
             assert!(cache.split.is_some());
-            for ts in [0, 1, -5, 1_796_679_374_675, TS_PROBE, i64::MAX, i64::MIN] {
+            for ts in [
+                0,
+                1,
+                -5,
+                9,
+                10,
+                -10,
+                1_796_679_374_675,
+                TS_PROBE,
+                i64::MAX,
+                i64::MIN,
+            ] {
                 let whole = AudioCache::encode(who, &cache.data, pcm.len(), ts);
                 assert_eq!(cache.message(ts), whole);
                 let parsed = ServerMessage::parse(whole.as_bytes());

@@ -464,3 +464,25 @@ fn durations_too_long_for_the_clock_or_zero_neither_panic_nor_spin() {
     let report = pair.run(LIMIT);
     assert!(pair.core.is_finished("s"), "{report}");
 }
+
+/// Without the audio digest the report's `audio_sha256` is empty; the frames are counted and
+/// every check is made as usual.
+#[test]
+fn without_the_audio_digest_every_check_is_still_made() {
+    let config = SimConfig::default().with_audio_digest(false);
+    let (report, pair) = run(config, vec![spec("s1", 60)]);
+    assert!(report.passed_strict(), "{report}");
+    let summary = &report.streams[0];
+    assert_eq!(summary.audio_frames, 60);
+    assert_eq!(summary.audio_sha256, "");
+    assert_eq!(pair.received("s1").audio_frames, 60);
+    for check in [
+        "signaling_handshake",
+        "client_ready_ack",
+        "keep_alive_signaling",
+        "keep_alive_media",
+        "audio_delivered",
+    ] {
+        assert!(passed(&report, check, "s1"), "{check}:\n{report}");
+    }
+}
