@@ -215,6 +215,7 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
         };
         tokio::pin!(finished);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut shown = 0;
         let lifetime = tokio::time::sleep(Duration::from_secs(seconds + 15));
         tokio::pin!(lifetime);
         loop {
@@ -226,17 +227,23 @@ fn sim(o: &HashMap<String, String>) -> Result<(), BoxError> {
                     let audio: u64 = report.streams.iter().map(|s| s.audio_frames).sum();
                     let transcripts: u64 = report.streams.iter().map(|s| s.transcripts).sum();
                     let (user, system) = cpu_us();
+                    let failed = report.failures().count();
                     println!(
-                        "SAMPLE\t{:.0}\t{user}\t{system}\t{audio}\t{transcripts}\t{}\t{}",
+                        "SAMPLE\t{:.0}\t{user}\t{system}\t{audio}\t{transcripts}\t{failed}\t{}",
                         wall_ms(),
-                        report.failures().count(),
                         run_queue_wait_us()
                     );
+                    // The first failures as they come (run.sh stops the simulator before its
+                    // end): what simFL counts.
+                    for failure in report.failures().skip(shown).take(5usize.saturating_sub(shown)) {
+                        println!("{failure}");
+                    }
+                    shown = shown.max(failed.min(5));
                 }
             }
         }
         let report = sim.report();
-        for failure in report.failures().take(5) {
+        for failure in report.failures().skip(shown).take(5usize.saturating_sub(shown)) {
             println!("{failure}");
         }
         Ok::<(), BoxError>(())
