@@ -253,10 +253,20 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Writes `batch` to the client, flushed once; `false` when the socket failed, or when the
-/// client did not take it within `limit` (it stopped reading: the socket is to be dropped).
-/// The common case, a socket with room, is done at the first poll, with no timer set.
-async fn send_within(ws: &mut Ws, batch: &mut Vec<String>, limit: Duration) -> bool {
+/// How a write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Done,
+    /// The socket failed (the client closed or reset it).
+    Failed,
+    /// The client did not take it within the limit: it stopped reading.
+    Stalled,
+}
+
+/// Writes `batch` to the client, flushed once, within `limit` (a client that takes nothing
+/// for that long stopped reading: the socket is to be dropped). The common case, a socket with
+/// room, is done at the first poll, with no timer set.
+async fn send_within(ws: &mut Ws, batch: &mut Vec<String>, limit: Duration) -> Written {
     let write = async {
         for text in batch.drain(..) {
             ws.feed(Message::text(text)).await?;
@@ -273,10 +283,13 @@ async fn send_within(ws: &mut Ws, batch: &mut Vec<String>, limit: Duration) -> b
         Some(result) => result,
         None => match tokio::time::timeout(limit, write).await {
             Ok(result) => result,
-            Err(_) => return false,
+            Err(_) => return Written::Stalled,
         },
     };
-    result.is_ok()
+    match result {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
+    }
 }
 
 /// Sends a close frame; a client that does not take it within a few seconds is left to the
@@ -332,8 +345,10 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
                     inbox.waiting.fetch_sub(1, Ordering::Relaxed);
                     batch.push(text);
                     let closing = inbox.drain(&mut batch);
-                    if !send_within(&mut ws, &mut batch, limit).await {
-                        return stalled(&shared, socket);
+                    match send_within(&mut ws, &mut batch, limit).await {
+                        Written::Done => {}
+                        Written::Failed => break,
+                        Written::Stalled => return stalled(&shared, socket),
                     }
                     if closing {
                         close(&mut ws).await;
@@ -345,7 +360,7 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
                     while let Some(text) = inbox.try_next() {
                         batch.push(text);
                     }
-                    if send_within(&mut ws, &mut batch, limit).await {
+                    if send_within(&mut ws, &mut batch, limit).await == Written::Done {
                         close(&mut ws).await;
                     }
                     break;
@@ -356,8 +371,10 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
                     inbox.queued.fetch_sub(1, Ordering::Relaxed);
                     batch.push(text);
                     let closing = inbox.drain(&mut batch);
-                    if !send_within(&mut ws, &mut batch, limit).await {
-                        return stalled(&shared, socket);
+                    match send_within(&mut ws, &mut batch, limit).await {
+                        Written::Done => {}
+                        Written::Failed => break,
+                        Written::Stalled => return stalled(&shared, socket),
                     }
                     if closing {
                         close(&mut ws).await;
