@@ -546,6 +546,11 @@ enum Timer {
 /// every 20 ms cost one timer a tick, not one each.
 const PLAYER_TICK: Duration = Duration::from_millis(1);
 
+/// A stream's media starts (and restarts, after a wait for a ready socket) on a multiple of
+/// this since the simulator's start, so that at the default 20 ms send rate every stream sends
+/// at the same instants: one tick serves them all, and a load driver's writes come together.
+const MEDIA_GRID: Duration = Duration::from_millis(20);
+
 /// The players due in one tick: each stream with the instant it asked for (stale when its
 /// `wake` moved), and how many are still live.
 #[derive(Default)]
@@ -1978,8 +1983,13 @@ impl Core {
     /// The end of the [`PLAYER_TICK`] `at` falls in (counted from the core's start): when its
     /// timer fires, at or after `at`.
     fn tick_of(&self, at: Instant) -> Instant {
+        self.round_up(at, PLAYER_TICK)
+    }
+
+    /// The first multiple of `step` since the core's start at or after `at`.
+    fn round_up(&self, at: Instant, step: Duration) -> Instant {
         let since = at.saturating_duration_since(self.start);
-        let tick = PLAYER_TICK.as_nanos();
+        let tick = step.as_nanos().max(1);
         let n = since.as_nanos().div_ceil(tick);
         let tick_at = u64::try_from(n.saturating_mul(tick)).map(Duration::from_nanos);
         tick_at
@@ -2212,11 +2222,18 @@ impl Core {
 
     /// Plays one frame on a ready socket (`waited`: after a wait, the pace restarts now).
     fn play_frame(&mut self, now: Instant, i: usize, go: Go, waited: bool) {
+        if waited {
+            // The pace starts at the next instant of the media grid: every stream sends on
+            // the same 20 ms instants, one timer serving them all.
+            let at = self.round_up(now, MEDIA_GRID);
+            self.streams[i].next_at = at;
+            if at > now {
+                self.streams[i].phase = Phase::Sleeping(at);
+                return;
+            }
+        }
         let now_ms = self.now_ms(now);
         let s = &mut self.streams[i];
-        if waited {
-            s.next_at = now;
-        }
         if !s.active {
             s.active = true;
             if let Some(sig) = go.signaling {
