@@ -1083,6 +1083,26 @@ fn the_handshake_deadline_counts_from_the_dial() {
     assert_eq!(closes(&h.drain()), vec![media]);
 }
 
+/// Message 4 is acted on only during its socket's data handshake: a repeated one, accepted or
+/// refused, neither fails the stream nor sends a second ready ack.
+#[test]
+fn a_data_response_after_the_handshake_is_ignored() {
+    let mut h = Harness::new(config());
+    let (sig, media) = connect_unified(&mut h);
+    let late: [&[u8]; 3] = [
+        DATA_OK,
+        br#"{"msg_type":4,"status_code":14,"reason":"late refusal"}"#,
+        br#"{"msg_type":4,"status_code":3}"#,
+    ];
+    for frame in late {
+        let d = h.s.handle_message(h.now, media, frame).unwrap();
+        assert_eq!(d, Inbound::Handled);
+        assert_eq!(h.drain(), vec![], "{}", String::from_utf8_lossy(frame));
+    }
+    assert!(!h.s.is_done());
+    assert_eq!(sends(&h.msg(sig, KEEP_ALIVE))[0].1["msg_type"], 13);
+}
+
 /// Message 2 is acted on only during the signalling handshake: a repeated one, well-formed,
 /// refused or unreadable, dials nothing and fails nothing.
 #[test]

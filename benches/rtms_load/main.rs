@@ -407,15 +407,21 @@ fn receive(o: &HashMap<String, String>, kind: Kind) -> Result<(), BoxError> {
                     };
                     let stats = Arc::clone(&stats);
                     let creds = creds.clone();
-                    tokio::spawn(async move {
-                        let ok = match kind {
-                            Kind::Crate => crate_stream(t, &creds, &stats, permit, queue).await,
-                            Kind::Floor => floor_stream(t, &creds, &stats, permit).await,
-                        };
-                        if ok.is_err() {
-                            stats.failed.fetch_add(1, Relaxed);
-                        }
-                    });
+                    // One spawn per kind: a task's size is its own future's, not the larger
+                    // of the two (the floor's holds both sockets inline; the crate's client
+                    // keeps them in its driver's task).
+                    match kind {
+                        Kind::Crate => tokio::spawn(async move {
+                            if crate_stream(t, &creds, &stats, permit, queue).await.is_err() {
+                                stats.failed.fetch_add(1, Relaxed);
+                            }
+                        }),
+                        Kind::Floor => tokio::spawn(async move {
+                            if floor_stream(t, &creds, &stats, permit).await.is_err() {
+                                stats.failed.fetch_add(1, Relaxed);
+                            }
+                        }),
+                    };
                 }
             })
         };

@@ -1,65 +1,89 @@
-//! The driver task: owns the [`Session`], one task per socket, and the user queue. It moves
-//! bytes and time only; every decision is the session's.
+//! The driver: one task per stream owns the [`Session`], every socket of the stream and the
+//! sending end of the user queue. It moves bytes and time only; every decision is the
+//! session's.
 //!
-//! Socket tasks forward frames to the driver (at most 256 frames and twice the message limit in
-//! bytes in flight; a socket task waits before handing over more); the driver feeds them to
-//! the session at once and writes what the session asks (keep-alive answers included) to the
-//! socket tasks' unbounded outboxes. Items for the user go to the drop-oldest queue, which never waits, so a slow
-//! consumer cannot delay a keep-alive.
+//! Each wake-up polls, in turn, the commands, the user's end (dropped?), the dials under way,
+//! every open socket (queued texts written and flushed, then frames read and handed to the
+//! session at once, at most [`READ_BUDGET`] per socket and wake-up) and one timer. A frame goes
+//! from its socket through the session to the user queue without another task or channel in
+//! between; the user queue never waits (it drops the oldest data when full), so a slow consumer
+//! cannot delay a keep-alive. A socket with something unwritten is not read: a peer that stops
+//! reading stops being read, and after [`SEND_TIMEOUT`] counts as closed.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
-use tokio::time::Instant;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use super::item::{Converter, Item};
 use super::queue::{self, Sender};
 use super::record::{self, Recording};
-use super::transport::{Conn, Transport};
+use super::transport::{Conn, Transport, TransportError};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
 use crate::region::ServerUrl;
 
-/// Frames in flight from the socket tasks to the driver (the driver never waits on the user,
-/// so this only smooths bursts).
-const INBOUND: usize = 256;
-/// Bytes in flight from the socket tasks to the driver, in messages of the largest size: a
-/// socket task waits before handing over more, so 256 large frames are never held at once.
-const INBOUND_MESSAGES: usize = 2;
-/// How long one message may take to be written before the socket counts as dead.
+/// Frames read from one socket per round before the stream's other sockets get a turn.
+const READ_BUDGET: usize = 32;
+/// Busy rounds per wake-up before the stream yields to the runtime's other tasks.
+const ROUNDS: usize = 4;
+/// How long something written may wait to be flushed (a message, a keep-alive answer, a pong)
+/// before the socket counts as dead: a server that stops reading cannot hold the stream.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long finished socket tasks get to send their close frames.
+/// How long a closed socket gets to write what was queued for it and its close frame.
 const LINGER: Duration = Duration::from_secs(1);
 
-enum SockEvent {
-    Opened,
-    /// A frame, and its share of the in-flight byte budget (given back once it is handled).
-    Frame(Bytes, OwnedSemaphorePermit),
+type Dial<C> = Pin<Box<dyn Future<Output = Result<C, TransportError>> + Send>>;
+
+/// One socket of the stream: dialling, then open.
+struct Sock<C> {
+    id: SocketId,
+    dial: Option<Dial<C>>,
+    conn: Option<C>,
+    /// Texts the session asked for, not yet taken by the WebSocket.
+    outbox: VecDeque<String>,
+    /// Since when something written waits (for [`SEND_TIMEOUT`]).
+    stalled_since: Option<Instant>,
+}
+
+/// What polling a socket changed.
+enum Polled {
+    /// Nothing (every source is waiting).
+    Idle,
+    /// Progress: poll again.
+    Busy,
+    /// The socket is gone (dial failed, peer closed, write stalled or failed).
     Closed,
 }
 
 struct Driver<T: Transport> {
     session: Session,
-    transport: Arc<T>,
-    outboxes: HashMap<SocketId, mpsc::UnboundedSender<String>>,
-    tasks: JoinSet<()>,
-    inbound_tx: mpsc::Sender<(SocketId, SockEvent)>,
-    inbound_rx: mpsc::Receiver<(SocketId, SockEvent)>,
-    /// The in-flight byte budget, shared by the stream's socket tasks, and its size.
-    in_flight: Arc<Semaphore>,
-    in_flight_budget: u32,
-    commands: mpsc::UnboundedReceiver<Command>,
+    transport: T,
+    /// Boxed: an open WebSocket is large (its TLS state inline), and the vector's spare slots
+    /// would each hold one.
+    sockets: Vec<Box<Sock<T::Conn>>>,
+    /// Commands taken from the handles, carried out in order.
+    commands: Vec<Command>,
+    receiver_alive: bool,
     out: Sender,
     convert: Converter,
     recording: Option<Recording>,
+    /// One timer for the session's deadlines and the sockets' send timeouts, moved only to an
+    /// earlier deadline: a later one (the watchdog, pushed back by every frame) lets it fire
+    /// early once, and it is set again from there.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    /// Set by [`Command::Abort`]: leave at once.
+    aborted: bool,
 }
 
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
+fn now() -> Instant {
+    Instant::now()
 }
 
 pub(crate) fn spawn<T: Transport>(
@@ -69,113 +93,246 @@ pub(crate) fn spawn<T: Transport>(
     server_url: ServerUrl,
     options: Options,
 ) -> Result<(StreamHandle, Items), ConnectError> {
-    let product = config.handshake().product();
-    let recording_path = options
-        .recording()
-        .map(|(template, _)| record::path_for(template, config.handshake().rtms_stream_id()));
-    let session = Session::connect(config, server_url, now())?;
-    let recording = match (recording_path, options.recording()) {
-        (Some(path), Some((_, redaction))) => {
-            Some(Recording::start(&path, redaction).map_err(ConnectError::Recording)?)
-        }
-        _ => None,
-    };
-    let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
-    let (commands_tx, commands) = mpsc::unbounded_channel();
-    let (finished_tx, finished) = watch::channel(false);
-    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND);
-    let budget = u32::try_from(options.max_message_len().saturating_mul(INBOUND_MESSAGES))
-        .unwrap_or(u32::MAX);
-    let driver = Driver {
-        session,
-        transport: Arc::new(transport),
-        outboxes: HashMap::new(),
-        tasks: JoinSet::new(),
-        inbound_tx,
-        inbound_rx,
-        in_flight: Arc::new(Semaphore::new(budget as usize)),
-        in_flight_budget: budget,
-        commands,
-        out,
-        convert: Converter::new(product),
-        recording,
-    };
-    runtime.spawn(driver.run(finished_tx));
-    let handle = StreamHandle {
-        commands: commands_tx,
-        finished,
-        queue: shared.clone(),
-    };
-    Ok((
-        handle,
-        Items {
-            rx: queue::Receiver(shared),
-        },
-    ))
+    let _guard = runtime.enter();
+    let (driver, finished, handle, items) = Driver::new(transport, config, server_url, options)?;
+    runtime.spawn(driver.run(finished));
+    Ok((handle, items))
 }
 
+/// What [`Driver::new`] makes: the driver, its end signal, and the user's two ends.
+type Parts<T> = (Driver<T>, watch::Sender<bool>, StreamHandle, Items);
+
 impl<T: Transport> Driver<T> {
+    /// A driver for one stream (inside a runtime: it makes its timer).
+    fn new(
+        transport: T,
+        config: SessionConfig,
+        server_url: ServerUrl,
+        options: Options,
+    ) -> Result<Parts<T>, ConnectError> {
+        let product = config.handshake().product();
+        let recording_path = options
+            .recording()
+            .map(|(template, _)| record::path_for(template, config.handshake().rtms_stream_id()));
+        let session = Session::connect(config, server_url, now().into_std())?;
+        let recording = match (recording_path, options.recording()) {
+            (Some(path), Some((_, redaction))) => {
+                Some(Recording::start(&path, redaction).map_err(ConnectError::Recording)?)
+            }
+            _ => None,
+        };
+        let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
+        let (finished_tx, finished) = watch::channel(false);
+        let driver = Driver {
+            session,
+            transport,
+            sockets: Vec::new(),
+            commands: Vec::new(),
+            receiver_alive: true,
+            out,
+            convert: Converter::new(product),
+            recording,
+            timer: Box::pin(tokio::time::sleep_until(now())),
+            armed: None,
+            aborted: false,
+        };
+        let handle = StreamHandle {
+            finished,
+            queue: shared.clone(),
+        };
+        let items = Items {
+            rx: queue::Receiver(shared),
+        };
+        Ok((driver, finished_tx, handle, items))
+    }
+
     async fn run(mut self, finished: watch::Sender<bool>) {
-        let mut commands_open = true;
-        let mut receiver_alive = true;
-        loop {
-            self.flush();
-            if self.session.is_done() {
-                break;
-            }
-            let deadline = self.session.poll_timeout().and_then(timer);
-            tokio::select! {
-                Some((socket, event)) = self.inbound_rx.recv() => {
-                    let now = now();
-                    match event {
-                        SockEvent::Opened => self.session.handle_opened(now, socket),
-                        SockEvent::Frame(frame, _in_flight) => self.on_frame(now, socket, frame),
-                        SockEvent::Closed => {
-                            self.outboxes.remove(&socket);
-                            if let Some(r) = &mut self.recording {
-                                r.closed(socket);
-                            }
-                            self.session.handle_closed(now, socket);
-                        }
-                    }
-                }
-                command = self.commands.recv(), if commands_open => {
-                    let now = now();
-                    match command {
-                        Some(Command::Close) => self.session.close(now),
-                        // Lease lost: drop the sockets at once, no stream close request (21
-                        // would end the stream for the replica that took it over).
-                        Some(Command::Abort) => break,
-                        Some(Command::Webhook(w)) => self.session.handle_webhook(now, w),
-                        Some(Command::SubscribeVideo { user_id, subscribe }) => {
-                            // Remembered by the session: sent once ready, again after reconnects.
-                            self.session.subscribe_video(user_id, subscribe, None);
-                        }
-                        // Every handle dropped: the stream goes on for the items' reader.
-                        None => commands_open = false,
-                    }
-                }
-                () = self.out.receiver_gone(), if receiver_alive => {
-                    receiver_alive = false;
-                    self.session.close(now());
-                }
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    self.session.handle_timeout(now());
-                }
-            }
+        poll_fn(|cx| self.poll(cx)).await;
+        // Every socket left writes what was queued for it and its close frame, on its own.
+        for sock in self.sockets.drain(..) {
+            linger(*sock);
         }
-        // Closing the outboxes makes each socket task send its close frame and stop.
-        self.outboxes.clear();
         // The recording is complete before the user sees the end.
         if let Some(recording) = self.recording.take() {
             recording.finish().await;
         }
         self.out.close();
         let _ = finished.send(true);
-        let _ = tokio::time::timeout(LINGER, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
+    }
+
+    /// Runs the stream until the session is done (or the stream is aborted). After
+    /// [`ROUNDS`] busy rounds it yields (and is polled again at once): sockets that always
+    /// have more cannot starve the runtime's other tasks.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..ROUNDS {
+            self.flush();
+            if self.session.is_done() || self.aborted {
+                return Poll::Ready(());
+            }
+            let mut busy = false;
+            let alive = self.out.poll_user(cx, &mut self.commands);
+            if !self.commands.is_empty() {
+                busy = true;
+                let commands = std::mem::take(&mut self.commands);
+                for command in commands {
+                    self.command(command);
+                }
+            }
+            if self.aborted {
+                continue;
+            }
+            if self.receiver_alive && !alive {
+                self.receiver_alive = false;
+                self.session.close(now().into_std());
+                continue;
+            }
+            let mut i = 0;
+            while i < self.sockets.len() {
+                match self.poll_socket(i, cx) {
+                    Polled::Idle => i += 1,
+                    Polled::Busy => {
+                        busy = true;
+                        i += 1;
+                    }
+                    Polled::Closed => {
+                        busy = true;
+                        let sock = self.sockets.swap_remove(i);
+                        if let Some(r) = &mut self.recording {
+                            r.closed(sock.id);
+                        }
+                        self.session.handle_closed(now().into_std(), sock.id);
+                    }
+                }
+            }
+            if self.poll_timer(cx) {
+                busy = true;
+            }
+            if !busy {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = now().into_std();
+        match command {
+            Command::Close => self.session.close(now),
+            // Lease lost: drop the sockets at once, no stream close request (21 would end the
+            // stream for the replica that took it over).
+            Command::Abort => self.aborted = true,
+            Command::Webhook(w) => self.session.handle_webhook(now, w),
+            Command::SubscribeVideo { user_id, subscribe } => {
+                // Remembered by the session: sent once ready, again after reconnects.
+                self.session.subscribe_video(user_id, subscribe, None);
+            }
+        }
+    }
+
+    /// Dial, write, read: one socket's turn.
+    fn poll_socket(&mut self, i: usize, cx: &mut Context<'_>) -> Polled {
+        let sock = &mut self.sockets[i];
+        let mut busy = false;
+        if let Some(dial) = &mut sock.dial {
+            match dial.as_mut().poll(cx) {
+                Poll::Pending => return Polled::Idle,
+                Poll::Ready(Err(_error)) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(socket = sock.id.raw(), error = %_error, "RTMS dial failed");
+                    return Polled::Closed;
+                }
+                Poll::Ready(Ok(conn)) => {
+                    sock.dial = None;
+                    sock.conn = Some(conn);
+                    self.session.handle_opened(now().into_std(), sock.id);
+                    // The session may have something to send at once.
+                    return Polled::Busy;
+                }
+            }
+        }
+        let Some(conn) = &mut sock.conn else {
+            return Polled::Closed;
+        };
+        // Write what the session asked for, then flush.
+        while !sock.outbox.is_empty() {
+            match conn.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let text = sock.outbox.pop_front().unwrap_or_default();
+                    if conn.start_send(text).is_err() {
+                        return Polled::Closed;
+                    }
+                }
+                Poll::Ready(Err(_)) => return Polled::Closed,
+                Poll::Pending => break,
+            }
+        }
+        if conn.unflushed() {
+            if let Poll::Ready(Err(_)) = conn.poll_flush(cx) {
+                return Polled::Closed;
+            }
+        }
+        // Read only with nothing waiting to be written: the session's answers to what is read
+        // cannot pile up behind a peer that does not read them.
+        if sock.outbox.is_empty() {
+            let now = now();
+            for _ in 0..READ_BUDGET {
+                match conn.poll_recv(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        busy = true;
+                        on_frame(
+                            &mut self.session,
+                            &mut self.convert,
+                            &self.out,
+                            self.recording.as_ref(),
+                            now.into_std(),
+                            sock.id,
+                            frame,
+                        );
+                    }
+                    Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Polled::Closed,
+                    Poll::Pending => break,
+                }
+            }
+        }
+        if !sock.outbox.is_empty() || conn.unflushed() {
+            let since = *sock.stalled_since.get_or_insert_with(now);
+            if now() >= since + SEND_TIMEOUT {
+                return Polled::Closed;
+            }
+        } else {
+            sock.stalled_since = None;
+        }
+        if busy {
+            Polled::Busy
+        } else {
+            Polled::Idle
+        }
+    }
+
+    /// Arms the one timer for the next deadline; `true` when it fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let stalls = self
+            .sockets
+            .iter()
+            .filter_map(|s| s.stalled_since.map(|t| t + SEND_TIMEOUT));
+        let session = self.session.poll_timeout().and_then(timer);
+        let Some(next) = stalls.chain(session).min() else {
+            self.armed = None;
+            return false;
+        };
+        if self.armed.is_none_or(|armed| next < armed) {
+            self.timer.as_mut().reset(next);
+            self.armed = Some(next);
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.armed = None;
+        // Early (the deadline moved later) or due: the session acts only on what is due. The
+        // sockets' send timeouts are checked by their next poll.
+        self.session.handle_timeout(now().into_std());
+        true
     }
 
     /// Carries out everything the session asked for.
@@ -186,21 +343,32 @@ impl<T: Transport> Driver<T> {
                     if let Some(r) = &mut self.recording {
                         r.opened(socket, role);
                     }
-                    self.open(socket, url);
+                    // The only place a connection is made, and `url` is the session's.
+                    self.sockets.push(Box::new(Sock {
+                        id: socket,
+                        dial: Some(Box::pin(self.transport.dial(&url))),
+                        conn: None,
+                        outbox: VecDeque::new(),
+                        stalled_since: None,
+                    }));
                 }
                 Output::Send { socket, text } => {
-                    if let Some(outbox) = self.outboxes.get(&socket) {
-                        let _ = outbox.send(text);
+                    if let Some(sock) = self.sockets.iter_mut().find(|s| s.id == socket) {
+                        sock.outbox.push_back(text);
                     }
                 }
                 Output::Close { socket } => {
-                    self.outboxes.remove(&socket);
+                    if let Some(at) = self.sockets.iter().position(|s| s.id == socket) {
+                        linger(*self.sockets.swap_remove(at));
+                    }
                 }
                 Output::Event(event) => {
                     let item = match event {
                         SessionEvent::Connected { connects } => Item::Connected {
                             connects,
-                            params: self.session.confirmed_params().cloned().unwrap_or_default(),
+                            params: Box::new(
+                                self.session.confirmed_params().cloned().unwrap_or_default(),
+                            ),
                         },
                         SessionEvent::Reconnecting { scope, attempt } => {
                             Item::Reconnecting { scope, attempt }
@@ -213,37 +381,62 @@ impl<T: Transport> Driver<T> {
             }
         }
     }
+}
 
-    fn on_frame(&mut self, now: std::time::Instant, socket: SocketId, frame: Bytes) {
-        if let Some(r) = &self.recording {
-            r.frame(socket, &frame);
+/// One frame: to the recording, the session, and (as an item) the user.
+fn on_frame(
+    session: &mut Session,
+    convert: &mut Converter,
+    out: &Sender,
+    recording: Option<&Recording>,
+    now: std::time::Instant,
+    socket: SocketId,
+    frame: Bytes,
+) {
+    if let Some(r) = recording {
+        r.frame(socket, &frame);
+    }
+    match session.handle_message(now, socket, &frame) {
+        Ok(Inbound::User(msg)) => {
+            if let Some(item) = convert.convert(msg, &frame) {
+                out.push(item);
+            }
         }
-        match self.session.handle_message(now, socket, &frame) {
-            Ok(Inbound::User(msg)) => {
-                if let Some(item) = self.convert.convert(msg, &frame) {
-                    self.out.push(item);
+        Ok(_) => {}
+        Err(_error) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(socket = socket.raw(), error = %_error, "unreadable RTMS frame");
+        }
+    }
+}
+
+/// A socket the stream is done with: what was queued for it and its close frame are written
+/// by a task of its own, within [`LINGER`]; a socket still dialling is dropped.
+fn linger<C: Conn>(sock: Sock<C>) {
+    let Sock {
+        conn, mut outbox, ..
+    } = sock;
+    let Some(mut conn) = conn else {
+        return;
+    };
+    tokio::spawn(tokio::time::timeout(LINGER, async move {
+        poll_fn(|cx| {
+            while !outbox.is_empty() {
+                match conn.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        let text = outbox.pop_front().unwrap_or_default();
+                        if conn.start_send(text).is_err() {
+                            outbox.clear();
+                        }
+                    }
+                    Poll::Ready(Err(_)) => outbox.clear(),
+                    Poll::Pending => return Poll::Pending,
                 }
             }
-            Ok(_) => {}
-            Err(_error) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(socket = socket.raw(), error = %_error, "unreadable RTMS frame");
-            }
-        }
-    }
-
-    /// Dials `url`: the only place a connection is made, and `url` is the session's.
-    fn open(&mut self, socket: SocketId, url: ServerUrl) {
-        // Reap the tasks of sockets already gone (reconnects would otherwise pile them up).
-        while self.tasks.try_join_next().is_some() {}
-        let (outbox, rx) = mpsc::unbounded_channel();
-        self.outboxes.insert(socket, outbox);
-        let transport = self.transport.clone();
-        let events = self.inbound_tx.clone();
-        let in_flight = (self.in_flight.clone(), self.in_flight_budget);
-        self.tasks
-            .spawn(socket_task(transport, url, socket, rx, events, in_flight));
-    }
+            conn.poll_close(cx)
+        })
+        .await;
+    }));
 }
 
 /// The session's deadline as a tokio timer, or `None` (no timer: never due) for one tokio
@@ -255,150 +448,186 @@ fn timer(deadline: std::time::Instant) -> Option<Instant> {
     Some(Instant::from_std(deadline))
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// One socket: dial, report, then relay frames in and text out until the driver drops the
-/// outbox (close) or the peer goes away (report closed).
-async fn socket_task<T: Transport>(
-    transport: Arc<T>,
-    url: ServerUrl,
-    socket: SocketId,
-    mut outbox: mpsc::UnboundedReceiver<String>,
-    events: mpsc::Sender<(SocketId, SockEvent)>,
-    (in_flight, budget): (Arc<Semaphore>, u32),
-) {
-    let dialled = tokio::select! {
-        r = transport.dial(&url) => r,
-        // Closed by the session before it opened (handshake timeout, failover).
-        () = outbox_closed(&mut outbox) => return,
-    };
-    let mut conn = match dialled {
-        Ok(conn) => conn,
-        Err(_error) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(socket = socket.raw(), url = url.as_str(), error = %_error, "RTMS dial failed");
-            let _ = events.send((socket, SockEvent::Closed)).await;
-            return;
-        }
-    };
-    if events.send((socket, SockEvent::Opened)).await.is_err() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            biased;
-            text = outbox.recv() => match text {
-                Some(text) => {
-                    // A server that stops reading cannot hold this task (and the socket) for
-                    // ever: the socket counts as closed, and the session redials.
-                    match tokio::time::timeout(SEND_TIMEOUT, conn.send_text(text)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) | Err(_) => break,
-                    }
-                }
-                None => {
-                    conn.close().await;
-                    return;
-                }
-            },
-            frame = conn.recv() => match frame {
-                Some(Ok(frame)) => {
-                    // A frame costs its length (the whole budget at most); the semaphore is
-                    // never closed, so an error means the driver is gone.
-                    let cost = u32::try_from(frame.len()).map_or(budget, |n| n.min(budget));
-                    let Ok(permit) = in_flight.clone().acquire_many_owned(cost).await else {
-                        return;
-                    };
-                    if events.send((socket, SockEvent::Frame(frame, permit))).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Err(_)) | None => break,
-            },
-        }
-    }
-    let _ = events.send((socket, SockEvent::Closed)).await;
-}
-
-/// Resolves once the outbox's sender is dropped (nothing is sent before a socket opens).
-async fn outbox_closed(outbox: &mut mpsc::UnboundedReceiver<String>) {
-    while outbox.recv().await.is_some() {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handshake::{Credentials, SignalingHandshakeRequest};
+    use crate::protocol::session::Timing;
     use crate::region::HostPolicy;
+    use crate::Product;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
 
-    /// A socket whose peer has `frames` frames of 1 MiB ready at once, then nothing.
-    struct Burst {
-        frames: usize,
+    /// How the fake peer behaves.
+    #[derive(Clone, Copy)]
+    enum Peer {
+        /// Takes what is written but never lets it be flushed (stopped reading); sends nothing.
+        NeverFlushes,
+        /// Accepts no write at all, and has frames without end ready to be read.
+        FullAndFlooding,
+        /// Takes and flushes every write at once, and has frames without end ready.
+        Flooding,
     }
 
-    impl Transport for Burst {
-        type Conn = Burst;
-        async fn dial(
+    #[derive(Clone)]
+    struct Fake {
+        peer: Peer,
+        dials: Arc<AtomicUsize>,
+        read: Arc<AtomicUsize>,
+    }
+
+    impl Fake {
+        fn new(peer: Peer) -> Self {
+            Fake {
+                peer,
+                dials: Arc::default(),
+                read: Arc::default(),
+            }
+        }
+    }
+
+    struct FakeConn {
+        fake: Fake,
+        unflushed: bool,
+    }
+
+    impl Transport for Fake {
+        type Conn = FakeConn;
+
+        fn dial(
             &self,
             _: &ServerUrl,
-        ) -> Result<Burst, super::super::transport::TransportError> {
-            Ok(Burst {
-                frames: self.frames,
-            })
+        ) -> impl Future<Output = Result<FakeConn, TransportError>> + Send + 'static {
+            self.dials.fetch_add(1, SeqCst);
+            let fake = self.clone();
+            async move {
+                Ok(FakeConn {
+                    fake,
+                    unflushed: false,
+                })
+            }
         }
     }
 
-    impl Conn for Burst {
-        async fn send_text(
+    impl Conn for FakeConn {
+        fn poll_recv(
             &mut self,
-            _: String,
-        ) -> Result<(), super::super::transport::TransportError> {
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Bytes, TransportError>>> {
+            match self.fake.peer {
+                Peer::NeverFlushes => Poll::Pending,
+                Peer::FullAndFlooding | Peer::Flooding => {
+                    self.fake.read.fetch_add(1, SeqCst);
+                    Poll::Ready(Some(Ok(Bytes::from_static(br#"{"msg_type":255}"#))))
+                }
+            }
+        }
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            match self.fake.peer {
+                Peer::FullAndFlooding => Poll::Pending,
+                Peer::NeverFlushes | Peer::Flooding => Poll::Ready(Ok(())),
+            }
+        }
+        fn start_send(&mut self, _: String) -> Result<(), TransportError> {
+            self.unflushed = true;
             Ok(())
         }
-        async fn recv(&mut self) -> Option<Result<Bytes, super::super::transport::TransportError>> {
-            if self.frames == 0 {
-                return std::future::pending().await;
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            match self.fake.peer {
+                Peer::NeverFlushes | Peer::FullAndFlooding => Poll::Pending,
+                Peer::Flooding => {
+                    self.unflushed = false;
+                    Poll::Ready(Ok(()))
+                }
             }
-            self.frames -= 1;
-            Some(Ok(Bytes::from(vec![0; 1 << 20])))
         }
-        async fn close(&mut self) {}
+        fn unflushed(&self) -> bool {
+            self.unflushed
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    fn policy() -> HostPolicy {
+        HostPolicy::default()
+            .with_allowed_host("127.0.0.1")
+            .with_insecure_ws(true)
+    }
+
+    /// A handshake timeout of 60 s (longer than the send timeout).
+    fn config() -> SessionConfig {
+        let creds = Credentials::new("id", "secret").unwrap();
+        SessionConfig::new(SignalingHandshakeRequest::from_parts(
+            &creds,
+            Product::Meeting,
+            "m",
+            "s",
+        ))
+        .with_host_policy(policy())
+        .with_timing(Timing::default().with_handshake_timeout(Duration::from_secs(60)))
+    }
+
+    fn url() -> ServerUrl {
+        ServerUrl::parse("ws://127.0.0.1:1", &policy()).unwrap()
+    }
+
+    /// A stream through `fake`.
+    fn start(fake: Fake) -> (StreamHandle, Items) {
+        let runtime = tokio::runtime::Handle::current();
+        spawn(&runtime, fake, config(), url(), Options::default()).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_socket_hands_over_at_most_the_in_flight_budget_before_its_driver_takes_it() {
-        let policy = HostPolicy::default()
-            .with_allowed_host("127.0.0.1")
-            .with_insecure_ws(true);
-        let url = ServerUrl::parse("ws://127.0.0.1:1", &policy).unwrap();
-        let (_outbox, rx) = mpsc::unbounded_channel();
-        let (events, mut inbound) = mpsc::channel(INBOUND);
-        // A budget of 4 MiB; the driver (this test) takes nothing yet.
-        let in_flight = Arc::new(Semaphore::new(4 << 20));
-        let task = tokio::spawn(socket_task(
-            Arc::new(Burst { frames: 100 }),
-            url,
-            SocketId::from_raw(0),
-            rx,
-            events,
-            (in_flight.clone(), 4 << 20),
-        ));
-        // Paused time moves on only once every task waits: the socket task is then blocked.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(matches!(inbound.recv().await, Some((_, SockEvent::Opened))));
-        assert_eq!(inbound.len(), 4, "4 frames of 1 MiB in flight, not 100");
-        // Each frame handled gives its share back, and the next comes.
-        let Some((_, SockEvent::Frame(_, permit))) = inbound.recv().await else {
-            panic!()
-        };
-        drop(permit);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(inbound.len(), 4);
-        task.abort();
+    async fn a_peer_that_stops_reading_loses_its_socket_after_the_send_timeout_not_before() {
+        let fake = Fake::new(Peer::NeverFlushes);
+        let started = Instant::now();
+        let (_handle, mut items) = start(fake.clone());
+        // The signalling handshake is written but never flushed: nothing happens for 10 s,
+        // then the socket counts as closed and the session reconnects.
+        let item = items.next().await.unwrap();
+        assert!(matches!(item, Item::Reconnecting { .. }), "{item:?}");
+        assert_eq!(started.elapsed(), SEND_TIMEOUT);
+        assert_eq!(fake.dials.load(SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_read_while_a_write_waits() {
+        let fake = Fake::new(Peer::FullAndFlooding);
+        let (mut driver, _finished, _handle, _items) =
+            Driver::new(fake.clone(), config(), url(), Options::default()).unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        // The signalling handshake cannot even be handed to the WebSocket: the flood the
+        // peer has ready is never read, however often the driver is polled.
+        for _ in 0..5 {
+            assert!(driver.poll(&mut cx).is_pending());
+        }
+        assert_eq!(fake.dials.load(SeqCst), 1);
+        assert_eq!(fake.read.load(SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_always_has_more_yields_after_a_bounded_number_of_frames() {
+        let fake = Fake::new(Peer::Flooding);
+        let (mut driver, _finished, _handle, _items) =
+            Driver::new(fake.clone(), config(), url(), Options::default()).unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut before = 0;
+        for poll in 1..=5 {
+            // Each poll returns (the runtime's other tasks get their turn) after at most
+            // ROUNDS rounds of READ_BUDGET frames from the stream's one socket.
+            assert!(driver.poll(&mut cx).is_pending());
+            let read = fake.read.load(SeqCst);
+            assert!(
+                read - before <= ROUNDS * READ_BUDGET,
+                "poll {poll}: {} frames",
+                read - before
+            );
+            before = read;
+        }
+        assert!(before > 0, "the socket was read");
     }
 
     /// The last instant the clock can count from `t` (within a nanosecond).
@@ -422,9 +651,6 @@ mod tests {
         assert_eq!(timer(soon), Some(Instant::from_std(soon)));
         let last = end_of_clock(now);
         assert_eq!(timer(last), None);
-        // No timer at all: the select's sleep branch stays off, and nothing panics.
-        let sleep = tokio::time::timeout(Duration::from_secs(1), sleep_until(timer(last)));
-        assert!(sleep.await.is_err());
         // What the guard prevents: tokio's rounding of such a deadline overflows.
         let armed = tokio::spawn(tokio::time::sleep_until(Instant::from_std(last)));
         assert!(armed.await.unwrap_err().is_panic());

@@ -4,16 +4,16 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 
 use crate::codes::MsgType;
 use crate::event::Product;
 use crate::protocol::events::{Event, EventType};
 use crate::protocol::media::MediaParams;
+use crate::protocol::server::{base64_decode, base64_decoded_len};
 use crate::protocol::server::{
     Chat, ChatData, MediaData, ServerMessage, SessionStateInfo, Status, StreamStateInfo,
-    Transcript, VideoSubscriptionResponse, BASE64,
+    Transcript, VideoSubscriptionResponse,
 };
 use crate::protocol::session::{EndReason, Scope, SessionError};
 
@@ -32,7 +32,8 @@ pub enum Item {
         /// How many times the stream has connected (1 the first time).
         connects: u32,
         /// The media parameters the server confirmed (message type 4): how to read payloads.
-        params: MediaParams,
+        /// Boxed, as the largest payload: it keeps every [`Item`] small.
+        params: Box<MediaParams>,
     },
     /// 14: audio.
     Audio(MediaFrame),
@@ -40,8 +41,9 @@ pub enum Item {
     Video(MediaFrame),
     /// 16: screen share.
     Share(MediaFrame),
-    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media).
-    Transcript(Transcript<'static>),
+    /// 17: a transcript utterance (its `user_name` cut to 256 bytes, as for media). Boxed,
+    /// as one of the largest payloads: it keeps every [`Item`] small.
+    Transcript(Box<Transcript<'static>>),
     /// 18: a chat message (its `data` kept as JSON; its `user_name` cut to 256 bytes).
     Chat(Chat<'static>),
     /// 6: an event update (participant joined or left, active speaker, ...).
@@ -377,9 +379,9 @@ pub(crate) const NAME_MAX: usize = 256;
 /// Past this many bytes of cached names and channel ids the cache starts again (with
 /// `NAME_MAX`, at most 256 KiB plus the sets' own tables per stream).
 const NAMES_BYTES_MAX: usize = 256 * 1024;
-/// The buffer media is decoded into, grown to at least this at a time: 25 audio messages of
-/// 640 bytes (one allocation every half second of audio), little memory per stream.
-const ARENA_CHUNK: usize = 16 * 1024;
+/// The buffer media is decoded into, grown to at least this at a time: 6 audio messages of
+/// 640 bytes (one allocation every 120 ms of audio), and what a stream holds for it is small.
+const ARENA_CHUNK: usize = 4 * 1024;
 /// The most the arena keeps between frames (a larger one is let go).
 const ARENA_KEEP: usize = 4 * ARENA_CHUNK;
 
@@ -432,26 +434,20 @@ impl Converter {
     /// allocation of its own size, so the arena never grows past `ARENA_KEEP` and a small
     /// frame never keeps a large allocation alive; a failed decode keeps nothing.
     fn decode(&mut self, b64: &str) -> Option<Bytes> {
-        let max = b64.len().div_ceil(4) * 3;
-        if max > ARENA_CHUNK {
-            let mut own = BytesMut::zeroed(max);
-            let n = BASE64.decode_slice(b64.as_bytes(), &mut own[..]).ok()?;
-            own.truncate(n);
-            return Some(own.freeze());
+        let (unpadded, len) = base64_decoded_len(b64)?;
+        if len > ARENA_CHUNK {
+            let mut own = BytesMut::zeroed(len);
+            return base64_decode(unpadded, &mut own[..]).then(|| own.freeze());
         }
-        if self.arena.capacity() < max {
+        if self.arena.capacity() < len {
             self.arena.reserve(ARENA_CHUNK);
         }
-        self.arena.resize(max, 0);
-        let decoded = match BASE64.decode_slice(b64.as_bytes(), &mut self.arena[..]) {
-            Ok(n) => {
-                self.arena.truncate(n);
-                Some(self.arena.split().freeze())
-            }
-            Err(_) => {
-                self.arena.clear();
-                None
-            }
+        self.arena.resize(len, 0);
+        let decoded = if base64_decode(unpadded, &mut self.arena[..]) {
+            Some(self.arena.split().freeze())
+        } else {
+            self.arena.clear();
+            None
         };
         if self.arena.capacity() > ARENA_KEEP {
             self.arena = BytesMut::new();
@@ -476,7 +472,7 @@ impl Converter {
             ServerMessage::Audio(m) => Item::Audio(self.media(&m)?),
             ServerMessage::Video(m) => Item::Video(self.media(&m)?),
             ServerMessage::Share(m) => Item::Share(self.media(&m)?),
-            ServerMessage::Transcript(t) => Item::Transcript(Transcript {
+            ServerMessage::Transcript(t) => Item::Transcript(Box::new(Transcript {
                 user_id: t.user_id,
                 user_name: t.user_name.map(own_name),
                 channel_id: t.channel_id.map(own),
@@ -486,7 +482,7 @@ impl Converter {
                 end_time: t.end_time,
                 timestamp: t.timestamp,
                 attribute: t.attribute,
-            }),
+            })),
             ServerMessage::Chat(c) => Item::Chat(Chat {
                 user_id: c.user_id,
                 user_name: c.user_name.map(own_name),
@@ -551,7 +547,7 @@ mod tests {
         assert!(c.decode(&"!".repeat(ARENA_CHUNK)).is_none());
         assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
         // A large frame gets its own allocation; the arena stays as it was.
-        let big = BASE64.encode(vec![7u8; 1 << 20]);
+        let big = base64_simd::STANDARD.encode_to_string(vec![7u8; 1 << 20]);
         assert_eq!(c.decode(&big).unwrap().len(), 1 << 20);
         assert!(c.arena.capacity() <= ARENA_KEEP, "{}", c.arena.capacity());
         assert_eq!(&c.decode("Bg").unwrap()[..], &[6]);

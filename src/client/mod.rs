@@ -72,7 +72,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 pub use item::{EventUpdate, Item, MediaFrame, Source};
 #[cfg(feature = "redis")]
@@ -343,7 +343,6 @@ pub(crate) enum Command {
 /// ```
 #[derive(Clone)]
 pub struct StreamHandle {
-    commands: mpsc::UnboundedSender<Command>,
     finished: watch::Receiver<bool>,
     queue: Arc<queue::Shared>,
 }
@@ -368,7 +367,7 @@ impl StreamHandle {
     /// # }
     /// ```
     pub fn webhook(&self, webhook: Webhook) {
-        let _ = self.commands.send(Command::Webhook(webhook));
+        self.queue.command(Command::Webhook(webhook));
     }
 
     /// Chooses (or releases) the one participant whose video an individual-video connection
@@ -382,9 +381,8 @@ impl StreamHandle {
     /// # }
     /// ```
     pub fn subscribe_video(&self, user_id: i64, subscribe: bool) {
-        let _ = self
-            .commands
-            .send(Command::SubscribeVideo { user_id, subscribe });
+        self.queue
+            .command(Command::SubscribeVideo { user_id, subscribe });
     }
 
     /// Closes the stream gracefully (stream close request 21, waiting for 22 at most the
@@ -396,7 +394,7 @@ impl StreamHandle {
     /// # }
     /// ```
     pub async fn close(&self) {
-        let _ = self.commands.send(Command::Close);
+        self.queue.command(Command::Close);
         self.finished().await;
     }
 
@@ -405,7 +403,7 @@ impl StreamHandle {
     /// finished. The items end without [`Item::Ended`].
     #[cfg(feature = "redis")]
     pub(crate) async fn abort(&self) {
-        let _ = self.commands.send(Command::Abort);
+        self.queue.command(Command::Abort);
         self.finished().await;
     }
 

@@ -2,16 +2,18 @@
 //! (in items or in bytes), the oldest data item (media, transcript, chat, event) is dropped,
 //! state items only when nothing else is queued, and the user is handed [`Item::Lagged`]
 //! before the next one.
+//!
+//! The same shared state carries the other way what the stream's handles ask of the driver
+//! ([`Command`]s) and tells the driver when the user's end is dropped: the driver's task is
+//! woken for both, and checks them with two atomic loads per wake-up.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use tokio::sync::Notify;
-
-use super::Item;
+use super::{Command, Item};
 
 struct State {
     items: VecDeque<Item>,
@@ -21,7 +23,12 @@ struct State {
     lagged: u64,
     closed: bool,
     receiver_alive: bool,
+    /// The user's task, waiting for an item.
     waker: Option<Waker>,
+    /// The driver's task, told when the user's end is dropped or a command comes.
+    driver: Option<Waker>,
+    /// Commands from the handles, not yet taken by the driver.
+    commands: Vec<Command>,
 }
 
 pub(crate) struct Shared {
@@ -30,7 +37,9 @@ pub(crate) struct Shared {
     /// The byte budget: past it, older items are dropped (never the one just queued).
     max_bytes: usize,
     dropped: AtomicU64,
-    receiver_gone: Notify,
+    /// Mirrors of `receiver_alive` and `!commands.is_empty()`, read without the lock.
+    receiver_alive: AtomicBool,
+    has_commands: AtomicBool,
 }
 
 impl Shared {
@@ -42,10 +51,23 @@ impl Shared {
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// Hands the driver a command (after the driver has finished, it is never read).
+    pub(crate) fn command(&self, command: Command) {
+        let driver = {
+            let mut s = self.lock();
+            s.commands.push(command);
+            self.has_commands.store(true, Ordering::Release);
+            s.driver.clone()
+        };
+        if let Some(w) = driver {
+            w.wake();
+        }
+    }
 }
 
 /// The driver's end.
-pub(crate) struct Sender(Arc<Shared>);
+pub(crate) struct Sender(Arc<Shared>, Option<Waker>);
 
 pub(crate) fn channel(capacity: usize, max_bytes: usize) -> (Sender, Arc<Shared>) {
     let shared = Arc::new(Shared {
@@ -57,13 +79,16 @@ pub(crate) fn channel(capacity: usize, max_bytes: usize) -> (Sender, Arc<Shared>
             closed: false,
             receiver_alive: true,
             waker: None,
+            driver: None,
+            commands: Vec::new(),
         }),
         capacity: capacity.max(1),
         max_bytes,
         dropped: AtomicU64::new(0),
-        receiver_gone: Notify::new(),
+        receiver_alive: AtomicBool::new(true),
+        has_commands: AtomicBool::new(false),
     });
-    (Sender(shared.clone()), shared)
+    (Sender(shared.clone(), None), shared)
 }
 
 impl Sender {
@@ -120,9 +145,20 @@ impl Sender {
         }
     }
 
-    /// Resolves once the user dropped the receiving end.
-    pub(crate) async fn receiver_gone(&self) {
-        self.0.receiver_gone.notified().await;
+    /// Whether the user's end is still there, and the commands sent since the last call (moved
+    /// into `commands`); the task polling is woken when either changes. Two atomic loads when
+    /// nothing changed (the lock only to register a new waker or to take commands).
+    pub(crate) fn poll_user(&mut self, cx: &mut Context<'_>, commands: &mut Vec<Command>) -> bool {
+        if !self.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.1 = Some(cx.waker().clone());
+            self.0.lock().driver = Some(cx.waker().clone());
+        }
+        if self.0.has_commands.load(Ordering::Acquire) {
+            let mut s = self.0.lock();
+            self.0.has_commands.store(false, Ordering::Release);
+            commands.append(&mut s.commands);
+        }
+        self.0.receiver_alive.load(Ordering::Acquire)
     }
 }
 
@@ -163,13 +199,17 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        {
+        let driver = {
             let mut s = self.0.lock();
             s.receiver_alive = false;
+            self.0.receiver_alive.store(false, Ordering::Release);
             s.items.clear();
             s.bytes = 0;
+            s.driver.clone()
+        };
+        if let Some(w) = driver {
+            w.wake();
         }
-        self.0.receiver_gone.notify_one();
     }
 }
 
@@ -185,7 +225,6 @@ impl futures_core::Stream for Receiver {
 mod tests {
     use super::*;
     use crate::protocol::session::EndReason;
-    use std::future::Future;
     use std::task::Poll;
 
     fn poll(rx: &mut Receiver) -> Poll<Option<Item>> {
@@ -301,12 +340,57 @@ mod tests {
 
     #[test]
     fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
-        let (tx, shared) = channel(2, usize::MAX);
+        let (mut tx, shared) = channel(2, usize::MAX);
         drop(Receiver(shared.clone()));
         tx.push(Item::Lagged { dropped: 1 });
         assert_eq!(shared.lock().items.len(), 0);
-        let gone = std::pin::pin!(tx.receiver_gone());
         let waker = std::task::Waker::noop();
-        assert!(gone.poll(&mut Context::from_waker(waker)).is_ready());
+        assert!(!tx.poll_user(&mut Context::from_waker(waker), &mut Vec::new()));
+    }
+
+    /// Counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn commands_and_a_dropped_receiver_wake_the_driver_and_commands_keep_their_order() {
+        let (mut tx, shared) = channel(2, usize::MAX);
+        let count = Arc::new(Count(Default::default()));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut commands = Vec::new();
+        // Nothing yet: alive, no command, no wake-up.
+        assert!(tx.poll_user(&mut cx, &mut commands));
+        assert!(commands.is_empty());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        shared.command(Command::Close);
+        shared.command(Command::SubscribeVideo {
+            user_id: 7,
+            subscribe: true,
+        });
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert!(tx.poll_user(&mut cx, &mut commands));
+        assert!(matches!(
+            commands[..],
+            [
+                Command::Close,
+                Command::SubscribeVideo {
+                    user_id: 7,
+                    subscribe: true
+                }
+            ]
+        ));
+        // Taken once.
+        commands.clear();
+        assert!(tx.poll_user(&mut cx, &mut commands));
+        assert!(commands.is_empty());
+        drop(Receiver(shared.clone()));
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
+        assert!(!tx.poll_user(&mut cx, &mut commands));
     }
 }

@@ -2,10 +2,10 @@
 //! text, receive data frames, close. The only implementation is tokio-websockets over rustls;
 //! swapping the crate means one more `impl Transport`.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -13,7 +13,7 @@ use futures_sink::Sink;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 use tokio_websockets::{
-    ClientBuilder, CloseCode, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
+    ClientBuilder, Connector, Limits, MaybeTlsStream, Message, WebSocketStream,
 };
 
 use crate::region::ServerUrl;
@@ -32,10 +32,6 @@ use crate::region::ServerUrl;
 /// limit.
 pub(crate) const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
-/// How long the pong to a ping may take to be written (the driver's send timeout for its own
-/// messages): past it, the peer is not reading and the socket counts as closed.
-const CONTROL_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Any transport failure (the session only learns that the socket closed).
 pub(crate) type TransportError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -48,51 +44,78 @@ pub(crate) trait Transport: Send + Sync + 'static {
     fn dial(
         &self,
         url: &ServerUrl,
-    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send;
+    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send + 'static;
 }
 
-/// One open WebSocket.
-pub(crate) trait Conn: Send + 'static {
-    /// Sends one text frame.
-    fn send_text(
-        &mut self,
-        text: String,
-    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+/// One open WebSocket, polled by the stream's driver (one task owns every socket of a stream).
+pub(crate) trait Conn: Send + Unpin + 'static {
+    /// The next data frame's payload (text or binary), `None` once closed. Pings are answered;
+    /// while anything written (a pong, or a text) waits to be flushed, nothing more is read:
+    /// a peer that floods pings or keep-alive requests and never reads the answers cannot
+    /// make this side queue them without bound.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>>;
 
-    /// The next data frame's payload (text or binary), `None` once closed. Cancel-safe: no
-    /// data frame is lost (a pong it was writing stays queued for the next write or read).
-    fn recv(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
+    /// Ready to take one more text ([`Conn::start_send`]).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
 
-    /// Sends a close frame (best effort, bounded).
-    fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// Queues one text frame (written by the next flush).
+    fn start_send(&mut self, text: String) -> Result<(), TransportError>;
+
+    /// Writes everything queued.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>>;
+
+    /// Whether something written (a text or a pong) waits to be flushed.
+    fn unflushed(&self) -> bool;
+
+    /// Sends a close frame and waits for the peer's (best effort; the caller bounds it).
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 
 /// tokio-websockets over rustls (ring provider, webpki roots, TLS 1.2 and 1.3), with its own
 /// TLS configuration: no process-wide crypto provider is installed.
 pub(crate) struct Tws {
-    tls: Connector,
+    tls: tokio_rustls::TlsConnector,
     max_message: usize,
 }
 
 impl Tws {
     /// `extra_roots`: DER certificates trusted besides the webpki roots; `max_message`: the
     /// largest message accepted, in bytes.
+    ///
+    /// Without extra roots every stream shares one TLS configuration, built on first use (the
+    /// webpki root store and the provider are tens of KiB: per stream, that was a third of
+    /// what a stream held).
     pub(crate) fn new(extra_roots: &[Vec<u8>], max_message: usize) -> Result<Self, TransportError> {
-        let provider = Arc::new(ring_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for der in extra_roots {
-            roots.add(rustls::pki_types::CertificateDer::from(der.clone()))?;
-        }
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        static DEFAULT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+        let config = if extra_roots.is_empty() {
+            match DEFAULT.get() {
+                Some(config) => config.clone(),
+                None => {
+                    let built = Arc::new(tls_config(&[])?);
+                    DEFAULT.get_or_init(|| built).clone()
+                }
+            }
+        } else {
+            Arc::new(tls_config(extra_roots)?)
+        };
         Ok(Tws {
-            tls: Connector::Rustls(tokio_rustls::TlsConnector::from(Arc::new(config))),
+            tls: tokio_rustls::TlsConnector::from(config),
             max_message,
         })
     }
+}
+
+fn tls_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, TransportError> {
+    let provider = Arc::new(ring_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in extra_roots {
+        roots.add(rustls::pki_types::CertificateDer::from(der.clone()))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// rustls's ring provider, passed to each configuration (never installed process-wide).
@@ -109,84 +132,108 @@ fn ring_provider() -> rustls::crypto::CryptoProvider {
 }
 
 impl Transport for Tws {
-    type Conn = WebSocketStream<MaybeTlsStream<TcpStream>>;
+    type Conn = Ws<MaybeTlsStream<TcpStream>>;
 
-    async fn dial(&self, url: &ServerUrl) -> Result<Self::Conn, TransportError> {
-        let parsed = url.url();
-        let secure = match parsed.scheme() {
-            "wss" => true,
-            "ws" => false,
-            other => return Err(format!("unsupported scheme {other}").into()),
-        };
-        let host = url.host();
-        let port = parsed
-            .port_or_known_default()
-            .unwrap_or(if secure { 443 } else { 80 });
-        // IPv6 literals come bracketed from the URL; the resolver wants them bare.
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = TcpStream::connect((bare, port)).await?;
-        // Keep-alive answers and acks are small: never hold one back for the peer's delayed
-        // ACK (Nagle's algorithm would add up to tens of milliseconds to each).
-        tcp.set_nodelay(true)?;
-        let stream = if secure {
-            self.tls.wrap(bare, tcp).await?
-        } else {
-            Connector::Plain.wrap(bare, tcp).await?
-        };
-        let (ws, _) = ClientBuilder::new()
-            .uri(url.as_str())?
-            .limits(Limits::default().max_payload_len(Some(self.max_message)))
-            .connect_on(stream)
-            .await?;
-        Ok(ws)
+    fn dial(
+        &self,
+        url: &ServerUrl,
+    ) -> impl Future<Output = Result<Self::Conn, TransportError>> + Send + 'static {
+        let tls = self.tls.clone();
+        let max_message = self.max_message;
+        let url = url.clone();
+        async move {
+            let parsed = url.url();
+            let secure = match parsed.scheme() {
+                "wss" => true,
+                "ws" => false,
+                other => return Err(format!("unsupported scheme {other}").into()),
+            };
+            let host = url.host();
+            let port = parsed
+                .port_or_known_default()
+                .unwrap_or(if secure { 443 } else { 80 });
+            // IPv6 literals come bracketed from the URL; the resolver wants them bare.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let tcp = TcpStream::connect((bare, port)).await?;
+            // Keep-alive answers and acks are small: never hold one back for the peer's delayed
+            // ACK (Nagle's algorithm would add up to tens of milliseconds to each).
+            tcp.set_nodelay(true)?;
+            let connector = if secure {
+                Connector::Rustls(tls)
+            } else {
+                Connector::Plain
+            };
+            let stream = connector.wrap(bare, tcp).await?;
+            let (ws, _) = ClientBuilder::new()
+                .uri(url.as_str())?
+                .limits(Limits::default().max_payload_len(Some(max_message)))
+                .connect_on(stream)
+                .await?;
+            Ok(Ws {
+                ws,
+                unflushed: false,
+            })
+        }
     }
 }
 
-impl<S> Conn for WebSocketStream<S>
+/// A tokio-websockets stream, and whether something written waits to be flushed.
+pub(crate) struct Ws<S> {
+    ws: WebSocketStream<S>,
+    unflushed: bool,
+}
+
+impl<S> Conn for Ws<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    async fn send_text(&mut self, text: String) -> Result<(), TransportError> {
-        poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
-        Pin::new(&mut *self).start_send(Message::text(text))?;
-        poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await?;
-        Ok(())
-    }
-
-    async fn recv(&mut self) -> Option<Result<Bytes, TransportError>> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>> {
         loop {
-            match poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await? {
-                Ok(msg) if msg.is_text() || msg.is_binary() => {
-                    return Some(Ok(Bytes::from(msg.into_payload())))
+            // tokio-websockets queues the pong to a ping and writes it only on a later read or
+            // flush (a write that would block is left queued): flushed here before anything
+            // more is read, so at most one pong waits and the kernel's buffers hold the rest.
+            if self.unflushed {
+                match self.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Poll::Pending => return Poll::Pending,
                 }
-                // tokio-websockets queues the pong and only tries to write it on the next read
-                // (a write that would block is left queued): a server that floods pings
-                // without reading the pongs would grow that queue for as long as this side
-                // reads. So the pong is flushed before anything more is read, within the same
-                // deadline as any other write: at most one pong waits, the kernel's socket
-                // buffers hold the rest, and a peer that stops reading closes the socket.
-                Ok(msg) if msg.is_ping() => {
-                    let flush = poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx));
-                    match tokio::time::timeout(CONTROL_FLUSH_TIMEOUT, flush).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return Some(Err(e.into())),
-                        Err(_) => return Some(Err("the peer does not read its pongs".into())),
-                    }
+            }
+            match ready!(Pin::new(&mut self.ws).poll_next(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Some(Ok(msg)) if msg.is_text() || msg.is_binary() => {
+                    return Poll::Ready(Some(Ok(Bytes::from(msg.into_payload()))))
                 }
+                Some(Ok(msg)) if msg.is_ping() => self.unflushed = true,
                 // Pongs need nothing; a close ends the stream next.
-                Ok(_) => {}
-                Err(e) => return Some(Err(e.into())),
+                Some(Ok(_)) => {}
             }
         }
     }
 
-    async fn close(&mut self) {
-        let close = async {
-            poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
-            Pin::new(&mut *self).start_send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""))?;
-            poll_fn(|cx| Pin::new(&mut *self).poll_close(cx)).await
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Pin::new(&mut self.ws).poll_ready(cx).map_err(Into::into)
+    }
+
+    fn start_send(&mut self, text: String) -> Result<(), TransportError> {
+        Pin::new(&mut self.ws).start_send(Message::text(text))?;
+        self.unflushed = true;
+        Ok(())
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        ready!(Pin::new(&mut self.ws).poll_flush(cx))?;
+        self.unflushed = false;
+        Poll::Ready(Ok(()))
+    }
+
+    fn unflushed(&self) -> bool {
+        self.unflushed
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.ws).poll_close(cx).map(|_| ())
     }
 }
 

@@ -1646,12 +1646,14 @@ impl Session {
         index: usize,
         resp: super::server::DataResponse<'_>,
     ) {
+        // Message 4 counts only while its socket awaits it: one repeated later, accepted or
+        // refused, changes nothing (as for message 2).
+        if self.media[index].state == SockState::Ready {
+            return;
+        }
         if !resp.status.is_ok() {
             // 14, 15, 16 and every other refusal are final (the samples never retry them).
             self.refused(resp.status.code, resp.status.reason.as_deref());
-            return;
-        }
-        if self.media[index].state == SockState::Ready {
             return;
         }
         self.media[index].state = SockState::Ready;

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::webhook::{self, Unsigned};
@@ -429,7 +428,7 @@ const TS_PROBE: i64 = 7_777_777_777_777;
 
 impl AudioCache {
     fn new(key: (u64, AudioFormat), pcm: Vec<u8>, who: Speaker) -> Self {
-        let data = base64::engine::general_purpose::STANDARD.encode(&pcm);
+        let data = base64_simd::STANDARD.encode_to_string(&pcm);
         let pcm: Arc<[u8]> = pcm.into();
         let probe = Self::encode(who, &data, pcm.len(), TS_PROBE);
         let key_text = "\"timestamp\":";
@@ -611,7 +610,7 @@ impl Core {
             out: VecDeque::new(),
             polled: None,
             finished: Vec::new(),
-            video: base64::engine::general_purpose::STANDARD.encode(VIDEO_FRAME),
+            video: base64_simd::STANDARD.encode_to_string(VIDEO_FRAME),
         }
     }
 
