@@ -14,8 +14,9 @@
 //!   and the first failed checks as they come. Its report has no audio SHA-256
 //!   (`SimConfig::with_audio_digest(false)`: nothing reads it); every check of the client's
 //!   conduct is made. Every stream sends on the simulator's 20 ms grid, so one timer tick
-//!   serves them all and its writes come together: about 2 µs of CPU per message at 5 000
-//!   streams (`sim us`), 8–9 µs at 1 000, where the kernel's share of each write dominates.
+//!   serves them all and its writes come together: 2–3 µs of CPU per message at 5 000
+//!   streams (`sim us`, its core full), 7.7–8 µs at 1 000, where the kernel's share of one
+//!   write per message (about 3.5 µs on loopback) is most of it.
 //! - `client`: the crate's client, [`client::connect`] per stream, consuming [`Item`]s (the
 //!   audio arrives base64-decoded, as every user receives it).
 //! - `floor`: the floor reference: the same WebSocket crate (tokio-websockets 0.12.3), the same
