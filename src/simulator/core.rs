@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -304,7 +305,8 @@ struct Stream {
     replay: Option<replay::Player>,
     /// The audio socket of the replayed frame in progress.
     replay_audio: Option<SocketId>,
-    cache: Option<((u64, AudioFormat), Vec<u8>, String)>,
+    /// The audio message last encoded, reused while the tone's phase and the format stay.
+    cache: Option<AudioCache>,
     amp: i64,
     /// The delivery of `rtms_stopped` the close is counted from.
     stopped_delivery: Option<u64>,
@@ -399,9 +401,103 @@ impl Stream {
     }
 }
 
+/// A stream's audio message, encoded once for a (phase, format): the JSON text around its
+/// `timestamp`, the only field that changes from one message to the next while the tone's
+/// phase stays, so that a message costs a copy and a number rather than a serialisation.
+struct AudioCache {
+    key: (u64, AudioFormat),
+    pcm: Arc<[u8]>,
+    who: Speaker,
+    /// The payload in base64.
+    data: String,
+    /// The message's text before the timestamp's digits, and after them (`None`: not found
+    /// where expected, each message is encoded whole).
+    split: Option<(String, String)>,
+}
+
+/// Who an audio message is from, as its fields say.
+#[derive(Clone, Copy)]
+struct Speaker {
+    user_id: Option<i64>,
+    user_name: Option<&'static str>,
+    channel_id: Option<&'static str>,
+}
+
+/// The timestamp the cached audio message is encoded with, to find where its digits go.
+const TS_PROBE: i64 = 7_777_777_777_777;
+
+impl AudioCache {
+    fn new(key: (u64, AudioFormat), pcm: Vec<u8>, who: Speaker) -> Self {
+        let data = base64_simd::STANDARD.encode_to_string(&pcm);
+        let pcm: Arc<[u8]> = pcm.into();
+        let probe = Self::encode(who, &data, pcm.len(), TS_PROBE);
+        let key_text = "\"timestamp\":";
+        let marker = format!("{key_text}{TS_PROBE}");
+        let split = probe.rfind(&marker).map(|at| {
+            let digits = at + key_text.len();
+            let end = at + marker.len();
+            (probe[..digits].to_owned(), probe[end..].to_owned())
+        });
+        AudioCache {
+            key,
+            pcm,
+            who,
+            data,
+            split,
+        }
+    }
+
+    /// The audio message, serialised.
+    fn encode(who: Speaker, data: &str, len: usize, ts: i64) -> String {
+        ServerMessage::Audio(MediaData {
+            user_id: who.user_id,
+            user_name: who.user_name.map(Cow::Borrowed),
+            channel_id: who.channel_id.map(Cow::Borrowed),
+            data: Some(Cow::Borrowed(data)),
+            length: Some(len as i64),
+            timestamp: Some(ts),
+        })
+        .to_json()
+    }
+
+    /// The message with timestamp `ts`: the same text as [`AudioCache::encode`] gives.
+    fn message(&self, ts: i64) -> String {
+        let Some((head, tail)) = &self.split else {
+            return Self::encode(self.who, &self.data, self.pcm.len(), ts);
+        };
+        let mut out = String::with_capacity(head.len() + 20 + tail.len());
+        out.push_str(head);
+        push_int(&mut out, ts);
+        out.push_str(tail);
+        out
+    }
+}
+
+/// Appends `n` in decimal (as `Display` writes it, without its machinery).
+fn push_int(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 /// What a message sent counts for in the report, once the driver took it.
 enum Count {
-    Audio(Vec<u8>),
+    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken.
+    Audio(Arc<[u8]>),
     Video,
     Transcript,
     /// A keep-alive request: one the driver could not queue is not pending.
@@ -439,8 +535,27 @@ enum Timer {
     Handshake(SocketId),
     KeepAlive(SocketId),
     ReadyAck(SocketId),
-    Stream(usize),
+    /// Where the streams' timers (the players', kept in [`Core::players`]) stand among the
+    /// others due at the same instant.
+    Players,
     Delivery(u64),
+}
+
+/// The players' timers share one entry per [`PLAYER_TICK`]: thousands of streams each sending
+/// every 20 ms cost one timer a tick, not one each.
+const PLAYER_TICK: Duration = Duration::from_millis(1);
+
+/// A stream's media starts (and restarts, after a wait for a ready socket) on a multiple of
+/// this since the simulator's start, so that at the default 20 ms send rate every stream sends
+/// at the same instants: one tick serves them all, and a load driver's writes come together.
+const MEDIA_GRID: Duration = Duration::from_millis(20);
+
+/// The players due in one tick: each stream with the instant it asked for (stale when its
+/// `wake` moved), and how many are still live.
+#[derive(Default)]
+struct Tick {
+    due: Vec<(Instant, usize)>,
+    live: usize,
 }
 
 /// Zoom's side of every stream, sans I/O.
@@ -461,6 +576,8 @@ pub(crate) struct Core {
     sockets: HashMap<SocketId, Socket>,
     deliveries: HashMap<u64, Pending>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// The players' timers, by tick (the end of the [`PLAYER_TICK`] they fall in).
+    players: BTreeMap<Instant, Tick>,
     out: VecDeque<(Output, Option<Tally>)>,
     /// The last message polled, counted once the driver did not report it dropped.
     polled: Option<(SocketId, Tally)>,
@@ -490,6 +607,7 @@ impl Core {
             sockets: HashMap::new(),
             deliveries: HashMap::new(),
             timers: BinaryHeap::new(),
+            players: BTreeMap::new(),
             out: VecDeque::new(),
             polled: None,
             finished: Vec::new(),
@@ -593,7 +711,11 @@ impl Core {
             .map(|s| StreamSummary {
                 stream: s.spec.rtms_stream_id.clone(),
                 audio_frames: s.frames_sent,
-                audio_sha256: hex::encode(s.hasher.clone().finalize()),
+                audio_sha256: if self.config.audio_digest {
+                    hex::encode(s.hasher.clone().finalize())
+                } else {
+                    String::new()
+                },
                 transcripts: s.transcripts_sent,
                 video_frames: s.video_frames_sent,
                 stopped: s.aborted.clone(),
@@ -632,13 +754,22 @@ impl Core {
     /// The earliest time [`Core::handle_timeout`] is due.
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
         // Stale entries go first, so that a driver does not wake for nothing.
+        let mut next = None;
         while let Some(&Reverse((t, timer))) = self.timers.peek() {
             if self.timer_live(t, timer) {
-                return Some(t);
+                next = Some(t);
+                break;
             }
             self.timers.pop();
         }
-        None
+        while let Some(entry) = self.players.first_entry() {
+            if entry.get().live > 0 {
+                let tick = *entry.key();
+                return Some(next.map_or(tick, |t: Instant| t.min(tick)));
+            }
+            entry.remove();
+        }
+        next
     }
 
     /// A client opened a WebSocket at `path`, dialling `host` (its `Host` header).
@@ -879,10 +1010,24 @@ impl Core {
     /// Every timer due by `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.commit();
-        while let Some(&Reverse((t, timer))) = self.timers.peek() {
-            if t > now {
+        loop {
+            let tick = self.players.first_key_value().map(|(t, _)| *t);
+            let heap = self.timers.peek().map(|Reverse(entry)| *entry);
+            let players_first = match (tick, heap) {
+                (Some(tick), Some(entry)) => (tick, Timer::Players) < entry,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if players_first {
+                if tick.is_some_and(|tick| tick <= now) {
+                    self.fire_players(now);
+                    continue;
+                }
                 break;
             }
+            let Some((t, timer)) = heap.filter(|(t, _)| *t <= now) else {
+                break;
+            };
             self.timers.pop();
             if !self.timer_live(t, timer) {
                 continue;
@@ -891,10 +1036,7 @@ impl Core {
                 Timer::Handshake(socket) => self.close_socket(socket),
                 Timer::KeepAlive(socket) => self.keep_alive_tick(now, socket),
                 Timer::ReadyAck(socket) => self.ready_ack_late(socket),
-                Timer::Stream(i) => {
-                    self.streams[i].wake = None;
-                    self.advance(now, i);
-                }
+                Timer::Players => {}
                 Timer::Delivery(id) => self.redeliver(id),
             }
         }
@@ -926,7 +1068,7 @@ impl Core {
                     .any(|m| m.conn.socket == socket && !m.acked && m.ack_deadline == t),
                 _ => false,
             },
-            Timer::Stream(i) => self.streams[i].wake == Some(t),
+            Timer::Players => false,
             Timer::Delivery(id) => self.deliveries.get(&id).is_some_and(|p| p.due == Some(t)),
         }
     }
@@ -939,7 +1081,9 @@ impl Core {
         let s = &mut self.streams[tally.stream];
         match tally.count {
             Count::Audio(pcm) => {
-                s.hasher.update(&pcm);
+                if self.config.audio_digest {
+                    s.hasher.update(&pcm);
+                }
                 s.frames_sent += 1;
             }
             Count::Video => s.video_frames_sent += 1,
@@ -1836,8 +1980,55 @@ impl Core {
     /// Sets stream `i`'s timer.
     fn wake(&mut self, i: usize, at: Instant) {
         if self.streams[i].wake != Some(at) {
-            self.streams[i].wake = Some(at);
-            self.timer(at, Timer::Stream(i));
+            self.set_wake(i, Some(at));
+            let tick = self.tick_of(at);
+            let entry = self.players.entry(tick).or_default();
+            entry.due.push((at, i));
+            entry.live += 1;
+        }
+    }
+
+    /// The end of the [`PLAYER_TICK`] `at` falls in (counted from the core's start): when its
+    /// timer fires, at or after `at`.
+    fn tick_of(&self, at: Instant) -> Instant {
+        self.round_up(at, PLAYER_TICK)
+    }
+
+    /// The first multiple of `step` since the core's start at or after `at`.
+    fn round_up(&self, at: Instant, step: Duration) -> Instant {
+        let since = at.saturating_duration_since(self.start);
+        let tick = step.as_nanos().max(1);
+        let n = since.as_nanos().div_ceil(tick);
+        let tick_at = u64::try_from(n.saturating_mul(tick)).map(Duration::from_nanos);
+        tick_at
+            .ok()
+            .and_then(|d| self.start.checked_add(d))
+            .filter(|t| *t >= at)
+            .unwrap_or(at)
+    }
+
+    /// Moves stream `i`'s timer (the entry of the one it replaces goes stale).
+    fn set_wake(&mut self, i: usize, at: Option<Instant>) {
+        if let Some(old) = std::mem::replace(&mut self.streams[i].wake, at) {
+            let tick = self.tick_of(old);
+            if let Some(entry) = self.players.get_mut(&tick) {
+                entry.live = entry.live.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Runs the players of the first tick (due by `now`), in the order of the instants they
+    /// asked for.
+    fn fire_players(&mut self, now: Instant) {
+        let Some((_, mut tick)) = self.players.pop_first() else {
+            return;
+        };
+        tick.due.sort_unstable();
+        for (at, i) in tick.due {
+            if self.streams[i].wake == Some(at) {
+                self.streams[i].wake = None;
+                self.advance(now, i);
+            }
         }
     }
 
@@ -2039,11 +2230,18 @@ impl Core {
 
     /// Plays one frame on a ready socket (`waited`: after a wait, the pace restarts now).
     fn play_frame(&mut self, now: Instant, i: usize, go: Go, waited: bool) {
+        if waited {
+            // The pace starts at the next instant of the media grid: every stream sends on
+            // the same 20 ms instants, one timer serving them all.
+            let at = self.round_up(now, MEDIA_GRID);
+            self.streams[i].next_at = at;
+            if at > now {
+                self.streams[i].phase = Phase::Sleeping(at);
+                return;
+            }
+        }
         let now_ms = self.now_ms(now);
         let s = &mut self.streams[i];
-        if waited {
-            s.next_at = now;
-        }
         if !s.active {
             s.active = true;
             if let Some(sig) = go.signaling {
@@ -2068,30 +2266,27 @@ impl Core {
         let start = *s.first_ts.get_or_insert(now_ms);
         let sent = s.sent;
         let ts = start + sent as i64 * send_rate;
-        // The tone repeats with its phase: encode each (phase, format) once.
+        // The tone repeats with its phase: encode each (phase, format) once, and each message
+        // from that encoding with only its timestamp written anew.
         let key = audio_key(sent, &format);
-        if s.cache.as_ref().is_none_or(|(k, _, _)| *k != key) {
+        if s.cache.as_ref().is_none_or(|c| c.key != key) {
             let Some(pcm) = audio_payload(sent, &format, s.amp) else {
                 // Refused at the data handshake (`unplayable`): nothing to play.
                 return self.drain(now, i);
             };
-            let data = base64_simd::STANDARD.encode_to_string(&pcm);
-            s.cache = Some((key, pcm, data));
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            let who = Speaker {
+                user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+                user_name: (multi && !contact_center).then_some(USER_NAME),
+                channel_id: contact_center.then_some(CHANNEL_ID),
+            };
+            s.cache = Some(AudioCache::new(key, pcm, who));
         }
-        let Some((_, pcm, data)) = s.cache.as_ref() else {
+        let Some(cache) = s.cache.as_ref() else {
             return;
         };
-        let multi = format.data_opt == DataOption::AudioMultiStreams;
-        let frame = ServerMessage::Audio(MediaData {
-            user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
-            user_name: (multi && !contact_center).then_some(Cow::Borrowed(USER_NAME)),
-            channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
-            data: Some(Cow::Borrowed(data)),
-            length: Some(pcm.len() as i64),
-            timestamp: Some(ts),
-        })
-        .to_json();
-        let pcm = pcm.clone();
+        let frame = cache.message(ts);
+        let pcm = Arc::clone(&cache.pcm);
         self.send_counted(i, go.audio, frame, Count::Audio(pcm), true);
         let s = &mut self.streams[i];
         s.sent += 1;
@@ -2194,7 +2389,7 @@ impl Core {
                         pcm.clear();
                     }
                 }
-                (m.conn.socket, Count::Audio(pcm))
+                (m.conn.socket, Count::Audio(pcm.into()))
             }
             replay::Target::Media(kind) => {
                 let Some(m) = s.usable(kind) else {
@@ -2454,7 +2649,7 @@ impl Core {
             self.record_of(i, "watchdog_not_early", None);
         }
         self.streams[i].phase = Phase::Done;
-        self.streams[i].wake = None;
+        self.set_wake(i, None);
         let id = self.streams[i].spec.rtms_stream_id.clone();
         self.finished.push(id);
     }
@@ -2670,4 +2865,99 @@ fn tone_key(frame: u64, format: &AudioFormat) -> (u64, AudioFormat) {
     let samples = rate * u64::try_from(format.send_rate_ms).unwrap_or(20) / 1000;
     let period = (rate / 400).max(2);
     ((frame * samples) % period, *format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message built from the cached text is the one a whole serialisation gives, for every
+    /// speaker and timestamp (the clients read `timestamp` as the scheduled send time).
+    #[test]
+    fn cached_audio_message_is_the_serialised_one() {
+        let format = AudioParams::new().format();
+        let speakers = [
+            (Some(0), None, None),
+            (Some(USER_ID), Some(USER_NAME), None),
+            (None, None, Some(CHANNEL_ID)),
+        ];
+        for (user_id, user_name, channel_id) in speakers {
+            let who = Speaker {
+                user_id,
+                user_name,
+                channel_id,
+            };
+            let pcm = tone(0, &format, 5000);
+            let cache = AudioCache::new(tone_key(0, &format), pcm.clone(), who);
+            assert!(cache.split.is_some());
+            for ts in [
+                0,
+                1,
+                -5,
+                9,
+                10,
+                -10,
+                1_796_679_374_675,
+                TS_PROBE,
+                i64::MAX,
+                i64::MIN,
+            ] {
+                let whole = AudioCache::encode(who, &cache.data, pcm.len(), ts);
+                assert_eq!(cache.message(ts), whole);
+                let parsed = ServerMessage::parse(whole.as_bytes());
+                let Ok(ServerMessage::Audio(a)) = parsed else {
+                    panic!("not an audio message: {whole}");
+                };
+                assert_eq!(a.timestamp, Some(ts));
+            }
+        }
+    }
+
+    fn core_with(streams: usize) -> (Core, Instant) {
+        let start = Instant::now();
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut core = Core::new(SimConfig::default(), addr, start, 1_700_000_000_000);
+        let creds = crate::handshake::Credentials::new("id", "secret").unwrap();
+        for n in 0..streams {
+            let id = format!("s{n}");
+            let spec = StreamSpec::new(
+                Product::Meeting,
+                format!("{id}=="),
+                &id,
+                "whsec",
+                creds.clone(),
+            );
+            core.register(spec, start).unwrap();
+        }
+        (core, start)
+    }
+
+    /// The players' timers share one entry per tick: it fires at the end of the tick they fall
+    /// in, never before the instant asked for; a moved or cleared timer is no wake-up.
+    #[test]
+    fn players_share_one_timer_per_tick() {
+        let (mut core, start) = core_with(4);
+        let us = Duration::from_micros;
+        assert_eq!(core.tick_of(start), start);
+        assert_eq!(core.tick_of(start + us(1)), start + us(1000));
+        assert_eq!(core.tick_of(start + us(1000)), start + us(1000));
+        assert_eq!(core.tick_of(start + us(20_001)), start + us(21_000));
+        core.wake(0, start + us(20_100));
+        core.wake(1, start + us(20_900));
+        core.wake(2, start + us(20_500));
+        core.wake(3, start + us(41_000));
+        assert_eq!(core.players.len(), 2);
+        assert_eq!(core.poll_timeout(), Some(start + us(21_000)));
+        // Moved to the later tick, or cleared: the first tick has no one left.
+        core.wake(0, start + us(40_500));
+        core.set_wake(1, None);
+        core.set_wake(2, None);
+        assert_eq!(core.poll_timeout(), Some(start + us(41_000)));
+        assert_eq!(core.players.len(), 1);
+        core.handle_timeout(start + us(40_999));
+        assert_eq!(core.streams[0].wake, Some(start + us(40_500)));
+        core.handle_timeout(start + us(41_000));
+        assert!(core.streams.iter().all(|s| s.wake.is_none()));
+        assert_eq!(core.poll_timeout(), None);
+    }
 }

@@ -47,6 +47,8 @@ pub(super) enum Misbehave {
 pub(super) struct Received {
     pub(super) audio: Sha256,
     pub(super) audio_frames: u64,
+    /// When each audio message arrived (since the start) and its `timestamp`.
+    pub(super) audio_at: Vec<(Duration, Option<i64>)>,
     pub(super) transcripts: Vec<String>,
     pub(super) events: Vec<SessionEvent>,
     /// When each signalling socket was dialled.
@@ -446,6 +448,7 @@ impl Pair {
                             a.decode_into(&mut pcm).unwrap();
                             c.received.audio.update(&pcm);
                             c.received.audio_frames += 1;
+                            c.received.audio_at.push((now - self.start, a.timestamp));
                         }
                         ServerMessage::Transcript(t) => {
                             let text = t.text.as_deref().unwrap_or_default().to_owned();

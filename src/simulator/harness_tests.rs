@@ -464,3 +464,48 @@ fn durations_too_long_for_the_clock_or_zero_neither_panic_nor_spin() {
     let report = pair.run(LIMIT);
     assert!(pair.core.is_finished("s"), "{report}");
 }
+
+/// Without the audio digest the report's `audio_sha256` is empty; the frames are counted and
+/// every check is made as usual.
+#[test]
+fn without_the_audio_digest_every_check_is_still_made() {
+    let config = SimConfig::default().with_audio_digest(false);
+    let (report, pair) = run(config, vec![spec("s1", 60)]);
+    assert!(report.passed_strict(), "{report}");
+    let summary = &report.streams[0];
+    assert_eq!(summary.audio_frames, 60);
+    assert_eq!(summary.audio_sha256, "");
+    assert_eq!(pair.received("s1").audio_frames, 60);
+    for check in [
+        "signaling_handshake",
+        "client_ready_ack",
+        "keep_alive_signaling",
+        "keep_alive_media",
+        "audio_delivered",
+    ] {
+        assert!(passed(&report, check, "s1"), "{check}:\n{report}");
+    }
+}
+
+/// A stream's media starts on the 20 ms grid (counted from the simulator's start), whenever
+/// its client became ready, and each audio message goes out exactly at the time its
+/// `timestamp` says: every stream sends on the same instants, one timer serving them all.
+#[test]
+fn media_starts_on_the_grid_and_goes_out_at_its_timestamp() {
+    const WALL_START: i64 = 1_700_000_000_000;
+    let (report, pair) = run(SimConfig::default(), vec![spec("s1", 120), spec("s2", 90)]);
+    assert!(report.passed_strict(), "{report}");
+    for id in ["s1", "s2"] {
+        let audio = &pair.received(id).audio_at;
+        assert!(!audio.is_empty(), "{id}");
+        let (_, first) = audio[0];
+        let first = first.expect("a timestamp") - WALL_START;
+        assert_eq!(first % 20, 0, "{id}: first audio at {first} ms");
+        for (n, (arrived, ts)) in audio.iter().enumerate() {
+            let ts = ts.expect("a timestamp") - WALL_START;
+            assert_eq!(ts, first + 20 * n as i64, "{id}: message {n}");
+            // Sent at its timestamp, over the harness's 1 ms link.
+            assert_eq!(arrived.as_millis() as i64, ts + 1, "{id}: message {n}");
+        }
+    }
+}

@@ -110,6 +110,7 @@ pub struct SimConfig {
     duplicate_webhooks: bool,
     webhook_retries: Vec<Duration>,
     rules: Rules,
+    audio_digest: bool,
 }
 
 /// Zoom's retry schedule for a webhook that was not acknowledged with a 2xx within 3 s: 5
@@ -144,6 +145,7 @@ impl Default for SimConfig {
             duplicate_webhooks: false,
             webhook_retries: Vec::new(),
             rules: Rules::default(),
+            audio_digest: true,
         }
     }
 }
@@ -319,6 +321,20 @@ impl SimConfig {
         self.observe_window = window;
         self
     }
+    /// Keep the SHA-256 of each stream's audio ([`StreamSummary::audio_sha256`]; default yes).
+    /// Without it the report's `audio_sha256` is empty, and each audio message sent costs no
+    /// hashing: for a load driver, whose CPU per message is what it measures. Every check of
+    /// the client's conduct is made as usual.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(!SimConfig::default().with_audio_digest(false).audio_digest());
+    /// ```
+    #[must_use]
+    pub fn with_audio_digest(mut self, digest: bool) -> Self {
+        self.audio_digest = digest;
+        self
+    }
     /// Deliver every webhook twice, the same request each time, as Zoom's retries do (default
     /// no): the app must acknowledge both and still open one connection per stream.
     ///
@@ -449,6 +465,15 @@ impl SimConfig {
     /// ```
     pub fn observe_window(&self) -> Duration {
         self.observe_window
+    }
+    /// Whether the report has the SHA-256 of each stream's audio.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::simulator::SimConfig;
+    /// assert!(SimConfig::default().audio_digest());
+    /// ```
+    pub fn audio_digest(&self) -> bool {
+        self.audio_digest
     }
     /// Whether every webhook is delivered twice.
     ///
@@ -992,7 +1017,8 @@ pub struct StreamSummary {
     pub stream: String,
     /// Audio messages sent.
     pub audio_frames: u64,
-    /// Lower-case hex SHA-256 of the audio payload bytes sent, in order.
+    /// Lower-case hex SHA-256 of the audio payload bytes sent, in order (empty without
+    /// [`SimConfig::with_audio_digest`]).
     pub audio_sha256: String,
     /// Transcript messages sent.
     pub transcripts: u64,

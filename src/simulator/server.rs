@@ -3,8 +3,11 @@
 //! core's; this only moves bytes and time.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -249,16 +252,50 @@ pub(super) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Writes `text` to the client; `false` when the socket failed, or when the client did not
-/// take it within `limit` (it stopped reading: the socket is to be dropped).
-async fn send_within<S>(ws: &mut WebSocketStream<S>, text: String, limit: Duration) -> bool
+/// How a write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Done,
+    /// The socket failed (the client closed or reset it).
+    Failed,
+    /// The client did not take it within the limit: it stopped reading.
+    Stalled,
+}
+
+/// Writes `batch` to the client, flushed once, within `limit` (a client that takes nothing
+/// for that long stopped reading: the socket is to be dropped). The common case, a socket with
+/// room, is done at the first poll, with no timer set.
+async fn send_within<S>(
+    ws: &mut WebSocketStream<S>,
+    batch: &mut Vec<String>,
+    limit: Duration,
+) -> Written
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    matches!(
-        tokio::time::timeout(limit, ws.send(Message::text(text))).await,
-        Ok(Ok(()))
-    )
+    let write = async {
+        for text in batch.drain(..) {
+            ws.feed(Message::text(text)).await?;
+        }
+        ws.flush().await
+    };
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| match write.as_mut().poll(cx) {
+        Poll::Ready(result) => Poll::Ready(Some(result)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    let result = match first {
+        Some(result) => result,
+        None => match tokio::time::timeout(limit, write).await {
+            Ok(result) => result,
+            Err(_) => return Written::Stalled,
+        },
+    };
+    match result {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
+    }
 }
 
 /// Sends a close frame; a client that does not take it within a few seconds is left to the
@@ -296,6 +333,7 @@ where
     };
     // A client that does not take a message within a keep-alive interval has stopped reading.
     let limit = shared.interval;
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             // What the client sent first: an answer that arrived with a timer is no miss.
@@ -312,31 +350,47 @@ where
                     shared.pump(&mut inner);
                 }
             }
-            () = inbox.close.notified() => {
-                // What was queued before the close still goes out first.
-                while let Ok(text) = inbox.urgent.try_recv().or_else(|_| inbox.rx.try_recv()) {
-                    if !send_within(&mut ws, text, limit).await {
+            // Urgent messages (keep-alive requests) first; then what else is queued, written
+            // together and flushed once.
+            first = inbox.urgent.recv() => match first {
+                Some(Urgent::Text(text)) => {
+                    inbox.waiting.fetch_sub(1, Ordering::Relaxed);
+                    batch.push(text);
+                    let closing = inbox.drain(&mut batch);
+                    match send_within(&mut ws, &mut batch, limit).await {
+                        Written::Done => {}
+                        Written::Failed => break,
+                        Written::Stalled => return stalled(&shared, socket),
+                    }
+                    if closing {
+                        close(&mut ws).await;
                         break;
                     }
                 }
-                close(&mut ws).await;
-                break;
-            }
-            // Urgent messages (keep-alive requests) first.
-            out = async {
-                tokio::select! {
-                    biased;
-                    Some(text) = inbox.urgent.recv() => Some(text),
-                    text = inbox.rx.recv() => text,
+                // What was queued before the close still goes out first.
+                Some(Urgent::Close) | None => {
+                    while let Some(text) = inbox.try_next() {
+                        batch.push(text);
+                    }
+                    if send_within(&mut ws, &mut batch, limit).await == Written::Done {
+                        close(&mut ws).await;
+                    }
+                    break;
                 }
-            } => match out {
+            },
+            first = inbox.rx.recv() => match first {
                 Some(text) => {
-                    if !send_within(&mut ws, text, limit).await {
-                        let mut inner = shared.lock();
-                        inner.outboxes.remove(&socket);
-                        inner.core.handle_stalled(now(), socket);
-                        shared.pump(&mut inner);
-                        return;
+                    inbox.queued.fetch_sub(1, Ordering::Relaxed);
+                    batch.push(text);
+                    let closing = inbox.drain(&mut batch);
+                    match send_within(&mut ws, &mut batch, limit).await {
+                        Written::Done => {}
+                        Written::Failed => break,
+                        Written::Stalled => return stalled(&shared, socket),
+                    }
+                    if closing {
+                        close(&mut ws).await;
+                        break;
                     }
                 }
                 None => break,
@@ -346,6 +400,14 @@ where
     let mut inner = shared.lock();
     inner.outboxes.remove(&socket);
     inner.core.handle_closed(now(), socket);
+    shared.pump(&mut inner);
+}
+
+/// The client took no message within the limit: the socket is dropped, the core told.
+fn stalled(shared: &Arc<Shared>, socket: SocketId) {
+    let mut inner = shared.lock();
+    inner.outboxes.remove(&socket);
+    inner.core.handle_stalled(now(), socket);
     shared.pump(&mut inner);
 }
 
@@ -361,46 +423,123 @@ enum Unsent {
 /// How many urgent messages (keep-alive requests) may wait for one socket.
 const URGENT_QUEUE: usize = 16;
 
+/// The most messages written to a socket before one flush.
+const BATCH: usize = 64;
+
+/// What goes ahead of the messages queued for a socket.
+enum Urgent {
+    /// A keep-alive request.
+    Text(String),
+    /// Close the socket once what is queued is written.
+    Close,
+}
+
 /// What the server sends on one socket: a bounded queue of messages, a shorter one for urgent
 /// messages written ahead of it, and a close that never waits for room (everything queued
 /// before it is still written first).
 struct Outbox {
-    tx: mpsc::Sender<String>,
-    urgent: mpsc::Sender<String>,
-    close: Arc<Notify>,
+    /// The messages; those waiting are counted in `queued` (at most [`SEND_QUEUE`]).
+    tx: mpsc::UnboundedSender<String>,
+    queued: Arc<AtomicUsize>,
+    /// Urgent messages and the close; the urgent messages waiting are counted in `waiting`
+    /// (a close never waits for room).
+    urgent: mpsc::UnboundedSender<Urgent>,
+    waiting: Arc<AtomicUsize>,
 }
 
 /// The socket task's side of an [`Outbox`].
 struct Inbox {
-    rx: mpsc::Receiver<String>,
-    urgent: mpsc::Receiver<String>,
-    close: Arc<Notify>,
+    rx: mpsc::UnboundedReceiver<String>,
+    queued: Arc<AtomicUsize>,
+    urgent: mpsc::UnboundedReceiver<Urgent>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Outbox {
     fn new() -> (Outbox, Inbox) {
-        let (tx, rx) = mpsc::channel(SEND_QUEUE);
-        let (urgent, urgent_rx) = mpsc::channel(URGENT_QUEUE);
-        let close = Arc::new(Notify::new());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (urgent, urgent_rx) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         let inbox = Inbox {
             rx,
+            queued: Arc::clone(&queued),
             urgent: urgent_rx,
-            close: Arc::clone(&close),
+            waiting: Arc::clone(&waiting),
         };
-        (Outbox { tx, urgent, close }, inbox)
+        (
+            Outbox {
+                tx,
+                queued,
+                urgent,
+                waiting,
+            },
+            inbox,
+        )
     }
 
     /// Queues `text` without waiting (`urgent`: ahead of the others).
     fn text(&self, text: String, urgent: bool) -> Result<(), Unsent> {
-        let queue = if urgent { &self.urgent } else { &self.tx };
-        queue.try_send(text).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Unsent::Full,
-            mpsc::error::TrySendError::Closed(_) => Unsent::Gone,
-        })
+        let (count, limit) = if urgent {
+            (&self.waiting, URGENT_QUEUE)
+        } else {
+            (&self.queued, SEND_QUEUE)
+        };
+        if count.fetch_add(1, Ordering::Relaxed) >= limit {
+            count.fetch_sub(1, Ordering::Relaxed);
+            return Err(Unsent::Full);
+        }
+        let sent = if urgent {
+            self.urgent.send(Urgent::Text(text)).is_ok()
+        } else {
+            self.tx.send(text).is_ok()
+        };
+        if !sent {
+            count.fetch_sub(1, Ordering::Relaxed);
+            return Err(Unsent::Gone);
+        }
+        Ok(())
     }
 
     /// Closes the socket once what is queued is written.
     fn close(&self) {
-        self.close.notify_one();
+        let _ = self.urgent.send(Urgent::Close);
+    }
+}
+
+impl Inbox {
+    /// The next message queued, if any.
+    fn try_next(&mut self) -> Option<String> {
+        let text = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(text)
+    }
+
+    /// Adds what else is queued to `batch` (up to [`BATCH`] messages), the urgent messages
+    /// first; whether the close came (what was queued before it is in `batch`: nothing after
+    /// it is taken).
+    fn drain(&mut self, batch: &mut Vec<String>) -> bool {
+        while batch.len() < BATCH {
+            match self.urgent.try_recv() {
+                Ok(Urgent::Text(text)) => {
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    batch.push(text);
+                }
+                Ok(Urgent::Close) => {
+                    while let Some(text) = self.try_next() {
+                        batch.push(text);
+                    }
+                    return true;
+                }
+                Err(_) => break,
+            }
+        }
+        while batch.len() < BATCH {
+            match self.try_next() {
+                Some(text) => batch.push(text),
+                None => break,
+            }
+        }
+        false
     }
 }
