@@ -335,7 +335,8 @@ where
     let limit = shared.interval;
     let mut batch = Vec::new();
     loop {
-        tokio::select! {
+        // The first message of a batch to write, if any.
+        let first = tokio::select! {
             // What the client sent first: an answer that arrived with a timer is no miss.
             biased;
             frame = ws.next() => {
@@ -349,23 +350,13 @@ where
                     inner.core.handle_message(now(), socket, &bytes);
                     shared.pump(&mut inner);
                 }
+                continue;
             }
-            // Urgent messages (keep-alive requests) first; then what else is queued, written
-            // together and flushed once.
+            // Urgent messages (keep-alive requests) first; then what else is queued.
             first = inbox.urgent.recv() => match first {
                 Some(Urgent::Text(text)) => {
                     inbox.waiting.fetch_sub(1, Ordering::Relaxed);
-                    batch.push(text);
-                    let closing = inbox.drain(&mut batch);
-                    match send_within(&mut ws, &mut batch, limit).await {
-                        Written::Done => {}
-                        Written::Failed => break,
-                        Written::Stalled => return stalled(&shared, socket),
-                    }
-                    if closing {
-                        close(&mut ws).await;
-                        break;
-                    }
+                    text
                 }
                 // What was queued before the close still goes out first.
                 Some(Urgent::Close) | None => {
@@ -381,20 +372,22 @@ where
             first = inbox.rx.recv() => match first {
                 Some(text) => {
                     inbox.queued.fetch_sub(1, Ordering::Relaxed);
-                    batch.push(text);
-                    let closing = inbox.drain(&mut batch);
-                    match send_within(&mut ws, &mut batch, limit).await {
-                        Written::Done => {}
-                        Written::Failed => break,
-                        Written::Stalled => return stalled(&shared, socket),
-                    }
-                    if closing {
-                        close(&mut ws).await;
-                        break;
-                    }
+                    text
                 }
                 None => break,
             },
+        };
+        // Everything queued behind it, written together and flushed once.
+        batch.push(first);
+        let closing = inbox.drain(&mut batch);
+        match send_within(&mut ws, &mut batch, limit).await {
+            Written::Done => {}
+            Written::Failed => break,
+            Written::Stalled => return stalled(&shared, socket),
+        }
+        if closing {
+            close(&mut ws).await;
+            break;
         }
     }
     let mut inner = shared.lock();
