@@ -207,6 +207,14 @@ impl<T: Transport> Driver<T> {
             if self.poll_timer(cx) {
                 busy = true;
             }
+            // What the frames just read asked for (keep-alive answers, items): carried out
+            // now; only something to write or dial needs another round.
+            if self.flush() {
+                busy = true;
+            }
+            if self.session.is_done() {
+                return Poll::Ready(());
+            }
             if !busy {
                 return Poll::Pending;
             }
@@ -276,10 +284,11 @@ impl<T: Transport> Driver<T> {
         // cannot pile up behind a peer that does not read them.
         if sock.outbox.is_empty() {
             let now = now();
+            // Busy (another round) only when the budget ran out before the socket did.
+            busy = true;
             for _ in 0..READ_BUDGET {
                 match conn.poll_recv(cx) {
                     Poll::Ready(Some(Ok(frame))) => {
-                        busy = true;
                         on_frame(
                             &mut self.session,
                             &mut self.convert,
@@ -291,7 +300,10 @@ impl<T: Transport> Driver<T> {
                         );
                     }
                     Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Polled::Closed,
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        busy = false;
+                        break;
+                    }
                 }
             }
         }
@@ -335,9 +347,12 @@ impl<T: Transport> Driver<T> {
         true
     }
 
-    /// Carries out everything the session asked for.
-    fn flush(&mut self) {
+    /// Carries out everything the session asked for; `true` when that left something to write
+    /// or to dial.
+    fn flush(&mut self) -> bool {
+        let mut more = false;
         while let Some(output) = self.session.poll_output() {
+            more |= matches!(output, Output::Open { .. } | Output::Send { .. });
             match output {
                 Output::Open { socket, url, role } => {
                     if let Some(r) = &mut self.recording {
@@ -380,6 +395,7 @@ impl<T: Transport> Driver<T> {
                 }
             }
         }
+        more
     }
 }
 
