@@ -278,9 +278,9 @@ awk -F'\t' '
         print ""
         for (n in ns) {
             if (cpu["rust", n] > 0 && cpu["floor", n] > 0)
-                printf "N=%d: rust/floor CPU per message %.2fx (goal <= 1.5x)", n, cpu["rust", n] / cpu["floor", n]
+                printf "N=%d: rust/floor CPU per message %.2fx (goal <= 1.15x)", n, cpu["rust", n] / cpu["floor", n]
             if (cpu["rust", n] > 0 && cpu["node", n] > 0)
-                printf "; node/rust %.2fx (goal >= 2.5x)", cpu["node", n] / cpu["rust", n]
+                printf "; node/rust %.2fx (goal >= 2x)", cpu["node", n] / cpu["rust", n]
             if (cpu["rust", n] > 0 && cpu["floor", n] > 0)
                 printf "; kernel share rust %.2f of %.2f us, floor %.2f of %.2f us\n", sys["rust", n], cpu["rust", n], sys["floor", n], cpu["floor", n]
         }
