@@ -165,8 +165,11 @@ impl<T: Transport> Driver<T> {
     /// have more cannot starve the runtime's other tasks.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..ROUNDS {
+            if self.aborted {
+                return Poll::Ready(());
+            }
             self.flush();
-            if self.session.is_done() || self.aborted {
+            if self.session.is_done() {
                 return Poll::Ready(());
             }
             let mut busy = false;
@@ -176,6 +179,9 @@ impl<T: Transport> Driver<T> {
                 let commands = std::mem::take(&mut self.commands);
                 for command in commands {
                     self.command(command);
+                    if self.aborted {
+                        break;
+                    }
                 }
             }
             if self.aborted {
@@ -298,6 +304,11 @@ impl<T: Transport> Driver<T> {
                             sock.id,
                             frame,
                         );
+                        // What the frame asked for (an event, an answer) is carried out
+                        // before anything more is read: items keep the session's order.
+                        if self.session.has_output() {
+                            break;
+                        }
                     }
                     Poll::Ready(Some(Err(_))) | Poll::Ready(None) => return Polled::Closed,
                     Poll::Pending => {
@@ -670,5 +681,118 @@ mod tests {
         // What the guard prevents: tokio's rounding of such a deadline overflows.
         let armed = tokio::spawn(tokio::time::sleep_until(Instant::from_std(last)));
         assert!(armed.await.unwrap_err().is_panic());
+    }
+
+    // ---- review: a scripted transport ----
+    use std::collections::VecDeque as Dq;
+    use std::sync::Mutex as StdMutex;
+
+    /// Each dial gets the next script of frames; every text written is recorded per dial.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        scripts: Arc<StdMutex<Dq<Vec<&'static [u8]>>>>,
+        written: Arc<StdMutex<Vec<(usize, String)>>>,
+        dials: Arc<AtomicUsize>,
+    }
+
+    struct ScriptedConn {
+        n: usize,
+        frames: Dq<&'static [u8]>,
+        written: Arc<StdMutex<Vec<(usize, String)>>>,
+    }
+
+    impl Transport for Scripted {
+        type Conn = ScriptedConn;
+        fn dial(
+            &self,
+            _: &ServerUrl,
+        ) -> impl Future<Output = Result<ScriptedConn, TransportError>> + Send + 'static {
+            let n = self.dials.fetch_add(1, SeqCst);
+            let frames = self.scripts.lock().unwrap().pop_front().unwrap_or_default();
+            let written = self.written.clone();
+            async move {
+                Ok(ScriptedConn {
+                    n,
+                    frames: frames.into(),
+                    written,
+                })
+            }
+        }
+    }
+
+    impl Conn for ScriptedConn {
+        fn poll_recv(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>> {
+            match self.frames.pop_front() {
+                Some(f) => Poll::Ready(Some(Ok(Bytes::from_static(f)))),
+                None => Poll::Pending,
+            }
+        }
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(&mut self, text: String) -> Result<(), TransportError> {
+            self.written.lock().unwrap().push((self.n, text));
+            Ok(())
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn unflushed(&self) -> bool {
+            false
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    const SIG_OK: &[u8] = br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"ws://127.0.0.1:2/m"}}}"#;
+    const DATA_OK: &[u8] = br#"{"msg_type":4,"status_code":0}"#;
+    const AUDIO: &[u8] = br#"{"msg_type":14,"content":{"user_id":1,"data":"QQ==","timestamp":1}}"#;
+
+    /// Message 4 and the first audio frame arrive together (one TCP read): the user must see
+    /// `Connected` (with the params telling how to read the audio) before the audio.
+    #[tokio::test(start_paused = true)]
+    async fn review_connected_comes_before_the_media_read_in_the_same_round() {
+        let t = Scripted::default();
+        t.scripts.lock().unwrap().extend([vec![SIG_OK], vec![DATA_OK, AUDIO]]);
+        let (_handle, mut items) = spawn(
+            &tokio::runtime::Handle::current(),
+            t.clone(),
+            config(),
+            url(),
+            Options::default(),
+        )
+        .unwrap();
+        let first = items.next().await.unwrap();
+        assert!(matches!(first, Item::Connected { .. }), "first item: {first:?}");
+    }
+
+    /// Abort (lease lost) must not send a stream close request (21), even when a Close
+    /// command is queued behind it (the old driver stopped at the Abort).
+    #[tokio::test(start_paused = true)]
+    async fn review_abort_then_close_sends_no_stream_close_request() {
+        let t = Scripted::default();
+        t.scripts.lock().unwrap().extend([vec![SIG_OK], vec![DATA_OK]]);
+        let (handle, mut items) = spawn(
+            &tokio::runtime::Handle::current(),
+            t.clone(),
+            config(),
+            url(),
+            Options::default(),
+        )
+        .unwrap();
+        let first = items.next().await.unwrap();
+        assert!(matches!(first, Item::Connected { .. }), "{first:?}");
+        // Both before the driver runs again (e.g. lease loss while the app shuts down).
+        handle.queue.command(Command::Abort);
+        handle.queue.command(Command::Close);
+        let mut f = handle.finished.clone();
+        let _ = f.wait_for(|d| *d).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let written = t.written.lock().unwrap().clone();
+        assert!(
+            !written.iter().any(|(_, text)| text.contains(r#""msg_type":21"#)),
+            "written after abort: {written:?}"
+        );
     }
 }

@@ -56,6 +56,9 @@ impl Shared {
     pub(crate) fn command(&self, command: Command) {
         let driver = {
             let mut s = self.lock();
+            if s.closed {
+                return;
+            }
             s.commands.push(command);
             self.has_commands.store(true, Ordering::Release);
             s.driver.clone()
@@ -392,5 +395,18 @@ mod tests {
         drop(Receiver(shared.clone()));
         assert_eq!(count.0.load(Ordering::SeqCst), 3);
         assert!(!tx.poll_user(&mut cx, &mut commands));
+    }
+
+    /// After the driver finished (its Sender closed and dropped), commands from a handle that
+    /// lives on are never read: they must not pile up.
+    #[test]
+    fn review_commands_after_the_driver_finished_do_not_accumulate() {
+        let (tx, shared) = channel(2, usize::MAX);
+        drop(tx); // the driver's end: closed
+        for _ in 0..10_000 {
+            shared.command(Command::SubscribeVideo { user_id: 1, subscribe: true });
+        }
+        let held = shared.lock().commands.len();
+        assert!(held == 0, "{held} commands held by a finished stream's queue");
     }
 }

@@ -1590,3 +1590,30 @@ impl ServerMessage<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod review_base64 {
+    use super::{base64_decode, base64_decoded_len};
+
+    fn dec(s: &str) -> Option<Vec<u8>> {
+        let (unpadded, len) = base64_decoded_len(s)?;
+        let mut out = vec![0; len];
+        base64_decode(unpadded, &mut out).then_some(out)
+    }
+
+    #[test]
+    fn padding_rule_and_canonical_bits() {
+        assert_eq!(dec(""), Some(vec![]));
+        assert_eq!(dec("QQ=="), Some(vec![0x41]));
+        assert_eq!(dec("QQ"), Some(vec![0x41]));
+        assert_eq!(dec("QUI="), Some(vec![0x41, 0x42]));
+        assert_eq!(dec("QUI"), Some(vec![0x41, 0x42]));
+        assert_eq!(dec("QUJD"), Some(vec![0x41, 0x42, 0x43]));
+        for bad in [
+            "QQ=", "Q", "Q=", "Q==", "Q===", "====", "=", "==", "QUJD=", "QUJD==", "QQ==QQ==",
+            "QQ=A", "QR==", "QR", "QUJ=", "QUJ", " QQ==", "QQ== ", "QQ\n==", "QU=I",
+        ] {
+            assert_eq!(dec(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1097,6 +1097,11 @@ impl Session {
         }
     }
 
+    /// Review: whether outputs wait.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
     fn finish(&mut self, event: SessionEvent) {
         self.close_all();
         self.phase = Phase::Done;
