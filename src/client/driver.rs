@@ -683,7 +683,7 @@ mod tests {
         assert!(armed.await.unwrap_err().is_panic());
     }
 
-    // ---- review: a scripted transport ----
+    // A scripted transport: each dial gets its frames; what is written is recorded.
     use std::collections::VecDeque as Dq;
     use std::sync::Mutex as StdMutex;
 
@@ -721,7 +721,10 @@ mod tests {
     }
 
     impl Conn for ScriptedConn {
-        fn poll_recv(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>> {
+        fn poll_recv(
+            &mut self,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Bytes, TransportError>>> {
             match self.frames.pop_front() {
                 Some(f) => Poll::Ready(Some(Ok(Bytes::from_static(f)))),
                 None => Poll::Pending,
@@ -752,9 +755,12 @@ mod tests {
     /// Message 4 and the first audio frame arrive together (one TCP read): the user must see
     /// `Connected` (with the params telling how to read the audio) before the audio.
     #[tokio::test(start_paused = true)]
-    async fn review_connected_comes_before_the_media_read_in_the_same_round() {
+    async fn connected_comes_before_media_read_in_the_same_round() {
         let t = Scripted::default();
-        t.scripts.lock().unwrap().extend([vec![SIG_OK], vec![DATA_OK, AUDIO]]);
+        t.scripts
+            .lock()
+            .unwrap()
+            .extend([vec![SIG_OK], vec![DATA_OK, AUDIO]]);
         let (_handle, mut items) = spawn(
             &tokio::runtime::Handle::current(),
             t.clone(),
@@ -764,15 +770,21 @@ mod tests {
         )
         .unwrap();
         let first = items.next().await.unwrap();
-        assert!(matches!(first, Item::Connected { .. }), "first item: {first:?}");
+        assert!(
+            matches!(first, Item::Connected { .. }),
+            "first item: {first:?}"
+        );
     }
 
     /// Abort (lease lost) must not send a stream close request (21), even when a Close
     /// command is queued behind it (the old driver stopped at the Abort).
     #[tokio::test(start_paused = true)]
-    async fn review_abort_then_close_sends_no_stream_close_request() {
+    async fn an_abort_then_a_close_sends_no_stream_close_request() {
         let t = Scripted::default();
-        t.scripts.lock().unwrap().extend([vec![SIG_OK], vec![DATA_OK]]);
+        t.scripts
+            .lock()
+            .unwrap()
+            .extend([vec![SIG_OK], vec![DATA_OK]]);
         let (handle, mut items) = spawn(
             &tokio::runtime::Handle::current(),
             t.clone(),
@@ -791,7 +803,9 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let written = t.written.lock().unwrap().clone();
         assert!(
-            !written.iter().any(|(_, text)| text.contains(r#""msg_type":21"#)),
+            !written
+                .iter()
+                .any(|(_, text)| text.contains(r#""msg_type":21"#)),
             "written after abort: {written:?}"
         );
     }

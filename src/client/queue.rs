@@ -5,7 +5,7 @@
 //!
 //! The same shared state carries the other way what the stream's handles ask of the driver
 //! ([`Command`]s) and tells the driver when the user's end is dropped: the driver's task is
-//! woken for both, and checks them with two atomic loads per wake-up.
+//! woken for both, and checks them with two atomic loads per round of its poll.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -52,7 +52,7 @@ impl Shared {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Hands the driver a command (after the driver has finished, it is never read).
+    /// Hands the driver a command; once the driver has finished, the command is dropped.
     pub(crate) fn command(&self, command: Command) {
         let driver = {
             let mut s = self.lock();
@@ -400,13 +400,19 @@ mod tests {
     /// After the driver finished (its Sender closed and dropped), commands from a handle that
     /// lives on are never read: they must not pile up.
     #[test]
-    fn review_commands_after_the_driver_finished_do_not_accumulate() {
+    fn commands_after_the_driver_finished_are_dropped() {
         let (tx, shared) = channel(2, usize::MAX);
         drop(tx); // the driver's end: closed
         for _ in 0..10_000 {
-            shared.command(Command::SubscribeVideo { user_id: 1, subscribe: true });
+            shared.command(Command::SubscribeVideo {
+                user_id: 1,
+                subscribe: true,
+            });
         }
         let held = shared.lock().commands.len();
-        assert!(held == 0, "{held} commands held by a finished stream's queue");
+        assert!(
+            held == 0,
+            "{held} commands held by a finished stream's queue"
+        );
     }
 }

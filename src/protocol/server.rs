@@ -1592,7 +1592,7 @@ impl ServerMessage<'_> {
 }
 
 #[cfg(test)]
-mod review_base64 {
+mod base64_tests {
     use super::{base64_decode, base64_decoded_len};
 
     fn dec(s: &str) -> Option<Vec<u8>> {
@@ -1602,7 +1602,7 @@ mod review_base64 {
     }
 
     #[test]
-    fn padding_rule_and_canonical_bits() {
+    fn padding_is_optional_but_completes_the_last_group_and_trailing_bits_are_canonical() {
         assert_eq!(dec(""), Some(vec![]));
         assert_eq!(dec("QQ=="), Some(vec![0x41]));
         assert_eq!(dec("QQ"), Some(vec![0x41]));

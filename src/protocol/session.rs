@@ -1097,7 +1097,7 @@ impl Session {
         }
     }
 
-    /// Review: whether outputs wait.
+    /// Whether outputs wait to be taken (the driver carries them out before reading more).
     pub(crate) fn has_output(&self) -> bool {
         !self.outputs.is_empty()
     }
