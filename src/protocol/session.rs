@@ -1098,6 +1098,7 @@ impl Session {
     }
 
     /// Whether outputs wait to be taken (the driver carries them out before reading more).
+    #[cfg(feature = "client")]
     pub(crate) fn has_output(&self) -> bool {
         !self.outputs.is_empty()
     }
