@@ -25,7 +25,9 @@ use super::queue::{self, Sender};
 use super::record::{self, Recording};
 use super::transport::{Conn, Transport, TransportError};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
-use crate::protocol::session::{Inbound, Output, Session, SessionConfig, SessionEvent, SocketId};
+use crate::protocol::session::{
+    Inbound, Output, Session, SessionConfig, SessionError, SessionEvent, SocketId,
+};
 use crate::region::ServerUrl;
 
 /// Frames read from one socket per round before the stream's other sockets get a turn.
@@ -400,7 +402,12 @@ impl<T: Transport> Driver<T> {
                             Item::Reconnecting { scope, attempt }
                         }
                         SessionEvent::Ended(reason) => Item::Ended(reason),
-                        SessionEvent::Failed(error) => Item::Failed(error),
+                        SessionEvent::Failed(error) => {
+                            if let SessionError::MediaUrl { error, .. } = &error {
+                                self.out.push(Item::Refused(error.clone()));
+                            }
+                            Item::Failed(error)
+                        }
                     };
                     self.out.push(item);
                 }

@@ -16,6 +16,7 @@ use crate::protocol::server::{
     Transcript, VideoSubscriptionResponse,
 };
 use crate::protocol::session::{EndReason, Scope, SessionError};
+use crate::region::ServerUrlError;
 
 /// One thing that happened on a stream, in order.
 ///
@@ -74,14 +75,25 @@ pub enum Item {
         /// 0-based attempt (the backoff step).
         attempt: u32,
     },
+    /// A server URL the host policy refuses (the signalling URL of an `rtms_started`, a
+    /// failover's, or a media URL of the signalling response): it was never dialled. The one
+    /// place a refused URL is reported. When the stream cannot go on without it (the first
+    /// signalling URL, a media URL), [`Item::Failed`] follows; after a refused failover the
+    /// stream goes on on its current server.
+    Refused(ServerUrlError),
     /// The stream ended (last item).
     Ended(EndReason),
     /// The stream failed for good (last item).
     Failed(SessionError),
+    /// This replica no longer holds the stream (last item; feature `redis`): another replica
+    /// carries it on ([`Supervisor::hand_over`](super::Supervisor::hand_over), or a lost
+    /// lease). The stream was not closed: Zoom's side goes on.
+    HandedOver,
 }
 
 impl Item {
-    /// Whether this is the last item ([`Item::Ended`] or [`Item::Failed`]).
+    /// Whether this is the last item ([`Item::Ended`], [`Item::Failed`] or
+    /// [`Item::HandedOver`]).
     ///
     /// ```
     /// use zoom_rtms_webhooks::client::Item;
@@ -89,7 +101,7 @@ impl Item {
     /// assert!(Item::Ended(EndReason::Closed).is_terminal());
     /// ```
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Item::Ended(_) | Item::Failed(_))
+        matches!(self, Item::Ended(_) | Item::Failed(_) | Item::HandedOver)
     }
 
     /// About how many bytes this item holds (its size plus the text and payload it owns), for
@@ -118,6 +130,8 @@ impl Item {
                 | Item::Lagged { .. }
                 | Item::Reconnecting { .. }
                 | Item::Ended(_)
+                | Item::Refused(_)
+                | Item::HandedOver
                 | Item::Failed(_) => 0,
             }
     }

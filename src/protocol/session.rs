@@ -761,6 +761,11 @@ pub enum SessionError {
         /// The kind.
         kind: MediaKind,
     },
+    /// The signalling URL was refused by the host policy (it is never dialled). The session
+    /// never reports this one (it starts from a [`ServerUrl`] already checked); the client
+    /// does, for an `rtms_started` whose URL is refused.
+    #[error("the signalling URL was refused")]
+    SignalingUrl(#[source] ServerUrlError),
     /// The signalling response's media URL for a media type was refused by the host policy
     /// (it is never dialled).
     #[error("the server's media URL for {kind} was refused")]
