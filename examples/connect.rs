@@ -177,8 +177,8 @@ async fn consume(mut stream: SupervisedStream) {
             }
             Item::Transcript(t) => {
                 transcripts += 1;
-                let user = clean(t.user_name.as_deref().unwrap_or(""));
-                let text = clean(t.text.as_deref().unwrap_or(""));
+                let user = clean(t.source.user_name().unwrap_or(""));
+                let text = clean(&t.text);
                 println!("transcript stream={id} user={user} text={text}");
             }
             Item::Lagged { dropped } => eprintln!("stream {id}: too slow, {dropped} items dropped"),

@@ -54,7 +54,8 @@ async fn happy_path_handshakes_then_media() {
     let Item::Transcript(t) = next(&mut items).await else {
         panic!("expected a transcript")
     };
-    assert_eq!(t.text.as_deref(), Some("Hello"));
+    assert_eq!(t.text, "Hello");
+    assert_eq!(t.source.user_name(), Some("Ann"));
     assert_eq!((t.start_time, t.end_time), (Some(1000), Some(2500)));
 
     // A graceful close: 21 on signalling, 22 back, the stream ends.

@@ -152,7 +152,7 @@ async fn consume(
                 s.audio_timestamps.extend(frame.timestamp);
                 sha.update(&frame.data);
             }
-            Item::Transcript(t) => s.transcripts.push(t.text.unwrap_or_default().into_owned()),
+            Item::Transcript(t) => s.transcripts.push(t.text),
             Item::Video(frame) => {
                 s.video_frames += 1;
                 if !s.video_sources.contains(&frame.source) {
@@ -160,8 +160,10 @@ async fn consume(
                 }
                 s.video_jpeg = frame.data.starts_with(&[0xFF, 0xD8, 0xFF]);
             }
-            Item::VideoSubscription(r) => {
-                s.video_subscription = Some((r.user_id, r.status.code));
+            Item::VideoSubscription {
+                user_id, status, ..
+            } => {
+                s.video_subscription = Some((user_id, status));
             }
             // The items end after it, once a recording is complete.
             item if item.is_terminal() => s.terminal = Some(item),

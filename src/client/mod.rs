@@ -49,7 +49,7 @@
 //! while let Some(item) = items.next().await {
 //!     match item {
 //!         Item::Audio(frame) => println!("{} audio bytes at {:?}", frame.data.len(), frame.timestamp),
-//!         Item::Transcript(t) => println!("{:?}", t.text),
+//!         Item::Transcript(t) => println!("{}", t.text),
 //!         Item::Lagged { dropped } => eprintln!("too slow: {dropped} items dropped"),
 //!         Item::Ended(_) | Item::Failed(_) => break,
 //!         _ => {}
@@ -74,7 +74,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::watch;
 
-pub use item::{EventUpdate, Item, MediaFrame, Source};
+pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
 pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};

@@ -327,13 +327,12 @@ mod tests {
         assert_eq!(poll(&mut rx), lagged(1));
         assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(7, 10_000))));
         // State items too, when nothing else is left (each bounded by the message limit).
-        let big_state = |n: u8| {
-            Item::StreamState(crate::protocol::server::StreamStateInfo {
-                state: None,
-                reason: None,
-                timestamp: Some(i64::from(n)),
-                rtms_stream_id: Some("s".repeat(2 * each).into()),
-            })
+        let big_state = |n: u8| Item::VideoSubscription {
+            user_id: None,
+            status: None,
+            reason: Some("s".repeat(2 * each)),
+            subscribe: None,
+            timestamp: Some(i64::from(n)),
         };
         tx.push(big_state(1));
         tx.push(big_state(2));

@@ -45,7 +45,7 @@ type Configure = Arc<dyn Fn(SessionConfig, &RtmsStarted) -> SessionConfig + Send
 ///     println!("stream {} ({}) via {}", stream.id(), stream.product(), stream.server_url());
 ///     while let Some(item) = stream.next().await {
 ///         if let Item::Transcript(t) = item {
-///             println!("{:?}", t.text);
+///             println!("{}: {}", t.source.user_name().unwrap_or("?"), t.text);
 ///         }
 ///     }
 /// }
@@ -308,7 +308,7 @@ struct State {
 /// let supervisor = Supervisor::new(creds, |mut stream: SupervisedStream| async move {
 ///     while let Some(item) = stream.next().await {
 ///         match item {
-///             Item::Transcript(t) => println!("{}: {:?}", stream.id(), t.text),
+///             Item::Transcript(t) => println!("{}: {}", stream.id(), t.text),
 ///             Item::Ended(_) | Item::Failed(_) => break,
 ///             _ => {}
 ///         }
