@@ -5,7 +5,7 @@
 //!   loopback (127.0.0.1 only): it answers the handshakes, then attacks;
 //! - the child is this same test binary, run again with the test's own name as the filter and
 //!   [`CHILD_URL`] set to the signalling URL: it runs only the client's side of that test (one
-//!   stream, [`client::connect_with`], consuming [`Item`]s and checking them) on a
+//!   stream, [`client::connect_session`], consuming [`Item`]s and checking them) on a
 //!   current-thread runtime.
 //!
 //! The parent reads the child's `/proc/<pid>/status` while the attack runs: `VmRSS` once the
@@ -189,7 +189,8 @@ impl ChildSide {
         // With paused time, no timer fires while the handshakes cross the sockets.
         let hold = self.paused.then(hold_time);
         let config = fake::config().with_timing(timing);
-        let (handle, mut items) = client::connect_with(config, self.url.clone(), options).unwrap();
+        let (handle, mut items) =
+            client::connect_session(config, self.url.clone(), options).unwrap();
         assert!(matches!(next(&mut items).await, Item::Connected { .. }));
         drop(hold);
         self.say("connected");

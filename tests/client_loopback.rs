@@ -21,7 +21,8 @@ async fn happy_path_handshakes_then_media() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
-    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url, client::Options::default()).unwrap();
 
     let mut sig = sig_ep.accept().await;
     let mut media = handshake(&mut sig, &media_ep).await;
@@ -79,7 +80,7 @@ async fn keep_alives_echoed_on_both_sockets_while_the_consumer_is_stalled() {
     let media_ep = Endpoint::bind().await;
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
     let options = Options::default().with_queue_capacity(4);
-    let (handle, mut items) = client::connect_with(config(), url, options).unwrap();
+    let (handle, mut items) = client::connect_session(config(), url, options).unwrap();
 
     let mut sig = sig_ep.accept().await;
     let mut media = handshake(&mut sig, &media_ep).await;
@@ -121,11 +122,17 @@ async fn a_media_url_on_a_refused_host_is_never_dialled() {
     let refused = format!("ws://localhost:{}", trap.local_addr().unwrap().port());
 
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
-    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url, client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     sig.expect(1).await;
     sig.send(signalling_ok(&refused)).await;
 
+    // Reported once as a refused URL, then as the reason the stream failed.
+    let Item::Refused(error) = next(&mut items).await else {
+        panic!("expected Refused")
+    };
+    assert_eq!(error.url(), Some(refused.as_str()));
     let item = next(&mut items).await;
     assert!(
         matches!(
@@ -155,7 +162,8 @@ async fn duplicate_status_8_is_retried_then_succeeds() {
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
     let _hold = hold_time();
     let start = tokio::time::Instant::now();
-    let (_handle, mut items) = client::connect(config(), url).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config(), url, client::Options::default()).unwrap();
 
     // Another connection to the stream is still active: status 8 (duplicate signal request).
     let mut first = sig_ep.accept().await;
@@ -190,7 +198,8 @@ async fn split_sockets_each_handshake_and_answer_keep_alives() {
             MediaParams::new(),
         )
         .with_split_sockets(true);
-    let (_handle, mut items) = client::connect(config, url).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config, url, client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     sig.expect(1).await;
     // No `transcript` key: that socket takes the `all` URL (the same endpoint here).
@@ -228,8 +237,8 @@ async fn invalid_media_parameters_are_refused_before_any_dial() {
     let stereo =
         MediaParams::new().with_audio(AudioParams::new().with_channel(AudioChannel::Stereo));
     let config = config().with_media(MediaTypes::AUDIO, stereo);
-    let err = client::connect(config, url).unwrap_err();
-    assert!(matches!(err, client::ConnectError::Session(_)), "{err}");
+    let err = client::connect_session(config, url, client::Options::default()).unwrap_err();
+    assert!(matches!(err, client::ConnectError::Params(_)), "{err}");
     tokio::task::yield_now().await;
     assert!(trap.accept().is_err(), "nothing was dialled");
 }
@@ -237,7 +246,7 @@ async fn invalid_media_parameters_are_refused_before_any_dial() {
 #[test]
 fn connect_outside_a_runtime_is_an_error() {
     let url = ServerUrl::parse("ws://127.0.0.1:9", &policy()).unwrap();
-    let err = client::connect(config(), url).unwrap_err();
+    let err = client::connect_session(config(), url, client::Options::default()).unwrap_err();
     assert!(matches!(err, client::ConnectError::NoRuntime));
 }
 
@@ -247,7 +256,8 @@ async fn close_without_an_answer_ends_after_the_close_timeout() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
     let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
-    let (handle, mut items) = client::connect(config(), url).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url, client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert!(matches!(next(&mut items).await, Item::Connected { .. }));
@@ -261,4 +271,63 @@ async fn close_without_an_answer_ends_after_the_close_timeout() {
     tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(next(&mut items).await, Item::Ended(EndReason::Closed));
     closing.await.unwrap();
+}
+
+/// An `rtms_started` as the webhook half parses it, for `stream-1` of meeting `m-uuid`.
+fn started(server_urls: &str) -> zoom_rtms_webhooks::event::RtmsStarted {
+    let body = json!({"event":"meeting.rtms_started","event_ts":1,"payload":{
+        "meeting_uuid":"m-uuid","rtms_stream_id":"stream-1","server_urls":server_urls}});
+    match zoom_rtms_webhooks::WebhookEvent::parse(body.to_string().as_bytes()).unwrap() {
+        zoom_rtms_webhooks::WebhookEvent::RtmsStarted(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn client_config() -> client::Config {
+    client::Config::new(client::Credentials::new("client-id", "client-secret").unwrap())
+        .with_host_policy(policy())
+}
+
+#[tokio::test]
+async fn one_call_connects_from_the_rtms_started_event() {
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let (_handle, mut items) = client::connect(&started(&sig_ep.url()), &client_config()).unwrap();
+    // `handshake` checks the signalling handshake: stream-1 of m-uuid, signed.
+    let mut sig = sig_ep.accept().await;
+    let mut media = handshake(&mut sig, &media_ep).await;
+    assert!(matches!(
+        next(&mut items).await,
+        Item::Connected { connects: 1, .. }
+    ));
+    media.send(audio(3)).await;
+    let Item::Audio(frame) = next(&mut items).await else {
+        panic!("expected audio")
+    };
+    assert_eq!(&frame.data[..], &[3, 3, 3, 3]);
+}
+
+#[tokio::test]
+async fn a_refused_signalling_url_is_reported_by_the_items_and_never_dialled() {
+    // A plain ws:// URL with the default policy: refused.
+    let sig_ep = Endpoint::bind().await;
+    let config = client::Config::new(client::Credentials::new("id", "secret").unwrap());
+    let (handle, mut items) = client::connect(&started(&sig_ep.url()), &config).unwrap();
+    let Item::Refused(error) = next(&mut items).await else {
+        panic!("expected Refused")
+    };
+    assert_eq!(error.url(), Some(sig_ep.url().as_str()));
+    let Item::Failed(SessionError::SignalingUrl(e)) = next(&mut items).await else {
+        panic!("expected Failed(SignalingUrl)")
+    };
+    assert_eq!(e, error);
+    assert!(items.next().await.is_none());
+    assert!(handle.is_finished());
+    handle.finished().await;
+    // Nothing dialled: no connection waits at the listener.
+    let accepted = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(sig_ep.listener.poll_accept(cx).is_ready())
+    })
+    .await;
+    assert!(!accepted, "the refused URL was dialled");
 }

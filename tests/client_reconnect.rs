@@ -33,7 +33,8 @@ async fn a_lost_media_socket_redials_media_only_after_the_backoff() {
     let _hold = hold_time();
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (_handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -66,7 +67,8 @@ async fn sixty_five_silent_seconds_redo_the_whole_handshake() {
     let _hold = hold_time();
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (_handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -93,7 +95,8 @@ async fn sixty_five_silent_seconds_redo_the_whole_handshake() {
 async fn rtms_started_again_fails_over_to_the_new_servers_at_once() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -116,7 +119,8 @@ async fn rtms_started_again_fails_over_to_the_new_servers_at_once() {
 async fn stream_state_terminated_ends_the_stream() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -136,7 +140,8 @@ async fn stream_state_terminated_ends_the_stream() {
 async fn rtms_stopped_ends_the_stream() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -150,7 +155,8 @@ async fn rtms_stopped_ends_the_stream() {
 async fn dropping_the_items_closes_the_stream_gracefully() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let _media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -166,7 +172,8 @@ async fn dropping_the_items_closes_the_stream_gracefully() {
 async fn events_video_subscription_and_chat_reach_the_user() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let mut media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);
@@ -218,7 +225,8 @@ async fn an_unreachable_signalling_server_is_retried_after_the_backoff() {
         l.local_addr().unwrap()
     };
     let url = ServerUrl::parse(&format!("ws://{addr}"), &policy()).unwrap();
-    let (_handle, mut items) = client::connect(config(), url).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config(), url, client::Options::default()).unwrap();
     assert_eq!(
         next(&mut items).await,
         Item::Reconnecting {
@@ -243,7 +251,8 @@ async fn rtms_interrupted_redoes_everything_after_the_backoff() {
     let _hold = hold_time();
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
-    let (handle, mut items) = client::connect(config(), url(&sig_ep)).unwrap();
+    let (handle, mut items) =
+        client::connect_session(config(), url(&sig_ep), client::Options::default()).unwrap();
     let mut sig = sig_ep.accept().await;
     let mut media = handshake(&mut sig, &media_ep).await;
     assert_eq!(connected(&mut items).await, 1);

@@ -107,7 +107,7 @@ async fn run_with(
                             .with_media(types, params.clone())
                             .with_host_policy(policy.clone());
                     let (handle, items) =
-                        client::connect_with(config, url, options.clone()).unwrap();
+                        client::connect_session(config, url, options.clone()).unwrap();
                     if let Some(user) = subscribe_video {
                         handle.subscribe_video(user, true);
                     }
@@ -567,7 +567,7 @@ async fn a_recording_file_that_cannot_be_created_fails_the_connect() {
         zoom_rtms_webhooks::region::ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default())
             .unwrap();
     let options = Options::default().with_recording(&dir.0, Redaction::none());
-    let result = client::connect_with(config, url, options);
+    let result = client::connect_session(config, url, options);
     let _ = std::fs::remove_dir(&dir.0);
     assert!(matches!(result, Err(client::ConnectError::Recording(_))));
 }

@@ -85,7 +85,7 @@ async fn wss_signalling_and_media_over_tls_1_2() {
     let url = ServerUrl::parse(&sig_ep.url(), &tls_policy()).unwrap();
     let config = config().with_host_policy(tls_policy());
     let options = Options::default().with_root_certificate(CA);
-    let (_handle, mut items) = client::connect_with(config, url, options).unwrap();
+    let (_handle, mut items) = client::connect_session(config, url, options).unwrap();
 
     let mut sig = sig_ep.accept().await;
     sig.expect(1).await;
@@ -111,7 +111,8 @@ async fn an_untrusted_certificate_is_never_accepted() {
     let url = ServerUrl::parse(&sig_ep.url(), &tls_policy()).unwrap();
     let config = config().with_host_policy(tls_policy());
     // Only the webpki roots: the test CA is unknown.
-    let (_handle, mut items) = client::connect(config, url).unwrap();
+    let (_handle, mut items) =
+        client::connect_session(config, url, client::Options::default()).unwrap();
 
     let tcp = sig_ep.accept_tcp().await;
     assert!(
@@ -167,7 +168,7 @@ async fn the_simulator_behind_tls_hands_out_wss_urls() {
     let url = ServerUrl::parse(&url, &tls_policy()).unwrap();
     let config = config().with_host_policy(tls_policy());
     let options = Options::default().with_root_certificate(CA);
-    let (_handle, mut items) = client::connect_with(config, url, options).unwrap();
+    let (_handle, mut items) = client::connect_session(config, url, options).unwrap();
     let mut audio = 0;
     loop {
         match next(&mut items).await {

@@ -686,10 +686,7 @@ fn invalid_params_refused_before_dialling_and_missing_urls_fail() {
         Instant::now(),
     )
     .unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectError::Params(ParamsError::StereoNeedsOpus { .. })
-    ));
+    assert!(matches!(err, ParamsError::StereoNeedsOpus { .. }));
 
     let mut h = Harness::new(
         config()

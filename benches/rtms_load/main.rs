@@ -624,7 +624,7 @@ async fn crate_stream(
     if tls {
         options = options.with_root_certificate(CA);
     }
-    let (_handle, mut items) = client::connect_with(config, url, options)?;
+    let (_handle, mut items) = client::connect_session(config, url, options)?;
     let mut permit = Some(permit);
     let mut delivering = false;
     while let Some(item) = items.next().await {

@@ -79,9 +79,20 @@ pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
 pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
 
+// The vocabulary of a stream's configuration and items, where the client is used.
+pub use crate::handshake::{Credentials, MediaTypes};
+pub use crate::protocol::media::{
+    AudioChannel, AudioFormat, AudioParams, Codec, DataOption, MediaContentType, MediaParams,
+    ParamsError, SampleRate, VideoParams,
+};
+pub use crate::protocol::session::{
+    EndReason, Scope, SessionConfig, SessionError, Timing, Webhook,
+};
+pub use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
+
+use crate::event::RtmsStarted;
+use crate::handshake::SignalingHandshakeRequest;
 use crate::protocol::recording::Redaction;
-use crate::protocol::session::{self, SessionConfig, Webhook};
-use crate::region::ServerUrl;
 
 /// Options of the driver (the protocol's are in [`SessionConfig`]).
 ///
@@ -259,7 +270,9 @@ impl Options {
     }
 }
 
-/// Why [`connect`] could not start.
+/// Why [`connect`] (or [`connect_session`]) could not start. Nothing was dialled. A server
+/// URL the host policy refuses is not one of these: the stream's items report it
+/// ([`Item::Refused`]).
 ///
 /// ```
 /// use zoom_rtms_webhooks::client::ConnectError;
@@ -268,9 +281,9 @@ impl Options {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The configuration is invalid (media parameters).
-    #[error(transparent)]
-    Session(#[from] session::ConnectError),
+    /// The media parameters are invalid.
+    #[error("invalid media parameters")]
+    Params(#[from] ParamsError),
     /// The TLS configuration could not be built.
     #[error("the TLS configuration could not be built")]
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -282,33 +295,63 @@ pub enum ConnectError {
     Recording(#[source] std::io::Error),
 }
 
-/// Connects to one RTMS stream: dials `server_url` (signalling), then the media sockets the
-/// signalling response names, and keeps the stream up (keep-alives, watchdog, reconnects)
-/// until it ends, fails or is closed. Must be called inside a tokio runtime (it spawns the
-/// stream's driver task). With the default [`Options`].
+/// Connects to the stream an `rtms_started` webhook announced: signs the handshakes with
+/// `config`'s credentials, dials the first of its `server_urls` (signalling), then the media
+/// sockets the signalling response names, and keeps the stream up (keep-alives, watchdog,
+/// reconnects) until it ends, fails or is closed. Must be called inside a tokio runtime (it
+/// spawns the stream's driver task).
+///
+/// A server URL `config`'s host policy refuses is never dialled: the items are then
+/// [`Item::Refused`] and [`Item::Failed`] ([`SessionError::SignalingUrl`]). For a service
+/// that receives every webhook, [`Supervisor`] calls this for you and keeps one connection
+/// per stream.
 ///
 /// ```no_run
-/// # async fn f(config: zoom_rtms_webhooks::protocol::session::SessionConfig, url: zoom_rtms_webhooks::region::ServerUrl) {
-/// let (handle, mut items) = zoom_rtms_webhooks::client::connect(config, url).unwrap();
-/// let first = items.next().await;
-/// # }
+/// use zoom_rtms_webhooks::client::{self, Config, Credentials, Item, MediaParams, MediaTypes};
+/// use zoom_rtms_webhooks::event::RtmsStarted;
+///
+/// # async fn run(started: RtmsStarted) -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::new(Credentials::new("client_id", "client_secret")?)
+///     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new());
+/// let (handle, mut items) = client::connect(&started, &config)?;
+/// while let Some(item) = items.next().await {
+///     match item {
+///         Item::Audio(frame) => println!("{} audio bytes at {:?}", frame.data.len(), frame.timestamp),
+///         Item::Transcript(t) => println!("{}: {}", t.source.user_name().unwrap_or("?"), t.text),
+///         Item::Lagged { dropped } => eprintln!("too slow: {dropped} items dropped"),
+///         item if item.is_terminal() => println!("{item:?}"),
+///         _ => {}
+///     }
+/// }
+/// handle.close().await;
+/// # Ok(()) }
 /// ```
 pub fn connect(
-    config: SessionConfig,
-    server_url: ServerUrl,
+    started: &RtmsStarted,
+    config: &Config,
 ) -> Result<(StreamHandle, Items), ConnectError> {
-    connect_with(config, server_url, Options::default())
+    match config.server_url(started) {
+        Ok(url) => connect_session(config.session_config(started), url, config.options.clone()),
+        Err(error) => Ok(refused(error)),
+    }
 }
 
-/// [`connect`] with [`Options`].
+/// [`connect`] with every protocol setting in your hands: a [`SessionConfig`] (the handshake
+/// to send, media, rules, timing) and a signalling [`ServerUrl`] already checked against the
+/// host policy.
 ///
 /// ```no_run
-/// use zoom_rtms_webhooks::client::{connect_with, Options};
-/// # async fn f(config: zoom_rtms_webhooks::protocol::session::SessionConfig, url: zoom_rtms_webhooks::region::ServerUrl) {
-/// let (handle, items) = connect_with(config, url, Options::default().with_queue_capacity(256)).unwrap();
-/// # }
+/// use zoom_rtms_webhooks::client::{connect_session, Credentials, HostPolicy, Options, ServerUrl, SessionConfig};
+/// use zoom_rtms_webhooks::handshake::SignalingHandshakeRequest;
+/// use zoom_rtms_webhooks::Product;
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let creds = Credentials::new("client_id", "client_secret")?;
+/// let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "stream-1");
+/// let url = ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default())?;
+/// let (handle, items) = connect_session(SessionConfig::new(hello), url, Options::default())?;
+/// # Ok(()) }
 /// ```
-pub fn connect_with(
+pub fn connect_session(
     config: SessionConfig,
     server_url: ServerUrl,
     options: Options,
@@ -317,6 +360,218 @@ pub fn connect_with(
     let transport = transport::Tws::new(options.root_certificates(), options.max_message_len())
         .map_err(ConnectError::Tls)?;
     driver::spawn(&runtime, transport, config, server_url, options)
+}
+
+/// A stream whose signalling URL was refused: never dialled, its items are
+/// [`Item::Refused`] and [`Item::Failed`], and it is finished.
+pub(crate) fn refused(error: ServerUrlError) -> (StreamHandle, Items) {
+    let (out, shared) = queue::channel(2, usize::MAX);
+    out.push(Item::Refused(error.clone()));
+    out.push(Item::Failed(SessionError::SignalingUrl(error)));
+    out.close();
+    let (_, finished) = watch::channel(true);
+    (
+        StreamHandle {
+            finished,
+            queue: shared.clone(),
+        },
+        Items {
+            rx: queue::Receiver(shared),
+        },
+    )
+}
+
+type Configure = Arc<dyn Fn(SessionConfig, &RtmsStarted) -> SessionConfig + Send + Sync>;
+
+/// How to connect to a stream: the app's credentials, the host policy, the media to ask for,
+/// and the driver's [`Options`]. One `Config` serves every stream ([`connect`], and the
+/// [`Supervisor`]); cheap to clone.
+///
+/// ```
+/// use zoom_rtms_webhooks::client::{Config, Credentials, MediaParams, MediaTypes};
+/// let config = Config::new(Credentials::new("client_id", "client_secret").unwrap())
+///     .with_media(MediaTypes::TRANSCRIPT, MediaParams::new());
+/// assert_eq!(config.media_types(), MediaTypes::TRANSCRIPT);
+/// // By default: audio with the server's default parameters, only wss:// on Zoom's hosts.
+/// let config = Config::new(Credentials::new("client_id", "client_secret").unwrap());
+/// assert_eq!(config.media_types(), MediaTypes::AUDIO);
+/// assert_eq!(config.host_policy(), &zoom_rtms_webhooks::client::HostPolicy::default());
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    credentials: Credentials,
+    policy: HostPolicy,
+    media_types: MediaTypes,
+    params: MediaParams,
+    configure: Option<Configure>,
+    options: Options,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials)
+            .field("policy", &self.policy)
+            .field("media_types", &self.media_types)
+            .field("params", &self.params)
+            .field("configure", &self.configure.is_some())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Config {
+    /// A configuration that signs with `credentials` (the app's client id and secret) and
+    /// asks for audio with the server's default parameters.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// let _ = Config::new(Credentials::new("client_id", "client_secret").unwrap());
+    /// ```
+    pub fn new(credentials: Credentials) -> Self {
+        Config {
+            credentials,
+            policy: HostPolicy::default(),
+            media_types: MediaTypes::AUDIO,
+            params: MediaParams::new(),
+            configure: None,
+            options: Options::default(),
+        }
+    }
+
+    /// Which server URLs may be dialled (default: only `wss://` on Zoom's hosts). The
+    /// `rtms_started` URL and the media URLs of the signalling response are both checked.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials, HostPolicy};
+    /// let policy = HostPolicy::default().with_allowed_host("127.0.0.1").with_insecure_ws(true);
+    /// let config = Config::new(Credentials::new("id", "secret").unwrap()).with_host_policy(policy.clone());
+    /// assert_eq!(config.host_policy(), &policy);
+    /// ```
+    #[must_use]
+    pub fn with_host_policy(mut self, policy: HostPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// See [`with_host_policy`](Config::with_host_policy).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// let _ = Config::new(Credentials::new("id", "secret").unwrap()).host_policy();
+    /// ```
+    pub fn host_policy(&self) -> &HostPolicy {
+        &self.policy
+    }
+
+    /// The media to ask for, and their parameters.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::*;
+    /// let audio = AudioParams::new().with_codec(Codec::L16).with_sample_rate(SampleRate::Sr16k);
+    /// let config = Config::new(Credentials::new("id", "secret").unwrap())
+    ///     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new().with_audio(audio));
+    /// assert!(config.media_params().audio().is_some());
+    /// ```
+    #[must_use]
+    pub fn with_media(mut self, types: MediaTypes, params: MediaParams) -> Self {
+        self.media_types = types;
+        self.params = params;
+        self
+    }
+
+    /// See [`with_media`](Config::with_media).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials, MediaTypes};
+    /// assert_eq!(Config::new(Credentials::new("id", "secret").unwrap()).media_types(), MediaTypes::AUDIO);
+    /// ```
+    pub fn media_types(&self) -> MediaTypes {
+        self.media_types
+    }
+
+    /// See [`with_media`](Config::with_media).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// assert!(Config::new(Credentials::new("id", "secret").unwrap()).media_params().audio().is_none());
+    /// ```
+    pub fn media_params(&self) -> &MediaParams {
+        &self.params
+    }
+
+    /// Adjusts each stream's [`SessionConfig`] before it connects (split sockets, event
+    /// subscriptions, timing, per-product media), given the `rtms_started` it is for.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// let config = Config::new(Credentials::new("id", "secret").unwrap())
+    ///     .with_configure(|session, _started| session.with_split_sockets(true));
+    /// ```
+    #[must_use]
+    pub fn with_configure<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(SessionConfig, &RtmsStarted) -> SessionConfig + Send + Sync + 'static,
+    {
+        self.configure = Some(Arc::new(configure));
+        self
+    }
+
+    /// The driver's options (queue bounds, message size, extra root certificates, recording).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials, Options};
+    /// let config = Config::new(Credentials::new("id", "secret").unwrap())
+    ///     .with_options(Options::default().with_queue_capacity(256));
+    /// assert_eq!(config.options().queue_capacity(), 256);
+    /// ```
+    #[must_use]
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// See [`with_options`](Config::with_options).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// assert_eq!(Config::new(Credentials::new("id", "secret").unwrap()).options().queue_capacity(), 1024);
+    /// ```
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The session configuration for the stream of `started`: its signalling handshake signed
+    /// with the credentials, the media, the host policy, then [`with_configure`](Config::with_configure).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Config, Credentials};
+    /// use zoom_rtms_webhooks::event::RtmsStarted;
+    /// # fn f(started: &RtmsStarted) {
+    /// let config = Config::new(Credentials::new("id", "secret").unwrap());
+    /// let session = config.session_config(started);
+    /// assert_eq!(session.handshake().rtms_stream_id(), started.rtms_stream_id);
+    /// # }
+    /// ```
+    pub fn session_config(&self, started: &RtmsStarted) -> SessionConfig {
+        let hello = SignalingHandshakeRequest::new(&self.credentials, started);
+        let session = SessionConfig::new(hello)
+            .with_media(self.media_types, self.params.clone())
+            .with_host_policy(self.policy.clone());
+        match &self.configure {
+            Some(configure) => configure(session, started),
+            None => session,
+        }
+    }
+
+    /// The first of `started`'s `server_urls`, checked against the host policy.
+    pub(crate) fn server_url(&self, started: &RtmsStarted) -> Result<ServerUrl, ServerUrlError> {
+        started
+            .server_urls(&self.policy)?
+            .into_iter()
+            .next()
+            .ok_or(ServerUrlError::Empty)
+    }
 }
 
 pub(crate) enum Command {

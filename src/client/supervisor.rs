@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{connect_with, ConnectError, Item, Items, Options, StreamHandle};
+use super::{connect_session, ConnectError, Item, Items, Options, StreamHandle};
 use crate::event::{RtmsStarted, WebhookEvent};
 use crate::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
 use crate::protocol::media::MediaParams;
@@ -801,14 +801,15 @@ impl Supervisor {
             return Err(SupervisorError::ShutDown);
         }
         let config = self.session_config(started);
-        let (handle, items) = match connect_with(config, url.clone(), self.config.options.clone()) {
-            Ok(pair) => pair,
-            Err(e) => {
-                #[cfg(feature = "redis")]
-                self.forget(keeper.as_ref()).await;
-                return Err(e.into());
-            }
-        };
+        let (handle, items) =
+            match connect_session(config, url.clone(), self.config.options.clone()) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    #[cfg(feature = "redis")]
+                    self.forget(keeper.as_ref()).await;
+                    return Err(e.into());
+                }
+            };
         entry.generation += 1;
         let (cleaned_tx, cleaned) = watch::channel(false);
         entry.conn = Some(Conn {

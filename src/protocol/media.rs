@@ -382,6 +382,20 @@ pub struct AudioFormat {
     pub send_rate_ms: i64,
 }
 
+/// The protocol's defaults: raw L16, 16 kHz, mono, mixed, 20 ms (what a server confirming
+/// nothing sends).
+///
+/// ```
+/// use zoom_rtms_webhooks::protocol::media::{AudioFormat, AudioParams};
+/// assert_eq!(AudioFormat::default(), AudioParams::new().format());
+/// assert_eq!(AudioFormat::default().l16_packet_bytes(), Some(640));
+/// ```
+impl Default for AudioFormat {
+    fn default() -> Self {
+        AudioParams::new().format()
+    }
+}
+
 impl AudioFormat {
     /// Bytes per message for L16: `send_rate × rate × channels × 2` (640 for 20 ms at 16 kHz
     /// mono); `None` for another codec or an unknown rate.

@@ -778,29 +778,6 @@ pub enum SessionError {
     },
 }
 
-/// Why [`Session::connect`] refused to start.
-///
-/// ```
-/// use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
-/// use zoom_rtms_webhooks::Product;
-/// use zoom_rtms_webhooks::handshake::{Credentials, MediaKind, MediaTypes, SignalingHandshakeRequest};
-/// use zoom_rtms_webhooks::protocol::media::*;
-/// use zoom_rtms_webhooks::protocol::session::{ConnectError, Session, SessionConfig};
-/// use std::time::Instant;
-/// let creds = Credentials::new("id", "secret").unwrap();
-/// let params = MediaParams::new().with_audio(AudioParams::new().with_send_rate(15));
-/// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::AUDIO, params);
-/// let err = Session::connect(config, ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap_err();
-/// assert!(matches!(err, ConnectError::Params(ParamsError::SendRate { value: 15 })));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The media parameters are invalid (checked before dialling).
-    #[error("invalid media parameters: {0}")]
-    Params(#[from] ParamsError),
-}
-
 /// What [`Session::handle_message`] hands back.
 ///
 /// ```
@@ -936,12 +913,20 @@ impl Session {
     /// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s"));
     /// let mut s = Session::connect(config, ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap();
     /// assert!(matches!(s.poll_output(), Some(Output::Open { role: Role::Signalling, .. })));
+    ///
+    /// // Invalid media parameters are refused before anything is dialled.
+    /// use zoom_rtms_webhooks::handshake::MediaTypes;
+    /// use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams, ParamsError};
+    /// let params = MediaParams::new().with_audio(AudioParams::new().with_send_rate(15));
+    /// let config = SessionConfig::new(SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m", "s")).with_media(MediaTypes::AUDIO, params);
+    /// let err = Session::connect(config, ServerUrl::parse("wss://x.zoom.us", &HostPolicy::default()).unwrap(), Instant::now()).unwrap_err();
+    /// assert!(matches!(err, ParamsError::SendRate { value: 15 }));
     /// ```
     pub fn connect(
         config: SessionConfig,
         signalling_url: ServerUrl,
         now: Instant,
-    ) -> Result<Self, ConnectError> {
+    ) -> Result<Self, ParamsError> {
         config
             .params
             .validate_with(config.media_types, &config.rules)?;
