@@ -123,6 +123,8 @@ pub mod region;
 #[cfg(feature = "dispatch")]
 mod run;
 mod secret;
+#[cfg(all(feature = "axum", feature = "client"))]
+pub mod service;
 pub mod signature;
 #[cfg(feature = "simulator")]
 pub mod simulator;

@@ -564,6 +564,14 @@ impl Config {
         }
     }
 
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub(crate) fn configure(&self) -> Option<Configure> {
+        self.configure.clone()
+    }
+
     /// The first of `started`'s `server_urls`, checked against the host policy.
     pub(crate) fn server_url(&self, started: &RtmsStarted) -> Result<ServerUrl, ServerUrlError> {
         started

@@ -246,7 +246,9 @@ enum Phase {
 
 /// A socket the player found ready, and the others it sends on.
 struct Go {
-    audio: SocketId,
+    /// The audio socket; `None` for a client that asked for transcripts and no audio (the
+    /// transcripts keep the audio's pace).
+    audio: Option<SocketId>,
     format: AudioFormat,
     transcript: Option<SocketId>,
     /// The video socket, and whether it carries one subscribed participant (`data_opt` 4).
@@ -2192,19 +2194,34 @@ impl Core {
         if s.rejected.is_some() || s.refusable_media {
             return Ready::Rejected;
         }
-        match s.usable(MediaKind::Audio).filter(|_| !s.silent) {
-            Some(m) => Ready::Go(Go {
-                audio: m.conn.socket,
-                format: m.format,
-                transcript: s.usable(MediaKind::Transcript).map(|t| t.conn.socket),
-                video: s.usable(MediaKind::Video).map(|v| {
-                    let individual = v.video_opt == Some(DataOption::VideoSingleIndividualStream);
-                    (v.conn.socket, individual)
-                }),
-                signaling: s.signaling.as_ref().map(|c| c.socket),
-            }),
-            None => Ready::NotYet,
+        if s.silent {
+            return Ready::NotYet;
         }
+        let transcript = s.usable(MediaKind::Transcript).map(|t| t.conn.socket);
+        let (audio, format) = match s.usable(MediaKind::Audio) {
+            Some(m) => (Some(m.conn.socket), m.format),
+            // No audio asked for on any socket: the transcripts play alone, at audio's pace.
+            None if transcript.is_some()
+                && s.replay.is_none()
+                && !s
+                    .media
+                    .iter()
+                    .any(|m| m.conn.gen == s.gen && m.kinds.includes(MediaKind::Audio)) =>
+            {
+                (None, AudioFormat::default())
+            }
+            None => return Ready::NotYet,
+        };
+        Ready::Go(Go {
+            audio,
+            format,
+            transcript,
+            video: s.usable(MediaKind::Video).map(|v| {
+                let individual = v.video_opt == Some(DataOption::VideoSingleIndividualStream);
+                (v.conn.socket, individual)
+            }),
+            signaling: s.signaling.as_ref().map(|c| c.socket),
+        })
     }
 
     /// The player stops for `why` (not a ready socket).
@@ -2255,9 +2272,9 @@ impl Core {
                 }
             }
         }
-        if self.streams[i].replay.is_some() {
-            self.streams[i].replay_audio = Some(go.audio);
-            return self.replay_frame(now, i, go.audio);
+        if let (Some(audio), true) = (go.audio, self.streams[i].replay.is_some()) {
+            self.streams[i].replay_audio = Some(audio);
+            return self.replay_frame(now, i, audio);
         }
         let s = &mut self.streams[i];
         let contact_center = s.spec.product == Product::ContactCenter;
@@ -2266,28 +2283,30 @@ impl Core {
         let start = *s.first_ts.get_or_insert(now_ms);
         let sent = s.sent;
         let ts = start + sent as i64 * send_rate;
-        // The tone repeats with its phase: encode each (phase, format) once, and each message
-        // from that encoding with only its timestamp written anew.
-        let key = audio_key(sent, &format);
-        if s.cache.as_ref().is_none_or(|c| c.key != key) {
-            let Some(pcm) = audio_payload(sent, &format, s.amp) else {
-                // Refused at the data handshake (`unplayable`): nothing to play.
-                return self.drain(now, i);
+        if let Some(audio) = go.audio {
+            // The tone repeats with its phase: encode each (phase, format) once, and each
+            // message from that encoding with only its timestamp written anew.
+            let key = audio_key(sent, &format);
+            if s.cache.as_ref().is_none_or(|c| c.key != key) {
+                let Some(pcm) = audio_payload(sent, &format, s.amp) else {
+                    // Refused at the data handshake (`unplayable`): nothing to play.
+                    return self.drain(now, i);
+                };
+                let multi = format.data_opt == DataOption::AudioMultiStreams;
+                let who = Speaker {
+                    user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+                    user_name: (multi && !contact_center).then_some(USER_NAME),
+                    channel_id: contact_center.then_some(CHANNEL_ID),
+                };
+                s.cache = Some(AudioCache::new(key, pcm, who));
+            }
+            let Some(cache) = s.cache.as_ref() else {
+                return;
             };
-            let multi = format.data_opt == DataOption::AudioMultiStreams;
-            let who = Speaker {
-                user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
-                user_name: (multi && !contact_center).then_some(USER_NAME),
-                channel_id: contact_center.then_some(CHANNEL_ID),
-            };
-            s.cache = Some(AudioCache::new(key, pcm, who));
+            let frame = cache.message(ts);
+            let pcm = Arc::clone(&cache.pcm);
+            self.send_counted(i, audio, frame, Count::Audio(pcm), true);
         }
-        let Some(cache) = s.cache.as_ref() else {
-            return;
-        };
-        let frame = cache.message(ts);
-        let pcm = Arc::clone(&cache.pcm);
-        self.send_counted(i, go.audio, frame, Count::Audio(pcm), true);
         let s = &mut self.streams[i];
         s.sent += 1;
         let sent = s.sent;
