@@ -388,11 +388,7 @@ impl Service {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let diagnostics = self.diagnostics;
-        let say = move |line: std::fmt::Arguments<'_>| {
-            if diagnostics {
-                eprintln!("{line}");
-            }
-        };
+        let say = move |line: fmt::Arguments<'_>| diagnose(diagnostics, line);
         let mut s = self.settings?;
         if let Some(host) = &s.test_host {
             say(format_args!(
@@ -445,27 +441,39 @@ impl Service {
     }
 }
 
+/// The one place the service writes to stderr (when `on`).
+fn diagnose(on: bool, line: fmt::Arguments<'_>) {
+    if on {
+        eprintln!("{line}");
+    }
+}
+
 /// Reads the settings from the environment.
 fn settings_from_env() -> Result<Settings, ServiceError> {
     let secret = required("ZOOM_SECRET_TOKEN")?;
     let id = required("ZOOM_CLIENT_ID")?;
     let client_secret = required("ZOOM_CLIENT_SECRET")?;
-    let verifier =
-        Verifier::new(secret).map_err(|e| ServiceError::Credentials(Box::new(e)))?;
+    let verifier = Verifier::new(secret).map_err(|e| ServiceError::Credentials(Box::new(e)))?;
     let credentials =
         Credentials::new(id, client_secret).map_err(|e| ServiceError::Credentials(Box::new(e)))?;
     let host: IpAddr = match env("HOST") {
         None => Ipv4Addr::LOCALHOST.into(),
         Some(h) => h.trim().parse().map_err(|_| ServiceError::Invalid {
             name: "HOST",
-            why: format!("an IP address is expected, got {:?}", escape(&h).to_string()),
+            why: format!(
+                "an IP address is expected, got {:?}",
+                escape(&h).to_string()
+            ),
         })?,
     };
     let port: u16 = match env("PORT") {
         None => 8080,
         Some(p) => p.trim().parse().map_err(|_| ServiceError::Invalid {
             name: "PORT",
-            why: format!("a port number is expected, got {:?}", escape(&p).to_string()),
+            why: format!(
+                "a port number is expected, got {:?}",
+                escape(&p).to_string()
+            ),
         })?,
     };
     let redis_url = env("REDIS_URL");
@@ -499,10 +507,13 @@ async fn say_why_refused(
     response: axum::response::Response,
     diagnostics: bool,
 ) -> axum::response::Response {
-    if diagnostics && response.status() == http::StatusCode::UNAUTHORIZED {
-        eprintln!(
-            "a webhook was refused (401): its signature does not verify with ZOOM_SECRET_TOKEN \
-             (is it the app's Secret Token?), or its timestamp is too old"
+    if response.status() == http::StatusCode::UNAUTHORIZED {
+        diagnose(
+            diagnostics,
+            format_args!(
+                "a webhook was refused (401): its signature does not verify with \
+                 ZOOM_SECRET_TOKEN (is it the app's Secret Token?), or its timestamp is too old"
+            ),
         );
     }
     response
@@ -515,14 +526,15 @@ async fn on_event(
     diagnostics: bool,
 ) -> Result<(), client::SupervisorError> {
     let handled = supervisor.handle(&delivery.event).await?;
-    if diagnostics {
-        if let Some(stream) = delivery.event.rtms_stream_id() {
-            eprintln!(
+    if let Some(stream) = delivery.event.rtms_stream_id() {
+        diagnose(
+            diagnostics,
+            format_args!(
                 "{} stream={}: {handled:?}",
                 delivery.event.name(),
                 escape(stream)
-            );
-        }
+            ),
+        );
     }
     Ok(())
 }
