@@ -32,7 +32,7 @@ use std::hint::black_box;
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Deserialize;
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 
 /// One L16 packet: 20 ms × 16 kHz × 2 bytes, mono.
 const PACKET_BYTES: usize = 640;

@@ -21,9 +21,9 @@ use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::handshake::{
     Credentials, MediaKind, MediaTypes, SignalingHandshakeRequest,
 };
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::media::{AudioParams, DataOption, MediaParams, VideoParams};
 use zoom_rtms_webhooks::protocol::recording::{Recording, Redaction};
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
 use zoom_rtms_webhooks::protocol::session::{
     EndReason, Role, SessionConfig, SessionError, Webhook,
 };

@@ -157,7 +157,7 @@ fn server_message_seeds() {
 #[cfg(feature = "protocol")]
 #[test]
 fn server_message_duplicate_key_inside_media_params() {
-    use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     let crash = br#"{"msg_type":3,"provocol_version":0,"status_code":0,"reason":"","sequence":0,"payload_encrypted":true,"media_params":{"audio":{"content_type":3,"fps":5},"chat":{"content_typeodec":1,"data_opt":1,"send_rate":20},"video":{"content_type":3,"codec":5,"resolution":2,"data_opt":3,"fps":5},"chat":{"content_type":5}}}"#;
     oracles::server_message(crash);
     let keep_alive = br#"{"msg_type":12,"timestamp":1,"media_params":{"chat":{},"chat":{}}}"#;

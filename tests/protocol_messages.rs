@@ -8,10 +8,10 @@ use zoom_rtms_webhooks::event::{IdField, Product};
 use zoom_rtms_webhooks::handshake::{
     handshake_signature, Credentials, IdKeys, MediaKind, MediaTypes, SignalingHandshakeRequest,
 };
-use zoom_rtms_webhooks::protocol::client::*;
 use zoom_rtms_webhooks::protocol::events::*;
+use zoom_rtms_webhooks::protocol::incoming::*;
 use zoom_rtms_webhooks::protocol::media::*;
-use zoom_rtms_webhooks::protocol::server::*;
+use zoom_rtms_webhooks::protocol::outgoing::*;
 use zoom_rtms_webhooks::region::HostPolicy;
 
 /// Same keys in the same order, same values.

@@ -3,10 +3,10 @@
 #![cfg(feature = "protocol")]
 
 use zoom_rtms_webhooks::handshake::MediaTypes;
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::recording::{
     Reader, Recorder, Recording, RecordingError, Redaction,
 };
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
 use zoom_rtms_webhooks::protocol::session::Role;
 
 const AUDIO: Role = Role::Media(MediaTypes::AUDIO);

@@ -5,10 +5,10 @@
 
 use zoom_rtms_webhooks::event::{IdField, Product};
 use zoom_rtms_webhooks::handshake::{Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest};
-use zoom_rtms_webhooks::protocol::client::*;
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::media::*;
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::outgoing::*;
 
 #[test]
 fn client_messages_read_back() {

@@ -10,8 +10,8 @@ use zoom_rtms_webhooks::event::Product;
 use zoom_rtms_webhooks::handshake::{handshake_signature, Credentials, SignalingHandshakeRequest};
 use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 use zoom_rtms_webhooks::protocol::events::MeetingEventType;
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::media::*;
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
 use zoom_rtms_webhooks::protocol::session::*;
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl, ServerUrlError};
 
@@ -846,7 +846,7 @@ fn watchdog_counts_unparseable_frames_as_traffic() {
 
 #[test]
 fn debug_never_shows_the_signature() {
-    use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    use zoom_rtms_webhooks::protocol::outgoing::ClientRequest;
     let signature = handshake_signature(&creds(), "m-uuid==", "stream-1");
     let mut h = Harness::new(config());
     let sig = match h.drain().as_slice() {

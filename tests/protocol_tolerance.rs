@@ -6,7 +6,7 @@ use zoom_rtms_webhooks::codes::*;
 use zoom_rtms_webhooks::event::Product;
 use zoom_rtms_webhooks::handshake::MediaKind;
 use zoom_rtms_webhooks::protocol::events::*;
-use zoom_rtms_webhooks::protocol::server::*;
+use zoom_rtms_webhooks::protocol::incoming::*;
 use zoom_rtms_webhooks::region::HostPolicy;
 
 #[test]

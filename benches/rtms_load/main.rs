@@ -80,9 +80,9 @@ use zoom_rtms_webhooks::client::{self, Item, Options};
 use zoom_rtms_webhooks::handshake::{
     Credentials, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
-use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck, DataHandshake};
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::media::{AudioParams, MediaParams};
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, ClientReadyAck, DataHandshake};
 use zoom_rtms_webhooks::protocol::session::SessionConfig;
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
 use zoom_rtms_webhooks::simulator::{SimConfig, Simulator, StreamSpec};

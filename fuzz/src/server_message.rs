@@ -26,11 +26,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use zoom_rtms_webhooks::codes::MsgType;
 use zoom_rtms_webhooks::handshake::SignalingHandshakeResponse;
-use zoom_rtms_webhooks::protocol::server::{
+use zoom_rtms_webhooks::protocol::incoming::{
     ChatData, DecodeError, MediaData, ParseError, ServerMessage, Speaker,
 };
 
-/// The client's engine: standard alphabet, padding optional (as in `protocol::server`).
+/// The client's engine: standard alphabet, padding optional (as in `protocol::incoming`).
 const CLIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),

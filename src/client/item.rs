@@ -13,9 +13,9 @@ use serde_json::value::RawValue;
 use crate::codes::{MsgType, SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::protocol::events::{Event, EventType};
+use crate::protocol::incoming::{base64_decode, base64_decoded_len};
+use crate::protocol::incoming::{ChatData, MediaData, ServerMessage};
 use crate::protocol::media::{MediaParams, TranscriptLanguage};
-use crate::protocol::server::{base64_decode, base64_decoded_len};
-use crate::protocol::server::{ChatData, MediaData, ServerMessage};
 use crate::protocol::session::{EndReason, Scope, SessionError};
 use crate::region::ServerUrlError;
 

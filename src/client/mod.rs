@@ -3,55 +3,49 @@
 //! rustls: TLS 1.2 and 1.3, the ring provider, the webpki roots, no OpenSSL) and hands the user
 //! typed [`Item`]s.
 //!
-//! - [`connect`] (or [`connect_with`] for [`Options`]) spawns the stream's driver on the current
-//!   tokio runtime and returns a [`StreamHandle`] (close, webhooks, video subscription) and
-//!   [`Items`] (an async stream of [`Item`]s: connected, audio, video, share, transcript, chat,
-//!   events, state updates, reconnecting, ended, failed).
-//! - **Every URL dialled comes from the session as a [`ServerUrl`]:** the signalling URL given
-//!   to [`connect`] (from [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls))
-//!   and the media URLs of the signalling response, which the session checks against the
-//!   configuration's [host policy](crate::protocol::session::SessionConfig::with_host_policy).
-//!   A refused media URL fails the stream ([`Item::Failed`]) and is never dialled.
+//! - [`connect`] connects to the stream of an `rtms_started` webhook with a [`Config`]
+//!   (credentials, host policy, media, [`Options`]) in one call; [`connect_session`] takes a
+//!   [`SessionConfig`] and a checked [`ServerUrl`] for full control. Both spawn the stream's
+//!   driver on the current tokio runtime and return a [`StreamHandle`] (close, webhooks, video
+//!   subscription) and [`Items`] (a [`futures_core::Stream`] of [`Item`]s: connected, audio,
+//!   video, share, transcript, chat, events, state updates, reconnecting, refused URLs, and one
+//!   last item: ended, failed or handed over).
+//! - **Every URL dialled is checked first:** the signalling URL of the `rtms_started` and the
+//!   media URLs of the signalling response, against the [`HostPolicy`] (by default only
+//!   `wss://` on Zoom's hosts). A refused URL is never dialled and is reported in one place,
+//!   [`Item::Refused`]; when the stream cannot go on without it, [`Item::Failed`] follows.
 //! - **Keep-alives never wait for the user:** the driver answers them as frames arrive, and
 //!   hands user items to a bounded queue ([`Options::with_queue_capacity`], default 1024
-//!   items, and [`Options::with_queue_bytes`], default 32 MiB). When
-//!   the queue is full the **oldest data item is dropped** (media, transcript, chat, event;
-//!   state items such as [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else
-//!   is queued); the user then receives
-//!   [`Item::Lagged`] with the number dropped before the next item, and
-//!   [`StreamHandle::dropped`] counts every drop. Any item but the last ([`Item::Ended`] or
-//!   [`Item::Failed`], after which nothing is queued) can be dropped this way.
-//! - One driver task per stream owns the session; one small task per socket relays frames to
-//!   it. Dropping [`Items`] closes the stream gracefully; dropping every [`StreamHandle`]
-//!   does not.
+//!   items, and [`Options::with_queue_bytes`], default 32 MiB). When the queue is full the
+//!   **oldest data item is dropped** (media, transcript, chat, event; state items such as
+//!   [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else is queued); the user
+//!   then receives [`Item::Lagged`] with the number dropped before the next item, and
+//!   [`StreamHandle::dropped`] counts every drop. The last item is never dropped.
+//! - One task per stream owns the session and its sockets. Dropping [`Items`] closes the
+//!   stream gracefully; dropping every [`StreamHandle`] does not.
 //! - [`Supervisor`] plugs into the receiver's handler and keeps one connection per stream:
 //!   `rtms_started` connects (or fails over), `rtms_interrupted` reconnects, `rtms_stopped`
 //!   ends it; with the `redis` feature, one connection per stream across replicas, with
-//!   takeover when a replica dies.
-//! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
-//!   a reused buffer (no copy of the decoded data).
+//!   takeover when a replica dies. With `axum` too, [`crate::service`] runs the whole service.
+//! - Media payloads are decoded from base64 once, straight into shared
+//!   [`Bytes`](bytes::Bytes) carved from a reused buffer (no copy of the decoded data).
+//! - Transcripts, chat messages and events are owned and `Serialize` (flat JSON objects with
+//!   Zoom's field names), their speaker a [`Source`] as for media frames.
 //!
 //! ```no_run
-//! use zoom_rtms_webhooks::client::{self, Item};
-//! use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
-//! use zoom_rtms_webhooks::protocol::media::MediaParams;
-//! use zoom_rtms_webhooks::protocol::session::SessionConfig;
-//! use zoom_rtms_webhooks::region::{HostPolicy, ServerUrl};
-//! use zoom_rtms_webhooks::Product;
+//! use zoom_rtms_webhooks::client::{self, Config, Credentials, Item, MediaParams, MediaTypes};
+//! use zoom_rtms_webhooks::event::RtmsStarted;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let creds = Credentials::new("client_id", "client_secret")?;
-//! let hello = SignalingHandshakeRequest::from_parts(&creds, Product::Meeting, "m-uuid", "stream-1");
-//! let config = SessionConfig::new(hello)
+//! # async fn run(started: RtmsStarted) -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new(Credentials::new("client_id", "client_secret")?)
 //!     .with_media(MediaTypes::AUDIO | MediaTypes::TRANSCRIPT, MediaParams::new());
-//! let url = ServerUrl::parse("wss://rtms.zoom.us", &HostPolicy::default())?;
-//! let (handle, mut items) = client::connect(config, url)?;
+//! let (handle, mut items) = client::connect(&started, &config)?;
 //! while let Some(item) = items.next().await {
 //!     match item {
 //!         Item::Audio(frame) => println!("{} audio bytes at {:?}", frame.data.len(), frame.timestamp),
-//!         Item::Transcript(t) => println!("{}", t.text),
+//!         Item::Transcript(t) => println!("{}", serde_json::to_string(&t)?),
 //!         Item::Lagged { dropped } => eprintln!("too slow: {dropped} items dropped"),
-//!         Item::Ended(_) | Item::Failed(_) => break,
+//!         item if item.is_terminal() => break,
 //!         _ => {}
 //!     }
 //! }
@@ -235,7 +229,7 @@ impl Options {
     /// incident becomes a file the simulator can replay (`simulator::StreamSpec::with_replay`).
     /// What the client sends (the handshakes carry the signature) is never recorded.
     ///
-    /// [`connect_with`] creates (or truncates) the file, or fails with
+    /// [`connect`] creates (or truncates) the file, or fails with
     /// [`ConnectError::Recording`]. A dedicated thread redacts and writes, so recording never
     /// delays the driver or a keep-alive: when the writer falls more than 1024 messages behind,
     /// messages are dropped and counted, and the count is the file's end line. The stream

@@ -10,21 +10,24 @@
 //!   2), the media kinds and the `media_type` bitmask in [`crate::handshake`];
 //! - [`media`]: media parameters with their enums, validated before dialling;
 //! - [`events`]: event types interpreted per product, and event payloads;
-//! - [`client`]: the client→server messages, serialised exactly as documented;
-//! - [`server`]: [`ServerMessage`](server::ServerMessage), every server→client message parsed
-//!   tolerantly from a text or binary frame, with media payloads decoded into reusable buffers;
+//! - [`outgoing`]: the client→server messages, serialised exactly as documented (the
+//!   signalling handshake, message type 1, re-exported from [`crate::handshake`]);
+//! - [`incoming`]: [`ServerMessage`](incoming::ServerMessage), every server→client message
+//!   parsed tolerantly from a text or binary frame, with media payloads decoded into reusable
+//!   buffers (the signalling handshake response, message type 2, re-exported from
+//!   [`crate::handshake`]);
 //! - [`recording`]: the recording format (JSON Lines) of what a stream received, its
 //!   [`Recorder`](recording::Recorder) with optional redaction, and its
 //!   [`Reader`](recording::Reader);
 //! - [`session`]: one stream's state machine (handshakes, keep-alives, watchdog, retries,
 //!   reconnects, failover, close), driven by inputs with an injected time, polled for outputs.
 //!
-//! The server's side is here too, for a simulator: [`server::ServerMessage`] serialises, and
-//! [`client::ClientRequest`] reads what a client sent.
+//! The server's side is here too, for a simulator: [`incoming::ServerMessage`] serialises, and
+//! [`outgoing::ClientRequest`] reads what a client sent.
 //!
 //! ```
-//! use zoom_rtms_webhooks::protocol::server::ServerMessage;
-//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
+//! use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
+//! use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, KeepAliveResponse};
 //!
 //! let frame = br#"{"msg_type":12,"timestamp":1727384349123}"#;
 //! let ServerMessage::KeepAliveRequest(ping) = ServerMessage::parse(frame)? else { panic!() };
@@ -32,12 +35,12 @@
 //!     KeepAliveResponse::echo(&ping).to_json(),
 //!     r#"{"msg_type":13,"timestamp":1727384349123}"#
 //! );
-//! # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+//! # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 //! ```
 
-pub mod client;
 pub mod events;
+pub mod incoming;
 pub mod media;
+pub mod outgoing;
 pub mod recording;
-pub mod server;
 pub mod session;

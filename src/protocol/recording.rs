@@ -57,7 +57,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::server::{ParseError, ServerMessage};
+use super::incoming::{ParseError, ServerMessage};
 use super::session::Role;
 use crate::handshake::MediaTypes;
 
@@ -508,7 +508,7 @@ impl Recorder {
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::recording::Reader;
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let file = "{\"rtms_recording\":1}\n{\"at_ms\":5,\"socket\":\"signalling\",\"msg\":{\"msg_type\":12,\"timestamp\":1}}\n";
 /// let entry = Reader::new(file.as_bytes())?.next().unwrap()?;
 /// assert!(matches!(entry.message(), Ok(ServerMessage::KeepAliveRequest(_))));

@@ -64,12 +64,12 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::client::{
+use super::incoming::{ParseError, ServerMessage};
+use super::media::{MediaParams, ParamsError, Rules};
+use super::outgoing::{
     ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
     StreamCloseRequest, VideoSubscriptionRequest,
 };
-use super::media::{MediaParams, ParamsError, Rules};
-use super::server::{ParseError, ServerMessage};
 use crate::codes::{MsgType, StreamState};
 use crate::codes::{StatusCode, StopReason};
 use crate::handshake::{HandshakeError, SignalingHandshakeRequest, SignalingHandshakeResponse};
@@ -1640,7 +1640,7 @@ impl Session {
         &mut self,
         _now: Instant,
         index: usize,
-        resp: super::server::DataResponse<'_>,
+        resp: super::incoming::DataResponse<'_>,
     ) {
         // Message 4 counts only while its socket awaits it: one repeated later, accepted or
         // refused, changes nothing (as for message 2).

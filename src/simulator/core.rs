@@ -23,16 +23,16 @@ use super::{Report, SEND_QUEUE};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
-use crate::protocol::client::{ClientRequest, ReceivedHandshake};
 use crate::protocol::events::Event;
+use crate::protocol::incoming::{
+    DataResponse, MediaData, ServerMessage, SessionStateInfo, Status, StreamCloseResponse,
+    StreamStateInfo, Transcript, VideoSubscriptionResponse,
+};
 use crate::protocol::media::{
     AudioChannel, AudioFormat, AudioParams, ChatParams, Codec, DataOption, MediaContentType,
     MediaParams, Resolution, SampleRate, TranscriptLanguage, TranscriptParams, VideoParams,
 };
-use crate::protocol::server::{
-    DataResponse, MediaData, ServerMessage, SessionStateInfo, Status, StreamCloseResponse,
-    StreamStateInfo, Transcript, VideoSubscriptionResponse,
-};
+use crate::protocol::outgoing::{ClientRequest, ReceivedHandshake};
 use crate::protocol::session::SocketId;
 use crate::region::HostPolicy;
 

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 use super::core::{Core, Output};
 use super::{Report, SimConfig, StreamSpec};
 use crate::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
+use crate::protocol::incoming::ServerMessage;
 use crate::protocol::media::MediaParams;
-use crate::protocol::server::ServerMessage;
 use crate::protocol::session::{
     self, Inbound, Session, SessionConfig, SessionEvent, SocketId, Webhook,
 };

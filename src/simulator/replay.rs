@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::StreamSpec;
 use crate::handshake::{MediaKind, MediaTypes};
+use crate::protocol::incoming::ServerMessage;
 use crate::protocol::recording::{Entry, Recording};
-use crate::protocol::server::ServerMessage;
 use crate::protocol::session::Role;
 
 impl StreamSpec {

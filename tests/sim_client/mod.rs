@@ -18,14 +18,14 @@ use zoom_rtms_webhooks::event::RtmsStarted;
 use zoom_rtms_webhooks::handshake::{
     Credentials, IdKeys, MediaTypes, SignalingHandshakeRequest, SignalingHandshakeResponse,
 };
-use zoom_rtms_webhooks::protocol::client::{
-    ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
-    StreamCloseRequest,
-};
+use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 use zoom_rtms_webhooks::protocol::media::{
     AudioParams, MediaContentType, MediaParams, TranscriptLanguage, TranscriptParams,
 };
-use zoom_rtms_webhooks::protocol::server::ServerMessage;
+use zoom_rtms_webhooks::protocol::outgoing::{
+    ClientMessage, ClientReadyAck, DataHandshake, EventSubscription, KeepAliveResponse,
+    StreamCloseRequest,
+};
 use zoom_rtms_webhooks::region::HostPolicy;
 use zoom_rtms_webhooks::signature::SignatureHeaders;
 use zoom_rtms_webhooks::simulator::SignedWebhook;
@@ -77,7 +77,7 @@ pub struct Behaviour {
 /// The answer to a keep-alive request, as `b` gives it.
 fn keep_alive_reply(
     b: &Behaviour,
-    k: &zoom_rtms_webhooks::protocol::server::KeepAliveRequest<'_>,
+    k: &zoom_rtms_webhooks::protocol::incoming::KeepAliveRequest<'_>,
 ) -> String {
     let echo = KeepAliveResponse::echo(k);
     let Some(timestamp) = k.timestamp() else {

@@ -13,7 +13,7 @@
 //! [`MediaData::decode_into`] decodes the payload into a buffer the caller reuses.
 //!
 //! ```
-//! use zoom_rtms_webhooks::protocol::server::ServerMessage;
+//! use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 //!
 //! let frame = br#"{"msg_type":14,"content":{"user_id":16778240,"user_name":"Ann",
 //!     "data":"AAABAAIA","timestamp":1727384349123}}"#;
@@ -36,8 +36,9 @@ use serde_json::value::RawValue;
 use super::events::Event;
 use super::media::{AudioFormat, AudioParams, MediaParams, TranscriptLanguage};
 use crate::codes::MsgType;
+// Message type 2, where the webhook half reads it (no `protocol` feature needed there).
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
-use crate::handshake::SignalingHandshakeResponse;
+pub use crate::handshake::SignalingHandshakeResponse;
 use crate::lenient::{Bool, Int, Obj, Scalar, Str};
 
 /// Media `data` (standard base64, padding optional) without its padding, and the length it
@@ -74,7 +75,7 @@ pub(crate) fn base64_decode(unpadded: &[u8], out: &mut [u8]) -> bool {
 /// Why a frame is not a server message.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::{ParseError, ServerMessage};
+/// use zoom_rtms_webhooks::protocol::incoming::{ParseError, ServerMessage};
 /// assert!(matches!(ServerMessage::parse(b"[1]"), Err(ParseError::NotAnObject)));
 /// assert!(matches!(ServerMessage::parse(b"{"), Err(ParseError::Json(_))));
 /// assert!(matches!(ServerMessage::parse(br#"{"msg_type":"KEEP_ALIVE_REQ"}"#), Err(ParseError::MissingMsgType)));
@@ -96,10 +97,10 @@ pub enum ParseError {
 /// Why a media payload could not be decoded.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::{DecodeError, ServerMessage};
+/// use zoom_rtms_webhooks::protocol::incoming::{DecodeError, ServerMessage};
 /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"data":"%%"}}"#)? else { panic!() };
 /// assert!(matches!(a.decode_into(&mut Vec::new()), Err(DecodeError::Base64)));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -116,7 +117,7 @@ pub enum DecodeError {
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{StopReason, StreamState};
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 ///
 /// let msg = ServerMessage::parse(br#"{"msg_type":8,"state":4,"reason":6,"timestamp":1727384349123}"#)?;
 /// let ServerMessage::StreamStateUpdate(update) = &msg else { panic!() };
@@ -126,7 +127,7 @@ pub enum DecodeError {
 ///
 /// let unknown = ServerMessage::parse(br#"{"msg_type":99,"x":1}"#)?;
 /// assert!(matches!(unknown, ServerMessage::Other { .. }));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -147,7 +148,7 @@ pub enum ServerMessage<'a> {
     SessionStateUpdate(SessionStateInfo<'a>),
     /// 11: `SESSION_STATE_RESP`.
     SessionStateResponse(SessionStateInfo<'a>),
-    /// 12: `KEEP_ALIVE_REQ` (answer with [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo)).
+    /// 12: `KEEP_ALIVE_REQ` (answer with [`KeepAliveResponse::echo`](super::outgoing::KeepAliveResponse::echo)).
     KeepAliveRequest(KeepAliveRequest<'a>),
     /// 14: `MEDIA_DATA_AUDIO`.
     Audio(MediaData<'a>),
@@ -180,13 +181,13 @@ pub enum ServerMessage<'a> {
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::StatusCode;
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let msg = ServerMessage::parse(br#"{"msg_type":22,"rtms_stream_id":"s","status":"0","reason":"OK"}"#)?;
 /// let ServerMessage::StreamCloseResponse(r) = msg else { panic!() };
 /// assert_eq!(r.status.code, Some(StatusCode::Ok));
 /// assert!(r.status.is_ok());
 /// assert_eq!(r.status.reason.as_deref(), Some("OK"));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -201,7 +202,7 @@ impl Status<'_> {
     /// Whether the code is 0 (`STATUS_OK`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::Status;
+    /// use zoom_rtms_webhooks::protocol::incoming::Status;
     /// assert!(!Status::default().is_ok()); // no code is no success
     /// ```
     pub fn is_ok(&self) -> bool {
@@ -214,14 +215,14 @@ impl Status<'_> {
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::Codec;
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let msg = ServerMessage::parse(br#"{"msg_type":4,"status_code":0,"payload_encryption":false,
 ///   "media_params":{"audio":{"content_type":2,"sample_rate":3,"channel":2,"codec":4,"data_opt":2,"send_rate":20}}}"#)?;
 /// let ServerMessage::DataHandshakeResponse(r) = msg else { panic!() };
 /// assert_eq!(r.payload_encrypted, Some(false));
 /// let f = r.audio_format();
 /// assert_eq!((f.codec, f.sample_rate_hz, f.channels), (Codec::Opus, Some(48_000), 2));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -242,10 +243,10 @@ impl DataResponse<'_> {
     /// The confirmed audio format, the protocol's defaults filling what is absent.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::DataHandshakeResponse(r) = ServerMessage::parse(br#"{"msg_type":4,"status_code":0}"#)? else { panic!() };
     /// assert_eq!(r.audio_format().l16_packet_bytes(), Some(640));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn audio_format(&self) -> AudioFormat {
         self.media_params
@@ -259,12 +260,12 @@ impl DataResponse<'_> {
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{StopReason, StreamState};
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let msg = ServerMessage::parse(br#"{"msg_type":20,"state":1,"rtms_stream_id":"s","timestamp":1694204592}"#)?;
 /// let ServerMessage::StreamStateResponse(r) = msg else { panic!() };
 /// assert_eq!(r.state, Some(StreamState::Active));
 /// assert_eq!(r.rtms_stream_id.as_deref(), Some("s"));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -284,7 +285,7 @@ pub struct StreamStateInfo<'a> {
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::{SessionState, StopReason};
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// // The field table says `reason`, the example `stop_reason`: both are read.
 /// for frame in [
 ///     &br#"{"msg_type":9,"state":5,"stop_reason":6,"timestamp":1,"rtms_session_id":"x"}"#[..],
@@ -294,7 +295,7 @@ pub struct StreamStateInfo<'a> {
 ///     assert_eq!(u.state, Some(SessionState::Stopped));
 ///     assert_eq!(u.stop_reason, Some(StopReason::MeetingEnded));
 /// }
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -310,15 +311,15 @@ pub struct SessionStateInfo<'a> {
 }
 
 /// 12: `KEEP_ALIVE_REQ` (`docs/protocol.md#keep-alives`). Answer on the same socket with
-/// [`KeepAliveResponse::echo`](super::client::KeepAliveResponse::echo), which echoes the
+/// [`KeepAliveResponse::echo`](super::outgoing::KeepAliveResponse::echo), which echoes the
 /// `timestamp` and, when the request has one, the `sequence`.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"sequence":7,"timestamp":1727384349123}"#)? else { panic!() };
 /// assert_eq!(k.timestamp(), Some(1727384349123));
 /// assert_eq!(k.sequence(), Some(7));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeepAliveRequest<'a> {
@@ -339,10 +340,10 @@ impl<'a> KeepAliveRequest<'a> {
     /// none, so it is optional on input.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1}"#)? else { panic!() };
     /// assert_eq!(k.sequence(), None);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn sequence(&self) -> Option<i64> {
         self.sequence
@@ -351,10 +352,10 @@ impl<'a> KeepAliveRequest<'a> {
     /// The timestamp as an integer (ms), when it is one.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12}"#)? else { panic!() };
     /// assert_eq!(k.timestamp(), None);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn timestamp(&self) -> Option<i64> {
         self.timestamp
@@ -365,10 +366,10 @@ impl<'a> KeepAliveRequest<'a> {
     /// The timestamp's JSON text as received (echoed verbatim in the response).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::KeepAliveRequest(k) = ServerMessage::parse(br#"{"msg_type":12,"timestamp":1.5e3}"#)? else { panic!() };
     /// assert_eq!(k.raw_timestamp().map(|r| r.get()), Some("1.5e3"));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn raw_timestamp(&self) -> Option<&'a RawValue> {
         self.timestamp
@@ -379,10 +380,10 @@ impl<'a> KeepAliveRequest<'a> {
 /// Center channel.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+/// use zoom_rtms_webhooks::protocol::incoming::{ServerMessage, Speaker};
 /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"channel_id":"ch-1","data":""}}"#)? else { panic!() };
 /// assert_eq!(a.speaker(), Speaker::Channel("ch-1"));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -415,7 +416,7 @@ impl<'b> Speaker<'b> {
 /// base64 text borrowed from the frame until [`decode_into`](MediaData::decode_into).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// // A legacy frame: `content` is the base64 string, the user fields are top-level.
 /// let ServerMessage::Video(v) = ServerMessage::parse(br#"{"msg_type":15,"content":"/9j/","user_name":"Ann","timestamp":40}"#)? else { panic!() };
 /// assert_eq!(v.data.as_deref(), Some("/9j/"));
@@ -423,7 +424,7 @@ impl<'b> Speaker<'b> {
 /// let mut buf = vec![1, 2, 3];
 /// v.decode_into(&mut buf).unwrap();
 /// assert_eq!(buf, [0xff, 0xd8, 0xff]); // a JPEG start; old contents replaced
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -446,10 +447,10 @@ impl MediaData<'_> {
     /// Who the data is from.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+    /// use zoom_rtms_webhooks::protocol::incoming::{ServerMessage, Speaker};
     /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"user_id":0,"data":""}}"#)? else { panic!() };
     /// assert_eq!(a.speaker(), Speaker::User { id: Some(0), name: None });
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn speaker(&self) -> Speaker<'_> {
         Speaker::of(
@@ -463,12 +464,12 @@ impl MediaData<'_> {
     /// allocation once `buf` is large enough).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::Share(s) = ServerMessage::parse(br#"{"msg_type":16,"content":{"data":"aGk="}}"#)? else { panic!() };
     /// let mut buf = Vec::with_capacity(1024);
     /// s.decode_into(&mut buf).unwrap();
     /// assert_eq!(buf, b"hi");
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn decode_into(&self, buf: &mut Vec<u8>) -> Result<(), DecodeError> {
         let data = self.data.as_deref().ok_or(DecodeError::NoData)?;
@@ -486,10 +487,10 @@ impl MediaData<'_> {
     /// The payload's decoded size computed from the base64 text (without decoding).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::Audio(a) = ServerMessage::parse(br#"{"msg_type":14,"content":{"data":"aGk="}}"#)? else { panic!() };
     /// assert_eq!(a.decoded_len(), Some(2));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn decoded_len(&self) -> Option<usize> {
         let data = self.data.as_deref()?.trim_end_matches('=');
@@ -502,10 +503,10 @@ code_enum! {
     /// (unconfirmed).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::DataAttribute;
+    /// use zoom_rtms_webhooks::protocol::incoming::DataAttribute;
     /// assert_eq!(DataAttribute::from(2), DataAttribute::Update);
     /// ```
-    pub enum DataAttribute ("zoom_rtms_webhooks::protocol::server::DataAttribute") {
+    pub enum DataAttribute ("zoom_rtms_webhooks::protocol::incoming::DataAttribute") {
         /// 0: none.
         None = 0 => "none",
         /// 1: new.
@@ -525,13 +526,13 @@ serde_code!(DataAttribute);
 ///
 /// ```
 /// use zoom_rtms_webhooks::protocol::media::TranscriptLanguage;
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let ServerMessage::Transcript(t) = ServerMessage::parse(br#"{"msg_type":17,"content":{"user_id":16778240,
 ///   "user_name":"Ann","data":"Hello \"all\"","start_time":1000,"end_time":2500,"timestamp":1000,"language":9}}"#)? else { panic!() };
 /// assert_eq!(t.text.as_deref(), Some("Hello \"all\""));
 /// assert_eq!(t.language, Some(TranscriptLanguage::English));
 /// assert_eq!((t.start_time, t.end_time), (Some(1000), Some(2500)));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -560,10 +561,10 @@ impl Transcript<'_> {
     /// Who spoke.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::{ServerMessage, Speaker};
+    /// use zoom_rtms_webhooks::protocol::incoming::{ServerMessage, Speaker};
     /// let ServerMessage::Transcript(t) = ServerMessage::parse(br#"{"msg_type":17,"content":{"channel_id":"c","data":"hi"}}"#)? else { panic!() };
     /// assert_eq!(t.speaker(), Speaker::Channel("c"));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn speaker(&self) -> Speaker<'_> {
         Speaker::of(
@@ -578,13 +579,13 @@ impl Transcript<'_> {
 /// kept as raw JSON: a string (possibly JSON text itself) or an object.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let frame = br#"{"msg_type":18,"content":{"timestamp":5,"data":"{\"sender\":{\"user_id\":1},\"message_id\":\"m\"}"}}"#;
 /// let ServerMessage::Chat(c) = ServerMessage::parse(frame)? else { panic!() };
 /// let json = c.json().unwrap();
 /// assert_eq!(json["message_id"], "m");
 /// assert_eq!(c.timestamp, Some(5));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -603,10 +604,10 @@ pub struct Chat<'a> {
 /// The `data` of a chat message: text (possibly JSON text itself), or any other JSON value.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::{ChatData, ServerMessage};
+/// use zoom_rtms_webhooks::protocol::incoming::{ChatData, ServerMessage};
 /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":[1]}}"#)? else { panic!() };
 /// assert_eq!(c.data, Some(ChatData::Json(serde_json::json!([1]))));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -622,12 +623,12 @@ impl Chat<'_> {
     /// an object is itself.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":"plain text"}}"#)? else { panic!() };
     /// assert_eq!(c.json(), Some(serde_json::json!("plain text")));
     /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":{"a":1}}}"#)? else { panic!() };
     /// assert_eq!(c.json(), Some(serde_json::json!({"a": 1})));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn json(&self) -> Option<serde_json::Value> {
         match self.data.as_ref()? {
@@ -642,10 +643,10 @@ impl Chat<'_> {
     /// `data` as text, when it is a JSON string.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let ServerMessage::Chat(c) = ServerMessage::parse(br#"{"msg_type":18,"content":{"data":"hi"}}"#)? else { panic!() };
     /// assert_eq!(c.text(), Some("hi"));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn text(&self) -> Option<&str> {
         match self.data.as_ref()? {
@@ -658,11 +659,11 @@ impl Chat<'_> {
 /// 22: `STREAM_CLOSE_RESP` (`docs/protocol.md#stream-close`).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let ServerMessage::StreamCloseResponse(r) = ServerMessage::parse(br#"{"msg_type":22,"rtms_stream_id":"s","status_code":0,"reason":"OK","timestamp":7}"#)? else { panic!() };
 /// assert!(r.status.is_ok());
 /// assert_eq!(r.timestamp, Some(7));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -678,12 +679,12 @@ pub struct StreamCloseResponse<'a> {
 /// 29: `VIDEO_SUBSCRIPTION_RESP` (`docs/protocol.md#individual-video`).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let ServerMessage::VideoSubscriptionResponse(r) = ServerMessage::parse(br#"{"msg_type":29,"user_id":16778240,"status_code":0,"reason":"OK","timestamp":1}"#)? else { panic!() };
 /// assert_eq!(r.user_id, Some(16778240));
 /// assert!(r.status.is_ok());
 /// assert_eq!(r.subscribe, None);
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1154,10 +1155,10 @@ impl<'a> ServerMessage<'a> {
     /// Parses one frame (the bytes of a text or a binary WebSocket message).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let text = r#"{"msg_type":12,"timestamp":1}"#;
     /// assert!(matches!(ServerMessage::parse(text.as_bytes())?, ServerMessage::KeepAliveRequest(_)));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
         expect_object(frame)?;
@@ -1307,10 +1308,10 @@ impl<'a> ServerMessage<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::MsgType;
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let m = ServerMessage::parse(br#"{"msg_type":12}"#)?;
     /// assert_eq!(m.msg_type(), MsgType::KeepAliveRequest);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn msg_type(&self) -> MsgType {
         MsgType::from(match self {
@@ -1414,11 +1415,11 @@ impl<'a> MediaData<'a> {
 /// is the server's side (a simulator); a client only parses.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+/// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
 /// let frame = r#"{"msg_type":8,"state":4,"reason":6,"timestamp":1727384349123}"#;
 /// let msg = ServerMessage::parse(frame.as_bytes())?;
 /// assert_eq!(msg.to_json(), frame);
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 impl Serialize for ServerMessage<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -1562,10 +1563,10 @@ impl ServerMessage<'_> {
     /// [`Other`](ServerMessage::Other) frame that is not JSON text.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let frame = r#"{"msg_type":14,"content":{"user_id":0,"data":"AAAA","timestamp":20}}"#;
     /// assert_eq!(ServerMessage::parse(frame.as_bytes())?.to_json(), frame);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn to_json(&self) -> String {
         let mut buf = Vec::with_capacity(128);
@@ -1577,11 +1578,11 @@ impl ServerMessage<'_> {
     /// [`Other`](ServerMessage::Other) frame that is not JSON text.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let mut out = Vec::new();
     /// ServerMessage::parse(br#"{"msg_type":12,"timestamp":1}"#)?.write_json(&mut out);
     /// assert_eq!(out, br#"{"msg_type":12,"timestamp":1}"#);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let len = out.len();

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use zoom_rtms_webhooks::handshake::{Credentials, SignalingHandshakeRequest};
-//! use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck};
+//! use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, ClientReadyAck};
 //! use zoom_rtms_webhooks::Product;
 //!
 //! let creds = Credentials::new("client_id", "client_secret").unwrap();
@@ -33,19 +33,20 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::incoming::{KeepAliveRequest, ParseError};
 use super::media::MediaParams;
-use super::server::{KeepAliveRequest, ParseError};
 use crate::codes::MsgType;
 use crate::event::IdField;
 use crate::handshake::MediaTypes;
-use crate::handshake::SignalingHandshakeRequest;
+// Message type 1, where the webhook half builds it (no `protocol` feature needed there).
+pub use crate::handshake::SignalingHandshakeRequest;
 use crate::lenient::{Bool, Int, Obj, Str};
 
 /// A message the client sends: its type and its JSON text.
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::MsgType;
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, StreamCloseRequest};
 /// let close = StreamCloseRequest::new("s-1");
 /// assert_eq!(close.msg_type().code(), 21);
 /// assert_eq!(close.to_json(), r#"{"msg_type":21,"rtms_stream_id":"s-1"}"#);
@@ -122,7 +123,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("let m = ", $example, ".with_protocol_version(2);")]
             /// assert_eq!(m.protocol_version(), 2);
             /// ```
@@ -136,7 +137,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("let m = ", $example, ".with_sequence(42);")]
             /// assert_eq!(m.sequence(), 42);
             /// ```
@@ -150,7 +151,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("assert_eq!(", $example, ".protocol_version(), 1);")]
             /// ```
             pub fn protocol_version(&self) -> i64 {
@@ -161,7 +162,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("let _ = ", $example, ".sequence();")]
             /// ```
             pub fn sequence(&self) -> i64 {
@@ -172,7 +173,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("assert_eq!(", $example, ".instance_id(), \"uuid\");")]
             /// ```
             pub fn instance_id(&self) -> &'a str {
@@ -183,7 +184,7 @@ macro_rules! header_setters {
             ///
             /// ```
             /// use zoom_rtms_webhooks::event::IdField;
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("assert_eq!(", $example, ".rtms_stream_id(), \"stream\");")]
             /// ```
             pub fn rtms_stream_id(&self) -> &'a str {
@@ -202,7 +203,7 @@ macro_rules! header_setters {
 ///
 /// ```
 /// use zoom_rtms_webhooks::event::IdField;
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, DataHandshake};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, DataHandshake};
 /// use zoom_rtms_webhooks::protocol::media::*;
 /// use zoom_rtms_webhooks::handshake::{MediaKind, MediaTypes};
 ///
@@ -236,7 +237,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let m = DataHandshake::new(&[IdField::MeetingUuid], "m", "s", "sig", MediaTypes::ALL);
     /// assert_eq!(m.sequence(), 0);
@@ -269,7 +270,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::{Credentials, MediaTypes, SignalingHandshakeRequest};
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, DataHandshake};
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, DataHandshake};
     /// use zoom_rtms_webhooks::Product;
     ///
     /// let creds = Credentials::new("id", "secret").unwrap();
@@ -292,7 +293,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let m = DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).with_payload_encryption(false);
     /// assert_eq!(m.payload_encryption(), Some(false));
@@ -307,7 +308,7 @@ impl<'a> DataHandshake<'a> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::protocol::media::MediaParams;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let params = MediaParams::new();
@@ -323,7 +324,7 @@ impl<'a> DataHandshake<'a> {
     /// The `media_type` bitmask.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let t = MediaTypes::AUDIO | MediaTypes::TRANSCRIPT;
     /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", t).media_type().bits(), 9);
@@ -335,7 +336,7 @@ impl<'a> DataHandshake<'a> {
     /// The `payload_encryption` flag, `None` when omitted.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// assert_eq!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).payload_encryption(), None);
     /// ```
@@ -346,7 +347,7 @@ impl<'a> DataHandshake<'a> {
     /// The `media_params`, `None` when omitted.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::DataHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::DataHandshake;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// assert!(DataHandshake::new(&[], "m", "s", "x", MediaTypes::AUDIO).media_params().is_none());
     /// ```
@@ -401,7 +402,7 @@ impl fmt::Debug for DataHandshake<'_> {
 /// response. Events 1 and 7 are sent without subscribing.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, EventSubscription};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, EventSubscription};
 /// use zoom_rtms_webhooks::protocol::events::MeetingEventType;
 ///
 /// let sub = EventSubscription::new()
@@ -421,7 +422,7 @@ impl EventSubscription {
     /// An empty subscription message.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// use zoom_rtms_webhooks::protocol::outgoing::EventSubscription;
     /// assert!(EventSubscription::new().events().is_empty());
     /// ```
     pub fn new() -> Self {
@@ -432,7 +433,7 @@ impl EventSubscription {
     /// or a raw code).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// use zoom_rtms_webhooks::protocol::outgoing::EventSubscription;
     /// use zoom_rtms_webhooks::protocol::events::ContactCenterEventType;
     /// let s = EventSubscription::new().subscribe(ContactCenterEventType::UserHold).subscribe(40);
     /// assert_eq!(s.events(), &[(12, true), (40, true)]);
@@ -446,7 +447,7 @@ impl EventSubscription {
     /// Adds `{"event_type":<code>,"subscribe":false}`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// use zoom_rtms_webhooks::protocol::outgoing::EventSubscription;
     /// assert_eq!(EventSubscription::new().unsubscribe(8).events(), &[(8, false)]);
     /// ```
     #[must_use]
@@ -458,7 +459,7 @@ impl EventSubscription {
     /// The `(event_type, subscribe)` pairs, in order.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::EventSubscription;
+    /// use zoom_rtms_webhooks::protocol::outgoing::EventSubscription;
     /// assert_eq!(EventSubscription::new().subscribe(2).events(), &[(2, true)]);
     /// ```
     pub fn events(&self) -> &[(i64, bool)] {
@@ -515,7 +516,7 @@ macro_rules! id_message {
             #[doc = concat!("The message for `", stringify!($key), "`.")]
             ///
             /// ```
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("assert_eq!(", stringify!($ty), "::new(\"x\").", stringify!($key), "(), \"x\");")]
             /// ```
             pub fn new($key: &'a str) -> Self {
@@ -525,7 +526,7 @@ macro_rules! id_message {
             #[doc = concat!("The `", stringify!($key), "`.")]
             ///
             /// ```
-            #[doc = concat!("use zoom_rtms_webhooks::protocol::client::", stringify!($ty), ";")]
+            #[doc = concat!("use zoom_rtms_webhooks::protocol::outgoing::", stringify!($ty), ";")]
             #[doc = concat!("assert_eq!(", stringify!($ty), "::new(\"y\").", stringify!($key), "(), \"y\");")]
             /// ```
             pub fn $key(&self) -> &'a str {
@@ -556,7 +557,7 @@ id_message!(
     /// `{"msg_type":7,"rtms_stream_id":"…"}`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientReadyAck};
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, ClientReadyAck};
     /// assert_eq!(ClientReadyAck::new("s").to_json(), r#"{"msg_type":7,"rtms_stream_id":"s"}"#);
     /// ```
     ClientReadyAck,
@@ -570,7 +571,7 @@ id_message!(
     /// `{"msg_type":10,"rtms_session_id":"…"}`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, SessionStateRequest};
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, SessionStateRequest};
     /// assert_eq!(SessionStateRequest::new("x").to_json(), r#"{"msg_type":10,"rtms_session_id":"x"}"#);
     /// ```
     SessionStateRequest,
@@ -584,7 +585,7 @@ id_message!(
     /// `{"msg_type":19,"rtms_stream_id":"…"}`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamStateRequest};
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, StreamStateRequest};
     /// assert_eq!(StreamStateRequest::new("s").to_json(), r#"{"msg_type":19,"rtms_stream_id":"s"}"#);
     /// ```
     StreamStateRequest,
@@ -598,7 +599,7 @@ id_message!(
     /// stream; answered by message type 22. `{"msg_type":21,"rtms_stream_id":"…"}`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, StreamCloseRequest};
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, StreamCloseRequest};
     /// assert_eq!(StreamCloseRequest::new("s").to_json(), r#"{"msg_type":21,"rtms_stream_id":"s"}"#);
     /// ```
     StreamCloseRequest,
@@ -630,7 +631,7 @@ impl Serialize for Stamp<'_> {
 /// form), so it always matches.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, KeepAliveResponse};
 /// assert_eq!(KeepAliveResponse::new(1727384349123).to_json(), r#"{"msg_type":13,"timestamp":1727384349123}"#);
 /// assert_eq!(
 ///     KeepAliveResponse::new(5).with_sequence(3).to_json(),
@@ -647,7 +648,7 @@ impl<'a> KeepAliveResponse<'a> {
     /// A response carrying `timestamp`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// use zoom_rtms_webhooks::protocol::outgoing::KeepAliveResponse;
     /// assert_eq!(KeepAliveResponse::new(5).timestamp(), Some(5));
     /// ```
     pub fn new(timestamp: i64) -> Self {
@@ -660,7 +661,7 @@ impl<'a> KeepAliveResponse<'a> {
     /// Replaces the `sequence` echoed.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// use zoom_rtms_webhooks::protocol::outgoing::KeepAliveResponse;
     /// assert_eq!(KeepAliveResponse::new(5).with_sequence(9).sequence(), Some(9));
     /// ```
     #[must_use]
@@ -672,7 +673,7 @@ impl<'a> KeepAliveResponse<'a> {
     /// The `sequence` echoed, if any.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// use zoom_rtms_webhooks::protocol::outgoing::KeepAliveResponse;
     /// assert_eq!(KeepAliveResponse::new(5).sequence(), None);
     /// ```
     pub fn sequence(&self) -> Option<i64> {
@@ -683,8 +684,8 @@ impl<'a> KeepAliveResponse<'a> {
     /// `sequence` as an integer (each omitted when the request had none).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::{ClientMessage, KeepAliveResponse};
-    /// use zoom_rtms_webhooks::protocol::server::ServerMessage;
+    /// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, KeepAliveResponse};
+    /// use zoom_rtms_webhooks::protocol::incoming::ServerMessage;
     /// let msg = ServerMessage::parse(br#"{"msg_type":12,"timestamp":"1727384349123"}"#)?;
     /// let ServerMessage::KeepAliveRequest(req) = msg else { panic!() };
     /// assert_eq!(KeepAliveResponse::echo(&req).to_json(), r#"{"msg_type":13,"timestamp":"1727384349123"}"#);
@@ -694,7 +695,7 @@ impl<'a> KeepAliveResponse<'a> {
     ///     KeepAliveResponse::echo(&req).to_json(),
     ///     r#"{"msg_type":13,"sequence":41,"timestamp":1727384349123}"#
     /// );
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn echo(request: &KeepAliveRequest<'a>) -> Self {
         KeepAliveResponse {
@@ -706,7 +707,7 @@ impl<'a> KeepAliveResponse<'a> {
     /// The timestamp as an integer, when it is one.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::KeepAliveResponse;
+    /// use zoom_rtms_webhooks::protocol::outgoing::KeepAliveResponse;
     /// assert_eq!(KeepAliveResponse::new(-1).timestamp(), Some(-1));
     /// ```
     pub fn timestamp(&self) -> Option<i64> {
@@ -761,7 +762,7 @@ impl ClientMessage for KeepAliveResponse<'_> {
 /// timestamp (ms, from the caller's clock) is omitted unless set.
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, VideoSubscriptionRequest};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, VideoSubscriptionRequest};
 /// let req = VideoSubscriptionRequest::subscribe(16778240).with_timestamp(1738392033699);
 /// assert_eq!(
 ///     req.to_json(),
@@ -783,7 +784,7 @@ impl VideoSubscriptionRequest {
     /// Subscribe to `user_id`'s video.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert!(VideoSubscriptionRequest::subscribe(1).is_subscribe());
     /// ```
     pub fn subscribe(user_id: i64) -> Self {
@@ -797,7 +798,7 @@ impl VideoSubscriptionRequest {
     /// Unsubscribe from `user_id`'s video.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert!(!VideoSubscriptionRequest::unsubscribe(1).is_subscribe());
     /// ```
     pub fn unsubscribe(user_id: i64) -> Self {
@@ -811,7 +812,7 @@ impl VideoSubscriptionRequest {
     /// Sets `timestamp` (ms).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert_eq!(VideoSubscriptionRequest::subscribe(1).with_timestamp(9).timestamp(), Some(9));
     /// ```
     #[must_use]
@@ -823,7 +824,7 @@ impl VideoSubscriptionRequest {
     /// The user id.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert_eq!(VideoSubscriptionRequest::subscribe(3).user_id(), 3);
     /// ```
     pub fn user_id(&self) -> i64 {
@@ -833,7 +834,7 @@ impl VideoSubscriptionRequest {
     /// `true` to subscribe, `false` to unsubscribe.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert!(VideoSubscriptionRequest::subscribe(3).is_subscribe());
     /// ```
     pub fn is_subscribe(&self) -> bool {
@@ -843,7 +844,7 @@ impl VideoSubscriptionRequest {
     /// The timestamp, `None` when omitted.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::VideoSubscriptionRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::VideoSubscriptionRequest;
     /// assert_eq!(VideoSubscriptionRequest::subscribe(3).timestamp(), None);
     /// ```
     pub fn timestamp(&self) -> Option<i64> {
@@ -878,13 +879,13 @@ impl ClientMessage for VideoSubscriptionRequest {
 ///
 /// ```
 /// use zoom_rtms_webhooks::event::IdField;
-/// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+/// use zoom_rtms_webhooks::protocol::outgoing::ClientRequest;
 /// let req = ClientRequest::parse(br#"{"msg_type":1,"protocol_version":1,"sequence":7,"session_id":"s","meeting_uuid":"s","rtms_stream_id":"r","signature":"ab"}"#)?;
 /// let ClientRequest::SignalingHandshake(h) = req else { panic!() };
 /// assert_eq!(h.ids, [(IdField::SessionId, "s".into()), (IdField::MeetingUuid, "s".into())]);
 /// assert_eq!(h.instance_id(), Some("s"));
 /// assert_eq!((h.sequence, h.signature.as_deref()), (Some(7), Some("ab")));
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 ///
 /// `Debug` redacts the signature (it authorises a connection to the stream).
@@ -932,7 +933,7 @@ impl ReceivedHandshake<'_> {
     /// The id sent under the first id key.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::ReceivedHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::ReceivedHandshake;
     /// assert_eq!(ReceivedHandshake::default().instance_id(), None);
     /// ```
     pub fn instance_id(&self) -> Option<&str> {
@@ -943,7 +944,7 @@ impl ReceivedHandshake<'_> {
     ///
     /// ```
     /// use zoom_rtms_webhooks::event::IdField;
-    /// use zoom_rtms_webhooks::protocol::client::ReceivedHandshake;
+    /// use zoom_rtms_webhooks::protocol::outgoing::ReceivedHandshake;
     /// assert_eq!(ReceivedHandshake::default().id(IdField::CallId), None);
     /// ```
     pub fn id(&self, key: IdField) -> Option<&str> {
@@ -957,13 +958,13 @@ impl ReceivedHandshake<'_> {
 /// A message a client sent, read tolerantly (the server's side of [`ClientMessage`]).
 ///
 /// ```
-/// use zoom_rtms_webhooks::protocol::client::{ClientMessage, ClientRequest, ClientReadyAck};
+/// use zoom_rtms_webhooks::protocol::outgoing::{ClientMessage, ClientRequest, ClientReadyAck};
 /// let frame = ClientReadyAck::new("s-1").to_json();
 /// assert_eq!(
 ///     ClientRequest::parse(frame.as_bytes())?,
 ///     ClientRequest::ClientReadyAck { rtms_stream_id: Some("s-1".into()) }
 /// );
-/// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+/// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -1068,7 +1069,7 @@ impl<'a> ClientRequest<'a> {
     /// several are sent.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::ClientRequest;
     /// use zoom_rtms_webhooks::protocol::media::SampleRate;
     /// use zoom_rtms_webhooks::handshake::MediaTypes;
     /// let req = ClientRequest::parse(br#"{"msg_type":3,"meeting_uuid":"m","rtms_stream_id":"r","signature":"x",
@@ -1076,10 +1077,10 @@ impl<'a> ClientRequest<'a> {
     /// let ClientRequest::DataHandshake(h) = req else { panic!() };
     /// assert_eq!(h.media_type, Some(MediaTypes::AUDIO));
     /// assert_eq!(h.media_params.unwrap().audio().unwrap().sample_rate(), Some(SampleRate::Sr48k));
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn parse(frame: &'a [u8]) -> Result<Self, ParseError> {
-        super::server::expect_object(frame)?;
+        super::incoming::expect_object(frame)?;
         let r: RawRequest<'a> = serde_json::from_slice(frame).map_err(ParseError::Json)?;
         let code = r.msg_type.0.ok_or(ParseError::MissingMsgType)?;
         Ok(match code {
@@ -1160,9 +1161,9 @@ impl<'a> ClientRequest<'a> {
     /// The message type.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::protocol::client::ClientRequest;
+    /// use zoom_rtms_webhooks::protocol::outgoing::ClientRequest;
     /// assert_eq!(ClientRequest::parse(br#"{"msg_type":21}"#)?.msg_type().code(), 21);
-    /// # Ok::<(), zoom_rtms_webhooks::protocol::server::ParseError>(())
+    /// # Ok::<(), zoom_rtms_webhooks::protocol::incoming::ParseError>(())
     /// ```
     pub fn msg_type(&self) -> MsgType {
         MsgType::from(match self {
