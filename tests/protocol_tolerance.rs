@@ -39,6 +39,10 @@ fn stop_reason_or_reason() {
         &br#"{"msg_type":9,"state":5,"stop_reason":24}"#[..],
         &br#"{"msg_type":9,"state":5,"reason":24}"#[..],
         &br#"{"msg_type":9,"state":5,"reason":"24"}"#[..],
+        // The crate's one integer rule, as in a webhook (`tests/events.rs`): an integral float
+        // is the integer.
+        &br#"{"msg_type":9,"state":5,"stop_reason":24.0}"#[..],
+        &br#"{"msg_type":9.0,"state":5.0,"reason":24.0}"#[..],
     ] {
         let ServerMessage::SessionStateUpdate(u) = ServerMessage::parse(frame).unwrap() else {
             panic!()
@@ -55,6 +59,19 @@ fn stop_reason_or_reason() {
     };
     assert_eq!(u.reason, None);
     assert!(u.state.unwrap().is_terminated());
+    // A fractional or out-of-range number is not read: absent, never an error.
+    for frame in [
+        &br#"{"msg_type":9,"state":5,"stop_reason":24.5}"#[..],
+        &br#"{"msg_type":9,"state":5,"stop_reason":"24.0"}"#[..],
+        &br#"{"msg_type":9,"state":5,"stop_reason":1e300}"#[..],
+        &br#"{"msg_type":9,"state":5,"stop_reason":18446744073709551615}"#[..],
+    ] {
+        let ServerMessage::SessionStateUpdate(u) = ServerMessage::parse(frame).unwrap() else {
+            panic!()
+        };
+        assert_eq!(u.stop_reason, None, "{}", String::from_utf8_lossy(frame));
+        assert!(u.state.unwrap().is_stopped());
+    }
 }
 
 #[test]
