@@ -1257,10 +1257,10 @@ pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 /// write yourself, one type for both frameworks (`axum::VerifiedWebhook` and
 /// `actix::VerifiedWebhook` are this type; each framework module implements its `FromRequest`).
 ///
-/// It dereferences to the [`VerifiedEvent`] (the event, the secret that verified it, the
-/// timestamp, the challenge reply) and keeps the raw body ([`body`](Self::body)). A request
-/// that fails is refused with a [`Rejection`] (`413`, `400`, `401`, `500`) answered with the
-/// receiver's fixed bodies. The extractor only verifies and parses: answering the challenge
+/// It dereferences to the [`VerifiedEvent`](crate::signature::VerifiedEvent) (the event, the
+/// secret that verified it, the timestamp, the challenge reply) and keeps the raw body
+/// ([`body`](Self::body)). A request that fails is refused with a [`Rejection`] (`413`, `400`,
+/// `401`, `500`) answered with the receiver's fixed bodies. The extractor only verifies and parses: answering the challenge
 /// ([`challenge_response`](crate::signature::Verified::challenge_response), which both
 /// frameworks can return as a response), acknowledging quickly and de-duplicating are up to
 /// your handler; the ready routes (`axum::webhook`, `actix::configure`) do all of that.
