@@ -10,7 +10,10 @@
 //!   [`web::Bytes`] extractor with a [`PayloadConfig`] set to the receiver's body limit, so an
 //!   oversized body is refused with the receiver's `413` without being buffered. Every status
 //!   is the one in the [status table](crate::receiver#status-table).
-//! - [`VerifiedWebhook`]: an extractor for handlers you write yourself. It reads the body
+//! - [`VerifiedWebhook`] (the type
+//!   [`receiver::VerifiedWebhook`](crate::receiver::VerifiedWebhook), shared with the axum
+//!   module; this module implements actix's [`FromRequest`] for it): an extractor for handlers
+//!   you write yourself. It reads the body
 //!   (honouring any [`PayloadConfig`] in scope), verifies it with the [`Verifier`] registered
 //!   as `web::Data<Verifier>`, and parses it. A request that fails is refused with a
 //!   [`Rejection`] (`401`, `400`, `413`, `500`) answered with the receiver's fixed bodies.
@@ -59,7 +62,6 @@
 //! }
 //! ```
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -72,11 +74,10 @@ use actix_web::web::{self, Bytes, PayloadConfig};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Responder, ResponseError};
 
 use crate::dedup::Deduplicator;
-use crate::event::WebhookEvent;
-use crate::receiver::{
-    Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse, DEFAULT_RETRY_AFTER,
-};
-use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
+use crate::receiver::{Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse};
+use crate::signature::{ChallengeResponse, SignatureHeaders, Verifier};
+
+pub use crate::receiver::VerifiedWebhook;
 
 /// A service configuration that routes every method at `path` to `receiver`.
 ///
@@ -151,18 +152,20 @@ async fn respond<D: Deduplicator, H: Handoff>(
 ) -> HttpResponse {
     // actix checks the declared length itself, when the body is extracted below.
     if let Some(refusal) = receiver.refuse_before_body(req.method().as_str(), None) {
-        return refusal.into();
+        return refusal.response().into();
     }
-    let body = match Bytes::from_request(req, &mut payload).await {
-        Ok(body) => body,
-        Err(err) => return receiver.reject_response(body_rejection(&err)).into(),
+    let outcome = match Bytes::from_request(req, &mut payload).await {
+        Ok(body) => {
+            let request = WebhookRequest {
+                method: req.method().as_str(),
+                headers: signature_headers(req.headers()),
+                body: &body,
+            };
+            receiver.receive(request).await
+        }
+        Err(err) => receiver.reject(body_rejection(&err)),
     };
-    let request = WebhookRequest {
-        method: req.method().as_str(),
-        headers: signature_headers(req.headers()),
-        body: &body,
-    };
-    receiver.respond(request).await.into()
+    outcome.response().into()
 }
 
 /// Classifies an error of actix's body extractors.
@@ -203,7 +206,8 @@ impl From<WebhookResponse> for HttpResponse {
     }
 }
 
-/// A handler may return a [`WebhookResponse`] directly, e.g. `receiver.respond(..).await`.
+/// A handler may return a [`WebhookResponse`] directly, e.g.
+/// `receiver.receive(..).await.response()`.
 ///
 /// ```
 /// use actix_web::{test, web, App};
@@ -227,16 +231,38 @@ impl Responder for WebhookResponse {
     }
 }
 
-/// A request whose signature verified and whose body parsed: the extractor for handlers you
-/// write yourself.
+/// The `200` reply to a verified `endpoint.url_validation`
+/// ([`WebhookResponse::challenge`]), so a handler can return
+/// [`challenge_response`](crate::signature::Verified::challenge_response) as it is.
+///
+/// ```
+/// use actix_web::HttpResponse;
+/// use zoom_rtms_webhooks::actix::VerifiedWebhook;
+///
+/// async fn zoom(hook: VerifiedWebhook) -> HttpResponse {
+///     if let Some(reply) = hook.challenge_response() {
+///         return reply.into();
+///     }
+///     HttpResponse::Ok().finish()
+/// }
+/// ```
+impl From<ChallengeResponse> for HttpResponse {
+    fn from(reply: ChallengeResponse) -> Self {
+        WebhookResponse::challenge(&reply).into()
+    }
+}
+
+/// A request whose signature verified and whose body parsed (see
+/// [`receiver::VerifiedWebhook`](crate::receiver::VerifiedWebhook)): the extractor for
+/// handlers you write yourself.
 ///
 /// Extraction, in order: find the `web::Data<`[`Verifier`]`>` registered with
 /// [`App::app_data`](actix_web::App::app_data) (none is a server misconfiguration:
 /// [`Rejection::Misconfigured`], `500`);
 /// read the body as [`web::Bytes`], so the [`PayloadConfig`] in scope applies (over the limit:
 /// `413`); verify the `x-zm-signature` / `x-zm-request-timestamp` headers with the verifier's
-/// clock (`401`, also for a repeated header); parse (`400`). A request that fails verification is never parsed, and
-/// never gets a challenge reply.
+/// clock (`401`, also for a repeated header); parse (`400`). A request that fails verification
+/// is never parsed, and never gets a challenge reply.
 ///
 /// This extractor does **not** de-duplicate or dispatch: answer quickly, and remember that Zoom
 /// retries. [`configure`] does all of it.
@@ -249,7 +275,8 @@ impl Responder for WebhookResponse {
 /// #[post("/webhook")]
 /// async fn webhook(hook: VerifiedWebhook) -> HttpResponse {
 ///     if let Some(reply) = hook.challenge_response() {
-///         return reply; // endpoint.url_validation, answered with the secret that verified it
+///         // endpoint.url_validation, answered with the secret that verified it
+///         return reply.into();
 ///     }
 ///     if let WebhookEvent::RtmsStarted(started) = hook.event() {
 ///         println!("stream {} started", started.rtms_stream_id);
@@ -272,84 +299,6 @@ impl Responder for WebhookResponse {
 /// # Ok(())
 /// # }
 /// ```
-pub struct VerifiedWebhook {
-    verified: VerifiedEvent,
-    body: Bytes,
-}
-
-impl fmt::Debug for VerifiedWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifiedWebhook")
-            .field("verified", &self.verified)
-            .field("body_len", &self.body.len())
-            .finish()
-    }
-}
-
-impl VerifiedWebhook {
-    /// The parsed event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// println!("{}", hook.event().name());
-    /// # }
-    /// ```
-    pub fn event(&self) -> &WebhookEvent {
-        self.verified.event()
-    }
-
-    /// The verified event: which secret verified it, the request timestamp, the event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// println!("verified by {}", hook.verified().secret_label());
-    /// # }
-    /// ```
-    pub fn verified(&self) -> &VerifiedEvent {
-        &self.verified
-    }
-
-    /// The raw body exactly as received and verified, e.g. for
-    /// [`dedup_key`](crate::dedup::dedup_key).
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// let key = zoom_rtms_webhooks::dedup::dedup_key(hook.event(), hook.body());
-    /// # }
-    /// ```
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// Consumes the extractor and returns the verified event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) {
-    /// let event = hook.into_inner().into_event();
-    /// # }
-    /// ```
-    pub fn into_inner(self) -> VerifiedEvent {
-        self.verified
-    }
-
-    /// `Some(200 reply)` iff the event is `endpoint.url_validation`: the JSON
-    /// `{"plainToken":..,"encryptedToken":..}` keyed with the secret that verified the request.
-    ///
-    /// ```
-    /// # use actix_web::HttpResponse;
-    /// # fn f(hook: zoom_rtms_webhooks::actix::VerifiedWebhook) -> HttpResponse {
-    /// if let Some(reply) = hook.challenge_response() {
-    ///     return reply;
-    /// }
-    /// HttpResponse::Ok().finish()
-    /// # }
-    /// ```
-    pub fn challenge_response(&self) -> Option<HttpResponse> {
-        let reply = self.verified.challenge_response()?;
-        Some(WebhookResponse::challenge(&reply).into())
-    }
-}
-
 impl FromRequest for VerifiedWebhook {
     type Error = Rejection;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -362,17 +311,14 @@ impl FromRequest for VerifiedWebhook {
         Box::pin(async move {
             let verifier = verifier.ok_or(Rejection::Misconfigured)?;
             let body = body.await.map_err(|err| body_rejection(&err))?;
-            let verified = verifier
-                .verify_and_parse(signature_headers(req.headers()), &body)
-                .map_err(Rejection::from_signature_error)?;
-            Ok(VerifiedWebhook { verified, body })
+            VerifiedWebhook::verify(&verifier, signature_headers(req.headers()), body)
         })
     }
 }
 
 /// A refused request as an actix error: the status of [`Rejection::status`] and the
-/// receiver's fixed plain-text body, which never echoes the request or the reason
-/// (`Retry-After` is [`DEFAULT_RETRY_AFTER`] for a `503`).
+/// receiver's fixed plain-text body, which never echoes the request or the reason (as
+/// [`Outcome::response`](crate::receiver::Outcome::response)).
 ///
 /// ```
 /// use actix_web::ResponseError;
@@ -389,7 +335,7 @@ impl ResponseError for Rejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        WebhookResponse::for_rejection(self, DEFAULT_RETRY_AFTER).into()
+        WebhookResponse::for_rejection(self).into()
     }
 }
 

@@ -8,8 +8,10 @@
 //!   receiver's [`Handoff`] (usually a [`Dispatcher`](crate::dispatch::Dispatcher)).
 //! - [`VerifiedWebhook`]: an extractor that verifies the signature and parses the event, with
 //!   the [`Verifier`] taken from your state through [`FromRef`]; it fails with a
-//!   [`Rejection`], answered with the receiver's status table.
-//! - [`WebhookResponse`] and [`Rejection`] implement [`IntoResponse`].
+//!   [`Rejection`], answered with the receiver's status table. (The type is
+//!   [`receiver::VerifiedWebhook`](crate::receiver::VerifiedWebhook), shared with the actix
+//!   module; this module implements axum's [`FromRequest`] for it.)
+//! - [`WebhookResponse`], [`Rejection`] and [`ChallengeResponse`] implement [`IntoResponse`].
 //!
 //! # Example
 //!
@@ -43,7 +45,6 @@
 //!
 //! [axum]: https://docs.rs/axum/0.8
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -55,12 +56,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, MethodRouter};
 
 use crate::dedup::Deduplicator;
-use crate::event::WebhookEvent;
 use crate::receiver::{
     declared_length, Handoff, Receiver, Rejection, WebhookRequest, WebhookResponse,
-    DEFAULT_RETRY_AFTER,
 };
-use crate::signature::{SignatureHeaders, VerifiedEvent, Verifier};
+use crate::signature::{ChallengeResponse, SignatureHeaders, Verifier};
+
+pub use crate::receiver::VerifiedWebhook;
 
 /// A route for `receiver`: mount it with [`Router::route`](axum::Router::route).
 ///
@@ -100,20 +101,18 @@ where
             let declared = declared_length(request.headers());
             if let Some(refusal) = receiver.refuse_before_body(request.method().as_str(), declared)
             {
-                return refusal.into_response();
+                return refusal.response().into_response();
             }
             let (parts, body_request) = split(request);
-            let body = match Bytes::from_request(body_request, &()).await {
-                Ok(body) => body,
-                Err(rejection) => {
-                    return receiver
-                        .reject_response(body_rejection(&rejection))
-                        .into_response()
+            let outcome = match Bytes::from_request(body_request, &()).await {
+                Ok(body) => {
+                    let request =
+                        WebhookRequest::from_headers(parts.method.as_str(), &parts.headers, &body);
+                    receiver.receive(request).await
                 }
+                Err(rejection) => receiver.reject(body_rejection(&rejection)),
             };
-            let request =
-                WebhookRequest::from_headers(parts.method.as_str(), &parts.headers, &body);
-            receiver.respond(request).await.into_response()
+            outcome.response().into_response()
         }
     })
     .layer(limit)
@@ -153,8 +152,8 @@ impl IntoResponse for WebhookResponse {
 }
 
 /// The response for a refused request: the status of [`Rejection::status`] and the receiver's
-/// fixed body, which reveals nothing about the request or the secret (`Retry-After` is
-/// [`DEFAULT_RETRY_AFTER`] for a `503`).
+/// fixed body, which reveals nothing about the request or the secret (as
+/// [`Outcome::response`](crate::receiver::Outcome::response)).
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -165,11 +164,34 @@ impl IntoResponse for WebhookResponse {
 /// ```
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        WebhookResponse::for_rejection(&self, DEFAULT_RETRY_AFTER).into_response()
+        WebhookResponse::for_rejection(&self).into_response()
     }
 }
 
-/// Extractor: a request whose signature verified, parsed into a [`VerifiedEvent`].
+/// The `200` reply to a verified `endpoint.url_validation`
+/// ([`WebhookResponse::challenge`]), so a handler can return
+/// [`challenge_response`](crate::signature::Verified::challenge_response) as it is.
+///
+/// ```
+/// use axum::response::{IntoResponse, Response};
+/// use zoom_rtms_webhooks::axum::VerifiedWebhook;
+///
+/// async fn zoom(hook: VerifiedWebhook) -> Response {
+///     if let Some(reply) = hook.challenge_response() {
+///         return reply.into_response();
+///     }
+///     ().into_response()
+/// }
+/// ```
+impl IntoResponse for ChallengeResponse {
+    fn into_response(self) -> Response {
+        WebhookResponse::challenge(&self).into_response()
+    }
+}
+
+/// Extractor: a request whose signature verified, parsed into a
+/// [`VerifiedEvent`](crate::signature::VerifiedEvent) (see
+/// [`receiver::VerifiedWebhook`](crate::receiver::VerifiedWebhook)).
 ///
 /// For handlers you write yourself. The [`Verifier`] comes from the router state through
 /// [`FromRef`] (a state that *is* a `Verifier` works too). The body is read as [`Bytes`], so
@@ -179,9 +201,8 @@ impl IntoResponse for Rejection {
 /// header) answered with the receiver's fixed bodies; take `Result<VerifiedWebhook, Rejection>`
 /// to see why.
 ///
-/// The extractor only verifies and parses: answering the challenge
-/// ([`VerifiedWebhook::challenge_response`]), acknowledging quickly and de-duplicating are up
-/// to your handler. [`webhook`] does all of that for you.
+/// The extractor only verifies and parses: answering the challenge, acknowledging quickly and
+/// de-duplicating are up to your handler. [`webhook`] does all of that for you.
 ///
 /// ```
 /// use axum::extract::{DefaultBodyLimit, FromRef};
@@ -205,9 +226,10 @@ impl IntoResponse for Rejection {
 ///
 /// async fn zoom(hook: VerifiedWebhook) -> Response {
 ///     if let Some(reply) = hook.challenge_response() {
-///         return reply; // endpoint.url_validation, answered with the secret that verified it
+///         // endpoint.url_validation, answered with the secret that verified it
+///         return reply.into_response();
 ///     }
-///     println!("verified {}", hook.event().name());
+///     println!("verified {} by {}", hook.event().name(), hook.secret_label());
 ///     ().into_response() // 200
 /// }
 ///
@@ -217,83 +239,6 @@ impl IntoResponse for Rejection {
 ///     .with_state(state);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct VerifiedWebhook {
-    verified: VerifiedEvent,
-    body: Bytes,
-}
-
-impl fmt::Debug for VerifiedWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifiedWebhook")
-            .field("verified", &self.verified)
-            .field("body_len", &self.body.len())
-            .finish()
-    }
-}
-
-impl VerifiedWebhook {
-    /// The parsed event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
-    /// println!("{}", hook.event().name());
-    /// # }
-    /// ```
-    pub fn event(&self) -> &WebhookEvent {
-        self.verified.event()
-    }
-
-    /// The verified event: which secret verified it, the request timestamp, the event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
-    /// println!("verified by {}", hook.verified().secret_label());
-    /// # }
-    /// ```
-    pub fn verified(&self) -> &VerifiedEvent {
-        &self.verified
-    }
-
-    /// The raw body exactly as received and verified (e.g. for a de-duplication key).
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
-    /// println!("{} bytes", hook.body().len());
-    /// # }
-    /// ```
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// Consumes the extractor and returns the verified event.
-    ///
-    /// ```
-    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) {
-    /// let event = hook.into_inner().into_event();
-    /// # }
-    /// ```
-    pub fn into_inner(self) -> VerifiedEvent {
-        self.verified
-    }
-
-    /// `Some(200 reply)` iff the event is `endpoint.url_validation`: the JSON
-    /// `{"plainToken":..,"encryptedToken":..}` keyed with the secret that verified the request.
-    ///
-    /// ```
-    /// # use axum::response::{IntoResponse, Response};
-    /// # fn f(hook: zoom_rtms_webhooks::axum::VerifiedWebhook) -> Response {
-    /// if let Some(reply) = hook.challenge_response() {
-    ///     return reply;
-    /// }
-    /// ().into_response()
-    /// # }
-    /// ```
-    pub fn challenge_response(&self) -> Option<Response> {
-        let reply = self.verified.challenge_response()?;
-        Some(WebhookResponse::challenge(&reply).into_response())
-    }
-}
-
 impl<S> FromRequest<S> for VerifiedWebhook
 where
     Verifier: FromRef<S>,
@@ -308,9 +253,6 @@ where
             .await
             .map_err(|rejection| body_rejection(&rejection))?;
         let headers = SignatureHeaders::from_header_map(&parts.headers);
-        let verified = verifier
-            .verify_and_parse(headers, &body)
-            .map_err(Rejection::from_signature_error)?;
-        Ok(VerifiedWebhook { verified, body })
+        VerifiedWebhook::verify(&verifier, headers, body)
     }
 }

@@ -119,8 +119,10 @@ macro_rules! code_enum {
     };
 }
 
-/// Implements `Serialize` (as the integer) and a tolerant `Deserialize` (an integer or a string
-/// of decimal digits, surrounding spaces allowed) for `code_enum!` tables.
+/// Implements `Serialize` (as the integer) and a tolerant `Deserialize` for `code_enum!`
+/// tables: the code is read by the crate's one integer rule (`lenient::IntegerTarget`: an
+/// integer, an integral float such as `6.0`, or a string of decimal digits); any other value
+/// is an error.
 macro_rules! serde_code {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -132,36 +134,19 @@ macro_rules! serde_code {
 
             impl<'de> ::serde::Deserialize<'de> for $name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    d.deserialize_any($crate::code_enum::CodeVisitor).map($name::from)
+                    $crate::code_enum::read_code(d).map($name::from)
                 }
             }
         )+
     };
 }
 
-/// Reads an integer code: a JSON integer, or a string of decimal digits.
-pub(crate) struct CodeVisitor;
-
-impl ::serde::de::Visitor<'_> for CodeVisitor {
-    type Value = i64;
-
-    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str("an integer code")
-    }
-
-    fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> Result<i64, E> {
-        Ok(v)
-    }
-
-    fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> Result<i64, E> {
-        i64::try_from(v).map_err(|_| E::custom("integer code out of range"))
-    }
-
-    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<i64, E> {
-        v.trim()
-            .parse()
-            .map_err(|_| E::invalid_value(::serde::de::Unexpected::Str(v), &self))
-    }
+/// Reads an integer code by the crate's one integer rule, or fails.
+pub(crate) fn read_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::Deserialize;
+    crate::lenient::Int::deserialize(d)?
+        .0
+        .ok_or_else(|| serde::de::Error::custom("expected an integer code"))
 }
 
 #[cfg(test)]

@@ -474,13 +474,6 @@ impl SessionState {
     }
 }
 
-impl StopReason {
-    /// Parses a string of decimal digits (optionally signed, surrounding spaces allowed).
-    pub(crate) fn from_numeric_str(s: &str) -> Option<Self> {
-        s.trim().parse::<i64>().ok().map(StopReason::from)
-    }
-}
-
 serde_code!(MsgType, StatusCode, StopReason, StreamState, SessionState);
 
 #[cfg(test)]
@@ -534,6 +527,10 @@ mod tests {
         assert_eq!(r, StopReason::AppUserLeft);
         assert!(serde_json::from_str::<StopReason>("\"x\"").is_err());
         assert!(serde_json::from_str::<StopReason>("1.5").is_err());
+        // An integral float is the integer, as everywhere else in the crate.
+        let r: StopReason = serde_json::from_str("6.0").unwrap();
+        assert_eq!(r, StopReason::MeetingEnded);
+        assert!(serde_json::from_str::<StopReason>("{}").is_err());
         assert!(serde_json::from_str::<StopReason>("18446744073709551615").is_err());
         assert_eq!(serde_json::to_string(&StopReason::Other(77)).unwrap(), "77");
         let m: MsgType = serde_json::from_str("28").unwrap();

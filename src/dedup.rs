@@ -742,7 +742,7 @@ impl Deduplicator for MemoryDeduplicator {
 ///   Zoom announces an RTMS server failover ("`rtms_started` arrives for an already-active
 ///   stream": reconnect signalling and media to the new servers), and swallowing it would
 ///   leave the stream on a dead server.
-/// - for [`RtmsStopped`](crate::event::RtmsStopped): `stopped:{product}:{rtms_stream_id}`.
+/// - for [`RtmsStopped`](crate::event::WebhookEvent::RtmsStopped): `stopped:{product}:{rtms_stream_id}`.
 /// - everything else (interrupted, challenge, account events, unknown):
 ///   `{name}:{hex}` where `{name}` is [`WebhookEvent::name`](crate::event::WebhookEvent::name)
 ///   and `{hex}` is the lower-case hex SHA-256 of `raw_body` (64 characters): a retried delivery

@@ -177,18 +177,18 @@ where
             let (parts, body) = request.into_parts();
             let declared = declared_length(&parts.headers);
             if let Some(refusal) = receiver.refuse_before_body(parts.method.as_str(), declared) {
-                return Ok(to_hyper(refusal));
+                return Ok(to_hyper(refusal.response()));
             }
             let limit = receiver.config().body_limit();
-            let response = match Limited::new(body, limit).collect().await {
+            let outcome = match Limited::new(body, limit).collect().await {
                 Ok(collected) => {
                     let body = collected.to_bytes();
                     let request =
                         WebhookRequest::from_headers(parts.method.as_str(), &parts.headers, &body);
-                    receiver.respond(request).await
+                    receiver.receive(request).await
                 }
                 Err(error) if error.is::<LengthLimitError>() => {
-                    receiver.reject_response(Rejection::PayloadTooLarge)
+                    receiver.reject(Rejection::PayloadTooLarge)
                 }
                 // Counted, then the error goes to hyper, which closes the broken connection.
                 Err(error) => {
@@ -196,7 +196,7 @@ where
                     return Err(error);
                 }
             };
-            Ok(to_hyper(response))
+            Ok(to_hyper(outcome.response()))
         })
     }
 }

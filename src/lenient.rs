@@ -6,18 +6,54 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// Converts a float that holds an integer exactly.
-fn integral(v: f64) -> Option<i64> {
-    // The range check keeps the cast exact; truncation is what `fract() == 0` already excludes.
-    #[allow(clippy::cast_possible_truncation)]
-    if v.fract() == 0.0 && (-9.0e15..=9.0e15).contains(&v) {
-        Some(v as i64)
-    } else {
-        None
+/// The crate's one rule for reading a JSON value as an integer of type `T` (a count, a
+/// timestamp, a code), in webhooks and in protocol messages alike:
+///
+/// - a JSON integer is read if it fits `T`;
+/// - a float is read if it holds an integer exactly (`6.0` is 6; `6.5` is not), below 2^53 in
+///   magnitude (above, a float no longer tells neighbouring integers apart), and fits `T`;
+/// - a string is read if, once surrounding spaces are trimmed, it parses as `T` (`" 6 "` is 6;
+///   `"6.0"` is not);
+/// - anything else, and any value out of `T`'s range (a negative count, say), is not read.
+///
+/// [`Integer`] applies it while deserializing; [`integer_from_number`] and [`integer_from_text`]
+/// apply it to a value already read (the webhook parser buffers its fields).
+pub(crate) trait IntegerTarget: TryFrom<i64> + TryFrom<u64> + FromStr {}
+
+impl IntegerTarget for i64 {}
+impl IntegerTarget for u64 {}
+
+/// A float that holds an integer exactly, as `T` (see [`IntegerTarget`]).
+fn integer_from_f64<T: IntegerTarget>(v: f64) -> Option<T> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if v.fract() != 0.0 || v.abs() >= EXACT {
+        return None; // also NaN and the infinities (JSON has neither)
     }
+    // Integral and below 2^53: the cast is exact.
+    #[allow(clippy::cast_possible_truncation)]
+    let v = v as i64;
+    T::try_from(v).ok()
+}
+
+/// A JSON number (already read) as `T`, by the rule of [`IntegerTarget`].
+pub(crate) fn integer_from_number<T: IntegerTarget>(n: &serde_json::Number) -> Option<T> {
+    if let Some(v) = n.as_u64() {
+        T::try_from(v).ok()
+    } else if let Some(v) = n.as_i64() {
+        T::try_from(v).ok()
+    } else {
+        n.as_f64().and_then(integer_from_f64)
+    }
+}
+
+/// A JSON string (already read) as `T`, by the rule of [`IntegerTarget`].
+pub(crate) fn integer_from_text<T: IntegerTarget>(s: &str) -> Option<T> {
+    s.trim().parse().ok()
 }
 
 macro_rules! skip_compound {
@@ -42,37 +78,45 @@ macro_rules! skip_compound {
     };
 }
 
-/// An integer that never fails: integers, integral floats and digit strings are read, anything
-/// else is `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Int(pub(crate) Option<i64>);
+/// An integer that never fails: read by the rule of [`IntegerTarget`], anything else is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Integer<T>(pub(crate) Option<T>);
 
-impl<'de> Deserialize<'de> for Int {
+impl<T> Default for Integer<T> {
+    fn default() -> Self {
+        Integer(None)
+    }
+}
+
+/// The protocol's integers (codes, lengths, timestamps, ids): signed.
+pub(crate) type Int = Integer<i64>;
+
+impl<'de, T: IntegerTarget> Deserialize<'de> for Integer<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Int;
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: IntegerTarget> Visitor<'de> for V<T> {
+            type Value = Integer<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
-                Ok(Int(Some(v)))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Integer<T>, E> {
+                Ok(Integer(T::try_from(v).ok()))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
-                Ok(Int(i64::try_from(v).ok()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Integer<T>, E> {
+                Ok(Integer(T::try_from(v).ok()))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
-                Ok(Int(integral(v)))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Integer<T>, E> {
+                Ok(Integer(integer_from_f64(v)))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Int, E> {
-                Ok(Int(None))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Integer<T>, E> {
+                Ok(Integer(None))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Int, E> {
-                Ok(Int(v.trim().parse().ok()))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Integer<T>, E> {
+                Ok(Integer(integer_from_text(v)))
             }
             skip_compound!();
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(PhantomData))
     }
 }
 
@@ -172,16 +216,76 @@ impl<'a> Str<'a> {
 mod tests {
     use super::*;
 
+    /// `json` read as an `Integer<T>`, while deserializing.
+    fn read<T: IntegerTarget>(json: &str) -> Option<T> {
+        serde_json::from_str::<Integer<T>>(json).unwrap().0
+    }
+
+    /// `json` read as a `T` from a value already parsed (the webhook parser's path).
+    fn read_value<T: IntegerTarget>(json: &str) -> Option<T> {
+        match serde_json::from_str::<serde_json::Value>(json).unwrap() {
+            serde_json::Value::Number(n) => integer_from_number(&n),
+            serde_json::Value::String(s) => integer_from_text(&s),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn one_integer_rule_for_both_paths() {
+        // (JSON, as i64, as u64)
+        let table: &[(&str, Option<i64>, Option<u64>)] = &[
+            ("6", Some(6), Some(6)),
+            ("6.0", Some(6), Some(6)),
+            ("6e0", Some(6), Some(6)),
+            ("-0.0", Some(0), Some(0)),
+            ("6.5", None, None),
+            ("-6", Some(-6), None),
+            ("-6.0", Some(-6), None),
+            ("\"42\"", Some(42), Some(42)),
+            ("\" 42 \"", Some(42), Some(42)),
+            ("\"-3\"", Some(-3), None),
+            ("\"6.0\"", None, None),
+            ("\"x\"", None, None),
+            (
+                "1e15",
+                Some(1_000_000_000_000_000),
+                Some(1_000_000_000_000_000),
+            ),
+            ("1e16", None, None),
+            ("1e300", None, None),
+            ("18446744073709551615", None, Some(u64::MAX)),
+            ("\"18446744073709551615\"", None, Some(u64::MAX)),
+            ("18446744073709551616", None, None),
+            ("-9223372036854775808", Some(i64::MIN), None),
+        ];
+        for &(json, as_i64, as_u64) in table {
+            assert_eq!(read::<i64>(json), as_i64, "{json} as i64");
+            assert_eq!(read::<u64>(json), as_u64, "{json} as u64");
+            assert_eq!(read_value::<i64>(json), as_i64, "{json} as i64, buffered");
+            assert_eq!(read_value::<u64>(json), as_u64, "{json} as u64, buffered");
+        }
+        // The float bound, exactly (JSON text of these is not parsed exactly by serde_json).
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+        assert_eq!(
+            integer_from_f64::<i64>(EXACT - 1.0),
+            Some(9_007_199_254_740_991)
+        );
+        assert_eq!(
+            integer_from_f64::<i64>(1.0 - EXACT),
+            Some(-9_007_199_254_740_991)
+        );
+        assert_eq!(integer_from_f64::<i64>(EXACT), None);
+        assert_eq!(integer_from_f64::<u64>(EXACT), None);
+        assert_eq!(integer_from_f64::<i64>(f64::NAN), None);
+        assert_eq!(integer_from_f64::<i64>(f64::INFINITY), None);
+        for json in ["null", "true", "[1]", "{\"a\":[1,2]}"] {
+            assert_eq!(read::<i64>(json), None, "{json}");
+            assert_eq!(read::<u64>(json), None, "{json}");
+        }
+    }
+
     #[test]
     fn lenient_readers() {
-        let v: Int = serde_json::from_str("\"42\"").unwrap();
-        assert_eq!(v, Int(Some(42)));
-        let v: Int = serde_json::from_str("{\"a\":[1,2]}").unwrap();
-        assert_eq!(v, Int(None));
-        let v: Int = serde_json::from_str("3.0").unwrap();
-        assert_eq!(v, Int(Some(3)));
-        let v: Int = serde_json::from_str("3.5").unwrap();
-        assert_eq!(v, Int(None));
         let v: Bool = serde_json::from_str("1").unwrap();
         assert_eq!(v, Bool(Some(true)));
         let v: Bool = serde_json::from_str("[true]").unwrap();
@@ -258,11 +362,11 @@ pub(crate) enum Scalar<'a> {
 }
 
 impl<'a> Scalar<'a> {
-    /// The integer, or a string of digits read as one.
+    /// The integer, or a string read as one ([`IntegerTarget`]).
     pub(crate) fn int(&self) -> Option<i64> {
         match self {
             Scalar::Int(v) => Some(*v),
-            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Str(s) => integer_from_text(s),
             Scalar::None => None,
         }
     }
@@ -292,7 +396,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
                 Ok(i64::try_from(v).map(Scalar::Int).unwrap_or_default())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
-                Ok(integral(v).map(Scalar::Int).unwrap_or_default())
+                Ok(integer_from_f64(v).map(Scalar::Int).unwrap_or_default())
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::None)

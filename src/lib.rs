@@ -9,7 +9,7 @@
 //! - [`signature`]: `x-zm-signature` verified over the raw body, in constant time, inside a
 //!   timestamp window, against one or more secrets, failing closed;
 //! - the `endpoint.url_validation` reply, obtainable only from a request whose signature
-//!   verified ([`signature::VerifiedEvent::challenge_response`]), so the endpoint is no signing
+//!   verified ([`signature::Verified::challenge_response`]), so the endpoint is no signing
 //!   oracle;
 //! - [`event`]: every RTMS product's events typed, flat or nested payloads, unknown names kept;
 //! - [`region`]: `server_urls` parsed and refused unless `wss://` on `zoom.us` (an SSRF guard);

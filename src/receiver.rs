@@ -1,7 +1,10 @@
 //! The whole decision for one webhook request, independent of any HTTP framework.
 //!
 //! A [`Receiver`] takes the request method, the two signature headers and the raw body, and
-//! returns an [`Outcome`]: the response to send and what happened. An accepted event has already
+//! returns an [`Outcome`]: what happened, and ([`Outcome::response`]) the response to send.
+//! That is the one way an answer is made: an adapter that refuses a request itself, before the
+//! receiver saw its body (too large, unreadable), reports it with [`Receiver::reject`], which
+//! counts it and returns its [`Outcome`] too. An accepted event has already
 //! been handed to a [`Handoff`] (a bounded in-process queue, a channel, or a durable Redis stream)
 //! by the time the outcome is returned, so the framework adapter only has to write the response:
 //! the user's handler runs later, never before the acknowledgement.
@@ -33,7 +36,7 @@
 //! | method other than `POST` | `405` + `Allow: POST` | `method not allowed` | no |
 //! | server misconfigured (actix extractor without `web::Data<Verifier>`) | `500` | `internal server error` | no |
 //!
-//! [`Rejection::status`] is this table in code; every adapter and both extractors use it. The
+//! [`Rejection::status`] is this table in code; every adapter and the extractor use it. The
 //! adapters check in the same order before they read a body: the method first (an oversized
 //! `GET` is `405`), then the declared `Content-Length` (`413` without reading the body).
 //!
@@ -189,7 +192,10 @@ impl Delivery {
 /// assert_eq!(err.to_string(), "hand-off store unavailable: connection refused");
 /// assert!(err.source().is_some());
 /// assert_eq!(HandoffError::Timeout.to_string(), "hand-off store timed out");
-/// let rejection = Rejection::HandoffUnavailable(HandoffError::Full);
+/// let rejection = Rejection::HandoffUnavailable {
+///     error: HandoffError::Full,
+///     retry_after: std::time::Duration::from_secs(5),
+/// };
 /// assert_eq!(rejection.status(), 503);
 /// assert_eq!(HandoffError::Closed.to_string(), "hand-off is closed");
 /// ```
@@ -393,13 +399,13 @@ impl Handoff for crate::dispatch::Dispatcher<Delivery> {
     }
 }
 
-/// Why a request was refused. Carried by [`Outcome::Rejected`], and the rejection of both
-/// extractors (`axum::VerifiedWebhook`, `actix::VerifiedWebhook`).
+/// Why a request was refused. Carried by [`Outcome::Rejected`], and the rejection of the
+/// `VerifiedWebhook` extractor (features `axum`, `actix`).
 ///
 /// [`Rejection::status`] is the one rejection → status table of the crate: the [`Receiver`],
-/// every adapter and both extractors answer with it, and with the fixed body of
-/// [`WebhookResponse::for_rejection`]. The variant keeps the reason for your logs; the response
-/// never shows it.
+/// every adapter and the extractor answer with it, and with a fixed body
+/// ([`Outcome::response`]). The variant keeps the reason for your logs; the response never
+/// shows it.
 ///
 /// ```
 /// use zoom_rtms_webhooks::receiver::Rejection;
@@ -429,11 +435,25 @@ pub enum Rejection {
     #[error("unreadable body")]
     UnreadableBody,
     /// The de-duplication store failed (503).
-    #[error("de-duplication unavailable: {0}")]
-    DedupUnavailable(#[source] DedupError),
+    #[error("de-duplication unavailable: {error}")]
+    DedupUnavailable {
+        /// What failed.
+        #[source]
+        error: DedupError,
+        /// When Zoom should try again: the response's `Retry-After` (at least one second),
+        /// from [`ReceiverConfig::retry_after`].
+        retry_after: Duration,
+    },
     /// The hand-off refused the event (503).
-    #[error("hand-off unavailable: {0}")]
-    HandoffUnavailable(#[source] HandoffError),
+    #[error("hand-off unavailable: {error}")]
+    HandoffUnavailable {
+        /// Why the hand-off refused it.
+        #[source]
+        error: HandoffError,
+        /// When Zoom should try again: the response's `Retry-After` (at least one second),
+        /// from [`ReceiverConfig::retry_after`].
+        retry_after: Duration,
+    },
     /// The server is misconfigured (500), e.g. the actix extractor found no
     /// `web::Data<Verifier>`. The request is refused (fail closed), never accepted unverified.
     #[error("server misconfigured: no verifier available")]
@@ -449,7 +469,7 @@ impl Rejection {
     /// | [`PayloadTooLarge`](Rejection::PayloadTooLarge) | `413` |
     /// | [`Unauthorized`](Rejection::Unauthorized) | `401` |
     /// | [`BadRequest`](Rejection::BadRequest), [`UnreadableBody`](Rejection::UnreadableBody) | `400` |
-    /// | [`DedupUnavailable`](Rejection::DedupUnavailable), [`HandoffUnavailable`](Rejection::HandoffUnavailable) | `503` |
+    /// | [`DedupUnavailable`](Rejection::DedupUnavailable), [`HandoffUnavailable`](Rejection::HandoffUnavailable) | `503` (with `Retry-After`) |
     /// | [`Misconfigured`](Rejection::Misconfigured) | `500` |
     ///
     /// ```
@@ -463,7 +483,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => 413,
             Rejection::Unauthorized(_) => 401,
             Rejection::BadRequest(_) | Rejection::UnreadableBody => 400,
-            Rejection::DedupUnavailable(_) | Rejection::HandoffUnavailable(_) => 503,
+            Rejection::DedupUnavailable { .. } | Rejection::HandoffUnavailable { .. } => 503,
             Rejection::Misconfigured => 500,
         }
     }
@@ -473,6 +493,15 @@ impl Rejection {
         match error {
             SignatureError::Verify(e) => Rejection::Unauthorized(e),
             SignatureError::Parse(e) => Rejection::BadRequest(e),
+        }
+    }
+
+    /// The `Retry-After` of a `503`, `None` for every other rejection.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Rejection::DedupUnavailable { retry_after, .. }
+            | Rejection::HandoffUnavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -489,8 +518,8 @@ impl Rejection {
             Rejection::Unauthorized(_) => "unauthorized",
             Rejection::BadRequest(_) => "bad_request",
             Rejection::UnreadableBody => "unreadable_body",
-            Rejection::DedupUnavailable(_) => "dedup_unavailable",
-            Rejection::HandoffUnavailable(_) => "handoff_unavailable",
+            Rejection::DedupUnavailable { .. } => "dedup_unavailable",
+            Rejection::HandoffUnavailable { .. } => "handoff_unavailable",
             Rejection::Misconfigured => "misconfigured",
         }
     }
@@ -560,7 +589,7 @@ impl WebhookResponse {
     /// `200` with the JSON reply to a verified `endpoint.url_validation`.
     ///
     /// A [`ChallengeResponse`] can only be obtained from a verified request
-    /// ([`VerifiedEvent::challenge_response`](crate::signature::VerifiedEvent::challenge_response)),
+    /// ([`Verified::challenge_response`](crate::signature::Verified::challenge_response)),
     /// so neither can this response.
     ///
     /// ```
@@ -590,29 +619,21 @@ impl WebhookResponse {
 
     /// The response for a rejection: the status of [`Rejection::status`], a fixed plain-text
     /// body, and the headers it needs (`Allow: POST` with `405`, `Retry-After` with `503`,
-    /// at least one second).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use zoom_rtms_webhooks::receiver::{Rejection, WebhookResponse};
-    ///
-    /// let r = WebhookResponse::for_rejection(&Rejection::MethodNotAllowed, Duration::from_secs(5));
-    /// assert_eq!((r.status, r.body.as_slice()), (405, &b"method not allowed"[..]));
-    /// assert!(r.headers.contains(&("allow", "POST".to_owned())));
-    /// ```
-    pub fn for_rejection(rejection: &Rejection, retry_after: Duration) -> Self {
+    /// at least one second). Reached through [`Outcome::response`] and the frameworks'
+    /// conversions of a [`Rejection`].
+    pub(crate) fn for_rejection(rejection: &Rejection) -> Self {
         let status = rejection.status();
         let mut response = WebhookResponse {
             status,
             headers: vec![("content-type", "text/plain; charset=utf-8".to_owned())],
             body: rejection_body(status).as_bytes().to_vec(),
         };
-        match status {
-            405 => response.headers.push(("allow", "POST".to_owned())),
-            503 => response
-                .headers
-                .push(("retry-after", retry_after.as_secs().max(1).to_string())),
-            _ => {}
+        if status == 405 {
+            response.headers.push(("allow", "POST".to_owned()));
+        }
+        if let Some(after) = rejection.retry_after() {
+            let seconds = after.as_secs().max(1).to_string();
+            response.headers.push(("retry-after", seconds));
         }
         response
     }
@@ -638,10 +659,10 @@ impl WebhookResponse {
     }
 }
 
-/// What the receiver decided for one request, returned by [`Receiver::receive`].
+/// What the receiver decided for one request, returned by [`Receiver::receive`] (and by
+/// [`Receiver::reject`]); [`Outcome::response`] is the answer to send.
 ///
 /// ```
-/// use std::time::Duration;
 /// use zoom_rtms_webhooks::receiver::Outcome;
 ///
 /// fn log(outcome: &Outcome) {
@@ -655,7 +676,7 @@ impl WebhookResponse {
 /// }
 /// let outcome = Outcome::Duplicate { dedup_key: "stopped:meeting:s1".to_owned() };
 /// log(&outcome);
-/// assert_eq!(outcome.response(Duration::from_secs(5)).status, 200);
+/// assert_eq!(outcome.response().status, 200);
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -679,21 +700,34 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The response to send for this outcome; `retry_after` is the `Retry-After` of a `503`
-    /// (usually [`ReceiverConfig::retry_after`]).
+    /// The response to send for this outcome: the crate's one way to answer a webhook request.
+    ///
+    /// `200` for an accepted or duplicate event, the JSON reply for a challenge, and for a
+    /// rejection the status of [`Rejection::status`] with a fixed plain-text body that never
+    /// echoes the request or the reason, plus `Allow: POST` with a `405` and `Retry-After`
+    /// (at least one second) with a `503`.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use zoom_rtms_webhooks::receiver::{Outcome, Rejection};
+    /// use zoom_rtms_webhooks::receiver::{HandoffError, Outcome, Rejection};
     ///
-    /// let outcome = Outcome::Rejected(Rejection::PayloadTooLarge);
-    /// assert_eq!(outcome.response(Duration::from_secs(5)).status, 413);
+    /// let r = Outcome::Rejected(Rejection::MethodNotAllowed).response();
+    /// assert_eq!((r.status, r.body.as_slice()), (405, &b"method not allowed"[..]));
+    /// assert!(r.headers.contains(&("allow", "POST".to_owned())));
+    ///
+    /// let full = Rejection::HandoffUnavailable {
+    ///     error: HandoffError::Full,
+    ///     retry_after: Duration::from_secs(7),
+    /// };
+    /// let r = Outcome::Rejected(full).response();
+    /// assert_eq!((r.status, r.body.as_slice()), (503, &b"unavailable"[..]));
+    /// assert!(r.headers.contains(&("retry-after", "7".to_owned())));
     /// ```
-    pub fn response(&self, retry_after: Duration) -> WebhookResponse {
+    pub fn response(&self) -> WebhookResponse {
         match self {
             Outcome::Challenge(r) => r.clone(),
             Outcome::Accepted { .. } | Outcome::Duplicate { .. } => WebhookResponse::ok(),
-            Outcome::Rejected(rej) => WebhookResponse::for_rejection(rej, retry_after),
+            Outcome::Rejected(rejection) => WebhookResponse::for_rejection(rejection),
         }
     }
 }
@@ -1034,7 +1068,8 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         self.stats.snapshot()
     }
 
-    /// Decides one request. The timestamp window is checked against the verifier's clock
+    /// Decides one request; [`Outcome::response`] is the answer to send. The timestamp window
+    /// is checked against the verifier's clock
     /// ([`VerifierBuilder::with_clock`](crate::signature::VerifierBuilder::with_clock)).
     ///
     /// ```
@@ -1057,6 +1092,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     /// let sig = sign("secret", "1700000000", body);
     /// let outcome = receiver.receive(WebhookRequest::post(Some(&sig), Some("1700000000"), body)).await;
     /// assert!(matches!(outcome, Outcome::Accepted { .. }));
+    /// assert_eq!(outcome.response().status, 200);
     /// let stale = sign("secret", "1699990000", body);
     /// let outcome = receiver.receive(WebhookRequest::post(Some(&stale), Some("1699990000"), body)).await;
     /// assert!(matches!(
@@ -1074,9 +1110,10 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         outcome
     }
 
-    /// The outcome for a request refused before the receiver saw its body: the framework's
-    /// body limit was exceeded (`413`, e.g. axum's `DefaultBodyLimit`) or the body could not be
-    /// read (`400`). Counted like any other rejection.
+    /// The outcome for a request an adapter refused before the receiver saw its body: the
+    /// framework's body limit was exceeded (`413`, e.g. axum's `DefaultBodyLimit`) or the body
+    /// could not be read (`400`). Counted like any other rejection; answer it with
+    /// [`Outcome::response`], as any outcome.
     ///
     /// ```
     /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
@@ -1087,6 +1124,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
     /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
     /// let outcome = receiver.reject(Rejection::UnreadableBody);
     /// assert!(matches!(outcome, Outcome::Rejected(Rejection::UnreadableBody)));
+    /// assert_eq!(outcome.response().status, 400);
     /// assert_eq!(receiver.stats().bad_request, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1098,42 +1136,6 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         outcome
     }
 
-    /// [`Receiver::reject`] and the response for it, with the configured `Retry-After`: what an
-    /// adapter sends when the framework could not read the body (too large, or unreadable).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-    /// use zoom_rtms_webhooks::receiver::Rejection;
-    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
-    ///
-    /// let receiver = Receiver::new(Verifier::new("s").unwrap(), MemoryDeduplicator::new(), |_: Delivery| Ok(()));
-    /// assert_eq!(receiver.reject_response(Rejection::PayloadTooLarge).status, 413);
-    /// assert_eq!(receiver.stats().too_large, 1);
-    /// ```
-    pub fn reject_response(&self, rejection: Rejection) -> WebhookResponse {
-        into_response(self.reject(rejection), self.config.retry_after)
-    }
-
-    /// Decides one request and returns only the response to send (the common case for adapters).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::dedup::MemoryDeduplicator;
-    /// use zoom_rtms_webhooks::receiver::{HandoffError, WebhookRequest};
-    /// use zoom_rtms_webhooks::{Delivery, Receiver, Verifier};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let handoff = |_: Delivery| Ok::<(), HandoffError>(());
-    /// let receiver = Receiver::new(Verifier::new("secret")?, MemoryDeduplicator::new(), handoff);
-    /// let response = receiver.respond(WebhookRequest::post(None, None, b"{}")).await;
-    /// assert_eq!((response.status, response.body.as_slice()), (401, &b"unauthorized"[..]));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn respond(&self, request: WebhookRequest<'_>) -> WebhookResponse {
-        into_response(self.receive(request).await, self.config.retry_after)
-    }
-
     /// What an adapter checks before it reads the body, in the receiver's order: the method,
     /// then the declared length (`Content-Length`). `Some(response)` (already counted) when the
     /// request is refused, so an oversized `GET` is a `405` and an oversized `POST` a `413`
@@ -1143,10 +1145,10 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         &self,
         method: &str,
         declared_length: Option<u64>,
-    ) -> Option<WebhookResponse> {
+    ) -> Option<Outcome> {
         self.check_head(method, declared_length)
             .err()
-            .map(|rejection| self.reject_response(rejection))
+            .map(|rejection| self.reject(rejection))
     }
 
     /// Method first, then size: the order of the status table.
@@ -1184,7 +1186,12 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
         match self.dedup.check_and_mark(&dedup_key).await {
             Ok(Seen::New) => {}
             Ok(Seen::Duplicate) => return Outcome::Duplicate { dedup_key },
-            Err(e) => return Outcome::Rejected(Rejection::DedupUnavailable(e)),
+            Err(error) => {
+                return Outcome::Rejected(Rejection::DedupUnavailable {
+                    error,
+                    retry_after: self.config.retry_after,
+                })
+            }
         }
         let name = event.name().to_owned();
         let delivery = Delivery {
@@ -1198,7 +1205,7 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
                 dedup_key,
                 event: name,
             },
-            Err(e) => {
+            Err(error) => {
                 // Undo the mark so Zoom's retry (prompted by the 503) is processed. If the store
                 // cannot even do that, the retry will be seen as a duplicate: say so loudly.
                 if let Err(_forget_error) = self.dedup.forget(&dedup_key).await {
@@ -1209,7 +1216,10 @@ impl<D: Deduplicator, H: Handoff> Receiver<D, H> {
                         "could not undo the de-duplication mark after a failed hand-off"
                     );
                 }
-                Outcome::Rejected(Rejection::HandoffUnavailable(e))
+                Outcome::Rejected(Rejection::HandoffUnavailable {
+                    error,
+                    retry_after: self.config.retry_after,
+                })
             }
         }
     }
@@ -1231,14 +1241,6 @@ fn trace_outcome(outcome: &Outcome) {
     }
 }
 
-/// The response for an outcome the caller owns (no copy of a challenge reply).
-fn into_response(outcome: Outcome, retry_after: Duration) -> WebhookResponse {
-    match outcome {
-        Outcome::Challenge(response) => response,
-        other => other.response(retry_after),
-    }
-}
-
 /// The body length a request declares in `Content-Length` (the largest, if repeated), for
 /// refusing an oversized body before reading it. `None` when absent or unparsable: the
 /// length limit is then enforced while the body is read.
@@ -1249,4 +1251,100 @@ pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .iter()
         .filter_map(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
         .max()
+}
+
+/// A request whose signature verified and whose body parsed: the extractor for handlers you
+/// write yourself, one type for both frameworks (`axum::VerifiedWebhook` and
+/// `actix::VerifiedWebhook` are this type; each framework module implements its `FromRequest`).
+///
+/// It dereferences to the [`VerifiedEvent`](crate::signature::VerifiedEvent) (the event, the
+/// secret that verified it, the timestamp, the challenge reply) and keeps the raw body
+/// ([`body`](Self::body)). A request that fails is refused with a [`Rejection`] (`413`, `400`,
+/// `401`, `500`) answered with the receiver's fixed bodies. The extractor only verifies and parses: answering the challenge
+/// ([`challenge_response`](crate::signature::Verified::challenge_response), which both
+/// frameworks can return as a response), acknowledging quickly and de-duplicating are up to
+/// your handler; the ready routes (`axum::webhook`, `actix::configure`) do all of that.
+///
+/// `Debug` shows the verified event and the body's length, never the body or a secret.
+///
+/// ```
+/// use zoom_rtms_webhooks::dedup::dedup_key;
+/// use zoom_rtms_webhooks::receiver::{VerifiedWebhook, WebhookResponse};
+/// use zoom_rtms_webhooks::WebhookEvent;
+///
+/// /// What a handler does with it, in either framework.
+/// fn handle(hook: &VerifiedWebhook) -> WebhookResponse {
+///     if let Some(reply) = hook.challenge_response() {
+///         return WebhookResponse::challenge(&reply); // keyed with the secret that verified it
+///     }
+///     if let WebhookEvent::RtmsStarted(started) = hook.event() {
+///         println!("stream {} (secret {})", started.rtms_stream_id, hook.secret_label());
+///     }
+///     println!("key {}", dedup_key(hook.event(), hook.body()));
+///     WebhookResponse::ok()
+/// }
+/// ```
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub struct VerifiedWebhook {
+    verified: crate::signature::VerifiedEvent,
+    body: bytes::Bytes,
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl VerifiedWebhook {
+    /// Verifies `body` with `verifier` and parses it: what both frameworks' extractors do once
+    /// they hold the headers and the body.
+    pub(crate) fn verify(
+        verifier: &Verifier,
+        headers: SignatureHeaders<'_>,
+        body: bytes::Bytes,
+    ) -> Result<Self, Rejection> {
+        let verified = verifier
+            .verify_and_parse(headers, &body)
+            .map_err(Rejection::from_signature_error)?;
+        Ok(VerifiedWebhook { verified, body })
+    }
+
+    /// The raw body exactly as received and verified, e.g. for
+    /// [`dedup_key`](crate::dedup::dedup_key).
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::receiver::VerifiedWebhook) {
+    /// let key = zoom_rtms_webhooks::dedup::dedup_key(hook.event(), hook.body());
+    /// # }
+    /// ```
+    pub fn body(&self) -> &bytes::Bytes {
+        &self.body
+    }
+
+    /// Consumes the extractor and returns the verified event.
+    ///
+    /// ```
+    /// # fn f(hook: zoom_rtms_webhooks::receiver::VerifiedWebhook) {
+    /// let event = hook.into_inner().into_event();
+    /// # }
+    /// ```
+    pub fn into_inner(self) -> crate::signature::VerifiedEvent {
+        self.verified
+    }
+}
+
+/// The verified event: `hook.event()`, `hook.secret_label()`, `hook.challenge_response()`.
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl std::ops::Deref for VerifiedWebhook {
+    type Target = crate::signature::VerifiedEvent;
+
+    fn deref(&self) -> &Self::Target {
+        &self.verified
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl fmt::Debug for VerifiedWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedWebhook")
+            .field("verified", &self.verified)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }

@@ -10,11 +10,13 @@
 //! A [`Verifier`] holds one or more secrets (a Meetings/Webinars app, a Video SDK app, the old
 //! and new secret during a rotation) and a [`Clock`], checks the timestamp window and the
 //! signature, and returns a [`Verified`] proof that tells which secret matched. Only a verified
-//! request can be parsed into a [`VerifiedEvent`], and only a [`VerifiedEvent`] can build the
-//! [`ChallengeResponse`] for an `endpoint.url_validation` request.
+//! body can be parsed into a [`VerifiedEvent`] (a `Verified<WebhookEvent>`), and only a
+//! [`VerifiedEvent`] can build the [`ChallengeResponse`] for an `endpoint.url_validation`
+//! request.
 //!
-//! There are two entry points: [`Verifier::verify`] (headers and raw body to a [`Verified`]
-//! proof) and [`Verifier::verify_and_parse`] (the same, then [`Verified::parse`]). The two
+//! There are two entry points: [`Verifier::verify`] (headers and raw body to a
+//! `Verified<&[u8]>` proof) and [`Verifier::verify_and_parse`] (the same, then
+//! [`Verified::parse`]). The two
 //! headers reach them as one [`SignatureHeaders`] value, built from plain strings, from an
 //! [`http::HeaderMap`], or from any framework's `(name, value)` pairs.
 //!
@@ -115,9 +117,9 @@
 //! `meeting.rtms_started` whose `server_urls` point at a server of the attacker's choosing.
 //!
 //! This module therefore offers no function that takes a secret and a plain token. A
-//! [`ChallengeResponse`] comes only from [`VerifiedEvent::challenge_response`]; a
+//! [`ChallengeResponse`] comes only from [`Verified::challenge_response`]; a
 //! [`VerifiedEvent`] only from [`Verified::parse`] or [`Verifier::verify_and_parse`]; and a
-//! [`Verified`] only from a successful verification. [`Verified`] borrows the body it verified,
+//! [`Verified`] only from a successful verification. `Verified<&[u8]>` borrows the body it verified,
 //! so the event that answers the challenge is the one that was signed. The reply is computed
 //! with the secret that verified the request.
 //!
@@ -1091,7 +1093,7 @@ impl Verifier {
         &self,
         headers: SignatureHeaders<'_>,
         body: &'b [u8],
-    ) -> Result<Verified<'b>, VerifyError> {
+    ) -> Result<Verified<&'b [u8]>, VerifyError> {
         let (signature, timestamp_raw) = headers.resolve()?;
         let timestamp = parse_timestamp(timestamp_raw)?;
 
@@ -1123,7 +1125,7 @@ impl Verifier {
             secret: Arc::clone(secret),
             index,
             timestamp,
-            body,
+            content: body,
         })
     }
 
@@ -1191,48 +1193,72 @@ fn bound_product(event: &WebhookEvent) -> Option<Product> {
 }
 
 /// Proof that a request's signature verified: which secret matched, the request's timestamp,
-/// and the body that was verified.
+/// and what was verified: the raw body (`Verified<&[u8]>`, from [`Verifier::verify`]) or the
+/// event parsed from it ([`VerifiedEvent`], that is `Verified<WebhookEvent>`, from
+/// [`Verified::parse`] or [`Verifier::verify_and_parse`]).
 ///
-/// Only a [`Verifier`] creates one. It borrows the verified body, so [`parse`](Self::parse)
-/// can only ever parse the bytes that were signed. `Debug` shows the label, index, timestamp
-/// and body length only.
+/// Only a [`Verifier`] creates one. `Verified<&[u8]>` borrows the verified body, so
+/// [`parse`](Self::parse) can only ever parse the bytes that were signed; only a
+/// `Verified<WebhookEvent>` can answer a challenge ([`challenge_response`](Self::challenge_response)).
+/// `Debug` shows the secret's label and index, the timestamp, and the body's length or the
+/// event; never the secret.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
-/// use zoom_rtms_webhooks::Verifier;
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, Verified};
+/// use zoom_rtms_webhooks::{Verifier, WebhookEvent};
 ///
 /// let verifier = Verifier::builder()
 ///     .with_secret("meeting-app", "secret")
 ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
 ///     .build()?;
-/// let signature = sign("secret", "1700000000", b"{}");
-/// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
-/// assert_eq!(verified.secret_label(), "meeting-app");
-/// assert_eq!(verified.secret_index(), 0);
-/// assert_eq!(verified.timestamp(), 1_700_000_000);
-/// assert_eq!(verified.body(), b"{}");
+/// let body = br#"{"event":"x.y","payload":{}}"#;
+/// let signature = sign("secret", "1700000000", body);
+/// let verified: Verified<&[u8]> =
+///     verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
+/// assert_eq!(verified.body(), body);
+/// let event: Verified<WebhookEvent> = verified.parse()?;
+/// assert_eq!(event.event().name(), "x.y");
+/// // The same accessors, whatever was verified.
+/// assert_eq!(event.secret_label(), "meeting-app");
+/// assert_eq!(event.secret_index(), 0);
+/// assert_eq!(event.timestamp(), 1_700_000_000);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Verified<'b> {
+pub struct Verified<T> {
     secret: Arc<KeyedSecret>,
     index: usize,
     timestamp: u64,
-    body: &'b [u8],
+    content: T,
 }
 
-impl fmt::Debug for Verified<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verified")
-            .field("secret_label", &self.secret.label)
-            .field("secret_index", &self.index)
-            .field("timestamp", &self.timestamp)
-            .field("body_len", &self.body.len())
-            .finish()
-    }
-}
+/// A parsed event from a verified request, with the secret that verified it: what
+/// [`Verified::parse`] and [`Verifier::verify_and_parse`] return, and the only value that
+/// can answer an `endpoint.url_validation` request
+/// ([`challenge_response`](Verified::challenge_response); see the [module documentation](self)
+/// for why).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders, VerifiedEvent};
+/// use zoom_rtms_webhooks::{Verifier, WebhookEvent};
+///
+/// let verifier = Verifier::builder()
+///     .with_secret("default", "secret")
+///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+///     .build()?;
+/// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
+/// let signature = sign("secret", "1700000000", body);
+/// let event: VerifiedEvent =
+///     verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
+/// assert!(matches!(event.event(), WebhookEvent::UrlValidation(_)));
+/// assert_eq!(event.secret_label(), "default");
+/// assert!(!format!("{event:?}").contains("secret\""));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type VerifiedEvent = Verified<WebhookEvent>;
 
-impl<'b> Verified<'b> {
+impl<T> Verified<T> {
     /// Label of the secret that verified the request (`"default"` for [`Verifier::new`]).
     ///
     /// ```
@@ -1240,12 +1266,12 @@ impl<'b> Verified<'b> {
     /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
     /// # use zoom_rtms_webhooks::Verifier;
     /// let verifier = Verifier::builder()
-    ///     .with_secret("default", "secret")
+    ///     .with_secret("meeting-app", "secret")
     ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
     ///     .build()?;
     /// let signature = sign("secret", "1700000000", b"{}");
     /// let verified = verifier.verify(SignatureHeaders::new(Some(&signature), Some("1700000000")), b"{}")?;
-    /// assert_eq!(verified.secret_label(), "default");
+    /// assert_eq!(verified.secret_label(), "meeting-app");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn secret_label(&self) -> &str {
@@ -1291,6 +1317,45 @@ impl<'b> Verified<'b> {
         self.timestamp
     }
 
+    /// The same proof for other content (the parsed event in place of the body).
+    fn with_content<U>(self, content: U) -> Verified<U> {
+        Verified {
+            secret: self.secret,
+            index: self.index,
+            timestamp: self.timestamp,
+            content,
+        }
+    }
+
+    /// `Debug` with the content shown as `name: value`.
+    fn debug_with(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &str,
+        value: &dyn fmt::Debug,
+    ) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("secret_label", &self.secret.label)
+            .field("secret_index", &self.index)
+            .field("timestamp", &self.timestamp)
+            .field(name, value)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Verified<&[u8]> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.debug_with(f, "body_len", &self.content.len())
+    }
+}
+
+impl fmt::Debug for Verified<WebhookEvent> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.debug_with(f, "event", &self.content)
+    }
+}
+
+impl<'b> Verified<&'b [u8]> {
     /// The raw body that was verified.
     ///
     /// ```
@@ -1307,7 +1372,7 @@ impl<'b> Verified<'b> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body(&self) -> &'b [u8] {
-        self.body
+        self.content
     }
 
     /// Parse the verified body into a [`VerifiedEvent`], which can answer a challenge.
@@ -1334,7 +1399,7 @@ impl<'b> Verified<'b> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(self) -> Result<VerifiedEvent, Error> {
-        let event = WebhookEvent::parse(self.body)?;
+        let event = WebhookEvent::parse(self.content)?;
         if let Some(product) = bound_product(&event) {
             if !self.secret.may_sign(product) {
                 return Err(Error::Verify(VerifyError::ProductNotAllowed {
@@ -1343,57 +1408,11 @@ impl<'b> Verified<'b> {
                 }));
             }
         }
-        Ok(VerifiedEvent {
-            event,
-            secret: self.secret,
-            index: self.index,
-            timestamp: self.timestamp,
-        })
+        Ok(self.with_content(event))
     }
 }
 
-/// A parsed event from a verified request, with the secret that verified it.
-///
-/// Only [`Verified::parse`] and [`Verifier::verify_and_parse`] create one, which makes
-/// [`challenge_response`](Self::challenge_response) the one way to answer an
-/// `endpoint.url_validation` request: see the [module documentation](self) for why.
-/// `Debug` shows the event, the secret's label and index, and the timestamp; never the secret.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
-/// use zoom_rtms_webhooks::{Verifier, WebhookEvent};
-///
-/// let verifier = Verifier::builder()
-///     .with_secret("default", "secret")
-///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-///     .build()?;
-/// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-/// let signature = sign("secret", "1700000000", body);
-/// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
-/// assert!(matches!(event.event(), WebhookEvent::UrlValidation(_)));
-/// assert_eq!(event.secret_label(), "default");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct VerifiedEvent {
-    event: WebhookEvent,
-    secret: Arc<KeyedSecret>,
-    index: usize,
-    timestamp: u64,
-}
-
-impl fmt::Debug for VerifiedEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifiedEvent")
-            .field("event", &self.event)
-            .field("secret_label", &self.secret.label)
-            .field("secret_index", &self.index)
-            .field("timestamp", &self.timestamp)
-            .finish()
-    }
-}
-
-impl VerifiedEvent {
+impl Verified<WebhookEvent> {
     /// The parsed event.
     ///
     /// ```
@@ -1411,7 +1430,7 @@ impl VerifiedEvent {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn event(&self) -> &WebhookEvent {
-        &self.event
+        &self.content
     }
 
     /// Take the parsed event (the ability to answer a challenge is given up).
@@ -1433,68 +1452,7 @@ impl VerifiedEvent {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_event(self) -> WebhookEvent {
-        self.event
-    }
-
-    /// Label of the secret that verified the request.
-    ///
-    /// ```
-    /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
-    /// # use zoom_rtms_webhooks::Verifier;
-    /// let verifier = Verifier::builder()
-    ///     .with_secret("meeting-app", "secret")
-    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-    ///     .build()?;
-    /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-    /// let signature = sign("secret", "1700000000", body);
-    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
-    /// assert_eq!(event.secret_label(), "meeting-app");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn secret_label(&self) -> &str {
-        &self.secret.label
-    }
-
-    /// Position of the secret that verified the request, in the order the secrets were added.
-    ///
-    /// ```
-    /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
-    /// # use zoom_rtms_webhooks::Verifier;
-    /// let verifier = Verifier::builder()
-    ///     .with_secret("a", "one")
-    ///     .with_secret("b", "two")
-    ///     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-    ///     .build()?;
-    /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-    /// let signature = sign("two", "1700000000", body);
-    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
-    /// assert_eq!(event.secret_index(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn secret_index(&self) -> usize {
-        self.index
-    }
-
-    /// The request's `x-zm-request-timestamp`, Unix seconds.
-    ///
-    /// ```
-    /// # use std::time::{Duration, UNIX_EPOCH};
-    /// # use zoom_rtms_webhooks::signature::{sign, SignatureHeaders};
-    /// # use zoom_rtms_webhooks::Verifier;
-    /// # let verifier = Verifier::builder()
-    /// #     .with_secret("app", "secret")
-    /// #     .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-    /// #     .build()?;
-    /// let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"abc"}}"#;
-    /// let signature = sign("secret", "1700000000", body);
-    /// let event = verifier.verify_and_parse(SignatureHeaders::new(Some(&signature), Some("1700000000")), body)?;
-    /// assert_eq!(event.timestamp(), 1_700_000_000);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn timestamp(&self) -> u64 {
-        self.timestamp
+        self.content
     }
 
     /// The reply to an `endpoint.url_validation` request: `Some` for that event, `None` for
@@ -1522,7 +1480,7 @@ impl VerifiedEvent {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn challenge_response(&self) -> Option<ChallengeResponse> {
-        let WebhookEvent::UrlValidation(validation) = &self.event else {
+        let WebhookEvent::UrlValidation(validation) = &self.content else {
             return None;
         };
         let mut mac = self.secret.mac.clone();
@@ -1537,7 +1495,7 @@ impl VerifiedEvent {
 /// The JSON reply to an `endpoint.url_validation` request:
 /// `{"plainToken": "...", "encryptedToken": "<hex HMAC-SHA256(secret, plainToken)>"}`.
 ///
-/// Obtained only from [`VerifiedEvent::challenge_response`]; it cannot be constructed outside
+/// Obtained only from [`Verified::challenge_response`]; it cannot be constructed outside
 /// this crate:
 ///
 /// ```compile_fail
@@ -1712,7 +1670,7 @@ mod tests {
         assert_send_sync::<Verifier>();
         assert_send_sync::<VerifierBuilder>();
         assert_send_sync::<VerifiedEvent>();
-        assert_send_sync::<Verified<'static>>();
+        assert_send_sync::<Verified<&'static [u8]>>();
         assert_send_sync::<SignatureHeaders<'static>>();
         let verifier = Verifier::new("k").unwrap_or_else(|e| panic!("{e}"));
         let clone = verifier.clone();

@@ -239,7 +239,7 @@ async fn body_over_limit_is_413_without_length_and_before_verification() {
 
 async fn own_handler(hook: VerifiedWebhook) -> HttpResponse {
     if let Some(reply) = hook.challenge_response() {
-        return reply;
+        return reply.into();
     }
     let event = hook.event();
     let kind = match event {
@@ -251,7 +251,7 @@ async fn own_handler(hook: VerifiedWebhook) -> HttpResponse {
         "{kind} {} {} {} {}",
         event.name(),
         event.rtms_stream_id().unwrap_or("-"),
-        hook.verified().secret_label(),
+        hook.secret_label(),
         hook.body().len(),
     ))
 }

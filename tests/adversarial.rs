@@ -116,7 +116,7 @@ impl Harness {
 
     fn send_req(&self, req: WebhookRequest<'_>) -> (Outcome, WebhookResponse) {
         let outcome = block_on(self.receiver.receive(req));
-        let response = outcome.response(Duration::from_secs(5));
+        let response = outcome.response();
         (outcome, response)
     }
 

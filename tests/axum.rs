@@ -56,7 +56,7 @@ impl FromRef<AppState> for Verifier {
 /// Answers the challenge itself; otherwise echoes the verified event's name.
 async fn user_handler(hook: VerifiedWebhook) -> Response {
     match hook.challenge_response() {
-        Some(reply) => reply,
+        Some(reply) => reply.into_response(),
         None => hook.event().name().to_owned().into_response(),
     }
 }

@@ -9,8 +9,7 @@ use zoom_rtms_webhooks::codes::StopReason;
 use zoom_rtms_webhooks::dedup::dedup_key;
 use zoom_rtms_webhooks::event::{
     ConcurrencyLimited, ConcurrencyNearLimit, IdField, InstanceId, Lifecycle, ParseError,
-    RawServerUrls, RtmsInterrupted, RtmsStarted, RtmsStopped, StartFailed, UnknownEvent,
-    UrlValidation,
+    RawServerUrls, RtmsStarted, RtmsStreamEnd, StartFailed, UnknownEvent, UrlValidation,
 };
 use zoom_rtms_webhooks::region::{HostPolicy, Region};
 use zoom_rtms_webhooks::{Product, WebhookEvent};
@@ -97,14 +96,14 @@ fn started(name: &str) -> RtmsStarted {
     }
 }
 
-fn stopped(name: &str) -> RtmsStopped {
+fn stopped(name: &str) -> RtmsStreamEnd {
     match parse(name) {
         WebhookEvent::RtmsStopped(s) => s,
         other => panic!("{name}: expected RtmsStopped, got {other:?}"),
     }
 }
 
-fn interrupted(name: &str) -> RtmsInterrupted {
+fn interrupted(name: &str) -> RtmsStreamEnd {
     match parse(name) {
         WebhookEvent::RtmsInterrupted(s) => s,
         other => panic!("{name}: expected RtmsInterrupted, got {other:?}"),
@@ -223,7 +222,7 @@ fn meeting_started_nested_merges_object_and_top_level() {
 fn meeting_stopped_and_interrupted() {
     assert_eq!(
         stopped("meeting_rtms_stopped"),
-        RtmsStopped::new(Product::Meeting, MEETING_STREAM)
+        RtmsStreamEnd::stopped(Product::Meeting, MEETING_STREAM)
             .with_event_ts(TS + 3_600_000)
             .with_instance(id(IdField::MeetingUuid, MEETING_UUID))
             .with_stop_reason(StopReason::MeetingEnded)
@@ -232,7 +231,7 @@ fn meeting_stopped_and_interrupted() {
     let i = interrupted("meeting_rtms_interrupted");
     assert_eq!(
         i,
-        RtmsInterrupted::new(Product::Meeting, MEETING_STREAM)
+        RtmsStreamEnd::interrupted(Product::Meeting, MEETING_STREAM)
             .with_event_ts(TS + 60_000)
             .with_instance(id(IdField::MeetingUuid, MEETING_UUID))
             .with_stop_reason(StopReason::ConnectionTimeout)
@@ -283,7 +282,7 @@ fn webinar_with_meeting_uuid() {
 fn webinar_stopped_nested() {
     assert_eq!(
         stopped("webinar_rtms_stopped"),
-        RtmsStopped::new(Product::Webinar, "a1b2c3d4e5f60718293a4b5c6d7e8f90")
+        RtmsStreamEnd::stopped(Product::Webinar, "a1b2c3d4e5f60718293a4b5c6d7e8f90")
             .with_event_ts(TS)
             .with_instance(id(IdField::WebinarUuid, "hMi3W1kJRTq7y0xPzHcmLA=="))
             .with_stop_reason(StopReason::HostTriggered)
@@ -321,7 +320,7 @@ fn video_sdk_session() {
     // `session_key` is not modelled on stopped: it is kept in `extra`.
     assert_eq!(
         stopped("session_rtms_stopped"),
-        RtmsStopped::new(Product::VideoSdk, "9c0f2a1e7d6b4c5a8e3f1b2d4c6a8e0f")
+        RtmsStreamEnd::stopped(Product::VideoSdk, "9c0f2a1e7d6b4c5a8e3f1b2d4c6a8e0f")
             .with_event_ts(TS)
             .with_instance(id(IdField::SessionId, "5YlXxgR7SBaD8dZ9Cm3kXw=="))
             .with_stop_reason(StopReason::MeetingEnded)
@@ -329,7 +328,7 @@ fn video_sdk_session() {
     );
     assert_eq!(
         interrupted("session_rtms_interrupted"),
-        RtmsInterrupted::new(Product::VideoSdk, "9c0f2a1e7d6b4c5a8e3f1b2d4c6a8e0f")
+        RtmsStreamEnd::interrupted(Product::VideoSdk, "9c0f2a1e7d6b4c5a8e3f1b2d4c6a8e0f")
             .with_event_ts(TS)
             .with_instance(id(IdField::SessionId, "5YlXxgR7SBaD8dZ9Cm3kXw=="))
     );
@@ -352,14 +351,14 @@ fn contact_center() {
     );
     assert_eq!(
         stopped("contact_center_voice_rtms_stopped"),
-        RtmsStopped::new(Product::ContactCenter, STREAM)
+        RtmsStreamEnd::stopped(Product::ContactCenter, STREAM)
             .with_event_ts(TS)
             .with_instance(id(IdField::EngagementId, ENGAGEMENT))
             .with_stop_reason(StopReason::CustomerDisconnected)
     );
     assert_eq!(
         interrupted("contact_center_voice_rtms_interrupted"),
-        RtmsInterrupted::new(Product::ContactCenter, STREAM)
+        RtmsStreamEnd::interrupted(Product::ContactCenter, STREAM)
             .with_event_ts(TS)
             .with_instance(id(IdField::EngagementId, ENGAGEMENT))
             .with_stop_reason(StopReason::AgentDisconnected)
@@ -395,14 +394,14 @@ fn phone_canonical_and_alias() {
     );
     assert_eq!(
         stopped("phone_rtms_stopped"),
-        RtmsStopped::new(Product::Phone, STREAM)
+        RtmsStreamEnd::stopped(Product::Phone, STREAM)
             .with_event_ts(TS)
             .with_instance(id(IdField::CallId, CALL))
             .with_stop_reason(StopReason::AppUserTriggered)
     );
     assert_eq!(
         interrupted("phone_call_rtms_interrupted"),
-        RtmsInterrupted::new(Product::Phone, STREAM)
+        RtmsStreamEnd::interrupted(Product::Phone, STREAM)
             .with_event("phone.call_rtms_interrupted")
             .with_event_ts(TS)
             .with_instance(id(IdField::CallId, CALL))
@@ -440,7 +439,7 @@ fn contactcenter_spelling_is_a_contact_center_alias() {
     );
     assert_eq!(
         stopped("contactcenter_rtms_stopped"),
-        RtmsStopped::new(Product::ContactCenter, STREAM)
+        RtmsStreamEnd::stopped(Product::ContactCenter, STREAM)
             .with_event("contactcenter.rtms_stopped")
             .with_event_ts(TS)
             .with_instance(id(IdField::EngagementId, ENGAGEMENT))
@@ -489,11 +488,11 @@ fn constructors_use_the_canonical_names() {
             parse_str(&body).map(|e| e.product()),
             Err(missing(started_name, started_id_field(product)))
         );
-        let stopped = WebhookEvent::RtmsStopped(RtmsStopped::new(product, "r"));
+        let stopped = WebhookEvent::RtmsStopped(RtmsStreamEnd::stopped(product, "r"));
         assert_eq!(stopped.name(), started_name.replace("started", "stopped"));
         let body = json!({"event": stopped.name(), "payload": {"rtms_stream_id": "r"}});
         assert_eq!(parse_str(&body.to_string()), Ok(stopped));
-        let interrupted = WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(product, "r"));
+        let interrupted = WebhookEvent::RtmsInterrupted(RtmsStreamEnd::interrupted(product, "r"));
         assert_eq!(
             interrupted.name(),
             started_name.replace("started", "interrupted")
@@ -677,7 +676,7 @@ fn stop_reasons_of_every_kind() {
     let s = stopped("stopped_reason_absent");
     assert_eq!(
         s,
-        RtmsStopped::new(Product::Meeting, MEETING_STREAM)
+        RtmsStreamEnd::stopped(Product::Meeting, MEETING_STREAM)
             .with_instance(id(IdField::MeetingUuid, MEETING_UUID))
     );
     // Every code, named or not, in a real body.
@@ -703,6 +702,56 @@ fn stop_reasons_of_every_kind() {
     };
     assert_eq!(i.stop_reason, None);
     assert_eq!(i.extra, map(json!({ "stop_reason": "soon" })));
+}
+
+/// The crate's one integer rule, on the webhook side: an integral float is the integer (as in a
+/// protocol frame, `tests/protocol_tolerance.rs`), a fractional, negative or out-of-range count
+/// is set aside in `extra`.
+#[test]
+fn numbers_are_read_by_the_one_integer_rule() {
+    let stop = |reason: &str| {
+        let body = format!(
+            r#"{{"event":"meeting.rtms_stopped","payload":{{"rtms_stream_id":"r","stop_reason":{reason}}}}}"#
+        );
+        let Ok(WebhookEvent::RtmsStopped(s)) = parse_str(&body) else {
+            panic!("{reason}")
+        };
+        (s.stop_reason, s.extra)
+    };
+    for read in ["6", "6.0", "6e0", "\"6\"", "\" 6 \""] {
+        assert_eq!(
+            stop(read),
+            (Some(StopReason::MeetingEnded), Map::new()),
+            "{read}"
+        );
+    }
+    for set_aside in ["6.5", "\"6.0\"", "1e300", "true"] {
+        let (reason, extra) = stop(set_aside);
+        assert_eq!(reason, None, "{set_aside}");
+        let kept: Value = serde_json::from_str(set_aside).unwrap();
+        assert_eq!(extra, map(json!({ "stop_reason": kept })), "{set_aside}");
+    }
+
+    let near = |count: &str| {
+        let body = format!(
+            r#"{{"event":"rtms.concurrency_near_limit","event_ts":{count},"payload":{{"concurrency_number":{count}}}}}"#
+        );
+        let Ok(WebhookEvent::ConcurrencyNearLimit(n)) = parse_str(&body) else {
+            panic!("{count}")
+        };
+        (n.event_ts, n.concurrency_number, n.extra)
+    };
+    assert_eq!(near("90.0"), (Some(90), Some(90), Map::new()));
+    for set_aside in ["90.5", "-90", "-90.0", "1e16"] {
+        let (event_ts, number, extra) = near(set_aside);
+        assert_eq!((event_ts, number), (None, None), "{set_aside}");
+        let kept: Value = serde_json::from_str(set_aside).unwrap();
+        assert_eq!(
+            extra,
+            map(json!({ "concurrency_number": kept })),
+            "{set_aside}"
+        );
+    }
 }
 
 #[test]
@@ -1024,7 +1073,7 @@ fn stopped_without_a_product_id() {
     let s = stopped("meeting_rtms_stopped_stream_only");
     assert_eq!(
         s,
-        RtmsStopped::new(Product::Meeting, MEETING_STREAM)
+        RtmsStreamEnd::stopped(Product::Meeting, MEETING_STREAM)
             .with_event_ts(TS + 3_600_000)
             .with_stop_reason(StopReason::MeetingEnded)
     );
@@ -1047,7 +1096,7 @@ fn stopped_without_a_product_id() {
 fn stopped_nested_like_the_brief() {
     assert_eq!(
         stopped("meeting_rtms_stopped_nested"),
-        RtmsStopped::new(Product::Meeting, "5f6e22a6b0a94d0ba5ba8f0d1c4e7f10")
+        RtmsStreamEnd::stopped(Product::Meeting, "5f6e22a6b0a94d0ba5ba8f0d1c4e7f10")
             .with_event_ts(TS + 3_600_001)
             .with_instance(id(IdField::MeetingUuid, "Zx1f5Wr6Q4OM9M6e8hJv4A=="))
             .with_stop_reason(StopReason::HostTriggered)
@@ -1063,7 +1112,7 @@ fn stopped_nested_like_the_brief() {
 fn webinar_interrupted_with_meeting_uuid() {
     assert_eq!(
         interrupted("webinar_rtms_interrupted_meeting_uuid"),
-        RtmsInterrupted::new(Product::Webinar, "a1b2c3d4e5f60718293a4b5c6d7e8f90")
+        RtmsStreamEnd::interrupted(Product::Webinar, "a1b2c3d4e5f60718293a4b5c6d7e8f90")
             .with_event_ts(TS + 60_000)
             .with_instance(id(IdField::MeetingUuid, "hMi3W1kJRTq7y0xPzHcmLA=="))
             .with_stop_reason(StopReason::ConnectionTimeout)

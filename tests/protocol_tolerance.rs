@@ -35,15 +35,38 @@ fn payload_encrypted_or_payload_encryption() {
 
 #[test]
 fn stop_reason_or_reason() {
-    for frame in [
-        &br#"{"msg_type":9,"state":5,"stop_reason":24}"#[..],
-        &br#"{"msg_type":9,"state":5,"reason":24}"#[..],
-        &br#"{"msg_type":9,"state":5,"reason":"24"}"#[..],
+    let read = Some(StopReason::KeepAliveTimeout);
+    for (frame, expected) in [
+        (&br#"{"msg_type":9,"state":5,"stop_reason":24}"#[..], read),
+        (&br#"{"msg_type":9,"state":5,"reason":24}"#[..], read),
+        (&br#"{"msg_type":9,"state":5,"reason":"24"}"#[..], read),
+        // The crate's one integer rule, as in a webhook (`tests/events.rs`): an integral float
+        // is the integer; a fractional or out-of-range number is absent, never an error.
+        (&br#"{"msg_type":9,"state":5,"stop_reason":24.0}"#[..], read),
+        (&br#"{"msg_type":9.0,"state":5.0,"reason":24.0}"#[..], read),
+        (&br#"{"msg_type":9,"state":5,"stop_reason":24.5}"#[..], None),
+        (
+            &br#"{"msg_type":9,"state":5,"stop_reason":"24.0"}"#[..],
+            None,
+        ),
+        (
+            &br#"{"msg_type":9,"state":5,"stop_reason":1e300}"#[..],
+            None,
+        ),
+        (
+            &br#"{"msg_type":9,"state":5,"stop_reason":18446744073709551615}"#[..],
+            None,
+        ),
     ] {
         let ServerMessage::SessionStateUpdate(u) = ServerMessage::parse(frame).unwrap() else {
             panic!()
         };
-        assert_eq!(u.stop_reason, Some(StopReason::KeepAliveTimeout));
+        assert_eq!(
+            u.stop_reason,
+            expected,
+            "{}",
+            String::from_utf8_lossy(frame)
+        );
         assert!(u.state.unwrap().is_stopped());
     }
     // The beta mock's string reasons are not guessed: absent, never an error.

@@ -142,13 +142,6 @@ async fn send<D: Deduplicator, H: Handoff>(
         .await
 }
 
-fn response_of<D: Deduplicator, H: Handoff>(
-    receiver: &Receiver<D, H>,
-    outcome: &Outcome,
-) -> WebhookResponse {
-    outcome.response(receiver.config().retry_after())
-}
-
 fn header<'r>(response: &'r WebhookResponse, name: &str) -> Option<&'r str> {
     response
         .headers
@@ -181,7 +174,7 @@ async fn verified_challenge_is_answered_with_the_hmac_of_the_plain_token() {
     let outcome = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
 
     assert!(matches!(outcome, Outcome::Challenge(_)), "{outcome:?}");
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert_eq!(response.status, 200);
     assert_eq!(header(&response, "content-type"), Some("application/json"));
     let reply = json(&response.body);
@@ -207,8 +200,8 @@ async fn challenge_is_answered_with_the_secret_that_verified_it() {
     let first = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
     let second = send(&receiver, SECOND_SECRET, &challenge_body(PLAIN_TOKEN)).await;
 
-    let first = json(&response_of(&receiver, &first).body);
-    let second = json(&response_of(&receiver, &second).body);
+    let first = json(&first.response().body);
+    let second = json(&second.response().body);
     assert_eq!(first["encryptedToken"], ENCRYPTED_WITH_SECRET);
     assert_eq!(second["encryptedToken"], ENCRYPTED_WITH_SECOND);
 
@@ -246,7 +239,7 @@ async fn unsigned_or_wrongly_signed_challenge_gets_401_and_no_token() {
             matches!(outcome, Outcome::Rejected(Rejection::Unauthorized(_))),
             "{outcome:?}"
         );
-        let response = response_of(&receiver, outcome);
+        let response = outcome.response();
         assert_unauthorized(&response);
         let text = String::from_utf8_lossy(&response.body);
         assert!(!text.contains(PLAIN_TOKEN), "plain token echoed: {text}");
@@ -286,7 +279,7 @@ async fn verified_event_is_accepted_and_handed_off_once() {
         }
         other => panic!("expected Accepted, got {other:?}"),
     }
-    assert_empty_200(&response_of(&receiver, &outcome));
+    assert_empty_200(&outcome.response());
 
     let delivery = queue.pop().expect("handed off before receive returned");
     assert_eq!(
@@ -334,7 +327,7 @@ async fn retried_delivery_is_acknowledged_but_not_handed_off_again() {
         }
         other => panic!("expected Duplicate, got {other:?}"),
     }
-    assert_empty_200(&response_of(&receiver, &retry));
+    assert_empty_200(&retry.response());
     assert_eq!(queue.len(), 1, "processed once");
     let stats = receiver.stats();
     assert_eq!((stats.accepted, stats.duplicates), (1, 1));
@@ -384,7 +377,7 @@ async fn second_start_of_the_same_stream_is_a_duplicate_even_with_another_event_
 
     assert!(matches!(first, Outcome::Accepted { .. }), "{first:?}");
     assert!(matches!(second, Outcome::Duplicate { .. }), "{second:?}");
-    assert_empty_200(&response_of(&receiver, &second));
+    assert_empty_200(&second.response());
     assert_eq!(queue.len(), 1);
 
     // Different events are both processed: another stream, and the stop of this one.
@@ -402,7 +395,7 @@ async fn unknown_event_is_acknowledged_and_handed_off_as_unknown() {
     let outcome = send(&receiver, SECRET, &body).await;
 
     assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert!((200..300).contains(&response.status));
     let delivery = queue.pop().expect("handed off");
     match delivery.event {
@@ -500,7 +493,7 @@ async fn every_signature_failure_is_401_with_a_fixed_body() {
             Outcome::Rejected(Rejection::Unauthorized(err)) => assert_eq!(err, &expected),
             other => panic!("expected 401 {expected:?}, got {other:?}"),
         }
-        let response = response_of(&receiver, &outcome);
+        let response = outcome.response();
         assert_unauthorized(&response);
         assert!(header(&response, "retry-after").is_none());
     }
@@ -529,7 +522,7 @@ async fn signed_malformed_json_is_400() {
         ),
         "{outcome:?}"
     );
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert_eq!(response.status, 400);
     assert_eq!(response.body, b"bad request");
     assert_eq!(queue.len(), 0);
@@ -545,7 +538,7 @@ async fn signed_known_event_with_broken_payload_is_400() {
         }
         other => panic!("expected 400, got {other:?}"),
     }
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert_eq!(response.status, 400);
     assert_eq!(
         response.body, b"bad request",
@@ -568,7 +561,7 @@ async fn unsigned_malformed_body_is_401_not_400() {
         );
         // Wrong secret: also 401, the body is never parsed.
         let outcome = send(&receiver, "wrong", &body).await;
-        assert_unauthorized(&response_of(&receiver, &outcome));
+        assert_unauthorized(&outcome.response());
     }
     let stats = receiver.stats();
     assert_eq!((stats.unauthorized, stats.bad_request), (4, 0));
@@ -602,7 +595,7 @@ async fn body_over_the_limit_is_413_before_verification() {
             matches!(outcome, Outcome::Rejected(Rejection::PayloadTooLarge)),
             "{outcome:?}"
         );
-        let response = response_of(&receiver, outcome);
+        let response = outcome.response();
         assert_eq!(response.status, 413);
         assert_eq!(response.body, b"payload too large");
     }
@@ -615,7 +608,7 @@ async fn body_over_the_limit_is_413_before_verification() {
 
     // What an adapter reports when the framework refused the body itself.
     let outcome = receiver.reject(Rejection::PayloadTooLarge);
-    assert_eq!(response_of(&receiver, &outcome).status, 413);
+    assert_eq!(outcome.response().status, 413);
 
     assert_eq!(queue.len(), 1);
     assert_eq!(receiver.stats().too_large, 3);
@@ -637,11 +630,14 @@ async fn full_hand_off_is_503_with_retry_after_and_the_retry_is_accepted_later()
     assert!(
         matches!(
             full,
-            Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Full))
+            Outcome::Rejected(Rejection::HandoffUnavailable {
+                error: HandoffError::Full,
+                ..
+            })
         ),
         "{full:?}"
     );
-    let response = response_of(&receiver, &full);
+    let response = full.response();
     assert_eq!(response.status, 503);
     assert_eq!(response.body, b"unavailable");
     assert_eq!(
@@ -678,7 +674,7 @@ async fn retry_after_follows_the_configuration_and_is_at_least_one_second() {
         let (receiver, _queue) = receiver_with(0);
         let receiver = receiver.with_config(ReceiverConfig::default().with_retry_after(configured));
         let outcome = send(&receiver, SECRET, &started_body("s")).await;
-        let response = response_of(&receiver, &outcome);
+        let response = outcome.response();
         assert_eq!(response.status, 503);
         assert_eq!(header(&response, "retry-after"), Some(expected));
     }
@@ -696,11 +692,14 @@ async fn deduplicator_failure_is_503_and_nothing_is_handed_off() {
     assert!(
         matches!(
             outcome,
-            Outcome::Rejected(Rejection::DedupUnavailable(DedupError::Unavailable { .. }))
+            Outcome::Rejected(Rejection::DedupUnavailable {
+                error: DedupError::Unavailable { .. },
+                ..
+            })
         ),
         "{outcome:?}"
     );
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert_eq!(response.status, 503);
     assert_eq!(
         response.body, b"unavailable",
@@ -713,7 +712,7 @@ async fn deduplicator_failure_is_503_and_nothing_is_handed_off() {
 
     // A challenge never reaches the store: it is answered even while the store is down.
     let outcome = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
-    assert_eq!(response_of(&receiver, &outcome).status, 200);
+    assert_eq!(outcome.response().status, 200);
     assert_eq!(receiver.deduplicator().calls.load(Ordering::SeqCst), 1);
 }
 
@@ -736,7 +735,7 @@ async fn other_methods_are_405_with_allow_post() {
             matches!(outcome, Outcome::Rejected(Rejection::MethodNotAllowed)),
             "{method}: {outcome:?}"
         );
-        let response = response_of(&receiver, &outcome);
+        let response = outcome.response();
         assert_eq!(response.status, 405);
         assert_eq!(header(&response, "allow"), Some("POST"));
         assert_eq!(response.body, b"method not allowed");
@@ -746,7 +745,7 @@ async fn other_methods_are_405_with_allow_post() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Counters, and `respond`
+// Counters, and the system clock
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -784,7 +783,7 @@ async fn stats_count_every_outcome_once() {
 }
 
 #[tokio::test]
-async fn respond_uses_the_system_clock_and_returns_only_the_response() {
+async fn receive_uses_the_system_clock() {
     let queue = Queue::new(8);
     let receiver = Receiver::new(
         Verifier::new(SECRET).expect("secret"),
@@ -794,16 +793,18 @@ async fn respond_uses_the_system_clock_and_returns_only_the_response() {
     let body = started_body("live");
     let (sig, ts) = common::signed(SECRET, &body);
     let response = receiver
-        .respond(WebhookRequest::post(Some(&sig), Some(&ts), &body))
-        .await;
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
+        .await
+        .response();
     assert_empty_200(&response);
     assert_eq!(queue.len(), 1);
 
     // `T0` is far in the past for the system clock: stale.
     let (sig, ts) = signed_at(SECRET, &body, T0);
     let response = receiver
-        .respond(WebhookRequest::post(Some(&sig), Some(&ts), &body))
-        .await;
+        .receive(WebhookRequest::post(Some(&sig), Some(&ts), &body))
+        .await
+        .response();
     assert_unauthorized(&response);
 }
 
@@ -843,13 +844,19 @@ fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
         ),
         (Rejection::UnreadableBody, 400, "bad request", None),
         (
-            Rejection::DedupUnavailable(DedupError::Timeout),
+            Rejection::DedupUnavailable {
+                error: DedupError::Timeout,
+                retry_after,
+            },
             503,
             "unavailable",
             Some(("retry-after", "7")),
         ),
         (
-            Rejection::HandoffUnavailable(HandoffError::Closed),
+            Rejection::HandoffUnavailable {
+                error: HandoffError::Closed,
+                retry_after,
+            },
             503,
             "unavailable",
             Some(("retry-after", "7")),
@@ -858,7 +865,8 @@ fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
     ];
     for (rejection, status, body, extra) in table {
         assert_eq!(rejection.status(), status, "{rejection:?}");
-        let response = WebhookResponse::for_rejection(&rejection, retry_after);
+        let response = Outcome::Rejected(rejection).response();
+        let rejection = format!("status {status}");
         assert_eq!(response.status, status, "{rejection:?}");
         assert_eq!(response.body, body.as_bytes(), "{rejection:?}");
         assert_eq!(
@@ -872,9 +880,6 @@ fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
         }
         let names: Vec<&str> = response.headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, expected_headers, "{rejection:?}");
-        // The outcome answers with the same response.
-        let outcome = Outcome::Rejected(rejection);
-        assert_eq!(outcome.response(retry_after), response);
     }
 }
 
@@ -882,7 +887,7 @@ fn every_rejection_is_answered_with_its_status_and_a_fixed_body() {
 async fn debug_of_a_challenge_outcome_does_not_show_the_encrypted_token() {
     let (receiver, _queue) = receiver();
     let outcome = send(&receiver, SECRET, &challenge_body(PLAIN_TOKEN)).await;
-    let response = response_of(&receiver, &outcome);
+    let response = outcome.response();
     assert!(String::from_utf8_lossy(&response.body).contains(ENCRYPTED_WITH_SECRET));
     for debug in [format!("{outcome:?}"), format!("{response:?}")] {
         assert!(!debug.contains(ENCRYPTED_WITH_SECRET), "{debug}");
@@ -955,11 +960,14 @@ async fn boxed_hand_off_refusal_is_503_and_the_boxed_store_forgets_the_mark() {
     assert!(
         matches!(
             full,
-            Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Full))
+            Outcome::Rejected(Rejection::HandoffUnavailable {
+                error: HandoffError::Full,
+                ..
+            })
         ),
         "{full:?}"
     );
-    assert_eq!(response_of(&receiver, &full).status, 503);
+    assert_eq!(full.response().status, 503);
     // Room again: the retry is accepted, not taken for a duplicate (the mark was forgotten
     // through the boxed store).
     assert!(queue.pop().is_some());

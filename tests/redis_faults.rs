@@ -66,7 +66,7 @@ async fn dedup_redis_down_answers_503_then_recovers_without_restart() {
         .receive(WebhookRequest::post(Some(&sig), Some(&ts), &during))
         .await
     {
-        Outcome::Rejected(Rejection::DedupUnavailable(_)) => {}
+        Outcome::Rejected(Rejection::DedupUnavailable { .. }) => {}
         other => panic!("expected DedupUnavailable, got {other:?}"),
     }
     assert!(
@@ -113,9 +113,10 @@ async fn handoff_redis_down_answers_503_forgets_the_mark_then_recovers() {
         .await
     {
         // Refused connection or no answer in time (reconnecting): both are 503.
-        Outcome::Rejected(Rejection::HandoffUnavailable(
-            HandoffError::Unavailable(_) | HandoffError::Timeout,
-        )) => {}
+        Outcome::Rejected(Rejection::HandoffUnavailable {
+            error: HandoffError::Unavailable(_) | HandoffError::Timeout,
+            ..
+        }) => {}
         other => panic!("expected HandoffUnavailable, got {other:?}"),
     }
 

@@ -99,7 +99,7 @@ async fn every_acknowledged_event_is_processed_and_later_ones_get_503() {
     for i in 0..N {
         let outcome = deliver(&s.receiver, &format!("s-{i}")).await;
         assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
-        let response = outcome.response(s.receiver.config().retry_after());
+        let response = outcome.response();
         assert_eq!(response.status, 200);
     }
     // Both workers are inside the handler, held by the gate.
@@ -118,11 +118,14 @@ async fn every_acknowledged_event_is_processed_and_later_ones_get_503() {
     assert!(
         matches!(
             late,
-            Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Closed))
+            Outcome::Rejected(Rejection::HandoffUnavailable {
+                error: HandoffError::Closed,
+                ..
+            })
         ),
         "{late:?}"
     );
-    let response = late.response(s.receiver.config().retry_after());
+    let response = late.response();
     assert_eq!(response.status, 503);
     assert!(response
         .headers
@@ -190,9 +193,10 @@ async fn deliveries_racing_with_shutdown_are_either_processed_or_refused() {
                 }
                 match deliver(&receiver, &format!("t{t}-{i}")).await {
                     Outcome::Accepted { dedup_key, .. } => acknowledged.push(dedup_key),
-                    Outcome::Rejected(Rejection::HandoffUnavailable(HandoffError::Closed)) => {
-                        refused += 1
-                    }
+                    Outcome::Rejected(Rejection::HandoffUnavailable {
+                        error: HandoffError::Closed,
+                        ..
+                    }) => refused += 1,
                     other => panic!("unexpected outcome {other:?}"),
                 }
             }

@@ -649,9 +649,8 @@ pub fn receiver(data: &[u8]) -> u16 {
         assert_eq!(request.headers.signature(), None);
     }
 
-    let retry_after = receiver.config().retry_after();
     let outcome = block_on(receiver.receive(request));
-    let response = outcome.response(retry_after);
+    let response = outcome.response();
     assert!(
         !matches!(outcome, Outcome::Challenge(_)) || response.status == 200,
         "challenge with a non-200 status"
@@ -720,7 +719,7 @@ pub fn receiver(data: &[u8]) -> u16 {
         (Outcome::Challenge(_), Ok(_)) | (Outcome::Accepted { .. }, Ok(_)) => {
             WebhookEvent::parse(case.body).ok()
         }
-        (Outcome::Rejected(Rejection::HandoffUnavailable(_)), Ok(_)) => {
+        (Outcome::Rejected(Rejection::HandoffUnavailable { .. }), Ok(_)) => {
             WebhookEvent::parse(case.body).ok()
         }
         _ => None,
@@ -775,8 +774,8 @@ pub fn receiver(data: &[u8]) -> u16 {
             assert_eq!(a, b);
         }
         (Outcome::Accepted { .. }, other) => panic!("a retry of an accepted event: {other:?}"),
-        (Outcome::Rejected(Rejection::HandoffUnavailable(_)), Outcome::Accepted { .. }) => {}
-        (Outcome::Rejected(Rejection::HandoffUnavailable(_)), other) => {
+        (Outcome::Rejected(Rejection::HandoffUnavailable { .. }), Outcome::Accepted { .. }) => {}
+        (Outcome::Rejected(Rejection::HandoffUnavailable { .. }), other) => {
             panic!("the retry after a 503 was not processed: {other:?}")
         }
         (Outcome::Challenge(a), Outcome::Challenge(b)) => assert_eq!(a, b),

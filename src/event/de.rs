@@ -30,82 +30,14 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
+use super::names::{classify, Kind};
 use super::payload::{
-    ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsInterrupted, RtmsStarted,
-    RtmsStopped, StartFailed, UnknownEvent, UrlValidation,
+    ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsStarted, RtmsStreamEnd,
+    StartFailed, UnknownEvent, UrlValidation,
 };
 use super::{IdField, InstanceId, Lifecycle, ParseError, Product, WebhookEvent};
 use crate::codes::StopReason;
-
-/// What an event name means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    UrlValidation,
-    Lifecycle(Product, Lifecycle),
-    ConcurrencyNearLimit,
-    ConcurrencyLimited,
-    StartFailed,
-    Unknown,
-}
-
-/// Map an event name (exact, case-sensitive) to its kind.
-pub(crate) fn classify(name: &str) -> Kind {
-    use Lifecycle::{Interrupted, Started, Stopped};
-    use Product::{ContactCenter, Meeting, Phone, VideoSdk, Webinar};
-    match name {
-        "endpoint.url_validation" => Kind::UrlValidation,
-        "meeting.rtms_started" => Kind::Lifecycle(Meeting, Started),
-        "meeting.rtms_stopped" => Kind::Lifecycle(Meeting, Stopped),
-        "meeting.rtms_interrupted" => Kind::Lifecycle(Meeting, Interrupted),
-        "webinar.rtms_started" => Kind::Lifecycle(Webinar, Started),
-        "webinar.rtms_stopped" => Kind::Lifecycle(Webinar, Stopped),
-        "webinar.rtms_interrupted" => Kind::Lifecycle(Webinar, Interrupted),
-        "session.rtms_started" => Kind::Lifecycle(VideoSdk, Started),
-        "session.rtms_stopped" => Kind::Lifecycle(VideoSdk, Stopped),
-        "session.rtms_interrupted" => Kind::Lifecycle(VideoSdk, Interrupted),
-        "contact_center.voice_rtms_started" | "contactcenter.rtms_started" => {
-            Kind::Lifecycle(ContactCenter, Started)
-        }
-        "contact_center.voice_rtms_stopped" | "contactcenter.rtms_stopped" => {
-            Kind::Lifecycle(ContactCenter, Stopped)
-        }
-        "contact_center.voice_rtms_interrupted" | "contactcenter.rtms_interrupted" => {
-            Kind::Lifecycle(ContactCenter, Interrupted)
-        }
-        "phone.rtms_started" | "phone.call_rtms_started" => Kind::Lifecycle(Phone, Started),
-        "phone.rtms_stopped" | "phone.call_rtms_stopped" => Kind::Lifecycle(Phone, Stopped),
-        "phone.rtms_interrupted" | "phone.call_rtms_interrupted" => {
-            Kind::Lifecycle(Phone, Interrupted)
-        }
-        "rtms.concurrency_near_limit" => Kind::ConcurrencyNearLimit,
-        "rtms.concurrency_limited" => Kind::ConcurrencyLimited,
-        "rtms.start_failed" => Kind::StartFailed,
-        _ => Kind::Unknown,
-    }
-}
-
-/// The name Zoom's reference uses for a product's lifecycle event (the first one
-/// [`classify`] accepts).
-pub(crate) fn canonical_name(product: Product, lifecycle: Lifecycle) -> &'static str {
-    use Lifecycle::{Interrupted, Started, Stopped};
-    match (product, lifecycle) {
-        (Product::Meeting, Started) => "meeting.rtms_started",
-        (Product::Meeting, Stopped) => "meeting.rtms_stopped",
-        (Product::Meeting, Interrupted) => "meeting.rtms_interrupted",
-        (Product::Webinar, Started) => "webinar.rtms_started",
-        (Product::Webinar, Stopped) => "webinar.rtms_stopped",
-        (Product::Webinar, Interrupted) => "webinar.rtms_interrupted",
-        (Product::VideoSdk, Started) => "session.rtms_started",
-        (Product::VideoSdk, Stopped) => "session.rtms_stopped",
-        (Product::VideoSdk, Interrupted) => "session.rtms_interrupted",
-        (Product::ContactCenter, Started) => "contact_center.voice_rtms_started",
-        (Product::ContactCenter, Stopped) => "contact_center.voice_rtms_stopped",
-        (Product::ContactCenter, Interrupted) => "contact_center.voice_rtms_interrupted",
-        (Product::Phone, Started) => "phone.rtms_started",
-        (Product::Phone, Stopped) => "phone.rtms_stopped",
-        (Product::Phone, Interrupted) => "phone.rtms_interrupted",
-    }
-}
+use crate::lenient::{integer_from_number, integer_from_text, IntegerTarget};
 
 // ---------------------------------------------------------------------------------------------
 // Field values
@@ -452,29 +384,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for EventName<'a> {
     }
 }
 
-/// `event_ts`, leniently: a non-negative integer (kept exactly, whatever its size), an
-/// integral float below 2^53, or a string of digits; anything else is `None`.
+/// `event_ts`, leniently: read by the crate's one integer rule
+/// ([`IntegerTarget`](crate::lenient::IntegerTarget)) as a `u64` (an integer kept exactly,
+/// whatever its size; an integral float below 2^53; a string of digits); anything else is `None`.
 #[derive(Default)]
 struct Timestamp(Option<u64>);
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Timestamp(match Field::deserialize(deserializer)? {
-            Field::Num(n) => n.as_u64().or_else(|| n.as_f64().and_then(float_to_u64)),
-            Field::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }))
+        Ok(Timestamp(integer(&Field::deserialize(deserializer)?)))
     }
 }
 
-/// An integral, non-negative float that fits a u64 exactly enough (below 2^53).
-fn float_to_u64(v: f64) -> Option<u64> {
-    const MAX_EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if (0.0..MAX_EXACT).contains(&v) && v.fract() == 0.0 {
-        // In range and integral: the conversion is exact.
-        Some(v as u64)
-    } else {
-        None
+/// A field read as an integer by the crate's one rule ([`IntegerTarget`]).
+fn integer<T: IntegerTarget>(field: &Field<'_>) -> Option<T> {
+    match field {
+        Field::Num(n) => integer_from_number(n),
+        Field::Str(s) => integer_from_text(s),
+        _ => None,
     }
 }
 
@@ -716,31 +643,21 @@ fn build_lifecycle(
     let stop_reason = stop_reason(&mut p.stop_reason, &mut extra);
     let operator_id = lenient_str(&mut p.operator_id, "operator_id", &mut extra);
     let account_id = lenient_str(&mut p.account_id, "account_id", &mut extra);
-    let extra = with_rest(extra, p);
+    let end = RtmsStreamEnd {
+        event,
+        event_ts,
+        product,
+        instance,
+        rtms_stream_id,
+        stop_reason,
+        operator_id,
+        account_id,
+        extra: with_rest(extra, p),
+    };
     Ok(if lifecycle == Lifecycle::Stopped {
-        WebhookEvent::RtmsStopped(RtmsStopped {
-            event,
-            event_ts,
-            product,
-            instance,
-            rtms_stream_id,
-            stop_reason,
-            operator_id,
-            account_id,
-            extra,
-        })
+        WebhookEvent::RtmsStopped(end)
     } else {
-        WebhookEvent::RtmsInterrupted(RtmsInterrupted {
-            event,
-            event_ts,
-            product,
-            instance,
-            rtms_stream_id,
-            stop_reason,
-            operator_id,
-            account_id,
-            extra,
-        })
+        WebhookEvent::RtmsInterrupted(end)
     })
 }
 
@@ -925,18 +842,15 @@ fn lenient_str(
     }
 }
 
-/// An optional count: a non-negative integer or a string of digits; else set aside.
+/// An optional count: a `u64` by the crate's one integer rule ([`IntegerTarget`]); else set
+/// aside.
 fn lenient_u64(
     field: &mut Field<'_>,
     name: &'static str,
     extra: &mut Map<String, Value>,
 ) -> Option<u64> {
     let value = std::mem::take(field);
-    let parsed = match &value {
-        Field::Num(n) => n.as_u64().or_else(|| n.as_f64().and_then(float_to_u64)),
-        Field::Str(s) => s.trim().parse().ok(),
-        _ => None,
-    };
+    let parsed = integer(&value);
     if parsed.is_none() {
         reject(extra, name, value);
     }
@@ -968,14 +882,11 @@ fn lenient_f64(
     parsed
 }
 
-/// `stop_reason`: an integer or a string of digits; else set aside.
+/// `stop_reason`: a code by the crate's one integer rule ([`IntegerTarget`]), as a protocol
+/// frame reads it (`6`, `6.0` and `"6"` are 6); else set aside.
 fn stop_reason(field: &mut Field<'_>, extra: &mut Map<String, Value>) -> Option<StopReason> {
     let value = std::mem::take(field);
-    let parsed = match &value {
-        Field::Num(n) => n.as_i64().map(StopReason::from),
-        Field::Str(s) => StopReason::from_numeric_str(s),
-        _ => None,
-    };
+    let parsed = integer::<i64>(&value).map(StopReason::from);
     if parsed.is_none() {
         reject(extra, "stop_reason", value);
     }
@@ -997,34 +908,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn canonical_names_classify_back() {
-        let products = [
-            Product::Meeting,
-            Product::Webinar,
-            Product::VideoSdk,
-            Product::ContactCenter,
-            Product::Phone,
-        ];
-        let stages = [
-            Lifecycle::Started,
-            Lifecycle::Stopped,
-            Lifecycle::Interrupted,
-        ];
-        for product in products {
-            for stage in stages {
-                let name = canonical_name(product, stage);
-                assert_eq!(classify(name), Kind::Lifecycle(product, stage), "{name}");
-            }
-        }
-    }
-
-    #[test]
     fn float_timestamps() {
-        assert_eq!(float_to_u64(1.0e12), Some(1_000_000_000_000));
-        assert_eq!(float_to_u64(1.5), None);
-        assert_eq!(float_to_u64(-1.0), None);
-        assert_eq!(float_to_u64(f64::NAN), None);
-        assert_eq!(float_to_u64(1.0e300), None);
+        let ts = |json: &str| serde_json::from_str::<Timestamp>(json).unwrap().0;
+        assert_eq!(ts("1.0e12"), Some(1_000_000_000_000));
+        assert_eq!(ts("1.5"), None);
+        assert_eq!(ts("-1.0"), None);
+        assert_eq!(ts("-1"), None);
+        assert_eq!(ts("1.0e300"), None);
+        assert_eq!(ts("\" 17 \""), Some(17));
     }
 
     #[test]

@@ -29,8 +29,10 @@
 //! - fields this crate does not model, kept in each type's `extra` map;
 //! - `server_urls` as a string (one URL or several separated by commas) or as a JSON array of
 //!   strings, kept as received ([`RawServerUrls`]);
-//! - numbers where an optional text field is expected (kept as decimal text), and numbers given
-//!   as strings of digits (`event_ts`, `stop_reason`, counts);
+//! - numbers where an optional text field is expected (kept as decimal text); integers
+//!   (`event_ts`, `stop_reason`, counts) given as integral floats (`6.0`) or strings of digits
+//!   (`"6"`), read by the rule the protocol messages follow too (`6.5`, or a negative count,
+//!   is not read: it is kept in `extra`);
 //! - a missing `event_ts` (`None`).
 //!
 //! What is an error ([`ParseError`]): a body that is not a JSON object, a missing event name,
@@ -76,12 +78,13 @@ use serde::{Serialize, Serializer};
 
 mod de;
 mod error;
+mod names;
 mod payload;
 
 pub use error::ParseError;
 pub use payload::{
-    ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsInterrupted, RtmsStarted,
-    RtmsStopped, StartFailed, UnknownEvent, UrlValidation,
+    ConcurrencyLimited, ConcurrencyNearLimit, RawServerUrls, RtmsStarted, RtmsStreamEnd,
+    StartFailed, UnknownEvent, UrlValidation,
 };
 
 /// The Zoom product an RTMS stream belongs to.
@@ -329,10 +332,11 @@ pub enum WebhookEvent {
     UrlValidation(UrlValidation),
     /// `*rtms_started` of any product.
     RtmsStarted(RtmsStarted),
-    /// `*rtms_stopped` of any product.
-    RtmsStopped(RtmsStopped),
-    /// `*rtms_interrupted` of any product.
-    RtmsInterrupted(RtmsInterrupted),
+    /// `*rtms_stopped` of any product: the stream ended.
+    RtmsStopped(RtmsStreamEnd),
+    /// `*rtms_interrupted` of any product: the stream was cut off (the same fields as
+    /// [`RtmsStopped`](WebhookEvent::RtmsStopped)).
+    RtmsInterrupted(RtmsStreamEnd),
     /// `rtms.concurrency_near_limit`.
     ConcurrencyNearLimit(ConcurrencyNearLimit),
     /// `rtms.concurrency_limited`.
@@ -406,10 +410,10 @@ impl WebhookEvent {
     /// The event name exactly as sent (for example `"phone.call_rtms_started"`).
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::RtmsStopped;
+    /// use zoom_rtms_webhooks::event::RtmsStreamEnd;
     /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
-    /// let stop = RtmsStopped::new(Product::ContactCenter, "r1").with_event("contactcenter.rtms_stopped");
+    /// let stop = RtmsStreamEnd::stopped(Product::ContactCenter, "r1").with_event("contactcenter.rtms_stopped");
     /// assert_eq!(WebhookEvent::RtmsStopped(stop).name(), "contactcenter.rtms_stopped");
     /// ```
     pub fn name(&self) -> &str {
@@ -473,10 +477,10 @@ impl WebhookEvent {
     /// `rtms_stream_id`: always for lifecycle events, if present for `rtms.start_failed`.
     ///
     /// ```
-    /// use zoom_rtms_webhooks::event::RtmsInterrupted;
+    /// use zoom_rtms_webhooks::event::RtmsStreamEnd;
     /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
-    /// let event = WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(Product::Meeting, "r1"));
+    /// let event = WebhookEvent::RtmsInterrupted(RtmsStreamEnd::interrupted(Product::Meeting, "r1"));
     /// assert_eq!(event.rtms_stream_id(), Some("r1"));
     /// ```
     pub fn rtms_stream_id(&self) -> Option<&str> {

@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::de::canonical_name;
+use super::names::canonical_name;
 use super::{InstanceId, Lifecycle, Product};
 use crate::codes::StopReason;
 use crate::region::{HostPolicy, ServerUrl, ServerUrlError};
@@ -63,7 +63,7 @@ macro_rules! setters {
 /// `endpoint.url_validation`: Zoom's challenge to prove the endpoint holds the Secret Token.
 ///
 /// Answer it only through
-/// [`VerifiedEvent::challenge_response`](crate::signature::VerifiedEvent::challenge_response),
+/// [`Verified::challenge_response`](crate::signature::Verified::challenge_response),
 /// that is after the request's own signature verified.
 ///
 /// ```
@@ -355,16 +355,19 @@ setters! {
         r#"serde_json::Map::new()"# => r#"serde_json::Map::new()"#;
 }
 
-/// `*.rtms_stopped` for any [`Product`]: the stream ended.
+/// `*.rtms_stopped` and `*.rtms_interrupted` for any [`Product`]: the stream ended, or was cut
+/// off (Zoom may start it again). Both events have the same fields, so one struct:
+/// [`WebhookEvent::RtmsStopped`](super::WebhookEvent::RtmsStopped) and
+/// [`WebhookEvent::RtmsInterrupted`](super::WebhookEvent::RtmsInterrupted) each hold one.
 ///
 /// Required payload field: `rtms_stream_id` (what acting on the event needs). The product's
-/// id field is read if present and usable (else [`instance`](RtmsStopped::instance) is `None`
-/// and the value, if any, is kept in [`extra`](RtmsStopped::extra)): refusing the event for
+/// id field is read if present and usable (else [`instance`](RtmsStreamEnd::instance) is `None`
+/// and the value, if any, is kept in [`extra`](RtmsStreamEnd::extra)): refusing the event for
 /// it would make Zoom retry for 85 minutes while the app never learns the stream ended.
 ///
 /// ```
 /// use zoom_rtms_webhooks::codes::StopReason;
-/// use zoom_rtms_webhooks::WebhookEvent;
+/// use zoom_rtms_webhooks::{Product, WebhookEvent};
 ///
 /// let event = WebhookEvent::parse(br#"{"event":"webinar.rtms_stopped","payload":{
 ///   "webinar_uuid":"w==","rtms_stream_id":"r1","stop_reason":6}}"#)?;
@@ -376,11 +379,17 @@ setters! {
 ///   "rtms_stream_id":"r1"}}"#)?;
 /// assert_eq!(event.rtms_stream_id(), Some("r1"));
 /// assert_eq!(event.instance(), None);
+///
+/// let event = WebhookEvent::parse(br#"{"event":"contact_center.voice_rtms_interrupted",
+///   "payload":{"engagement_id":"e1","rtms_stream_id":"r1"}}"#)?;
+/// let WebhookEvent::RtmsInterrupted(interrupted) = event else { panic!() };
+/// assert_eq!(interrupted.product, Product::ContactCenter);
+/// assert_eq!(interrupted.stop_reason, None);
 /// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct RtmsStopped {
+pub struct RtmsStreamEnd {
     /// The event name exactly as sent.
     pub event: String,
     /// `event_ts`, milliseconds since the Unix epoch.
@@ -392,8 +401,9 @@ pub struct RtmsStopped {
     pub instance: Option<InstanceId>,
     /// `rtms_stream_id`.
     pub rtms_stream_id: String,
-    /// `stop_reason`: an integer (or a string of digits). `None` if absent, `null`, or not a
-    /// number (such a value is kept in [`extra`](RtmsStopped::extra)).
+    /// `stop_reason`: a code read as a protocol frame reads it (an integer, an integral float
+    /// such as `6.0`, or a string of digits). `None` if absent, `null`, or not such a number
+    /// (such a value is kept in [`extra`](RtmsStreamEnd::extra)).
     pub stop_reason: Option<StopReason>,
     /// `operator_id`, if present.
     pub operator_id: Option<String>,
@@ -403,28 +413,51 @@ pub struct RtmsStopped {
     pub extra: Map<String, Value>,
 }
 
-impl RtmsStopped {
-    /// A stopped event for a stream; [`event`](RtmsStopped::event) is the product's canonical
-    /// name (for example `meeting.rtms_stopped`).
+impl RtmsStreamEnd {
+    /// The end of a stream as `*.rtms_stopped` reports it; [`event`](RtmsStreamEnd::event) is
+    /// the product's canonical name (for example `phone.rtms_stopped`).
     ///
     /// ```
     /// use zoom_rtms_webhooks::codes::StopReason;
-    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStopped};
-    /// use zoom_rtms_webhooks::Product;
+    /// use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStreamEnd};
+    /// use zoom_rtms_webhooks::{Product, WebhookEvent};
     ///
-    /// let stopped = RtmsStopped::new(Product::Phone, "r1")
+    /// let stopped = RtmsStreamEnd::stopped(Product::Phone, "r1")
     ///     .with_instance(InstanceId::new(IdField::CallId, "c1"))
     ///     .with_stop_reason(StopReason::AppUserTriggered);
     /// assert_eq!(stopped.event, "phone.rtms_stopped");
     /// assert_eq!(stopped.stop_reason.map(StopReason::code), Some(2));
+    /// let event = WebhookEvent::RtmsStopped(stopped);
+    /// # let _ = event;
     /// ```
-    pub fn new(product: Product, rtms_stream_id: impl Into<String>) -> Self {
-        RtmsStopped {
-            event: canonical_name(product, Lifecycle::Stopped).to_owned(),
+    pub fn stopped(product: Product, rtms_stream_id: impl Into<String>) -> Self {
+        Self::new(product, Lifecycle::Stopped, rtms_stream_id.into())
+    }
+
+    /// The end of a stream as `*.rtms_interrupted` reports it; [`event`](RtmsStreamEnd::event)
+    /// is the product's canonical name (for example `session.rtms_interrupted`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::event::RtmsStreamEnd;
+    /// use zoom_rtms_webhooks::{Product, WebhookEvent};
+    ///
+    /// let interrupted = RtmsStreamEnd::interrupted(Product::VideoSdk, "r1").with_event_ts(7);
+    /// assert_eq!(interrupted.event, "session.rtms_interrupted");
+    /// assert_eq!(interrupted.instance, None);
+    /// let event = WebhookEvent::RtmsInterrupted(interrupted);
+    /// # let _ = event;
+    /// ```
+    pub fn interrupted(product: Product, rtms_stream_id: impl Into<String>) -> Self {
+        Self::new(product, Lifecycle::Interrupted, rtms_stream_id.into())
+    }
+
+    fn new(product: Product, lifecycle: Lifecycle, rtms_stream_id: String) -> Self {
+        RtmsStreamEnd {
+            event: canonical_name(product, lifecycle).to_owned(),
             event_ts: None,
             product,
             instance: None,
-            rtms_stream_id: rtms_stream_id.into(),
+            rtms_stream_id,
             stop_reason: None,
             operator_id: None,
             account_id: None,
@@ -434,7 +467,7 @@ impl RtmsStopped {
 }
 
 setters! {
-    RtmsStopped, r#"RtmsStopped::new(Product::Meeting, "r")"#;
+    RtmsStreamEnd, r#"RtmsStreamEnd::stopped(Product::Meeting, "r")"#;
     with_event(impl Into<String>) -> event = |v| v.into(),
         r#""meeting.rtms_stopped""# => r#""meeting.rtms_stopped""#;
     with_event_ts(u64) -> event_ts = |v| Some(v), "5" => "Some(5)";
@@ -442,88 +475,6 @@ setters! {
         r#"InstanceId::new(IdField::MeetingUuid, "m")"# => r#"Some(InstanceId::new(IdField::MeetingUuid, "m"))"#;
     with_stop_reason(StopReason) -> stop_reason = |v| Some(v),
         "StopReason::MeetingEnded" => "Some(StopReason::from(6))";
-    with_operator_id(impl Into<String>) -> operator_id = |v| Some(v.into()),
-        r#""op""# => r#"Some("op".to_owned())"#;
-    with_account_id(impl Into<String>) -> account_id = |v| Some(v.into()),
-        r#""acc""# => r#"Some("acc".to_owned())"#;
-    with_extra(Map<String, Value>) -> extra = |v| v,
-        r#"serde_json::Map::new()"# => r#"serde_json::Map::new()"#;
-}
-
-/// `*.rtms_interrupted` for any [`Product`]: the stream was cut off (Zoom may start it again).
-///
-/// Same shape and rules as [`RtmsStopped`]: only `rtms_stream_id` is required.
-///
-/// ```
-/// use zoom_rtms_webhooks::{Product, WebhookEvent};
-///
-/// let event = WebhookEvent::parse(br#"{"event":"contact_center.voice_rtms_interrupted",
-///   "payload":{"engagement_id":"e1","rtms_stream_id":"r1"}}"#)?;
-/// let WebhookEvent::RtmsInterrupted(interrupted) = event else { panic!() };
-/// assert_eq!(interrupted.product, Product::ContactCenter);
-/// assert_eq!(interrupted.stop_reason, None);
-/// # Ok::<(), zoom_rtms_webhooks::event::ParseError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct RtmsInterrupted {
-    /// The event name exactly as sent.
-    pub event: String,
-    /// `event_ts`, milliseconds since the Unix epoch.
-    pub event_ts: Option<u64>,
-    /// The product, from the event name.
-    pub product: Product,
-    /// The meeting / webinar / session / engagement / call the stream belongs to, if its id
-    /// field was sent (as a non-empty string).
-    pub instance: Option<InstanceId>,
-    /// `rtms_stream_id`.
-    pub rtms_stream_id: String,
-    /// `stop_reason`, if present and numeric.
-    pub stop_reason: Option<StopReason>,
-    /// `operator_id`, if present.
-    pub operator_id: Option<String>,
-    /// `account_id`, if present.
-    pub account_id: Option<String>,
-    /// Every other payload field, as sent.
-    pub extra: Map<String, Value>,
-}
-
-impl RtmsInterrupted {
-    /// An interrupted event for a stream; [`event`](RtmsInterrupted::event) is the product's
-    /// canonical name (for example `session.rtms_interrupted`).
-    ///
-    /// ```
-    /// use zoom_rtms_webhooks::event::RtmsInterrupted;
-    /// use zoom_rtms_webhooks::Product;
-    ///
-    /// let interrupted = RtmsInterrupted::new(Product::VideoSdk, "r1").with_event_ts(7);
-    /// assert_eq!(interrupted.event, "session.rtms_interrupted");
-    /// assert_eq!(interrupted.instance, None);
-    /// ```
-    pub fn new(product: Product, rtms_stream_id: impl Into<String>) -> Self {
-        RtmsInterrupted {
-            event: canonical_name(product, Lifecycle::Interrupted).to_owned(),
-            event_ts: None,
-            product,
-            instance: None,
-            rtms_stream_id: rtms_stream_id.into(),
-            stop_reason: None,
-            operator_id: None,
-            account_id: None,
-            extra: Map::new(),
-        }
-    }
-}
-
-setters! {
-    RtmsInterrupted, r#"RtmsInterrupted::new(Product::Meeting, "r")"#;
-    with_event(impl Into<String>) -> event = |v| v.into(),
-        r#""meeting.rtms_interrupted""# => r#""meeting.rtms_interrupted""#;
-    with_event_ts(u64) -> event_ts = |v| Some(v), "5" => "Some(5)";
-    with_instance(InstanceId) -> instance = |v| Some(v),
-        r#"InstanceId::new(IdField::MeetingUuid, "m")"# => r#"Some(InstanceId::new(IdField::MeetingUuid, "m"))"#;
-    with_stop_reason(StopReason) -> stop_reason = |v| Some(v),
-        "StopReason::ConnectionTimeout" => "Some(StopReason::from(11))";
     with_operator_id(impl Into<String>) -> operator_id = |v| Some(v.into()),
         r#""op""# => r#"Some("op".to_owned())"#;
     with_account_id(impl Into<String>) -> account_id = |v| Some(v.into()),

@@ -9,7 +9,7 @@ use hyper_util::rt::TokioIo;
 
 use super::{SimError, StreamSpec};
 use crate::codes::StopReason;
-use crate::event::{IdField, Lifecycle, Product, RtmsInterrupted, RtmsStopped};
+use crate::event::{IdField, Lifecycle, Product, RtmsStreamEnd};
 
 /// A signed webhook request: the body and the two headers Zoom sends.
 ///
@@ -86,8 +86,8 @@ fn build(
     // The product's canonical event name, from the event types themselves.
     let id = &spec.rtms_stream_id;
     let event = match lifecycle {
-        Lifecycle::Stopped => RtmsStopped::new(spec.product, id.as_str()).event,
-        Lifecycle::Interrupted => RtmsInterrupted::new(spec.product, id.as_str()).event,
+        Lifecycle::Stopped => RtmsStreamEnd::stopped(spec.product, id.as_str()).event,
+        Lifecycle::Interrupted => RtmsStreamEnd::interrupted(spec.product, id.as_str()).event,
         _ => {
             crate::event::RtmsStarted::new(
                 spec.product,

@@ -231,8 +231,9 @@ where
         H: zoom_rtms_webhooks::receiver::Handoff,
     {
         let answer = receiver
-            .respond(WebhookRequest::from_headers("POST", &headers, &body))
-            .await;
+            .receive(WebhookRequest::from_headers("POST", &headers, &body))
+            .await
+            .response();
         let mut response = Response::builder().status(answer.status);
         for (name, value) in &answer.headers {
             response = response.header(*name, value.as_str());

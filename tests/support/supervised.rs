@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use zoom_rtms_webhooks::client::{Item, SupervisedStream, Supervisor};
-use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsInterrupted, RtmsStarted, RtmsStopped};
+use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStarted, RtmsStreamEnd};
 use zoom_rtms_webhooks::handshake::Credentials;
 use zoom_rtms_webhooks::protocol::session::Timing;
 use zoom_rtms_webhooks::{Product, WebhookEvent};
@@ -37,11 +37,11 @@ pub fn started(url: &str, ts: u64) -> WebhookEvent {
 }
 
 pub fn interrupted() -> WebhookEvent {
-    WebhookEvent::RtmsInterrupted(RtmsInterrupted::new(Product::Meeting, "stream-1"))
+    WebhookEvent::RtmsInterrupted(RtmsStreamEnd::interrupted(Product::Meeting, "stream-1"))
 }
 
 pub fn stopped() -> WebhookEvent {
-    WebhookEvent::RtmsStopped(RtmsStopped::new(Product::Meeting, "stream-1"))
+    WebhookEvent::RtmsStopped(RtmsStreamEnd::stopped(Product::Meeting, "stream-1"))
 }
 
 /// A supervisor on the loopback policy whose callback forwards everything to the receiver.
