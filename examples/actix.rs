@@ -12,7 +12,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["actix"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["actix"] }
 //! # No compression, cookies or HTTP/2: a webhook endpoint needs none of them.
 //! actix-web = { version = "4", default-features = false, features = ["macros"] }
 //! tokio = { version = "1", features = ["signal"] }

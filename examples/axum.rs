@@ -12,7 +12,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["axum"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["axum"] }
 //! axum = "0.8"
 //! tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "signal"] }
 //!

@@ -13,7 +13,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["axum", "client"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["axum", "client"] }
 //! sha2 = "0.10"
 //! hex = "0.4"
 //! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }

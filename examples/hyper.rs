@@ -12,7 +12,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["hyper"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["hyper"] }
 //! hyper = { version = "1", features = ["server", "http1"] }
 //! hyper-util = { version = "0.1", features = ["tokio", "http1", "server-graceful"] }
 //! tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "signal", "time"] }

@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["simulator"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["simulator"] }
 //! tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "time"] }
 //! clap = { version = "4.6", features = ["derive"] }
 //! ```

@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zoom-rtms-webhooks = { version = "0.2", features = ["axum", "client"] }
+//! zoom-rtms-webhooks = { version = "0.3", features = ["axum", "client"] }
 //! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
 //!
 //! [features]

@@ -65,6 +65,10 @@ const VIDEO_FRAME: &[u8] = include_bytes!("frame.jpg");
 /// A video frame goes with every tenth audio message: 5 fps at the default 20 ms, the JPG
 /// limit.
 const VIDEO_EVERY: u64 = 10;
+/// How long after its transcript socket's data handshake a stream that never asked for audio
+/// plays transcripts alone: a client with one socket per kind may still be dialling its audio
+/// socket.
+const TRANSCRIPT_ONLY_AFTER: Duration = Duration::from_millis(500);
 
 /// What the driver is to do.
 #[derive(Debug)]
@@ -290,6 +294,9 @@ struct Stream {
     silent: bool,
     frames_sent: u64,
     transcripts_sent: u64,
+    /// A media socket of the stream has asked for audio (ever): the player then waits for an
+    /// audio socket, and plays transcripts alone only for a client that never asked for audio.
+    asked_audio: bool,
     video_frames_sent: u64,
     hasher: Sha256,
     // The player.
@@ -360,6 +367,7 @@ impl Stream {
             silent: false,
             frames_sent: 0,
             transcripts_sent: 0,
+            asked_audio: false,
             video_frames_sent: 0,
             hasher: Sha256::new(),
             phase: Phase::Idle,
@@ -1682,6 +1690,7 @@ impl Core {
             .map_or_else(|| AudioParams::new().format(), AudioParams::format);
         let video_opt = confirmed.video().and_then(VideoParams::data_opt);
         let ack_deadline = after(now, self.config.ready_ack_deadline);
+        s.asked_audio |= media_type.includes(MediaKind::Audio);
         s.media.push(MediaConn {
             conn: Conn { socket, gen },
             kinds: media_type,
@@ -2120,7 +2129,7 @@ impl Core {
             return self.drain(now, i);
         }
         let window = s.next_window.take().unwrap_or(self.config.reconnect_window);
-        match self.ready(i) {
+        match self.ready(now, i) {
             Ready::NotYet => {
                 self.streams[i].phase = Phase::Waiting {
                     deadline: after(now, window),
@@ -2145,9 +2154,11 @@ impl Core {
 
     /// Waiting for a ready socket, until `deadline`; whether the player moved on.
     fn wait_ready(&mut self, now: Instant, i: usize, deadline: Instant, window: Duration) -> bool {
-        match self.ready(i) {
+        match self.ready(now, i) {
             Ready::NotYet if now < deadline => {
-                self.wake(i, deadline);
+                // A transcript-only stream starts once its audio socket is surely not coming.
+                let at = self.transcript_only_at(i).filter(|at| *at > now);
+                self.wake(i, at.map_or(deadline, |at| at.min(deadline)));
                 return false;
             }
             Ready::NotYet => {
@@ -2180,7 +2191,7 @@ impl Core {
     }
 
     /// Whether stream `i` has an acknowledged audio socket to play on, or why it stops.
-    fn ready(&self, i: usize) -> Ready {
+    fn ready(&self, now: Instant, i: usize) -> Ready {
         let s = &self.streams[i];
         if s.done() {
             return Ready::Stopped;
@@ -2201,13 +2212,7 @@ impl Core {
         let (audio, format) = match s.usable(MediaKind::Audio) {
             Some(m) => (Some(m.conn.socket), m.format),
             // No audio asked for on any socket: the transcripts play alone, at audio's pace.
-            None if transcript.is_some()
-                && s.replay.is_none()
-                && !s
-                    .media
-                    .iter()
-                    .any(|m| m.conn.gen == s.gen && m.kinds.includes(MediaKind::Audio)) =>
-            {
+            None if self.transcript_only_at(i).is_some_and(|at| at <= now) => {
                 (None, AudioFormat::default())
             }
             None => return Ready::NotYet,
@@ -2222,6 +2227,18 @@ impl Core {
             }),
             signaling: s.signaling.as_ref().map(|c| c.socket),
         })
+    }
+
+    /// When stream `i` may play transcripts without audio: `TRANSCRIPT_ONLY_AFTER` after its
+    /// transcript socket's data handshake, if it never asked for audio; `None` otherwise.
+    fn transcript_only_at(&self, i: usize) -> Option<Instant> {
+        let s = &self.streams[i];
+        if s.asked_audio || s.replay.is_some() {
+            return None;
+        }
+        let t = s.usable(MediaKind::Transcript)?;
+        let handshake = t.ack_deadline.checked_sub(self.config.ready_ack_deadline)?;
+        Some(handshake + TRANSCRIPT_ONLY_AFTER)
     }
 
     /// The player stops for `why` (not a ready socket).
