@@ -72,6 +72,10 @@
 //! an adapter; see the `quickstart` example (`cargo run --example quickstart --features axum`)
 //! and README.md.
 //!
+//! A whole service that also connects to every stream (features `axum` and `client`) is one
+//! call: `service::Service::from_env().run(on_stream)` (the `transcripts` example, 21 lines of
+//! code); `client::connect(&started, &config)` connects to one stream from its `RtmsStarted`.
+//!
 //! # Features
 //!
 //! | feature | what it adds |
@@ -82,8 +86,8 @@
 //! | `actix` | `actix::configure` and `VerifiedWebhook` extractor (actix-web 4) |
 //! | `hyper` | `hyper::WebhookService` (hyper 1) |
 //! | `redis` | Redis de-duplication, stream leases and a durable hand-off |
-//! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed client and server messages, media parameters, the session state machine (no sockets, no runtime) |
-//! | `client` | `client`: the tokio RTMS client (`client::connect`): signalling and media WebSockets over rustls, keep-alives, reconnects, typed media frames |
+//! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed outgoing and incoming messages, media parameters, the session state machine (no sockets, no runtime) |
+//! | `client` | `client`: the tokio RTMS client (`client::connect`, `client::Supervisor`): signalling and media WebSockets over rustls, keep-alives, reconnects, typed media frames; with `axum`, `service`: the whole service in one call |
 //! | `simulator` | `simulator`: a local Zoom for tests: signed webhooks, signalling and media on loopback, faults, checks of the client's conduct |
 //! | `tracing` | `tracing` events for every decision (no secrets in any field) |
 //!
