@@ -53,8 +53,9 @@ use crate::client::{self, Credentials, MediaParams, MediaTypes, SupervisedStream
 use crate::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use crate::dispatch::{Dispatcher, DispatcherConfig};
 use crate::receiver::BoxHandoff;
+use crate::region::HostPolicy;
 use crate::signature::Verifier;
-use crate::{Delivery, Receiver};
+use crate::{Delivery, Receiver, WebhookEvent};
 
 /// Why the service could not start or stopped with an error. Its `Debug` is its message and
 /// causes, so that `main` returning `Result<(), ServiceError>` prints sentences, not a
@@ -522,9 +523,24 @@ async fn say_why_refused(
 /// The receiver's handler: every event to the supervisor, after the `200`.
 async fn on_event(
     supervisor: Supervisor,
+    policy: Arc<HostPolicy>,
     delivery: Delivery,
     diagnostics: bool,
 ) -> Result<(), client::SupervisorError> {
+    // The stream's items report a refused URL; a newcomer's app may not read them, so say here
+    // what to change.
+    if let WebhookEvent::RtmsStarted(started) = &delivery.event {
+        if let Err(error) = started.server_urls(&policy) {
+            diagnose(
+                diagnostics,
+                format_args!(
+                    "stream {}: {error}: only wss:// on Zoom's hosts is dialled; for a local \
+                     simulator set ZOOM_RTMS_TEST_HOST to its host (never in production)",
+                    escape(&started.rtms_stream_id)
+                ),
+            );
+        }
+    }
     let handled = supervisor.handle(&delivery.event).await?;
     if let Some(stream) = delivery.event.rtms_stream_id() {
         diagnose(
@@ -556,7 +572,8 @@ async fn storage(
         supervisor.start();
         let handler = {
             let supervisor = supervisor.clone();
-            move |delivery| on_event(supervisor.clone(), delivery, diagnostics)
+            let policy = Arc::new(s.client.host_policy().clone());
+            move |delivery| on_event(supervisor.clone(), policy.clone(), delivery, diagnostics)
         };
         let client = Client::open(url.as_str()).map_err(ServiceError::Redis)?;
         let worker = RedisStreamWorker::start(&client, StreamWorkerConfig::default(), handler)
@@ -568,10 +585,10 @@ async fn storage(
             Worker::Redis(worker, supervisor),
         ));
     }
-    let _ = s;
     let handler = {
         let supervisor = supervisor.clone();
-        move |delivery| on_event(supervisor.clone(), delivery, diagnostics)
+        let policy = Arc::new(s.client.host_policy().clone());
+        move |delivery| on_event(supervisor.clone(), policy.clone(), delivery, diagnostics)
     };
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), handler);
     let dedup = BoxDeduplicator::new(MemoryDeduplicator::new());
