@@ -321,8 +321,13 @@ pub fn connect_with(
 
 pub(crate) enum Command {
     Close,
+    /// Drop the sockets at once, without a stream close request; the items end with
+    /// [`Item::HandedOver`].
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Abort,
+    /// Queue an item the supervisor reports (a refused failover URL), in order with the
+    /// driver's own.
+    Report(Item),
     Webhook(Webhook),
     SubscribeVideo {
         user_id: i64,
@@ -399,12 +404,18 @@ impl StreamHandle {
     }
 
     /// Drops the sockets at once without a stream close request (the supervisor's answer to
-    /// a lost lease: another replica owns the stream now) and waits until the driver has
-    /// finished. The items end without [`Item::Ended`].
+    /// a lost lease or a hand-over: another replica carries the stream on) and waits until the
+    /// driver has finished. The items end with [`Item::HandedOver`].
     #[cfg(feature = "redis")]
     pub(crate) async fn abort(&self) {
         self.queue.command(Command::Abort);
         self.finished().await;
+    }
+
+    /// Queues `item` for the user, after what the driver has queued so far (dropped once the
+    /// stream has finished).
+    pub(crate) fn report(&self, item: Item) {
+        self.queue.command(Command::Report(item));
     }
 
     /// Waits until the stream has ended (ended, failed or closed).
