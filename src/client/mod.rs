@@ -319,11 +319,26 @@ pub fn connect_with(
     driver::spawn(&runtime, transport, config, server_url, options)
 }
 
+/// A stream that never connected: its handle is finished and its items are `items` (the last
+/// one terminal).
+pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
+    let (out, shared) = queue::channel(items.len(), usize::MAX);
+    for item in items {
+        out.push(item);
+    }
+    drop(out);
+    let (_done, finished) = watch::channel(true);
+    let handle = StreamHandle {
+        finished,
+        queue: shared.clone(),
+    };
+    (handle, Items { rx: queue::Receiver(shared) })
+}
+
 pub(crate) enum Command {
     Close,
     /// Drop the sockets at once, without a stream close request; the items end with
     /// [`Item::HandedOver`].
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Abort,
     /// Queue an item the supervisor reports (a refused failover URL), in order with the
     /// driver's own.
@@ -406,7 +421,6 @@ impl StreamHandle {
     /// Drops the sockets at once without a stream close request (the supervisor's answer to
     /// a lost lease or a hand-over: another replica carries the stream on) and waits until the
     /// driver has finished. The items end with [`Item::HandedOver`].
-    #[cfg(feature = "redis")]
     pub(crate) async fn abort(&self) {
         self.queue.command(Command::Abort);
         self.finished().await;
