@@ -145,13 +145,13 @@ async fn only_the_lease_holder_connects() {
     let (a, mut a_rx) = replica(&redis, "a").await;
     let (b, _b_rx) = replica(&redis, "b").await;
     let event = started(&server.url, 1);
-    assert_eq!(a.handle(&event).await.unwrap(), Handled::Connecting);
-    assert_eq!(b.handle(&event).await.unwrap(), Handled::HeldElsewhere);
+    assert_eq!(a.on_event(&event).await.unwrap(), Handled::Connecting);
+    assert_eq!(b.on_event(&event).await.unwrap(), Handled::HeldElsewhere);
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
     assert_eq!(
-        b.handle(&interrupted()).await.unwrap(),
+        b.on_event(&interrupted()).await.unwrap(),
         Handled::HeldElsewhere
     );
     assert_eq!((a.connections(), b.connections()), (1, 0));
@@ -166,7 +166,7 @@ async fn only_the_lease_holder_connects() {
 
     // Stopped at the other replica: the record goes (nobody takes the stream over) and the
     // holder ends its connection at its next renewal, then frees the lease.
-    assert_eq!(b.handle(&stopped()).await.unwrap(), Handled::NotConnected);
+    assert_eq!(b.on_event(&stopped()).await.unwrap(), Handled::NotConnected);
     assert_eq!(server.next().await, Sig::Closed);
     assert_eq!(item(&mut a_rx).await, Item::Ended(EndReason::Stopped));
     a.shutdown().await;
@@ -195,7 +195,7 @@ async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_
                 .with_ttl(TTL)
                 .with_renew_interval(TTL / 4);
             let sup = sup.with_leases(leases);
-            (sup.handle(&event).await.unwrap(), rx)
+            (sup.on_event(&event).await.unwrap(), rx)
         })
         .await
         .unwrap();
@@ -212,7 +212,7 @@ async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_
     assert_eq!(b.takeover_interval(), TTL / 3);
     // A renews while it lives: B keeps off.
     assert_eq!(
-        b.handle(&started(&server.url, 1)).await.unwrap(),
+        b.on_event(&started(&server.url, 1)).await.unwrap(),
         Handled::HeldElsewhere
     );
 
@@ -260,7 +260,7 @@ async fn a_lost_lease_drops_the_connection_without_ending_the_stream() {
     let (a, mut a_rx) = replica(&redis, "a").await;
     // No takeover scan after the first during the test: A must not take the stream back.
     let a = a.with_takeover_interval(Duration::from_secs(600));
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
@@ -290,19 +290,19 @@ async fn a_failover_delivered_to_another_replica_reaches_the_holder() {
     let mut new_server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
     let (b, _b_rx) = replica(&redis, "b").await;
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
 
     let failover = started(&new_server.url, 2);
-    assert_eq!(b.handle(&failover).await.unwrap(), Handled::HeldElsewhere);
+    assert_eq!(b.on_event(&failover).await.unwrap(), Handled::HeldElsewhere);
     // A reads the new URL at its next renewal and fails over on the same connection.
     assert_eq!(new_server.next().await, Sig::Opened);
     assert_eq!(server.next().await, Sig::Closed);
     assert_eq!(connected(&mut a_rx).await, 2);
     assert_eq!(
-        a.handle(&failover).await.unwrap(),
+        a.on_event(&failover).await.unwrap(),
         Handled::AlreadyConnected
     );
     a.shutdown().await;
@@ -313,7 +313,7 @@ async fn without_redis_the_holder_drops_the_connection_before_its_lease_could_ex
     let mut redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
@@ -354,7 +354,7 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     let strict = strict
         .with_host_policy(zoom_rtms_webhooks::region::HostPolicy::default())
         .with_takeover_interval(Duration::from_secs(600));
-    match strict.handle(&interrupted()).await.unwrap() {
+    match strict.on_event(&interrupted()).await.unwrap() {
         Handled::Refused { url, .. } => assert_eq!(url, server.url),
         other => panic!("expected Refused, got {other:?}"),
     }
@@ -369,7 +369,7 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     let (b, mut b_rx) = replica(&redis, "b").await;
     let b = b.with_takeover_interval(Duration::from_secs(600));
     // (Or its takeover loop's first scan did, just before.)
-    let handled = b.handle(&interrupted()).await.unwrap();
+    let handled = b.on_event(&interrupted()).await.unwrap();
     assert!(
         matches!(handled, Handled::Connecting | Handled::AlreadyConnected),
         "{handled:?}"
@@ -378,7 +378,7 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     token(&mut b_rx).await;
     assert_eq!(connected(&mut b_rx).await, 1);
     // The original rtms_started delivered again is a duplicate, not a failover.
-    let again = b.handle(&started(&server.url, 1)).await.unwrap();
+    let again = b.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(again, Handled::AlreadyConnected);
     assert_eq!(server.max_open.load(Ordering::SeqCst), 1);
     b.shutdown().await;
@@ -392,7 +392,7 @@ async fn a_hand_over_passes_the_stream_on_without_ending_it() {
     let (b, mut b_rx) = replica(&redis, "b").await;
     b.start();
     assert_eq!(
-        a.handle(&started(&server.url, 1)).await.unwrap(),
+        a.on_event(&started(&server.url, 1)).await.unwrap(),
         Handled::Connecting
     );
     assert_eq!(server.next().await, Sig::Opened);
@@ -421,7 +421,7 @@ async fn a_hand_over_passes_the_stream_on_without_ending_it() {
         "two connections at once"
     );
     assert!(matches!(
-        a.handle(&started(&server.url, 2)).await,
+        a.on_event(&started(&server.url, 2)).await,
         Err(zoom_rtms_webhooks::client::SupervisorError::ShutDown)
     ));
 }

@@ -77,7 +77,7 @@ use tokio::sync::watch;
 pub use item::{EventUpdate, Item, MediaFrame, Source};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
-pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
+pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorBuilder, SupervisorError};
 
 use crate::protocol::recording::Redaction;
 use crate::protocol::session::{self, SessionConfig, Webhook};
