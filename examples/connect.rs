@@ -54,7 +54,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use sha2::{Digest, Sha256};
-use zoom_rtms_webhooks::client::{Handled, Item, SupervisedStream, Supervisor};
+use zoom_rtms_webhooks::client::{Item, SupervisedStream, Supervisor, SupervisorBuilder};
 use zoom_rtms_webhooks::codes::StatusCode;
 use zoom_rtms_webhooks::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use zoom_rtms_webhooks::dispatch::{Dispatcher, DispatcherConfig};
@@ -107,12 +107,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .with_channel(AudioChannel::Mono)
         .with_data_opt(DataOption::AudioMixedStream)
         .with_send_rate(20);
-    let supervisor = Supervisor::new(creds, consume)
-        .with_host_policy(policy)
-        .with_media(
-            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
-            MediaParams::new().with_audio(audio),
-        );
+    let supervisor = Supervisor::builder(creds).host_policy(policy).media(
+        MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+        MediaParams::new().with_audio(audio),
+    );
 
     let (dedup, handoff, worker) = storage(supervisor).await?;
     let receiver = Arc::new(Receiver::new(verifier, dedup, handoff));
@@ -135,20 +133,8 @@ async fn on_event(
     delivery: Delivery,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
     let stream = clean(delivery.event.rtms_stream_id().unwrap_or("-"));
-    match supervisor.handle(&delivery.event).await {
-        Ok(Handled::Refused { url, .. }) => {
-            // Never dialled, and nothing connected: the stream is given up here.
-            println!("refused stream={stream} url={}", clean(&url));
-            println!("failed stream={stream} reason=signalling URL refused by the host policy");
-            eprintln!(
-                "stream {stream}: only wss:// on Zoom's hosts is dialled; for a local simulator \
-                 set ZOOM_RTMS_TEST_HOST to its host (never in production)"
-            );
-        }
-        Ok(Handled::FailoverRefused { url, .. }) => {
-            // Never dialled; the stream goes on on its current server.
-            println!("refused stream={stream} url={}", clean(&url));
-        }
+    match supervisor.on_event(&delivery.event).await {
+        // A refused URL is reported by the stream's items (`consume`).
         Ok(handled) => eprintln!("{} stream={stream}: {handled:?}", delivery.event.name()),
         // Redis unreachable, say: an error makes the delivery run again later.
         Err(e) => return Err(e.into()),
@@ -163,7 +149,6 @@ async fn consume(mut stream: SupervisedStream) {
     let (mut frames, mut bytes, mut transcripts, mut connects) = (0u64, 0u64, 0u64, 0u64);
     let mut reconnects = 0u64;
     let mut sha = Sha256::new();
-    let mut ended = false;
     while let Some(item) = stream.next().await {
         match item {
             Item::Connected { .. } => {
@@ -191,11 +176,21 @@ async fn consume(mut stream: SupervisedStream) {
                     attempt + 1
                 )
             }
+            Item::Refused(error) => {
+                // Never dialled (a signalling, failover or media URL).
+                println!(
+                    "refused stream={id} url={}",
+                    clean(error.url().unwrap_or(""))
+                );
+            }
             Item::Failed(e) => {
-                if let SessionError::MediaUrl { error, .. } = &e {
-                    if let Some(url) = error.url() {
-                        println!("refused stream={id} url={}", clean(url));
-                    }
+                if let SessionError::SignalingUrl(_) = &e {
+                    println!("failed stream={id} reason=signalling URL refused by the host policy");
+                    eprintln!(
+                        "stream {id}: only wss:// on Zoom's hosts is dialled; for a local \
+                         simulator set ZOOM_RTMS_TEST_HOST to its host (never in production)"
+                    );
+                    return;
                 }
                 println!("failed stream={id} reason={}", clean(&e.to_string()));
                 if let SessionError::Refused { status, .. } = &e {
@@ -206,22 +201,20 @@ async fn consume(mut stream: SupervisedStream) {
                         );
                     }
                 }
-                ended = true;
                 break;
             }
             Item::Ended(reason) => {
                 eprintln!("stream {id}: ended ({reason:?})");
-                ended = true;
                 break;
+            }
+            Item::HandedOver => {
+                // This copy lost the stream's lease (Redis) or handed it over: the copy that
+                // holds it now carries on with the stream.
+                eprintln!("stream {id}: handed over to another copy");
+                return;
             }
             _ => {}
         }
-    }
-    if !ended {
-        // Dropped without an end: this copy lost the stream's lease (Redis), and the copy that
-        // holds it now carries on with the stream.
-        eprintln!("stream {id}: handed over to another copy");
-        return;
     }
     println!(
         "ended stream={id} audio_frames={frames} audio_bytes={bytes} audio_sha256={} \
@@ -260,10 +253,11 @@ fn clean(text: &str) -> String {
 /// De-duplication, hand-off and worker: in memory, or through Redis when `REDIS_URL` is set
 /// (then the supervisor also takes the streams' leases).
 async fn storage(
-    supervisor: Supervisor,
+    builder: SupervisorBuilder,
 ) -> Result<(BoxDeduplicator, BoxHandoff, Worker), Box<dyn Error>> {
     match env("REDIS_URL") {
         None => {
+            let supervisor = builder.build(consume);
             let handler = {
                 let supervisor = supervisor.clone();
                 move |delivery| on_event(supervisor.clone(), delivery)
@@ -276,22 +270,23 @@ async fn storage(
         #[cfg(feature = "redis")]
         Some(url) => {
             use zoom_rtms_webhooks::redis::{
-                connect, Client, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
-                StreamLeases, StreamWorkerConfig,
+                connect, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker, StreamLeases,
+                StreamWorkerConfig,
             };
             // The URL may hold a password: never print it.
             let conn = connect(&url).await?;
             // Only the holder of a stream's lease connects to it; when a copy dies, another
-            // one takes its streams over once their leases expire.
-            let supervisor = supervisor.with_leases(StreamLeases::new(conn.clone()));
-            supervisor.start();
+            // one takes its streams over once their leases expire (the takeover loop runs
+            // from here on).
+            let supervisor = builder
+                .leases(StreamLeases::new(conn.clone()))
+                .build(consume);
             let handler = {
                 let supervisor = supervisor.clone();
                 move |delivery| on_event(supervisor.clone(), delivery)
             };
-            let client = Client::open(url.as_str())?;
             let config = StreamWorkerConfig::default();
-            let worker = RedisStreamWorker::start(&client, config, handler).await?;
+            let worker = RedisStreamWorker::start(&conn, config, handler).await?;
             Ok((
                 BoxDeduplicator::new(RedisDeduplicator::new(conn.clone())),
                 BoxHandoff::new(RedisStreamHandoff::new(conn)),

@@ -14,9 +14,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use fake::{handshake, hold_time, Endpoint, Peer};
-use supervised::{
-    connected, interrupted, item, parts, seen, started, stopped, supervisor, Seen,
-};
+use supervised::{connected, interrupted, item, parts, seen, started, stopped, supervisor, Seen};
 use zoom_rtms_webhooks::client::{Handled, Item, Supervisor};
 use zoom_rtms_webhooks::protocol::session::{EndReason, Scope, SessionError};
 use zoom_rtms_webhooks::region::{HostPolicy, ServerUrlError};
@@ -95,7 +93,10 @@ async fn a_second_rtms_started_fails_over_on_the_same_connection() {
     let new_sig_ep = Endpoint::bind().await;
     let new_media_ep = Endpoint::bind().await;
     let failover = started(&new_sig_ep.url(), 2);
-    assert_eq!(up.sup.on_event(&failover).await.unwrap(), Handled::FailedOver);
+    assert_eq!(
+        up.sup.on_event(&failover).await.unwrap(),
+        Handled::FailedOver
+    );
     let mut new_sig = new_sig_ep.accept().await;
     assert!(
         up.sig.recv().await.is_none(),
@@ -134,7 +135,11 @@ async fn concurrent_duplicate_deliveries_make_one_connection() {
     let media_ep = Endpoint::bind().await;
     let (sup, mut rx) = supervisor();
     let event = started(&sig_ep.url(), 1);
-    let (a, b, c) = tokio::join!(sup.on_event(&event), sup.on_event(&event), sup.on_event(&event));
+    let (a, b, c) = tokio::join!(
+        sup.on_event(&event),
+        sup.on_event(&event),
+        sup.on_event(&event)
+    );
     let mut results = [a.unwrap(), b.unwrap(), c.unwrap()];
     results.sort_by_key(|h| format!("{h:?}"));
     assert_eq!(
@@ -226,7 +231,10 @@ async fn events_for_streams_not_connected_here_do_nothing() {
         sup.on_event(&interrupted()).await.unwrap(),
         Handled::NotConnected
     );
-    assert_eq!(sup.on_event(&stopped()).await.unwrap(), Handled::NotConnected);
+    assert_eq!(
+        sup.on_event(&stopped()).await.unwrap(),
+        Handled::NotConnected
+    );
     let validation = zoom_rtms_webhooks::WebhookEvent::UrlValidation(
         zoom_rtms_webhooks::event::UrlValidation::new("token"),
     );
@@ -332,7 +340,8 @@ async fn a_failover_during_close_is_ignored_and_the_close_returns() {
         .expect("close() returned")
         .unwrap();
     assert_eq!(items.recv().await, Some(Item::Ended(EndReason::Closed)));
-    let dialled = tokio::time::timeout(Duration::from_millis(1), new_sig_ep.listener.accept()).await;
+    let dialled =
+        tokio::time::timeout(Duration::from_millis(1), new_sig_ep.listener.accept()).await;
     assert!(dialled.is_err(), "the new server was dialled while closing");
     sup.shutdown().await;
 }

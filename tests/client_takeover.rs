@@ -268,8 +268,10 @@ async fn a_lost_lease_drops_the_connection_without_ending_the_stream() {
     let redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     // No takeover scan after the first during the test: A must not take the stream back.
-    let (a, mut a_rx) =
-        replica_with(&redis, "a", |b| b.takeover_interval(Duration::from_secs(600))).await;
+    let (a, mut a_rx) = replica_with(&redis, "a", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
     a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
@@ -384,8 +386,10 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     );
 
     // A replica that accepts it takes the stream over at once on rtms_interrupted.
-    let (b, mut b_rx) =
-        replica_with(&redis, "b", |b| b.takeover_interval(Duration::from_secs(600))).await;
+    let (b, mut b_rx) = replica_with(&redis, "b", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
     // (Or its takeover loop's first scan did, just before.)
     let handled = b.on_event(&interrupted()).await.unwrap();
     assert!(
@@ -409,8 +413,10 @@ async fn a_hand_over_passes_the_stream_on_at_once_without_ending_it() {
     let (a, mut a_rx) = replica(&redis, "a").await;
     // B scans for free leases only every 10 minutes: only the hand-over message makes it
     // take the stream at once.
-    let (b, mut b_rx) =
-        replica_with(&redis, "b", |b| b.takeover_interval(Duration::from_secs(600))).await;
+    let (b, mut b_rx) = replica_with(&redis, "b", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
     assert_eq!(
         a.on_event(&started(&server.url, 1)).await.unwrap(),
         Handled::Connecting
@@ -508,6 +514,9 @@ async fn a_late_start_at_another_replica_never_sends_the_stream_back() {
     assert_eq!(new_server.next().await, Sig::Opened);
     token(&mut b_rx).await;
     assert_eq!(connected(&mut b_rx).await, 1);
-    assert!(old_server.events.try_recv().is_err(), "the old server was dialled");
+    assert!(
+        old_server.events.try_recv().is_err(),
+        "the old server was dialled"
+    );
     b.shutdown().await;
 }

@@ -19,7 +19,7 @@ use redis_support::{signed, started_body, stopped_body, RedisServer, SECRET};
 use tokio::sync::mpsc;
 use zoom_rtms_webhooks::receiver::{Delivery, Outcome, Receiver, WebhookRequest};
 use zoom_rtms_webhooks::redis::{
-    connect, ConnectionManager, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
+    connect, RedisConnection, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
     StreamWorkerConfig, StreamWorkerStats, DEFAULT_STREAM_KEY,
 };
 use zoom_rtms_webhooks::Verifier;
@@ -56,7 +56,7 @@ where
         .await
 }
 
-async fn stream_len(conn: &mut ConnectionManager, key: &str) -> usize {
+async fn stream_len(conn: &mut RedisConnection, key: &str) -> usize {
     redis::cmd("XLEN")
         .arg(key)
         .query_async(conn)
@@ -64,7 +64,7 @@ async fn stream_len(conn: &mut ConnectionManager, key: &str) -> usize {
         .expect("XLEN")
 }
 
-async fn pending(conn: &mut ConnectionManager) -> usize {
+async fn pending(conn: &mut RedisConnection) -> usize {
     let summary: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
         .arg(DEFAULT_STREAM_KEY)
         .arg(GROUP)
@@ -264,16 +264,19 @@ async fn a_killed_worker_process_has_its_event_handled_by_another() {
     );
 
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let survivor =
-        RedisStreamWorker::start(&server.client().await, config("survivor"), move |d: Delivery| {
+    let survivor = RedisStreamWorker::start(
+        &server.client().await,
+        config("survivor"),
+        move |d: Delivery| {
             let tx = tx.clone();
             async move {
                 let _ = tx.send(d.dedup_key);
                 Ok::<_, &'static str>(())
             }
-        })
-        .await
-        .expect("start");
+        },
+    )
+    .await
+    .expect("start");
     assert_eq!(recv(&mut rx).await, taken);
     survivor.shutdown().await;
     let stats = survivor.stats();
@@ -284,7 +287,9 @@ async fn a_killed_worker_process_has_its_event_handled_by_another() {
 
 /// The child side of the crash test: take the event, say so, hang until killed.
 async fn child_worker(url: &str) {
-    let client = zoom_rtms_webhooks::redis::connect(&url).await.expect("redis reachable");
+    let client = zoom_rtms_webhooks::redis::connect(url)
+        .await
+        .expect("redis reachable");
     let _worker = RedisStreamWorker::start(&client, config("child"), |d: Delivery| async move {
         {
             let mut out = std::io::stdout().lock();

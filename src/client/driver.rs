@@ -403,7 +403,10 @@ impl<T: Transport> Driver<T> {
                     // The only place a connection is made, and `url` is the session's: at once,
                     // or once the sockets still closing are closed.
                     let (dial, waiting) = if self.lingering.is_empty() {
-                        (Some::<Dial<T::Conn>>(Box::pin(self.transport.dial(&url))), None)
+                        (
+                            Some::<Dial<T::Conn>>(Box::pin(self.transport.dial(&url))),
+                            None,
+                        )
                     } else {
                         (None, Some(url))
                     };
@@ -423,8 +426,7 @@ impl<T: Transport> Driver<T> {
                 }
                 Output::Close { socket } => {
                     if let Some(at) = self.sockets.iter().position(|s| s.id == socket) {
-                        self.lingering
-                            .extend(linger(*self.sockets.swap_remove(at)));
+                        self.lingering.extend(linger(*self.sockets.swap_remove(at)));
                     }
                 }
                 Output::Event(event) => {
@@ -791,7 +793,10 @@ mod tests {
             false
         }
         fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
-            self.written.lock().unwrap().push((self.n, CLOSED.to_owned()));
+            self.written
+                .lock()
+                .unwrap()
+                .push((self.n, CLOSED.to_owned()));
             Poll::Ready(())
         }
     }

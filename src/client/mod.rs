@@ -332,7 +332,12 @@ pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
         finished,
         queue: shared.clone(),
     };
-    (handle, Items { rx: queue::Receiver(shared) })
+    (
+        handle,
+        Items {
+            rx: queue::Receiver(shared),
+        },
+    )
 }
 
 pub(crate) enum Command {

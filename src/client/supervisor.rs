@@ -818,9 +818,7 @@ impl Supervisor {
                 };
             }
             let claim = match source {
-                Source::Started(started, ref url) => {
-                    self.config.leases.claim(started, url).await
-                }
+                Source::Started(started, ref url) => self.config.leases.claim(started, url).await,
                 Source::TakeOver { id, report } => {
                     let claim = self.config.leases.take_over(id, &self.config.policy).await;
                     match claim {
@@ -863,7 +861,10 @@ impl Supervisor {
         });
         conn.url = url.clone();
         conn.event_ts = started.event_ts;
-        self.config.leases.moved(&conn.ticket, started, &url).await?;
+        self.config
+            .leases
+            .moved(&conn.ticket, started, &url)
+            .await?;
         Ok(Handled::FailedOver)
     }
 

@@ -15,9 +15,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::handoff::{decode, DEFAULT_STREAM_KEY};
-use super::{
-    timed, ConnectionManager, RedisConnection, OpError, RedisError, DEFAULT_OP_TIMEOUT,
-};
+use super::{timed, ConnectionManager, OpError, RedisConnection, RedisError, DEFAULT_OP_TIMEOUT};
 use crate::receiver::Delivery;
 use crate::run::{run_handler, Outcome, Runner};
 

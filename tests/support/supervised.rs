@@ -50,13 +50,13 @@ pub fn supervisor() -> (Supervisor, mpsc::UnboundedReceiver<Seen>) {
     (builder.build(on_stream), rx)
 }
 
+/// What the callback returns.
+pub type Reported = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// The builder of [`supervisor`] (to add settings) and its callback.
 pub fn parts() -> (
     SupervisorBuilder,
-    impl Fn(SupervisedStream) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + Sync
-        + 'static,
+    impl Fn(SupervisedStream) -> Reported + Send + Sync + 'static,
     mpsc::UnboundedReceiver<Seen>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -69,7 +69,7 @@ pub fn parts() -> (
                 let _ = tx.send(Seen::Item(item));
             }
             let _ = tx.send(Seen::Done);
-        }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        }) as Reported
     };
     let builder = Supervisor::builder(creds)
         .host_policy(crate::fake::policy())

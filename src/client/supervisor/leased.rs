@@ -271,7 +271,9 @@ impl Leases {
         url: &ServerUrl,
     ) -> Result<(), SupervisorError> {
         if let (Some(store), Some(lease)) = (&self.store, &ticket.0) {
-            store.save(lease, Some(&store::record(started, url)), started.event_ts).await?;
+            store
+                .save(lease, Some(&store::record(started, url)), started.event_ts)
+                .await?;
         }
         Ok(())
     }
@@ -371,7 +373,12 @@ impl Watcher {
     /// Fails over when the stored record names other servers and is newer than the
     /// connection's start (never back to an older one; never while shutting down).
     async fn follow(&self, started: &RtmsStarted) {
-        if self.supervisor.state.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if self
+            .supervisor
+            .state
+            .closed
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             return;
         }
         let Ok(url) = first_url(started, &self.supervisor.config.policy) else {
@@ -410,7 +417,11 @@ async fn takeover_loop(config: Arc<Config>, state: Weak<State>) {
                 return false;
             };
             let supervisor = Supervisor { config, state };
-            if supervisor.state.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            if supervisor
+                .state
+                .closed
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
                 return false;
             }
             let source = Source::TakeOver {

@@ -297,7 +297,9 @@ impl Store {
                 pubsub.subscribe(self.channel()).await?;
                 Ok::<_, ::redis::RedisError>(pubsub)
             };
-            if let Ok(Ok(pubsub)) = tokio::time::timeout(retry.max(self.leases.timeout()), subscribed).await {
+            if let Ok(Ok(pubsub)) =
+                tokio::time::timeout(retry.max(self.leases.timeout()), subscribed).await
+            {
                 let mut messages = std::pin::pin!(pubsub.into_on_message());
                 while let Some(message) =
                     std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await

@@ -8,7 +8,7 @@ use crate::region::{HostPolicy, ServerUrl};
 
 /// The builder's lease settings: none.
 #[derive(Default)]
-pub(super) struct Settings;
+pub(super) struct Settings {}
 
 /// No leases.
 pub(super) struct Leases;
