@@ -19,15 +19,19 @@
 //!   state items such as [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else
 //!   is queued); the user then receives
 //!   [`Item::Lagged`] with the number dropped before the next item, and
-//!   [`StreamHandle::dropped`] counts every drop. Any item but the last ([`Item::Ended`] or
-//!   [`Item::Failed`], after which nothing is queued) can be dropped this way.
+//!   [`StreamHandle::dropped`] counts every drop. Any item but the last ([`Item::Ended`],
+//!   [`Item::Failed`] or [`Item::HandedOver`], after which nothing is queued) can be dropped
+//!   this way.
 //! - One driver task per stream owns the session; one small task per socket relays frames to
 //!   it. Dropping [`Items`] closes the stream gracefully; dropping every [`StreamHandle`]
 //!   does not.
-//! - [`Supervisor`] plugs into the receiver's handler and keeps one connection per stream:
-//!   `rtms_started` connects (or fails over), `rtms_interrupted` reconnects, `rtms_stopped`
-//!   ends it; with the `redis` feature, one connection per stream across replicas, with
-//!   takeover when a replica dies.
+//! - [`Supervisor`] ([`Supervisor::builder`], then [`Supervisor::on_event`] from the
+//!   receiver's handler) keeps one connection per stream: `rtms_started` connects (or fails
+//!   over), `rtms_interrupted` reconnects, `rtms_stopped` ends it; a refused URL is reported by
+//!   the stream's items ([`Item::Refused`]), and every stream's items end with a terminal item
+//!   ([`Item::Ended`], [`Item::Failed`], or [`Item::HandedOver`] when another replica carries
+//!   it on); with the `redis` feature, one connection per stream across replicas, with
+//!   takeover when a replica dies and at once when one hands its streams over.
 //! - Media payloads are decoded from base64 once, straight into shared [`Bytes`](bytes::Bytes) carved from
 //!   a reused buffer (no copy of the decoded data).
 //!
