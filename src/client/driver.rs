@@ -833,10 +833,8 @@ mod tests {
         );
     }
 
-    /// Abort (lease lost) must not send a stream close request (21), even when a Close
-    /// command is queued behind it (the old driver stopped at the Abort).
-    #[tokio::test(start_paused = true)]
-    async fn an_abort_then_a_close_sends_no_stream_close_request() {
+    /// A stream through a [`Scripted`] server that accepts both handshakes, once connected.
+    async fn connected() -> (Scripted, StreamHandle, Items) {
         let t = Scripted::default();
         t.scripts
             .lock()
@@ -852,6 +850,14 @@ mod tests {
         .unwrap();
         let first = items.next().await.unwrap();
         assert!(matches!(first, Item::Connected { .. }), "{first:?}");
+        (t, handle, items)
+    }
+
+    /// Abort (lease lost) must not send a stream close request (21), even when a Close
+    /// command is queued behind it (the old driver stopped at the Abort).
+    #[tokio::test(start_paused = true)]
+    async fn an_abort_then_a_close_sends_no_stream_close_request() {
+        let (t, handle, _items) = connected().await;
         // Both before the driver runs again (e.g. lease loss while the app shuts down).
         handle.queue.command(Command::Abort);
         handle.queue.command(Command::Close);
@@ -872,21 +878,7 @@ mod tests {
     /// own while the new socket was already dialled).
     #[tokio::test(start_paused = true)]
     async fn a_failover_closes_the_old_sockets_before_dialling_the_new_one() {
-        let t = Scripted::default();
-        t.scripts
-            .lock()
-            .unwrap()
-            .extend([vec![SIG_OK], vec![DATA_OK]]);
-        let (handle, mut items) = spawn(
-            &tokio::runtime::Handle::current(),
-            t.clone(),
-            config(),
-            url(),
-            Options::default(),
-        )
-        .unwrap();
-        let first = items.next().await.unwrap();
-        assert!(matches!(first, Item::Connected { .. }), "{first:?}");
+        let (t, handle, _items) = connected().await;
         handle.webhook(crate::protocol::session::Webhook::Started { server_url: url() });
         while t.dials.load(SeqCst) < 3 {
             tokio::time::sleep(Duration::from_millis(1)).await;
