@@ -49,7 +49,9 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use crate::client::{self, Credentials, MediaParams, MediaTypes, SupervisedStream, Supervisor};
+use crate::client::{
+    self, Credentials, MediaParams, MediaTypes, SupervisedStream, Supervisor, SupervisorBuilder,
+};
 use crate::dedup::{BoxDeduplicator, MemoryDeduplicator};
 use crate::dispatch::{Dispatcher, DispatcherConfig};
 use crate::receiver::BoxHandoff;
@@ -403,15 +405,8 @@ impl Service {
                 .with_insecure_ws(true);
             s.client = s.client.with_host_policy(policy);
         }
-        let supervisor = Supervisor::new(s.client.credentials().clone(), on_stream)
-            .with_host_policy(s.client.host_policy().clone())
-            .with_media(s.client.media_types(), s.client.media_params().clone())
-            .with_options(s.client.options().clone());
-        let supervisor = match s.client.configure() {
-            Some(configure) => supervisor.with_configure(move |c, started| configure(c, started)),
-            None => supervisor,
-        };
-        let (dedup, handoff, worker) = storage(&s, supervisor, diagnostics).await?;
+        let supervisor = Supervisor::builder(s.client.clone());
+        let (dedup, handoff, worker) = storage(&s, supervisor, on_stream, diagnostics).await?;
         let receiver = Arc::new(Receiver::new(s.verifier, dedup, handoff));
         let app = axum::Router::new()
             .route(&s.path, crate::axum::webhook(receiver))
@@ -541,7 +536,7 @@ async fn on_event(
             );
         }
     }
-    let handled = supervisor.handle(&delivery.event).await?;
+    let handled = supervisor.on_event(&delivery.event).await?;
     if let Some(stream) = delivery.event.rtms_stream_id() {
         diagnose(
             diagnostics,
@@ -555,28 +550,36 @@ async fn on_event(
     Ok(())
 }
 
-/// De-duplication, hand-off and worker: in memory, or through Redis.
-async fn storage(
+/// De-duplication, hand-off and worker: in memory, or through Redis (then the supervisor
+/// takes the streams' leases too).
+async fn storage<F, Fut>(
     s: &Settings,
-    supervisor: Supervisor,
+    supervisor: SupervisorBuilder,
+    on_stream: F,
     diagnostics: bool,
-) -> Result<(BoxDeduplicator, BoxHandoff, Worker), ServiceError> {
+) -> Result<(BoxDeduplicator, BoxHandoff, Worker), ServiceError>
+where
+    F: Fn(SupervisedStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let policy = Arc::new(s.client.host_policy().clone());
     #[cfg(feature = "redis")]
     if let Some(url) = &s.redis_url {
         use crate::redis::{
-            connect, Client, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
-            StreamLeases, StreamWorkerConfig,
+            connect, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker, StreamLeases,
+            StreamWorkerConfig,
         };
         let conn = connect(url).await.map_err(ServiceError::Redis)?;
-        let supervisor = supervisor.with_leases(StreamLeases::new(conn.clone()));
-        supervisor.start();
+        // Only the holder of a stream's lease connects to it; when a copy dies, another one
+        // takes its streams over once their leases expire.
+        let supervisor = supervisor
+            .leases(StreamLeases::new(conn.clone()))
+            .build(on_stream);
         let handler = {
             let supervisor = supervisor.clone();
-            let policy = Arc::new(s.client.host_policy().clone());
             move |delivery| on_event(supervisor.clone(), policy.clone(), delivery, diagnostics)
         };
-        let client = Client::open(url.as_str()).map_err(ServiceError::Redis)?;
-        let worker = RedisStreamWorker::start(&client, StreamWorkerConfig::default(), handler)
+        let worker = RedisStreamWorker::start(&conn, StreamWorkerConfig::default(), handler)
             .await
             .map_err(ServiceError::Redis)?;
         return Ok((
@@ -585,9 +588,9 @@ async fn storage(
             Worker::Redis(worker, supervisor),
         ));
     }
+    let supervisor = supervisor.build(on_stream);
     let handler = {
         let supervisor = supervisor.clone();
-        let policy = Arc::new(s.client.host_policy().clone());
         move |delivery| on_event(supervisor.clone(), policy.clone(), delivery, diagnostics)
     };
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), handler);

@@ -22,9 +22,13 @@ use tokio::sync::mpsc;
 
 use fake::{data_ok, signalling_ok, Endpoint};
 use redis_support::RedisServer;
-use supervised::{connected, interrupted, item, seen, started, stopped, supervisor, Seen};
+use supervised::{
+    client_config, connected, interrupted, item, parts, seen, started, stopped, Seen,
+};
 use zoom_rtms_webhooks::client::Item;
-use zoom_rtms_webhooks::client::{Handled, Supervisor, DEFAULT_SUPERVISOR_PREFIX};
+use zoom_rtms_webhooks::client::{
+    Handled, Supervisor, SupervisorBuilder, DEFAULT_SUPERVISOR_PREFIX,
+};
 use zoom_rtms_webhooks::protocol::session::EndReason;
 use zoom_rtms_webhooks::redis::{connect, StreamLeases};
 
@@ -114,8 +118,28 @@ async fn leases(redis: &RedisServer, owner: &str) -> StreamLeases {
 }
 
 async fn replica(redis: &RedisServer, owner: &str) -> (Supervisor, mpsc::UnboundedReceiver<Seen>) {
-    let (sup, rx) = supervisor();
-    (sup.with_leases(leases(redis, owner).await), rx)
+    replica_with(redis, owner, |b| b).await
+}
+
+/// A replica with more settings.
+async fn replica_with(
+    redis: &RedisServer,
+    owner: &str,
+    settings: impl FnOnce(SupervisorBuilder) -> SupervisorBuilder,
+) -> (Supervisor, mpsc::UnboundedReceiver<Seen>) {
+    replica_of(redis, owner, client_config(), settings).await
+}
+
+/// [`replica_with`] connecting with `config`.
+async fn replica_of(
+    redis: &RedisServer,
+    owner: &str,
+    config: zoom_rtms_webhooks::client::Config,
+    settings: impl FnOnce(SupervisorBuilder) -> SupervisorBuilder,
+) -> (Supervisor, mpsc::UnboundedReceiver<Seen>) {
+    let (_, on_stream, rx) = parts();
+    let builder = Supervisor::builder(config).leases(leases(redis, owner).await);
+    (settings(builder).build(on_stream), rx)
 }
 
 async fn token(rx: &mut mpsc::UnboundedReceiver<Seen>) -> u64 {
@@ -145,13 +169,13 @@ async fn only_the_lease_holder_connects() {
     let (a, mut a_rx) = replica(&redis, "a").await;
     let (b, _b_rx) = replica(&redis, "b").await;
     let event = started(&server.url, 1);
-    assert_eq!(a.handle(&event).await.unwrap(), Handled::Connecting);
-    assert_eq!(b.handle(&event).await.unwrap(), Handled::HeldElsewhere);
+    assert_eq!(a.on_event(&event).await.unwrap(), Handled::Connecting);
+    assert_eq!(b.on_event(&event).await.unwrap(), Handled::HeldElsewhere);
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
     assert_eq!(
-        b.handle(&interrupted()).await.unwrap(),
+        b.on_event(&interrupted()).await.unwrap(),
         Handled::HeldElsewhere
     );
     assert_eq!((a.connections(), b.connections()), (1, 0));
@@ -166,7 +190,7 @@ async fn only_the_lease_holder_connects() {
 
     // Stopped at the other replica: the record goes (nobody takes the stream over) and the
     // holder ends its connection at its next renewal, then frees the lease.
-    assert_eq!(b.handle(&stopped()).await.unwrap(), Handled::NotConnected);
+    assert_eq!(b.on_event(&stopped()).await.unwrap(), Handled::NotConnected);
     assert_eq!(server.next().await, Sig::Closed);
     assert_eq!(item(&mut a_rx).await, Item::Ended(EndReason::Stopped));
     a.shutdown().await;
@@ -189,13 +213,13 @@ async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_
     let event = started(&server.url, 1);
     let (a_handled, mut a_rx) = a_runtime
         .spawn(async move {
-            let (sup, rx) = supervisor();
+            let (builder, on_stream, rx) = parts();
             let leases = StreamLeases::new(connect(&url).await.unwrap())
                 .with_owner("a")
                 .with_ttl(TTL)
                 .with_renew_interval(TTL / 4);
-            let sup = sup.with_leases(leases);
-            (sup.handle(&event).await.unwrap(), rx)
+            let sup = builder.leases(leases).build(on_stream);
+            (sup.on_event(&event).await.unwrap(), rx)
         })
         .await
         .unwrap();
@@ -207,12 +231,10 @@ async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_
     // Two survivors race for the stream.
     let (b, mut b_rx) = replica(&redis, "b").await;
     let (c, mut c_rx) = replica(&redis, "c").await;
-    b.start();
-    c.start();
-    assert_eq!(b.takeover_interval(), TTL / 3);
+    assert_eq!(b.takeover_interval(), TTL / 4);
     // A renews while it lives: B keeps off.
     assert_eq!(
-        b.handle(&started(&server.url, 1)).await.unwrap(),
+        b.on_event(&started(&server.url, 1)).await.unwrap(),
         Handled::HeldElsewhere
     );
 
@@ -257,10 +279,12 @@ async fn a_dead_holders_stream_is_taken_over_by_one_survivor_within_the_ttl_and_
 async fn a_lost_lease_drops_the_connection_without_ending_the_stream() {
     let redis = RedisServer::start();
     let mut server = AutoServer::start().await;
-    let (a, mut a_rx) = replica(&redis, "a").await;
     // No takeover scan after the first during the test: A must not take the stream back.
-    let a = a.with_takeover_interval(Duration::from_secs(600));
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    let (a, mut a_rx) = replica_with(&redis, "a", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
@@ -276,6 +300,7 @@ async fn a_lost_lease_drops_the_connection_without_ending_the_stream() {
     // No stream close request (it would end the stream for the replica taking over).
     assert_eq!(server.next().await, Sig::Closed);
     assert!(lost.elapsed() < TTL, "noticed after {:?}", lost.elapsed());
+    assert_eq!(item(&mut a_rx).await, Item::HandedOver);
     assert!(matches!(seen(&mut a_rx).await, Seen::Done));
     a.shutdown().await;
     assert_eq!(a.connections(), 0);
@@ -290,19 +315,19 @@ async fn a_failover_delivered_to_another_replica_reaches_the_holder() {
     let mut new_server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
     let (b, _b_rx) = replica(&redis, "b").await;
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
 
     let failover = started(&new_server.url, 2);
-    assert_eq!(b.handle(&failover).await.unwrap(), Handled::HeldElsewhere);
+    assert_eq!(b.on_event(&failover).await.unwrap(), Handled::HeldElsewhere);
     // A reads the new URL at its next renewal and fails over on the same connection.
     assert_eq!(new_server.next().await, Sig::Opened);
     assert_eq!(server.next().await, Sig::Closed);
     assert_eq!(connected(&mut a_rx).await, 2);
     assert_eq!(
-        a.handle(&failover).await.unwrap(),
+        a.on_event(&failover).await.unwrap(),
         Handled::AlreadyConnected
     );
     a.shutdown().await;
@@ -313,7 +338,7 @@ async fn without_redis_the_holder_drops_the_connection_before_its_lease_could_ex
     let mut redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
-    a.handle(&started(&server.url, 1)).await.unwrap();
+    a.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(server.next().await, Sig::Opened);
     token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
@@ -323,6 +348,7 @@ async fn without_redis_the_holder_drops_the_connection_before_its_lease_could_ex
     let down = Instant::now();
     assert_eq!(server.next().await, Sig::Closed);
     assert!(down.elapsed() < TTL, "dropped after {:?}", down.elapsed());
+    assert_eq!(item(&mut a_rx).await, Item::HandedOver);
     assert!(matches!(seen(&mut a_rx).await, Seen::Done));
 }
 
@@ -350,12 +376,19 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
         .unwrap();
 
     // The stored URL is checked again: a replica whose policy refuses it never dials it.
-    let (strict, _rx) = replica(&redis, "strict").await;
-    let strict = strict
-        .with_host_policy(zoom_rtms_webhooks::region::HostPolicy::default())
-        .with_takeover_interval(Duration::from_secs(600));
-    match strict.handle(&interrupted()).await.unwrap() {
-        Handled::Refused { url, .. } => assert_eq!(url, server.url),
+    let strict_config =
+        client_config().with_host_policy(zoom_rtms_webhooks::region::HostPolicy::default());
+    let (strict, mut strict_rx) = replica_of(&redis, "strict", strict_config, |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
+    assert_eq!(
+        strict.on_event(&interrupted()).await.unwrap(),
+        Handled::Reported
+    );
+    assert!(matches!(seen(&mut strict_rx).await, Seen::Stream(_, None)));
+    match item(&mut strict_rx).await {
+        Item::Refused(error) => assert_eq!(error.url(), Some(server.url.as_str())),
         other => panic!("expected Refused, got {other:?}"),
     }
     assert_eq!(strict.connections(), 0);
@@ -366,10 +399,12 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     );
 
     // A replica that accepts it takes the stream over at once on rtms_interrupted.
-    let (b, mut b_rx) = replica(&redis, "b").await;
-    let b = b.with_takeover_interval(Duration::from_secs(600));
+    let (b, mut b_rx) = replica_with(&redis, "b", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
     // (Or its takeover loop's first scan did, just before.)
-    let handled = b.handle(&interrupted()).await.unwrap();
+    let handled = b.on_event(&interrupted()).await.unwrap();
     assert!(
         matches!(handled, Handled::Connecting | Handled::AlreadyConnected),
         "{handled:?}"
@@ -378,32 +413,41 @@ async fn an_orphaned_stream_is_taken_over_on_rtms_interrupted_unless_its_url_is_
     token(&mut b_rx).await;
     assert_eq!(connected(&mut b_rx).await, 1);
     // The original rtms_started delivered again is a duplicate, not a failover.
-    let again = b.handle(&started(&server.url, 1)).await.unwrap();
+    let again = b.on_event(&started(&server.url, 1)).await.unwrap();
     assert_eq!(again, Handled::AlreadyConnected);
     assert_eq!(server.max_open.load(Ordering::SeqCst), 1);
     b.shutdown().await;
 }
 
 #[tokio::test]
-async fn a_hand_over_passes_the_stream_on_without_ending_it() {
+async fn a_hand_over_passes_the_stream_on_at_once_without_ending_it() {
     let redis = RedisServer::start();
     let mut server = AutoServer::start().await;
     let (a, mut a_rx) = replica(&redis, "a").await;
-    let (b, mut b_rx) = replica(&redis, "b").await;
-    b.start();
+    // B scans for free leases only every 10 minutes: only the hand-over message makes it
+    // take the stream at once.
+    let (b, mut b_rx) = replica_with(&redis, "b", |b| {
+        b.takeover_interval(Duration::from_secs(600))
+    })
+    .await;
     assert_eq!(
-        a.handle(&started(&server.url, 1)).await.unwrap(),
+        a.on_event(&started(&server.url, 1)).await.unwrap(),
         Handled::Connecting
     );
     assert_eq!(server.next().await, Sig::Opened);
     let a_token = token(&mut a_rx).await;
     assert_eq!(connected(&mut a_rx).await, 1);
+    // B's subscription is up once B has scanned once (it subscribes first).
+    wait_subscribed(&redis).await;
 
     // A restarts: its connection goes without a stream close request (the stream goes on at
-    // Zoom), its lease is freed at once, and B takes the stream over from the record.
+    // Zoom), its items end with HandedOver, its lease is freed, and B takes the stream over
+    // from the record at once.
     let handed = Instant::now();
     a.hand_over().await;
     assert_eq!(a.connections(), 0);
+    assert_eq!(item(&mut a_rx).await, Item::HandedOver);
+    assert!(matches!(seen(&mut a_rx).await, Seen::Done));
     assert_eq!(server.next().await, Sig::Closed, "no close request (21)");
     assert!(
         get(&redis, &record_key()).await.is_some(),
@@ -411,8 +455,7 @@ async fn a_hand_over_passes_the_stream_on_without_ending_it() {
     );
     assert_eq!(server.next().await, Sig::Opened);
     let took = handed.elapsed();
-    // Within one takeover interval (TTL / 3), not after the lease's TTL.
-    assert!(took < TTL, "taken over after {took:?}");
+    assert!(took < Duration::from_secs(1), "taken over after {took:?}");
     assert!(token(&mut b_rx).await > a_token);
     assert_eq!(connected(&mut b_rx).await, 1);
     assert_eq!(
@@ -421,7 +464,72 @@ async fn a_hand_over_passes_the_stream_on_without_ending_it() {
         "two connections at once"
     );
     assert!(matches!(
-        a.handle(&started(&server.url, 2)).await,
+        a.on_event(&started(&server.url, 2)).await,
         Err(zoom_rtms_webhooks::client::SupervisorError::ShutDown)
     ));
+    b.shutdown().await;
+}
+
+/// Waits until some replica subscribes to the hand-over channel.
+async fn wait_subscribed(redis: &RedisServer) {
+    let mut conn = connect(&redis.url()).await.unwrap();
+    let channel = format!("{DEFAULT_SUPERVISOR_PREFIX}handed-over");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut conn)
+            .await
+            .map(|v: Vec<(String, i64)>| v.into_iter().next().unwrap())
+            .unwrap();
+        if n > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nobody subscribed");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A late delivery of an earlier `rtms_started` at a replica that does not hold the stream
+/// leaves the record alone (before, it overwrote it: the holder went back to the old server
+/// at its next renewal, and a takeover dialled the old server too).
+#[tokio::test]
+async fn a_late_start_at_another_replica_never_sends_the_stream_back() {
+    let redis = RedisServer::start();
+    let mut old_server = AutoServer::start().await;
+    let mut server = AutoServer::start().await;
+    let (a, mut a_rx) = replica(&redis, "a").await;
+    let (b, mut b_rx) = replica(&redis, "b").await;
+    assert_eq!(
+        a.on_event(&started(&server.url, 2)).await.unwrap(),
+        Handled::Connecting
+    );
+    assert_eq!(server.next().await, Sig::Opened);
+    token(&mut a_rx).await;
+    assert_eq!(connected(&mut a_rx).await, 1);
+    let late = started(&old_server.url, 1);
+    assert_eq!(b.on_event(&late).await.unwrap(), Handled::HeldElsewhere);
+    let record = get(&redis, &record_key()).await.unwrap();
+    assert!(record.contains(&server.url), "record overwritten: {record}");
+    // A newer one still passes on.
+    let mut new_server = AutoServer::start().await;
+    let newer = started(&new_server.url, 3);
+    assert_eq!(b.on_event(&newer).await.unwrap(), Handled::HeldElsewhere);
+    assert_eq!(new_server.next().await, Sig::Opened);
+    assert_eq!(server.next().await, Sig::Closed);
+    assert_eq!(connected(&mut a_rx).await, 2);
+    // The late one again, then A hands over: B dials the newest server, never the old one.
+    b.on_event(&late).await.unwrap();
+    a.hand_over().await;
+    assert_eq!(new_server.next().await, Sig::Closed);
+    assert_eq!(new_server.next().await, Sig::Opened);
+    token(&mut b_rx).await;
+    assert_eq!(connected(&mut b_rx).await, 1);
+    assert!(
+        old_server.events.try_recv().is_err(),
+        "the old server was dialled"
+    );
+    b.shutdown().await;
 }

@@ -502,6 +502,30 @@ fn stream_terminated_or_session_stopped_or_webhook_stopped_ends() {
     );
 }
 
+/// A failover (`rtms_started` again) while the session is closing: ignored. Before, it moved
+/// the session back to running: the new server was dialled and the close never finished.
+#[test]
+fn a_failover_while_closing_is_ignored_and_the_close_finishes() {
+    let mut h = Harness::new(config());
+    let (sig, _) = connect_unified(&mut h);
+    h.s.close(h.now);
+    h.drain();
+    h.s.handle_webhook(
+        h.now,
+        Webhook::Started {
+            server_url: url("wss://other.zoom.us"),
+        },
+    );
+    let out = h.drain();
+    assert!(out.is_empty(), "{out:?}");
+    let out = h.msg(
+        sig,
+        br#"{"msg_type":22,"rtms_stream_id":"stream-1","status_code":0,"reason":"OK"}"#,
+    );
+    assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
+    assert!(h.s.is_done());
+}
+
 #[test]
 fn close_sends_21_and_waits_for_22_bounded() {
     let mut h = Harness::new(config());

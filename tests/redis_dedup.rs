@@ -23,6 +23,7 @@ async fn admin(server: &RedisServer) -> ConnectionManager {
     connect(&server.url())
         .await
         .expect("connect to the test redis-server")
+        .into()
 }
 
 async fn query<T: redis::FromRedisValue>(conn: &mut ConnectionManager, cmd: &mut redis::Cmd) -> T {

@@ -19,7 +19,7 @@ use redis_support::{signed, started_body, stopped_body, RedisServer, SECRET};
 use tokio::sync::mpsc;
 use zoom_rtms_webhooks::receiver::{Delivery, Outcome, Receiver, WebhookRequest};
 use zoom_rtms_webhooks::redis::{
-    connect, ConnectionManager, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
+    connect, RedisConnection, RedisDeduplicator, RedisStreamHandoff, RedisStreamWorker,
     StreamWorkerConfig, StreamWorkerStats, DEFAULT_STREAM_KEY,
 };
 use zoom_rtms_webhooks::Verifier;
@@ -56,7 +56,7 @@ where
         .await
 }
 
-async fn stream_len(conn: &mut ConnectionManager, key: &str) -> usize {
+async fn stream_len(conn: &mut RedisConnection, key: &str) -> usize {
     redis::cmd("XLEN")
         .arg(key)
         .query_async(conn)
@@ -64,7 +64,7 @@ async fn stream_len(conn: &mut ConnectionManager, key: &str) -> usize {
         .expect("XLEN")
 }
 
-async fn pending(conn: &mut ConnectionManager) -> usize {
+async fn pending(conn: &mut RedisConnection) -> usize {
     let summary: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
         .arg(DEFAULT_STREAM_KEY)
         .arg(GROUP)
@@ -129,7 +129,7 @@ async fn accepted_events_survive_their_receiver_and_are_handled_once_by_workers(
     let mut workers = Vec::new();
     for name in ["worker-1", "worker-2"] {
         let tx = tx.clone();
-        let client = server.client();
+        let client = server.client().await;
         workers.push(
             RedisStreamWorker::start(&client, config(name), move |d: Delivery| {
                 let tx = tx.clone();
@@ -169,7 +169,7 @@ async fn accepted_events_survive_their_receiver_and_are_handled_once_by_workers(
 async fn an_aborted_worker_mid_event_is_replaced_by_another() {
     let server = RedisServer::start();
     let mut admin = connect(&server.url()).await.expect("connect");
-    let client = server.client();
+    let client = server.client().await;
     let receiver = replica(&server).await;
 
     let (started_tx, mut started_rx) = mpsc::unbounded_channel::<String>();
@@ -264,16 +264,19 @@ async fn a_killed_worker_process_has_its_event_handled_by_another() {
     );
 
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let survivor =
-        RedisStreamWorker::start(&server.client(), config("survivor"), move |d: Delivery| {
+    let survivor = RedisStreamWorker::start(
+        &server.client().await,
+        config("survivor"),
+        move |d: Delivery| {
             let tx = tx.clone();
             async move {
                 let _ = tx.send(d.dedup_key);
                 Ok::<_, &'static str>(())
             }
-        })
-        .await
-        .expect("start");
+        },
+    )
+    .await
+    .expect("start");
     assert_eq!(recv(&mut rx).await, taken);
     survivor.shutdown().await;
     let stats = survivor.stats();
@@ -284,7 +287,9 @@ async fn a_killed_worker_process_has_its_event_handled_by_another() {
 
 /// The child side of the crash test: take the event, say so, hang until killed.
 async fn child_worker(url: &str) {
-    let client = zoom_rtms_webhooks::redis::Client::open(url).expect("url");
+    let client = zoom_rtms_webhooks::redis::connect(url)
+        .await
+        .expect("redis reachable");
     let _worker = RedisStreamWorker::start(&client, config("child"), |d: Delivery| async move {
         {
             let mut out = std::io::stdout().lock();
@@ -303,7 +308,7 @@ async fn child_worker(url: &str) {
 async fn a_restarted_worker_first_handles_its_own_pending_entries() {
     let server = RedisServer::start();
     let mut admin = connect(&server.url()).await.expect("connect");
-    let client = server.client();
+    let client = server.client().await;
     let receiver = replica(&server).await;
     // Claiming is effectively off: only the restart can pick the entry up.
     let cfg = config("stable-name").with_claim_idle(Duration::from_secs(3600));
@@ -364,7 +369,7 @@ async fn failures_are_retried_after_the_idle_time_then_dead_lettered() {
     let calls: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let worker = RedisStreamWorker::start(
-        &server.client(),
+        &server.client().await,
         config("retrying").with_max_deliveries(Some(2)),
         {
             let calls = Arc::clone(&calls);
@@ -464,7 +469,7 @@ async fn a_handler_panicking_on_drop_counts_as_failed_and_is_retried() {
         Outcome::Accepted { .. }
     ));
     let calls = Arc::new(AtomicUsize::new(0));
-    let worker = RedisStreamWorker::start(&server.client(), config("drop-panic"), {
+    let worker = RedisStreamWorker::start(&server.client().await, config("drop-panic"), {
         let calls = Arc::clone(&calls);
         move |_d: Delivery| PanicsOnDrop {
             armed: calls.fetch_add(1, Ordering::SeqCst) == 0,
@@ -505,7 +510,7 @@ async fn an_unparseable_entry_is_dead_lettered_at_once() {
         .await
         .expect("XADD");
     let calls = Arc::new(AtomicUsize::new(0));
-    let worker = RedisStreamWorker::start(&server.client(), config("parser"), {
+    let worker = RedisStreamWorker::start(&server.client().await, config("parser"), {
         let calls = Arc::clone(&calls);
         move |_d: Delivery| {
             calls.fetch_add(1, Ordering::Relaxed);
@@ -534,7 +539,7 @@ async fn shutdown_waits_for_running_handlers_and_their_acknowledgements() {
     let receiver = replica(&server).await;
     let release = Arc::new(tokio::sync::Notify::new());
     let (started_tx, mut started_rx) = mpsc::unbounded_channel::<()>();
-    let worker = RedisStreamWorker::start(&server.client(), config("draining"), {
+    let worker = RedisStreamWorker::start(&server.client().await, config("draining"), {
         let release = Arc::clone(&release);
         move |_d: Delivery| {
             let release = Arc::clone(&release);

@@ -47,6 +47,10 @@ struct Sock<C> {
     id: SocketId,
     dial: Option<Dial<C>>,
     conn: Option<C>,
+    /// A dial that waits for the stream's closing sockets to be closed first (never two
+    /// connections of one role at once, e.g. the old and the new signalling socket of a
+    /// failover).
+    waiting: Option<ServerUrl>,
     /// Texts the session asked for, not yet taken by the WebSocket.
     outbox: VecDeque<String>,
     /// Since when something written waits (for [`SEND_TIMEOUT`]).
@@ -82,6 +86,9 @@ struct Driver<T: Transport> {
     armed: Option<Instant>,
     /// Set by [`Command::Abort`]: leave at once.
     aborted: bool,
+    /// Sockets the stream is done with, still writing their close frame (each bounded by
+    /// [`LINGER`]): new dials wait for them.
+    lingering: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn now() -> Instant {
@@ -137,6 +144,7 @@ impl<T: Transport> Driver<T> {
             timer: Box::pin(tokio::time::sleep_until(now())),
             armed: None,
             aborted: false,
+            lingering: Vec::new(),
         };
         let handle = StreamHandle {
             finished,
@@ -152,7 +160,7 @@ impl<T: Transport> Driver<T> {
         poll_fn(|cx| self.poll(cx)).await;
         // Every socket left writes what was queued for it and its close frame, on its own.
         for sock in self.sockets.drain(..) {
-            linger(*sock);
+            let _ = linger(*sock);
         }
         // The recording is complete before the user sees the end.
         if let Some(recording) = self.recording.take() {
@@ -194,9 +202,10 @@ impl<T: Transport> Driver<T> {
                 self.session.close(now().into_std());
                 continue;
             }
+            let closed = self.poll_lingering(cx);
             let mut i = 0;
             while i < self.sockets.len() {
-                match self.poll_socket(i, cx) {
+                match self.poll_socket(i, closed, cx) {
                     Polled::Idle => i += 1,
                     Polled::Busy => {
                         busy = true;
@@ -235,9 +244,14 @@ impl<T: Transport> Driver<T> {
         let now = now().into_std();
         match command {
             Command::Close => self.session.close(now),
-            // Lease lost: drop the sockets at once, no stream close request (21 would end the
-            // stream for the replica that took it over).
-            Command::Abort => self.aborted = true,
+            // Lease lost or handed over: drop the sockets at once, no stream close request (21
+            // would end the stream for the replica that takes it over); the items end with
+            // `HandedOver`.
+            Command::Abort => {
+                self.aborted = true;
+                self.out.push(Item::HandedOver);
+            }
+            Command::Report(item) => self.out.push(item),
             Command::Webhook(w) => self.session.handle_webhook(now, w),
             Command::SubscribeVideo { user_id, subscribe } => {
                 // Remembered by the session: sent once ready, again after reconnects.
@@ -246,10 +260,25 @@ impl<T: Transport> Driver<T> {
         }
     }
 
-    /// Dial, write, read: one socket's turn.
-    fn poll_socket(&mut self, i: usize, cx: &mut Context<'_>) -> Polled {
+    /// Whether every socket the stream closed has finished closing (their tasks are polled,
+    /// so the driver is woken when the last one is done).
+    fn poll_lingering(&mut self, cx: &mut Context<'_>) -> bool {
+        self.lingering
+            .retain_mut(|task| Pin::new(task).poll(cx).is_pending());
+        self.lingering.is_empty()
+    }
+
+    /// Dial, write, read: one socket's turn. `closed`: no socket of the stream is still
+    /// closing, so a waiting dial may start.
+    fn poll_socket(&mut self, i: usize, closed: bool, cx: &mut Context<'_>) -> Polled {
         let sock = &mut self.sockets[i];
         let mut busy = false;
+        if let Some(url) = sock.waiting.take_if(|_| closed) {
+            sock.dial = Some(Box::pin(self.transport.dial(&url)));
+        }
+        if sock.waiting.is_some() {
+            return Polled::Idle;
+        }
         if let Some(dial) = &mut sock.dial {
             match dial.as_mut().poll(cx) {
                 Poll::Pending => return Polled::Idle,
@@ -371,10 +400,20 @@ impl<T: Transport> Driver<T> {
                     if let Some(r) = &mut self.recording {
                         r.opened(socket, role);
                     }
-                    // The only place a connection is made, and `url` is the session's.
+                    // The only place a connection is made, and `url` is the session's: at once,
+                    // or once the sockets still closing are closed.
+                    let (dial, waiting) = if self.lingering.is_empty() {
+                        (
+                            Some::<Dial<T::Conn>>(Box::pin(self.transport.dial(&url))),
+                            None,
+                        )
+                    } else {
+                        (None, Some(url))
+                    };
                     self.sockets.push(Box::new(Sock {
                         id: socket,
-                        dial: Some(Box::pin(self.transport.dial(&url))),
+                        dial,
+                        waiting,
                         conn: None,
                         outbox: VecDeque::new(),
                         stalled_since: None,
@@ -387,7 +426,7 @@ impl<T: Transport> Driver<T> {
                 }
                 Output::Close { socket } => {
                     if let Some(at) = self.sockets.iter().position(|s| s.id == socket) {
-                        linger(*self.sockets.swap_remove(at));
+                        self.lingering.extend(linger(*self.sockets.swap_remove(at)));
                     }
                 }
                 Output::Event(event) => {
@@ -445,15 +484,14 @@ fn on_frame(
 }
 
 /// A socket the stream is done with: what was queued for it and its close frame are written
-/// by a task of its own, within [`LINGER`]; a socket still dialling is dropped.
-fn linger<C: Conn>(sock: Sock<C>) {
+/// by a task of its own, within [`LINGER`] (its handle returned, for dials to wait on); a
+/// socket still dialling is dropped.
+fn linger<C: Conn>(sock: Sock<C>) -> Option<tokio::task::JoinHandle<()>> {
     let Sock {
         conn, mut outbox, ..
     } = sock;
-    let Some(mut conn) = conn else {
-        return;
-    };
-    tokio::spawn(tokio::time::timeout(LINGER, async move {
+    let mut conn = conn?;
+    let close = tokio::time::timeout(LINGER, async move {
         poll_fn(|cx| {
             while !outbox.is_empty() {
                 match conn.poll_ready(cx) {
@@ -470,7 +508,10 @@ fn linger<C: Conn>(sock: Sock<C>) {
             conn.poll_close(cx)
         })
         .await;
-    }));
+    });
+    Some(tokio::spawn(async move {
+        let _ = close.await;
+    }))
 }
 
 /// The session's deadline as a tokio timer, or `None` (no timer: never due) for one tokio
@@ -715,6 +756,7 @@ mod tests {
             _: &ServerUrl,
         ) -> impl Future<Output = Result<ScriptedConn, TransportError>> + Send + 'static {
             let n = self.dials.fetch_add(1, SeqCst);
+            self.written.lock().unwrap().push((n, DIALLED.to_owned()));
             let frames = self.scripts.lock().unwrap().pop_front().unwrap_or_default();
             let written = self.written.clone();
             async move {
@@ -751,9 +793,17 @@ mod tests {
             false
         }
         fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<()> {
+            self.written
+                .lock()
+                .unwrap()
+                .push((self.n, CLOSED.to_owned()));
             Poll::Ready(())
         }
     }
+
+    /// Logged by [`Scripted`] when a socket is dialled, and when it is closed.
+    const DIALLED: &str = "(dialled)";
+    const CLOSED: &str = "(closed)";
 
     const SIG_OK: &[u8] = br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"all":"ws://127.0.0.1:2/m"}}}"#;
     const DATA_OK: &[u8] = br#"{"msg_type":4,"status_code":0}"#;
@@ -783,10 +833,8 @@ mod tests {
         );
     }
 
-    /// Abort (lease lost) must not send a stream close request (21), even when a Close
-    /// command is queued behind it (the old driver stopped at the Abort).
-    #[tokio::test(start_paused = true)]
-    async fn an_abort_then_a_close_sends_no_stream_close_request() {
+    /// A stream through a [`Scripted`] server that accepts both handshakes, once connected.
+    async fn connected() -> (Scripted, StreamHandle, Items) {
         let t = Scripted::default();
         t.scripts
             .lock()
@@ -802,6 +850,14 @@ mod tests {
         .unwrap();
         let first = items.next().await.unwrap();
         assert!(matches!(first, Item::Connected { .. }), "{first:?}");
+        (t, handle, items)
+    }
+
+    /// Abort (lease lost) must not send a stream close request (21), even when a Close
+    /// command is queued behind it (the old driver stopped at the Abort).
+    #[tokio::test(start_paused = true)]
+    async fn an_abort_then_a_close_sends_no_stream_close_request() {
+        let (t, handle, _items) = connected().await;
         // Both before the driver runs again (e.g. lease loss while the app shuts down).
         handle.queue.command(Command::Abort);
         handle.queue.command(Command::Close);
@@ -815,5 +871,23 @@ mod tests {
                 .any(|(_, text)| text.contains(r#""msg_type":21"#)),
             "written after abort: {written:?}"
         );
+    }
+
+    /// A failover (to the same server, here) closes the old signalling socket before the new
+    /// one is dialled: never two connections at once (before, the close ran in a task of its
+    /// own while the new socket was already dialled).
+    #[tokio::test(start_paused = true)]
+    async fn a_failover_closes_the_old_sockets_before_dialling_the_new_one() {
+        let (t, handle, _items) = connected().await;
+        handle.webhook(crate::protocol::session::Webhook::Started { server_url: url() });
+        while t.dials.load(SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let log = t.written.lock().unwrap().clone();
+        let at = |n: usize, what: &str| log.iter().position(|(m, t)| *m == n && t == what);
+        let closed = at(0, CLOSED).expect("the old signalling socket is closed");
+        let dialled = at(2, DIALLED).expect("the new signalling socket is dialled");
+        assert!(closed < dialled, "{log:?}");
+        assert!(at(1, CLOSED).unwrap() < dialled, "{log:?}");
     }
 }

@@ -20,13 +20,17 @@
 //!   **oldest data item is dropped** (media, transcript, chat, event; state items such as
 //!   [`Item::Connected`] or [`Item::Reconnecting`] only when nothing else is queued); the user
 //!   then receives [`Item::Lagged`] with the number dropped before the next item, and
-//!   [`StreamHandle::dropped`] counts every drop. The last item is never dropped.
+//!   [`StreamHandle::dropped`] counts every drop. The last item ([`Item::Ended`],
+//!   [`Item::Failed`] or [`Item::HandedOver`], after which nothing is queued) is never dropped.
 //! - One task per stream owns the session and its sockets. Dropping [`Items`] closes the
 //!   stream gracefully; dropping every [`StreamHandle`] does not.
-//! - [`Supervisor`] plugs into the receiver's handler and keeps one connection per stream:
-//!   `rtms_started` connects (or fails over), `rtms_interrupted` reconnects, `rtms_stopped`
-//!   ends it; with the `redis` feature, one connection per stream across replicas, with
-//!   takeover when a replica dies. With `axum` too, [`crate::service`] runs the whole service.
+//! - [`Supervisor`] ([`Supervisor::builder`], then [`Supervisor::on_event`] from the
+//!   receiver's handler) keeps one connection per stream: `rtms_started` connects (or fails
+//!   over), `rtms_interrupted` reconnects, `rtms_stopped` ends it; every stream's items end
+//!   with a terminal item ([`Item::HandedOver`] when another replica carries it on); with the
+//!   `redis` feature, one connection per stream across replicas, with takeover when a replica
+//!   dies and at once when one hands its streams over. With `axum` too, [`crate::service`]
+//!   runs the whole service.
 //! - Media payloads are decoded from base64 once, straight into shared
 //!   [`Bytes`](bytes::Bytes) carved from a reused buffer (no copy of the decoded data).
 //! - Transcripts, chat messages and events are owned and `Serialize` (flat JSON objects with
@@ -71,7 +75,7 @@ use tokio::sync::watch;
 pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
-pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorError};
+pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorBuilder, SupervisorError};
 
 // The vocabulary of a stream's configuration and items, where the client is used.
 pub use crate::handshake::{Credentials, MediaTypes};
@@ -359,16 +363,27 @@ pub fn connect_session(
 /// A stream whose signalling URL was refused: never dialled, its items are
 /// [`Item::Refused`] and [`Item::Failed`], and it is finished.
 pub(crate) fn refused(error: ServerUrlError) -> (StreamHandle, Items) {
-    let (out, shared) = queue::channel(2, usize::MAX);
-    out.push(Item::Refused(error.clone()));
-    out.push(Item::Failed(SessionError::SignalingUrl(error)));
-    out.close();
-    let (_, finished) = watch::channel(true);
+    ended_stream(vec![
+        Item::Refused(error.clone()),
+        Item::Failed(SessionError::SignalingUrl(error)),
+    ])
+}
+
+/// A stream that never connected: its handle is finished and its items are `items` (the last
+/// one terminal).
+pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
+    let (out, shared) = queue::channel(items.len(), usize::MAX);
+    for item in items {
+        out.push(item);
+    }
+    drop(out);
+    let (_done, finished) = watch::channel(true);
+    let handle = StreamHandle {
+        finished,
+        queue: shared.clone(),
+    };
     (
-        StreamHandle {
-            finished,
-            queue: shared.clone(),
-        },
+        handle,
         Items {
             rx: queue::Receiver(shared),
         },
@@ -411,6 +426,19 @@ impl fmt::Debug for Config {
             .field("configure", &self.configure.is_some())
             .field("options", &self.options)
             .finish()
+    }
+}
+
+/// [`Config::new`].
+///
+/// ```
+/// use zoom_rtms_webhooks::client::{Config, Credentials};
+/// let config: Config = Credentials::new("id", "secret").unwrap().into();
+/// # let _ = config;
+/// ```
+impl From<Credentials> for Config {
+    fn from(credentials: Credentials) -> Self {
+        Config::new(credentials)
     }
 }
 
@@ -558,14 +586,6 @@ impl Config {
         }
     }
 
-    pub(crate) fn credentials(&self) -> &Credentials {
-        &self.credentials
-    }
-
-    pub(crate) fn configure(&self) -> Option<Configure> {
-        self.configure.clone()
-    }
-
     /// The first of `started`'s `server_urls`, checked against the host policy.
     pub(crate) fn server_url(&self, started: &RtmsStarted) -> Result<ServerUrl, ServerUrlError> {
         started
@@ -578,8 +598,12 @@ impl Config {
 
 pub(crate) enum Command {
     Close,
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// Drop the sockets at once, without a stream close request; the items end with
+    /// [`Item::HandedOver`].
     Abort,
+    /// Queue an item the supervisor reports (a refused failover URL), in order with the
+    /// driver's own.
+    Report(Item),
     Webhook(Webhook),
     SubscribeVideo {
         user_id: i64,
@@ -656,12 +680,17 @@ impl StreamHandle {
     }
 
     /// Drops the sockets at once without a stream close request (the supervisor's answer to
-    /// a lost lease: another replica owns the stream now) and waits until the driver has
-    /// finished. The items end without [`Item::Ended`].
-    #[cfg(feature = "redis")]
+    /// a lost lease or a hand-over: another replica carries the stream on) and waits until the
+    /// driver has finished. The items end with [`Item::HandedOver`].
     pub(crate) async fn abort(&self) {
         self.queue.command(Command::Abort);
         self.finished().await;
+    }
+
+    /// Queues `item` for the user, after what the driver has queued so far (dropped once the
+    /// stream has finished).
+    pub(crate) fn report(&self, item: Item) {
+        self.queue.command(Command::Report(item));
     }
 
     /// Waits until the stream has ended (ended, failed or closed).

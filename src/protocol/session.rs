@@ -807,7 +807,8 @@ pub enum Inbound<'a> {
 #[non_exhaustive]
 pub enum Webhook {
     /// `*.rtms_started` again for this stream: a server failover; reconnect to `server_url`
-    /// at once.
+    /// at once (the old sockets are closed first). Ignored while the session is closing
+    /// ([`Session::close`]): the stream is ending at the client's request.
     Started {
         /// The new signalling URL (from
         /// [`RtmsStarted::server_urls`](crate::event::RtmsStarted::server_urls)).
@@ -1245,6 +1246,11 @@ impl Session {
                 }
             }
             Webhook::Started { server_url } => {
+                // Closing: the stream is ending at our request; a failover must not bring it
+                // back (the close would never finish).
+                if matches!(self.phase, Phase::Closing { .. }) {
+                    return;
+                }
                 // Failover: new servers, reconnect at once, backoff reset.
                 self.close_all();
                 self.signalling_url = server_url;

@@ -101,7 +101,8 @@ impl RedisDeduplicator {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(conn: ConnectionManager) -> Self {
+    pub fn new(conn: impl Into<ConnectionManager>) -> Self {
+        let conn = conn.into();
         let instance = crate::random::unique_name();
         RedisDeduplicator {
             conn,

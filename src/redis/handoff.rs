@@ -131,7 +131,8 @@ impl RedisStreamHandoff {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(conn: ConnectionManager) -> Self {
+    pub fn new(conn: impl Into<ConnectionManager>) -> Self {
+        let conn = conn.into();
         RedisStreamHandoff {
             conn,
             stream_key: DEFAULT_STREAM_KEY.into(),

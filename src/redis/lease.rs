@@ -9,7 +9,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{
-    compare_and_delete, timed, ConnectionManager, Expected, OpError, RedisError, DEFAULT_OP_TIMEOUT,
+    compare_and_delete, timed, ConnectionManager, Expected, OpError, RedisConnection, RedisError,
+    DEFAULT_OP_TIMEOUT,
 };
 
 /// Default key prefix of a lease: `zoom-rtms:lease:` (the key is `{prefix}{rtms_stream_id}`).
@@ -30,36 +31,36 @@ pub const DEFAULT_LEASE_PREFIX: &str = "zoom-rtms:lease:";
 /// ```
 pub const DEFAULT_FENCING_KEY: &str = "zoom-rtms:lease-fencing";
 
-/// Default lease time to live: 30 seconds.
+/// Default lease time to live: 10 seconds.
 ///
-/// Why 30 s: the lease must outlive ordinary hiccups of its holder, and expire well before Zoom
-/// gives up on the stream, so that another replica can take it over after the holder died.
+/// Why 10 s: the lease must outlive ordinary hiccups of its holder, and expire soon after the
+/// holder died, because every second until another replica takes the stream over is audio
+/// lost to the application (Zoom itself waits about a minute).
 ///
-/// - With renewal every [`DEFAULT_RENEW_INTERVAL`] (10 s), a holder can miss two renewals in a
-///   row (a Redis failover, a long GC-like pause, a slow network) and still keep its lease.
-/// - When the holder dies, its streams are free again within 30 s. Zoom's own guidance for
-///   reconnecting after `rtms_interrupted` backs off from 3 s, doubling up to a 30 s cap, so a
-///   replica that handles the interruption and waits for the lease
-///   ([`StreamLeases::acquire_within`]) reconnects within the span of Zoom's documented
-///   reconnection attempts, long before the meeting is over.
+/// - With renewal every [`DEFAULT_RENEW_INTERVAL`] (3 s), a holder can miss two renewals in a
+///   row (a short Redis failover, a pause, a slow network) and still keep its lease. The
+///   supervisor drops a connection whose renewals have failed for nine tenths of the TTL.
+/// - When the holder dies, its streams are free again within 10 s, and the supervisor's
+///   takeover loop (every TTL / 4 by default) connects them again within 12.5 s.
+/// - The cost: one Redis call per stream per renew interval (a third of a call per second).
 ///
-/// Lower it (with the renew interval, keeping about a third) for faster take-over; raise it if
-/// Redis failovers in your deployment take longer than two renew intervals.
+/// Raise it (with the renew interval, keeping about a third) if Redis failovers in your
+/// deployment take longer than two renew intervals.
 ///
 /// ```
 /// use zoom_rtms_webhooks::redis::{DEFAULT_LEASE_TTL, DEFAULT_RENEW_INTERVAL};
-/// assert_eq!(DEFAULT_LEASE_TTL.as_secs(), 30);
-/// assert_eq!(DEFAULT_LEASE_TTL, DEFAULT_RENEW_INTERVAL * 3);
+/// assert_eq!(DEFAULT_LEASE_TTL.as_secs(), 10);
+/// assert!(DEFAULT_RENEW_INTERVAL * 3 < DEFAULT_LEASE_TTL);
 /// ```
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 
-/// Default interval between two renewals by a [`LeaseKeeper`]: 10 seconds (a third of
-/// [`DEFAULT_LEASE_TTL`]).
+/// Default interval between two renewals by a [`LeaseKeeper`] (and by the supervisor): 3
+/// seconds (under a third of [`DEFAULT_LEASE_TTL`]).
 ///
 /// ```
-/// assert_eq!(zoom_rtms_webhooks::redis::DEFAULT_RENEW_INTERVAL.as_secs(), 10);
+/// assert_eq!(zoom_rtms_webhooks::redis::DEFAULT_RENEW_INTERVAL.as_secs(), 3);
 /// ```
-pub const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(3);
 
 /// `KEYS[1]` lease key, `KEYS[2]` fencing counter; `ARGV[1]` owner, `ARGV[2]` TTL in ms.
 /// Returns `{1, token, "", -1}` when granted, `{0, 0, current value, pttl}` when held.
@@ -367,7 +368,7 @@ impl Lease {
 /// ```
 #[derive(Clone)]
 pub struct StreamLeases {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     owner: Arc<str>,
     prefix: Arc<str>,
     fencing_key: Arc<str>,
@@ -405,7 +406,7 @@ impl StreamLeases {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn new(conn: ConnectionManager) -> Self {
+    pub fn new(conn: RedisConnection) -> Self {
         StreamLeases {
             conn,
             owner: crate::random::unique_name().into(),
@@ -522,6 +523,12 @@ impl StreamLeases {
     /// The Redis connection (for the supervisor's stream records, kept next to the leases).
     #[cfg(feature = "client")]
     pub(crate) fn connection(&self) -> &ConnectionManager {
+        self.conn.manager()
+    }
+
+    /// The Redis connection itself (to open a connection of its own for a blocking command).
+    #[cfg(feature = "client")]
+    pub(crate) fn redis(&self) -> &RedisConnection {
         &self.conn
     }
 
@@ -645,7 +652,7 @@ impl StreamLeases {
     /// # }
     /// ```
     pub async fn acquire(&self, stream_id: &str) -> Result<Lease, LeaseError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.manager().clone();
         let mut invocation = ACQUIRE.key(self.key(stream_id));
         invocation
             .key(&*self.fencing_key)
@@ -742,7 +749,7 @@ impl StreamLeases {
     /// # }
     /// ```
     pub async fn renew(&self, lease: &Lease) -> Result<(), LeaseError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.manager().clone();
         let mut invocation = RENEW.key(self.key(&lease.stream_id));
         invocation.arg(&lease.value).arg(millis(self.ttl));
         let renewed: i64 = timed(self.timeout, invocation.invoke_async(&mut conn)).await?;
@@ -774,7 +781,7 @@ impl StreamLeases {
     pub async fn release(&self, lease: &Lease) -> Result<(), LeaseError> {
         let key = self.key(&lease.stream_id);
         let ours = Expected::Exactly(&lease.value);
-        if compare_and_delete(&self.conn, &key, ours, self.timeout).await? {
+        if compare_and_delete(self.conn.manager(), &key, ours, self.timeout).await? {
             Ok(())
         } else {
             Err(LeaseError::NotHeld)
@@ -797,7 +804,7 @@ impl StreamLeases {
     /// # }
     /// ```
     pub async fn check(&self, lease: &Lease) -> Result<(), LeaseError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.manager().clone();
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(self.key(&lease.stream_id));
         let value: Option<String> = timed(self.timeout, cmd.query_async(&mut conn)).await?;
@@ -825,7 +832,7 @@ impl StreamLeases {
     /// # }
     /// ```
     pub async fn holder(&self, stream_id: &str) -> Result<Option<LeaseHolder>, LeaseError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn.manager().clone();
         let mut pipe = ::redis::pipe();
         let key = self.key(stream_id);
         pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);

@@ -38,7 +38,7 @@
 //!         run your handler(Delivery)                                 |                 |
 //!           rtms_started: StreamLeases::acquire(stream) --SET ---->  |                 |
 //!             Held -> someone else owns the stream: skip             |                 |
-//!             Ok(lease) -> connect, LeaseKeeper renews every 10 s -> |                 |
+//!             Ok(lease) -> connect, LeaseKeeper renews every 3 s  -> |                 |
 //!           rtms_stopped: keeper.release() (compare-and-DEL) ----->  |                 |
 //!         Ok  -> XACK (+ XDEL) ------------------------------------> |                 |
 //!         Err / crash -> stays pending; after claim_idle another     |                 |
@@ -69,7 +69,7 @@
 //!   `XACK`, or a hand-off that timed out after Redis had stored the entry). The lease makes
 //!   that harmless for `rtms_started`: the second run finds the stream held and skips it.
 //! - **The replica holding a stream dies**: it stops renewing, and its lease expires after the
-//!   TTL ([`DEFAULT_LEASE_TTL`], 30 s), so the replica that handles Zoom's `rtms_interrupted` (or
+//!   TTL ([`DEFAULT_LEASE_TTL`], 10 s), so the replica that handles Zoom's `rtms_interrupted` (or
 //!   the re-claimed `rtms_started`) can take the stream over with a higher fencing token.
 //!
 //! # Redis requirements
@@ -150,7 +150,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 pub use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-pub use ::redis::{Client, RedisError};
+pub use ::redis::RedisError;
 
 use crate::dedup::{DedupError, StoreError};
 use crate::receiver::HandoffError;
@@ -207,11 +207,101 @@ pub fn connection_config() -> ConnectionManagerConfig {
         .set_number_of_retries(6)
 }
 
+/// One Redis connection for everything of this module: open it once with [`connect`] (or
+/// [`connect_lazy`]) and hand clones of it to the de-duplicator, the hand-off, the leases
+/// and the stream worker. Cheap to clone (clones share the connection).
+///
+/// It is a multiplexed [`ConnectionManager`] (reconnecting by itself after Redis restarts;
+/// [`manager`](RedisConnection::manager)) plus what is needed to open the few connections of
+/// their own that blocking commands take (the stream worker's `XREADGROUP BLOCK`, the
+/// supervisor's wait for handed-over streams): those must not hold up the shared one. It can
+/// run commands itself (it implements `redis::aio::ConnectionLike`). `Debug` shows no URL
+/// (it may hold a password).
+///
+/// ```no_run
+/// use zoom_rtms_webhooks::redis::{connect, RedisDeduplicator, StreamLeases};
+/// # async fn run() -> Result<(), zoom_rtms_webhooks::redis::RedisError> {
+/// let conn = connect("redis://127.0.0.1:6379/").await?;
+/// let dedup = RedisDeduplicator::new(conn.clone());
+/// let leases = StreamLeases::new(conn);
+/// # let _ = (dedup, leases);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisConnection {
+    client: ::redis::Client,
+    manager: ConnectionManager,
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection").finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// The shared multiplexed connection.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), zoom_rtms_webhooks::redis::RedisError> {
+    /// let conn = zoom_rtms_webhooks::redis::connect("redis://127.0.0.1:6379/").await?;
+    /// let manager = conn.manager().clone();
+    /// # let _ = manager;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn manager(&self) -> &ConnectionManager {
+        &self.manager
+    }
+
+    /// A connection of its own (same URL, same [`connection_config`]), for a blocking
+    /// command.
+    pub(crate) async fn dedicated_now(&self) -> Result<ConnectionManager, RedisError> {
+        ConnectionManager::new_with_config(self.client.clone(), connection_config()).await
+    }
+
+    /// A pub/sub connection of its own.
+    #[cfg(feature = "client")]
+    pub(crate) async fn pubsub(&self) -> Result<::redis::aio::PubSub, RedisError> {
+        self.client.get_async_pubsub().await
+    }
+}
+
+impl From<RedisConnection> for ConnectionManager {
+    fn from(conn: RedisConnection) -> Self {
+        conn.manager
+    }
+}
+
+impl ::redis::aio::ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a ::redis::Cmd,
+    ) -> ::redis::RedisFuture<'a, ::redis::Value> {
+        self.manager.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a ::redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> ::redis::RedisFuture<'a, Vec<::redis::Value>> {
+        self.manager.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.manager.get_db()
+    }
+}
+
 /// Connects to Redis at `url` (for example `redis://127.0.0.1:6379/`) with
 /// [`connection_config`], waiting for the first connection.
 ///
-/// The returned [`ConnectionManager`] is cheap to clone and reconnects by itself after Redis
-/// restarts. Use [`connect_lazy`] to start a service while Redis is still down.
+/// The returned [`RedisConnection`] is cheap to clone and reconnects by itself after Redis
+/// restarts: open it once and share it. Use [`connect_lazy`] to start a service while Redis
+/// is still down.
 ///
 /// # Errors
 ///
@@ -224,9 +314,10 @@ pub fn connection_config() -> ConnectionManagerConfig {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect(url: &str) -> Result<ConnectionManager, RedisError> {
-    let client = Client::open(url)?;
-    ConnectionManager::new_with_config(client, connection_config()).await
+pub async fn connect(url: &str) -> Result<RedisConnection, RedisError> {
+    let client = ::redis::Client::open(url)?;
+    let manager = ConnectionManager::new_with_config(client.clone(), connection_config()).await?;
+    Ok(RedisConnection { client, manager })
 }
 
 /// Like [`connect`], but does not wait for a connection: the first Redis call connects. A
@@ -246,9 +337,10 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, RedisError> {
 /// assert!(zoom_rtms_webhooks::redis::connect_lazy("not a url").is_err());
 /// # }
 /// ```
-pub fn connect_lazy(url: &str) -> Result<ConnectionManager, RedisError> {
-    let client = Client::open(url)?;
-    ConnectionManager::new_lazy_with_config(client, connection_config())
+pub fn connect_lazy(url: &str) -> Result<RedisConnection, RedisError> {
+    let client = ::redis::Client::open(url)?;
+    let manager = ConnectionManager::new_lazy_with_config(client.clone(), connection_config())?;
+    Ok(RedisConnection { client, manager })
 }
 
 /// Why one Redis call of this module failed.

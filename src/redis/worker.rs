@@ -15,9 +15,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::handoff::{decode, DEFAULT_STREAM_KEY};
-use super::{
-    connection_config, timed, Client, ConnectionManager, OpError, RedisError, DEFAULT_OP_TIMEOUT,
-};
+use super::{timed, ConnectionManager, OpError, RedisConnection, RedisError, DEFAULT_OP_TIMEOUT};
 use crate::receiver::Delivery;
 use crate::run::{run_handler, Outcome, Runner};
 
@@ -31,7 +29,7 @@ pub const DEFAULT_GROUP: &str = "zoom-rtms-workers";
 /// Default idle time after which a pending entry (read by a worker that has not acknowledged
 /// it) is claimed by another worker: 60 seconds.
 ///
-/// Longer than [`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL) (30 s), so that when a worker
+/// Longer than [`DEFAULT_LEASE_TTL`](super::DEFAULT_LEASE_TTL) (10 s), so that when a worker
 /// died while handling an `rtms_started`, the stream lease it may have taken has expired by the
 /// time another worker re-runs the event. Shorter would also re-run events whose handler is
 /// merely slow (handlers must return in less than this; spawn long-lived work).
@@ -452,11 +450,11 @@ impl Counters {
 ///
 /// ```no_run
 /// use zoom_rtms_webhooks::Delivery;
-/// use zoom_rtms_webhooks::redis::{Client, RedisStreamWorker, StreamWorkerConfig};
+/// use zoom_rtms_webhooks::redis::{connect, RedisStreamWorker, StreamWorkerConfig};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = Client::open("redis://127.0.0.1:6379/")?;
-/// let worker = RedisStreamWorker::start(&client, StreamWorkerConfig::default(), |d: Delivery| async move {
+/// let conn = connect("redis://127.0.0.1:6379/").await?;
+/// let worker = RedisStreamWorker::start(&conn, StreamWorkerConfig::default(), |d: Delivery| async move {
 ///     println!("{} {:?}", d.event.name(), d.event.rtms_stream_id());
 ///     Ok::<_, std::convert::Infallible>(())
 /// })
@@ -493,7 +491,8 @@ struct Shared<H> {
 }
 
 impl RedisStreamWorker {
-    /// Connects (two connections: one for the blocking reads, one for the rest), creates the
+    /// Uses `conn` for acknowledgements and claims, and opens one more connection for its
+    /// blocking reads (they must not hold up the shared one); creates the
     /// stream and the consumer group if missing (`XGROUP CREATE {stream} {group} 0 MKSTREAM`: a
     /// new group starts at the beginning of the stream, so events accepted before the first
     /// worker ever started are handled too), and starts the worker on the current Tokio
@@ -509,10 +508,10 @@ impl RedisStreamWorker {
     ///
     /// ```no_run
     /// # use zoom_rtms_webhooks::Delivery;
-    /// # use zoom_rtms_webhooks::redis::{Client, RedisStreamWorker, StreamWorkerConfig};
+    /// # use zoom_rtms_webhooks::redis::{connect, RedisStreamWorker, StreamWorkerConfig};
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// let client = Client::open("redis://127.0.0.1:6379/")?;
-    /// let worker = RedisStreamWorker::start(&client, StreamWorkerConfig::default(), |d: Delivery| async move {
+    /// let conn = connect("redis://127.0.0.1:6379/").await?;
+    /// let worker = RedisStreamWorker::start(&conn, StreamWorkerConfig::default(), |d: Delivery| async move {
     ///     let _ = d;
     ///     Ok::<_, std::convert::Infallible>(())
     /// })
@@ -522,7 +521,7 @@ impl RedisStreamWorker {
     /// # }
     /// ```
     pub async fn start<H, Fut, E>(
-        client: &Client,
+        conn: &RedisConnection,
         config: StreamWorkerConfig,
         handler: H,
     ) -> Result<Self, RedisError>
@@ -531,9 +530,8 @@ impl RedisStreamWorker {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + 'static,
     {
-        let conn = ConnectionManager::new_with_config(client.clone(), connection_config()).await?;
-        let reader =
-            ConnectionManager::new_with_config(client.clone(), connection_config()).await?;
+        let reader = conn.dedicated_now().await?;
+        let conn = conn.manager().clone();
         let config = Arc::new(config);
         create_group(&mut conn.clone(), &config).await?;
 

@@ -67,9 +67,11 @@ impl RedisServer {
         self.port
     }
 
-    /// A `redis::Client` for this server.
-    pub fn client(&self) -> zoom_rtms_webhooks::redis::Client {
-        zoom_rtms_webhooks::redis::Client::open(self.url()).expect("valid redis url")
+    /// A connection to this server.
+    pub async fn client(&self) -> zoom_rtms_webhooks::redis::RedisConnection {
+        zoom_rtms_webhooks::redis::connect(&self.url())
+            .await
+            .expect("redis reachable")
     }
 
     /// Kills the server (SIGKILL, as in a crash) and waits for it to exit.

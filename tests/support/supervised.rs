@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use zoom_rtms_webhooks::client::{Item, SupervisedStream, Supervisor};
+use zoom_rtms_webhooks::client::{Config, Item, SupervisedStream, Supervisor, SupervisorBuilder};
 use zoom_rtms_webhooks::event::{IdField, InstanceId, RtmsStarted, RtmsStreamEnd};
 use zoom_rtms_webhooks::handshake::Credentials;
 use zoom_rtms_webhooks::protocol::session::Timing;
@@ -46,25 +46,43 @@ pub fn stopped() -> WebhookEvent {
 
 /// A supervisor on the loopback policy whose callback forwards everything to the receiver.
 pub fn supervisor() -> (Supervisor, mpsc::UnboundedReceiver<Seen>) {
+    let (builder, on_stream, rx) = parts();
+    (builder.build(on_stream), rx)
+}
+
+/// What the callback returns.
+pub type Reported = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The builder of [`supervisor`] (to add settings) and its callback.
+pub fn parts() -> (
+    SupervisorBuilder,
+    impl Fn(SupervisedStream) -> Reported + Send + Sync + 'static,
+    mpsc::UnboundedReceiver<Seen>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let creds = Credentials::new("client-id", "client-secret").unwrap();
-    let supervisor = Supervisor::new(creds, move |mut stream: SupervisedStream| {
+    let on_stream = move |mut stream: SupervisedStream| {
         let tx = tx.clone();
-        async move {
+        Box::pin(async move {
             let _ = tx.send(Seen::Stream(stream.id().to_owned(), stream.fencing_token()));
             while let Some(item) = stream.next().await {
                 let _ = tx.send(Seen::Item(item));
             }
             let _ = tx.send(Seen::Done);
-        }
-    })
-    .with_host_policy(crate::fake::policy())
-    // The fake server answers a stream close request only where a test says so.
-    .with_configure(|config, started| {
-        assert_eq!(started.rtms_stream_id, "stream-1");
-        config.with_timing(Timing::default().with_close_timeout(Duration::from_millis(200)))
-    });
-    (supervisor, rx)
+        }) as Reported
+    };
+    (Supervisor::builder(client_config()), on_stream, rx)
+}
+
+/// The configuration of [`parts`]' supervisor: the loopback policy, a short close timeout.
+pub fn client_config() -> Config {
+    let creds = Credentials::new("client-id", "client-secret").unwrap();
+    Config::new(creds)
+        .with_host_policy(crate::fake::policy())
+        // The fake server answers a stream close request only where a test says so.
+        .with_configure(|config, started| {
+            assert_eq!(started.rtms_stream_id, "stream-1");
+            config.with_timing(Timing::default().with_close_timeout(Duration::from_millis(200)))
+        })
 }
 
 pub async fn seen(rx: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
