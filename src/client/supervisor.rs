@@ -160,6 +160,26 @@ impl SupervisedStream {
     }
 }
 
+/// The stream's items, as [`SupervisedStream::next`] gives them (for stream combinators).
+///
+/// ```no_run
+/// use futures_core::Stream;
+/// fn is_a_stream(_: &impl Stream<Item = zoom_rtms_webhooks::client::Item>) {}
+/// # fn f(stream: zoom_rtms_webhooks::client::SupervisedStream) {
+/// is_a_stream(&stream);
+/// # }
+/// ```
+impl futures_core::Stream for SupervisedStream {
+    type Item = Item;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Item>> {
+        Pin::new(&mut self.items).poll_next(cx)
+    }
+}
+
 /// What [`Supervisor::on_event`] did with an event. How a stream goes is told by its items
 /// only (a refused URL is [`Item::Refused`]); this says what the event changed.
 ///
