@@ -89,6 +89,7 @@
 //! | `protocol` | `protocol`: the sans-I/O RTMS protocol: typed outgoing and incoming messages, media parameters, the session state machine (no sockets, no runtime) |
 //! | `client` | `client`: the tokio RTMS client (`client::connect`, `client::Supervisor`): signalling and media WebSockets over rustls, keep-alives, reconnects, typed media frames; with `axum`, `service`: the whole service in one call |
 //! | `simulator` | `simulator`: a local Zoom for tests: signed webhooks, signalling and media on loopback, faults, checks of the client's conduct |
+//! | `record` | `record::StreamRecorder`: a stream to files (WAV per participant, gap-filled; transcripts, chat, events as JSON Lines) |
 //! | `tracing` | `tracing` events for every decision (no secrets in any field) |
 //!
 //! # MSRV
@@ -121,6 +122,8 @@ pub mod protocol;
 #[cfg(feature = "redis")]
 mod random;
 pub mod receiver;
+#[cfg(feature = "record")]
+pub mod record;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod region;

@@ -29,7 +29,14 @@ pub(crate) fn path_for(template: &Path, rtms_stream_id: &str) -> PathBuf {
     if !text.contains(STREAM_ID) {
         return template.to_path_buf();
     }
-    let safe: String = rtms_stream_id
+    PathBuf::from(text.replace(STREAM_ID, &safe_name(rtms_stream_id)))
+}
+
+/// `name` (from the network) as one file name: each character outside `[A-Za-z0-9._-]` as
+/// `_`, and a name of dots only (`.`, `..`) or an empty one prefixed with `_`, so that it
+/// never leaves its directory.
+pub(crate) fn safe_name(name: &str) -> String {
+    let safe: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -39,7 +46,11 @@ pub(crate) fn path_for(template: &Path, rtms_stream_id: &str) -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from(text.replace(STREAM_ID, &safe))
+    if safe.chars().all(|c| c == '.') {
+        format!("_{safe}")
+    } else {
+        safe
+    }
 }
 
 /// Frames waiting for the writer thread (about 20 s of one audio stream at 20 ms).

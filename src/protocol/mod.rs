@@ -19,6 +19,8 @@
 //! - [`recording`]: the recording format (JSON Lines) of what a stream received, its
 //!   [`Recorder`](recording::Recorder) with optional redaction, and its
 //!   [`Reader`](recording::Reader);
+//! - [`timeline`]: audio frames placed by their timestamps, silence in the gaps (a muted
+//!   participant sends nothing), per participant and for the mixed stream;
 //! - [`session`]: one stream's state machine (handshakes, keep-alives, watchdog, retries,
 //!   reconnects, failover, close), driven by inputs with an injected time, polled for outputs.
 //!
@@ -44,3 +46,4 @@ pub mod media;
 pub mod outgoing;
 pub mod recording;
 pub mod session;
+pub mod timeline;

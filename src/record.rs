@@ -1,0 +1,410 @@
+//! Recording a stream to files (feature `record`): each participant's audio (and the mixed
+//! stream's) as a WAV file with silence where it sent nothing, transcripts, chat messages and
+//! events as JSON Lines.
+//!
+//! A [`StreamRecorder`] takes a stream's [`Item`]s in order and writes, in its directory:
+//!
+//! - `audio-<user_id>.wav` (`audio-<channel_id>.wav` for a Contact Center channel; user 0 is
+//!   the mixed stream): 16-bit PCM at the rate and channels the server confirmed, placed by
+//!   the [timeline rule](crate::protocol::timeline) (sample 0 is the stream's zero: the
+//!   first-packet timestamp, else its first audio frame);
+//! - `transcript.jsonl`: one object per utterance (`user_id`, `user_name`, `timestamp`,
+//!   `start_time`, `end_time`, `language`, `text`; `null` for what Zoom did not send);
+//! - `chat.jsonl`: one object per chat message, every field Zoom sent;
+//! - `events.jsonl`: one object per event update: `timestamp`, `event` (`participant_join`,
+//!   `participant_leave`, `active_speaker`, `sharing_start`, `sharing_stop`, ..., or the
+//!   number), and the fields Zoom sent.
+//!
+//! Files are created when their first line or frame arrives. The WAV headers are brought up
+//! to date every second of audio and when the recorder finishes or is dropped, so a file is
+//! never left with a broken header, whatever ends the stream (a process killed outright
+//! leaves at most the last second unannounced in the header). Only L16 audio is written
+//! (ask for `Codec::L16`); other codecs are counted in
+//! [`RecordSummary::audio_skipped`].
+//!
+//! ```no_run
+//! use zoom_rtms_webhooks::client::SupervisedStream;
+//! use zoom_rtms_webhooks::record::StreamRecorder;
+//!
+//! async fn on_stream(mut stream: SupervisedStream) -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut recorder = StreamRecorder::create("recordings", stream.id())?;
+//!     while let Some(item) = stream.next().await {
+//!         recorder.record(&item)?;
+//!     }
+//!     let summary = recorder.finish()?;
+//!     println!("{} audio frames in {}", summary.audio_frames, summary.dir.display());
+//!     Ok(())
+//! }
+//! ```
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::client::{EventUpdate, Item, MediaFrame, Source};
+use crate::protocol::media::{AudioFormat, AudioParams, Codec};
+use crate::protocol::timeline::Timeline;
+
+/// Why a recording failed: a file could not be created or written.
+///
+/// ```
+/// use zoom_rtms_webhooks::record::RecordError;
+/// let e = RecordError::Io { path: "x/audio-1.wav".into(), source: std::io::ErrorKind::Other.into() };
+/// assert!(e.to_string().contains("x/audio-1.wav"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// A file or directory could not be created or written.
+    #[error("recording to {}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What a finished recording holds.
+///
+/// ```
+/// use zoom_rtms_webhooks::record::RecordSummary;
+/// let s = RecordSummary::default();
+/// assert_eq!((s.participants, s.audio_frames), (0, 0));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordSummary {
+    /// The stream's directory.
+    pub dir: PathBuf,
+    /// Audio files written (one per participant, or the mixed stream).
+    pub participants: usize,
+    /// Audio frames written.
+    pub audio_frames: u64,
+    /// Audio frames not written: not L16, or before the server confirmed a format.
+    pub audio_skipped: u64,
+    /// Lines of `transcript.jsonl`.
+    pub transcripts: u64,
+    /// Lines of `chat.jsonl`.
+    pub chats: u64,
+    /// Lines of `events.jsonl`.
+    pub events: u64,
+    /// Gaps cut to the timeline's maximum (a timestamp far ahead).
+    pub clamped_gaps: u64,
+}
+
+/// One WAV file.
+struct Track {
+    path: PathBuf,
+    wav: hound::WavWriter<BufWriter<File>>,
+    /// Frames since the header was last brought up to date.
+    unflushed: u32,
+}
+
+/// A stream's recording: see the [module docs](self).
+pub struct StreamRecorder {
+    summary: RecordSummary,
+    format: Option<AudioFormat>,
+    timeline: Option<Timeline<String>>,
+    zero: Option<i64>,
+    tracks: HashMap<String, Track>,
+    transcripts: Option<BufWriter<File>>,
+    chats: Option<BufWriter<File>>,
+    events: Option<BufWriter<File>>,
+}
+
+impl std::fmt::Debug for StreamRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamRecorder")
+            .field("summary", &self.summary)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// WAV headers are brought up to date every this many frames of a track (one second of 20 ms
+/// frames).
+const FLUSH_EVERY: u32 = 50;
+
+impl StreamRecorder {
+    /// A recorder writing into `dir/<stream id>/` (created if needed; the id, from the
+    /// network, as a safe file name: characters outside `[A-Za-z0-9._-]` as `_`).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::record::StreamRecorder;
+    /// let dir = std::env::temp_dir().join("zoom-rtms-record-doc");
+    /// let r = StreamRecorder::create(&dir, "../a/b==").unwrap();
+    /// assert_eq!(r.dir(), dir.join(".._a_b__"));
+    /// ```
+    pub fn create(dir: impl AsRef<Path>, rtms_stream_id: &str) -> Result<Self, RecordError> {
+        let dir = dir.as_ref().join(crate::client::safe_name(rtms_stream_id));
+        fs::create_dir_all(&dir).map_err(|source| RecordError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(StreamRecorder {
+            summary: RecordSummary {
+                dir,
+                ..RecordSummary::default()
+            },
+            format: None,
+            timeline: None,
+            zero: None,
+            tracks: HashMap::new(),
+            transcripts: None,
+            chats: None,
+            events: None,
+        })
+    }
+
+    /// The stream's directory.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::record::StreamRecorder;
+    /// let r = StreamRecorder::create(std::env::temp_dir(), "s-1").unwrap();
+    /// assert!(r.dir().ends_with("s-1"));
+    /// ```
+    pub fn dir(&self) -> &Path {
+        &self.summary.dir
+    }
+
+    /// What was written so far.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::record::StreamRecorder;
+    /// let r = StreamRecorder::create(std::env::temp_dir(), "s-2").unwrap();
+    /// assert_eq!(r.summary().audio_frames, 0);
+    /// ```
+    pub fn summary(&self) -> &RecordSummary {
+        &self.summary
+    }
+
+    /// Records one item (call it with every item, in order).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Item, Source, Transcript};
+    /// use zoom_rtms_webhooks::record::StreamRecorder;
+    /// let mut r = StreamRecorder::create(std::env::temp_dir(), "s-3").unwrap();
+    /// let t = Transcript::new(Source::User { id: Some(7), name: Some("Ann".into()) }, "hi");
+    /// r.record(&Item::Transcript(Box::new(t))).unwrap();
+    /// assert_eq!(r.finish().unwrap().transcripts, 1);
+    /// ```
+    pub fn record(&mut self, item: &Item) -> Result<(), RecordError> {
+        match item {
+            Item::Connected { params, .. } => {
+                let format = params
+                    .audio()
+                    .map_or_else(AudioFormat::default, AudioParams::format);
+                if self.timeline.is_none() {
+                    if let Some(rate) = format.sample_rate_hz {
+                        let mut timeline = Timeline::new(rate);
+                        if let Some(zero) = self.zero {
+                            timeline.set_zero(zero);
+                        }
+                        self.timeline = Some(timeline);
+                    }
+                }
+                // The first format is kept: a recording does not change format midway.
+                self.format.get_or_insert(format);
+                Ok(())
+            }
+            Item::Audio(frame) => self.audio(frame),
+            Item::Transcript(t) => {
+                self.summary.transcripts += 1;
+                let path = self.summary.dir.join("transcript.jsonl");
+                line(&mut self.transcripts, &path, &**t)
+            }
+            Item::Chat(c) => {
+                self.summary.chats += 1;
+                let path = self.summary.dir.join("chat.jsonl");
+                line(&mut self.chats, &path, &**c)
+            }
+            Item::Event(e) => {
+                if e.event_type_code() == Some(1) {
+                    if let Some(ts) = e.timestamp() {
+                        self.zero.get_or_insert(ts);
+                        if let Some(t) = &mut self.timeline {
+                            t.set_zero(ts);
+                        }
+                    }
+                }
+                self.summary.events += 1;
+                let path = self.summary.dir.join("events.jsonl");
+                line(&mut self.events, &path, &event_line(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn audio(&mut self, frame: &MediaFrame) -> Result<(), RecordError> {
+        let (Some(format), Some(timeline)) = (self.format, self.timeline.as_mut()) else {
+            self.summary.audio_skipped += 1;
+            return Ok(());
+        };
+        if format.codec != Codec::L16 {
+            self.summary.audio_skipped += 1;
+            return Ok(());
+        }
+        let channels = u16::try_from(format.channels.max(1)).unwrap_or(1);
+        let key = track_name(&frame.source);
+        let frame_samples = frame.data.len() / 2 / usize::from(channels);
+        let placed = timeline.place(key.clone(), frame.timestamp, frame_samples as u64);
+        if placed.clamped {
+            self.summary.clamped_gaps += 1;
+        }
+        let track = match self.tracks.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let path = self.summary.dir.join(format!("audio-{}.wav", v.key()));
+                let spec = hound::WavSpec {
+                    channels,
+                    sample_rate: format.sample_rate_hz.unwrap_or(16_000),
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                };
+                let wav = hound::WavWriter::create(&path, spec).map_err(|e| wav_error(&path, e))?;
+                self.summary.participants += 1;
+                v.insert(Track {
+                    path,
+                    wav,
+                    unflushed: 0,
+                })
+            }
+        };
+        let wav_err = |path: &Path, e| wav_error(path, e);
+        for _ in 0..placed.silence * u64::from(channels) {
+            track
+                .wav
+                .write_sample(0i16)
+                .map_err(|e| wav_err(&track.path, e))?;
+        }
+        let whole = frame_samples * 2 * usize::from(channels);
+        for pair in frame.data[..whole].chunks_exact(2) {
+            let sample = i16::from_le_bytes([pair[0], pair[1]]);
+            track
+                .wav
+                .write_sample(sample)
+                .map_err(|e| wav_err(&track.path, e))?;
+        }
+        self.summary.audio_frames += 1;
+        track.unflushed += 1;
+        if track.unflushed >= FLUSH_EVERY {
+            track.unflushed = 0;
+            track.wav.flush().map_err(|e| wav_err(&track.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Finishes every file (WAV headers written, JSON Lines flushed) and says what was
+    /// recorded. Dropping the recorder finishes the files too, without reporting errors.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::record::StreamRecorder;
+    /// let r = StreamRecorder::create(std::env::temp_dir(), "s-4").unwrap();
+    /// assert_eq!(r.finish().unwrap().participants, 0);
+    /// ```
+    pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
+        for (_, track) in self.tracks.drain() {
+            let Track { path, wav, .. } = track;
+            wav.finalize().map_err(|e| wav_error(&path, e))?;
+        }
+        let dir = self.summary.dir.clone();
+        for (file, name) in [
+            (self.transcripts.take(), "transcript.jsonl"),
+            (self.chats.take(), "chat.jsonl"),
+            (self.events.take(), "events.jsonl"),
+        ] {
+            if let Some(mut file) = file {
+                file.flush().map_err(|source| RecordError::Io {
+                    path: dir.join(name),
+                    source,
+                })?;
+            }
+        }
+        Ok(std::mem::take(&mut self.summary))
+    }
+}
+
+/// The file name part of a track: the user id (0: the mixed stream), the channel id, or
+/// `unknown`.
+fn track_name(source: &Source) -> String {
+    match source {
+        Source::User { id: Some(id), .. } => id.to_string(),
+        Source::Channel(ch) => crate::client::safe_name(ch),
+        _ => "unknown".to_owned(),
+    }
+}
+
+fn wav_error(path: &Path, e: hound::Error) -> RecordError {
+    let source = match e {
+        hound::Error::IoError(e) => e,
+        other => io::Error::other(other.to_string()),
+    };
+    RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Appends `value` as one JSON line to `file` (created at `path` on first use).
+fn line(
+    file: &mut Option<BufWriter<File>>,
+    path: &Path,
+    value: &impl Serialize,
+) -> Result<(), RecordError> {
+    let io = |source| RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let w = match file {
+        Some(w) => w,
+        None => file.insert(BufWriter::new(File::create(path).map_err(io)?)),
+    };
+    serde_json::to_writer(&mut *w, value).map_err(|e| io(e.into()))?;
+    w.write_all(b"\n").map_err(io)
+}
+
+/// An event update as one line: `timestamp`, `event` (its name, or the number), then the other
+/// fields Zoom sent.
+fn event_line(e: &EventUpdate) -> Value {
+    let mut out = Map::new();
+    out.insert("timestamp".into(), e.timestamp().into());
+    let name = match e.event_type_code() {
+        Some(1) => Some("first_packet_timestamp"),
+        Some(2) => Some("active_speaker"),
+        Some(3) => Some("participant_join"),
+        Some(4) => Some("participant_leave"),
+        Some(5) => Some("sharing_start"),
+        Some(6) => Some("sharing_stop"),
+        Some(7) => Some("media_connection_interrupted"),
+        Some(8) => Some("participant_video_on"),
+        Some(9) => Some("participant_video_off"),
+        _ => None,
+    }
+    .filter(|_| {
+        matches!(
+            e.event_type(),
+            crate::protocol::events::EventType::Meeting(_)
+        )
+    });
+    out.insert(
+        "event".into(),
+        match (name, e.event_type_code()) {
+            (Some(name), _) => name.into(),
+            (None, code) => code.into(),
+        },
+    );
+    if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(e.raw()) {
+        for (k, v) in fields {
+            if k != "event_type" && k != "timestamp" {
+                out.insert(k, v);
+            }
+        }
+    }
+    Value::Object(out)
+}
