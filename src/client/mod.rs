@@ -73,6 +73,7 @@ use std::task::{Context, Poll};
 use tokio::sync::watch;
 
 pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
+#[cfg(feature = "record")]
 pub(crate) use record::safe_name;
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
