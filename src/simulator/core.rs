@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::webhook::{self, Unsigned};
+use super::cast::{self, Participant};
 use super::{opus, replay, Check, End, Fault, SimConfig, SimError, StreamSpec, StreamSummary};
-use super::{Report, SEND_QUEUE};
+use super::{ParticipantSummary, Report, SEND_QUEUE};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
@@ -314,8 +315,17 @@ struct Stream {
     replay: Option<replay::Player>,
     /// The audio socket of the replayed frame in progress.
     replay_audio: Option<SocketId>,
-    /// The audio message last encoded, reused while the tone's phase and the format stay.
-    cache: Option<AudioCache>,
+    /// Per speaker (participant, or 0 for the one stream without participants), the audio
+    /// message last encoded, reused while the tone's phase and the format stay.
+    caches: Vec<Option<AudioCache>>,
+    /// The participants played (empty: none configured).
+    cast: Vec<Participant>,
+    /// Per `user_id` of the audio sent: its frames and gap-filled hash.
+    voices: Vec<Voice>,
+    /// The active speaker (a participant index), as last announced.
+    speaker: Option<usize>,
+    events_sent: u64,
+    chats_sent: u64,
     amp: i64,
     /// The delivery of `rtms_stopped` the close is counted from.
     stopped_delivery: Option<u64>,
@@ -345,6 +355,7 @@ impl Stream {
             .as_ref()
             .map_or(spec.audio_frames, |r| r.frames(spec.audio_frames));
         let amp = tone_amplitude(&spec.rtms_stream_id);
+        let cast = spec.participants();
         Stream {
             spec,
             gen,
@@ -381,7 +392,12 @@ impl Stream {
             next_window: None,
             replay,
             replay_audio: None,
-            cache: None,
+            caches: Vec::new(),
+            cast,
+            voices: Vec::new(),
+            speaker: None,
+            events_sent: 0,
+            chats_sent: 0,
             amp,
             stopped_delivery: None,
         }
@@ -504,10 +520,45 @@ fn push_int(out: &mut String, n: i64) {
     }
 }
 
+/// What was sent of one `user_id`'s audio: its frames, and the hash of its gap-filled PCM.
+struct Voice {
+    user_id: i64,
+    frames: u64,
+    hasher: Sha256,
+    /// The slot after its last frame hashed (the zeros of the slots up to a frame's are
+    /// hashed before it).
+    next_slot: u64,
+    /// Its payloads are PCM (L16): the hash means something.
+    pcm: bool,
+}
+
+/// Zeros to hash for the slots a voice did not send.
+const ZEROS: [u8; 4096] = [0; 4096];
+
+impl Voice {
+    /// Hashes the frame of slot `slot`, after zeros for every slot since its last frame.
+    fn hash(&mut self, slot: u64, payload: &[u8]) {
+        let gap = slot.saturating_sub(self.next_slot);
+        let mut zeros = gap.saturating_mul(payload.len() as u64);
+        while zeros > 0 {
+            let n = zeros.min(ZEROS.len() as u64) as usize;
+            self.hasher.update(&ZEROS[..n]);
+            zeros -= n as u64;
+        }
+        self.hasher.update(payload);
+        self.next_slot = slot + 1;
+    }
+}
+
 /// What a message sent counts for in the report, once the driver took it.
 enum Count {
-    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken.
-    Audio(Arc<[u8]>),
+    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken;
+    /// and its voice (an index into the stream's voices) and slot, if it has one.
+    Audio(Arc<[u8]>, Option<(usize, u64)>),
+    /// An event update of the player (1 to 6).
+    Event,
+    /// A chat message.
+    Chat,
     Video,
     Transcript,
     /// A keep-alive request: one the driver could not queue is not pending.
@@ -728,6 +779,21 @@ impl Core {
                 },
                 transcripts: s.transcripts_sent,
                 video_frames: s.video_frames_sent,
+                participants: s
+                    .voices
+                    .iter()
+                    .map(|v| ParticipantSummary {
+                        user_id: v.user_id,
+                        audio_frames: v.frames,
+                        audio_sha256: if self.config.audio_digest && v.pcm {
+                            hex::encode(v.hasher.clone().finalize())
+                        } else {
+                            String::new()
+                        },
+                    })
+                    .collect(),
+                events: s.events_sent,
+                chats: s.chats_sent,
                 stopped: s.aborted.clone(),
             })
             .collect();
@@ -885,7 +951,7 @@ impl Core {
                     keep_alive.pending = None;
                 }
             }
-            Count::Audio(_) if tally.judged => {
+            Count::Audio(..) if tally.judged => {
                 let why = format!(
                     "the client stopped reading its audio socket ({SEND_QUEUE} messages queued); \
                      audio was dropped"
@@ -1090,12 +1156,22 @@ impl Core {
         };
         let s = &mut self.streams[tally.stream];
         match tally.count {
-            Count::Audio(pcm) => {
+            Count::Audio(pcm, voice) => {
                 if self.config.audio_digest {
                     s.hasher.update(&pcm);
                 }
                 s.frames_sent += 1;
+                if let Some(v) = voice.and_then(|(v, _)| s.voices.get_mut(v)) {
+                    v.frames += 1;
+                }
+                if let Some((v, slot)) = voice.filter(|_| self.config.audio_digest) {
+                    if let Some(v) = s.voices.get_mut(v).filter(|v| v.pcm) {
+                        v.hash(slot, &pcm);
+                    }
+                }
             }
+            Count::Event => s.events_sent += 1,
+            Count::Chat => s.chats_sent += 1,
             Count::Video => s.video_frames_sent += 1,
             Count::Transcript => s.transcripts_sent += 1,
             Count::KeepAlive | Count::Other => {}
@@ -2283,8 +2359,16 @@ impl Core {
                 self.send(sig, state);
                 // A replay sends the recorded events instead.
                 if self.streams[i].replay.is_none() {
-                    for event in self.participant_events(now, i) {
-                        self.send(sig, event);
+                    // The stream's zero, before the first media (no subscription needed).
+                    let zero = *self.streams[i].first_ts.get_or_insert(now_ms);
+                    let first = format!(r#"{{"event_type":1,"timestamp":{zero}}}"#);
+                    if let Some(event) = event_update(&first) {
+                        self.send_counted(i, sig, event, Count::Event, false);
+                    }
+                    if self.streams[i].cast.is_empty() {
+                        for event in self.participant_events(now, i) {
+                            self.send_counted(i, sig, event, Count::Event, false);
+                        }
                     }
                 }
             }
@@ -2298,36 +2382,39 @@ impl Core {
         let format = go.format;
         let send_rate = format.send_rate_ms.max(20);
         let start = *s.first_ts.get_or_insert(now_ms);
-        let sent = s.sent;
-        let ts = start + sent as i64 * send_rate;
+        let slot = s.sent;
+        let ts = start + slot as i64 * send_rate;
+        let with_cast = !s.cast.is_empty() && !contact_center;
+        if with_cast {
+            self.slot_events(i, go.signaling, slot, ts);
+        }
         if let Some(audio) = go.audio {
-            // The tone repeats with its phase: encode each (phase, format) once, and each
-            // message from that encoding with only its timestamp written anew.
-            let key = audio_key(sent, &format);
-            if s.cache.as_ref().is_none_or(|c| c.key != key) {
-                let Some(pcm) = audio_payload(sent, &format, s.amp) else {
+            let s = &self.streams[i];
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            let speakers: Vec<Option<usize>> = if multi && with_cast {
+                (0..s.cast.len())
+                    .filter(|&p| s.cast[p].speaks(slot))
+                    .map(Some)
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for who in speakers {
+                if !self.send_audio(i, audio, &format, slot, ts, who) {
                     // Refused at the data handshake (`unplayable`): nothing to play.
                     return self.drain(now, i);
-                };
-                let multi = format.data_opt == DataOption::AudioMultiStreams;
-                let who = Speaker {
-                    user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
-                    user_name: (multi && !contact_center).then_some(USER_NAME),
-                    channel_id: contact_center.then_some(CHANNEL_ID),
-                };
-                s.cache = Some(AudioCache::new(key, pcm, who));
+                }
             }
-            let Some(cache) = s.cache.as_ref() else {
-                return;
-            };
-            let frame = cache.message(ts);
-            let pcm = Arc::clone(&cache.pcm);
-            self.send_counted(i, audio, frame, Count::Audio(pcm), true);
         }
         let s = &mut self.streams[i];
         s.sent += 1;
         let sent = s.sent;
         let every = s.spec.transcript_every;
+        // The active speaker (the transcripts' and the active speaker video's).
+        let (speaker_id, speaker_name) = match s.speaker.filter(|_| with_cast) {
+            Some(p) => (s.cast[p].user_id, cast::name(p)),
+            None => (USER_ID, USER_NAME),
+        };
         if let Some((socket, individual)) = go
             .video
             .filter(|_| sent % VIDEO_EVERY == 1 && !contact_center)
@@ -2336,12 +2423,17 @@ impl Core {
             let user = if individual {
                 s.video_user
             } else {
-                Some(USER_ID)
+                Some(speaker_id)
             };
             if let Some(user) = user {
+                let name = s
+                    .cast
+                    .iter()
+                    .position(|p| p.user_id == user)
+                    .map_or(USER_NAME, cast::name);
                 let frame = ServerMessage::Video(MediaData {
                     user_id: Some(user),
-                    user_name: Some(Cow::Borrowed(USER_NAME)),
+                    user_name: Some(Cow::Borrowed(name)),
                     channel_id: None,
                     data: Some(Cow::Borrowed(&self.video)),
                     length: Some(VIDEO_FRAME.len() as i64),
@@ -2357,8 +2449,8 @@ impl Core {
             let span = every as i64 * send_rate;
             let text = format!("utterance {n} of stream {id}");
             let msg = ServerMessage::Transcript(Transcript {
-                user_id: (!contact_center).then_some(USER_ID),
-                user_name: (!contact_center).then_some(Cow::Borrowed(USER_NAME)),
+                user_id: (!contact_center).then_some(speaker_id),
+                user_name: (!contact_center).then_some(Cow::Borrowed(speaker_name)),
                 channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
                 text: Some(Cow::Owned(text)),
                 language: Some(TranscriptLanguage::English),
@@ -2370,9 +2462,178 @@ impl Core {
             .to_json();
             self.send_counted(i, socket, msg, Count::Transcript, false);
         }
+        if !contact_center {
+            self.chat(i, slot, ts, (speaker_id, speaker_name));
+        }
         let s = &mut self.streams[i];
         s.next_at += Duration::from_millis(send_rate as u64);
         s.phase = Phase::Sleeping(s.next_at);
+    }
+
+    /// Sends slot `slot`'s audio message of participant `who` (`None`: the one stream without
+    /// participants, or the mixed stream) on `socket`; false when the format cannot be played.
+    fn send_audio(
+        &mut self,
+        i: usize,
+        socket: SocketId,
+        format: &AudioFormat,
+        slot: u64,
+        ts: i64,
+        who: Option<usize>,
+    ) -> bool {
+        let s = &mut self.streams[i];
+        let contact_center = s.spec.product == Product::ContactCenter;
+        let k = who.unwrap_or(0);
+        if s.caches.len() <= k {
+            s.caches.resize_with(k + 1, || None);
+        }
+        // The tone repeats with its phase: encode each (phase, format) once, and each
+        // message from that encoding with only its timestamp written anew.
+        let key = audio_key(slot, format);
+        if s.caches[k].as_ref().is_none_or(|c| c.key != key) {
+            let Some(pcm) = audio_payload(slot, format, cast::amplitude(s.amp, k)) else {
+                return false;
+            };
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            let speaker = match who {
+                Some(p) => Speaker {
+                    user_id: Some(s.cast[p].user_id),
+                    user_name: Some(cast::name(p)),
+                    channel_id: None,
+                },
+                None => Speaker {
+                    user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+                    user_name: (multi && !contact_center).then_some(USER_NAME),
+                    channel_id: contact_center.then_some(CHANNEL_ID),
+                },
+            };
+            s.caches[k] = Some(AudioCache::new(key, pcm, speaker));
+        }
+        let Some(cache) = s.caches[k].as_ref() else {
+            return true;
+        };
+        let frame = cache.message(ts);
+        let pcm = Arc::clone(&cache.pcm);
+        let voice = cache.who.user_id.map(|user_id| {
+            let pcm = format.codec == Codec::L16;
+            match s.voices.iter().position(|v| v.user_id == user_id) {
+                Some(v) => {
+                    s.voices[v].pcm &= pcm;
+                    v
+                }
+                None => {
+                    s.voices.push(Voice {
+                        user_id,
+                        frames: 0,
+                        hasher: Sha256::new(),
+                        next_slot: 0,
+                        pcm,
+                    });
+                    s.voices.len() - 1
+                }
+            }
+        });
+        let count = Count::Audio(pcm, voice.map(|v| (v, slot)));
+        self.send_counted(i, socket, frame, count, true);
+        true
+    }
+
+    /// The participant events of slot `slot` (timestamp `ts`), on `signaling` for those
+    /// subscribed to: joins (3), leaves before the end (4), a new active speaker (2), the
+    /// start and the stop of the sharing (5, 6). The active speaker is updated either way.
+    fn slot_events(&mut self, i: usize, signaling: Option<SocketId>, slot: u64, ts: i64) {
+        let s = &mut self.streams[i];
+        let who = |p: usize| format!(r#""user_id":{},"user_name":"{}""#, s.cast[p].user_id, cast::name(p));
+        let mut events: Vec<(i64, String)> = Vec::new();
+        let joined: Vec<String> = (0..s.cast.len())
+            .filter(|&p| s.cast[p].joins_at == slot)
+            .map(|p| format!("{{{}}}", who(p)))
+            .collect();
+        if !joined.is_empty() {
+            let list = joined.join(",");
+            let json = format!(r#"{{"event_type":3,"timestamp":{ts},"participants":[{list}]}}"#);
+            events.push((3, json));
+        }
+        let left: Vec<String> = s
+            .cast
+            .iter()
+            .filter(|p| p.leaves_at == Some(slot) && slot < s.frames && p.joins_at < slot)
+            .map(|p| format!(r#"{{"user_id":{}}}"#, p.user_id))
+            .collect();
+        if !left.is_empty() {
+            let list = left.join(",");
+            let json = format!(r#"{{"event_type":4,"timestamp":{ts},"participants":[{list}]}}"#);
+            events.push((4, json));
+        }
+        let speaker = cast::speaker(&s.cast, slot);
+        if let Some(p) = speaker.filter(|p| s.speaker != Some(*p)) {
+            let json = format!(r#"{{"event_type":2,"timestamp":{ts},{}}}"#, who(p));
+            events.push((2, json));
+        }
+        if s.spec.sharing {
+            for (event_type, at) in [(5, s.frames / 3), (6, 2 * s.frames / 3)] {
+                if at == slot {
+                    let json = format!(r#"{{"event_type":{event_type},"timestamp":{ts},{}}}"#, who(0));
+                    events.push((event_type, json));
+                }
+            }
+        }
+        if speaker.is_some() {
+            s.speaker = speaker;
+        }
+        let Some(sig) = signaling else {
+            return;
+        };
+        let subscribed = s.subscribed.clone();
+        for (event_type, json) in events {
+            if !subscribed.contains(&event_type) {
+                continue;
+            }
+            if let Some(event) = event_update(&json) {
+                self.send_counted(i, sig, event, Count::Event, false);
+            }
+        }
+    }
+
+    /// The chat messages of slot `slot` (timestamp `ts`), from `sender`, on the socket that
+    /// carries chat: message `j` of `n` at slot `j * frames / (n + 1)`.
+    fn chat(&mut self, i: usize, slot: u64, ts: i64, sender: (i64, &str)) {
+        let s = &self.streams[i];
+        let n = s.spec.chats;
+        if n == 0 {
+            return;
+        }
+        let Some(socket) = s.usable(MediaKind::Chat).map(|m| m.conn.socket) else {
+            return;
+        };
+        let frames = s.frames;
+        let id = s.spec.rtms_stream_id.clone();
+        // The first message at or after this slot, and those due at it.
+        let first = (slot * (n + 1)).div_ceil(frames.max(1)).max(1);
+        for j in first..=n {
+            if j * frames / (n + 1) != slot {
+                break;
+            }
+            let (user_id, user_name) = sender;
+            let msg = serde_json::json!({
+                "msg_type": 18,
+                "content": {
+                    "user_id": user_id,
+                    "user_name": user_name,
+                    "data": format!("chat message {j} of stream {id}"),
+                    "timestamp": ts,
+                    "sender": {"user_id": user_id, "user_name": user_name},
+                    "receiver": {"user_id": 0, "user_name": "Everyone"},
+                    "chat_session": "meeting",
+                    "operation_type": 1,
+                    "message_id": format!("{id}-chat-{j}"),
+                    "parent_message_id": "",
+                    "files": [],
+                    "delete_file_id_list": [],
+                }
+            });
+            self.send_counted(i, socket, msg.to_string(), Count::Chat, false);
+        }
     }
 
     /// Goes on with the replayed frame in progress, on the audio socket `audio`.
@@ -2425,7 +2686,7 @@ impl Core {
                         pcm.clear();
                     }
                 }
-                (m.conn.socket, Count::Audio(pcm.into()))
+                (m.conn.socket, Count::Audio(pcm.into(), None))
             }
             replay::Target::Media(kind) => {
                 let Some(m) = s.usable(kind) else {
@@ -2815,6 +3076,13 @@ fn carried(types: MediaTypes) -> MediaTypes {
         .into_iter()
         .filter(|k| types.includes(*k))
         .fold(MediaTypes::NONE, |acc, k| acc | k.flag())
+}
+
+/// An event update (message type 6) of the event `json`, as Zoom writes it.
+fn event_update(json: &str) -> Option<String> {
+    Event::parse(json)
+        .ok()
+        .map(|e| ServerMessage::EventUpdate(e).to_json())
 }
 
 /// The tone's amplitude for a stream: 4000 to 7999, derived from its id, so that two streams
