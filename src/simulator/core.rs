@@ -1518,8 +1518,14 @@ impl Core {
                 self.open(now, socket, i, Role::Signaling);
                 let response = self.signaling_response(gen, StatusCode::Ok, refusable);
                 self.send(socket, response);
-                let event = self.event_frame(now, 1);
-                self.send(socket, event);
+                // The stream's zero (FIRST_PACKET_TIMESTAMP), once known: the player sends it
+                // before the first media, and again to each later signalling connection.
+                let first = self.streams[i].first_ts.map(|zero| {
+                    format!(r#"{{"event_type":1,"timestamp":{zero}}}"#)
+                });
+                if let Some(event) = first.as_deref().and_then(event_update) {
+                    self.send_counted(i, socket, event, Count::Event, false);
+                }
                 self.advance(now, i);
             }
             Err((code, i)) => {

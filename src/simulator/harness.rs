@@ -53,6 +53,11 @@ pub(super) struct Received {
     pub(super) events: Vec<SessionEvent>,
     /// When each signalling socket was dialled.
     pub(super) signalling_dials: Vec<Duration>,
+    /// Every message the session handed to the user, as JSON, in order of arrival (audio
+    /// without its `data`).
+    pub(super) messages: Vec<serde_json::Value>,
+    /// Each audio message: its `user_id`, `timestamp` and PCM.
+    pub(super) user_audio: Vec<(Option<i64>, Option<i64>, Vec<u8>)>,
 }
 
 impl Received {
@@ -121,6 +126,11 @@ pub(super) struct Pair {
     unsent: Option<Unsent>,
     packets: BTreeMap<u64, Packet>,
     seq: u64,
+}
+
+/// Whether a message's text is an audio message (type 14).
+fn v_is_audio(text: &str) -> bool {
+    text.contains(r#""msg_type":14"#)
 }
 
 fn policy() -> HostPolicy {
@@ -442,10 +452,21 @@ impl Pair {
                     return;
                 };
                 if let Ok(Inbound::User(msg)) = s.handle_message(now, cs, text.as_bytes()) {
+                    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+                        if let Some(content) = v.get_mut("content").and_then(|c| c.as_object_mut()) {
+                            if v_is_audio(&text) {
+                                content.remove("data");
+                            }
+                        }
+                        c.received.messages.push(v);
+                    }
                     match msg {
                         ServerMessage::Audio(a) => {
                             let mut pcm = Vec::new();
                             a.decode_into(&mut pcm).unwrap();
+                            c.received
+                                .user_audio
+                                .push((a.user_id, a.timestamp, pcm.clone()));
                             c.received.audio.update(&pcm);
                             c.received.audio_frames += 1;
                             c.received.audio_at.push((now - self.start, a.timestamp));
