@@ -326,6 +326,10 @@ struct Stream {
     speaker: Option<usize>,
     events_sent: u64,
     chats_sent: u64,
+    /// The kind every data handshake asking for it is refused ([`Fault::RefuseMedia`]).
+    refuse_kind: Option<MediaKind>,
+    /// A data handshake was refused for it: the client must go on (check `goes_on`).
+    refused_kind: bool,
     amp: i64,
     /// The delivery of `rtms_stopped` the close is counted from.
     stopped_delivery: Option<u64>,
@@ -356,6 +360,10 @@ impl Stream {
             .map_or(spec.audio_frames, |r| r.frames(spec.audio_frames));
         let amp = tone_amplitude(&spec.rtms_stream_id);
         let cast = spec.participants();
+        let refuse_kind = spec.faults.iter().find_map(|f| match f {
+            Fault::RefuseMedia(kind) => Some(*kind),
+            _ => None,
+        });
         Stream {
             spec,
             gen,
@@ -398,6 +406,8 @@ impl Stream {
             speaker: None,
             events_sent: 0,
             chats_sent: 0,
+            refuse_kind,
+            refused_kind: false,
             amp,
             stopped_delivery: None,
         }
@@ -1757,6 +1767,10 @@ impl Core {
             s.rejected = Some((code, now));
             return Err(fail(code));
         }
+        if let Some(kind) = s.refuse_kind.filter(|k| media_type.includes(*k)) {
+            s.refused_kind = true;
+            return Err(fail(not_supported(kind)));
+        }
         let mut results: Vec<(&'static str, Option<String>)> =
             vec![("one_media_connection_per_kind", None)];
         if let Some((Awaiting::MediaRedial, t0)) = s.awaiting {
@@ -2227,6 +2241,9 @@ impl Core {
     /// ends once they are answered or judged.
     fn drain(&mut self, now: Instant, i: usize) {
         self.record_of(i, "audio_delivered", None);
+        if self.streams[i].refused_kind {
+            self.record_of(i, "goes_on", None);
+        }
         self.record_of(i, "keeps_up", None);
         let deadline = after(now, self.interval().saturating_mul(2));
         self.streams[i].draining = true;
@@ -2256,8 +2273,22 @@ impl Core {
                     s.phase = Phase::Run;
                     return true;
                 }
-                let check = awaiting.map_or("media_ready", Awaiting::check);
-                let why = self.not_ready_why(i, self.config.reconnect_window, awaiting);
+                let refused = self.streams[i].refused_kind && awaiting.is_none();
+                let check = if refused {
+                    // Gave up after one kind was refused: advice, not a protocol breach.
+                    "goes_on"
+                } else {
+                    awaiting.map_or("media_ready", Awaiting::check)
+                };
+                let mut why = self.not_ready_why(i, self.config.reconnect_window, awaiting);
+                if let Some(kind) = self.streams[i].refuse_kind.filter(|_| refused) {
+                    let code = not_supported(kind);
+                    why = format!(
+                        "after status {} ({code}) to a data handshake asking for {kind:?}, \
+                         the client did not go on with what was granted: {why}",
+                        code.code()
+                    );
+                }
                 self.record_of(i, check, Some(why));
                 let reason = StopReason::AwaitReconnectionTimeout;
                 let until = self.terminate(now, i, reason, Duration::ZERO);
@@ -2943,6 +2974,18 @@ impl Core {
     }
 
     fn finish(&mut self, i: usize) {
+        let refused = self.streams[i].refused_kind;
+        if let Some(kind) = self.streams[i].refuse_kind.filter(|_| refused) {
+            if !self.has("goes_on", i) {
+                let code = not_supported(kind);
+                let why = format!(
+                    "after status {} ({code}) to a data handshake asking for {kind:?}, the \
+                     stream ended before its frames were sent: the client gave up",
+                    code.code()
+                );
+                self.record_of(i, "goes_on", Some(why));
+            }
+        }
         let paused = self.streams[i]
             .spec
             .faults
@@ -3082,6 +3125,18 @@ fn carried(types: MediaTypes) -> MediaTypes {
         .into_iter()
         .filter(|k| types.includes(*k))
         .fold(MediaTypes::NONE, |acc, k| acc | k.flag())
+}
+
+/// The status a data handshake asking for `kind` is refused with when Zoom does not serve it:
+/// 9 to 13, `MEDIA_TYPE_{AUDIO,VIDEO,DESKSHARE,TRANSCRIPT,CHAT}_NOT_SUPPORT`.
+fn not_supported(kind: MediaKind) -> StatusCode {
+    StatusCode::from(match kind {
+        MediaKind::Audio => 9,
+        MediaKind::Video => 10,
+        MediaKind::Deskshare => 11,
+        MediaKind::Transcript => 12,
+        _ => 13,
+    })
 }
 
 /// An event update (message type 6) of the event `json`, as Zoom writes it.

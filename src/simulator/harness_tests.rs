@@ -679,3 +679,57 @@ fn participants_send_their_own_audio_with_mute_gaps_and_the_report_hashes_each_t
         summary.participants[0].audio_sha256
     )));
 }
+
+#[test]
+fn refuse_chat_answers_13_and_judges_whether_the_client_goes_on() {
+    // A client that asks for chat on its one socket: status 13 refuses the whole socket; one
+    // that gives up (the session today: every refusal is final) fails the advice check.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let mut pair = Pair::new(SimConfig::default(), specs, media());
+    pair.configure("sim-stream-1", |c| {
+        c.with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+            MediaParams::new(),
+        )
+    });
+    let report = pair.run(LIMIT);
+    let refused = pair
+        .received("sim-stream-1")
+        .events
+        .iter()
+        .any(|e| format!("{e:?}").contains("13"));
+    let goes_on = report.check("goes_on", "sim-stream-1").expect("goes_on judged");
+    assert_eq!(goes_on.kind, super::CheckKind::Advice);
+    if goes_on.failure.is_some() {
+        // Gave up: advice only, the protocol checks still pass.
+        assert!(refused, "the session saw status 13:\n{report}");
+        assert!(failure(&report, "goes_on", "sim-stream-1").contains("status 13"));
+        assert!(report.passed(), "{report}");
+        assert!(!report.passed_strict());
+        assert_eq!(report.streams[0].audio_frames, 0);
+    } else {
+        // A client that went on (narrowed its request): every frame was sent.
+        assert_eq!(report.streams[0].audio_frames, 100, "{report}");
+    }
+
+    // Split sockets: the chat socket alone is refused; the audio socket is served, and the
+    // stream is judged on whether the client keeps it.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let mut pair = Pair::new(SimConfig::default(), specs, media());
+    pair.configure("sim-stream-1", |c| {
+        c.with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+            MediaParams::new(),
+        )
+        .with_split_sockets(true)
+    });
+    let report = pair.run(LIMIT);
+    assert!(report.check("goes_on", "sim-stream-1").is_some(), "{report}");
+    assert!(report.passed(), "{report}");
+
+    // A client that never asks for chat meets no refusal: nothing to judge.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let (report, _) = run(SimConfig::default(), specs);
+    assert!(report.check("goes_on", "sim-stream-1").is_none());
+    assert!(report.passed_strict(), "{report}");
+}

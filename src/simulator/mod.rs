@@ -70,7 +70,7 @@ use self::server::Shared;
 
 use crate::codes::StatusCode;
 use crate::event::Product;
-use crate::handshake::{Credentials, IdKeys};
+use crate::handshake::{Credentials, IdKeys, MediaKind};
 use crate::protocol::media::Rules;
 
 mod cast;
@@ -508,8 +508,13 @@ impl SimConfig {
 /// ```
 /// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::simulator::Fault;
-/// let faults = [Fault::DuplicateSignal, Fault::RejectData(StatusCode::from(14))];
-/// assert_eq!(faults.len(), 2);
+/// use zoom_rtms_webhooks::handshake::MediaKind;
+/// let faults = [
+///     Fault::DuplicateSignal,
+///     Fault::RejectData(StatusCode::from(14)),
+///     Fault::RefuseMedia(MediaKind::Chat),
+/// ];
+/// assert_eq!(faults.len(), 3);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -559,6 +564,14 @@ pub enum Fault {
         /// How long keep-alives pause.
         duration: Duration,
     },
+    /// Answer every data handshake that asks for this kind with its status 9 to 13
+    /// (`MEDIA_TYPE_{AUDIO,VIDEO,DESKSHARE,TRANSCRIPT,CHAT}_NOT_SUPPORT`, the statuses Zoom
+    /// documents for a media type it does not serve) and close that socket, while the other
+    /// kinds are served: the client must go on with what was granted, asking again without the
+    /// refused kind (or keeping its other sockets), so that the audio keeps flowing (check
+    /// `goes_on`, advice: it passes once every frame was sent after a refusal, and fails when
+    /// the client gave up).
+    RefuseMedia(MediaKind),
     /// After this many audio frames, send nothing at all on any socket for up to `duration`:
     /// the client's watchdog must fire after 65 s without inbound traffic and redo the
     /// signalling handshake (check `watchdog_fires`: not before 60 s, within `duration`).
@@ -1123,6 +1136,10 @@ impl CheckKind {
             "gives_up" | "stops_after_end" | "closes_on_stopped" => (
                 Advice,
                 "do not redial after a fatal status or the end; close the sockets on rtms_stopped",
+            ),
+            "goes_on" => (
+                Advice,
+                "go on with the media types granted when one is refused (status 9 to 13), as Zoom's samples narrow their request to what is offered",
             ),
             "keeps_up" => (
                 Advice,
