@@ -126,6 +126,43 @@ pub(super) struct Pair {
     unsent: Option<Unsent>,
     packets: BTreeMap<u64, Packet>,
     seq: u64,
+    /// The clients narrow their request after a media type is refused (see
+    /// [`Pair::narrowing`]); those that met a refusal, and the media-type bit refused.
+    narrowing: bool,
+    narrowed: HashMap<usize, u64>,
+}
+
+/// The media-type bit a data handshake response refuses (status 9 to 13: audio, video,
+/// deskshare, transcript, chat not supported), if it is one.
+fn refused_kind(text: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    if v["msg_type"] != 4 {
+        return None;
+    }
+    let code = v["status_code"].as_u64()?;
+    (9..=13).contains(&code).then(|| 1 << (code - 9))
+}
+
+/// A data handshake request (type 3) without the media-type bit `refused` (`None`: it asked
+/// for that kind alone); other messages as they are.
+fn narrow(text: &str, refused: u64) -> Option<String> {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Some(text.to_owned());
+    };
+    if v["msg_type"] != 3 {
+        return Some(text.to_owned());
+    }
+    if let Some(types) = v["media_type"].as_u64() {
+        if types & !refused == 0 {
+            return None;
+        }
+        v["media_type"] = (types & !refused).into();
+    }
+    let key = ["audio", "video", "deskshare", "transcript", "chat"][refused.trailing_zeros() as usize];
+    if let Some(params) = v["media_params"].as_object_mut() {
+        params.remove(key);
+    }
+    Some(v.to_string())
 }
 
 /// Whether a message's text is an audio message (type 14).
@@ -202,6 +239,8 @@ impl Pair {
             unsent: None,
             packets: BTreeMap::new(),
             seq: 0,
+            narrowing: false,
+            narrowed: HashMap::new(),
         }
     }
 
@@ -214,6 +253,14 @@ impl Pair {
     /// whose send queue is full does, and never reach the client.
     pub(super) fn unsent(mut self, unsent: impl FnMut(&str) -> bool + 'static) -> Self {
         self.unsent = Some(Box::new(unsent));
+        self
+    }
+
+    /// The clients go on without a refused media type, as Zoom's samples do: a data handshake
+    /// response with status 9 to 13 never reaches the session (it sees its socket closed and
+    /// redials), and every later data handshake of that client asks without the refused kind.
+    pub(super) fn narrowing(mut self) -> Self {
+        self.narrowing = true;
         self
     }
 
@@ -348,6 +395,14 @@ impl Pair {
                 });
             }
             session::Output::Send { socket, text } => {
+                let text = match self.narrowed.get(&client) {
+                    Some(&refused) => match narrow(&text, refused) {
+                        Some(text) => text,
+                        // A socket for the refused kind alone is not asked for again.
+                        None => return,
+                    },
+                    None => text,
+                };
                 let Some(text) = self.tamper(client, socket, text) else {
                     return;
                 };
@@ -447,6 +502,12 @@ impl Pair {
                 let Some(&(client, cs)) = self.to_client.get(&socket) else {
                     return;
                 };
+                if self.narrowing {
+                    if let Some(refused) = refused_kind(&text) {
+                        self.narrowed.insert(client, refused);
+                        return;
+                    }
+                }
                 let c = &mut self.clients[client];
                 let Some(s) = c.session.as_mut() else {
                     return;

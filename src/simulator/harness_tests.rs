@@ -733,3 +733,123 @@ fn refuse_chat_answers_13_and_judges_whether_the_client_goes_on() {
     assert!(report.check("goes_on", "sim-stream-1").is_none());
     assert!(report.passed_strict(), "{report}");
 }
+
+#[test]
+fn refuse_chat_passes_a_client_that_goes_on_without_chat() {
+    // The client of Zoom's samples: it drops the refused kind and asks again; audio flows.
+    for split in [false, true] {
+        let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+        let mut pair = Pair::new(SimConfig::default(), specs, media()).narrowing();
+        pair.configure("sim-stream-1", |c| {
+            c.with_media(
+                MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+                MediaParams::new(),
+            )
+            .with_split_sockets(split)
+        });
+        let report = pair.run(LIMIT);
+        assert!(passed(&report, "goes_on", "sim-stream-1"), "{split}:\n{report}");
+        assert!(passed(&report, "audio_delivered", "sim-stream-1"), "{report}");
+        assert_eq!(report.streams[0].audio_frames, 100);
+        assert_eq!(pair.received("sim-stream-1").audio_frames, 100);
+        assert!(report.passed(), "{split}:\n{report}");
+    }
+}
+
+#[test]
+fn the_mixed_stream_keeps_user_0_and_a_media_drop_keeps_the_slots() {
+    // Mixed audio with participants: one stream, user_id 0, every slot; the events go on.
+    let s = spec("s-mixed", 100).with_participants(3).with_mute_gaps(true);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-mixed", DataOption::AudioMixedStream);
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    let summary = &report.streams[0];
+    let received = pair.received("s-mixed");
+    assert_eq!(summary.participants.len(), 1);
+    assert_eq!(summary.participants[0].user_id, 0);
+    assert_eq!(summary.participants[0].audio_frames, 100);
+    // Every slot sent: the gap-filled track is the stream's audio.
+    assert_eq!(summary.participants[0].audio_sha256, summary.audio_sha256);
+    let zero = zero_of(received);
+    assert_eq!(track_sha256(received, 0, zero).1, summary.audio_sha256);
+    assert!(received.user_audio.iter().all(|a| a.0 == Some(0)));
+    let kinds: Vec<i64> = events_of(received)
+        .iter()
+        .map(|e| e["event_type"].as_i64().unwrap())
+        .collect();
+    assert_eq!(kinds, [1, 3, 2, 2, 3, 2], "{report}");
+
+    // A media drop halfway: the player waits for the redial and goes on with the next slot;
+    // each participant's track is still what the client received, slot by slot.
+    let s = spec("s-drop", 100)
+        .with_participants(2)
+        .with_mute(0, 45..55)
+        .with_faults([Fault::DropMedia { after_frames: 50 }]);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-drop", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    let received = pair.received("s-drop");
+    let zero = zero_of(received);
+    let timestamps: Vec<i64> = received
+        .user_audio
+        .iter()
+        .filter(|a| a.0 == Some(16_778_241))
+        .map(|a| a.1.unwrap() - zero)
+        .collect();
+    assert_eq!(timestamps, (0..100).map(|k| k * 20).collect::<Vec<_>>());
+    for p in &report.streams[0].participants {
+        let (frames, sha) = track_sha256(received, p.user_id, zero);
+        assert_eq!((frames, &sha), (p.audio_frames, &p.audio_sha256), "{report}");
+    }
+    assert_eq!(report.streams[0].participants[0].audio_frames, 90);
+}
+
+#[test]
+fn the_per_participant_hash_fills_the_slots_not_sent_with_zeros() {
+    // The hash the report gives is over zeros for the slots a participant did not send: a
+    // participant that joins at slot 3 and one muted for [1, 2) differ from a plain hash.
+    let s = spec("s-gaps", 5)
+        .with_participants(2)
+        .with_mute(0, 1..2)
+        .with_join_at(1, 3)
+        .with_transcript_every(0);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-gaps", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    let received = pair.received("s-gaps");
+    let frames_of = |user: i64| -> Vec<Vec<u8>> {
+        received
+            .user_audio
+            .iter()
+            .filter(|a| a.0 == Some(user))
+            .map(|a| a.2.clone())
+            .collect()
+    };
+    let ann = frames_of(16_778_240);
+    let bob = frames_of(16_778_241);
+    assert_eq!((ann.len(), bob.len()), (4, 2));
+    let silence = vec![0u8; 640];
+    let ann_track = [&ann[0][..], &silence, &ann[1], &ann[2], &ann[3]].concat();
+    let bob_track = [&silence[..], &silence, &silence, &bob[0], &bob[1]].concat();
+    let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let p = &report.streams[0].participants;
+    assert_eq!(p[0].audio_sha256, sha(&ann_track));
+    assert_eq!(p[1].audio_sha256, sha(&bob_track));
+    // A participant that leaves: PARTICIPANT_LEAVE at its slot.
+    let s = spec("s-leave", 10).with_participants(2).with_leave_at(1, 6);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-leave", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    let received = pair.received("s-leave");
+    let zero = zero_of(received);
+    let leave: Vec<_> = events_of(received)
+        .into_iter()
+        .filter(|e| e["event_type"] == 4)
+        .collect();
+    assert_eq!(leave.len(), 1, "{report}");
+    assert_eq!(leave[0]["participants"][0]["user_id"], 16_778_241);
+    assert_eq!(leave[0]["timestamp"].as_i64().unwrap() - zero, 6 * 20);
+    assert_eq!(report.streams[0].participants[1].audio_frames, 6);
+}
