@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::webhook::{self, Unsigned};
 use super::cast::{self, Participant};
+use super::webhook::{self, Unsigned};
 use super::{opus, replay, Check, End, Fault, SimConfig, SimError, StreamSpec, StreamSummary};
 use super::{ParticipantSummary, Report, SEND_QUEUE};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
@@ -1530,9 +1530,9 @@ impl Core {
                 self.send(socket, response);
                 // The stream's zero (FIRST_PACKET_TIMESTAMP), once known: the player sends it
                 // before the first media, and again to each later signalling connection.
-                let first = self.streams[i].first_ts.map(|zero| {
-                    format!(r#"{{"event_type":1,"timestamp":{zero}}}"#)
-                });
+                let first = self.streams[i]
+                    .first_ts
+                    .map(|zero| format!(r#"{{"event_type":1,"timestamp":{zero}}}"#));
                 if let Some(event) = first.as_deref().and_then(event_update) {
                     self.send_counted(i, socket, event, Count::Event, false);
                 }
@@ -2580,7 +2580,13 @@ impl Core {
     /// start and the stop of the sharing (5, 6). The active speaker is updated either way.
     fn slot_events(&mut self, i: usize, signaling: Option<SocketId>, slot: u64, ts: i64) {
         let s = &mut self.streams[i];
-        let who = |p: usize| format!(r#""user_id":{},"user_name":"{}""#, s.cast[p].user_id, cast::name(p));
+        let who = |p: usize| {
+            format!(
+                r#""user_id":{},"user_name":"{}""#,
+                s.cast[p].user_id,
+                cast::name(p)
+            )
+        };
         let mut events: Vec<(i64, String)> = Vec::new();
         let joined: Vec<String> = (0..s.cast.len())
             .filter(|&p| s.cast[p].joins_at == slot)
@@ -2610,7 +2616,10 @@ impl Core {
         if s.spec.sharing {
             for (event_type, at) in [(5, s.frames / 3), (6, 2 * s.frames / 3)] {
                 if at == slot {
-                    let json = format!(r#"{{"event_type":{event_type},"timestamp":{ts},{}}}"#, who(0));
+                    let json = format!(
+                        r#"{{"event_type":{event_type},"timestamp":{ts},{}}}"#,
+                        who(0)
+                    );
                     events.push((event_type, json));
                 }
             }

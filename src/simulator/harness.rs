@@ -158,7 +158,8 @@ fn narrow(text: &str, refused: u64) -> Option<String> {
         }
         v["media_type"] = (types & !refused).into();
     }
-    let key = ["audio", "video", "deskshare", "transcript", "chat"][refused.trailing_zeros() as usize];
+    let key =
+        ["audio", "video", "deskshare", "transcript", "chat"][refused.trailing_zeros() as usize];
     if let Some(params) = v["media_params"].as_object_mut() {
         params.remove(key);
     }
@@ -514,7 +515,8 @@ impl Pair {
                 };
                 if let Ok(Inbound::User(msg)) = s.handle_message(now, cs, text.as_bytes()) {
                     if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
-                        if let Some(content) = v.get_mut("content").and_then(|c| c.as_object_mut()) {
+                        if let Some(content) = v.get_mut("content").and_then(|c| c.as_object_mut())
+                        {
                             if v_is_audio(&text) {
                                 content.remove("data");
                             }

@@ -11,9 +11,9 @@ use crate::handshake::MediaTypes;
 use crate::protocol::media::{
     AudioChannel, AudioParams, Codec, DataOption, MediaParams, SampleRate,
 };
-use sha2::Digest;
 use crate::protocol::recording::Recording;
 use crate::protocol::session::{SessionEvent, Timing};
+use sha2::Digest;
 
 const LIMIT: Duration = Duration::from_secs(900);
 
@@ -533,7 +533,12 @@ fn zero_of(received: &super::harness::Received) -> i64 {
         .filter(|m| m["msg_type"] == 6 && m["event"]["event_type"] == 1)
         .map(|m| m["event"]["timestamp"].as_i64().unwrap())
         .collect();
-    assert_eq!(firsts.len(), 1, "one FIRST_PACKET_TIMESTAMP: {:?}", &received.messages[..8]);
+    assert_eq!(
+        firsts.len(),
+        1,
+        "one FIRST_PACKET_TIMESTAMP: {:?}",
+        &received.messages[..8]
+    );
     firsts[0]
 }
 
@@ -598,7 +603,11 @@ fn participants_send_their_own_audio_with_mute_gaps_and_the_report_hashes_each_t
         assert_eq!(sha, sent.audio_sha256, "{}", p.user_name);
         total += expected;
         // Every message has the participant's name; none falls in a muted or absent slot.
-        for (user, ts, _) in received.user_audio.iter().filter(|a| a.0 == Some(p.user_id)) {
+        for (user, ts, _) in received
+            .user_audio
+            .iter()
+            .filter(|a| a.0 == Some(p.user_id))
+        {
             let slot = (ts.unwrap() - zero) as u64 / 20;
             assert!(p.speaks(slot), "{} sent in slot {slot}", p.user_name);
             assert_eq!(*user, Some(p.user_id));
@@ -610,8 +619,11 @@ fn participants_send_their_own_audio_with_mute_gaps_and_the_report_hashes_each_t
     assert_eq!(summary.participants[1].audio_frames, 170);
     assert_eq!(summary.participants[2].audio_frames, 150);
     // The tones differ: the tracks of three participants hash differently.
-    let hashes: std::collections::HashSet<_> =
-        summary.participants.iter().map(|p| &p.audio_sha256).collect();
+    let hashes: std::collections::HashSet<_> = summary
+        .participants
+        .iter()
+        .map(|p| &p.audio_sha256)
+        .collect();
     assert_eq!(hashes.len(), 3);
     // The names on the wire.
     let names: std::collections::HashSet<String> = received
@@ -635,7 +647,16 @@ fn participants_send_their_own_audio_with_mute_gaps_and_the_report_hashes_each_t
         .collect();
     assert_eq!(
         kinds,
-        [(1, 0), (3, 0), (2, 0), (2, 40), (3, 50), (5, 66), (2, 80), (6, 133)],
+        [
+            (1, 0),
+            (3, 0),
+            (2, 0),
+            (2, 40),
+            (3, 50),
+            (5, 66),
+            (2, 80),
+            (6, 133)
+        ],
         "{events:#?}"
     );
     assert_eq!(events[1]["participants"].as_array().unwrap().len(), 2);
@@ -698,7 +719,9 @@ fn refuse_chat_answers_13_and_judges_whether_the_client_goes_on() {
         .events
         .iter()
         .any(|e| format!("{e:?}").contains("13"));
-    let goes_on = report.check("goes_on", "sim-stream-1").expect("goes_on judged");
+    let goes_on = report
+        .check("goes_on", "sim-stream-1")
+        .expect("goes_on judged");
     assert_eq!(goes_on.kind, super::CheckKind::Advice);
     if goes_on.failure.is_some() {
         // Gave up: advice only, the protocol checks still pass.
@@ -724,7 +747,10 @@ fn refuse_chat_answers_13_and_judges_whether_the_client_goes_on() {
         .with_split_sockets(true)
     });
     let report = pair.run(LIMIT);
-    assert!(report.check("goes_on", "sim-stream-1").is_some(), "{report}");
+    assert!(
+        report.check("goes_on", "sim-stream-1").is_some(),
+        "{report}"
+    );
     assert!(report.passed(), "{report}");
 
     // A client that never asks for chat meets no refusal: nothing to judge.
@@ -748,8 +774,14 @@ fn refuse_chat_passes_a_client_that_goes_on_without_chat() {
             .with_split_sockets(split)
         });
         let report = pair.run(LIMIT);
-        assert!(passed(&report, "goes_on", "sim-stream-1"), "{split}:\n{report}");
-        assert!(passed(&report, "audio_delivered", "sim-stream-1"), "{report}");
+        assert!(
+            passed(&report, "goes_on", "sim-stream-1"),
+            "{split}:\n{report}"
+        );
+        assert!(
+            passed(&report, "audio_delivered", "sim-stream-1"),
+            "{report}"
+        );
         assert_eq!(report.streams[0].audio_frames, 100);
         assert_eq!(pair.received("sim-stream-1").audio_frames, 100);
         assert!(report.passed(), "{split}:\n{report}");
@@ -759,7 +791,9 @@ fn refuse_chat_passes_a_client_that_goes_on_without_chat() {
 #[test]
 fn the_mixed_stream_keeps_user_0_and_a_media_drop_keeps_the_slots() {
     // Mixed audio with participants: one stream, user_id 0, every slot; the events go on.
-    let s = spec("s-mixed", 100).with_participants(3).with_mute_gaps(true);
+    let s = spec("s-mixed", 100)
+        .with_participants(3)
+        .with_mute_gaps(true);
     let mut pair = Pair::new(SimConfig::default(), vec![s], media());
     multi(&mut pair, "s-mixed", DataOption::AudioMixedStream);
     let report = pair.run(LIMIT);
@@ -801,7 +835,11 @@ fn the_mixed_stream_keeps_user_0_and_a_media_drop_keeps_the_slots() {
     assert_eq!(timestamps, (0..100).map(|k| k * 20).collect::<Vec<_>>());
     for p in &report.streams[0].participants {
         let (frames, sha) = track_sha256(received, p.user_id, zero);
-        assert_eq!((frames, &sha), (p.audio_frames, &p.audio_sha256), "{report}");
+        assert_eq!(
+            (frames, &sha),
+            (p.audio_frames, &p.audio_sha256),
+            "{report}"
+        );
     }
     assert_eq!(report.streams[0].participants[0].audio_frames, 90);
 }
