@@ -2426,21 +2426,22 @@ impl Core {
             self.slot_events(i, go.signaling, slot, ts);
         }
         if let Some(audio) = go.audio {
-            let s = &self.streams[i];
             let multi = format.data_opt == DataOption::AudioMultiStreams;
-            let speakers: Vec<Option<usize>> = if multi && with_cast {
-                (0..s.cast.len())
-                    .filter(|&p| s.cast[p].speaks(slot))
-                    .map(Some)
-                    .collect()
-            } else {
-                vec![None]
-            };
-            for who in speakers {
-                if !self.send_audio(i, audio, &format, slot, ts, who) {
-                    // Refused at the data handshake (`unplayable`): nothing to play.
-                    return self.drain(now, i);
+            // One message per participant that speaks in the slot, or the one stream.
+            let played = if multi && with_cast {
+                let mut played = true;
+                for p in 0..self.streams[i].cast.len() {
+                    if self.streams[i].cast[p].speaks(slot) {
+                        played &= self.send_audio(i, audio, &format, slot, ts, Some(p));
+                    }
                 }
+                played
+            } else {
+                self.send_audio(i, audio, &format, slot, ts, None)
+            };
+            if !played {
+                // Refused at the data handshake (`unplayable`): nothing to play.
+                return self.drain(now, i);
             }
         }
         let s = &mut self.streams[i];

@@ -13,7 +13,10 @@
 //! configured URL, and always handed out by [`Simulator::take_webhooks`]), the client connects,
 //! the simulator plays audio in the confirmed format (a deterministic tone, one per stream, as
 //! L16; or real Opus packets of the same tone; it refuses G.711 and G.722, which it cannot
-//! encode, and stops the stream saying so), transcripts and, when
+//! encode, and stops the stream saying so), transcripts (with [`StreamSpec::with_participants`],
+//! several participants, each its own audio when the client asks for one stream per
+//! participant, with mute gaps, late joiners, their events and chat:
+//! [`ParticipantSummary`] gives the SHA-256 of each one's gap-filled track) and, when
 //! the client asked for video, small JPEG frames (the active speaker's, or with `data_opt` 4
 //! the participant subscribed with message type 28) once the client is ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
 //! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
