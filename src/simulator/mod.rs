@@ -775,7 +775,8 @@ impl StreamSpec {
     /// signalling socket gets `PARTICIPANT_JOIN` (3) as participants start,
     /// `PARTICIPANT_LEAVE` (4) as they leave before the end, and `ACTIVE_SPEAKER_CHANGE` (2)
     /// when the first participant that speaks in a slot changes; transcripts are the active
-    /// speaker's. Every event's `timestamp` is its slot's (`zero + k * send_rate_ms`).
+    /// speaker's. Every event's `timestamp` is its slot's (`zero + k * send_rate_ms`). Contact
+    /// Center streams, whose audio is per channel, ignore the participants.
     ///
     /// ```
     /// use zoom_rtms_webhooks::handshake::Credentials;

@@ -63,7 +63,8 @@ pub enum Scenario {
     SessionStopped,
     /// `refuse-chat`: every data handshake asking for chat is answered with status 13
     /// (`MEDIA_TYPE_CHAT_NOT_SUPPORT`) while audio and transcripts are served: the client
-    /// must go on with what was granted (check `goes_on`, advice).
+    /// must go on with what was granted (check `goes_on`, advice; a client that never asks
+    /// for chat meets no refusal and is not judged on it).
     RefuseChat,
 }
 
@@ -170,7 +171,8 @@ impl Scenario {
             Scenario::SessionStopped => "session state 5 (stopped) ends the stream",
             Scenario::RefuseChat => {
                 "status 13 (MEDIA_TYPE_CHAT_NOT_SUPPORT) to a data handshake asking for chat: \
-                 the client must go on with audio and transcripts"
+                 the client must go on with audio and transcripts (judged only for a client \
+                 that asks for chat)"
             }
         }
     }
