@@ -30,8 +30,25 @@
 //! schedule: 5, 20, then 60 minutes later), `--strict` (the advice checks must pass too, not
 //! only the protocol's rules).
 //!
+//! What Zoom sends, per stream: `--participants N` (N participants, `user_id` 16778240 + k,
+//! `Ann`, `Bob`, ...; a client that asks for one audio stream per participant, `data_opt`
+//! `AUDIO_MULTI_STREAMS`, gets each its own tone with its `user_id` and `user_name`, the mixed
+//! stream stays one stream with `user_id` 0; join, leave and active-speaker events go to a
+//! client subscribed to them, and the transcripts are the active speaker's), `--mute-gaps` (a
+//! fixed pattern over the `F` frames: participant 0 muted for the slots `[F/5, 2F/5)`, with 3
+//! or more participant 1 for `[F/2, 3F/5)` and `[7F/10, 3F/4)`, with 2 or more the last one
+//! joins at `F/4`), `--chat N` (N chat messages with their metadata, for a client that asks
+//! for chat), `--sharing` (participant 0 shares from `F/3` to `2F/3`: events 5 and 6). Event 1
+//! (`FIRST_PACKET_TIMESTAMP`, the stream's zero) comes before the first media; frame slot `k`
+//! has timestamp `zero + 20k`. The scenario `refuse-chat` answers status 13 to a data
+//! handshake asking for chat: the client must go on with the rest (advice check `goes_on`).
+//!
 //! The client under test must allow the host `127.0.0.1` with plain `ws://`. Prints
-//! `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, one
+//! `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream; after it, per `user_id`
+//! of its audio, `sent stream=<id> user=<user_id> audio_frames=<n> audio_sha256=<hex>`: the
+//! SHA-256 of the 16-bit PCM that participant's gap-filled track must hold (sample 0 at the
+//! stream's zero, up to the end of its last frame, zeros for each slot it did not send; empty
+//! for Opus); and, when any were sent, `sent stream=<id> events=<n> chats=<n>`; then one
 //! `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line per
 //! check (`protocol` or `advice`), and `stopped stream=<id>: <why>` for a stream whose checks
 //! ended early; exits 0 when every protocol check passed and no stream stopped early (with
@@ -79,6 +96,20 @@ struct Args {
     /// Fail on the advice checks too, not only on the protocol's rules
     #[arg(long)]
     strict: bool,
+    /// Participants per stream: each its own audio for a client that asks for one stream per
+    /// participant (AUDIO_MULTI_STREAMS), and their join, leave and active-speaker events
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    participants: usize,
+    /// A fixed pattern of mutes (slots with no audio) and one late joiner (with
+    /// --participants)
+    #[arg(long)]
+    mute_gaps: bool,
+    /// Chat messages per stream, with their metadata (for a client that asks for chat)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    chat: u64,
+    /// Participant 0 shares its screen once (events 5 and 6)
+    #[arg(long)]
+    sharing: bool,
 }
 
 /// `--help`'s list of scenarios.
@@ -112,9 +143,17 @@ async fn run(args: Args) -> Result<bool, String> {
     let secret = env("ZOOM_SECRET_TOKEN")?;
     let creds = Credentials::new(env("ZOOM_CLIENT_ID")?, env("ZOOM_CLIENT_SECRET")?)
         .map_err(|e| e.to_string())?;
-    let streams = args
+    let streams: Vec<_> = args
         .scenario
-        .streams(args.streams, args.frames, &secret, &creds);
+        .streams(args.streams, args.frames, &secret, &creds)
+        .into_iter()
+        .map(|spec| {
+            spec.with_participants(args.participants)
+                .with_mute_gaps(args.mute_gaps)
+                .with_chat(args.chat)
+                .with_sharing(args.sharing)
+        })
+        .collect();
     let mut config = SimConfig::default()
         .with_port(args.port)
         .with_webhook_url(&args.webhook)

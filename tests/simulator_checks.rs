@@ -449,3 +449,56 @@ async fn an_unacknowledged_webhook_is_retried_on_zooms_schedule() {
     passed_check(&report, "webhook_retry", "s-retry");
     assert!(failure(&report, "webhook_ack", "s-retry").contains("503"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn participants_over_sockets_send_their_own_gap_filled_tracks_and_events() {
+    use sha2::Digest as _;
+    use zoom_rtms_webhooks::protocol::media::{AudioParams, DataOption};
+    let spec = spec("s-cast")
+        .with_participants(3)
+        .with_mute_gaps(true)
+        .with_sharing(true);
+    let cast = spec.participants();
+    let behaviour = Behaviour {
+        audio: Some(AudioParams::new().with_data_opt(DataOption::AudioMultiStreams)),
+        ..Behaviour::default()
+    };
+    let (report, outcome) = run(SimConfig::default(), spec, behaviour).await;
+    assert!(report.passed_strict(), "{report}");
+    let got = outcome.lock().unwrap();
+    // Event 1 first: the stream's zero, the timestamp of the first audio message.
+    assert_eq!(got.events[0], 1, "{:?}", got.events);
+    let zero = got.event_timestamps[0].unwrap();
+    assert_eq!(got.user_audio[0].1, Some(zero));
+    assert_eq!(got.events, [1, 3, 2, 2, 3, 5, 2, 6]);
+    let sent = &report.streams[0];
+    assert_eq!(sent.events, 8);
+    assert_eq!(sent.participants.len(), 3);
+    for (p, summary) in cast.iter().zip(&sent.participants) {
+        // The recorder's rule at 16 kHz: frame at max(end of previous, (ts - zero) * 16).
+        let mut track: Vec<u8> = Vec::new();
+        let mut frames = 0;
+        for (user, ts, pcm) in &got.user_audio {
+            if *user != Some(p.user_id) {
+                continue;
+            }
+            frames += 1;
+            let at = (((ts.unwrap() - zero) * 16) as usize * 2).max(track.len());
+            track.resize(at, 0);
+            track.extend_from_slice(pcm);
+        }
+        assert_eq!(summary.user_id, p.user_id);
+        assert_eq!(frames, summary.audio_frames, "{}", p.user_name);
+        assert_eq!(
+            frames,
+            (0..100).filter(|k| p.speaks(*k)).count() as u64,
+            "{}",
+            p.user_name
+        );
+        let sha = hex::encode(sha2::Sha256::digest(&track));
+        assert_eq!(sha, summary.audio_sha256, "{}", p.user_name);
+    }
+    assert!(report
+        .to_string()
+        .contains("sent stream=s-cast user=16778242 audio_frames=75 "));
+}

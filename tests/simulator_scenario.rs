@@ -28,7 +28,7 @@ fn every_name_round_trips_and_is_distinct() {
         assert!(!scenario.description().is_empty(), "{name}");
         assert!(!scenario.description().contains('\n'), "{name}");
     }
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), 16);
     assert_eq!(Scenario::default(), Scenario::Faults);
     assert_eq!(format!("[{:<8}]", Scenario::Happy), "[happy   ]");
 }

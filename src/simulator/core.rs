@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::cast::{self, Participant};
 use super::webhook::{self, Unsigned};
 use super::{opus, replay, Check, End, Fault, SimConfig, SimError, StreamSpec, StreamSummary};
-use super::{Report, SEND_QUEUE};
+use super::{ParticipantSummary, Report, SEND_QUEUE};
 use crate::codes::{SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
 use crate::handshake::{handshake_signature, MediaKind, MediaTypes, SignalingHandshakeResponse};
@@ -314,8 +315,21 @@ struct Stream {
     replay: Option<replay::Player>,
     /// The audio socket of the replayed frame in progress.
     replay_audio: Option<SocketId>,
-    /// The audio message last encoded, reused while the tone's phase and the format stay.
-    cache: Option<AudioCache>,
+    /// Per speaker (participant, or 0 for the one stream without participants), the audio
+    /// message last encoded, reused while the tone's phase and the format stay.
+    caches: Vec<Option<AudioCache>>,
+    /// The participants played (empty: none configured).
+    cast: Vec<Participant>,
+    /// Per `user_id` of the audio sent: its frames and gap-filled hash.
+    voices: Vec<Voice>,
+    /// The active speaker (a participant index), as last announced.
+    speaker: Option<usize>,
+    events_sent: u64,
+    chats_sent: u64,
+    /// The kind every data handshake asking for it is refused ([`Fault::RefuseMedia`]).
+    refuse_kind: Option<MediaKind>,
+    /// A data handshake was refused for it: the client must go on (check `goes_on`).
+    refused_kind: bool,
     amp: i64,
     /// The delivery of `rtms_stopped` the close is counted from.
     stopped_delivery: Option<u64>,
@@ -345,6 +359,11 @@ impl Stream {
             .as_ref()
             .map_or(spec.audio_frames, |r| r.frames(spec.audio_frames));
         let amp = tone_amplitude(&spec.rtms_stream_id);
+        let cast = spec.participants();
+        let refuse_kind = spec.faults.iter().find_map(|f| match f {
+            Fault::RefuseMedia(kind) => Some(*kind),
+            _ => None,
+        });
         Stream {
             spec,
             gen,
@@ -381,7 +400,14 @@ impl Stream {
             next_window: None,
             replay,
             replay_audio: None,
-            cache: None,
+            caches: Vec::new(),
+            cast,
+            voices: Vec::new(),
+            speaker: None,
+            events_sent: 0,
+            chats_sent: 0,
+            refuse_kind,
+            refused_kind: false,
             amp,
             stopped_delivery: None,
         }
@@ -504,10 +530,45 @@ fn push_int(out: &mut String, n: i64) {
     }
 }
 
+/// What was sent of one `user_id`'s audio: its frames, and the hash of its gap-filled PCM.
+struct Voice {
+    user_id: i64,
+    frames: u64,
+    hasher: Sha256,
+    /// The slot after its last frame hashed (the zeros of the slots up to a frame's are
+    /// hashed before it).
+    next_slot: u64,
+    /// Its payloads are PCM (L16): the hash means something.
+    pcm: bool,
+}
+
+/// Zeros to hash for the slots a voice did not send.
+const ZEROS: [u8; 4096] = [0; 4096];
+
+impl Voice {
+    /// Hashes the frame of slot `slot`, after zeros for every slot since its last frame.
+    fn hash(&mut self, slot: u64, payload: &[u8]) {
+        let gap = slot.saturating_sub(self.next_slot);
+        let mut zeros = gap.saturating_mul(payload.len() as u64);
+        while zeros > 0 {
+            let n = zeros.min(ZEROS.len() as u64) as usize;
+            self.hasher.update(&ZEROS[..n]);
+            zeros -= n as u64;
+        }
+        self.hasher.update(payload);
+        self.next_slot = slot + 1;
+    }
+}
+
 /// What a message sent counts for in the report, once the driver took it.
 enum Count {
-    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken.
-    Audio(Arc<[u8]>),
+    /// Its PCM (or Opus) bytes, shared with the stream's [`AudioCache`]: hashed once taken;
+    /// and its voice (an index into the stream's voices) and slot, if it has one.
+    Audio(Arc<[u8]>, Option<(usize, u64)>),
+    /// An event update of the player (1 to 6).
+    Event,
+    /// A chat message.
+    Chat,
     Video,
     Transcript,
     /// A keep-alive request: one the driver could not queue is not pending.
@@ -728,6 +789,21 @@ impl Core {
                 },
                 transcripts: s.transcripts_sent,
                 video_frames: s.video_frames_sent,
+                participants: s
+                    .voices
+                    .iter()
+                    .map(|v| ParticipantSummary {
+                        user_id: v.user_id,
+                        audio_frames: v.frames,
+                        audio_sha256: if self.config.audio_digest && v.pcm {
+                            hex::encode(v.hasher.clone().finalize())
+                        } else {
+                            String::new()
+                        },
+                    })
+                    .collect(),
+                events: s.events_sent,
+                chats: s.chats_sent,
                 stopped: s.aborted.clone(),
             })
             .collect();
@@ -885,7 +961,7 @@ impl Core {
                     keep_alive.pending = None;
                 }
             }
-            Count::Audio(_) if tally.judged => {
+            Count::Audio(..) if tally.judged => {
                 let why = format!(
                     "the client stopped reading its audio socket ({SEND_QUEUE} messages queued); \
                      audio was dropped"
@@ -1090,12 +1166,22 @@ impl Core {
         };
         let s = &mut self.streams[tally.stream];
         match tally.count {
-            Count::Audio(pcm) => {
+            Count::Audio(pcm, voice) => {
                 if self.config.audio_digest {
                     s.hasher.update(&pcm);
                 }
                 s.frames_sent += 1;
+                if let Some(v) = voice.and_then(|(v, _)| s.voices.get_mut(v)) {
+                    v.frames += 1;
+                }
+                if let Some((v, slot)) = voice.filter(|_| self.config.audio_digest) {
+                    if let Some(v) = s.voices.get_mut(v).filter(|v| v.pcm) {
+                        v.hash(slot, &pcm);
+                    }
+                }
             }
+            Count::Event => s.events_sent += 1,
+            Count::Chat => s.chats_sent += 1,
             Count::Video => s.video_frames_sent += 1,
             Count::Transcript => s.transcripts_sent += 1,
             Count::KeepAlive | Count::Other => {}
@@ -1442,8 +1528,14 @@ impl Core {
                 self.open(now, socket, i, Role::Signaling);
                 let response = self.signaling_response(gen, StatusCode::Ok, refusable);
                 self.send(socket, response);
-                let event = self.event_frame(now, 1);
-                self.send(socket, event);
+                // The stream's zero (FIRST_PACKET_TIMESTAMP), once known: the player sends it
+                // before the first media, and again to each later signalling connection.
+                let first = self.streams[i]
+                    .first_ts
+                    .map(|zero| format!(r#"{{"event_type":1,"timestamp":{zero}}}"#));
+                if let Some(event) = first.as_deref().and_then(event_update) {
+                    self.send_counted(i, socket, event, Count::Event, false);
+                }
                 self.advance(now, i);
             }
             Err((code, i)) => {
@@ -1674,6 +1766,10 @@ impl Core {
         if let Some(code) = s.reject_pending.take() {
             s.rejected = Some((code, now));
             return Err(fail(code));
+        }
+        if let Some(kind) = s.refuse_kind.filter(|k| media_type.includes(*k)) {
+            s.refused_kind = true;
+            return Err(fail(not_supported(kind)));
         }
         let mut results: Vec<(&'static str, Option<String>)> =
             vec![("one_media_connection_per_kind", None)];
@@ -2145,6 +2241,9 @@ impl Core {
     /// ends once they are answered or judged.
     fn drain(&mut self, now: Instant, i: usize) {
         self.record_of(i, "audio_delivered", None);
+        if self.streams[i].refused_kind {
+            self.record_of(i, "goes_on", None);
+        }
         self.record_of(i, "keeps_up", None);
         let deadline = after(now, self.interval().saturating_mul(2));
         self.streams[i].draining = true;
@@ -2174,8 +2273,22 @@ impl Core {
                     s.phase = Phase::Run;
                     return true;
                 }
-                let check = awaiting.map_or("media_ready", Awaiting::check);
-                let why = self.not_ready_why(i, self.config.reconnect_window, awaiting);
+                let refused = self.streams[i].refused_kind && awaiting.is_none();
+                let check = if refused {
+                    // Gave up after one kind was refused: advice, not a protocol breach.
+                    "goes_on"
+                } else {
+                    awaiting.map_or("media_ready", Awaiting::check)
+                };
+                let mut why = self.not_ready_why(i, self.config.reconnect_window, awaiting);
+                if let Some(kind) = self.streams[i].refuse_kind.filter(|_| refused) {
+                    let code = not_supported(kind);
+                    why = format!(
+                        "after status {} ({code}) to a data handshake asking for {kind:?}, \
+                         the client did not go on with what was granted: {why}",
+                        code.code()
+                    );
+                }
                 self.record_of(i, check, Some(why));
                 let reason = StopReason::AwaitReconnectionTimeout;
                 let until = self.terminate(now, i, reason, Duration::ZERO);
@@ -2283,8 +2396,16 @@ impl Core {
                 self.send(sig, state);
                 // A replay sends the recorded events instead.
                 if self.streams[i].replay.is_none() {
-                    for event in self.participant_events(now, i) {
-                        self.send(sig, event);
+                    // The stream's zero, before the first media (no subscription needed).
+                    let zero = *self.streams[i].first_ts.get_or_insert(now_ms);
+                    let first = format!(r#"{{"event_type":1,"timestamp":{zero}}}"#);
+                    if let Some(event) = event_update(&first) {
+                        self.send_counted(i, sig, event, Count::Event, false);
+                    }
+                    if self.streams[i].cast.is_empty() {
+                        for event in self.participant_events(now, i) {
+                            self.send_counted(i, sig, event, Count::Event, false);
+                        }
                     }
                 }
             }
@@ -2298,36 +2419,40 @@ impl Core {
         let format = go.format;
         let send_rate = format.send_rate_ms.max(20);
         let start = *s.first_ts.get_or_insert(now_ms);
-        let sent = s.sent;
-        let ts = start + sent as i64 * send_rate;
+        let slot = s.sent;
+        let ts = start + slot as i64 * send_rate;
+        let with_cast = !s.cast.is_empty() && !contact_center;
+        if with_cast {
+            self.slot_events(i, go.signaling, slot, ts);
+        }
         if let Some(audio) = go.audio {
-            // The tone repeats with its phase: encode each (phase, format) once, and each
-            // message from that encoding with only its timestamp written anew.
-            let key = audio_key(sent, &format);
-            if s.cache.as_ref().is_none_or(|c| c.key != key) {
-                let Some(pcm) = audio_payload(sent, &format, s.amp) else {
-                    // Refused at the data handshake (`unplayable`): nothing to play.
-                    return self.drain(now, i);
-                };
-                let multi = format.data_opt == DataOption::AudioMultiStreams;
-                let who = Speaker {
-                    user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
-                    user_name: (multi && !contact_center).then_some(USER_NAME),
-                    channel_id: contact_center.then_some(CHANNEL_ID),
-                };
-                s.cache = Some(AudioCache::new(key, pcm, who));
-            }
-            let Some(cache) = s.cache.as_ref() else {
-                return;
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            // One message per participant that speaks in the slot, or the one stream.
+            let played = if multi && with_cast {
+                let mut played = true;
+                for p in 0..self.streams[i].cast.len() {
+                    if self.streams[i].cast[p].speaks(slot) {
+                        played &= self.send_audio(i, audio, &format, slot, ts, Some(p));
+                    }
+                }
+                played
+            } else {
+                self.send_audio(i, audio, &format, slot, ts, None)
             };
-            let frame = cache.message(ts);
-            let pcm = Arc::clone(&cache.pcm);
-            self.send_counted(i, audio, frame, Count::Audio(pcm), true);
+            if !played {
+                // Refused at the data handshake (`unplayable`): nothing to play.
+                return self.drain(now, i);
+            }
         }
         let s = &mut self.streams[i];
         s.sent += 1;
         let sent = s.sent;
         let every = s.spec.transcript_every;
+        // The active speaker (the transcripts' and the active speaker video's).
+        let (speaker_id, speaker_name) = match s.speaker.filter(|_| with_cast) {
+            Some(p) => (s.cast[p].user_id, cast::name(p)),
+            None => (USER_ID, USER_NAME),
+        };
         if let Some((socket, individual)) = go
             .video
             .filter(|_| sent % VIDEO_EVERY == 1 && !contact_center)
@@ -2336,12 +2461,17 @@ impl Core {
             let user = if individual {
                 s.video_user
             } else {
-                Some(USER_ID)
+                Some(speaker_id)
             };
             if let Some(user) = user {
+                let name = s
+                    .cast
+                    .iter()
+                    .position(|p| p.user_id == user)
+                    .map_or(USER_NAME, cast::name);
                 let frame = ServerMessage::Video(MediaData {
                     user_id: Some(user),
-                    user_name: Some(Cow::Borrowed(USER_NAME)),
+                    user_name: Some(Cow::Borrowed(name)),
                     channel_id: None,
                     data: Some(Cow::Borrowed(&self.video)),
                     length: Some(VIDEO_FRAME.len() as i64),
@@ -2357,8 +2487,8 @@ impl Core {
             let span = every as i64 * send_rate;
             let text = format!("utterance {n} of stream {id}");
             let msg = ServerMessage::Transcript(Transcript {
-                user_id: (!contact_center).then_some(USER_ID),
-                user_name: (!contact_center).then_some(Cow::Borrowed(USER_NAME)),
+                user_id: (!contact_center).then_some(speaker_id),
+                user_name: (!contact_center).then_some(Cow::Borrowed(speaker_name)),
                 channel_id: contact_center.then_some(Cow::Borrowed(CHANNEL_ID)),
                 text: Some(Cow::Owned(text)),
                 language: Some(TranscriptLanguage::English),
@@ -2370,9 +2500,187 @@ impl Core {
             .to_json();
             self.send_counted(i, socket, msg, Count::Transcript, false);
         }
+        if !contact_center {
+            self.chat(i, slot, ts, (speaker_id, speaker_name));
+        }
         let s = &mut self.streams[i];
         s.next_at += Duration::from_millis(send_rate as u64);
         s.phase = Phase::Sleeping(s.next_at);
+    }
+
+    /// Sends slot `slot`'s audio message of participant `who` (`None`: the one stream without
+    /// participants, or the mixed stream) on `socket`; false when the format cannot be played.
+    fn send_audio(
+        &mut self,
+        i: usize,
+        socket: SocketId,
+        format: &AudioFormat,
+        slot: u64,
+        ts: i64,
+        who: Option<usize>,
+    ) -> bool {
+        let s = &mut self.streams[i];
+        let contact_center = s.spec.product == Product::ContactCenter;
+        let k = who.unwrap_or(0);
+        if s.caches.len() <= k {
+            s.caches.resize_with(k + 1, || None);
+        }
+        // The tone repeats with its phase: encode each (phase, format) once, and each
+        // message from that encoding with only its timestamp written anew.
+        let key = audio_key(slot, format);
+        if s.caches[k].as_ref().is_none_or(|c| c.key != key) {
+            let Some(pcm) = audio_payload(slot, format, cast::amplitude(s.amp, k)) else {
+                return false;
+            };
+            let multi = format.data_opt == DataOption::AudioMultiStreams;
+            let speaker = match who {
+                Some(p) => Speaker {
+                    user_id: Some(s.cast[p].user_id),
+                    user_name: Some(cast::name(p)),
+                    channel_id: None,
+                },
+                None => Speaker {
+                    user_id: (!contact_center).then_some(if multi { USER_ID } else { 0 }),
+                    user_name: (multi && !contact_center).then_some(USER_NAME),
+                    channel_id: contact_center.then_some(CHANNEL_ID),
+                },
+            };
+            s.caches[k] = Some(AudioCache::new(key, pcm, speaker));
+        }
+        let Some(cache) = s.caches[k].as_ref() else {
+            return true;
+        };
+        let frame = cache.message(ts);
+        let pcm = Arc::clone(&cache.pcm);
+        let voice = cache.who.user_id.map(|user_id| {
+            let pcm = format.codec == Codec::L16;
+            match s.voices.iter().position(|v| v.user_id == user_id) {
+                Some(v) => {
+                    s.voices[v].pcm &= pcm;
+                    v
+                }
+                None => {
+                    s.voices.push(Voice {
+                        user_id,
+                        frames: 0,
+                        hasher: Sha256::new(),
+                        next_slot: 0,
+                        pcm,
+                    });
+                    s.voices.len() - 1
+                }
+            }
+        });
+        let count = Count::Audio(pcm, voice.map(|v| (v, slot)));
+        self.send_counted(i, socket, frame, count, true);
+        true
+    }
+
+    /// The participant events of slot `slot` (timestamp `ts`), on `signaling` for those
+    /// subscribed to: joins (3), leaves before the end (4), a new active speaker (2), the
+    /// start and the stop of the sharing (5, 6). The active speaker is updated either way.
+    fn slot_events(&mut self, i: usize, signaling: Option<SocketId>, slot: u64, ts: i64) {
+        let s = &mut self.streams[i];
+        let who = |p: usize| {
+            format!(
+                r#""user_id":{},"user_name":"{}""#,
+                s.cast[p].user_id,
+                cast::name(p)
+            )
+        };
+        let mut events: Vec<(i64, String)> = Vec::new();
+        let joined: Vec<String> = (0..s.cast.len())
+            .filter(|&p| s.cast[p].joins_at == slot)
+            .map(|p| format!("{{{}}}", who(p)))
+            .collect();
+        if !joined.is_empty() {
+            let list = joined.join(",");
+            let json = format!(r#"{{"event_type":3,"timestamp":{ts},"participants":[{list}]}}"#);
+            events.push((3, json));
+        }
+        let left: Vec<String> = s
+            .cast
+            .iter()
+            .filter(|p| p.leaves_at == Some(slot) && slot < s.frames && p.joins_at < slot)
+            .map(|p| format!(r#"{{"user_id":{}}}"#, p.user_id))
+            .collect();
+        if !left.is_empty() {
+            let list = left.join(",");
+            let json = format!(r#"{{"event_type":4,"timestamp":{ts},"participants":[{list}]}}"#);
+            events.push((4, json));
+        }
+        let speaker = cast::speaker(&s.cast, slot);
+        if let Some(p) = speaker.filter(|p| s.speaker != Some(*p)) {
+            let json = format!(r#"{{"event_type":2,"timestamp":{ts},{}}}"#, who(p));
+            events.push((2, json));
+        }
+        if s.spec.sharing {
+            for (event_type, at) in [(5, s.frames / 3), (6, 2 * s.frames / 3)] {
+                if at == slot {
+                    let json = format!(
+                        r#"{{"event_type":{event_type},"timestamp":{ts},{}}}"#,
+                        who(0)
+                    );
+                    events.push((event_type, json));
+                }
+            }
+        }
+        if speaker.is_some() {
+            s.speaker = speaker;
+        }
+        let Some(sig) = signaling else {
+            return;
+        };
+        let subscribed = s.subscribed.clone();
+        for (event_type, json) in events {
+            if !subscribed.contains(&event_type) {
+                continue;
+            }
+            if let Some(event) = event_update(&json) {
+                self.send_counted(i, sig, event, Count::Event, false);
+            }
+        }
+    }
+
+    /// The chat messages of slot `slot` (timestamp `ts`), from `sender`, on the socket that
+    /// carries chat: message `j` of `n` at slot `j * frames / (n + 1)`.
+    fn chat(&mut self, i: usize, slot: u64, ts: i64, sender: (i64, &str)) {
+        let s = &self.streams[i];
+        let n = s.spec.chats;
+        if n == 0 {
+            return;
+        }
+        let Some(socket) = s.usable(MediaKind::Chat).map(|m| m.conn.socket) else {
+            return;
+        };
+        let frames = s.frames;
+        let id = s.spec.rtms_stream_id.clone();
+        // The first message at or after this slot, and those due at it.
+        let first = (slot * (n + 1)).div_ceil(frames.max(1)).max(1);
+        for j in first..=n {
+            if j * frames / (n + 1) != slot {
+                break;
+            }
+            let (user_id, user_name) = sender;
+            let msg = serde_json::json!({
+                "msg_type": 18,
+                "content": {
+                    "user_id": user_id,
+                    "user_name": user_name,
+                    "data": format!("chat message {j} of stream {id}"),
+                    "timestamp": ts,
+                    "sender": {"user_id": user_id, "user_name": user_name},
+                    "receiver": {"user_id": 0, "user_name": "Everyone"},
+                    "chat_session": "meeting",
+                    "operation_type": 1,
+                    "message_id": format!("{id}-chat-{j}"),
+                    "parent_message_id": "",
+                    "files": [],
+                    "delete_file_id_list": [],
+                }
+            });
+            self.send_counted(i, socket, msg.to_string(), Count::Chat, false);
+        }
     }
 
     /// Goes on with the replayed frame in progress, on the audio socket `audio`.
@@ -2425,7 +2733,7 @@ impl Core {
                         pcm.clear();
                     }
                 }
-                (m.conn.socket, Count::Audio(pcm.into()))
+                (m.conn.socket, Count::Audio(pcm.into(), None))
             }
             replay::Target::Media(kind) => {
                 let Some(m) = s.usable(kind) else {
@@ -2676,6 +2984,18 @@ impl Core {
     }
 
     fn finish(&mut self, i: usize) {
+        let refused = self.streams[i].refused_kind;
+        if let Some(kind) = self.streams[i].refuse_kind.filter(|_| refused) {
+            if !self.has("goes_on", i) {
+                let code = not_supported(kind);
+                let why = format!(
+                    "after status {} ({code}) to a data handshake asking for {kind:?}, the \
+                     stream ended before its frames were sent: the client gave up",
+                    code.code()
+                );
+                self.record_of(i, "goes_on", Some(why));
+            }
+        }
         let paused = self.streams[i]
             .spec
             .faults
@@ -2815,6 +3135,25 @@ fn carried(types: MediaTypes) -> MediaTypes {
         .into_iter()
         .filter(|k| types.includes(*k))
         .fold(MediaTypes::NONE, |acc, k| acc | k.flag())
+}
+
+/// The status a data handshake asking for `kind` is refused with when Zoom does not serve it:
+/// 9 to 13, `MEDIA_TYPE_{AUDIO,VIDEO,DESKSHARE,TRANSCRIPT,CHAT}_NOT_SUPPORT`.
+fn not_supported(kind: MediaKind) -> StatusCode {
+    StatusCode::from(match kind {
+        MediaKind::Audio => 9,
+        MediaKind::Video => 10,
+        MediaKind::Deskshare => 11,
+        MediaKind::Transcript => 12,
+        _ => 13,
+    })
+}
+
+/// An event update (message type 6) of the event `json`, as Zoom writes it.
+fn event_update(json: &str) -> Option<String> {
+    Event::parse(json)
+        .ok()
+        .map(|e| ServerMessage::EventUpdate(e).to_json())
 }
 
 /// The tone's amplitude for a stream: 4000 to 7999, derived from its id, so that two streams

@@ -53,6 +53,11 @@ pub(super) struct Received {
     pub(super) events: Vec<SessionEvent>,
     /// When each signalling socket was dialled.
     pub(super) signalling_dials: Vec<Duration>,
+    /// Every message the session handed to the user, as JSON, in order of arrival (audio
+    /// without its `data`).
+    pub(super) messages: Vec<serde_json::Value>,
+    /// Each audio message: its `user_id`, `timestamp` and PCM.
+    pub(super) user_audio: Vec<(Option<i64>, Option<i64>, Vec<u8>)>,
 }
 
 impl Received {
@@ -121,6 +126,49 @@ pub(super) struct Pair {
     unsent: Option<Unsent>,
     packets: BTreeMap<u64, Packet>,
     seq: u64,
+    /// The clients narrow their request after a media type is refused (see
+    /// [`Pair::narrowing`]); those that met a refusal, and the media-type bit refused.
+    narrowing: bool,
+    narrowed: HashMap<usize, u64>,
+}
+
+/// The media-type bit a data handshake response refuses (status 9 to 13: audio, video,
+/// deskshare, transcript, chat not supported), if it is one.
+fn refused_kind(text: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    if v["msg_type"] != 4 {
+        return None;
+    }
+    let code = v["status_code"].as_u64()?;
+    (9..=13).contains(&code).then(|| 1 << (code - 9))
+}
+
+/// A data handshake request (type 3) without the media-type bit `refused` (`None`: it asked
+/// for that kind alone); other messages as they are.
+fn narrow(text: &str, refused: u64) -> Option<String> {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Some(text.to_owned());
+    };
+    if v["msg_type"] != 3 {
+        return Some(text.to_owned());
+    }
+    if let Some(types) = v["media_type"].as_u64() {
+        if types & !refused == 0 {
+            return None;
+        }
+        v["media_type"] = (types & !refused).into();
+    }
+    let key =
+        ["audio", "video", "deskshare", "transcript", "chat"][refused.trailing_zeros() as usize];
+    if let Some(params) = v["media_params"].as_object_mut() {
+        params.remove(key);
+    }
+    Some(v.to_string())
+}
+
+/// Whether a message's text is an audio message (type 14).
+fn v_is_audio(text: &str) -> bool {
+    text.contains(r#""msg_type":14"#)
 }
 
 fn policy() -> HostPolicy {
@@ -192,6 +240,8 @@ impl Pair {
             unsent: None,
             packets: BTreeMap::new(),
             seq: 0,
+            narrowing: false,
+            narrowed: HashMap::new(),
         }
     }
 
@@ -204,6 +254,14 @@ impl Pair {
     /// whose send queue is full does, and never reach the client.
     pub(super) fn unsent(mut self, unsent: impl FnMut(&str) -> bool + 'static) -> Self {
         self.unsent = Some(Box::new(unsent));
+        self
+    }
+
+    /// The clients go on without a refused media type, as Zoom's samples do: a data handshake
+    /// response with status 9 to 13 never reaches the session (it sees its socket closed and
+    /// redials), and every later data handshake of that client asks without the refused kind.
+    pub(super) fn narrowing(mut self) -> Self {
+        self.narrowing = true;
         self
     }
 
@@ -338,6 +396,14 @@ impl Pair {
                 });
             }
             session::Output::Send { socket, text } => {
+                let text = match self.narrowed.get(&client) {
+                    Some(&refused) => match narrow(&text, refused) {
+                        Some(text) => text,
+                        // A socket for the refused kind alone is not asked for again.
+                        None => return,
+                    },
+                    None => text,
+                };
                 let Some(text) = self.tamper(client, socket, text) else {
                     return;
                 };
@@ -437,15 +503,33 @@ impl Pair {
                 let Some(&(client, cs)) = self.to_client.get(&socket) else {
                     return;
                 };
+                if self.narrowing {
+                    if let Some(refused) = refused_kind(&text) {
+                        self.narrowed.insert(client, refused);
+                        return;
+                    }
+                }
                 let c = &mut self.clients[client];
                 let Some(s) = c.session.as_mut() else {
                     return;
                 };
                 if let Ok(Inbound::User(msg)) = s.handle_message(now, cs, text.as_bytes()) {
+                    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+                        if let Some(content) = v.get_mut("content").and_then(|c| c.as_object_mut())
+                        {
+                            if v_is_audio(&text) {
+                                content.remove("data");
+                            }
+                        }
+                        c.received.messages.push(v);
+                    }
                     match msg {
                         ServerMessage::Audio(a) => {
                             let mut pcm = Vec::new();
                             a.decode_into(&mut pcm).unwrap();
+                            c.received
+                                .user_audio
+                                .push((a.user_id, a.timestamp, pcm.clone()));
                             c.received.audio.update(&pcm);
                             c.received.audio_frames += 1;
                             c.received.audio_at.push((now - self.start, a.timestamp));

@@ -8,9 +8,12 @@ use super::harness::{creds, spec, Misbehave, Pair};
 use super::{End, Fault, Report, Scenario, SimConfig};
 use crate::codes::StatusCode;
 use crate::handshake::MediaTypes;
-use crate::protocol::media::{AudioChannel, AudioParams, Codec, MediaParams, SampleRate};
+use crate::protocol::media::{
+    AudioChannel, AudioParams, Codec, DataOption, MediaParams, SampleRate,
+};
 use crate::protocol::recording::Recording;
 use crate::protocol::session::{SessionEvent, Timing};
+use sha2::Digest;
 
 const LIMIT: Duration = Duration::from_secs(900);
 
@@ -508,4 +511,383 @@ fn media_starts_on_the_grid_and_goes_out_at_its_timestamp() {
             assert_eq!(arrived.as_millis() as i64, ts + 1, "{id}: message {n}");
         }
     }
+}
+
+/// A client asking for one audio stream per participant, transcripts, chat, and the
+/// participant and sharing events.
+fn multi(pair: &mut Pair, stream: &str, data_opt: DataOption) {
+    pair.configure(stream, |c| {
+        c.with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+            MediaParams::new().with_audio(AudioParams::new().with_data_opt(data_opt)),
+        )
+        .with_events([2, 3, 4, 5, 6])
+    });
+}
+
+/// The stream's zero: the timestamp of event 1 the client received.
+fn zero_of(received: &super::harness::Received) -> i64 {
+    let firsts: Vec<i64> = received
+        .messages
+        .iter()
+        .filter(|m| m["msg_type"] == 6 && m["event"]["event_type"] == 1)
+        .map(|m| m["event"]["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        firsts.len(),
+        1,
+        "one FIRST_PACKET_TIMESTAMP: {:?}",
+        &received.messages[..8]
+    );
+    firsts[0]
+}
+
+/// The gap-filled track of `user_id` from what the client received, by the recorder's rule
+/// (16 kHz mono: a frame starts at `max(end of the previous, round((ts - zero) * 16))`), and
+/// its SHA-256.
+fn track_sha256(received: &super::harness::Received, user_id: i64, zero: i64) -> (u64, String) {
+    let mut pcm: Vec<u8> = Vec::new();
+    let mut frames = 0;
+    for (user, ts, data) in &received.user_audio {
+        if *user != Some(user_id) {
+            continue;
+        }
+        frames += 1;
+        let at = ((ts.unwrap() - zero) * 16) as usize * 2;
+        let at = at.max(pcm.len());
+        pcm.resize(at, 0);
+        pcm.extend_from_slice(data);
+    }
+    (frames, hex::encode(sha2::Sha256::digest(&pcm)))
+}
+
+fn events_of(received: &super::harness::Received) -> Vec<serde_json::Value> {
+    received
+        .messages
+        .iter()
+        .filter(|m| m["msg_type"] == 6)
+        .map(|m| m["event"].clone())
+        .collect()
+}
+
+#[test]
+fn participants_send_their_own_audio_with_mute_gaps_and_the_report_hashes_each_track() {
+    let frames = 200;
+    let s = spec("s-cast", frames)
+        .with_participants(3)
+        .with_mute_gaps(true)
+        .with_sharing(true)
+        .with_chat(4)
+        .with_transcript_every(20);
+    let cast = s.participants();
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-cast", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    let summary = &report.streams[0];
+    let received = pair.received("s-cast");
+    let zero = zero_of(received);
+    // Event 1 comes before the first audio message.
+    let first_audio = received.messages.iter().position(|m| m["msg_type"] == 14);
+    let first_event = received.messages.iter().position(|m| m["msg_type"] == 6);
+    assert!(first_event < first_audio, "event 1 before media");
+
+    assert_eq!(summary.participants.len(), 3, "{report}");
+    let mut total = 0;
+    for (p, sent) in cast.iter().zip(&summary.participants) {
+        assert_eq!(sent.user_id, p.user_id);
+        let expected = (0..frames).filter(|k| p.speaks(*k)).count() as u64;
+        assert_eq!(sent.audio_frames, expected, "{}", p.user_name);
+        let (got, sha) = track_sha256(received, p.user_id, zero);
+        assert_eq!(got, expected);
+        assert_eq!(sha, sent.audio_sha256, "{}", p.user_name);
+        total += expected;
+        // Every message has the participant's name; none falls in a muted or absent slot.
+        for (user, ts, _) in received
+            .user_audio
+            .iter()
+            .filter(|a| a.0 == Some(p.user_id))
+        {
+            let slot = (ts.unwrap() - zero) as u64 / 20;
+            assert!(p.speaks(slot), "{} sent in slot {slot}", p.user_name);
+            assert_eq!(*user, Some(p.user_id));
+        }
+    }
+    assert_eq!(summary.audio_frames, total);
+    // The pattern: 0 muted for [40, 80), 1 for [100, 120) and [140, 150), 2 joins at 50.
+    assert_eq!(summary.participants[0].audio_frames, 160);
+    assert_eq!(summary.participants[1].audio_frames, 170);
+    assert_eq!(summary.participants[2].audio_frames, 150);
+    // The tones differ: the tracks of three participants hash differently.
+    let hashes: std::collections::HashSet<_> = summary
+        .participants
+        .iter()
+        .map(|p| &p.audio_sha256)
+        .collect();
+    assert_eq!(hashes.len(), 3);
+    // The names on the wire.
+    let names: std::collections::HashSet<String> = received
+        .messages
+        .iter()
+        .filter(|m| m["msg_type"] == 14)
+        .map(|m| m["content"]["user_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Ann", "Bob", "Cid"].map(String::from).into());
+
+    // Events: 1, joins of 0 and 1 at slot 0, speaker Ann, 2 joins at 50 (3), speaker Bob at
+    // 40 (Ann muted) then Ann at 80, sharing at 66 and 133.
+    let events = events_of(received);
+    assert_eq!(events.len() as u64, summary.events, "{report}");
+    let kinds: Vec<(i64, i64)> = events
+        .iter()
+        .map(|e| {
+            let slot = (e["timestamp"].as_i64().unwrap() - zero) / 20;
+            (e["event_type"].as_i64().unwrap(), slot)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, 0),
+            (3, 0),
+            (2, 0),
+            (2, 40),
+            (3, 50),
+            (5, 66),
+            (2, 80),
+            (6, 133)
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[1]["participants"].as_array().unwrap().len(), 2);
+    assert_eq!(events[3]["user_name"], "Bob");
+    assert_eq!(events[4]["participants"][0]["user_name"], "Cid");
+
+    // Chat: 4 messages with their metadata, counted.
+    let chats: Vec<&serde_json::Value> = received
+        .messages
+        .iter()
+        .filter(|m| m["msg_type"] == 18)
+        .collect();
+    assert_eq!(chats.len(), 4);
+    assert_eq!(summary.chats, 4);
+    for (j, chat) in chats.iter().enumerate() {
+        let c = &chat["content"];
+        assert_eq!(c["operation_type"], 1);
+        assert_eq!(c["message_id"], format!("s-cast-chat-{}", j + 1));
+        assert!(c["sender"]["user_id"].is_i64() && c["receiver"].is_object());
+        assert!(c["data"].as_str().unwrap().starts_with("chat message"));
+        let slot = (c["timestamp"].as_i64().unwrap() - zero) / 20;
+        assert_eq!(slot, (j as i64 + 1) * 200 / 5);
+    }
+    // Transcripts: the active speaker's, with language and times.
+    let transcripts: Vec<&serde_json::Value> = received
+        .messages
+        .iter()
+        .filter(|m| m["msg_type"] == 17)
+        .collect();
+    assert_eq!(transcripts.len(), 10);
+    for t in transcripts {
+        let c = &t["content"];
+        let slot = (c["end_time"].as_i64().unwrap() - zero) / 20 - 1;
+        let speaker = super::cast::speaker(&cast, slot as u64).unwrap();
+        assert_eq!(c["user_id"], cast[speaker].user_id, "{c}");
+        assert_eq!(c["user_name"], cast[speaker].user_name.as_str());
+        assert!(c["language"].is_i64() && c["start_time"].is_i64());
+    }
+    assert!(report.to_string().contains(&format!(
+        "sent stream=s-cast user=16778240 audio_frames=160 audio_sha256={}\n",
+        summary.participants[0].audio_sha256
+    )));
+}
+
+#[test]
+fn refuse_chat_answers_13_and_judges_whether_the_client_goes_on() {
+    // A client that asks for chat on its one socket: status 13 refuses the whole socket; one
+    // that gives up (the session today: every refusal is final) fails the advice check.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let mut pair = Pair::new(SimConfig::default(), specs, media());
+    pair.configure("sim-stream-1", |c| {
+        c.with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+            MediaParams::new(),
+        )
+    });
+    let report = pair.run(LIMIT);
+    let refused = pair
+        .received("sim-stream-1")
+        .events
+        .iter()
+        .any(|e| format!("{e:?}").contains("13"));
+    let goes_on = report
+        .check("goes_on", "sim-stream-1")
+        .expect("goes_on judged");
+    assert_eq!(goes_on.kind, super::CheckKind::Advice);
+    if goes_on.failure.is_some() {
+        // Gave up: advice only, the protocol checks still pass.
+        assert!(refused, "the session saw status 13:\n{report}");
+        assert!(failure(&report, "goes_on", "sim-stream-1").contains("status 13"));
+        assert!(report.passed(), "{report}");
+        assert!(!report.passed_strict());
+        assert_eq!(report.streams[0].audio_frames, 0);
+    } else {
+        // A client that went on (narrowed its request): every frame was sent.
+        assert_eq!(report.streams[0].audio_frames, 100, "{report}");
+    }
+
+    // Split sockets: the chat socket alone is refused; the audio socket is served, and the
+    // stream is judged on whether the client keeps it.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let mut pair = Pair::new(SimConfig::default(), specs, media());
+    pair.configure("sim-stream-1", |c| {
+        c.with_media(
+            MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+            MediaParams::new(),
+        )
+        .with_split_sockets(true)
+    });
+    let report = pair.run(LIMIT);
+    assert!(
+        report.check("goes_on", "sim-stream-1").is_some(),
+        "{report}"
+    );
+    assert!(report.passed(), "{report}");
+
+    // A client that never asks for chat meets no refusal: nothing to judge.
+    let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+    let (report, _) = run(SimConfig::default(), specs);
+    assert!(report.check("goes_on", "sim-stream-1").is_none());
+    assert!(report.passed_strict(), "{report}");
+}
+
+#[test]
+fn refuse_chat_passes_a_client_that_goes_on_without_chat() {
+    // The client of Zoom's samples: it drops the refused kind and asks again; audio flows.
+    for split in [false, true] {
+        let specs = Scenario::RefuseChat.streams(1, 100, "whsec", &creds());
+        let mut pair = Pair::new(SimConfig::default(), specs, media()).narrowing();
+        pair.configure("sim-stream-1", |c| {
+            c.with_media(
+                MediaTypes::AUDIO | MediaTypes::TRANSCRIPT | MediaTypes::CHAT,
+                MediaParams::new(),
+            )
+            .with_split_sockets(split)
+        });
+        let report = pair.run(LIMIT);
+        assert!(
+            passed(&report, "goes_on", "sim-stream-1"),
+            "{split}:\n{report}"
+        );
+        assert!(
+            passed(&report, "audio_delivered", "sim-stream-1"),
+            "{report}"
+        );
+        assert_eq!(report.streams[0].audio_frames, 100);
+        assert_eq!(pair.received("sim-stream-1").audio_frames, 100);
+        assert!(report.passed(), "{split}:\n{report}");
+    }
+}
+
+#[test]
+fn the_mixed_stream_keeps_user_0_and_a_media_drop_keeps_the_slots() {
+    // Mixed audio with participants: one stream, user_id 0, every slot; the events go on.
+    let s = spec("s-mixed", 100)
+        .with_participants(3)
+        .with_mute_gaps(true);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-mixed", DataOption::AudioMixedStream);
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    let summary = &report.streams[0];
+    let received = pair.received("s-mixed");
+    assert_eq!(summary.participants.len(), 1);
+    assert_eq!(summary.participants[0].user_id, 0);
+    assert_eq!(summary.participants[0].audio_frames, 100);
+    // Every slot sent: the gap-filled track is the stream's audio.
+    assert_eq!(summary.participants[0].audio_sha256, summary.audio_sha256);
+    let zero = zero_of(received);
+    assert_eq!(track_sha256(received, 0, zero).1, summary.audio_sha256);
+    assert!(received.user_audio.iter().all(|a| a.0 == Some(0)));
+    let kinds: Vec<i64> = events_of(received)
+        .iter()
+        .map(|e| e["event_type"].as_i64().unwrap())
+        .collect();
+    assert_eq!(kinds, [1, 3, 2, 2, 3, 2], "{report}");
+
+    // A media drop halfway: the player waits for the redial and goes on with the next slot;
+    // each participant's track is still what the client received, slot by slot.
+    let s = spec("s-drop", 100)
+        .with_participants(2)
+        .with_mute(0, 45..55)
+        .with_faults([Fault::DropMedia { after_frames: 50 }]);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-drop", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    assert!(report.passed_strict(), "{report}");
+    let received = pair.received("s-drop");
+    let zero = zero_of(received);
+    let timestamps: Vec<i64> = received
+        .user_audio
+        .iter()
+        .filter(|a| a.0 == Some(16_778_241))
+        .map(|a| a.1.unwrap() - zero)
+        .collect();
+    assert_eq!(timestamps, (0..100).map(|k| k * 20).collect::<Vec<_>>());
+    for p in &report.streams[0].participants {
+        let (frames, sha) = track_sha256(received, p.user_id, zero);
+        assert_eq!(
+            (frames, &sha),
+            (p.audio_frames, &p.audio_sha256),
+            "{report}"
+        );
+    }
+    assert_eq!(report.streams[0].participants[0].audio_frames, 90);
+}
+
+#[test]
+fn the_per_participant_hash_fills_the_slots_not_sent_with_zeros() {
+    // The hash the report gives is over zeros for the slots a participant did not send: a
+    // participant that joins at slot 3 and one muted for [1, 2) differ from a plain hash.
+    let s = spec("s-gaps", 5)
+        .with_participants(2)
+        .with_mute(0, 1..2)
+        .with_join_at(1, 3)
+        .with_transcript_every(0);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-gaps", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    let received = pair.received("s-gaps");
+    let frames_of = |user: i64| -> Vec<Vec<u8>> {
+        received
+            .user_audio
+            .iter()
+            .filter(|a| a.0 == Some(user))
+            .map(|a| a.2.clone())
+            .collect()
+    };
+    let ann = frames_of(16_778_240);
+    let bob = frames_of(16_778_241);
+    assert_eq!((ann.len(), bob.len()), (4, 2));
+    let silence = vec![0u8; 640];
+    let ann_track = [&ann[0][..], &silence, &ann[1], &ann[2], &ann[3]].concat();
+    let bob_track = [&silence[..], &silence, &silence, &bob[0], &bob[1]].concat();
+    let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let p = &report.streams[0].participants;
+    assert_eq!(p[0].audio_sha256, sha(&ann_track));
+    assert_eq!(p[1].audio_sha256, sha(&bob_track));
+    // A participant that leaves: PARTICIPANT_LEAVE at its slot.
+    let s = spec("s-leave", 10).with_participants(2).with_leave_at(1, 6);
+    let mut pair = Pair::new(SimConfig::default(), vec![s], media());
+    multi(&mut pair, "s-leave", DataOption::AudioMultiStreams);
+    let report = pair.run(LIMIT);
+    let received = pair.received("s-leave");
+    let zero = zero_of(received);
+    let leave: Vec<_> = events_of(received)
+        .into_iter()
+        .filter(|e| e["event_type"] == 4)
+        .collect();
+    assert_eq!(leave.len(), 1, "{report}");
+    assert_eq!(leave[0]["participants"][0]["user_id"], 16_778_241);
+    assert_eq!(leave[0]["timestamp"].as_i64().unwrap() - zero, 6 * 20);
+    assert_eq!(report.streams[0].participants[1].audio_frames, 6);
 }

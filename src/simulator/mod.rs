@@ -13,7 +13,10 @@
 //! configured URL, and always handed out by [`Simulator::take_webhooks`]), the client connects,
 //! the simulator plays audio in the confirmed format (a deterministic tone, one per stream, as
 //! L16; or real Opus packets of the same tone; it refuses G.711 and G.722, which it cannot
-//! encode, and stops the stream saying so), transcripts and, when
+//! encode, and stops the stream saying so), transcripts (with [`StreamSpec::with_participants`],
+//! several participants, each its own audio when the client asks for one stream per
+//! participant, with mute gaps, late joiners, their events and chat:
+//! [`ParticipantSummary`] gives the SHA-256 of each one's gap-filled track) and, when
 //! the client asked for video, small JPEG frames (the active speaker's, or with `data_opt` 4
 //! the participant subscribed with message type 28) once the client is ready, applies the faults, ends the stream; [`Simulator::finished`] waits for that and
 //! [`Simulator::report`] tells what was sent and every check (`ok <check>` or
@@ -59,6 +62,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,9 +73,10 @@ use self::server::Shared;
 
 use crate::codes::StatusCode;
 use crate::event::Product;
-use crate::handshake::{Credentials, IdKeys};
+use crate::handshake::{Credentials, IdKeys, MediaKind};
 use crate::protocol::media::Rules;
 
+mod cast;
 mod core;
 #[cfg(test)]
 mod harness;
@@ -83,6 +88,7 @@ mod scenario;
 mod server;
 mod webhook;
 
+pub use cast::Participant;
 pub use scenario::{ParseScenarioError, Scenario};
 pub use webhook::SignedWebhook;
 
@@ -505,8 +511,13 @@ impl SimConfig {
 /// ```
 /// use zoom_rtms_webhooks::codes::StatusCode;
 /// use zoom_rtms_webhooks::simulator::Fault;
-/// let faults = [Fault::DuplicateSignal, Fault::RejectData(StatusCode::from(14))];
-/// assert_eq!(faults.len(), 2);
+/// use zoom_rtms_webhooks::handshake::MediaKind;
+/// let faults = [
+///     Fault::DuplicateSignal,
+///     Fault::RejectData(StatusCode::from(14)),
+///     Fault::RefuseMedia(MediaKind::Chat),
+/// ];
+/// assert_eq!(faults.len(), 3);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -556,6 +567,14 @@ pub enum Fault {
         /// How long keep-alives pause.
         duration: Duration,
     },
+    /// Answer every data handshake that asks for this kind with its status 9 to 13
+    /// (`MEDIA_TYPE_{AUDIO,VIDEO,DESKSHARE,TRANSCRIPT,CHAT}_NOT_SUPPORT`, the statuses Zoom
+    /// documents for a media type it does not serve) and close that socket, while the other
+    /// kinds are served: the client must go on with what was granted, asking again without the
+    /// refused kind (or keeping its other sockets), so that the audio keeps flowing (check
+    /// `goes_on`, advice: it passes once every frame was sent after a refusal, and fails when
+    /// the client gave up).
+    RefuseMedia(MediaKind),
     /// After this many audio frames, send nothing at all on any socket for up to `duration`:
     /// the client's watchdog must fire after 65 s without inbound traffic and redo the
     /// signalling handshake (check `watchdog_fires`: not before 60 s, within `duration`).
@@ -630,6 +649,10 @@ pub struct StreamSpec {
     end: End,
     /// The recorded messages to replay ([`StreamSpec::with_replay`]).
     replay: Option<Arc<replay::Replay>>,
+    cast: Vec<Participant>,
+    mute_gaps: bool,
+    sharing: bool,
+    chats: u64,
 }
 
 impl fmt::Debug for StreamSpec {
@@ -646,6 +669,10 @@ impl fmt::Debug for StreamSpec {
             .field("faults", &self.faults)
             .field("end", &self.end)
             .field("replay", &self.replay.as_ref().map(|r| r.len()))
+            .field("cast", &self.cast)
+            .field("mute_gaps", &self.mute_gaps)
+            .field("sharing", &self.sharing)
+            .field("chats", &self.chats)
             .finish()
     }
 }
@@ -683,6 +710,10 @@ impl StreamSpec {
             faults: Vec::new(),
             end: End::default(),
             replay: None,
+            cast: Vec::new(),
+            mute_gaps: false,
+            sharing: false,
+            chats: 0,
         }
     }
     /// The id keys the handshakes must carry the product's id under (one of them suffices;
@@ -730,6 +761,189 @@ impl StreamSpec {
     pub fn with_transcript_every(mut self, frames: u64) -> Self {
         self.transcript_every = frames;
         self
+    }
+    /// Plays `n` participants (at most 30; default none: one mixed stream, or for a client
+    /// that asks for one stream per participant, `data_opt` `AUDIO_MULTI_STREAMS`, one
+    /// participant `16778240` "Ann"). Participant `k` is `user_id` `16778240 + k`, named `Ann`,
+    /// `Bob`, `Cid`, ... ([`Participant`]), in the meeting from the start, never muted.
+    ///
+    /// When the client's confirmed audio `data_opt` is `AUDIO_MULTI_STREAMS`, each frame slot
+    /// sends one audio message per participant that speaks in it
+    /// ([`Participant::speaks`]), its own tone (a distinct amplitude; Opus packets are the
+    /// same for all), with its `user_id` and `user_name`; with the mixed stream the audio is
+    /// as without participants (`user_id` 0). Either way, for the events subscribed to, the
+    /// signalling socket gets `PARTICIPANT_JOIN` (3) as participants start,
+    /// `PARTICIPANT_LEAVE` (4) as they leave before the end, and `ACTIVE_SPEAKER_CHANGE` (2)
+    /// when the first participant that speaks in a slot changes; transcripts are the active
+    /// speaker's. Every event's `timestamp` is its slot's (`zero + k * send_rate_ms`). Contact
+    /// Center streams, whose audio is per channel, ignore the participants.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// let cast = spec.with_participants(3).participants();
+    /// assert_eq!(cast.len(), 3);
+    /// assert_eq!((cast[2].user_id, cast[2].user_name.as_str()), (16_778_242, "Cid"));
+    /// ```
+    #[must_use]
+    pub fn with_participants(mut self, n: usize) -> Self {
+        let n = n.min(cast::MAX_PARTICIPANTS);
+        self.cast.truncate(n);
+        while self.cast.len() < n {
+            self.cast.push(Participant::nth(self.cast.len()));
+        }
+        self
+    }
+    /// Participant `participant` (0-based, of [`with_participants`](Self::with_participants);
+    /// ignored for one that does not exist) is muted, sends no audio, in the frame slots
+    /// `frames`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// let spec = spec.with_participants(2).with_mute(1, 5..10).with_mute(7, 0..1);
+    /// assert_eq!(spec.participants()[1].muted, [5..10]);
+    /// ```
+    #[must_use]
+    pub fn with_mute(mut self, participant: usize, frames: Range<u64>) -> Self {
+        if let Some(p) = self.cast.get_mut(participant) {
+            p.muted.push(frames);
+        }
+        self
+    }
+    /// Participant `participant` joins at frame slot `frame` (its first audio later than the
+    /// stream's first; ignored for one that does not exist).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_participants(2).with_join_at(1, 25).participants()[1].joins_at, 25);
+    /// ```
+    #[must_use]
+    pub fn with_join_at(mut self, participant: usize, frame: u64) -> Self {
+        if let Some(p) = self.cast.get_mut(participant) {
+            p.joins_at = frame;
+        }
+        self
+    }
+    /// Participant `participant` leaves at frame slot `frame` (sends nothing from it on;
+    /// ignored for one that does not exist).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_participants(2).with_leave_at(0, 40).participants()[0].leaves_at, Some(40));
+    /// ```
+    #[must_use]
+    pub fn with_leave_at(mut self, participant: usize, frame: u64) -> Self {
+        if let Some(p) = self.cast.get_mut(participant) {
+            p.leaves_at = Some(frame);
+        }
+        self
+    }
+    /// The fixed mute pattern of `simulate --mute-gaps`, over the stream's
+    /// [`audio_frames`](Self::audio_frames) `f` (whenever set): participant 0 is muted for the
+    /// slots `[f/5, 2f/5)`; with 3 or more participants, participant 1 for `[f/2, 3f/5)` and
+    /// `[7f/10, 3f/4)`; with 2 or more, the last participant joins late, at slot `f/4`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// let cast = spec.with_participants(3).with_mute_gaps(true).with_audio_frames(100).participants();
+    /// assert_eq!(cast[0].muted, [20..40]);
+    /// assert_eq!(cast[1].muted, [50..60, 70..75]);
+    /// assert_eq!(cast[2].joins_at, 25);
+    /// ```
+    #[must_use]
+    pub fn with_mute_gaps(mut self, on: bool) -> Self {
+        self.mute_gaps = on;
+        self
+    }
+    /// Participant 0 shares its screen once: `SHARING_START` (5) at slot `f/3` and
+    /// `SHARING_STOP` (6) at slot `2f/3` of the stream's `f` audio frames, on signalling, for
+    /// a client subscribed to them (default no).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert!(spec.with_sharing(true).sharing());
+    /// ```
+    #[must_use]
+    pub fn with_sharing(mut self, on: bool) -> Self {
+        self.sharing = on;
+        self
+    }
+    /// Sends `n` chat messages (message type 18, default none) on the socket that carries chat,
+    /// when the client asked for chat (media type 16), spread evenly over the stream: message
+    /// `j` (1-based) at slot `j * f / (n + 1)`, from the active speaker (or participant 0) to
+    /// everyone, with `data` (the text), `timestamp`, `sender`, `receiver`, `chat_session`,
+    /// `operation_type` 1 (new), `message_id`, `parent_message_id`, `files` and
+    /// `delete_file_id_list`.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.with_chat(3).chat(), 3);
+    /// ```
+    #[must_use]
+    pub fn with_chat(mut self, n: u64) -> Self {
+        self.chats = n;
+        self
+    }
+    /// The participants played, with the [`with_mute_gaps`](Self::with_mute_gaps) pattern
+    /// applied (empty: none configured).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert!(spec.participants().is_empty());
+    /// ```
+    pub fn participants(&self) -> Vec<Participant> {
+        let mut cast = self.cast.clone();
+        if self.mute_gaps {
+            cast::mute_gaps(&mut cast, self.audio_frames);
+        }
+        cast
+    }
+    /// Whether participant 0 shares its screen once.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert!(!spec.sharing());
+    /// ```
+    pub fn sharing(&self) -> bool {
+        self.sharing
+    }
+    /// How many chat messages are sent.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::handshake::Credentials;
+    /// use zoom_rtms_webhooks::simulator::*;
+    /// use zoom_rtms_webhooks::Product;
+    /// let spec = StreamSpec::new(Product::Meeting, "m==", "s1", "whsec", Credentials::new("id", "secret").unwrap());
+    /// assert_eq!(spec.chat(), 0);
+    /// ```
+    pub fn chat(&self) -> u64 {
+        self.chats
     }
     /// The faults to inject, in order.
     ///
@@ -927,6 +1141,10 @@ impl CheckKind {
                 Advice,
                 "do not redial after a fatal status or the end; close the sockets on rtms_stopped",
             ),
+            "goes_on" => (
+                Advice,
+                "go on with the media types granted when one is refused (status 9 to 13), as Zoom's samples narrow their request to what is offered",
+            ),
             "keeps_up" => (
                 Advice,
                 "read every socket promptly (a client that stops reading loses media)",
@@ -1024,15 +1242,54 @@ pub struct StreamSummary {
     pub transcripts: u64,
     /// Video messages sent (a small JPEG each).
     pub video_frames: u64,
+    /// Per `user_id` of the audio sent (0: the mixed stream; none for Contact Center), in
+    /// the order first sent: what that participant's gap-filled track must hold.
+    pub participants: Vec<ParticipantSummary>,
+    /// Event updates (message type 6) the player sent: `FIRST_PACKET_TIMESTAMP` (1) and the
+    /// participant events (2, 3, 4, 5, 6), not event 7 of a fault.
+    pub events: u64,
+    /// Chat messages (message type 18) sent.
+    pub chats: u64,
     /// Why the stream's checks stopped early, if they did (a wrong signature, a webhook the
     /// app refused).
     pub stopped: Option<String>,
 }
 
+/// What was sent of one participant's audio (one `user_id`) on a stream.
+///
+/// The hash describes the track a recorder must write: 16-bit PCM whose sample 0 is the
+/// stream's zero (the `timestamp` of `FIRST_PACKET_TIMESTAMP`, the timestamp of slot 0), up to
+/// the end of the participant's last frame sent, where slot `k` (timestamp
+/// `zero + k * send_rate_ms`) holds the frame the participant sent in it or, for a slot it did
+/// not send (before it joined, while muted, or left), zeros of a frame's length. Slots are
+/// never skipped: after a media drop (or a signalling drop, or a failover), the player waits
+/// for the client and goes on with the next slot and its timestamp, so the slots the client
+/// missed are only those whose messages were lost (not counted here: see `keeps_up`).
+///
+/// ```
+/// use zoom_rtms_webhooks::simulator::{ParticipantSummary, Report, StreamSummary};
+/// let report = Report::default();
+/// assert!(report.streams.iter().all(|s: &StreamSummary| s.participants.is_empty()));
+/// let _ = |p: &ParticipantSummary| (p.user_id, p.audio_frames, p.audio_sha256.clone());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParticipantSummary {
+    /// The `user_id` of its audio messages (0: the mixed stream).
+    pub user_id: i64,
+    /// Its audio messages sent.
+    pub audio_frames: u64,
+    /// Lower-case hex SHA-256 of its gap-filled PCM (see above); empty for Opus audio, whose
+    /// PCM the simulator does not decode, and without [`SimConfig::with_audio_digest`].
+    pub audio_sha256: String,
+}
+
 /// Everything a run produced: one summary per stream, and every check.
 ///
-/// `Display` prints `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, then
-/// one `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line
+/// `Display` prints `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, each
+/// followed by `sent stream=<id> user=<user_id> audio_frames=<n> audio_sha256=<hex>` per
+/// participant ([`ParticipantSummary`]) and, when any were sent,
+/// `sent stream=<id> events=<n> chats=<n>`; then one `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line
 /// per check, then `stopped stream=<id>: <why>` for each stream whose checks stopped early.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1128,6 +1385,20 @@ impl fmt::Display for Report {
                 "sent stream={} audio_frames={} audio_sha256={}",
                 s.stream, s.audio_frames, s.audio_sha256
             )?;
+            for p in &s.participants {
+                writeln!(
+                    f,
+                    "sent stream={} user={} audio_frames={} audio_sha256={}",
+                    s.stream, p.user_id, p.audio_frames, p.audio_sha256
+                )?;
+            }
+            if s.events > 0 || s.chats > 0 {
+                writeln!(
+                    f,
+                    "sent stream={} events={} chats={}",
+                    s.stream, s.events, s.chats
+                )?;
+            }
         }
         for c in &self.checks {
             writeln!(f, "{c}")?;

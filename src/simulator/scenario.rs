@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{End, Fault, StreamSpec};
 use crate::codes::StatusCode;
 use crate::event::Product;
-use crate::handshake::Credentials;
+use crate::handshake::{Credentials, MediaKind};
 
 /// A named run of the simulator: which faults each stream gets and how it ends. The names
 /// (`faults`, `happy`, `drop-media`, ...) are those of the `simulate` example's `--scenario`;
@@ -61,6 +61,11 @@ pub enum Scenario {
     Stopped,
     /// `session-stopped`: session state 5 ends the stream.
     SessionStopped,
+    /// `refuse-chat`: every data handshake asking for chat is answered with status 13
+    /// (`MEDIA_TYPE_CHAT_NOT_SUPPORT`) while audio and transcripts are served: the client
+    /// must go on with what was granted (check `goes_on`, advice; a client that never asks
+    /// for chat meets no refusal and is not judged on it).
+    RefuseChat,
 }
 
 impl Scenario {
@@ -73,7 +78,7 @@ impl Scenario {
     /// }
     /// assert_eq!(Scenario::ALL[0], Scenario::default());
     /// ```
-    pub const ALL: [Scenario; 15] = [
+    pub const ALL: [Scenario; 16] = [
         Scenario::Faults,
         Scenario::Happy,
         Scenario::Duplicate,
@@ -89,6 +94,7 @@ impl Scenario {
         Scenario::Silence,
         Scenario::Stopped,
         Scenario::SessionStopped,
+        Scenario::RefuseChat,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +114,7 @@ impl Scenario {
             Scenario::Silence => "silence",
             Scenario::Stopped => "stopped",
             Scenario::SessionStopped => "session-stopped",
+            Scenario::RefuseChat => "refuse-chat",
         }
     }
 
@@ -162,6 +169,11 @@ impl Scenario {
                 "only rtms_stopped ends the stream: the client must close its sockets itself"
             }
             Scenario::SessionStopped => "session state 5 (stopped) ends the stream",
+            Scenario::RefuseChat => {
+                "status 13 (MEDIA_TYPE_CHAT_NOT_SUPPORT) to a data handshake asking for chat: \
+                 the client must go on with audio and transcripts (judged only for a client \
+                 that asks for chat)"
+            }
         }
     }
 
@@ -258,6 +270,7 @@ impl Scenario {
             Scenario::Reject16 => vec![Fault::RejectData(StatusCode::from(16))],
             Scenario::RefuseSignaling => vec![Fault::RejectSignaling(StatusCode::from(3))],
             Scenario::RefusedUrl => vec![Fault::RefusableMediaUrl],
+            Scenario::RefuseChat => vec![Fault::RefuseMedia(MediaKind::Chat)],
             Scenario::KeepAlivePause => vec![Fault::PauseKeepAlives {
                 after_frames: at(1, 4),
                 duration: Duration::from_secs(70),

@@ -114,6 +114,10 @@ pub struct Outcome {
     pub audio_times: Vec<tokio::time::Instant>,
     /// The first audio payload, decoded.
     pub first_audio: Option<Vec<u8>>,
+    /// Each audio message: its `user_id`, `timestamp` and decoded payload.
+    pub user_audio: Vec<(Option<i64>, Option<i64>, Vec<u8>)>,
+    /// The `timestamp` of each event received, in order (as `events`).
+    pub event_timestamps: Vec<Option<i64>>,
     hasher: Option<Sha256>,
 }
 
@@ -348,7 +352,7 @@ async fn session_once(
     };
     // Subscribe to the participant events (meetings: 2, 3; Contact Center: 8, 10).
     let mut subscription = EventSubscription::new();
-    for event_type in [2, 3, 8, 10] {
+    for event_type in [2, 3, 4, 5, 6, 8, 10] {
         subscription = subscription.subscribe(event_type);
     }
     send(&mut sig, subscription.to_json()).await;
@@ -447,7 +451,11 @@ async fn session_once(
                             break;
                         }
                         Ok(ServerMessage::EventUpdate(e)) => {
-                            out.lock().unwrap().events.extend(e.event_type_code());
+                            let mut o = out.lock().unwrap();
+                            if let Some(code) = e.event_type_code() {
+                                o.events.push(code);
+                                o.event_timestamps.push(e.timestamp());
+                            }
                             None
                         }
                         Ok(ServerMessage::StreamCloseResponse(r)) => {
@@ -530,6 +538,7 @@ async fn on_media(
                 if o.first_audio.is_none() {
                     o.first_audio = Some(buf.to_vec());
                 }
+                o.user_audio.push((a.user_id, a.timestamp, buf.to_vec()));
                 if a.channel_id.is_some() && a.user_id.is_none() {
                     o.channel_audio += 1;
                 }
