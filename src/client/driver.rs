@@ -130,7 +130,11 @@ impl<T: Transport> Driver<T> {
             }
             _ => None,
         };
-        let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
+        let (out, shared) = queue::channel(
+            options.queue_capacity(),
+            options.queue_bytes(),
+            options.lossless_budget(),
+        );
         let (finished_tx, finished) = watch::channel(false);
         let driver = Driver {
             session,
@@ -229,6 +233,9 @@ impl<T: Transport> Driver<T> {
             if self.flush() {
                 busy = true;
             }
+            if self.fail_over_budget() {
+                return Poll::Ready(());
+            }
             if self.session.is_done() {
                 return Poll::Ready(());
             }
@@ -238,6 +245,20 @@ impl<T: Transport> Driver<T> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Lossless mode, once the consumer fell more than the budget behind: the stream fails
+    /// (after every item queued so far) and its sockets are closed. `true` when it did.
+    fn fail_over_budget(&mut self) -> bool {
+        let Some(budget) = self.out.over_budget() else {
+            return false;
+        };
+        if !self.aborted {
+            self.aborted = true;
+            self.out
+                .push(Item::Failed(SessionError::QueueBudget { budget }));
+        }
+        true
     }
 
     fn command(&mut self, command: Command) {
@@ -337,7 +358,8 @@ impl<T: Transport> Driver<T> {
                         );
                         // What the frame asked for (an event, an answer) is carried out
                         // before anything more is read: items keep the session's order.
-                        if self.session.has_output() {
+                        // Past the lossless budget, nothing more is read.
+                        if self.session.has_output() || self.out.over_budget().is_some() {
                             break;
                         }
                     }

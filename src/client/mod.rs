@@ -22,6 +22,8 @@
 //!   then receives [`Item::Lagged`] with the number dropped before the next item, and
 //!   [`StreamHandle::dropped`] counts every drop. The last item ([`Item::Ended`],
 //!   [`Item::Failed`] or [`Item::HandedOver`], after which nothing is queued) is never dropped.
+//!   For recording, [`Delivery::Lossless`] ([`Options::with_delivery`]) never drops: past a
+//!   byte budget (default 64 MiB) the stream fails instead, naming the budget.
 //! - One task per stream owns the session and its sockets. Dropping [`Items`] closes the
 //!   stream gracefully; dropping every [`StreamHandle`] does not.
 //! - [`Supervisor`] ([`Supervisor::builder`], then [`Supervisor::on_event`] from the
@@ -107,6 +109,58 @@ pub struct Options {
     max_message_len: usize,
     roots: Vec<Vec<u8>>,
     recording: Option<(PathBuf, Redaction)>,
+    delivery: Delivery,
+}
+
+/// What the user's queue does when the consumer falls behind ([`Options::with_delivery`]).
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Delivery;
+/// assert_eq!(Delivery::default(), Delivery::DropOldest);
+/// assert_eq!(Delivery::lossless(), Delivery::Lossless { budget: 64 << 20 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Live use (the default): past the queue's bounds ([`Options::with_queue_capacity`],
+    /// [`Options::with_queue_bytes`]) the oldest data is dropped and [`Item::Lagged`] tells
+    /// the user.
+    #[default]
+    DropOldest,
+    /// Recording: nothing is ever dropped (the item bounds do not apply). Once more than
+    /// `budget` bytes of items wait for the user, the stream fails: its sockets are closed
+    /// (without a stream close request, so Zoom's side goes on) and, after every item queued
+    /// so far, the last item is [`Item::Failed`] with [`SessionError::QueueBudget`] naming
+    /// the budget. Keep-alives are answered at once all the same: the driver never waits for
+    /// the user.
+    Lossless {
+        /// The bytes of items (as counted for [`Options::with_queue_bytes`]) that may wait.
+        budget: usize,
+    },
+}
+
+impl Delivery {
+    /// The default budget of [`Delivery::lossless`]: 64 MiB (about 35 minutes of one
+    /// 16 kHz mono L16 audio stream, or one minute of full-HD JPG video at 5 frames a second).
+    ///
+    /// ```
+    /// assert_eq!(zoom_rtms_webhooks::client::Delivery::DEFAULT_LOSSLESS_BUDGET, 64 << 20);
+    /// ```
+    pub const DEFAULT_LOSSLESS_BUDGET: usize = 64 * 1024 * 1024;
+
+    /// [`Delivery::Lossless`] with the default budget
+    /// ([`DEFAULT_LOSSLESS_BUDGET`](Delivery::DEFAULT_LOSSLESS_BUDGET), 64 MiB).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// let o = Options::default().with_delivery(Delivery::lossless());
+    /// assert!(matches!(o.delivery(), Delivery::Lossless { .. }));
+    /// ```
+    pub fn lossless() -> Self {
+        Delivery::Lossless {
+            budget: Self::DEFAULT_LOSSLESS_BUDGET,
+        }
+    }
 }
 
 impl Default for Options {
@@ -117,6 +171,7 @@ impl Default for Options {
             max_message_len: transport::MAX_MESSAGE,
             roots: Vec::new(),
             recording: None,
+            delivery: Delivery::DropOldest,
         }
     }
 }
@@ -266,6 +321,39 @@ impl Options {
     pub fn recording(&self) -> Option<(&Path, &Redaction)> {
         self.recording.as_ref().map(|(p, r)| (p.as_path(), r))
     }
+
+    /// What happens when the consumer falls behind: drop the oldest (the default, for live
+    /// use) or [`Delivery::Lossless`] (for recording: nothing dropped, the stream fails past
+    /// a byte budget).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// let o = Options::default().with_delivery(Delivery::Lossless { budget: 16 << 20 });
+    /// assert_eq!(o.delivery(), Delivery::Lossless { budget: 16 << 20 });
+    /// ```
+    #[must_use]
+    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// See [`with_delivery`](Options::with_delivery).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// assert_eq!(Options::default().delivery(), Delivery::DropOldest);
+    /// ```
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+
+    /// The lossless budget, in lossless mode.
+    pub(crate) fn lossless_budget(&self) -> Option<usize> {
+        match self.delivery {
+            Delivery::DropOldest => None,
+            Delivery::Lossless { budget } => Some(budget),
+        }
+    }
 }
 
 /// Why [`connect`] (or [`connect_session`]) could not start. Nothing was dialled. A server
@@ -372,7 +460,7 @@ pub(crate) fn refused(error: ServerUrlError) -> (StreamHandle, Items) {
 /// A stream that never connected: its handle is finished and its items are `items` (the last
 /// one terminal).
 pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
-    let (out, shared) = queue::channel(items.len(), usize::MAX);
+    let (out, shared) = queue::channel(items.len(), usize::MAX, None);
     for item in items {
         out.push(item);
     }

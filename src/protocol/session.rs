@@ -766,6 +766,16 @@ pub enum SessionError {
     /// does, for an `rtms_started` whose URL is refused.
     #[error("the signalling URL was refused")]
     SignalingUrl(#[source] ServerUrlError),
+    /// The consumer fell behind in lossless mode: more than `budget` bytes of items waited
+    /// for it. The session never reports this one; the client does
+    /// (`client::Delivery::Lossless`), and closes the stream's sockets.
+    #[error(
+        "the consumer fell behind: more than the lossless budget of {budget} bytes was queued"
+    )]
+    QueueBudget {
+        /// The budget, in bytes.
+        budget: usize,
+    },
     /// The signalling response's media URL for a media type was refused by the host policy
     /// (it is never dialled).
     #[error("the server's media URL for {kind} was refused")]
