@@ -23,12 +23,14 @@ use tokio::time::{Instant, Sleep};
 use super::item::{Converter, Item};
 use super::queue::{self, Sender};
 use super::record::{self, Recording};
+use super::roster::Roster;
 use super::transport::{Conn, Transport, TransportError};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{
     Inbound, Output, Session, SessionConfig, SessionError, SessionEvent, SocketId,
 };
 use crate::region::ServerUrl;
+use std::sync::{Arc, Mutex};
 
 /// Frames read from one socket per round before the stream's other sockets get a turn.
 const READ_BUDGET: usize = 32;
@@ -78,6 +80,8 @@ struct Driver<T: Transport> {
     receiver_alive: bool,
     out: Sender,
     convert: Converter,
+    /// The stream's roster, shared with its handles.
+    roster: Arc<Mutex<Roster>>,
     recording: Option<Recording>,
     /// One timer for the session's deadlines and the sockets' send timeouts, moved only to an
     /// earlier deadline: a later one (the watchdog, pushed back by every frame) lets it fire
@@ -136,7 +140,9 @@ impl<T: Transport> Driver<T> {
             options.lossless_budget(),
         );
         let (finished_tx, finished) = watch::channel(false);
+        let roster = Arc::<Mutex<Roster>>::default();
         let driver = Driver {
+            roster: roster.clone(),
             session,
             transport,
             sockets: Vec::new(),
@@ -153,6 +159,7 @@ impl<T: Transport> Driver<T> {
         let handle = StreamHandle {
             finished,
             queue: shared.clone(),
+            roster,
         };
         let items = Items {
             rx: queue::Receiver(shared),
@@ -350,6 +357,7 @@ impl<T: Transport> Driver<T> {
                         on_frame(
                             &mut self.session,
                             &mut self.convert,
+                            &self.roster,
                             &self.out,
                             self.recording.as_ref(),
                             now.into_std(),
@@ -482,6 +490,7 @@ impl<T: Transport> Driver<T> {
 fn on_frame(
     session: &mut Session,
     convert: &mut Converter,
+    roster: &Mutex<Roster>,
     out: &Sender,
     recording: Option<&Recording>,
     now: std::time::Instant,
@@ -494,6 +503,15 @@ fn on_frame(
     match session.handle_message(now, socket, &frame) {
         Ok(Inbound::User(msg)) => {
             if let Some(item) = convert.convert(msg, &frame) {
+                if let Some(change) = match &item {
+                    Item::Event(e) => e.roster_change(),
+                    _ => None,
+                } {
+                    roster
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .apply(&change);
+                }
                 out.push(item);
             }
         }

@@ -63,6 +63,7 @@ mod driver;
 mod item;
 mod queue;
 mod record;
+mod roster;
 mod supervisor;
 mod transport;
 
@@ -75,6 +76,7 @@ use std::task::{Context, Poll};
 use tokio::sync::watch;
 
 pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
+pub use roster::{Member, Roster, RosterChange};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
 pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorBuilder, SupervisorError};
@@ -469,6 +471,7 @@ pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
     let handle = StreamHandle {
         finished,
         queue: shared.clone(),
+        roster: Arc::default(),
     };
     (
         handle,
@@ -714,6 +717,7 @@ pub(crate) enum Command {
 pub struct StreamHandle {
     finished: watch::Receiver<bool>,
     queue: Arc<queue::Shared>,
+    roster: Arc<std::sync::Mutex<Roster>>,
 }
 
 impl fmt::Debug for StreamHandle {
@@ -814,6 +818,27 @@ impl StreamHandle {
     /// ```
     pub fn dropped(&self) -> u64 {
         self.queue.dropped()
+    }
+
+    /// A snapshot of the stream's [`Roster`]: the participants present (names, cameras), the
+    /// active speaker, who shares, and the first packet's timestamp, as the event updates
+    /// read so far told them (the driver applies each as it arrives, ahead of the items the
+    /// user has not taken yet). Subscribe to the events it is made of (2, 3, 4, 5, 6, and 8
+    /// and 9 for video): [`Config`] does by default.
+    ///
+    /// ```no_run
+    /// # fn f(handle: zoom_rtms_webhooks::client::StreamHandle) {
+    /// let roster = handle.roster();
+    /// if let Some(speaker) = roster.active_speaker() {
+    ///     println!("{} speaks; {} present", speaker.user_id, roster.len());
+    /// }
+    /// # }
+    /// ```
+    pub fn roster(&self) -> Roster {
+        self.roster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
