@@ -471,6 +471,9 @@ impl<T: Transport> Driver<T> {
                             Item::Reconnecting { scope, attempt }
                         }
                         SessionEvent::Ended(reason) => Item::Ended(reason),
+                        SessionEvent::MediaRefused { kind, status } => {
+                            Item::MediaRefused { kind, status }
+                        }
                         SessionEvent::Failed(error) => {
                             if let SessionError::MediaUrl { error, .. } = &error {
                                 self.out.push(Item::Refused(error.clone()));

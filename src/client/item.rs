@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::codes::{MsgType, SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
+use crate::handshake::MediaKind;
 use crate::protocol::events::{Event, EventType};
 use crate::protocol::incoming::{base64_decode, base64_decoded_len};
 use crate::protocol::incoming::{ChatData, MediaData, ServerMessage};
@@ -107,6 +108,15 @@ pub enum Item {
     /// signalling URL, a media URL), [`Item::Failed`] follows; after a refused failover the
     /// stream goes on on its current server.
     Refused(ServerUrlError),
+    /// A media type asked for is not delivered, and the stream goes on with the others (see
+    /// [`SessionEvent::MediaRefused`](crate::protocol::session::SessionEvent::MediaRefused)):
+    /// the signalling response offered no URL for it, or its data handshake was refused.
+    MediaRefused {
+        /// The media type.
+        kind: MediaKind,
+        /// The data handshake's status, or `None` when no URL was offered.
+        status: Option<StatusCode>,
+    },
     /// The stream ended (last item).
     Ended(EndReason),
     /// The stream failed for good (last item).
@@ -150,6 +160,7 @@ impl Item {
                 | Item::Lagged { .. }
                 | Item::Reconnecting { .. }
                 | Item::Ended(_)
+                | Item::MediaRefused { .. }
                 | Item::Refused(_)
                 | Item::HandedOver
                 | Item::Failed(_) => 0,
