@@ -293,9 +293,18 @@ async fn one_call_connects_from_the_rtms_started_event() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
     let (_handle, mut items) = client::connect(&started(&sig_ep.url()), &client_config()).unwrap();
-    // `handshake` checks the signalling handshake: stream-1 of m-uuid, signed.
+    // `handshake_events` checks the signalling handshake: stream-1 of m-uuid, signed.
     let mut sig = sig_ep.accept().await;
-    let mut media = handshake(&mut sig, &media_ep).await;
+    let (mut media, subscription) = fake::handshake_events(&mut sig, &media_ep).await;
+    // A meeting's speaker, participant and sharing events, subscribed by default (no video
+    // asked for: no video on/off).
+    assert_eq!(
+        subscription,
+        Some(json!({"msg_type":5,"events":[
+            {"event_type":2,"subscribe":true},{"event_type":3,"subscribe":true},
+            {"event_type":4,"subscribe":true},{"event_type":5,"subscribe":true},
+            {"event_type":6,"subscribe":true}]}))
+    );
     assert!(matches!(
         next(&mut items).await,
         Item::Connected { connects: 1, .. }

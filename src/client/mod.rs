@@ -655,7 +655,15 @@ impl Config {
     }
 
     /// The session configuration for the stream of `started`: its signalling handshake signed
-    /// with the credentials, the media, the host policy, then [`with_configure`](Config::with_configure).
+    /// with the credentials, the media, the host policy, the default event subscriptions,
+    /// then [`with_configure`](Config::with_configure).
+    ///
+    /// **Events subscribed by default** (as Zoom's samples do), for meetings, webinars and
+    /// Video SDK sessions: active speaker (2), participant join and leave (3, 4), sharing start
+    /// and stop (5, 6), and, when video is asked for, participant video on and off (8, 9):
+    /// what the stream's [`Roster`] is made of. Contact Center and Phone streams subscribe to
+    /// none. Override them in [`with_configure`](Config::with_configure) with
+    /// [`SessionConfig::with_events`] (an empty list for none).
     ///
     /// ```
     /// use zoom_rtms_webhooks::client::{Config, Credentials};
@@ -664,13 +672,22 @@ impl Config {
     /// let config = Config::new(Credentials::new("id", "secret").unwrap());
     /// let session = config.session_config(started);
     /// assert_eq!(session.handshake().rtms_stream_id(), started.rtms_stream_id);
+    /// // For a meeting: speaker, join, leave and sharing events by default.
+    /// # if started.product == zoom_rtms_webhooks::Product::Meeting {
+    /// assert_eq!(session.events(), &[2, 3, 4, 5, 6]);
+    /// # }
+    /// // None, for an app that wants none.
+    /// let config = config.with_configure(|session, _| session.with_events(Vec::<i64>::new()));
+    /// assert!(config.session_config(started).events().is_empty());
     /// # }
     /// ```
     pub fn session_config(&self, started: &RtmsStarted) -> SessionConfig {
         let hello = SignalingHandshakeRequest::new(&self.credentials, started);
+        let events = default_events(started.product, self.media_types);
         let session = SessionConfig::new(hello)
             .with_media(self.media_types, self.params.clone())
-            .with_host_policy(self.policy.clone());
+            .with_host_policy(self.policy.clone())
+            .with_events(events);
         match &self.configure {
             Some(configure) => configure(session, started),
             None => session,
@@ -685,6 +702,26 @@ impl Config {
             .next()
             .ok_or(ServerUrlError::Empty)
     }
+}
+
+/// The events subscribed by default ([`Config::session_config`]).
+fn default_events(product: crate::Product, media: MediaTypes) -> Vec<i64> {
+    use crate::protocol::events::MeetingEventType as E;
+    use crate::Product as P;
+    if !matches!(product, P::Meeting | P::Webinar | P::VideoSdk) {
+        return Vec::new();
+    }
+    let mut events = vec![
+        E::ActiveSpeakerChange,
+        E::ParticipantJoin,
+        E::ParticipantLeave,
+        E::SharingStart,
+        E::SharingStop,
+    ];
+    if media.contains(MediaTypes::VIDEO) {
+        events.extend([E::ParticipantVideoOn, E::ParticipantVideoOff]);
+    }
+    events.into_iter().map(E::code).collect()
 }
 
 pub(crate) enum Command {
@@ -904,5 +941,26 @@ impl futures_core::Stream for Items {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Product;
+
+    #[test]
+    fn default_events_follow_the_product_and_video() {
+        assert_eq!(
+            default_events(Product::Webinar, MediaTypes::AUDIO),
+            [2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            default_events(Product::Meeting, MediaTypes::AUDIO | MediaTypes::VIDEO),
+            [2, 3, 4, 5, 6, 8, 9]
+        );
+        // Contact Center's 8 and 9 are other events; Phone has none of these.
+        assert!(default_events(Product::ContactCenter, MediaTypes::VIDEO).is_empty());
+        assert!(default_events(Product::Phone, MediaTypes::AUDIO).is_empty());
     }
 }
