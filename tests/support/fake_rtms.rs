@@ -132,12 +132,10 @@ pub async fn next(items: &mut client::Items) -> Item {
 }
 
 /// Signalling 1→2, media 3→4, 7 on signalling: the handshakes in the order Zoom's event
-/// reference gives them (`docs/protocol.md#connection-flow`), for a client that subscribes to
-/// no event.
+/// reference gives them (`docs/protocol.md#connection-flow`); an event subscription (5) the
+/// client sends on signalling meanwhile is taken ([`handshake_events`] returns it).
 pub async fn handshake(sig: &mut Peer, media_ep: &Endpoint) -> Peer {
-    let (media, subscription) = handshake_events(sig, media_ep).await;
-    assert_eq!(subscription, None, "no event subscription expected");
-    media
+    handshake_events(sig, media_ep).await.0
 }
 
 /// [`handshake`], and the event subscription (5) the client sent on signalling after the
