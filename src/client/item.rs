@@ -15,7 +15,7 @@ use crate::event::Product;
 use crate::handshake::MediaKind;
 use crate::protocol::events::{Event, EventType};
 use crate::protocol::incoming::{base64_decode, base64_decoded_len};
-use crate::protocol::incoming::{ChatData, MediaData, ServerMessage};
+use crate::protocol::incoming::{chat_content_extra, ChatData, MediaData, ServerMessage};
 use crate::protocol::media::{MediaParams, TranscriptLanguage};
 use crate::protocol::session::{EndReason, Scope, SessionError};
 use crate::region::ServerUrlError;
@@ -148,9 +148,7 @@ impl Item {
             + match self {
                 Item::Audio(f) | Item::Video(f) | Item::Share(f) => f.data.len(),
                 Item::Transcript(t) => std::mem::size_of::<Transcript>() + t.text.len(),
-                Item::Chat(c) => {
-                    std::mem::size_of::<Chat>() + c.data.as_ref().map_or(0, value_bytes)
-                }
+                Item::Chat(c) => c.bytes(),
                 Item::Event(e) => e.raw.get().len(),
                 Item::VideoSubscription { reason, .. } => reason.as_ref().map_or(0, String::len),
                 Item::Other { raw, .. } => raw.len(),
@@ -194,6 +192,22 @@ fn value_bytes(v: &serde_json::Value) -> usize {
         }
         _ => 0,
     }
+}
+
+/// A chat `sender` object as a [`Source`]: `user_id` (a number, or a string of digits) and
+/// `user_name` (cut to 256 bytes); `None` when it is not an object.
+fn chat_user(v: &serde_json::Value) -> Option<Source> {
+    let o = v.as_object()?;
+    let id = o.get("user_id").and_then(|id| match id {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    let name = o
+        .get("user_name")
+        .and_then(serde_json::Value::as_str)
+        .map(|n| Arc::from(bound_name(n)));
+    Some(Source::User { id, name })
 }
 
 /// Who a media frame or utterance is from.
@@ -328,7 +342,13 @@ impl Transcript {
 }
 
 /// 18: a chat message. Serializes as one flat JSON object: `user_id` and `user_name` (or
-/// `channel_id`), `timestamp` and `data` (a field Zoom did not send is `null`).
+/// `channel_id`), `timestamp` and `data` (a field Zoom did not send is `null`), then every
+/// other `content` key Zoom sent, with Zoom's names: the metadata its samples read
+/// (`sender`, `receiver`, `chat_session`, `operation_type`, `message_id`,
+/// `parent_message_id`, `files`, `delete_file_id_list`) typed, the rest as sent
+/// ([`other`](Chat::other)); metadata Zoom did not send is left out. A metadata key found
+/// only inside `data` (a JSON object, or JSON text, as some of Zoom's samples merge it) fills
+/// the typed field too.
 ///
 /// ```
 /// use zoom_rtms_webhooks::client::{Chat, Source};
@@ -351,6 +371,35 @@ pub struct Chat {
     /// JSON value is kept as sent (an array or object longer than 64 KiB of JSON text is
     /// absent).
     pub data: Option<serde_json::Value>,
+    /// `sender` (`user_id`, `user_name`), when it is an object (else it is in
+    /// [`other`](Chat::other)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<Source>,
+    /// `receiver`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<serde_json::Value>,
+    /// `chat_session`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_session: Option<serde_json::Value>,
+    /// `operation_type` (sent, edited, deleted, ...), as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<serde_json::Value>,
+    /// `message_id`, when a string (or a number, as its text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// `parent_message_id` (a reply's thread), when a string (or a number, as its text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_message_id: Option<String>,
+    /// `files`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<serde_json::Value>,
+    /// `delete_file_id_list`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_file_id_list: Option<serde_json::Value>,
+    /// Every other `content` key Zoom sent, as sent (the whole `content` at most 64 KiB of
+    /// JSON text; a larger one keeps none of these).
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Chat {
@@ -366,7 +415,85 @@ impl Chat {
             source,
             timestamp: None,
             data: Some(data),
+            sender: None,
+            receiver: None,
+            chat_session: None,
+            operation_type: None,
+            message_id: None,
+            parent_message_id: None,
+            files: None,
+            delete_file_id_list: None,
+            other: serde_json::Map::new(),
         }
+    }
+
+    /// Fills the metadata from `content`'s other keys, then (for keys `content` lacks) from
+    /// `data` when it is a JSON object or JSON text holding one.
+    fn with_metadata(mut self, mut content: serde_json::Map<String, serde_json::Value>) -> Self {
+        let from_data = match &self.data {
+            Some(serde_json::Value::Object(o)) => Some(o.clone()),
+            Some(serde_json::Value::String(t)) if t.starts_with('{') => {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok()
+            }
+            _ => None,
+        };
+        let mut take = |key: &str| {
+            content
+                .remove(key)
+                .or_else(|| from_data.as_ref().and_then(|d| d.get(key)).cloned())
+        };
+        let id_text = |v: serde_json::Value| match v {
+            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            other => Err(other),
+        };
+        let mut rest = serde_json::Map::new();
+        match take("sender").map(|v| chat_user(&v).ok_or(v)) {
+            Some(Ok(sender)) => self.sender = Some(sender),
+            Some(Err(v)) => {
+                rest.insert("sender".into(), v);
+            }
+            None => {}
+        }
+        self.receiver = take("receiver");
+        self.chat_session = take("chat_session");
+        self.operation_type = take("operation_type");
+        for (key, slot) in [
+            ("message_id", &mut self.message_id),
+            ("parent_message_id", &mut self.parent_message_id),
+        ] {
+            match take(key).map(id_text) {
+                Some(Ok(id)) => *slot = Some(id),
+                Some(Err(v)) => {
+                    rest.insert(key.into(), v);
+                }
+                None => {}
+            }
+        }
+        self.files = take("files");
+        self.delete_file_id_list = take("delete_file_id_list");
+        content.extend(rest);
+        self.other = content;
+        self
+    }
+
+    /// About how many bytes the message holds (for the queue's byte budget).
+    fn bytes(&self) -> usize {
+        let opt = |v: &Option<serde_json::Value>| v.as_ref().map_or(0, value_bytes);
+        std::mem::size_of::<Chat>()
+            + opt(&self.data)
+            + opt(&self.receiver)
+            + opt(&self.chat_session)
+            + opt(&self.operation_type)
+            + opt(&self.files)
+            + opt(&self.delete_file_id_list)
+            + self.message_id.as_ref().map_or(0, String::len)
+            + self.parent_message_id.as_ref().map_or(0, String::len)
+            + self
+                .other
+                .iter()
+                .map(|(k, v)| k.len() + value_bytes(v))
+                .sum::<usize>()
     }
 
     /// The text, when `data` is a string.
@@ -674,14 +801,18 @@ impl Converter {
                 language: t.language,
                 text: t.text.map(Cow::into_owned).unwrap_or_default(),
             })),
-            ServerMessage::Chat(c) => Item::Chat(Box::new(Chat {
-                source: self.source(None, c.user_id, c.user_name.as_deref()),
-                timestamp: c.timestamp,
-                data: c.data.map(|d| match d {
+            ServerMessage::Chat(c) => {
+                let mut chat = Chat::new(
+                    self.source(None, c.user_id, c.user_name.as_deref()),
+                    serde_json::Value::Null,
+                );
+                chat.timestamp = c.timestamp;
+                chat.data = c.data.map(|d| match d {
                     ChatData::Text(t) => serde_json::Value::String(t.into_owned()),
                     ChatData::Json(v) => v,
-                }),
-            })),
+                });
+                Item::Chat(Box::new(chat.with_metadata(chat_content_extra(frame))))
+            }
             ServerMessage::EventUpdate(e) => Item::Event(EventUpdate::of(self.product, &e)),
             ServerMessage::StreamStateUpdate(u) | ServerMessage::StreamStateResponse(u) => {
                 Item::StreamState {
@@ -784,6 +915,79 @@ mod tests {
             Source::Channel(long.as_str().into())
         );
         assert!(!c.names.contains(long.as_str()));
+    }
+
+    fn chat(frame: &'static [u8]) -> Chat {
+        let mut c = Converter::new(Product::Meeting);
+        let msg = ServerMessage::parse(frame).unwrap();
+        match c.convert(msg, &Bytes::from_static(frame)) {
+            Some(Item::Chat(chat)) => *chat,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chat_keeps_every_content_key_zoom_sent() {
+        let c = chat(
+            br#"{"msg_type":18,"content":{"user_id":1,"user_name":"Ann","timestamp":5,"data":"hi",
+            "sender":{"user_id":"16778240","user_name":"Ann"},"receiver":{"user_id":0,"user_name":"Everyone"},
+            "chat_session":{"session_id":"s1"},"operation_type":1,"message_id":"m2","parent_message_id":17,
+            "files":[{"file_id":"f"}],"delete_file_id_list":["g"],"extra_key":{"x":[1]}}}"#,
+        );
+        assert_eq!(c.text(), Some("hi"));
+        assert_eq!(
+            c.sender,
+            Some(Source::User {
+                id: Some(16778240),
+                name: Some("Ann".into())
+            })
+        );
+        assert_eq!(c.message_id.as_deref(), Some("m2"));
+        assert_eq!(c.parent_message_id.as_deref(), Some("17"));
+        assert_eq!(c.operation_type, Some(serde_json::json!(1)));
+        assert_eq!(c.files, Some(serde_json::json!([{"file_id":"f"}])));
+        assert_eq!(c.delete_file_id_list, Some(serde_json::json!(["g"])));
+        assert_eq!(c.other.len(), 1);
+        // Flat, with Zoom's names: what was sent comes back.
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"user_id":1,"user_name":"Ann","timestamp":5,"data":"hi",
+                "sender":{"user_id":16778240,"user_name":"Ann"},"receiver":{"user_id":0,"user_name":"Everyone"},
+                "chat_session":{"session_id":"s1"},"operation_type":1,"message_id":"m2","parent_message_id":"17",
+                "files":[{"file_id":"f"}],"delete_file_id_list":["g"],"extra_key":{"x":[1]}})
+        );
+        assert!(
+            Item::Chat(Box::new(c.clone())).cost()
+                > Item::Chat(Box::new(Chat::new(
+                    c.source.clone(),
+                    serde_json::json!("hi")
+                )))
+                .cost()
+        );
+    }
+
+    #[test]
+    fn chat_metadata_inside_data_and_odd_shapes() {
+        // Metadata only in `data` (JSON text, as some samples send it) fills the typed fields.
+        let c = chat(
+            br#"{"msg_type":18,"content":{"timestamp":5,"data":"{\"sender\":{\"user_id\":3},\"message_id\":\"m\"}"}}"#,
+        );
+        assert_eq!(c.message_id.as_deref(), Some("m"));
+        assert_eq!(c.sender.and_then(|s| s.user_id()), Some(3));
+        assert!(c.other.is_empty());
+        // A sender that is not an object, and an id that is neither string nor number, are
+        // kept as sent, untyped; no panic.
+        let c = chat(br#"{"msg_type":18,"content":{"sender":"Ann","message_id":[1],"data":"x"}}"#);
+        assert_eq!(c.sender, None);
+        assert_eq!(c.message_id, None);
+        assert_eq!(c.other["sender"], "Ann");
+        assert_eq!(c.other["message_id"], serde_json::json!([1]));
+        // No metadata: nothing more serialized than before.
+        let c = chat(br#"{"msg_type":18,"content":{"user_id":2,"data":"x"}}"#);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"user_id":2,"user_name":null,"timestamp":null,"data":"x"}"#
+        );
     }
 
     #[test]
