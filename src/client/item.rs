@@ -82,7 +82,10 @@ pub enum Item {
         /// `timestamp` (ms).
         timestamp: Option<i64>,
     },
-    /// Any other server message (metadata 23–27, unknown types), the frame as received.
+    /// 23–27: metadata for audio, video, screen share, transcripts or chat (undocumented:
+    /// e.g. the AI interpreter's). Boxed: it keeps every [`Item`] small.
+    Metadata(Box<Metadata>),
+    /// Any other server message (unknown types), the frame as received.
     Other {
         /// Its message type.
         msg_type: MsgType,
@@ -150,6 +153,9 @@ impl Item {
                 Item::Transcript(t) => std::mem::size_of::<Transcript>() + t.text.len(),
                 Item::Chat(c) => c.bytes(),
                 Item::Event(e) => e.raw.get().len(),
+                Item::Metadata(m) => {
+                    std::mem::size_of::<Metadata>() + m.content.as_ref().map_or(0, value_bytes)
+                }
                 Item::VideoSubscription { reason, .. } => reason.as_ref().map_or(0, String::len),
                 Item::Other { raw, .. } => raw.len(),
                 Item::Connected { .. }
@@ -176,6 +182,7 @@ impl Item {
                 | Item::Transcript(_)
                 | Item::Chat(_)
                 | Item::Event(_)
+                | Item::Metadata(_)
                 | Item::Other { .. }
         )
     }
@@ -507,6 +514,80 @@ impl Chat {
     }
 }
 
+/// 23–27: a metadata message. Its payload is undocumented, so it is kept as JSON: the
+/// message's `content` (or, without one, the message's other keys).
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Metadata;
+/// use zoom_rtms_webhooks::handshake::MediaKind;
+/// let m = Metadata::parse(br#"{"msg_type":23,"content":{"timestamp":5,"lid":"en"}}"#).unwrap();
+/// assert_eq!(m.kind, MediaKind::Audio);
+/// assert_eq!(m.timestamp, Some(5));
+/// assert_eq!(m.content.unwrap()["lid"], "en");
+/// assert!(Metadata::parse(br#"{"msg_type":14}"#).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// What it is about: 23 audio, 24 video, 25 screen share, 26 transcript, 27 chat.
+    pub kind: MediaKind,
+    /// `timestamp` (ms), in `content` or beside it.
+    pub timestamp: Option<i64>,
+    /// `content` as sent (or the message's keys but `msg_type`); `None` when the message is
+    /// longer than 64 KiB or not a JSON object.
+    pub content: Option<serde_json::Value>,
+}
+
+impl Metadata {
+    /// Reads a metadata message (23–27); `None` for another message type or a frame that is
+    /// not JSON. A frame longer than 64 KiB keeps only its kind.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Metadata;
+    /// assert_eq!(Metadata::parse(br#"{"msg_type":27,"x":1}"#).unwrap().content, Some(serde_json::json!({"x":1})));
+    /// ```
+    pub fn parse(frame: &[u8]) -> Option<Metadata> {
+        Self::of(ServerMessage::parse(frame).ok()?.msg_type(), frame)
+    }
+
+    /// A frame of type `msg_type` as metadata, when it is 23–27.
+    fn of(msg_type: MsgType, frame: &[u8]) -> Option<Metadata> {
+        let kind = match msg_type {
+            MsgType::MetaDataAudio => MediaKind::Audio,
+            MsgType::MetaDataVideo => MediaKind::Video,
+            MsgType::MetaDataShare => MediaKind::Deskshare,
+            MsgType::MetaDataTranscript => MediaKind::Transcript,
+            MsgType::MetaDataChat => MediaKind::Chat,
+            _ => return None,
+        };
+        let mut whole = match serde_json::from_slice::<serde_json::Value>(frame) {
+            Ok(serde_json::Value::Object(o)) if frame.len() <= OTHER_MAX => Some(o),
+            _ => None,
+        };
+        let top_ts = whole
+            .as_ref()
+            .and_then(|o| o.get("timestamp"))
+            .and_then(serde_json::Value::as_i64);
+        let content = whole.as_mut().map(|o| {
+            o.remove("msg_type");
+            match o.remove("content") {
+                Some(c) => c,
+                None => serde_json::Value::Object(std::mem::take(o)),
+            }
+        });
+        let timestamp = content
+            .as_ref()
+            .and_then(|c| c.get("timestamp"))
+            .and_then(serde_json::Value::as_i64)
+            .or(top_ts);
+        Some(Metadata {
+            kind,
+            timestamp,
+            content,
+        })
+    }
+}
+
 /// Decoded audio, video or screen-share data (14–16). Read it with the parameters of the last
 /// [`Item::Connected`].
 ///
@@ -514,6 +595,7 @@ impl Chat {
 /// use zoom_rtms_webhooks::client::{MediaFrame, Source};
 /// let f = MediaFrame::new(Source::User { id: Some(1), name: None }, Some(20), bytes::Bytes::from_static(b"pcm"));
 /// assert_eq!(&f.data[..], b"pcm");
+/// assert_eq!(f.length, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -524,6 +606,9 @@ pub struct MediaFrame {
     pub timestamp: Option<i64>,
     /// The decoded payload.
     pub data: Bytes,
+    /// `length`: the payload's size in bytes as Zoom states it (sent since May 2026; `None`
+    /// before). Compare it with `data.len()` to notice a truncated payload.
+    pub length: Option<i64>,
 }
 
 impl MediaFrame {
@@ -538,6 +623,7 @@ impl MediaFrame {
             source,
             timestamp,
             data,
+            length: None,
         }
     }
 }
@@ -783,6 +869,7 @@ impl Converter {
             source,
             timestamp: m.timestamp,
             data,
+            length: m.length,
         })
     }
 
@@ -838,12 +925,15 @@ impl Converter {
             // Kept up to `OTHER_MAX`, copied (the frame may be a slice of the socket's read
             // buffer, which a shared slice would keep alive whole); a larger frame is reported
             // without its bytes, so a full queue of them stays small.
-            other => Item::Other {
-                msg_type: other.msg_type(),
-                raw: if frame.len() <= OTHER_MAX {
-                    Bytes::copy_from_slice(frame)
-                } else {
-                    Bytes::new()
+            other => match Metadata::of(other.msg_type(), frame) {
+                Some(m) => Item::Metadata(Box::new(m)),
+                None => Item::Other {
+                    msg_type: other.msg_type(),
+                    raw: if frame.len() <= OTHER_MAX {
+                        Bytes::copy_from_slice(frame)
+                    } else {
+                        Bytes::new()
+                    },
                 },
             },
         })
@@ -988,6 +1078,43 @@ mod tests {
             serde_json::to_string(&c).unwrap(),
             r#"{"user_id":2,"user_name":null,"timestamp":null,"data":"x"}"#
         );
+    }
+
+    #[test]
+    fn media_frames_carry_length_and_metadata_is_typed() {
+        let mut c = Converter::new(Product::Meeting);
+        let mut convert = |frame: &'static [u8]| {
+            c.convert(
+                ServerMessage::parse(frame).unwrap(),
+                &Bytes::from_static(frame),
+            )
+        };
+        let Some(Item::Audio(f)) =
+            convert(br#"{"msg_type":14,"content":{"user_id":1,"data":"AAEC","length":3}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!((f.data.len(), f.length), (3, Some(3)));
+        let Some(Item::Metadata(m)) =
+            convert(br#"{"msg_type":26,"content":{"timestamp":9,"aiInterpreter":{"lid":"fr"}}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(m.kind, MediaKind::Transcript);
+        assert_eq!(m.timestamp, Some(9));
+        assert_eq!(m.content.unwrap()["aiInterpreter"]["lid"], "fr");
+        // Any JSON as `content`; unknown types stay `Other`.
+        let Some(Item::Metadata(m)) = convert(br#"{"msg_type":25,"content":[1]}"#) else {
+            panic!()
+        };
+        assert_eq!(
+            (m.kind, m.content),
+            (MediaKind::Deskshare, Some(serde_json::json!([1])))
+        );
+        assert!(matches!(
+            convert(br#"{"msg_type":99}"#),
+            Some(Item::Other { .. })
+        ));
     }
 
     #[test]

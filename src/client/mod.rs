@@ -75,7 +75,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::watch;
 
-pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
+pub use item::{Chat, EventUpdate, Item, MediaFrame, Metadata, Source, Transcript};
 pub use roster::{Member, Roster, RosterChange};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
