@@ -80,8 +80,6 @@ struct Driver<T: Transport> {
     receiver_alive: bool,
     out: Sender,
     convert: Converter,
-    /// The stream's roster, shared with its handles.
-    roster: Arc<Mutex<Roster>>,
     recording: Option<Recording>,
     /// One timer for the session's deadlines and the sockets' send timeouts, moved only to an
     /// earlier deadline: a later one (the watchdog, pushed back by every frame) lets it fire
@@ -142,14 +140,13 @@ impl<T: Transport> Driver<T> {
         let (finished_tx, finished) = watch::channel(false);
         let roster = Arc::<Mutex<Roster>>::default();
         let driver = Driver {
-            roster: roster.clone(),
             session,
             transport,
             sockets: Vec::new(),
             commands: Vec::new(),
             receiver_alive: true,
             out,
-            convert: Converter::new(product),
+            convert: Converter::new(product).with_roster(roster.clone()),
             recording,
             timer: Box::pin(tokio::time::sleep_until(now())),
             armed: None,
@@ -357,7 +354,6 @@ impl<T: Transport> Driver<T> {
                         on_frame(
                             &mut self.session,
                             &mut self.convert,
-                            &self.roster,
                             &self.out,
                             self.recording.as_ref(),
                             now.into_std(),
@@ -493,7 +489,6 @@ impl<T: Transport> Driver<T> {
 fn on_frame(
     session: &mut Session,
     convert: &mut Converter,
-    roster: &Mutex<Roster>,
     out: &Sender,
     recording: Option<&Recording>,
     now: std::time::Instant,
@@ -506,15 +501,6 @@ fn on_frame(
     match session.handle_message(now, socket, &frame) {
         Ok(Inbound::User(msg)) => {
             if let Some(item) = convert.convert(msg, &frame) {
-                if let Some(change) = match &item {
-                    Item::Event(e) => e.roster_change(),
-                    _ => None,
-                } {
-                    roster
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .apply(&change);
-                }
                 out.push(item);
             }
         }

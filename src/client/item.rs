@@ -760,6 +760,9 @@ pub(crate) struct Converter {
     /// The bytes of the names and channel ids in `names`.
     names_bytes: usize,
     arena: BytesMut,
+    /// The stream's roster, updated from the event updates converted (shared with the
+    /// stream's handles).
+    roster: Option<Arc<std::sync::Mutex<super::Roster>>>,
 }
 
 /// `name` cut to at most `NAME_MAX` bytes, on a character boundary.
@@ -799,7 +802,27 @@ impl Converter {
             names: HashSet::new(),
             names_bytes: 0,
             arena: BytesMut::new(),
+            roster: None,
         }
+    }
+
+    /// Keeps `roster` up to date with the event updates converted.
+    pub(crate) fn with_roster(mut self, roster: Arc<std::sync::Mutex<super::Roster>>) -> Self {
+        self.roster = Some(roster);
+        self
+    }
+
+    fn event(&mut self, e: &crate::protocol::events::Event<'_>) -> Item {
+        let update = EventUpdate::of(self.product, e);
+        if let Some(roster) = &self.roster {
+            if let Some(change) = update.roster_change() {
+                roster
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .apply(&change);
+            }
+        }
+        Item::Event(update)
     }
 
     /// `s` shared with earlier frames; one longer than `NAME_MAX` is not cached.
@@ -900,7 +923,7 @@ impl Converter {
                 });
                 Item::Chat(Box::new(chat.with_metadata(chat_content_extra(frame))))
             }
-            ServerMessage::EventUpdate(e) => Item::Event(EventUpdate::of(self.product, &e)),
+            ServerMessage::EventUpdate(e) => self.event(&e),
             ServerMessage::StreamStateUpdate(u) | ServerMessage::StreamStateResponse(u) => {
                 Item::StreamState {
                     state: u.state,
