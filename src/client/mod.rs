@@ -37,6 +37,11 @@
 //!   [`Bytes`](bytes::Bytes) carved from a reused buffer (no copy of the decoded data).
 //! - Transcripts, chat messages and events are owned and `Serialize` (flat JSON objects with
 //!   Zoom's field names), their speaker a [`Source`] as for media frames.
+//! - Each stream keeps its [`Roster`] (participants, names, cameras, active speaker, sharing,
+//!   first packet timestamp) from the events [`Config`] subscribes to by default:
+//!   [`StreamHandle::roster`] for a snapshot, [`EventUpdate::roster_change`] per event.
+//! - A media type Zoom does not offer or refuses is reported ([`Item::MediaRefused`]) and the
+//!   stream goes on with the others.
 //!
 //! ```no_run
 //! use zoom_rtms_webhooks::client::{self, Config, Credentials, Item, MediaParams, MediaTypes};
