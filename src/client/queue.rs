@@ -381,6 +381,43 @@ mod tests {
     }
 
     #[test]
+    fn lossless_never_drops_and_reports_the_budget_once_exceeded() {
+        use crate::client::{MediaFrame, Source};
+        let frame = |n: u8| {
+            Item::Audio(MediaFrame::new(
+                Source::Channel("c".into()),
+                Some(i64::from(n)),
+                bytes::Bytes::from(vec![n; 100]),
+            ))
+        };
+        let each = frame(0).cost();
+        // Two items and no bytes allowed in drop-oldest terms: ignored in lossless mode.
+        let (tx, shared) = channel(2, 0, Some(3 * each));
+        let mut rx = Receiver(shared.clone());
+        for n in 0..3 {
+            tx.push(frame(n));
+            assert_eq!(
+                tx.over_budget(),
+                None,
+                "{n}: exactly the budget is not over it"
+            );
+        }
+        tx.push(frame(3));
+        assert_eq!(tx.over_budget(), Some(3 * each));
+        assert_eq!(shared.dropped(), 0);
+        for n in 0..4 {
+            assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(n))));
+        }
+        // Once exceeded, it stays so (the stream fails), even with the queue drained.
+        assert_eq!(tx.over_budget(), Some(3 * each));
+        // Drop-oldest mode never reports it.
+        let (tx, _shared) = channel(2, 0, None);
+        tx.push(frame(0));
+        tx.push(frame(1));
+        assert_eq!(tx.over_budget(), None);
+    }
+
+    #[test]
     fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
         let (mut tx, shared) = channel(2, usize::MAX, None);
         drop(Receiver(shared.clone()));
