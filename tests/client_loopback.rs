@@ -293,9 +293,18 @@ async fn one_call_connects_from_the_rtms_started_event() {
     let sig_ep = Endpoint::bind().await;
     let media_ep = Endpoint::bind().await;
     let (_handle, mut items) = client::connect(&started(&sig_ep.url()), &client_config()).unwrap();
-    // `handshake` checks the signalling handshake: stream-1 of m-uuid, signed.
+    // `handshake_events` checks the signalling handshake: stream-1 of m-uuid, signed.
     let mut sig = sig_ep.accept().await;
-    let mut media = handshake(&mut sig, &media_ep).await;
+    let (mut media, subscription) = fake::handshake_events(&mut sig, &media_ep).await;
+    // A meeting's speaker, participant and sharing events, subscribed by default (no video
+    // asked for: no video on/off).
+    assert_eq!(
+        subscription,
+        Some(json!({"msg_type":5,"events":[
+            {"event_type":2,"subscribe":true},{"event_type":3,"subscribe":true},
+            {"event_type":4,"subscribe":true},{"event_type":5,"subscribe":true},
+            {"event_type":6,"subscribe":true}]}))
+    );
     assert!(matches!(
         next(&mut items).await,
         Item::Connected { connects: 1, .. }
@@ -330,4 +339,70 @@ async fn a_refused_signalling_url_is_reported_by_the_items_and_never_dialled() {
     })
     .await;
     assert!(!accepted, "the refused URL was dialled");
+}
+
+/// Split sockets for audio, video and transcripts: the audio socket answers first (with the
+/// audio format), the video socket's handshake is refused with 10
+/// (`MEDIA_TYPE_VIDEO_NOT_SUPPORT`), the transcript socket answers last with its own params.
+/// The stream goes on: `MediaRefused` for video, then `Connected` with the audio format.
+#[tokio::test]
+async fn split_sockets_keep_the_audio_format_and_a_refused_type_does_not_fail_the_stream() {
+    use zoom_rtms_webhooks::codes::StatusCode;
+    use zoom_rtms_webhooks::handshake::MediaTypes;
+    use zoom_rtms_webhooks::protocol::media::MediaParams;
+
+    let sig_ep = Endpoint::bind().await;
+    let media_ep = Endpoint::bind().await;
+    let url = ServerUrl::parse(&sig_ep.url(), &policy()).unwrap();
+    let config = config()
+        .with_media(
+            MediaTypes::AUDIO | MediaTypes::VIDEO | MediaTypes::TRANSCRIPT,
+            MediaParams::new(),
+        )
+        .with_split_sockets(true);
+    let (handle, mut items) =
+        client::connect_session(config, url, client::Options::default()).unwrap();
+    let mut sig = sig_ep.accept().await;
+    sig.expect(1).await;
+    sig.send(signalling_ok(&media_ep.url())).await;
+    let mut sockets = std::collections::HashMap::new();
+    for _ in 0..3 {
+        let mut m = media_ep.accept().await;
+        let kind = m.expect(3).await["media_type"].as_i64().unwrap();
+        sockets.insert(kind, m);
+    }
+    let mut audio = sockets.remove(&1).expect("an audio socket");
+    let mut video = sockets.remove(&2).expect("a video socket");
+    let mut transcript = sockets.remove(&8).expect("a transcript socket");
+
+    audio.send(fake::data_ok()).await;
+    sig.expect(7).await;
+    video
+        .send(json!({"msg_type":4,"status_code":10,"reason":"MEDIA_TYPE_VIDEO_NOT_SUPPORT"}))
+        .await;
+    assert_eq!(
+        next(&mut items).await,
+        Item::MediaRefused {
+            kind: MediaKind::Video,
+            status: Some(StatusCode::MediaTypeVideoNotSupported)
+        }
+    );
+    assert_eq!(video.recv().await, None, "the refused socket is closed");
+    transcript
+        .send(json!({"msg_type":4,"status_code":0,"media_params":{"transcript":{"content_type":5,"src_language":9}}}))
+        .await;
+    sig.expect(7).await;
+    let Item::Connected {
+        connects: 1,
+        params,
+    } = next(&mut items).await
+    else {
+        panic!("expected Connected")
+    };
+    let audio_params = params.audio().expect("the audio format survives");
+    let confirmed: serde_json::Value = fake::data_ok()["media_params"]["audio"].clone();
+    assert_eq!(serde_json::to_value(audio_params).unwrap(), confirmed);
+    assert!(!handle.is_finished());
+    audio.send(fake::audio(5)).await;
+    assert!(matches!(next(&mut items).await, Item::Audio(_)));
 }

@@ -248,14 +248,37 @@ fn unified_socket_by_default_and_url_fallback() {
     let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us"}}}"#);
     let o = opens(&out);
     assert_eq!(o.len(), 1);
-    // No `all` URL: the first kind's URL (as Zoom's Contact Center sample does).
+    // No `all` URL and none for transcripts: only audio is asked for, at its URL (as Zoom's
+    // samples narrow the request to what is offered), and the user is told.
+    assert_eq!(
+        (o[0].1, o[0].2.as_str()),
+        (Role::Media(MediaTypes::AUDIO), "wss://a.zoom.us/")
+    );
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::MediaRefused {
+            kind: MediaKind::Transcript,
+            status: None
+        }]
+    );
+    let hs = h.opened(o[0].0);
+    assert_eq!(hs["media_type"], 1);
+    assert!(hs.get("media_params").is_none());
+
+    // With a URL for each, one socket for both, at `all` when there is one, else at the first
+    // kind's URL (as Zoom's Contact Center sample does).
+    let mut h = Harness::new(config().with_media(
+        MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+        MediaParams::new(),
+    ));
+    let sig = h.signalling();
+    let out = h.msg(sig, br#"{"msg_type":2,"status_code":0,"media_server":{"server_urls":{"audio":"wss://a.zoom.us","transcript":"wss://t.zoom.us"}}}"#);
+    let o = opens(&out);
     assert_eq!(
         (o[0].1, o[0].2.as_str()),
         (Role::Media(MediaTypes::from_bits(9)), "wss://a.zoom.us/")
     );
-    let hs = h.opened(o[0].0);
-    assert_eq!(hs["media_type"], 9);
-    assert!(hs.get("media_params").is_none());
+    assert!(events(&out).is_empty());
 
     // Split mode falls back to `all` per kind.
     let mut h = Harness::new(
@@ -1320,4 +1343,125 @@ fn a_timing_of_duration_max_never_panics() {
     assert_eq!(h.drain(), vec![]);
     let out = h.msg(sig, br#"{"msg_type":22,"status_code":0}"#);
     assert_eq!(events(&out), vec![SessionEvent::Ended(EndReason::Closed)]);
+}
+
+/// Split sockets: the transcript socket's handshake is refused with 12
+/// (`MEDIA_TYPE_TRANSCRIPT_NOT_SUPPORT`): the user is told, that socket is closed, and the
+/// stream connects with audio alone; a media reconnect does not ask for transcripts again.
+#[test]
+fn a_refused_media_type_on_a_split_socket_does_not_fail_the_stream() {
+    let mut h = Harness::new(
+        config()
+            .with_media(
+                MediaTypes::AUDIO | MediaTypes::TRANSCRIPT,
+                MediaParams::new(),
+            )
+            .with_split_sockets(true),
+    );
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    let o = opens(&out);
+    assert_eq!(o.len(), 2);
+    let (audio, transcript) = (o[0].0, o[1].0);
+    assert_eq!(h.opened(audio)["media_type"], 1);
+    assert_eq!(h.opened(transcript)["media_type"], 8);
+
+    let out = h.msg(
+        transcript,
+        br#"{"msg_type":4,"status_code":12,"reason":"MEDIA_TYPE_TRANSCRIPT_NOT_SUPPORT"}"#,
+    );
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::MediaRefused {
+            kind: MediaKind::Transcript,
+            status: Some(StatusCode::MediaTypeTranscriptNotSupported)
+        }]
+    );
+    assert_eq!(closes(&out), vec![transcript]);
+    assert!(opens(&out).is_empty());
+    assert!(!h.s.is_done());
+
+    let out = h.msg(audio, DATA_OK);
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 1 }]);
+    assert!(h.s.confirmed_params().unwrap().audio().is_some());
+
+    // A media reconnect redials audio only.
+    h.s.handle_closed(h.now, audio);
+    h.drain();
+    h.at(60.0);
+    let o = opens(&h.drain());
+    assert_eq!(o.len(), 1, "{o:?}");
+    assert_eq!(o[0].1, Role::Media(MediaTypes::AUDIO));
+}
+
+/// A unified socket refused for one of its types is redialled without it; a refusal of the
+/// last type left fails the stream as before.
+#[test]
+fn a_refused_media_type_on_a_unified_socket_is_dropped_and_the_socket_redialled() {
+    let mut h = Harness::new(
+        config().with_media(MediaTypes::AUDIO | MediaTypes::VIDEO, MediaParams::new()),
+    );
+    let sig = h.signalling();
+    let out = h.msg(sig, OK_URLS);
+    let o = opens(&out);
+    assert_eq!(o[0].1, Role::Media(MediaTypes::from_bits(3)));
+    assert_eq!(h.opened(o[0].0)["media_type"], 3);
+
+    let out = h.msg(o[0].0, br#"{"msg_type":4,"status_code":10}"#);
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::MediaRefused {
+            kind: MediaKind::Video,
+            status: Some(StatusCode::MediaTypeVideoNotSupported)
+        }]
+    );
+    assert_eq!(closes(&out), vec![o[0].0]);
+    let again = opens(&out);
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].1, again[0].2.as_str()),
+        (Role::Media(MediaTypes::AUDIO), "wss://x.zoom.us/all")
+    );
+    assert_eq!(h.opened(again[0].0)["media_type"], 1);
+
+    // Audio refused too: nothing is left, the stream fails.
+    let out = h.msg(
+        again[0].0,
+        br#"{"msg_type":4,"status_code":9,"reason":"no"}"#,
+    );
+    assert_eq!(
+        events(&out),
+        vec![SessionEvent::Failed(SessionError::Refused {
+            status: StatusCode::MediaTypeAudioNotSupported,
+            reason: "no".into()
+        })]
+    );
+}
+
+/// With split sockets each kind's confirmed parameters are kept, whichever socket answers
+/// last (issue 17: the audio format must survive the video socket's answer).
+#[test]
+fn split_sockets_keep_each_kinds_confirmed_params() {
+    let mut h = Harness::new(
+        config()
+            .with_media(MediaTypes::AUDIO | MediaTypes::VIDEO, MediaParams::new())
+            .with_split_sockets(true),
+    );
+    let sig = h.signalling();
+    let o = opens(&h.msg(sig, OK_URLS));
+    let (audio, video) = (o[0].0, o[1].0);
+    h.opened(audio);
+    h.opened(video);
+    h.msg(audio, DATA_OK);
+    let out = h.msg(
+        video,
+        br#"{"msg_type":4,"status_code":0,"media_params":{"video":{"content_type":3,"codec":5,"resolution":2,"data_opt":3,"fps":5}}}"#,
+    );
+    assert_eq!(events(&out), vec![SessionEvent::Connected { connects: 1 }]);
+    let params = h.s.confirmed_params().unwrap();
+    assert!(
+        params.audio().is_some(),
+        "the audio format survives: {params:?}"
+    );
+    assert!(params.video().is_some(), "{params:?}");
 }

@@ -23,12 +23,14 @@ use tokio::time::{Instant, Sleep};
 use super::item::{Converter, Item};
 use super::queue::{self, Sender};
 use super::record::{self, Recording};
+use super::roster::Roster;
 use super::transport::{Conn, Transport, TransportError};
 use super::{Command, ConnectError, Items, Options, StreamHandle};
 use crate::protocol::session::{
     Inbound, Output, Session, SessionConfig, SessionError, SessionEvent, SocketId,
 };
 use crate::region::ServerUrl;
+use std::sync::{Arc, Mutex};
 
 /// Frames read from one socket per round before the stream's other sockets get a turn.
 const READ_BUDGET: usize = 32;
@@ -130,8 +132,13 @@ impl<T: Transport> Driver<T> {
             }
             _ => None,
         };
-        let (out, shared) = queue::channel(options.queue_capacity(), options.queue_bytes());
+        let (out, shared) = queue::channel(
+            options.queue_capacity(),
+            options.queue_bytes(),
+            options.lossless_budget(),
+        );
         let (finished_tx, finished) = watch::channel(false);
+        let roster = Arc::<Mutex<Roster>>::default();
         let driver = Driver {
             session,
             transport,
@@ -139,7 +146,7 @@ impl<T: Transport> Driver<T> {
             commands: Vec::new(),
             receiver_alive: true,
             out,
-            convert: Converter::new(product),
+            convert: Converter::new(product).with_roster(roster.clone()),
             recording,
             timer: Box::pin(tokio::time::sleep_until(now())),
             armed: None,
@@ -149,6 +156,7 @@ impl<T: Transport> Driver<T> {
         let handle = StreamHandle {
             finished,
             queue: shared.clone(),
+            roster,
         };
         let items = Items {
             rx: queue::Receiver(shared),
@@ -229,6 +237,9 @@ impl<T: Transport> Driver<T> {
             if self.flush() {
                 busy = true;
             }
+            if self.fail_over_budget() {
+                return Poll::Ready(());
+            }
             if self.session.is_done() {
                 return Poll::Ready(());
             }
@@ -238,6 +249,20 @@ impl<T: Transport> Driver<T> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Lossless mode, once the consumer fell more than the budget behind: the stream fails
+    /// (after every item queued so far) and its sockets are closed. `true` when it did.
+    fn fail_over_budget(&mut self) -> bool {
+        let Some(budget) = self.out.over_budget() else {
+            return false;
+        };
+        if !self.aborted {
+            self.aborted = true;
+            self.out
+                .push(Item::Failed(SessionError::QueueBudget { budget }));
+        }
+        true
     }
 
     fn command(&mut self, command: Command) {
@@ -337,7 +362,8 @@ impl<T: Transport> Driver<T> {
                         );
                         // What the frame asked for (an event, an answer) is carried out
                         // before anything more is read: items keep the session's order.
-                        if self.session.has_output() {
+                        // Past the lossless budget, nothing more is read.
+                        if self.session.has_output() || self.out.over_budget().is_some() {
                             break;
                         }
                     }
@@ -441,6 +467,9 @@ impl<T: Transport> Driver<T> {
                             Item::Reconnecting { scope, attempt }
                         }
                         SessionEvent::Ended(reason) => Item::Ended(reason),
+                        SessionEvent::MediaRefused { kind, status } => {
+                            Item::MediaRefused { kind, status }
+                        }
                         SessionEvent::Failed(error) => {
                             if let SessionError::MediaUrl { error, .. } = &error {
                                 self.out.push(Item::Refused(error.clone()));

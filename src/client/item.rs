@@ -12,9 +12,10 @@ use serde_json::value::RawValue;
 
 use crate::codes::{MsgType, SessionState, StatusCode, StopReason, StreamState};
 use crate::event::Product;
+use crate::handshake::MediaKind;
 use crate::protocol::events::{Event, EventType};
 use crate::protocol::incoming::{base64_decode, base64_decoded_len};
-use crate::protocol::incoming::{ChatData, MediaData, ServerMessage};
+use crate::protocol::incoming::{chat_content_extra, ChatData, MediaData, ServerMessage};
 use crate::protocol::media::{MediaParams, TranscriptLanguage};
 use crate::protocol::session::{EndReason, Scope, SessionError};
 use crate::region::ServerUrlError;
@@ -81,7 +82,10 @@ pub enum Item {
         /// `timestamp` (ms).
         timestamp: Option<i64>,
     },
-    /// Any other server message (metadata 23–27, unknown types), the frame as received.
+    /// 23–27: metadata for audio, video, screen share, transcripts or chat (undocumented:
+    /// e.g. the AI interpreter's). Boxed: it keeps every [`Item`] small.
+    Metadata(Box<Metadata>),
+    /// Any other server message (unknown types), the frame as received.
     Other {
         /// Its message type.
         msg_type: MsgType,
@@ -107,6 +111,15 @@ pub enum Item {
     /// signalling URL, a media URL), [`Item::Failed`] follows; after a refused failover the
     /// stream goes on on its current server.
     Refused(ServerUrlError),
+    /// A media type asked for is not delivered, and the stream goes on with the others (see
+    /// [`SessionEvent::MediaRefused`](crate::protocol::session::SessionEvent::MediaRefused)):
+    /// the signalling response offered no URL for it, or its data handshake was refused.
+    MediaRefused {
+        /// The media type.
+        kind: MediaKind,
+        /// The data handshake's status, or `None` when no URL was offered.
+        status: Option<StatusCode>,
+    },
     /// The stream ended (last item).
     Ended(EndReason),
     /// The stream failed for good (last item).
@@ -138,10 +151,11 @@ impl Item {
             + match self {
                 Item::Audio(f) | Item::Video(f) | Item::Share(f) => f.data.len(),
                 Item::Transcript(t) => std::mem::size_of::<Transcript>() + t.text.len(),
-                Item::Chat(c) => {
-                    std::mem::size_of::<Chat>() + c.data.as_ref().map_or(0, value_bytes)
-                }
+                Item::Chat(c) => c.bytes(),
                 Item::Event(e) => e.raw.get().len(),
+                Item::Metadata(m) => {
+                    std::mem::size_of::<Metadata>() + m.content.as_ref().map_or(0, value_bytes)
+                }
                 Item::VideoSubscription { reason, .. } => reason.as_ref().map_or(0, String::len),
                 Item::Other { raw, .. } => raw.len(),
                 Item::Connected { .. }
@@ -150,6 +164,7 @@ impl Item {
                 | Item::Lagged { .. }
                 | Item::Reconnecting { .. }
                 | Item::Ended(_)
+                | Item::MediaRefused { .. }
                 | Item::Refused(_)
                 | Item::HandedOver
                 | Item::Failed(_) => 0,
@@ -167,6 +182,7 @@ impl Item {
                 | Item::Transcript(_)
                 | Item::Chat(_)
                 | Item::Event(_)
+                | Item::Metadata(_)
                 | Item::Other { .. }
         )
     }
@@ -183,6 +199,22 @@ fn value_bytes(v: &serde_json::Value) -> usize {
         }
         _ => 0,
     }
+}
+
+/// A chat `sender` object as a [`Source`]: `user_id` (a number, or a string of digits) and
+/// `user_name` (cut to 256 bytes); `None` when it is not an object.
+fn chat_user(v: &serde_json::Value) -> Option<Source> {
+    let o = v.as_object()?;
+    let id = o.get("user_id").and_then(|id| match id {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    let name = o
+        .get("user_name")
+        .and_then(serde_json::Value::as_str)
+        .map(|n| Arc::from(bound_name(n)));
+    Some(Source::User { id, name })
 }
 
 /// Who a media frame or utterance is from.
@@ -317,7 +349,13 @@ impl Transcript {
 }
 
 /// 18: a chat message. Serializes as one flat JSON object: `user_id` and `user_name` (or
-/// `channel_id`), `timestamp` and `data` (a field Zoom did not send is `null`).
+/// `channel_id`), `timestamp` and `data` (a field Zoom did not send is `null`), then every
+/// other `content` key Zoom sent, with Zoom's names: the metadata its samples read
+/// (`sender`, `receiver`, `chat_session`, `operation_type`, `message_id`,
+/// `parent_message_id`, `files`, `delete_file_id_list`) typed, the rest as sent
+/// ([`other`](Chat::other)); metadata Zoom did not send is left out. A metadata key found
+/// only inside `data` (a JSON object, or JSON text, as some of Zoom's samples merge it) fills
+/// the typed field too.
 ///
 /// ```
 /// use zoom_rtms_webhooks::client::{Chat, Source};
@@ -340,6 +378,35 @@ pub struct Chat {
     /// JSON value is kept as sent (an array or object longer than 64 KiB of JSON text is
     /// absent).
     pub data: Option<serde_json::Value>,
+    /// `sender` (`user_id`, `user_name`), when it is an object (else it is in
+    /// [`other`](Chat::other)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<Source>,
+    /// `receiver`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<serde_json::Value>,
+    /// `chat_session`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_session: Option<serde_json::Value>,
+    /// `operation_type` (sent, edited, deleted, ...), as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<serde_json::Value>,
+    /// `message_id`, when a string (or a number, as its text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// `parent_message_id` (a reply's thread), when a string (or a number, as its text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_message_id: Option<String>,
+    /// `files`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<serde_json::Value>,
+    /// `delete_file_id_list`, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_file_id_list: Option<serde_json::Value>,
+    /// Every other `content` key Zoom sent, as sent (the whole `content` at most 64 KiB of
+    /// JSON text; a larger one keeps none of these).
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Chat {
@@ -355,7 +422,85 @@ impl Chat {
             source,
             timestamp: None,
             data: Some(data),
+            sender: None,
+            receiver: None,
+            chat_session: None,
+            operation_type: None,
+            message_id: None,
+            parent_message_id: None,
+            files: None,
+            delete_file_id_list: None,
+            other: serde_json::Map::new(),
         }
+    }
+
+    /// Fills the metadata from `content`'s other keys, then (for keys `content` lacks) from
+    /// `data` when it is a JSON object or JSON text holding one.
+    fn with_metadata(mut self, mut content: serde_json::Map<String, serde_json::Value>) -> Self {
+        let from_data = match &self.data {
+            Some(serde_json::Value::Object(o)) => Some(o.clone()),
+            Some(serde_json::Value::String(t)) if t.starts_with('{') => {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok()
+            }
+            _ => None,
+        };
+        let mut take = |key: &str| {
+            content
+                .remove(key)
+                .or_else(|| from_data.as_ref().and_then(|d| d.get(key)).cloned())
+        };
+        let id_text = |v: serde_json::Value| match v {
+            serde_json::Value::String(s) => Ok(s),
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            other => Err(other),
+        };
+        let mut rest = serde_json::Map::new();
+        match take("sender").map(|v| chat_user(&v).ok_or(v)) {
+            Some(Ok(sender)) => self.sender = Some(sender),
+            Some(Err(v)) => {
+                rest.insert("sender".into(), v);
+            }
+            None => {}
+        }
+        self.receiver = take("receiver");
+        self.chat_session = take("chat_session");
+        self.operation_type = take("operation_type");
+        for (key, slot) in [
+            ("message_id", &mut self.message_id),
+            ("parent_message_id", &mut self.parent_message_id),
+        ] {
+            match take(key).map(id_text) {
+                Some(Ok(id)) => *slot = Some(id),
+                Some(Err(v)) => {
+                    rest.insert(key.into(), v);
+                }
+                None => {}
+            }
+        }
+        self.files = take("files");
+        self.delete_file_id_list = take("delete_file_id_list");
+        content.extend(rest);
+        self.other = content;
+        self
+    }
+
+    /// About how many bytes the message holds (for the queue's byte budget).
+    fn bytes(&self) -> usize {
+        let opt = |v: &Option<serde_json::Value>| v.as_ref().map_or(0, value_bytes);
+        std::mem::size_of::<Chat>()
+            + opt(&self.data)
+            + opt(&self.receiver)
+            + opt(&self.chat_session)
+            + opt(&self.operation_type)
+            + opt(&self.files)
+            + opt(&self.delete_file_id_list)
+            + self.message_id.as_ref().map_or(0, String::len)
+            + self.parent_message_id.as_ref().map_or(0, String::len)
+            + self
+                .other
+                .iter()
+                .map(|(k, v)| k.len() + value_bytes(v))
+                .sum::<usize>()
     }
 
     /// The text, when `data` is a string.
@@ -369,6 +514,80 @@ impl Chat {
     }
 }
 
+/// 23–27: a metadata message. Its payload is undocumented, so it is kept as JSON: the
+/// message's `content` (or, without one, the message's other keys).
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Metadata;
+/// use zoom_rtms_webhooks::handshake::MediaKind;
+/// let m = Metadata::parse(br#"{"msg_type":23,"content":{"timestamp":5,"lid":"en"}}"#).unwrap();
+/// assert_eq!(m.kind, MediaKind::Audio);
+/// assert_eq!(m.timestamp, Some(5));
+/// assert_eq!(m.content.unwrap()["lid"], "en");
+/// assert!(Metadata::parse(br#"{"msg_type":14}"#).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// What it is about: 23 audio, 24 video, 25 screen share, 26 transcript, 27 chat.
+    pub kind: MediaKind,
+    /// `timestamp` (ms), in `content` or beside it.
+    pub timestamp: Option<i64>,
+    /// `content` as sent (or the message's keys but `msg_type`); `None` when the message is
+    /// longer than 64 KiB or not a JSON object.
+    pub content: Option<serde_json::Value>,
+}
+
+impl Metadata {
+    /// Reads a metadata message (23–27); `None` for another message type or a frame that is
+    /// not JSON. A frame longer than 64 KiB keeps only its kind.
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::Metadata;
+    /// assert_eq!(Metadata::parse(br#"{"msg_type":27,"x":1}"#).unwrap().content, Some(serde_json::json!({"x":1})));
+    /// ```
+    pub fn parse(frame: &[u8]) -> Option<Metadata> {
+        Self::of(ServerMessage::parse(frame).ok()?.msg_type(), frame)
+    }
+
+    /// A frame of type `msg_type` as metadata, when it is 23–27.
+    fn of(msg_type: MsgType, frame: &[u8]) -> Option<Metadata> {
+        let kind = match msg_type {
+            MsgType::MetaDataAudio => MediaKind::Audio,
+            MsgType::MetaDataVideo => MediaKind::Video,
+            MsgType::MetaDataShare => MediaKind::Deskshare,
+            MsgType::MetaDataTranscript => MediaKind::Transcript,
+            MsgType::MetaDataChat => MediaKind::Chat,
+            _ => return None,
+        };
+        let mut whole = match serde_json::from_slice::<serde_json::Value>(frame) {
+            Ok(serde_json::Value::Object(o)) if frame.len() <= OTHER_MAX => Some(o),
+            _ => None,
+        };
+        let top_ts = whole
+            .as_ref()
+            .and_then(|o| o.get("timestamp"))
+            .and_then(serde_json::Value::as_i64);
+        let content = whole.as_mut().map(|o| {
+            o.remove("msg_type");
+            match o.remove("content") {
+                Some(c) => c,
+                None => serde_json::Value::Object(std::mem::take(o)),
+            }
+        });
+        let timestamp = content
+            .as_ref()
+            .and_then(|c| c.get("timestamp"))
+            .and_then(serde_json::Value::as_i64)
+            .or(top_ts);
+        Some(Metadata {
+            kind,
+            timestamp,
+            content,
+        })
+    }
+}
+
 /// Decoded audio, video or screen-share data (14–16). Read it with the parameters of the last
 /// [`Item::Connected`].
 ///
@@ -376,6 +595,7 @@ impl Chat {
 /// use zoom_rtms_webhooks::client::{MediaFrame, Source};
 /// let f = MediaFrame::new(Source::User { id: Some(1), name: None }, Some(20), bytes::Bytes::from_static(b"pcm"));
 /// assert_eq!(&f.data[..], b"pcm");
+/// assert_eq!(f.length, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -386,6 +606,9 @@ pub struct MediaFrame {
     pub timestamp: Option<i64>,
     /// The decoded payload.
     pub data: Bytes,
+    /// `length`: the payload's size in bytes as Zoom states it (sent since May 2026; `None`
+    /// before). Compare it with `data.len()` to notice a truncated payload.
+    pub length: Option<i64>,
 }
 
 impl MediaFrame {
@@ -400,6 +623,7 @@ impl MediaFrame {
             source,
             timestamp,
             data,
+            length: None,
         }
     }
 }
@@ -536,6 +760,9 @@ pub(crate) struct Converter {
     /// The bytes of the names and channel ids in `names`.
     names_bytes: usize,
     arena: BytesMut,
+    /// The stream's roster, updated from the event updates converted (shared with the
+    /// stream's handles).
+    roster: Option<Arc<std::sync::Mutex<super::Roster>>>,
 }
 
 /// `name` cut to at most `NAME_MAX` bytes, on a character boundary.
@@ -575,7 +802,27 @@ impl Converter {
             names: HashSet::new(),
             names_bytes: 0,
             arena: BytesMut::new(),
+            roster: None,
         }
+    }
+
+    /// Keeps `roster` up to date with the event updates converted.
+    pub(crate) fn with_roster(mut self, roster: Arc<std::sync::Mutex<super::Roster>>) -> Self {
+        self.roster = Some(roster);
+        self
+    }
+
+    fn event(&mut self, e: &crate::protocol::events::Event<'_>) -> Item {
+        let update = EventUpdate::of(self.product, e);
+        if let Some(roster) = &self.roster {
+            if let Some(change) = update.roster_change() {
+                roster
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .apply(&change);
+            }
+        }
+        Item::Event(update)
     }
 
     /// `s` shared with earlier frames; one longer than `NAME_MAX` is not cached.
@@ -645,6 +892,7 @@ impl Converter {
             source,
             timestamp: m.timestamp,
             data,
+            length: m.length,
         })
     }
 
@@ -663,15 +911,19 @@ impl Converter {
                 language: t.language,
                 text: t.text.map(Cow::into_owned).unwrap_or_default(),
             })),
-            ServerMessage::Chat(c) => Item::Chat(Box::new(Chat {
-                source: self.source(None, c.user_id, c.user_name.as_deref()),
-                timestamp: c.timestamp,
-                data: c.data.map(|d| match d {
+            ServerMessage::Chat(c) => {
+                let mut chat = Chat::new(
+                    self.source(None, c.user_id, c.user_name.as_deref()),
+                    serde_json::Value::Null,
+                );
+                chat.timestamp = c.timestamp;
+                chat.data = c.data.map(|d| match d {
                     ChatData::Text(t) => serde_json::Value::String(t.into_owned()),
                     ChatData::Json(v) => v,
-                }),
-            })),
-            ServerMessage::EventUpdate(e) => Item::Event(EventUpdate::of(self.product, &e)),
+                });
+                Item::Chat(Box::new(chat.with_metadata(chat_content_extra(frame))))
+            }
+            ServerMessage::EventUpdate(e) => self.event(&e),
             ServerMessage::StreamStateUpdate(u) | ServerMessage::StreamStateResponse(u) => {
                 Item::StreamState {
                     state: u.state,
@@ -696,12 +948,15 @@ impl Converter {
             // Kept up to `OTHER_MAX`, copied (the frame may be a slice of the socket's read
             // buffer, which a shared slice would keep alive whole); a larger frame is reported
             // without its bytes, so a full queue of them stays small.
-            other => Item::Other {
-                msg_type: other.msg_type(),
-                raw: if frame.len() <= OTHER_MAX {
-                    Bytes::copy_from_slice(frame)
-                } else {
-                    Bytes::new()
+            other => match Metadata::of(other.msg_type(), frame) {
+                Some(m) => Item::Metadata(Box::new(m)),
+                None => Item::Other {
+                    msg_type: other.msg_type(),
+                    raw: if frame.len() <= OTHER_MAX {
+                        Bytes::copy_from_slice(frame)
+                    } else {
+                        Bytes::new()
+                    },
                 },
             },
         })
@@ -773,6 +1028,116 @@ mod tests {
             Source::Channel(long.as_str().into())
         );
         assert!(!c.names.contains(long.as_str()));
+    }
+
+    fn chat(frame: &'static [u8]) -> Chat {
+        let mut c = Converter::new(Product::Meeting);
+        let msg = ServerMessage::parse(frame).unwrap();
+        match c.convert(msg, &Bytes::from_static(frame)) {
+            Some(Item::Chat(chat)) => *chat,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chat_keeps_every_content_key_zoom_sent() {
+        let c = chat(
+            br#"{"msg_type":18,"content":{"user_id":1,"user_name":"Ann","timestamp":5,"data":"hi",
+            "sender":{"user_id":"16778240","user_name":"Ann"},"receiver":{"user_id":0,"user_name":"Everyone"},
+            "chat_session":{"session_id":"s1"},"operation_type":1,"message_id":"m2","parent_message_id":17,
+            "files":[{"file_id":"f"}],"delete_file_id_list":["g"],"extra_key":{"x":[1]}}}"#,
+        );
+        assert_eq!(c.text(), Some("hi"));
+        assert_eq!(
+            c.sender,
+            Some(Source::User {
+                id: Some(16778240),
+                name: Some("Ann".into())
+            })
+        );
+        assert_eq!(c.message_id.as_deref(), Some("m2"));
+        assert_eq!(c.parent_message_id.as_deref(), Some("17"));
+        assert_eq!(c.operation_type, Some(serde_json::json!(1)));
+        assert_eq!(c.files, Some(serde_json::json!([{"file_id":"f"}])));
+        assert_eq!(c.delete_file_id_list, Some(serde_json::json!(["g"])));
+        assert_eq!(c.other.len(), 1);
+        // Flat, with Zoom's names: what was sent comes back.
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"user_id":1,"user_name":"Ann","timestamp":5,"data":"hi",
+                "sender":{"user_id":16778240,"user_name":"Ann"},"receiver":{"user_id":0,"user_name":"Everyone"},
+                "chat_session":{"session_id":"s1"},"operation_type":1,"message_id":"m2","parent_message_id":"17",
+                "files":[{"file_id":"f"}],"delete_file_id_list":["g"],"extra_key":{"x":[1]}})
+        );
+        assert!(
+            Item::Chat(Box::new(c.clone())).cost()
+                > Item::Chat(Box::new(Chat::new(
+                    c.source.clone(),
+                    serde_json::json!("hi")
+                )))
+                .cost()
+        );
+    }
+
+    #[test]
+    fn chat_metadata_inside_data_and_odd_shapes() {
+        // Metadata only in `data` (JSON text, as some samples send it) fills the typed fields.
+        let c = chat(
+            br#"{"msg_type":18,"content":{"timestamp":5,"data":"{\"sender\":{\"user_id\":3},\"message_id\":\"m\"}"}}"#,
+        );
+        assert_eq!(c.message_id.as_deref(), Some("m"));
+        assert_eq!(c.sender.and_then(|s| s.user_id()), Some(3));
+        assert!(c.other.is_empty());
+        // A sender that is not an object, and an id that is neither string nor number, are
+        // kept as sent, untyped; no panic.
+        let c = chat(br#"{"msg_type":18,"content":{"sender":"Ann","message_id":[1],"data":"x"}}"#);
+        assert_eq!(c.sender, None);
+        assert_eq!(c.message_id, None);
+        assert_eq!(c.other["sender"], "Ann");
+        assert_eq!(c.other["message_id"], serde_json::json!([1]));
+        // No metadata: nothing more serialized than before.
+        let c = chat(br#"{"msg_type":18,"content":{"user_id":2,"data":"x"}}"#);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"user_id":2,"user_name":null,"timestamp":null,"data":"x"}"#
+        );
+    }
+
+    #[test]
+    fn media_frames_carry_length_and_metadata_is_typed() {
+        let mut c = Converter::new(Product::Meeting);
+        let mut convert = |frame: &'static [u8]| {
+            c.convert(
+                ServerMessage::parse(frame).unwrap(),
+                &Bytes::from_static(frame),
+            )
+        };
+        let Some(Item::Audio(f)) =
+            convert(br#"{"msg_type":14,"content":{"user_id":1,"data":"AAEC","length":3}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!((f.data.len(), f.length), (3, Some(3)));
+        let Some(Item::Metadata(m)) =
+            convert(br#"{"msg_type":26,"content":{"timestamp":9,"aiInterpreter":{"lid":"fr"}}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(m.kind, MediaKind::Transcript);
+        assert_eq!(m.timestamp, Some(9));
+        assert_eq!(m.content.unwrap()["aiInterpreter"]["lid"], "fr");
+        // Any JSON as `content`; unknown types stay `Other`.
+        let Some(Item::Metadata(m)) = convert(br#"{"msg_type":25,"content":[1]}"#) else {
+            panic!()
+        };
+        assert_eq!(
+            (m.kind, m.content),
+            (MediaKind::Deskshare, Some(serde_json::json!([1])))
+        );
+        assert!(matches!(
+            convert(br#"{"msg_type":99}"#),
+            Some(Item::Other { .. })
+        ));
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!   then receives [`Item::Lagged`] with the number dropped before the next item, and
 //!   [`StreamHandle::dropped`] counts every drop. The last item ([`Item::Ended`],
 //!   [`Item::Failed`] or [`Item::HandedOver`], after which nothing is queued) is never dropped.
+//!   For recording, [`Delivery::Lossless`] ([`Options::with_delivery`]) never drops: past a
+//!   byte budget (default 64 MiB) the stream fails instead, naming the budget.
 //! - One task per stream owns the session and its sockets. Dropping [`Items`] closes the
 //!   stream gracefully; dropping every [`StreamHandle`] does not.
 //! - [`Supervisor`] ([`Supervisor::builder`], then [`Supervisor::on_event`] from the
@@ -35,6 +37,11 @@
 //!   [`Bytes`](bytes::Bytes) carved from a reused buffer (no copy of the decoded data).
 //! - Transcripts, chat messages and events are owned and `Serialize` (flat JSON objects with
 //!   Zoom's field names), their speaker a [`Source`] as for media frames.
+//! - Each stream keeps its [`Roster`] (participants, names, cameras, active speaker, sharing,
+//!   first packet timestamp) from the events [`Config`] subscribes to by default:
+//!   [`StreamHandle::roster`] for a snapshot, [`EventUpdate::roster_change`] per event.
+//! - A media type Zoom does not offer or refuses is reported ([`Item::MediaRefused`]) and the
+//!   stream goes on with the others.
 //!
 //! ```no_run
 //! use zoom_rtms_webhooks::client::{self, Config, Credentials, Item, MediaParams, MediaTypes};
@@ -61,6 +68,7 @@ mod driver;
 mod item;
 mod queue;
 mod record;
+mod roster;
 mod supervisor;
 mod transport;
 
@@ -72,9 +80,10 @@ use std::task::{Context, Poll};
 
 use tokio::sync::watch;
 
-pub use item::{Chat, EventUpdate, Item, MediaFrame, Source, Transcript};
+pub use item::{Chat, EventUpdate, Item, MediaFrame, Metadata, Source, Transcript};
 #[cfg(feature = "record")]
 pub(crate) use record::safe_name;
+pub use roster::{Member, Roster, RosterChange};
 #[cfg(feature = "redis")]
 pub use supervisor::DEFAULT_SUPERVISOR_PREFIX;
 pub use supervisor::{Handled, SupervisedStream, Supervisor, SupervisorBuilder, SupervisorError};
@@ -109,6 +118,58 @@ pub struct Options {
     max_message_len: usize,
     roots: Vec<Vec<u8>>,
     recording: Option<(PathBuf, Redaction)>,
+    delivery: Delivery,
+}
+
+/// What the user's queue does when the consumer falls behind ([`Options::with_delivery`]).
+///
+/// ```
+/// use zoom_rtms_webhooks::client::Delivery;
+/// assert_eq!(Delivery::default(), Delivery::DropOldest);
+/// assert_eq!(Delivery::lossless(), Delivery::Lossless { budget: 64 << 20 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Live use (the default): past the queue's bounds ([`Options::with_queue_capacity`],
+    /// [`Options::with_queue_bytes`]) the oldest data is dropped and [`Item::Lagged`] tells
+    /// the user.
+    #[default]
+    DropOldest,
+    /// Recording: nothing is ever dropped (the item bounds do not apply). Once more than
+    /// `budget` bytes of items wait for the user, the stream fails: its sockets are closed
+    /// (without a stream close request, so Zoom's side goes on) and, after every item queued
+    /// so far, the last item is [`Item::Failed`] with [`SessionError::QueueBudget`] naming
+    /// the budget. Keep-alives are answered at once all the same: the driver never waits for
+    /// the user.
+    Lossless {
+        /// The bytes of items (as counted for [`Options::with_queue_bytes`]) that may wait.
+        budget: usize,
+    },
+}
+
+impl Delivery {
+    /// The default budget of [`Delivery::lossless`]: 64 MiB (about 35 minutes of one
+    /// 16 kHz mono L16 audio stream, or one minute of full-HD JPG video at 5 frames a second).
+    ///
+    /// ```
+    /// assert_eq!(zoom_rtms_webhooks::client::Delivery::DEFAULT_LOSSLESS_BUDGET, 64 << 20);
+    /// ```
+    pub const DEFAULT_LOSSLESS_BUDGET: usize = 64 * 1024 * 1024;
+
+    /// [`Delivery::Lossless`] with the default budget
+    /// ([`DEFAULT_LOSSLESS_BUDGET`](Delivery::DEFAULT_LOSSLESS_BUDGET), 64 MiB).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// let o = Options::default().with_delivery(Delivery::lossless());
+    /// assert!(matches!(o.delivery(), Delivery::Lossless { .. }));
+    /// ```
+    pub fn lossless() -> Self {
+        Delivery::Lossless {
+            budget: Self::DEFAULT_LOSSLESS_BUDGET,
+        }
+    }
 }
 
 impl Default for Options {
@@ -119,6 +180,7 @@ impl Default for Options {
             max_message_len: transport::MAX_MESSAGE,
             roots: Vec::new(),
             recording: None,
+            delivery: Delivery::DropOldest,
         }
     }
 }
@@ -268,6 +330,39 @@ impl Options {
     pub fn recording(&self) -> Option<(&Path, &Redaction)> {
         self.recording.as_ref().map(|(p, r)| (p.as_path(), r))
     }
+
+    /// What happens when the consumer falls behind: drop the oldest (the default, for live
+    /// use) or [`Delivery::Lossless`] (for recording: nothing dropped, the stream fails past
+    /// a byte budget).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// let o = Options::default().with_delivery(Delivery::Lossless { budget: 16 << 20 });
+    /// assert_eq!(o.delivery(), Delivery::Lossless { budget: 16 << 20 });
+    /// ```
+    #[must_use]
+    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// See [`with_delivery`](Options::with_delivery).
+    ///
+    /// ```
+    /// use zoom_rtms_webhooks::client::{Delivery, Options};
+    /// assert_eq!(Options::default().delivery(), Delivery::DropOldest);
+    /// ```
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+
+    /// The lossless budget, in lossless mode.
+    pub(crate) fn lossless_budget(&self) -> Option<usize> {
+        match self.delivery {
+            Delivery::DropOldest => None,
+            Delivery::Lossless { budget } => Some(budget),
+        }
+    }
 }
 
 /// Why [`connect`] (or [`connect_session`]) could not start. Nothing was dialled. A server
@@ -374,7 +469,7 @@ pub(crate) fn refused(error: ServerUrlError) -> (StreamHandle, Items) {
 /// A stream that never connected: its handle is finished and its items are `items` (the last
 /// one terminal).
 pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
-    let (out, shared) = queue::channel(items.len(), usize::MAX);
+    let (out, shared) = queue::channel(items.len(), usize::MAX, None);
     for item in items {
         out.push(item);
     }
@@ -383,6 +478,7 @@ pub(crate) fn ended_stream(items: Vec<Item>) -> (StreamHandle, Items) {
     let handle = StreamHandle {
         finished,
         queue: shared.clone(),
+        roster: Arc::default(),
     };
     (
         handle,
@@ -566,7 +662,15 @@ impl Config {
     }
 
     /// The session configuration for the stream of `started`: its signalling handshake signed
-    /// with the credentials, the media, the host policy, then [`with_configure`](Config::with_configure).
+    /// with the credentials, the media, the host policy, the default event subscriptions,
+    /// then [`with_configure`](Config::with_configure).
+    ///
+    /// **Events subscribed by default** (as Zoom's samples do), for meetings, webinars and
+    /// Video SDK sessions: active speaker (2), participant join and leave (3, 4), sharing start
+    /// and stop (5, 6), and, when video is asked for, participant video on and off (8, 9):
+    /// what the stream's [`Roster`] is made of. Contact Center and Phone streams subscribe to
+    /// none. Override them in [`with_configure`](Config::with_configure) with
+    /// [`SessionConfig::with_events`] (an empty list for none).
     ///
     /// ```
     /// use zoom_rtms_webhooks::client::{Config, Credentials};
@@ -575,13 +679,22 @@ impl Config {
     /// let config = Config::new(Credentials::new("id", "secret").unwrap());
     /// let session = config.session_config(started);
     /// assert_eq!(session.handshake().rtms_stream_id(), started.rtms_stream_id);
+    /// // For a meeting: speaker, join, leave and sharing events by default.
+    /// # if started.product == zoom_rtms_webhooks::Product::Meeting {
+    /// assert_eq!(session.events(), &[2, 3, 4, 5, 6]);
+    /// # }
+    /// // None, for an app that wants none.
+    /// let config = config.with_configure(|session, _| session.with_events(Vec::<i64>::new()));
+    /// assert!(config.session_config(started).events().is_empty());
     /// # }
     /// ```
     pub fn session_config(&self, started: &RtmsStarted) -> SessionConfig {
         let hello = SignalingHandshakeRequest::new(&self.credentials, started);
+        let events = default_events(started.product, self.media_types);
         let session = SessionConfig::new(hello)
             .with_media(self.media_types, self.params.clone())
-            .with_host_policy(self.policy.clone());
+            .with_host_policy(self.policy.clone())
+            .with_events(events);
         match &self.configure {
             Some(configure) => configure(session, started),
             None => session,
@@ -596,6 +709,26 @@ impl Config {
             .next()
             .ok_or(ServerUrlError::Empty)
     }
+}
+
+/// The events subscribed by default ([`Config::session_config`]).
+fn default_events(product: crate::Product, media: MediaTypes) -> Vec<i64> {
+    use crate::protocol::events::MeetingEventType as E;
+    use crate::Product as P;
+    if !matches!(product, P::Meeting | P::Webinar | P::VideoSdk) {
+        return Vec::new();
+    }
+    let mut events = vec![
+        E::ActiveSpeakerChange,
+        E::ParticipantJoin,
+        E::ParticipantLeave,
+        E::SharingStart,
+        E::SharingStop,
+    ];
+    if media.contains(MediaTypes::VIDEO) {
+        events.extend([E::ParticipantVideoOn, E::ParticipantVideoOff]);
+    }
+    events.into_iter().map(E::code).collect()
 }
 
 pub(crate) enum Command {
@@ -628,6 +761,7 @@ pub(crate) enum Command {
 pub struct StreamHandle {
     finished: watch::Receiver<bool>,
     queue: Arc<queue::Shared>,
+    roster: Arc<std::sync::Mutex<Roster>>,
 }
 
 impl fmt::Debug for StreamHandle {
@@ -729,6 +863,27 @@ impl StreamHandle {
     pub fn dropped(&self) -> u64 {
         self.queue.dropped()
     }
+
+    /// A snapshot of the stream's [`Roster`]: the participants present (names, cameras), the
+    /// active speaker, who shares, and the first packet's timestamp, as the event updates
+    /// read so far told them (the driver applies each as it arrives, ahead of the items the
+    /// user has not taken yet). Subscribe to the events it is made of (2, 3, 4, 5, 6, and 8
+    /// and 9 for video): [`Config`] does by default.
+    ///
+    /// ```no_run
+    /// # fn f(handle: zoom_rtms_webhooks::client::StreamHandle) {
+    /// let roster = handle.roster();
+    /// if let Some(speaker) = roster.active_speaker() {
+    ///     println!("{} speaks; {} present", speaker.user_id, roster.len());
+    /// }
+    /// # }
+    /// ```
+    pub fn roster(&self) -> Roster {
+        self.roster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// The stream's [`Item`]s, in order, ending after [`Item::Ended`] or [`Item::Failed`].
@@ -793,5 +948,26 @@ impl futures_core::Stream for Items {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Product;
+
+    #[test]
+    fn default_events_follow_the_product_and_video() {
+        assert_eq!(
+            default_events(Product::Webinar, MediaTypes::AUDIO),
+            [2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            default_events(Product::Meeting, MediaTypes::AUDIO | MediaTypes::VIDEO),
+            [2, 3, 4, 5, 6, 8, 9]
+        );
+        // Contact Center's 8 and 9 are other events; Phone has none of these.
+        assert!(default_events(Product::ContactCenter, MediaTypes::VIDEO).is_empty());
+        assert!(default_events(Product::Phone, MediaTypes::AUDIO).is_empty());
     }
 }

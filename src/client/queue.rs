@@ -3,6 +3,10 @@
 //! state items only when nothing else is queued, and the user is handed [`Item::Lagged`]
 //! before the next one.
 //!
+//! In lossless mode ([`Options::with_lossless`](super::Options::with_lossless)) nothing is
+//! ever dropped: pushing still never waits, and once the bytes queued exceed the budget the
+//! queue says so ([`Sender::over_budget`]) and the driver fails the stream.
+//!
 //! The same shared state carries the other way what the stream's handles ask of the driver
 //! ([`Command`]s) and tells the driver when the user's end is dropped: the driver's task is
 //! woken for both, and checks them with two atomic loads per round of its poll.
@@ -36,6 +40,10 @@ pub(crate) struct Shared {
     capacity: usize,
     /// The byte budget: past it, older items are dropped (never the one just queued).
     max_bytes: usize,
+    /// Lossless mode: never drop; past this many bytes queued, the stream fails.
+    lossless: Option<usize>,
+    /// Set once the bytes queued exceeded the lossless budget.
+    over: AtomicBool,
     dropped: AtomicU64,
     /// Mirrors of `receiver_alive` and `!commands.is_empty()`, read without the lock.
     receiver_alive: AtomicBool,
@@ -72,7 +80,13 @@ impl Shared {
 /// The driver's end.
 pub(crate) struct Sender(Arc<Shared>, Option<Waker>);
 
-pub(crate) fn channel(capacity: usize, max_bytes: usize) -> (Sender, Arc<Shared>) {
+/// A queue of at most `capacity` items and `max_bytes` bytes (dropping the oldest), or, with
+/// `lossless`, one that never drops and reports when more than that many bytes are queued.
+pub(crate) fn channel(
+    capacity: usize,
+    max_bytes: usize,
+    lossless: Option<usize>,
+) -> (Sender, Arc<Shared>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             // Grows only as far as the consumer falls behind (no capacity reserved per stream).
@@ -87,6 +101,8 @@ pub(crate) fn channel(capacity: usize, max_bytes: usize) -> (Sender, Arc<Shared>
         }),
         capacity: capacity.max(1),
         max_bytes,
+        lossless,
+        over: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
         receiver_alive: AtomicBool::new(true),
         has_commands: AtomicBool::new(false),
@@ -102,10 +118,38 @@ impl Sender {
             if !s.receiver_alive {
                 return;
             }
+            if let Some(budget) = self.0.lossless {
+                s.bytes += item.cost();
+                s.items.push_back(item);
+                if s.bytes > budget {
+                    self.0.over.store(true, Ordering::Release);
+                }
+                s.waker.take()
+            } else {
+                self.push_dropping(&mut s, item);
+                s.waker.take()
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Lossless mode: `Some(budget)` once more than `budget` bytes were queued (the stream
+    /// must fail); `None` otherwise, and always in drop-oldest mode.
+    pub(crate) fn over_budget(&self) -> Option<usize> {
+        self.0
+            .lossless
+            .filter(|_| self.0.over.load(Ordering::Acquire))
+    }
+
+    /// Drop-oldest mode: queues `item` within the bounds.
+    fn push_dropping(&self, s: &mut MutexGuard<'_, State>, item: Item) {
+        {
             if s.items.len() >= self.0.capacity {
                 // The oldest data item goes first; state items only when nothing else is left.
                 let victim = s.items.iter().position(Item::is_data).unwrap_or(0);
-                self.drop_at(&mut s, victim);
+                self.drop_at(s, victim);
             }
             s.bytes += item.cost();
             s.items.push_back(item);
@@ -119,12 +163,8 @@ impl Sender {
                     .take(older)
                     .position(Item::is_data)
                     .unwrap_or(0);
-                self.drop_at(&mut s, victim);
+                self.drop_at(s, victim);
             }
-            s.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
     }
 
@@ -241,7 +281,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_the_oldest_and_reports_the_gap_first() {
-        let (tx, shared) = channel(2, usize::MAX);
+        let (tx, shared) = channel(2, usize::MAX, None);
         let mut rx = Receiver(shared.clone());
         for n in 1..=5 {
             tx.push(Item::Lagged { dropped: 100 + n });
@@ -272,7 +312,7 @@ mod tests {
             scope: Scope::Media,
             attempt: 1,
         };
-        let (tx, shared) = channel(3, usize::MAX);
+        let (tx, shared) = channel(3, usize::MAX, None);
         let mut rx = Receiver(shared.clone());
         tx.push(other(1));
         tx.push(reconnecting.clone());
@@ -307,7 +347,7 @@ mod tests {
             attempt: 1,
         };
         let each = frame(0, 1000).cost();
-        let (tx, shared) = channel(100, 3 * each);
+        let (tx, shared) = channel(100, 3 * each, None);
         let mut rx = Receiver(shared.clone());
         tx.push(reconnecting.clone());
         for n in 1..=5 {
@@ -341,8 +381,45 @@ mod tests {
     }
 
     #[test]
+    fn lossless_never_drops_and_reports_the_budget_once_exceeded() {
+        use crate::client::{MediaFrame, Source};
+        let frame = |n: u8| {
+            Item::Audio(MediaFrame::new(
+                Source::Channel("c".into()),
+                Some(i64::from(n)),
+                bytes::Bytes::from(vec![n; 100]),
+            ))
+        };
+        let each = frame(0).cost();
+        // Two items and no bytes allowed in drop-oldest terms: ignored in lossless mode.
+        let (tx, shared) = channel(2, 0, Some(3 * each));
+        let mut rx = Receiver(shared.clone());
+        for n in 0..3 {
+            tx.push(frame(n));
+            assert_eq!(
+                tx.over_budget(),
+                None,
+                "{n}: exactly the budget is not over it"
+            );
+        }
+        tx.push(frame(3));
+        assert_eq!(tx.over_budget(), Some(3 * each));
+        assert_eq!(shared.dropped(), 0);
+        for n in 0..4 {
+            assert_eq!(poll(&mut rx), Poll::Ready(Some(frame(n))));
+        }
+        // Once exceeded, it stays so (the stream fails), even with the queue drained.
+        assert_eq!(tx.over_budget(), Some(3 * each));
+        // Drop-oldest mode never reports it.
+        let (tx, _shared) = channel(2, 0, None);
+        tx.push(frame(0));
+        tx.push(frame(1));
+        assert_eq!(tx.over_budget(), None);
+    }
+
+    #[test]
     fn a_dropped_receiver_is_noticed_and_pushes_are_discarded() {
-        let (mut tx, shared) = channel(2, usize::MAX);
+        let (mut tx, shared) = channel(2, usize::MAX, None);
         drop(Receiver(shared.clone()));
         tx.push(Item::Lagged { dropped: 1 });
         assert_eq!(shared.lock().items.len(), 0);
@@ -361,7 +438,7 @@ mod tests {
 
     #[test]
     fn commands_and_a_dropped_receiver_wake_the_driver_and_commands_keep_their_order() {
-        let (mut tx, shared) = channel(2, usize::MAX);
+        let (mut tx, shared) = channel(2, usize::MAX, None);
         let count = Arc::new(Count(Default::default()));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
@@ -400,7 +477,7 @@ mod tests {
     /// lives on are never read: they must not pile up.
     #[test]
     fn commands_after_the_driver_finished_are_dropped() {
-        let (tx, shared) = channel(2, usize::MAX);
+        let (tx, shared) = channel(2, usize::MAX, None);
         drop(tx); // the driver's end: closed
         for _ in 0..10_000 {
             shared.command(Command::SubscribeVideo {

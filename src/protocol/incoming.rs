@@ -1096,6 +1096,32 @@ fn chat_data(frame: &[u8]) -> Option<serde_json::Value> {
     serde_json::from_str(raw.get()).ok()
 }
 
+/// The keys of a chat frame's `content` object other than those [`Chat`] reads (`user_id`,
+/// `user_name`, `timestamp`, `data`): Zoom's chat metadata (`sender`, `receiver`,
+/// `message_id`, ...), as sent. Empty when there are none, when `content` is not an object,
+/// or when it is longer than [`CHAT_JSON_MAX`] of JSON text.
+#[cfg(feature = "client")]
+pub(crate) fn chat_content_extra(frame: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow, default)]
+        content: Option<&'a RawValue>,
+    }
+    let content = serde_json::from_slice::<Raw<'_>>(frame)
+        .ok()
+        .and_then(|r| r.content)
+        .filter(|c| c.get().starts_with('{') && c.get().len() <= CHAT_JSON_MAX);
+    let Some(content) = content else {
+        return serde_json::Map::new();
+    };
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(content.get()).unwrap_or_default();
+    for known in ["user_id", "user_name", "timestamp", "data"] {
+        map.remove(known);
+    }
+    map
+}
+
 /// The `msg_type` when it is the first key and a small non-negative integer; `None` otherwise
 /// (then the full envelope reads it wherever it is).
 fn leading_msg_type(frame: &[u8]) -> Option<i64> {

@@ -669,6 +669,17 @@ pub enum SessionEvent {
     Ended(EndReason),
     /// The session gave up; every socket is closed. Nothing follows.
     Failed(SessionError),
+    /// A media type asked for is not delivered, and the stream goes on with the others: the
+    /// signalling response offered no URL for it (`status` `None`), or its data handshake was
+    /// refused for it (status 9–13, `MEDIA_TYPE_*_NOT_SUPPORT`, or 7 on a socket carrying it
+    /// alone). It is not asked for again on this stream. When no media type is left, the
+    /// stream fails instead ([`SessionError::NoMediaUrl`], [`SessionError::Refused`]).
+    MediaRefused {
+        /// The media type.
+        kind: MediaKind,
+        /// The data handshake's status, or `None` when no URL was offered.
+        status: Option<StatusCode>,
+    },
 }
 
 /// What a reconnect redials.
@@ -766,6 +777,16 @@ pub enum SessionError {
     /// does, for an `rtms_started` whose URL is refused.
     #[error("the signalling URL was refused")]
     SignalingUrl(#[source] ServerUrlError),
+    /// The consumer fell behind in lossless mode: more than `budget` bytes of items waited
+    /// for it. The session never reports this one; the client does
+    /// (`client::Delivery::Lossless`), and closes the stream's sockets.
+    #[error(
+        "the consumer fell behind: more than the lossless budget of {budget} bytes was queued"
+    )]
+    QueueBudget {
+        /// The budget, in bytes.
+        budget: usize,
+    },
     /// The signalling response's media URL for a media type was refused by the host policy
     /// (it is never dialled).
     #[error("the server's media URL for {kind} was refused")]
@@ -878,6 +899,9 @@ pub struct Session {
     backoff_attempt: u32,
     connects: u32,
     confirmed: Option<MediaParams>,
+    /// The media types refused on this stream ([`SessionEvent::MediaRefused`]): not asked for
+    /// again.
+    refused_kinds: MediaTypes,
     /// The last video subscription asked for (`user_id`, `subscribe`): sent once the stream is
     /// ready, and again after every reconnect (a new signalling connection has none).
     video: Option<(i64, bool)>,
@@ -944,6 +968,7 @@ impl Session {
             backoff_attempt: 0,
             connects: 0,
             confirmed: None,
+            refused_kinds: MediaTypes::from_bits(0),
             video: None,
         };
         s.dial_signalling(now);
@@ -1440,7 +1465,42 @@ impl Session {
     /// checked against the host policy: split, one socket per kind; unified, one socket for
     /// every kind at the URL of the first kind asked for (audio for `ALL`).
     fn plan_media(&mut self, resp: &SignalingHandshakeResponse) -> Result<(), SessionError> {
-        let types = self.config.media_types;
+        let wanted = self.config.media_types;
+        let types = if wanted.contains(MediaTypes::ALL) {
+            wanted
+        } else {
+            // Only the kinds the response offers a URL for (their own, or `all`), as Zoom's
+            // samples do; the others are reported once and not asked for.
+            let mut offered = MediaTypes::from_bits(0);
+            let mut first = None;
+            let mut not_offered = Vec::new();
+            for kind in wanted.kinds() {
+                first.get_or_insert(kind);
+                if self.refused_kinds.contains(kind.flag()) {
+                    continue;
+                }
+                // A URL the policy refuses counts as offered: it fails the stream below.
+                if !matches!(resp.media_url(kind, &self.config.policy), Ok(None)) {
+                    offered |= kind.flag();
+                } else {
+                    not_offered.push(kind);
+                }
+            }
+            if offered.kinds().next().is_none() {
+                return Err(SessionError::NoMediaUrl {
+                    kind: first.unwrap_or(MediaKind::Audio),
+                });
+            }
+            for kind in not_offered {
+                self.refused_kinds |= kind.flag();
+                self.outputs
+                    .push_back(Output::Event(SessionEvent::MediaRefused {
+                        kind,
+                        status: None,
+                    }));
+            }
+            offered
+        };
         let split = self.config.split && !types.contains(MediaTypes::ALL);
         let sockets: Vec<(MediaKind, MediaTypes)> = if split {
             types.kinds().map(|kind| (kind, kind.flag())).collect()
@@ -1642,9 +1702,86 @@ impl Session {
         }));
     }
 
+    /// The media type a data handshake refusal on media socket `index` is about: 9–13 name
+    /// it; 7 (invalid media type) on a socket carrying one kind is about that kind.
+    fn refused_kind(&self, index: usize, status: Option<StatusCode>) -> Option<MediaKind> {
+        let Role::Media(carried) = self.media[index].role else {
+            return None;
+        };
+        let kind = match status? {
+            StatusCode::MediaTypeAudioNotSupported => MediaKind::Audio,
+            StatusCode::MediaTypeVideoNotSupported => MediaKind::Video,
+            StatusCode::MediaTypeDeskshareNotSupported => MediaKind::Deskshare,
+            StatusCode::MediaTypeTranscriptNotSupported => MediaKind::Transcript,
+            StatusCode::MediaTypeChatNotSupported => MediaKind::Chat,
+            StatusCode::InvalidMediaType => {
+                let mut kinds = carried.kinds();
+                let kind = kinds.next()?;
+                if kinds.next().is_some() {
+                    return None;
+                }
+                kind
+            }
+            _ => return None,
+        };
+        carried.contains(kind.flag()).then_some(kind)
+    }
+
+    /// Drops `kind` from media socket `index` (redialled without it when it carried more) and
+    /// tells the user; `false` (nothing done) when no media type would be left.
+    fn refuse_kind(
+        &mut self,
+        now: Instant,
+        index: usize,
+        kind: MediaKind,
+        status: Option<StatusCode>,
+    ) -> bool {
+        let Role::Media(carried) = self.media[index].role else {
+            return false;
+        };
+        let remaining = MediaTypes::from_bits(carried.bits() & !kind.flag().bits());
+        let left_here = remaining.kinds().next().is_some();
+        if !left_here && self.media.len() == 1 {
+            return false;
+        }
+        self.refused_kinds |= kind.flag();
+        self.outputs
+            .push_back(Output::Event(SessionEvent::MediaRefused { kind, status }));
+        let sock = self.media.remove(index);
+        self.outputs.push_back(Output::Close { socket: sock.id });
+        if let Some(at) = self.media_urls.iter().position(|(t, _)| *t == carried) {
+            if left_here {
+                self.media_urls[at].0 = remaining;
+                let url = self.media_urls[at].1.clone();
+                let sock = self.new_socket(Role::Media(remaining), url, now);
+                self.media.push(sock);
+            } else {
+                self.media_urls.remove(at);
+            }
+        }
+        self.maybe_connected();
+        true
+    }
+
+    /// Once every media socket is ready: the stream is connected.
+    fn maybe_connected(&mut self) {
+        if self.media.is_empty() || !self.media.iter().all(|m| m.state == SockState::Ready) {
+            return;
+        }
+        self.backoff_attempt = 0;
+        self.connects += 1;
+        if let Some((user_id, subscribe)) = self.video {
+            self.send_video_subscription(user_id, subscribe, None);
+        }
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Connected {
+                connects: self.connects,
+            }));
+    }
+
     fn on_data_response(
         &mut self,
-        _now: Instant,
+        now: Instant,
         index: usize,
         resp: super::incoming::DataResponse<'_>,
     ) {
@@ -1654,6 +1791,12 @@ impl Session {
             return;
         }
         if !resp.status.is_ok() {
+            // A refusal of one media type: go on with the others, when there are others.
+            if let Some(kind) = self.refused_kind(index, resp.status.code) {
+                if self.refuse_kind(now, index, kind, resp.status.code) {
+                    return;
+                }
+            }
             // 14, 15, 16 and every other refusal are final (the samples never retry them).
             self.refused(resp.status.code, resp.status.reason.as_deref());
             return;
@@ -1669,16 +1812,6 @@ impl Session {
             let text = ClientReadyAck::new(self.config.hello.rtms_stream_id()).to_json();
             self.outputs.push_back(Output::Send { socket: sig, text });
         }
-        if self.media.iter().all(|m| m.state == SockState::Ready) {
-            self.backoff_attempt = 0;
-            self.connects += 1;
-            if let Some((user_id, subscribe)) = self.video {
-                self.send_video_subscription(user_id, subscribe, None);
-            }
-            self.outputs
-                .push_back(Output::Event(SessionEvent::Connected {
-                    connects: self.connects,
-                }));
-        }
+        self.maybe_connected();
     }
 }

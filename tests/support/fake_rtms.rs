@@ -132,8 +132,15 @@ pub async fn next(items: &mut client::Items) -> Item {
 }
 
 /// Signalling 1→2, media 3→4, 7 on signalling: the handshakes in the order Zoom's event
-/// reference gives them (`docs/protocol.md#connection-flow`).
+/// reference gives them (`docs/protocol.md#connection-flow`); an event subscription (5) the
+/// client sends on signalling meanwhile is taken ([`handshake_events`] returns it).
 pub async fn handshake(sig: &mut Peer, media_ep: &Endpoint) -> Peer {
+    handshake_events(sig, media_ep).await.0
+}
+
+/// [`handshake`], and the event subscription (5) the client sent on signalling after the
+/// signalling response, if any.
+pub async fn handshake_events(sig: &mut Peer, media_ep: &Endpoint) -> (Peer, Option<Value>) {
     let hello = sig.expect(1).await;
     assert_eq!(hello["rtms_stream_id"], "stream-1");
     assert_eq!(hello["meeting_uuid"], "m-uuid");
@@ -143,9 +150,18 @@ pub async fn handshake(sig: &mut Peer, media_ep: &Endpoint) -> Peer {
     assert_eq!(data["signature"], hello["signature"]);
     assert_eq!(data["media_type"], 1);
     media.send(data_ok()).await;
-    let ready = sig.expect(7).await;
+    let mut subscription = None;
+    let ready = loop {
+        let v = sig.recv().await.expect("the client closed");
+        if v["msg_type"] == 5 && subscription.is_none() {
+            subscription = Some(v);
+        } else {
+            break v;
+        }
+    };
+    assert_eq!(ready["msg_type"], 7, "unexpected message {ready}");
     assert_eq!(ready["rtms_stream_id"], "stream-1");
-    media
+    (media, subscription)
 }
 
 /// Paused time with real sockets: tokio moves a paused clock to the next timer whenever the
