@@ -13,7 +13,10 @@
 //! - `chat.jsonl`: one object per chat message, every field Zoom sent;
 //! - `events.jsonl`: one object per event update: `timestamp`, `event` (`participant_join`,
 //!   `participant_leave`, `active_speaker`, `sharing_start`, `sharing_stop`, ..., or the
-//!   number), and the fields Zoom sent.
+//!   number), and the fields Zoom sent;
+//! - video (and screen share, as `share-...`), per participant: `video-<user_id>.h264`, the
+//!   H.264 elementary stream as sent, or `video-<user_id>-<n>.jpg` / `.png`, one file per
+//!   frame, numbered from 0, for image codecs.
 //!
 //! Files are created when their first line or frame arrives. The WAV headers are brought up
 //! to date every second of audio and when the recorder finishes or is dropped, so a file is
@@ -94,6 +97,8 @@ pub struct RecordSummary {
     pub chats: u64,
     /// Lines of `events.jsonl`.
     pub events: u64,
+    /// Video and screen-share frames written.
+    pub video_frames: u64,
     /// Gaps cut to the timeline's maximum (a timestamp far ahead).
     pub clamped_gaps: u64,
 }
@@ -106,10 +111,22 @@ struct Track {
     unflushed: u32,
 }
 
+/// One participant's video or screen share.
+enum VideoTrack {
+    /// The H.264 elementary stream, appended frame after frame.
+    H264(PathBuf, BufWriter<File>),
+    /// Images written so far (the next one's number).
+    Images(u64),
+}
+
 /// A stream's recording: see the [module docs](self).
 pub struct StreamRecorder {
     summary: RecordSummary,
     format: Option<AudioFormat>,
+    /// The confirmed codec of video and of screen share (default JPG).
+    video_codecs: [Codec; 2],
+    /// Per video or share track: its H.264 file, or how many images were written.
+    videos: HashMap<String, VideoTrack>,
     timeline: Option<Timeline<String>>,
     zero: Option<i64>,
     tracks: HashMap<String, Track>,
@@ -153,6 +170,8 @@ impl StreamRecorder {
                 ..RecordSummary::default()
             },
             format: None,
+            video_codecs: [Codec::Jpg; 2],
+            videos: HashMap::new(),
             timeline: None,
             zero: None,
             tracks: HashMap::new(),
@@ -211,9 +230,16 @@ impl StreamRecorder {
                 }
                 // The first format is kept: a recording does not change format midway.
                 self.format.get_or_insert(format);
+                for (slot, video) in [params.video(), params.deskshare()].into_iter().enumerate() {
+                    if let Some(codec) = video.and_then(|v| v.codec()) {
+                        self.video_codecs[slot] = codec;
+                    }
+                }
                 Ok(())
             }
             Item::Audio(frame) => self.audio(frame),
+            Item::Video(frame) => self.video("video", self.video_codecs[0], frame),
+            Item::Share(frame) => self.video("share", self.video_codecs[1], frame),
             Item::Transcript(t) => {
                 self.summary.transcripts += 1;
                 let path = self.summary.dir.join("transcript.jsonl");
@@ -300,6 +326,35 @@ impl StreamRecorder {
         Ok(())
     }
 
+    fn video(&mut self, kind: &str, codec: Codec, frame: &MediaFrame) -> Result<(), RecordError> {
+        let name = format!("{kind}-{}", track_name(&frame.source));
+        let dir = &self.summary.dir;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RecordError::Io { path, source }
+        };
+        let track = self
+            .videos
+            .entry(name.clone())
+            .or_insert(VideoTrack::Images(0));
+        if codec == Codec::H264 && matches!(track, VideoTrack::Images(0)) {
+            let path = dir.join(format!("{name}.h264"));
+            let file = File::create(&path).map_err(io(&path))?;
+            *track = VideoTrack::H264(path, BufWriter::new(file));
+        }
+        match track {
+            VideoTrack::H264(path, file) => file.write_all(&frame.data).map_err(io(path))?,
+            VideoTrack::Images(n) => {
+                let ext = if codec == Codec::Png { "png" } else { "jpg" };
+                let path = dir.join(format!("{name}-{n}.{ext}"));
+                fs::write(&path, &frame.data).map_err(io(&path))?;
+                *n += 1;
+            }
+        }
+        self.summary.video_frames += 1;
+        Ok(())
+    }
+
     /// Finishes every file (WAV headers written, JSON Lines flushed) and says what was
     /// recorded. Dropping the recorder finishes the files too, without reporting errors.
     ///
@@ -312,6 +367,12 @@ impl StreamRecorder {
         for (_, track) in self.tracks.drain() {
             let Track { path, wav, .. } = track;
             wav.finalize().map_err(|e| wav_error(&path, e))?;
+        }
+        for (_, video) in self.videos.drain() {
+            if let VideoTrack::H264(path, mut file) = video {
+                file.flush()
+                    .map_err(|source| RecordError::Io { path, source })?;
+            }
         }
         let dir = self.summary.dir.clone();
         for (file, name) in [

@@ -200,3 +200,44 @@ fn audio_before_a_format_or_not_l16_is_counted_not_written() {
     assert_eq!((s.audio_frames, s.audio_skipped, s.participants), (0, 2, 0));
     assert!(!s.dir.join("audio-1.wav").exists());
 }
+
+#[test]
+fn video_is_an_h264_stream_or_numbered_images_per_participant() {
+    use zoom_rtms_webhooks::client::VideoParams;
+    let d = dir("video");
+    let mut r = StreamRecorder::create(&d, "s").unwrap();
+    let params = MediaParams::new()
+        .with_video(VideoParams::new().with_codec(Codec::H264))
+        .with_deskshare(VideoParams::new().with_codec(Codec::Jpg));
+    r.record(&Item::Connected {
+        connects: 1,
+        params: Box::new(params),
+    })
+    .unwrap();
+    let user = |id| Source::User {
+        id: Some(id),
+        name: None,
+    };
+    for data in [&b"\x00\x00\x00\x01a"[..], b"\x00\x00\x00\x01b"] {
+        let frame = MediaFrame::new(user(5), Some(0), Bytes::copy_from_slice(data));
+        r.record(&Item::Video(frame)).unwrap();
+    }
+    for data in [&b"\xff\xd8one"[..], b"\xff\xd8two"] {
+        let frame = MediaFrame::new(user(6), Some(0), Bytes::copy_from_slice(data));
+        r.record(&Item::Share(frame)).unwrap();
+    }
+    let s = r.finish().unwrap();
+    assert_eq!(s.video_frames, 4);
+    assert_eq!(
+        std::fs::read(s.dir.join("video-5.h264")).unwrap(),
+        b"\x00\x00\x00\x01a\x00\x00\x00\x01b"
+    );
+    assert_eq!(
+        std::fs::read(s.dir.join("share-6-0.jpg")).unwrap(),
+        b"\xff\xd8one"
+    );
+    assert_eq!(
+        std::fs::read(s.dir.join("share-6-1.jpg")).unwrap(),
+        b"\xff\xd8two"
+    );
+}
