@@ -405,15 +405,11 @@ impl Service {
                 .with_insecure_ws(true);
             s.client = s.client.with_host_policy(policy);
         }
-        let supervisor = Supervisor::builder(s.client.clone());
-        let (dedup, handoff, worker) = storage(&s, supervisor, on_stream, diagnostics).await?;
-        let receiver = Arc::new(Receiver::new(s.verifier, dedup, handoff));
-        let app = axum::Router::new()
-            .route(&s.path, crate::axum::webhook(receiver))
-            .layer(axum::middleware::map_response(move |r| {
-                say_why_refused(r, diagnostics)
-            }));
-        let listener = match s.listen {
+        // Bound first: an address in use must fail before anything starts (with Redis, the
+        // worker would claim acknowledged events and the supervisor take over streams, then be
+        // dropped without processing or handing them over).
+        let listen = std::mem::replace(&mut s.listen, Listen::Addr(([0, 0, 0, 0], 0).into()));
+        let listener = match listen {
             Listen::Listener(l) => l,
             Listen::Addr(addr) => tokio::net::TcpListener::bind(addr)
                 .await
@@ -422,6 +418,14 @@ impl Service {
                     source,
                 })?,
         };
+        let supervisor = Supervisor::builder(s.client.clone());
+        let (dedup, handoff, worker) = storage(&s, supervisor, on_stream, diagnostics).await?;
+        let receiver = Arc::new(Receiver::new(s.verifier, dedup, handoff));
+        let app = axum::Router::new()
+            .route(&s.path, crate::axum::webhook(receiver))
+            .layer(axum::middleware::map_response(move |r| {
+                say_why_refused(r, diagnostics)
+            }));
         let addr = listener
             .local_addr()
             .map_or_else(|_| "?".to_owned(), |a| a.to_string());

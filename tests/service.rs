@@ -131,3 +131,20 @@ async fn an_address_in_use_is_a_serve_error_naming_it() {
     };
     assert_eq!(named, &addr.to_string());
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn an_address_in_use_fails_before_redis_is_dialled() {
+    // Nothing (Redis worker, stream takeovers) may start when the address cannot be bound:
+    // it would be dropped without processing its events or handing its streams over.
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = Service::new(Verifier::new(SECRET).unwrap(), Config::new(creds()))
+        .with_addr(addr)
+        .with_redis("redis://127.0.0.1:1/")
+        .with_diagnostics(false)
+        .run_until(|_stream| async {}, async {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Serve { .. }), "{err:?}");
+}
