@@ -32,7 +32,8 @@
 //! Standard output has exactly these lines (tools read them; everything else goes to stderr):
 //! - `connected stream=<id>` each time the stream becomes ready;
 //! - `refused stream=<id> url=<url>` when a server URL fails the host policy;
-//! - `failed stream=<id> reason=<short text>` when the client gives up on a stream;
+//! - `failed stream=<id> reason=<short text>` when the client gives up on a stream, or a file
+//!   cannot be written (the files written so far stay final);
 //! - `recorded stream=<id> dir=<path> participants=<n> audio_frames=<n> transcripts=<n>
 //!   chats=<n> events=<n>` when a stream's files are final.
 
@@ -47,7 +48,10 @@ use zoom_rtms_webhooks::service::{escape, Service, ServiceError};
 
 #[tokio::main]
 async fn main() -> Result<(), ServiceError> {
-    let dir = PathBuf::from(std::env::var("RECORD_DIR").unwrap_or_else(|_| "recordings".into()));
+    let dir = std::env::var("RECORD_DIR")
+        .ok()
+        .filter(|d| !d.trim().is_empty());
+    let dir = PathBuf::from(dir.unwrap_or_else(|| "recordings".into()));
     let audio = AudioParams::new()
         .with_content_type(MediaContentType::RawAudio)
         .with_codec(Codec::L16)
@@ -70,19 +74,19 @@ async fn record(mut stream: SupervisedStream, dir: PathBuf) {
     let id = escape(stream.id()).to_string();
     let mut recorder = match StreamRecorder::create(&dir, stream.id()) {
         Ok(recorder) => recorder,
-        Err(e) => return println!("failed stream={id} reason={}", escape(&e.to_string())),
+        Err(e) => return println!("failed stream={id} reason={}", reason(&e)),
     };
     while let Some(item) = stream.next().await {
         if let Err(e) = recorder.record(&item) {
-            println!("failed stream={id} reason={}", escape(&e.to_string()));
-            break;
+            // The files written so far stay final (dropping the recorder finishes them).
+            return println!("failed stream={id} reason={}", reason(&e));
         }
         match &item {
             Item::Connected { .. } => println!("connected stream={id}"),
             Item::Refused(e) => {
                 println!("refused stream={id} url={}", escape(e.url().unwrap_or("")))
             }
-            Item::Failed(e) => println!("failed stream={id} reason={}", escape(&e.to_string())),
+            Item::Failed(e) => println!("failed stream={id} reason={}", reason(e)),
             Item::MediaRefused { kind, .. } => {
                 eprintln!("stream {id}: the server refused {kind}; recording the rest")
             }
@@ -101,6 +105,18 @@ async fn record(mut stream: SupervisedStream, dir: PathBuf) {
             s.chats,
             s.events
         ),
-        Err(e) => println!("failed stream={id} reason={}", escape(&e.to_string())),
+        Err(e) => println!("failed stream={id} reason={}", reason(&e)),
     }
+}
+
+/// An error and its causes on one line, control characters escaped.
+fn reason(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    let escaped = escape(&text).to_string();
+    escaped
 }

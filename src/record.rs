@@ -4,8 +4,8 @@
 //!
 //! A [`StreamRecorder`] takes a stream's [`Item`]s in order and writes, in its directory:
 //!
-//! - `audio-<user_id>.wav` (`audio-<channel_id>.wav` for a Contact Center channel; user 0 is
-//!   the mixed stream): 16-bit PCM at the rate and channels the server confirmed, placed by
+//! - `audio-<user_id>.wav` (`audio-channel-<channel_id>.wav` for a Contact Center channel;
+//!   user 0 is the mixed stream): 16-bit PCM at the rate and channels the server confirmed, placed by
 //!   the [timeline rule](crate::protocol::timeline) (sample 0 is the stream's zero: the
 //!   first-packet timestamp, else its first audio frame);
 //! - `transcript.jsonl`: one object per utterance (`user_id`, `user_name`, `timestamp`,
@@ -18,7 +18,11 @@
 //!   H.264 elementary stream as sent, or `video-<user_id>-<n>.jpg` / `.png`, one file per
 //!   frame, numbered from 0, for image codecs.
 //!
-//! Files are created when their first line or frame arrives. The WAV headers are brought up
+//! Files are created when their first line or frame arrives, and never overwritten: a later
+//! connection to the same stream (a new `rtms_started` after a failure, a takeover) appends
+//! to the JSON Lines files and starts new media files, numbered (`audio-7.1.wav`). A
+//! recording is bounded: at most 1 024 audio tracks, each at most 24 hours from the stream's
+//! zero (what goes past is counted in [`RecordSummary::audio_skipped`]). The WAV headers are brought up
 //! to date every second of audio and when the recorder finishes or is dropped, so a file is
 //! never left with a broken header, whatever ends the stream (a process killed outright
 //! leaves at most the last second unannounced in the header). Only L16 audio is written
@@ -89,7 +93,8 @@ pub struct RecordSummary {
     pub participants: usize,
     /// Audio frames written.
     pub audio_frames: u64,
-    /// Audio frames not written: not L16, or before the server confirmed a format.
+    /// Audio frames not written: not L16, before the server confirmed a format, or past a
+    /// recording's bounds (tracks, length).
     pub audio_skipped: u64,
     /// Lines of `transcript.jsonl`.
     pub transcripts: u64,
@@ -147,6 +152,12 @@ impl std::fmt::Debug for StreamRecorder {
 /// WAV headers are brought up to date every this many frames of a track (one second of 20 ms
 /// frames).
 const FLUSH_EVERY: u32 = 50;
+/// The most audio tracks (files) a recording opens; audio of further participants is counted
+/// in `audio_skipped` (a meeting has at most 1 000 participants).
+const MAX_TRACKS: usize = 1024;
+/// The longest track, from the stream's zero: 24 hours (1.4 GB of 16 kHz mono, under WAV's
+/// 4 GiB); what would go past it is counted in `audio_skipped`.
+const MAX_TRACK_SECONDS: u64 = 24 * 3600;
 
 impl StreamRecorder {
     /// A recorder writing into `dir/<stream id>/` (created if needed; the id, from the
@@ -219,17 +230,18 @@ impl StreamRecorder {
                 let format = params
                     .audio()
                     .map_or_else(AudioFormat::default, AudioParams::format);
-                if self.timeline.is_none() {
+                // The first format with a known rate is kept, and the timeline made from it: a
+                // recording does not change format midway.
+                if self.format.is_none() {
                     if let Some(rate) = format.sample_rate_hz {
                         let mut timeline = Timeline::new(rate);
                         if let Some(zero) = self.zero {
                             timeline.set_zero(zero);
                         }
                         self.timeline = Some(timeline);
+                        self.format = Some(format);
                     }
                 }
-                // The first format is kept: a recording does not change format midway.
-                self.format.get_or_insert(format);
                 for (slot, video) in [params.video(), params.deskshare()].into_iter().enumerate() {
                     if let Some(codec) = video.and_then(|v| v.codec()) {
                         self.video_codecs[slot] = codec;
@@ -278,22 +290,33 @@ impl StreamRecorder {
         }
         let channels = u16::try_from(format.channels.max(1)).unwrap_or(1);
         let key = track_name(&frame.source);
+        if !self.tracks.contains_key(&key) && self.tracks.len() >= MAX_TRACKS {
+            self.summary.audio_skipped += 1;
+            return Ok(());
+        }
         let frame_samples = frame.data.len() / 2 / usize::from(channels);
         let placed = timeline.place(key.clone(), frame.timestamp, frame_samples as u64);
         if placed.clamped {
             self.summary.clamped_gaps += 1;
         }
+        let rate = u64::from(format.sample_rate_hz.unwrap_or(16_000));
+        if placed.start + frame_samples as u64 > MAX_TRACK_SECONDS * rate {
+            self.summary.audio_skipped += 1;
+            return Ok(());
+        }
         let track = match self.tracks.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let path = self.summary.dir.join(format!("audio-{}.wav", v.key()));
                 let spec = hound::WavSpec {
                     channels,
                     sample_rate: format.sample_rate_hz.unwrap_or(16_000),
                     bits_per_sample: 16,
                     sample_format: hound::SampleFormat::Int,
                 };
-                let wav = hound::WavWriter::create(&path, spec).map_err(|e| wav_error(&path, e))?;
+                let (path, file) =
+                    new_file(&self.summary.dir, &format!("audio-{}", v.key()), "wav")?;
+                let wav = hound::WavWriter::new(BufWriter::new(file), spec)
+                    .map_err(|e| wav_error(&path, e))?;
                 self.summary.participants += 1;
                 v.insert(Track {
                     path,
@@ -338,16 +361,15 @@ impl StreamRecorder {
             .entry(name.clone())
             .or_insert(VideoTrack::Images(0));
         if codec == Codec::H264 && matches!(track, VideoTrack::Images(0)) {
-            let path = dir.join(format!("{name}.h264"));
-            let file = File::create(&path).map_err(io(&path))?;
+            let (path, file) = new_file(dir, &name, "h264")?;
             *track = VideoTrack::H264(path, BufWriter::new(file));
         }
         match track {
             VideoTrack::H264(path, file) => file.write_all(&frame.data).map_err(io(path))?,
             VideoTrack::Images(n) => {
                 let ext = if codec == Codec::Png { "png" } else { "jpg" };
-                let path = dir.join(format!("{name}-{n}.{ext}"));
-                fs::write(&path, &frame.data).map_err(io(&path))?;
+                let (path, mut file) = new_file(dir, &format!("{name}-{n}"), ext)?;
+                file.write_all(&frame.data).map_err(io(&path))?;
                 *n += 1;
             }
         }
@@ -391,13 +413,35 @@ impl StreamRecorder {
     }
 }
 
-/// The file name part of a track: the user id (0: the mixed stream), the channel id, or
-/// `unknown`.
+/// The file name part of a track: the user id (0: the mixed stream), `channel-<channel id>`,
+/// or `unknown`.
 fn track_name(source: &Source) -> String {
     match source {
         Source::User { id: Some(id), .. } => id.to_string(),
-        Source::Channel(ch) => crate::client::safe_name(ch),
+        Source::Channel(ch) => format!("channel-{}", crate::client::safe_name(ch)),
         _ => "unknown".to_owned(),
+    }
+}
+
+/// A new file `dir/<stem>.<ext>`, or `dir/<stem>.<n>.<ext>` (n = 1, 2, ...) when that exists
+/// (an earlier connection to the stream wrote it): never overwritten.
+fn new_file(dir: &Path, stem: &str, ext: &str) -> Result<(PathBuf, File), RecordError> {
+    let mut n = 0u32;
+    loop {
+        let path = if n == 0 {
+            dir.join(format!("{stem}.{ext}"))
+        } else {
+            dir.join(format!("{stem}.{n}.{ext}"))
+        };
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 10_000 => n += 1,
+            Err(source) => return Err(RecordError::Io { path, source }),
+        }
     }
 }
 
@@ -424,7 +468,14 @@ fn line(
     };
     let w = match file {
         Some(w) => w,
-        None => file.insert(BufWriter::new(File::create(path).map_err(io)?)),
+        // Appended to: a later connection to the stream adds to what an earlier one wrote.
+        None => file.insert(BufWriter::new(
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(io)?,
+        )),
     };
     serde_json::to_writer(&mut *w, value).map_err(|e| io(e.into()))?;
     w.write_all(b"\n").map_err(io)
@@ -462,7 +513,7 @@ fn event_line(e: &EventUpdate) -> Value {
     );
     if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(e.raw()) {
         for (k, v) in fields {
-            if k != "event_type" && k != "timestamp" {
+            if k != "event_type" && k != "timestamp" && k != "event" {
                 out.insert(k, v);
             }
         }

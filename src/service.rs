@@ -43,7 +43,6 @@
 //! test-host warning, one line per stream lifecycle event, why a webhook was refused (401:
 //! which secret to check), and the shutdown. [`Service::with_diagnostics`] turns them off.
 
-use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -109,13 +108,7 @@ pub enum ServiceError {
 
 impl fmt::Debug for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")?;
-        let mut cause = self.source();
-        while let Some(c) = cause {
-            write!(f, ": {c}")?;
-            cause = c.source();
-        }
-        Ok(())
+        f.write_str(&causes(self))
     }
 }
 
@@ -540,18 +533,37 @@ async fn on_event(
             );
         }
     }
-    let handled = supervisor.on_event(&delivery.event).await?;
-    if let Some(stream) = delivery.event.rtms_stream_id() {
-        diagnose(
+    let result = supervisor.on_event(&delivery.event).await;
+    let stream = escape(delivery.event.rtms_stream_id().unwrap_or("-"));
+    match &result {
+        Ok(handled) if delivery.event.rtms_stream_id().is_some() => diagnose(
+            diagnostics,
+            format_args!("{} stream={stream}: {handled:?}", delivery.event.name()),
+        ),
+        Ok(_) => {}
+        // Otherwise reported through `tracing` only (feature `tracing`): say it here.
+        Err(error) => diagnose(
             diagnostics,
             format_args!(
-                "{} stream={}: {handled:?}",
+                "{} stream={stream}: not handled: {}",
                 delivery.event.name(),
-                escape(stream)
+                causes(error)
             ),
-        );
+        ),
     }
-    Ok(())
+    result.map(|_| ())
+}
+
+/// An error and its causes, as one line.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// De-duplication, hand-off and worker: in memory, or through Redis (then the supervisor
@@ -634,7 +646,10 @@ impl Worker {
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        // A handler that cannot be installed never fires (as for SIGTERM below).
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let terminate = async {

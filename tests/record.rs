@@ -241,3 +241,50 @@ fn video_is_an_h264_stream_or_numbered_images_per_participant() {
         b"\xff\xd8two"
     );
 }
+
+#[test]
+fn a_later_connection_never_overwrites_what_an_earlier_one_recorded() {
+    let d = dir("again");
+    for value in [1, 2] {
+        let mut r = StreamRecorder::create(&d, "s").unwrap();
+        r.record(&connected()).unwrap();
+        r.record(&audio(7, 0, value)).unwrap();
+        let t = Transcript::new(
+            Source::User {
+                id: Some(7),
+                name: None,
+            },
+            format!("take {value}"),
+        );
+        r.record(&Item::Transcript(Box::new(t))).unwrap();
+        r.finish().unwrap();
+    }
+    let s = d.join("s");
+    assert_eq!(samples(&s.join("audio-7.wav")).1, expected(&[Some(1)]));
+    assert_eq!(samples(&s.join("audio-7.1.wav")).1, expected(&[Some(2)]));
+    let lines = std::fs::read_to_string(s.join("transcript.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.contains("take 1") && lines.contains("take 2"));
+}
+
+#[test]
+fn a_contact_center_channel_has_a_file_of_its_own_and_never_leaves_the_directory() {
+    let d = dir("channel");
+    let mut r = StreamRecorder::create(&d, "..").unwrap();
+    r.record(&connected()).unwrap();
+    for source in [
+        Source::Channel("../7".into()),
+        Source::User {
+            id: Some(7),
+            name: None,
+        },
+    ] {
+        r.record(&Item::Audio(MediaFrame::new(source, Some(0), pcm(1))))
+            .unwrap();
+    }
+    let s = r.finish().unwrap();
+    assert_eq!(s.dir, d.join("_.."));
+    assert!(s.dir.join("audio-channel-.._7.wav").exists());
+    assert!(s.dir.join("audio-7.wav").exists());
+    assert_eq!(s.participants, 2);
+}

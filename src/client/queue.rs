@@ -3,7 +3,7 @@
 //! state items only when nothing else is queued, and the user is handed [`Item::Lagged`]
 //! before the next one.
 //!
-//! In lossless mode ([`Options::with_lossless`](super::Options::with_lossless)) nothing is
+//! In lossless mode ([`Delivery::Lossless`](super::Delivery::Lossless)) nothing is
 //! ever dropped: pushing still never waits, and once the bytes queued exceed the budget the
 //! queue says so ([`Sender::over_budget`]) and the driver fails the stream.
 //!

@@ -15,7 +15,8 @@
 //!
 //! A gap is at most [`Timeline::with_max_gap`] long (default one hour): a timestamp further
 //! ahead (a server's clock jump, or a hostile one) places its frame after that much silence
-//! and says so ([`Placement::clamped`]), so a recording never grows without bound.
+//! and says so ([`Placement::clamped`]). Each gap is bounded; a bound on a track's whole
+//! length is the writer's (the `record` feature stops a track at 24 hours).
 //!
 //! The timeline only counts samples; the caller writes them (see the `record` feature).
 //!
