@@ -48,7 +48,7 @@
 //! of its audio, `sent stream=<id> user=<user_id> audio_frames=<n> audio_sha256=<hex>`: the
 //! SHA-256 of the 16-bit PCM that participant's gap-filled track must hold (sample 0 at the
 //! stream's zero, up to the end of its last frame, zeros for each slot it did not send; empty
-//! for Opus); and, when any were sent, `sent stream=<id> events=<n> chats=<n>`; then one
+//! for Opus); and, when any were sent, `played stream=<id> events=<n> chats=<n>` (not a `sent` line: tools reading `sent` lines expect audio); then one
 //! `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line per
 //! check (`protocol` or `advice`), and `stopped stream=<id>: <why>` for a stream whose checks
 //! ended early; exits 0 when every protocol check passed and no stream stopped early (with

@@ -1289,7 +1289,7 @@ pub struct ParticipantSummary {
 /// `Display` prints `sent stream=<id> audio_frames=<n> audio_sha256=<hex>` per stream, each
 /// followed by `sent stream=<id> user=<user_id> audio_frames=<n> audio_sha256=<hex>` per
 /// participant ([`ParticipantSummary`]) and, when any were sent,
-/// `sent stream=<id> events=<n> chats=<n>`; then one `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line
+/// `played stream=<id> events=<n> chats=<n>` (not a `sent` line: tools reading `sent` lines expect audio); then one `ok <check> stream=<id> [<kind>]` or `FAIL <check> stream=<id> [<kind>]: <why>` line
 /// per check, then `stopped stream=<id>: <why>` for each stream whose checks stopped early.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1395,7 +1395,7 @@ impl fmt::Display for Report {
             if s.events > 0 || s.chats > 0 {
                 writeln!(
                     f,
-                    "sent stream={} events={} chats={}",
+                    "played stream={} events={} chats={}",
                     s.stream, s.events, s.chats
                 )?;
             }
