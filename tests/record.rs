@@ -11,13 +11,38 @@ use zoom_rtms_webhooks::protocol::session::EndReason;
 use zoom_rtms_webhooks::record::StreamRecorder;
 use zoom_rtms_webhooks::Product;
 
-fn dir(name: &str) -> std::path::PathBuf {
+/// A fresh directory under the system's temporary one, removed when the test passes (kept
+/// for a look when it fails).
+struct Dir(std::path::PathBuf);
+
+impl std::ops::Deref for Dir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Dir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn dir(name: &str) -> Dir {
     let d = std::env::temp_dir().join(format!(
         "zoom-rtms-record-test-{}-{name}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    Dir(d)
 }
 
 fn connected() -> Item {
