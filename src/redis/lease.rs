@@ -9,8 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{
-    compare_and_delete, timed, ConnectionManager, Expected, OpError, RedisConnection, RedisError,
-    DEFAULT_OP_TIMEOUT,
+    compare_and_delete, timed, Expected, OpError, RedisConnection, RedisError, DEFAULT_OP_TIMEOUT,
 };
 
 /// Default key prefix of a lease: `zoom-rtms:lease:` (the key is `{prefix}{rtms_stream_id}`).
@@ -522,7 +521,7 @@ impl StreamLeases {
 
     /// The Redis connection (for the supervisor's stream records, kept next to the leases).
     #[cfg(feature = "client")]
-    pub(crate) fn connection(&self) -> &ConnectionManager {
+    pub(crate) fn connection(&self) -> &super::ConnectionManager {
         self.conn.manager()
     }
 
